@@ -1,0 +1,70 @@
+"""Split a teacher response into its [Problem Description] and [Solution] sections.
+
+Headers are matched case-insensitively and may carry markdown decoration
+(`**[Solution]**`, `## [Problem Description]:`). The problem must come first. A response
+that cannot be split is reported with a reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A header is the bracketed name plus the decoration around it on its line.
+_DECOR = r"[ \t#*_>`:.-]*"
+PROBLEM_HEADER = re.compile(_DECOR + r"\[\s*problem\s+description\s*\]" + _DECOR, re.IGNORECASE)
+SOLUTION_HEADER = re.compile(_DECOR + r"\[\s*solution\s*\]" + _DECOR, re.IGNORECASE)
+
+# Reasons, also the values of `reason` in generation records.
+MISSING_PROBLEM = "missing [Problem Description] section"
+MISSING_SOLUTION = "missing [Solution] section"
+SOLUTION_FIRST = "[Solution] comes before [Problem Description]"
+EMPTY_PROBLEM = "empty problem"
+EMPTY_SOLUTION = "empty solution"
+EMPTY_RESPONSE = "empty response"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    problem: str | None
+    solution: str | None
+    reason: str | None  # None when both sections were found and are non-empty
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+def _clean(section: str) -> str:
+    # Drop decoration left at the edges: a bold marker or rule line before the next header.
+    section = section.strip()
+    section = re.sub(r"^(?:(?:\*\*|__|:)\s*)+", "", section)
+    section = re.sub(r"(?:\s*(?:\*\*|__|-{3,}))+$", "", section)
+    return section.strip()
+
+
+def parse_response(text: str | None) -> Parsed:
+    if text is None or not text.strip():
+        return Parsed(None, None, EMPTY_RESPONSE)
+    problem_match = PROBLEM_HEADER.search(text)
+    solution_match = SOLUTION_HEADER.search(text, problem_match.end() if problem_match else 0)
+    if problem_match is None:
+        first_solution = SOLUTION_HEADER.search(text)
+        return Parsed(None, _clean(text[first_solution.end():]) if first_solution else None,
+                      MISSING_PROBLEM)
+    if solution_match is None:
+        if SOLUTION_HEADER.search(text, 0, problem_match.start()):
+            return Parsed(None, None, SOLUTION_FIRST)
+        return Parsed(_clean(text[problem_match.end():]), None, MISSING_SOLUTION)
+    problem = _clean(text[problem_match.end():solution_match.start()])
+    solution_text = text[solution_match.end():]
+    # A model that starts a second example after its solution: keep the first pair only.
+    next_problem = PROBLEM_HEADER.search(solution_text)
+    if next_problem:
+        solution_text = solution_text[:next_problem.start()]
+    solution = _clean(solution_text)
+    if not problem:
+        return Parsed(problem, solution, EMPTY_PROBLEM)
+    if not solution:
+        return Parsed(problem, solution, EMPTY_SOLUTION)
+    return Parsed(problem, solution, None)
