@@ -1,1 +1,97 @@
-def main(): pass
+"""Run one pipeline stage outside Snakemake:  python -m ossinstruct <stage> ...
+
+The Snakemake rules call the same functions; this is for debugging one shard, trying a
+teacher by hand, or running a stage on a machine without Snakemake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import ConfigError, load_config
+
+
+def _config(args) -> dict:
+    return load_config(*(args.config or ["config.yaml"]))
+
+
+def cmd_check(args) -> None:
+    _config(args)
+    print("config OK")
+
+
+def cmd_targets(args) -> None:
+    from .workflow import all_targets
+
+    print("\n".join(all_targets(_config(args))))
+
+
+def cmd_seeds(args) -> None:
+    from .seeds import shard_spec, write_shard
+
+    config = _config(args)
+    if args.corpus not in config["corpora"]:
+        raise ConfigError(f"--corpus {args.corpus!r}: no such corpus under `corpora`")
+    write_shard(shard_spec(config, args.corpus, args.lang, args.shard), args.output)
+
+
+def cmd_generate(args) -> None:
+    from .generate import generate_shard
+    from .workflow import generation_entry
+
+    config = _config(args)
+    if args.teacher not in config["teachers"]:
+        raise ConfigError(f"--teacher {args.teacher!r}: no such teacher under `teachers`")
+    entry = generation_entry(config, args.teacher, args.corpus or "")
+    stats_path = args.stats or str(args.output).removesuffix(".jsonl") + ".stats.json"
+    generate_shard(args.seeds, args.output, stats_path, args.teacher, config["teachers"][args.teacher],
+                   config["cache_dir"], config["prices"], entry["max_request_failure_rate"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ossinstruct", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--log", help="also write the log to this file")
+    stages = parser.add_subparsers(dest="stage", required=True)
+
+    def stage(name, func, help):
+        sub = stages.add_parser(name, help=help)
+        sub.add_argument("--config", action="append",
+                         help="config file; repeat to apply presets on top (default config.yaml)")
+        sub.set_defaults(func=func)
+        return sub
+
+    stage("check-config", cmd_check, "validate the config (with presets) and exit")
+    stage("targets", cmd_targets, "list the files `snakemake` (rule all) would build")
+
+    sub = stage("seeds", cmd_seeds, "sample one seed shard")
+    sub.add_argument("--corpus", required=True)
+    sub.add_argument("--lang", required=True)
+    sub.add_argument("--shard", type=int, required=True)
+    sub.add_argument("-o", "--output", required=True)
+
+    sub = stage("generate", cmd_generate, "turn one seed shard into teacher generations")
+    sub.add_argument("--teacher", required=True)
+    sub.add_argument("--seeds", required=True, help="a seed shard (.jsonl)")
+    sub.add_argument("--corpus", help="corpus of the seeds, for its generations settings")
+    sub.add_argument("-o", "--output", required=True)
+    sub.add_argument("--stats", help="stats JSON path (default: beside the output)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .logs import setup_logging
+
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log)
+    try:
+        args.func(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

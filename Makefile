@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   - install, then run the offline pipeline end to end (presets/demo.yaml)
+#   make test   - install, then the tests, the linters and the dry-runs
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SNAKEMAKE := $(BIN)/snakemake
+OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+CORES ?= 2
+
+.PHONY: install demo test lint dryrun clean
+
+install: $(VENV)/.installed
+
+# torch==2.13.0 first: on these machines that pin resolves to a CPU build on local disk
+# (on a cluster it is the CUDA build).
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: install
+	$(OFFLINE) $(SNAKEMAKE) --configfile presets/demo.yaml --cores $(CORES)
+	@echo "Demo outputs: results/seeds/stdlib/ and results/generations/gemma-3-270m/stdlib/"
+
+test: install
+	$(OFFLINE) $(BIN)/pytest -q
+	$(MAKE) --no-print-directory lint dryrun
+
+lint: install
+	$(SNAKEMAKE) --lint
+	$(BIN)/snakefmt --check Snakefile rules/
+
+# The full study's DAG, offline and without an API key, locally and through the profile.
+dryrun: install
+	env -u OPENAI_API_KEY $(OFFLINE) $(SNAKEMAKE) -n --quiet rules
+	env -u OPENAI_API_KEY $(OFFLINE) $(SNAKEMAKE) --profile slurm -n --quiet rules
+
+clean:
+	rm -rf results/seeds results/generations results/logs results/benchmarks .snakemake

@@ -1,0 +1,27 @@
+# OSS-Instruct (Magicoder) as a file-targeted workflow:
+#   seeds -> generations (-> curated sets -> checkpoints -> results, in later stages)
+# config.yaml is the paper's full study; presets/demo.yaml runs offline on one machine:
+#   snakemake --configfile presets/demo.yaml --cores 2
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/seeds.smk"
+include: "rules/generations.smk"
+
+
+onstart:
+    check_api_keys()
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(config),

@@ -1,0 +1,145 @@
+"""Load and check a study configuration.
+
+The Snakefile and `python -m ossinstruct` both go through `validate_config`, so a bad
+config fails the same way everywhere: at parse time, with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the offending key."""
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Merge like Snakemake merges --configfile files: dicts recursively, the rest replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_config(*paths: str | os.PathLike) -> dict:
+    """Read config files in order (later ones override), validate, fill defaults."""
+    config: dict = {}
+    for path in paths:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        config = deep_merge(config, data)
+    return validate_config(config)
+
+
+def validate_config(config: dict) -> dict:
+    """Check `config` against the schema, fill its defaults in place, then check the
+    relations the schema cannot express. Returns the same dict."""
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        error = jsonschema.exceptions.best_match(errors)
+        raise ConfigError(f"config key {_key(error.absolute_path)}: {error.message}")
+    # Fill defaults with Snakemake's own validator, as the workflow template does.
+    from snakemake.utils import validate
+
+    validate(config, str(SCHEMA_PATH), set_default=True)
+    _check_relations(config)
+    return config
+
+
+def _check_relations(config: dict) -> None:
+    seeds = config["seeds"]
+    if seeds["min_lines"] > seeds["max_lines"]:
+        raise ConfigError(
+            f"config key seeds.min_lines: {seeds['min_lines']} is larger than seeds.max_lines "
+            f"({seeds['max_lines']})"
+        )
+    known_languages = config["languages"]
+    for name, corpus in config["corpora"].items():
+        for lang, spec in corpus["languages"].items():
+            if lang not in known_languages:
+                raise ConfigError(
+                    f"config key corpora.{name}.languages.{lang}: unknown language {lang!r}; "
+                    f"known: {', '.join(sorted(known_languages))} (add it under `languages`)"
+                )
+            if corpus["source"] == "huggingface":
+                if not (spec.get("dataset") or corpus.get("dataset")):
+                    raise ConfigError(
+                        f"config key corpora.{name}.languages.{lang}.dataset: a huggingface "
+                        "corpus needs a dataset (per language or for the corpus)"
+                    )
+                if not spec.get("data_dir"):
+                    raise ConfigError(f"config key corpora.{name}.languages.{lang}.data_dir: missing")
+        if corpus["source"] == "local" and corpus["path"] is not None:
+            if not Path(corpus["path"]).expanduser().is_dir():
+                raise ConfigError(
+                    f"config key corpora.{name}.path: directory {corpus['path']} does not exist"
+                )
+    from .prompts import template_for
+
+    for name, teacher in config["teachers"].items():
+        try:
+            template = template_for(teacher)
+        except ValueError as exc:
+            raise ConfigError(f"config key teachers.{name}.template: {exc}") from None
+        if template.mode != teacher["mode"]:
+            raise ConfigError(
+                f"config key teachers.{name}.template: template {template.id!r} is for "
+                f"{template.mode} mode but the teacher's mode is {teacher['mode']}"
+            )
+        if teacher["api_key_env"] and teacher["backend"] != "openai":
+            raise ConfigError(f"config key teachers.{name}.api_key_env: only the openai backend uses a key")
+    for i, entry in enumerate(config["generations"]):
+        if entry["teacher"] not in config["teachers"]:
+            raise ConfigError(
+                f"config key generations.{i}.teacher: no teacher named {entry['teacher']!r} "
+                f"under `teachers` (known: {', '.join(config['teachers']) or 'none'})"
+            )
+        if entry["corpus"] not in config["corpora"]:
+            raise ConfigError(
+                f"config key generations.{i}.corpus: no corpus named {entry['corpus']!r} "
+                f"under `corpora` (known: {', '.join(config['corpora']) or 'none'})"
+            )
+        corpus_langs = config["corpora"][entry["corpus"]]["languages"]
+        for lang in entry.get("languages", []):
+            if lang not in corpus_langs:
+                raise ConfigError(
+                    f"config key generations.{i}.languages: corpus {entry['corpus']!r} has no "
+                    f"language {lang!r}"
+                )
+
+
+def generation_languages(config: dict, entry: dict) -> list[str]:
+    corpus_langs = config["corpora"][entry["corpus"]]["languages"]
+    return list(entry.get("languages") or corpus_langs)
+
+
+def missing_api_keys(config: dict, teachers: set[str]) -> list[str]:
+    """Environment variables the given teachers need and this process lacks."""
+    missing = []
+    for name in sorted(teachers):
+        env = config["teachers"][name].get("api_key_env")
+        if env and not os.environ.get(env):
+            missing.append(f"{env} (teacher {name})")
+    return missing

@@ -1,0 +1,91 @@
+"""What the workflow builds: output paths and target lists, as plain functions.
+
+rules/*.smk only name files and resources; the decisions (which shards exist, which
+teacher settings are identity, what resources a job asks for) live here, unit-tested.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import seeds as seedlib
+from .config import generation_languages
+
+SEEDS = "results/seeds/{corpus}/{lang}/{shard}.jsonl"
+GENERATIONS = "results/generations/{teacher}/{corpus}/{lang}/{shard}.jsonl"
+GENERATION_STATS = "results/generations/{teacher}/{corpus}/{lang}/{shard}.stats.json"
+
+# Per-job resources when config gives none. Minutes, MB.
+DEFAULT_RESOURCES = {
+    "seeds": {"runtime": 60, "mem_mb": 4000, "cpus_per_task": 1, "gpu": 0},
+    "openai": {"runtime": 720, "mem_mb": 4000, "cpus_per_task": 2, "gpu": 0},
+    "transformers": {"runtime": 240, "mem_mb": 16000, "cpus_per_task": 4, "gpu": 0},
+    "vllm": {"runtime": 240, "mem_mb": 64000, "cpus_per_task": 8, "gpu": 1},
+}
+
+
+def shard_name(index: int) -> str:
+    return f"{index:05d}"
+
+
+def shard_index(name: str) -> int:
+    return int(name)
+
+
+def seed_shards(config: dict, corpus: str, lang: str) -> list[str]:
+    return [shard_name(k) for k, _ in enumerate(seedlib.shard_counts(config, corpus, lang))]
+
+
+def generation_targets(config: dict) -> list[str]:
+    targets = []
+    for entry in config["generations"]:
+        for lang in generation_languages(config, entry):
+            for shard in seed_shards(config, entry["corpus"], lang):
+                names = {"teacher": entry["teacher"], "corpus": entry["corpus"], "lang": lang, "shard": shard}
+                targets += [GENERATIONS.format(**names), GENERATION_STATS.format(**names)]
+    return targets
+
+
+def all_targets(config: dict) -> list[str]:
+    return generation_targets(config)
+
+
+def generation_entry(config: dict, teacher: str, corpus: str) -> dict:
+    for entry in config["generations"]:
+        if entry["teacher"] == teacher and entry["corpus"] == corpus:
+            return entry
+    # A shard asked for directly on the command line, outside `generations`.
+    return {"teacher": teacher, "corpus": corpus, "max_request_failure_rate": 0.02}
+
+
+def teachers_needing_run(config: dict, root: str | Path = ".") -> set[str]:
+    """Teachers with at least one targeted generation shard not yet on disk."""
+    root = Path(root)
+    needed = set()
+    for entry in config["generations"]:
+        if entry["teacher"] in needed:
+            continue
+        for lang in generation_languages(config, entry):
+            for shard in seed_shards(config, entry["corpus"], lang):
+                path = GENERATIONS.format(teacher=entry["teacher"], corpus=entry["corpus"], lang=lang, shard=shard)
+                if not (root / path).exists():
+                    needed.add(entry["teacher"])
+                    break
+    return needed
+
+
+def job_resources(kind: str, configured: dict | None) -> dict:
+    """Resources of one job: config values over the defaults of its kind."""
+    return {**DEFAULT_RESOURCES[kind], **(configured or {})}
+
+
+def seed_resources(config: dict, corpus: str) -> dict:
+    return job_resources("seeds", config["corpora"][corpus].get("resources"))
+
+
+def teacher_resources(config: dict, teacher: str) -> dict:
+    spec = config["teachers"][teacher]
+    resources = job_resources(spec["backend"], spec.get("resources"))
+    if spec["backend"] == "vllm":
+        resources["gpu"] = max(resources["gpu"], spec["tensor_parallel_size"])
+    return resources

@@ -1,0 +1,19 @@
+rule seeds:
+    output:
+        wf.SEEDS,
+    log:
+        "results/logs/seeds/{corpus}/{lang}/{shard}.log",
+    benchmark:
+        "results/benchmarks/seeds/{corpus}/{lang}/{shard}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        runtime=seed_resource("runtime"),
+        mem_mb=seed_resource("mem_mb"),
+        cpus_per_task=seed_resource("cpus_per_task"),
+    params:
+        # Everything that determines the shard's content, and nothing else: raising a
+        # quota adds shards and leaves the finished ones untouched.
+        spec=seed_spec,
+    script:
+        "../scripts/seeds.py"

