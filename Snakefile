@@ -15,6 +15,7 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 include: "rules/seeds.smk"
 include: "rules/generations.smk"
+include: "rules/datasets.smk"
 
 
 onstart:

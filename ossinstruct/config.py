@@ -110,6 +110,7 @@ def _check_relations(config: dict) -> None:
             )
         if teacher["api_key_env"] and teacher["backend"] != "openai":
             raise ConfigError(f"config key teachers.{name}.api_key_env: only the openai backend uses a key")
+    _check_datasets(config)
     for i, entry in enumerate(config["generations"]):
         if entry["teacher"] not in config["teachers"]:
             raise ConfigError(
@@ -128,6 +129,48 @@ def _check_relations(config: dict) -> None:
                     f"config key generations.{i}.languages: corpus {entry['corpus']!r} has no "
                     f"language {lang!r}"
                 )
+
+
+def dataset_specs(config: dict) -> dict[str, dict]:
+    """The declared datasets by name, in config order."""
+    return {spec["name"]: spec for spec in config["datasets"]}
+
+
+def _check_datasets(config: dict) -> None:
+    datasets = dataset_specs(config)
+    if len(datasets) != len(config["datasets"]):
+        names = [d["name"] for d in config["datasets"]]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ConfigError(f"config key datasets: names used twice: {', '.join(twice)}")
+    for i, spec in enumerate(config["datasets"]):
+        name = spec["name"]
+        where = f"config key datasets.{i} ({name})"
+        kinds = [k for k in ("generations", "evol", "subset_of") if k in spec]
+        if len(kinds) != 1:
+            raise ConfigError(f"{where}: give exactly one of generations, evol, subset_of (got {kinds or 'none'})")
+        for i, pair in enumerate(spec.get("generations", [])):
+            if pair["teacher"] not in config["teachers"]:
+                raise ConfigError(f"{where}.generations.{i}.teacher: no teacher named {pair['teacher']!r}")
+            if pair["corpus"] not in config["corpora"]:
+                raise ConfigError(f"{where}.generations.{i}.corpus: no corpus named {pair['corpus']!r}")
+        if "evol" in spec:
+            evol = spec["evol"]
+            needed = "dataset" if evol["source"] == "huggingface" else "path"
+            if not evol.get(needed):
+                raise ConfigError(f"{where}.evol.{needed}: required for source {evol['source']}")
+        if spec["drop_noisy"] and "generations" not in spec:
+            raise ConfigError(f"{where}.drop_noisy: only for datasets made from generations")
+        if spec["python"] is not None and "subset_of" not in spec:
+            raise ConfigError(f"{where}.python: only for subset_of datasets")
+        seen = [name]
+        parent = spec.get("subset_of")
+        while parent is not None:
+            if parent not in datasets:
+                raise ConfigError(f"{where}.subset_of: no dataset named {parent!r}")
+            if parent in seen:
+                raise ConfigError(f"{where}.subset_of: cycle {' -> '.join([*seen, parent])}")
+            seen.append(parent)
+            parent = datasets[parent].get("subset_of")
 
 
 def generation_languages(config: dict, entry: dict) -> list[str]:

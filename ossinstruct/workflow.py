@@ -9,11 +9,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import seeds as seedlib
-from .config import generation_languages
+from .config import dataset_specs, generation_languages
 
 SEEDS = "results/seeds/{corpus}/{lang}/{shard}.jsonl"
 GENERATIONS = "results/generations/{teacher}/{corpus}/{lang}/{shard}.jsonl"
 GENERATION_STATS = "results/generations/{teacher}/{corpus}/{lang}/{shard}.stats.json"
+
+DATASET = "results/datasets/{dataset}/"
+CLEAN = DATASET + "clean.jsonl"
+REJECTED = DATASET + "rejected.jsonl"
+MATCHES = DATASET + "matches/{benchmark}.jsonl"
+DECONTAMINATED = DATASET + "decontaminated.jsonl"
+EXCLUDED = DATASET + "excluded.jsonl"
+REPORT = DATASET + "report.json"
+TRAIN = DATASET + "train.jsonl"
+CARD = DATASET + "README.md"
+TOKEN_FIGURE = DATASET + "figures/token_lengths.png"
+LANGUAGE_FIGURE = DATASET + "figures/languages.png"
+PUSHED = DATASET + "pushed.json"
+BENCHMARK_STRINGS = "results/decontamination/{benchmark}.strings.jsonl"
+SIMILARITY_FIGURE = "results/datasets/humaneval_similarity.png"
 
 # Per-job resources when config gives none. Minutes, MB.
 DEFAULT_RESOURCES = {
@@ -46,8 +61,50 @@ def generation_targets(config: dict) -> list[str]:
     return targets
 
 
+def shard_paths(config: dict, teacher: str, corpus: str) -> list[str]:
+    """Every generation shard of (teacher, corpus), in a fixed order: language, shard."""
+    return [
+        GENERATIONS.format(teacher=teacher, corpus=corpus, lang=lang, shard=shard)
+        for lang in config["corpora"][corpus]["languages"]
+        for shard in seed_shards(config, corpus, lang)
+    ]
+
+
+def dataset_kind(config: dict, dataset: str) -> str:
+    spec = dataset_specs(config)[dataset]
+    return next(k for k in ("generations", "evol", "subset_of") if k in spec)
+
+
+def datasets_of_kind(config: dict, kind: str) -> list[str]:
+    return [name for name in dataset_specs(config) if dataset_kind(config, name) == kind]
+
+
+def name_pattern(names: list[str]) -> str:
+    """A wildcard constraint matching exactly these names (never matching when empty)."""
+    import re
+
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
+
+
+def dataset_generation_shards(config: dict, dataset: str) -> list[str]:
+    spec = dataset_specs(config)[dataset]
+    return [p for pair in spec.get("generations", []) for p in shard_paths(config, pair["teacher"], pair["corpus"])]
+
+
+def dataset_targets(config: dict) -> list[str]:
+    targets = []
+    for name, spec in dataset_specs(config).items():
+        files = [DECONTAMINATED, REPORT, TRAIN, CARD, TOKEN_FIGURE, LANGUAGE_FIGURE]
+        if spec.get("push_to_hub"):
+            files.append(PUSHED)
+        targets += [f.format(dataset=name) for f in files]
+    if config["datasets"]:
+        targets.append(SIMILARITY_FIGURE)
+    return targets
+
+
 def all_targets(config: dict) -> list[str]:
-    return generation_targets(config)
+    return generation_targets(config) + dataset_targets(config)
 
 
 def generation_entry(config: dict, teacher: str, corpus: str) -> dict:

@@ -7,9 +7,15 @@ sys.path.insert(0, workflow.basedir)
 
 from snakemake.exceptions import WorkflowError
 
+from ossinstruct import benchmarks as benchmark_lib
 from ossinstruct import seeds as seedlib
 from ossinstruct import workflow as wf
-from ossinstruct.config import ConfigError, missing_api_keys, validate_config
+from ossinstruct.config import (
+    ConfigError,
+    dataset_specs,
+    missing_api_keys,
+    validate_config,
+)
 from ossinstruct.generate import teacher_identity
 
 try:
@@ -63,3 +69,53 @@ def teacher_conda_env(wildcards):
     backend = config["teachers"][wildcards.teacher]["backend"]
     name = "vllm.yaml" if backend == "vllm" else "pipeline.yaml"
     return os.path.join(workflow.basedir, "envs", name)
+
+
+def dataset_spec(wildcards):
+    return dataset_specs(config)[wildcards.dataset]
+
+
+def dataset_teacher(name):
+    """The teacher model behind a dataset, for its card (None for Evol-Instruct)."""
+    spec = dataset_specs(config)[name]
+    if "subset_of" in spec:
+        return dataset_teacher(spec["subset_of"])
+    models = sorted(
+        {config["teachers"][g["teacher"]]["model"] for g in spec.get("generations", [])}
+    )
+    return ", ".join(models) or None
+
+
+def benchmark_source(wildcards):
+    """The resolved source of a benchmark's texts (config over defaults and env)."""
+    return benchmark_lib.resolve_source(
+        wildcards.benchmark,
+        config["decontamination"]["sources"].get(wildcards.benchmark),
+    )
+
+
+def dataset_matches(wildcards):
+    return expand(
+        wf.MATCHES,
+        dataset=wildcards.dataset,
+        benchmark=config["decontamination"]["benchmarks"],
+    )
+
+
+def subset_parent(wildcards):
+    return wf.DECONTAMINATED.format(dataset=dataset_spec(wildcards)["subset_of"])
+
+
+def has_clean_step(name):
+    return "subset_of" not in dataset_specs(config)[name]
+
+
+def card_inputs(wildcards):
+    inputs = {
+        "samples": wf.DECONTAMINATED.format(dataset=wildcards.dataset),
+        "report": wf.REPORT.format(dataset=wildcards.dataset),
+    }
+    if has_clean_step(wildcards.dataset):
+        inputs["clean"] = wf.CLEAN.format(dataset=wildcards.dataset)
+        inputs["rejected"] = wf.REJECTED.format(dataset=wildcards.dataset)
+    return inputs

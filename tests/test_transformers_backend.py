@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import types
@@ -76,6 +77,9 @@ def _save_model(path: Path, *, silent: bool = False, chat_template: str | None =
     with torch.no_grad():
         # Sharper logits: no near-ties, so batched and single runs pick the same argmax.
         model.lm_head.weight.mul_(20.0)
+        # Special tokens get logit 0, below the largest of ~100 random logits: the model
+        # writes printable characters only and never stops by itself.
+        model.lm_head.weight[: len(SPECIALS)] = 0.0
         if silent:
             model.lm_head.weight.zero_()  # all logits equal: greedy emits eos (id 0) at once
     model.save_pretrained(path)
@@ -144,7 +148,7 @@ def test_batched_equals_alone_and_length(backend):
     for i, prompt in enumerate(PROMPTS):
         alone = _run(backend, [Request("alone", _params(), prompt=prompt)])["alone"]
         reference = _reference(backend, prompt, 12)
-        assert 0 not in reference, "the tiny model should not emit eos in 12 tokens"
+        assert 0 not in reference
         expected = backend.tokenizer.decode(reference, skip_special_tokens=True)
         got = batched[f"k{i}"]
         assert got.text == alone.text == expected, f"prompt {i}"
@@ -326,10 +330,19 @@ def test_embedded_model_checksum(tmp_path, monkeypatch):
     with pytest.raises(models.ModelIntegrityError, match="SHA256SUMS"):
         models.resolve_model("embedded:fake_unlisted")
 
-    # $OSSINSTRUCT_MODEL_CACHE moves where the file is assembled.
+    # $OSSINSTRUCT_MODEL_CACHE moves where the file is assembled (beside, then renamed).
     monkeypatch.setenv(models.MODEL_CACHE_ENV, str(tmp_path / "elsewhere"))
-    directory, _ = models.resolve_model("embedded:fake_ok")
-    assert Path(directory).is_relative_to(tmp_path / "elsewhere")
+    directory, file_name = models.resolve_model("embedded:fake_ok")
+    target = Path(directory) / file_name
+    assert target == tmp_path / "elsewhere" / "embedded" / "fake_ok.gguf"
+    assert target.read_bytes() == b"weights" and len(list(target.parent.iterdir())) == 1
+    with pytest.raises(models.ModelIntegrityError, match=r"fake_bad\.gguf.*reinstall"):
+        models.resolve_model("embedded:fake_bad")
+    assert not any(target.parent.glob("*fake_bad*")), "no corrupted file is left behind"
+    # A file already there is verified, not trusted: a corrupted one is named.
+    target.write_bytes(b"weightz")
+    with pytest.raises(models.ModelIntegrityError, match=re.escape(str(target))):
+        models.resolve_model("embedded:fake_ok")
 
 
 def test_real_embedded_gemma_resolves_and_verifies():

