@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 SNAKEMAKE := $(BIN)/snakemake
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 CORES ?= 2
+# Offline machines: MBPP texts for decontamination from the shared EvalPlus file, if present.
+SHARED_MBPP := $(wildcard ../shared/benchmarks/MbppPlus.jsonl.gz)
+DEMO_ENV := $(if $(SHARED_MBPP),MBPP_OVERRIDE_PATH=$(abspath $(SHARED_MBPP)))
 
 .PHONY: install demo test lint dryrun clean
 
@@ -22,8 +25,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	$(OFFLINE) $(SNAKEMAKE) --configfile presets/demo.yaml --cores $(CORES)
-	@echo "Demo outputs: results/seeds/stdlib/ and results/generations/gemma-3-270m/stdlib/"
+	$(OFFLINE) $(DEMO_ENV) $(SNAKEMAKE) --configfile presets/demo.yaml --cores $(CORES)
+	@echo "Seeds:        results/seeds/stdlib/python/"
+	@echo "Generations:  results/generations/gemma-3-270m/stdlib/python/"
+	@echo "Dataset:      results/datasets/demo-oss-instruct/ (README.md, decontaminated.jsonl, train.jsonl, figures/)"
 
 test: install
 	$(OFFLINE) $(BIN)/pytest -q
@@ -39,4 +44,4 @@ dryrun: install
 	env -u OPENAI_API_KEY $(OFFLINE) $(SNAKEMAKE) --profile slurm -n --quiet rules
 
 clean:
-	rm -rf results/seeds results/generations results/logs results/benchmarks .snakemake
+	rm -rf results/seeds results/generations results/datasets results/decontamination results/logs results/benchmarks .snakemake

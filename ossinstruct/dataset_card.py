@@ -87,53 +87,23 @@ def _size_category(n: int | None) -> str:
     return "n>10M"
 
 
-def _benchmarks(report: dict) -> dict:
-    """The per-benchmark part of a decontamination report, whatever its nesting."""
-    for key in ("benchmarks", "per_benchmark", "by_benchmark"):
-        if isinstance(report.get(key), dict):
-            return report[key]
-    return {k: v for k, v in report.items() if isinstance(v, (dict, int)) and not isinstance(v, bool)
-            and k not in ("total", "removed", "input", "kept", "output")}
-
-
-def _removed(entry) -> int | None:
-    if isinstance(entry, int):
-        return entry
-    if isinstance(entry, dict):
-        for key in ("removed", "excluded", "samples_removed", "matched_samples", "matches", "count"):
-            if isinstance(entry.get(key), int):
-                return entry[key]
-    return None
-
-
 def decontamination_section(report: dict) -> list[str]:
+    """The card's decontamination table, from the report of ossinstruct.decontaminate.merge
+    (or of a subset, which inherits its parent's decontamination)."""
     if not report:
         return ["No decontamination report was given."]
-    benchmarks = _benchmarks(report)
-    lines = []
-    if benchmarks:
-        lines += ["| benchmark | samples removed | details |", "| --- | ---: | --- |"]
-        for name, entry in benchmarks.items():
-            details = ""
-            if isinstance(entry, dict):
-                details = ", ".join(f"{k}: {_cell(v)}" for k, v in entry.items()
-                                    if not isinstance(v, (dict, list)) and v != _removed(entry))
-            lines.append(f"| {name} | {_cell(_removed(entry))} | {details} |")
-        lines.append("")
-    total = report.get("removed", report.get("total"))
-    if total is None and benchmarks:
-        per = [_removed(e) for e in benchmarks.values()]
-        if all(isinstance(p, int) for p in per):
-            total = sum(per)
-            lines.append(f"Samples removed in all (a sample matching several benchmarks may be "
-                         f"counted under each): {total}.")
-    elif total is not None:
-        lines.append(f"Samples removed in all: {_cell(total)}.")
-    others = {k: v for k, v in report.items()
-              if k not in ("benchmarks", "per_benchmark", "by_benchmark", "removed", "total")
-              and k not in benchmarks}
-    if others:
-        lines += ["", "Other report entries:", *_bullets(others)]
+    if "subset_of" in report:
+        return [f"A subset of `{report['subset_of']}`, which was decontaminated; see its card."]
+    per_benchmark = report.get("per_benchmark", {})
+    lines = ["| benchmark | samples removed |", "| --- | ---: |"]
+    lines += [f"| {name} | {per_benchmark.get(name, 0)} |" for name in report.get("benchmarks", per_benchmark)]
+    lines += ["", f"Samples removed in all: {report.get('excluded', 0)} of {report.get('total', 0)} "
+              "(a sample matching several benchmarks counts under each in the table)."]
+    per_language = report.get("per_language", {})
+    if per_language:
+        lines += ["", "| language | samples | removed | kept |", "| --- | ---: | ---: | ---: |"]
+        lines += [f"| {lang} | {c.get('total', 0)} | {c.get('excluded', 0)} | {c.get('kept', 0)} |"
+                  for lang, c in sorted(per_language.items())]
     return lines
 
 

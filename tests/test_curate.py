@@ -389,13 +389,16 @@ def test_dataset_card_contains_counts():
         counts={"seeds": 80000, "raw": 80000, "ok": 78123, "deduplicated": 75210, "decontaminated": 75197},
         sources={"starcoderdata": {"python": 40000, "rust": 5000}},
         teacher="gpt-3.5-turbo-1106",
-        decontamination_report={"benchmarks": {"humaneval": {"removed": 4, "strings": 328},
-                                               "mbpp": {"removed": 9}}},
+        decontamination_report={"total": 75210, "kept": 75197, "excluded": 13,
+                                "benchmarks": ["humaneval", "mbpp"],
+                                "per_benchmark": {"humaneval": 4, "mbpp": 9},
+                                "per_language": {"python": {"total": 40000, "excluded": 13, "kept": 39987}}},
     )
     assert card.startswith("---\nlicense: other\n")
     for text in ("80000", "78123", "75210", "75197", "gpt-3.5-turbo-1106", "| humaneval | 4 |",
                  "| mbpp | 9 |", "starcoderdata", 'load_dataset("json", data_files="decontaminated.jsonl"',
-                 "## License", "`raw_index`", "10K<n<100K"):
+                 "## License", "`raw_index`", "10K<n<100K",
+                 "Samples removed in all: 13 of 75210", "| python | 40000 | 13 | 39987 |"):
         assert text in card, text
-    flat = dataset_card("d", {"kept": 5}, {}, None, {"humaneval": 2, "gsm8k": 0})
-    assert "| humaneval | 2 |" in flat and "| gsm8k | 0 |" in flat and "Samples removed in all" in flat
+    subset = dataset_card("d", {"kept": 5}, {}, None, {"subset_of": "results/datasets/x/decontaminated.jsonl"})
+    assert "A subset of `results/datasets/x/decontaminated.jsonl`" in subset

@@ -76,6 +76,10 @@ def test_kill_then_rerun(tmp_path):
         assert all(cache.get(k) is not None for k in cached_keys)  # every entry complete
 
         teacher = validate_config(yaml.safe_load((work / "config.yaml").read_text()))["teachers"]["fake"]
+        # The server may still be answering the dead job's requests in flight: let it finish,
+        # so that the log below holds the rerun's requests only.
+        while time.monotonic() - max(e.answered or 0 for e in server.log) < 0.5:
+            time.sleep(0.1)
         server.reset()
         subprocess.run(generate_cmd(work), check=True, capture_output=True, timeout=120)
         resent = [request_key_of(e.body, teacher) for e in server.log]
