@@ -49,6 +49,35 @@ def cmd_generate(args) -> None:
                    config["cache_dir"], config["prices"], entry["max_request_failure_rate"])
 
 
+def cmd_clean(args) -> None:
+    from .datasets import clean_generations
+
+    clean_generations(args.shards, args.output, args.rejected, args.drop_noisy)
+
+
+def cmd_decontaminate(args) -> None:
+    """Strings, one match file per benchmark, then the merge: the workflow's steps in a row."""
+    from pathlib import Path
+
+    from . import benchmarks as benchmark_lib
+    from .datasets import extract_benchmark_strings, match_benchmark, merge_matches
+
+    config = _config(args)
+    settings = config["decontamination"]
+    names = args.benchmark or settings["benchmarks"]
+    out = Path(args.out_dir)
+    matches = []
+    for name in names:
+        spec = benchmark_lib.resolve_source(name, settings["sources"].get(name))
+        strings = out / "strings" / f"{name}.jsonl"
+        extract_benchmark_strings(name, spec, settings["min_length"], str(strings))
+        matches.append(str(out / "matches" / f"{name}.jsonl"))
+        match_benchmark(args.samples, name, str(strings), settings["fields"], matches[-1])
+    report = merge_matches(args.samples, matches, names, str(out / "decontaminated.jsonl"),
+                           str(out / "excluded.jsonl"), str(out / "report.json"))
+    print(f"kept {report['kept']} of {report['total']}; excluded {report['excluded']}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ossinstruct", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,6 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--corpus", help="corpus of the seeds, for its generations settings")
     sub.add_argument("-o", "--output", required=True)
     sub.add_argument("--stats", help="stats JSON path (default: beside the output)")
+
+    sub = stage("clean", cmd_clean, "clean and deduplicate generation shards")
+    sub.add_argument("--shards", nargs="+", required=True, help="generation shards, in order")
+    sub.add_argument("-o", "--output", required=True)
+    sub.add_argument("--rejected", required=True)
+    sub.add_argument("--drop-noisy", action="store_true", help="also drop partial implementations")
+
+    sub = stage("decontaminate", cmd_decontaminate, "decontaminate samples against benchmarks")
+    sub.add_argument("--samples", required=True, help="clean samples (.jsonl)")
+    sub.add_argument("--benchmark", action="append", help="default: decontamination.benchmarks")
+    sub.add_argument("--out-dir", required=True)
     return parser
 
 

