@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SNAKEMAKE := $(BIN)/snakemake
-OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# The venv first on PATH: shell rules call `python` and `accelerate`.
+OFFLINE := PATH=$(abspath $(BIN)):$$PATH HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 CORES ?= 2
 # Offline machines: MBPP texts for decontamination from the shared EvalPlus file, if present.
 SHARED_MBPP := $(wildcard ../shared/benchmarks/MbppPlus.jsonl.gz)
@@ -29,6 +30,7 @@ demo: install
 	@echo "Seeds:        results/seeds/stdlib/python/"
 	@echo "Generations:  results/generations/gemma-3-270m/stdlib/python/"
 	@echo "Dataset:      results/datasets/demo-oss-instruct/ (README.md, decontaminated.jsonl, train.jsonl, figures/)"
+	@echo "Checkpoint:   results/checkpoints/demo-gemma-oss/ (merged LoRA; manifest.json, loss_curve.png)"
 
 test: install
 	$(OFFLINE) $(BIN)/pytest -q
@@ -44,4 +46,4 @@ dryrun: install
 	env -u OPENAI_API_KEY $(OFFLINE) $(SNAKEMAKE) --profile slurm -n --quiet rules
 
 clean:
-	rm -rf results/seeds results/generations results/datasets results/decontamination results/logs results/benchmarks .snakemake
+	rm -rf results/seeds results/generations results/datasets results/decontamination results/checkpoints results/logs results/benchmarks .snakemake

@@ -16,6 +16,7 @@ include: "rules/common.smk"
 include: "rules/seeds.smk"
 include: "rules/generations.smk"
 include: "rules/datasets.smk"
+include: "rules/train.smk"
 
 
 onstart:

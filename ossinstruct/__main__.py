@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func)
         return sub
 
+    stages.add_parser("train", help="fine-tune one checkpoint (see python -m ossinstruct train -h)")
+    stages.add_parser("launch", help="launch training on the allocated GPUs (python -m ossinstruct launch -h)")
     stage("check-config", cmd_check, "validate the config (with presets) and exit")
     stage("targets", cmd_targets, "list the files `snakemake` (rule all) would build")
 
@@ -120,9 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Stages with their own argument parsers: `python -m ossinstruct train ...` is
+# `python -m ossinstruct.train ...` (what `accelerate launch -m ossinstruct train` runs).
+DELEGATED = {"train": "ossinstruct.train", "launch": "ossinstruct.launch"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    import importlib
+
     from .logs import setup_logging
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in DELEGATED:
+        return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
     setup_logging(args.log)
     try:

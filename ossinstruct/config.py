@@ -111,6 +111,7 @@ def _check_relations(config: dict) -> None:
         if teacher["api_key_env"] and teacher["backend"] != "openai":
             raise ConfigError(f"config key teachers.{name}.api_key_env: only the openai backend uses a key")
     _check_datasets(config)
+    _check_models(config)
     for i, entry in enumerate(config["generations"]):
         if entry["teacher"] not in config["teachers"]:
             raise ConfigError(
@@ -171,6 +172,40 @@ def _check_datasets(config: dict) -> None:
                 raise ConfigError(f"{where}.subset_of: cycle {' -> '.join([*seen, parent])}")
             seen.append(parent)
             parent = datasets[parent].get("subset_of")
+
+
+def training_defaults() -> dict:
+    """The paper's fine-tuning settings: the schema's default of `training`."""
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    return dict(schema["properties"]["training"]["default"])
+
+
+def resolve_training(config: dict, model: dict, stage: dict) -> dict:
+    """Training settings of one stage: defaults < config.training < model < stage."""
+    return {**training_defaults(), **config["training"], **model["training"], **stage["training"]}
+
+
+def model_specs(config: dict) -> dict[str, dict]:
+    return {spec["name"]: spec for spec in config["models"]}
+
+
+def _check_models(config: dict) -> None:
+    datasets = dataset_specs(config)
+    seen: set[str] = set()
+    for i, model in enumerate(config["models"]):
+        where = f"config key models.{i} ({model['name']})"
+        if model["name"] in seen:
+            raise ConfigError(f"{where}.name: used twice")
+        if ("base" in model) == ("from" in model):
+            raise ConfigError(f"{where}: give exactly one of base (a model to start from) or from "
+                              "(another model of this list)")
+        if "from" in model and model["from"] not in seen:
+            raise ConfigError(f"{where}.from: {model['from']!r} must be a model declared earlier in `models`")
+        for k, stage in enumerate(model["stages"]):
+            if stage["dataset"] not in datasets:
+                raise ConfigError(f"{where}.stages.{k}.dataset: no dataset named {stage['dataset']!r} "
+                                  f"(known: {', '.join(datasets) or 'none'})")
+        seen.add(model["name"])
 
 
 def generation_languages(config: dict, entry: dict) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import seeds as seedlib
-from .config import dataset_specs, generation_languages
+from .config import dataset_specs, generation_languages, model_specs, resolve_training
 
 SEEDS = "results/seeds/{corpus}/{lang}/{shard}.jsonl"
 GENERATIONS = "results/generations/{teacher}/{corpus}/{lang}/{shard}.jsonl"
@@ -30,12 +30,16 @@ PUSHED = DATASET + "pushed.json"
 BENCHMARK_STRINGS = "results/decontamination/{benchmark}.strings.jsonl"
 SIMILARITY_FIGURE = "results/datasets/humaneval_similarity.png"
 
+CHECKPOINT = "results/checkpoints/{checkpoint}"
+TRAIN_WORK = "results/checkpoints/.work/{checkpoint}"  # trainer checkpoints: survive a killed job
+
 # Per-job resources when config gives none. Minutes, MB.
 DEFAULT_RESOURCES = {
     "seeds": {"runtime": 60, "mem_mb": 4000, "cpus_per_task": 1, "gpu": 0},
     "openai": {"runtime": 720, "mem_mb": 4000, "cpus_per_task": 2, "gpu": 0},
     "transformers": {"runtime": 240, "mem_mb": 16000, "cpus_per_task": 4, "gpu": 0},
     "vllm": {"runtime": 240, "mem_mb": 64000, "cpus_per_task": 8, "gpu": 1},
+    "train": {"runtime": 1440, "mem_mb": 128000, "cpus_per_task": 16, "gpu": 2},  # paper: 2 x A100-80GB
 }
 
 
@@ -103,8 +107,53 @@ def dataset_targets(config: dict) -> list[str]:
     return targets
 
 
+def checkpoint_name(model: str, stage: int, n_stages: int) -> str:
+    """A model's last stage is `results/checkpoints/{model}`; earlier ones `{model}@{k}`."""
+    return model if stage == n_stages else f"{model}@{stage}"
+
+
+def parse_checkpoint(config: dict, checkpoint: str) -> tuple[dict, int]:
+    """(model spec, 1-based stage) of a checkpoint name."""
+    name, _, stage = checkpoint.partition("@")
+    model = model_specs(config)[name]
+    return model, int(stage) if stage else len(model["stages"])
+
+
+def checkpoint_base(config: dict, checkpoint: str) -> dict:
+    """What a checkpoint starts from: {"path": an earlier checkpoint} or {"model", "revision"}."""
+    model, stage = parse_checkpoint(config, checkpoint)
+    if stage > 1:
+        return {"path": CHECKPOINT.format(checkpoint=checkpoint_name(model["name"], stage - 1, len(model["stages"])))}
+    if "from" in model:
+        return {"path": CHECKPOINT.format(checkpoint=model["from"])}
+    return {"model": model["base"], "revision": model["revision"]}
+
+
+def train_recipe(config: dict, checkpoint: str) -> dict:
+    """Everything that determines a checkpoint, except its input files' content."""
+    model, stage = parse_checkpoint(config, checkpoint)
+    spec = model["stages"][stage - 1]
+    return {
+        "model": model["name"],
+        "stage": stage,
+        "dataset": spec["dataset"],
+        "max_length": spec["max_length"],
+        "base": checkpoint_base(config, checkpoint),
+        "training": resolve_training(config, model, spec),
+    }
+
+
+def train_resources(config: dict, checkpoint: str) -> dict:
+    model, _ = parse_checkpoint(config, checkpoint)
+    return job_resources("train", model.get("resources"))
+
+
+def model_targets(config: dict) -> list[str]:
+    return [CHECKPOINT.format(checkpoint=m["name"]) for m in config["models"]]
+
+
 def all_targets(config: dict) -> list[str]:
-    return generation_targets(config) + dataset_targets(config)
+    return generation_targets(config) + dataset_targets(config) + model_targets(config)
 
 
 def generation_entry(config: dict, teacher: str, corpus: str) -> dict:

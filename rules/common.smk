@@ -1,3 +1,4 @@
+import json
 import os
 import sys
 
@@ -119,3 +120,29 @@ def card_inputs(wildcards):
         inputs["clean"] = wf.CLEAN.format(dataset=wildcards.dataset)
         inputs["rejected"] = wf.REJECTED.format(dataset=wildcards.dataset)
     return inputs
+
+
+def train_inputs(wildcards):
+    recipe = wf.train_recipe(config, wildcards.checkpoint)
+    inputs = {"train": wf.TRAIN.format(dataset=recipe["dataset"])}
+    if "path" in recipe["base"]:
+        inputs["base"] = recipe["base"]["path"]
+    return inputs
+
+
+def train_config_json(wildcards):
+    """The TrainConfig fields of ossinstruct.train for this checkpoint, as JSON."""
+    recipe = wf.train_recipe(config, wildcards.checkpoint)
+    fields = {k: v for k, v in recipe["training"].items() if k != "strategy"}
+    base = recipe["base"]
+    fields.update(
+        base_model=base.get("path") or base["model"],
+        base_revision=base.get("revision"),
+        max_length=recipe["max_length"],
+        dataset_name=recipe["dataset"],
+    )
+    return json.dumps(fields, sort_keys=True)
+
+
+def train_resource(name):
+    return lambda wildcards: wf.train_resources(config, wildcards.checkpoint)[name]

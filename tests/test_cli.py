@@ -46,3 +46,13 @@ def test_decontaminate_from_the_command_line(tmp_path):
     assert "kept 1 of 2; excluded 1" in result.stdout
     assert [s["raw_index"] for s in read_jsonl(tmp_path / "out" / "excluded.jsonl")] == [1]
     assert json.loads((tmp_path / "out" / "report.json").read_text())["per_benchmark"] == {"humaneval": 1}
+
+
+def test_train_and_launch_are_stages_of_the_cli():
+    # `accelerate launch -m ossinstruct train ...` relies on this delegation.
+    result = cli("train", "--help")
+    assert result.returncode == 0 and "--train-file" in result.stdout and "--config-json" in result.stdout
+    result = cli("launch", "--gpus", "8", "--dry-run", "--", "--train-file", "t.jsonl")
+    assert result.returncode == 0
+    assert result.stdout.split()[-5:] == ["-m", "ossinstruct", "train", "--train-file", "t.jsonl"]
+    assert "--num_processes 8" in result.stdout

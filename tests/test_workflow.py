@@ -56,6 +56,7 @@ def test_full_study_dry_run_is_offline_and_keyless():
     assert jobs["clean_generations"] == 2 and jobs["ingest_evol"] == 1 and jobs["subset"] == 2
     assert jobs["benchmark_strings"] == 5 and jobs["decontamination_match"] == 15
     assert jobs["decontamination_merge"] == 3 and jobs["training_set"] == 5
+    assert jobs["train"] == 4  # Magicoder-CL, MagicoderS-CL, Magicoder-DS, MagicoderS-DS
 
 
 def test_slurm_profile_dry_run_declares_resources(tmp_path):
@@ -66,6 +67,7 @@ def test_slurm_profile_dry_run_declares_resources(tmp_path):
         "generations": [{"teacher": "gpt-3.5-turbo-1106", "corpus": "starcoderdata", "languages": ["rust"]},
                         {"teacher": "local-llm", "corpus": "starcoderdata", "languages": ["rust"]}],
         "datasets": [],
+        "models": [],
     }))
     result = subprocess.run(
         [*SNAKEMAKE, "--profile", "slurm", "-n", "--configfile", str(tmp_path / "gpu.yaml")],
@@ -80,6 +82,25 @@ def test_slurm_profile_dry_run_declares_resources(tmp_path):
     api_blocks = [b for b in blocks if "teacher=gpt-3.5-turbo-1106" in b]
     assert len(gpu_blocks) == 5 and all("gpu=2" in b and "llm_api=0" in b for b in gpu_blocks)
     assert len(api_blocks) == 5 and all("gpu=0" in b and "llm_api=1" in b for b in api_blocks)
+
+
+def test_slurm_profile_dry_run_shows_training_resources_and_launch():
+    result = subprocess.run([*SNAKEMAKE, "--profile", "slurm", "-n", "-p"], cwd=REPO, env=OFFLINE_ENV,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    blocks = {b.split("wildcards: checkpoint=")[1].split()[0]: b for b in result.stdout.split("rule train:")[1:]}
+    assert sorted(blocks) == ["Magicoder-CL-7B", "Magicoder-DS-6.7B", "MagicoderS-CL-7B", "MagicoderS-DS-6.7B"]
+    for name, block in blocks.items():
+        assert "gpu=2" in block and "cpus_per_task=16" in block and "runtime=1440" in block
+        assert "python -m ossinstruct.launch --gpus 2 --strategy ddp" in block
+        assert f"--output-dir results/checkpoints/{name}" in block
+    # MagicoderS starts from Magicoder's checkpoint, itself a Snakemake output.
+    assert "input: results/datasets/evol-instruct/train.jsonl, results/checkpoints/Magicoder-CL-7B" in blocks["MagicoderS-CL-7B"]
+    assert '"max_length": 1024' in blocks["MagicoderS-CL-7B"] and '"max_length": 1216' in blocks["Magicoder-CL-7B"]
+    launch = subprocess.run([sys.executable, "-m", "ossinstruct.launch", "--gpus", "2", "--dry-run", "--",
+                             "--train-file", "t.jsonl"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert launch.stdout.split()[:7] == ["accelerate", "launch", "--num_processes", "2", "--num_machines", "1",
+                                         "--multi_gpu"]
 
 
 CORPUS = {

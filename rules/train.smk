@@ -1,0 +1,33 @@
+rule train:
+    input:
+        unpack(train_inputs),
+    output:
+        directory(wf.CHECKPOINT),
+    log:
+        "results/logs/train/{checkpoint}.log",
+    benchmark:
+        "results/benchmarks/train/{checkpoint}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: train_resource("cpus_per_task")
+    resources:
+        gpu=train_resource("gpu"),
+        cpus_per_task=train_resource("cpus_per_task"),
+        mem_mb=train_resource("mem_mb"),
+        runtime=train_resource("runtime"),
+    params:
+        # Base, dataset, maximum length and every hyperparameter: a change retrains.
+        config=train_config_json,
+        strategy=lambda wildcards: wf.train_recipe(config, wildcards.checkpoint)[
+            "training"
+        ]["strategy"],
+        # Trainer checkpoints live outside the output, so a preempted or killed job
+        # resumes from them after Snakemake removed its incomplete output.
+        work_dir=lambda wildcards: wf.TRAIN_WORK.format(checkpoint=wildcards.checkpoint),
+        # The launcher and the processes it starts import ossinstruct from this checkout.
+        checkout=workflow.basedir,
+    shell:
+        "PYTHONPATH={params.checkout:q}${{PYTHONPATH:+:$PYTHONPATH}}"
+        " python -m ossinstruct.launch --gpus {resources.gpu} --strategy {params.strategy}"
+        " -- --config-json {params.config:q} --train-file {input.train}"
+        " --output-dir {output} --work-dir {params.work_dir} --log {log}"

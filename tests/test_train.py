@@ -1,0 +1,499 @@
+"""Fine-tuning (ossinstruct.train) and its launcher, offline on CPU.
+
+Tiny randomly initialised Llama models (hidden 32, 2 layers) with character-level
+tokenizers, built here: one character is one token, so the prompt/completion boundary
+and every label can be checked exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("trl")
+pytest.importorskip("peft")
+yaml = pytest.importorskip("yaml")
+
+from transformers import TrainerCallback  # noqa: E402
+
+from ossinstruct import launch  # noqa: E402
+from ossinstruct import train as T  # noqa: E402
+from ossinstruct.trainset import render_prompt  # noqa: E402
+
+SPECIALS = ["<eos>", "<bos>", "<unk>", "<pad>"]
+CHARS = [chr(c) for c in range(32, 127)] + ["\n"]
+VOCAB = {tok: i for i, tok in enumerate(SPECIALS + CHARS)}
+EOS, BOS, PAD = VOCAB["<eos>"], VOCAB["<bos>"], VOCAB["<pad>"]
+
+# Tokenizer edge cases: (adds BOS, pad token (None: the loader falls back to EOS), appends EOS)
+TOKENIZERS = {
+    "bos_eos_is_pad": (True, None, False),
+    "no_bos": (False, "<pad>", False),
+    "bos_own_pad": (True, "<pad>", False),
+    "appends_eos_itself": (True, None, True),
+}
+ANSWER = "def solve():\n    return 42\n"  # the learnable pattern: every completion
+
+
+def _tokenizer(add_bos: bool = True, pad: str | None = None, add_eos: bool = False):
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel(VOCAB, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    template = ("<bos> " if add_bos else "") + "$A" + (" <eos>" if add_eos else "")
+    specials = [(t, VOCAB[t]) for t in ("<bos>", "<eos>") if t in template]
+    if specials:
+        tok.post_processor = processors.TemplateProcessing(single=template, special_tokens=specials)
+    kwargs = {"pad_token": pad} if pad else {}
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>",
+                                   unk_token="<unk>", **kwargs)
+
+
+def _save_model(path: Path, tokenizer=None, seed: int = 0) -> Path:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = tokenizer or _tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(VOCAB), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        bos_token_id=BOS, eos_token_id=EOS, tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def _records(n: int, completion=ANSWER) -> list[dict]:
+    return [{"prompt": render_prompt(f"Task {i}: return the answer."),
+             "completion": completion if isinstance(completion, str) else completion(i),
+             "id": f"oss-instruct/{i}", "lang": "python", "is_python": True,
+             "source_dataset": "oss-instruct"} for i in range(n)]
+
+
+def _write(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def _config(tmp: Path, base: Path, train_file: Path, name: str = "model", **overrides):
+    settings = dict(base_model=str(base), train_file=str(train_file),
+                    output_dir=str(tmp / name), max_length=256, effective_batch_size=4,
+                    per_device_batch_size=2, max_steps=3, save_steps=100, warmup_steps=0,
+                    seed=0, dataset_name="oss-instruct")
+    settings.update(overrides)
+    return T.TrainConfig(**settings)
+
+
+def _ids(text: str) -> list[int]:
+    return [VOCAB[c] for c in text]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return _save_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def stage1(tmp_path_factory, tiny) -> tuple[T.TrainConfig, dict]:
+    """A full fine-tuning run that learns ANSWER (through the CLI, as the workflow runs it)."""
+    tmp = tmp_path_factory.mktemp("stage1")
+    data = _write(tmp / "train.jsonl", _records(24))
+    out = tmp / "magicoder"
+    rc = T.main(["--base-model", str(tiny), "--train-file", str(data), "--output-dir", str(out),
+                 "--max-length", "256", "--effective-batch-size", "4",
+                 "--per-device-batch-size", "4", "--max-steps", "40", "--optimizer", "adamw",
+                 "--learning-rate", "1e-2", "--warmup-steps", "0", "--save-steps", "100",
+                 "--seed", "0", "--dataset-name", "oss-instruct"])
+    assert rc == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    return T.TrainConfig.from_dict(manifest["config"]), manifest
+
+
+# ----------------------------------------------------------------- (a) template and masking
+
+
+@pytest.mark.parametrize("kind", sorted(TOKENIZERS))
+def test_labels_mask_the_prompt_and_end_with_one_eos(tmp_path, kind):
+    add_bos, pad, add_eos = TOKENIZERS[kind]
+    base = _save_model(tmp_path / "base", _tokenizer(add_bos, pad, add_eos))
+    completions = ["x = 1\n", "print('a much longer answer')\n", ANSWER]
+    records = _records(3, lambda i: completions[i])
+    data = _write(tmp_path / "train.jsonl", records)
+    trainer, run = T.build_trainer(_config(tmp_path, base, data, max_length=512))
+
+    tokenizer = trainer.processing_class
+    assert tokenizer.eos_token_id == EOS
+    pad_id = PAD if pad == "<pad>" else EOS
+    assert tokenizer.pad_token_id == pad_id
+    assert run.tokenizer_changes["auto_eos_disabled"] is add_eos
+    assert run.stats["truncated"] == 0 and run.stats["dropped_prompt_too_long"] == 0
+
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
+    width = batch["input_ids"].shape[1]
+    for i, record in enumerate(records):
+        prompt = ([BOS] if add_bos else []) + _ids(record["prompt"])
+        completion = _ids(record["completion"]) + [EOS]  # EOS once, at the end
+        real = len(prompt) + len(completion)
+        padding = width - real
+        assert batch["input_ids"][i].tolist() == prompt + completion + [pad_id] * padding
+        assert batch["labels"][i].tolist() == [-100] * len(prompt) + completion + [-100] * padding
+        assert batch["attention_mask"][i].tolist() == [1] * real + [0] * padding
+    assert run.stats["supervised_tokens"] == sum(len(r["completion"]) + 1 for r in records)
+
+
+def test_truncation_cuts_the_response_and_keeps_the_prompt(tmp_path, tiny):
+    long_answer = "y = [i * i for i in range(100)]\n" * 4
+    records = _records(3, lambda i: long_answer if i == 0 else "ok\n")
+    records[2]["prompt"] = render_prompt("A very long instruction. " * 20)  # prompt > max_length
+    prompt_len = 1 + len(records[0]["prompt"])  # BOS + one token per character
+    max_length = prompt_len + 10
+    assert len(records[2]["prompt"]) > max_length
+    data = _write(tmp_path / "train.jsonl", records)
+    trainer, run = T.build_trainer(_config(tmp_path, tiny, data, max_length=max_length))
+
+    # The sample whose prompt alone fills max_length has nothing to learn: dropped.
+    assert len(trainer.train_dataset) == 2 and run.stats["dropped_prompt_too_long"] == 1
+    assert run.stats["truncated"] == 1
+    cut = trainer.train_dataset[0]
+    assert len(cut["input_ids"]) == max_length
+    assert cut["input_ids"][:prompt_len] == [BOS] + _ids(records[0]["prompt"])
+    assert cut["labels"] == [-100] * prompt_len + _ids(long_answer[:10])
+    assert EOS not in cut["labels"]  # the response was cut: no EOS to learn
+    short = trainer.train_dataset[1]
+    assert short["labels"][-4:] == _ids("ok\n") + [EOS]
+
+
+def test_packing_keeps_the_same_supervision(tmp_path, tiny):
+    records = _records(6, lambda i: "ok\n" * (i + 1))
+    data = _write(tmp_path / "train.jsonl", records)
+    _, padded = T.build_trainer(_config(tmp_path, tiny, data, name="a", max_length=512))
+    trainer, packed = T.build_trainer(_config(tmp_path, tiny, data, name="b", max_length=512,
+                                              packing=True))
+    assert packed.stats["rows"] < padded.stats["rows"]  # several samples per row
+    assert packed.stats["tokens"] == padded.stats["tokens"]
+    assert packed.stats["supervised_tokens"] == padded.stats["supervised_tokens"]
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    assert "attention_mask" not in batch  # padding-free: position ids restart per sample
+    starts = (batch["position_ids"][0] == 0).nonzero().flatten().tolist()
+    assert len(starts) > 1
+    assert all(batch["labels"][0, s].item() == -100 for s in starts)
+
+
+def test_a_tokenizer_without_eos_is_refused():
+    tokenizer = _tokenizer()
+    tokenizer.eos_token = None
+    with pytest.raises(ValueError, match="no EOS"):
+        T.prepare_tokenizer(tokenizer)
+
+
+# ----------------------------------------------------------------- (b) it learns
+
+
+def test_tiny_model_learns_and_writes_its_outputs(stage1):
+    config, manifest = stage1
+    out = Path(config.output_dir)
+    state = json.loads((out / "trainer_state.json").read_text())
+    losses = [e["loss"] for e in state["log_history"] if "loss" in e]
+    assert len(losses) >= 10
+    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    assert last < 0.5 * first, losses
+    assert manifest["training"]["global_step"] == 40
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "loss_curve.png",
+                 "trainer_state.json", "manifest.json"):
+        assert (out / name).is_file(), name
+    assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not Path(str(out) + ".work").exists(), "the work directory is removed at the end"
+    assert not list(out.parent.glob(".*.partial"))
+
+
+def test_full_fine_tuning_checkpoint_loads_and_generates(stage1, tiny):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    config, _ = stage1
+    model = AutoModelForCausalLM.from_pretrained(config.output_dir)
+    tokenizer = AutoTokenizer.from_pretrained(config.output_dir)
+    prompt = render_prompt("Task 99: return the answer.")
+    ids = tokenizer(prompt, return_tensors="pt")
+    assert ids["input_ids"][0, -1].item() != EOS, "the saved tokenizer appends no EOS"
+    out = model.generate(**ids, max_new_tokens=5, min_new_tokens=5, do_sample=False)
+    assert out.shape[1] == ids["input_ids"].shape[1] + 5
+    # The saved weights are the trained ones: the answer is far more likely than before.
+    full = tokenizer(prompt + ANSWER + "<eos>", return_tensors="pt")["input_ids"]
+    labels = full.clone()
+    labels[0, : ids["input_ids"].shape[1]] = -100
+    before = AutoModelForCausalLM.from_pretrained(tiny)
+    with torch.no_grad():
+        trained_loss = model(input_ids=full, labels=labels).loss.item()
+        base_loss = before(input_ids=full, labels=labels).loss.item()
+    assert trained_loss < 0.3 * base_loss, (trained_loss, base_loss)
+
+
+# ----------------------------------------------------------------- (c) resume
+
+
+class Interrupt(RuntimeError):
+    pass
+
+
+class KillAfterSave(TrainerCallback):
+    """Dies right after the checkpoint of `step` is written, as a preempted job would."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise Interrupt(f"killed after step {state.global_step}")
+
+
+class FirstStep(TrainerCallback):
+    def __init__(self):
+        self.first = None
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.first is None:
+            self.first = state.global_step
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, tiny):
+    data = _write(tmp_path / "train.jsonl", _records(12))
+    config = _config(tmp_path, tiny, data, max_steps=5, save_steps=2)
+    work = Path(config.output_dir + ".work")
+    with pytest.raises(Interrupt):
+        T.train(config, callbacks=[KillAfterSave(2)])
+    assert not Path(config.output_dir).exists(), "no output until the run completes"
+    assert (work / "checkpoint-2" / "trainer_state.json").is_file()
+    # What Snakemake does with an incomplete directory() output, and a half-written later
+    # checkpoint (no trainer_state.json yet) that must be skipped:
+    (work / "checkpoint-4").mkdir()
+    (work / "checkpoint-4" / "model.safetensors").write_bytes(b"partial")
+    assert T.last_checkpoint(work) == work / "checkpoint-2"
+
+    first = FirstStep()
+    manifest = T.train(config, callbacks=[first])
+    assert first.first == 3, "training continued after step 2 instead of starting over"
+    assert manifest["training"]["resumed_from"] == str(work / "checkpoint-2")
+    assert manifest["training"]["global_step"] == 5
+    state = json.loads((Path(config.output_dir) / "trainer_state.json").read_text())
+    assert [e["step"] for e in state["log_history"] if "loss" in e] == [1, 2, 3, 4, 5]
+    assert not work.exists()
+
+
+def test_checkpoints_of_another_run_are_not_resumed(tmp_path):
+    work = tmp_path / "m.work"
+    fingerprint = {"train_file_sha256": "a", "learning_rate": 5e-5}
+    assert T.prepare_work_dir(work, fingerprint) is None
+    (work / "checkpoint-7").mkdir()
+    (work / "checkpoint-7" / "trainer_state.json").write_text("{}")
+    assert T.prepare_work_dir(work, fingerprint) == work / "checkpoint-7"
+    assert T.prepare_work_dir(work, {**fingerprint, "train_file_sha256": "b"}) is None
+    assert not (work / "checkpoint-7").exists()
+
+
+# ----------------------------------------------------------------- (d) two stages
+
+
+def test_second_stage_starts_from_the_first_stage_output(tmp_path, stage1):
+    config1, manifest1 = stage1
+    data = _write(tmp_path / "evol.jsonl", _records(8))
+    config = _config(tmp_path, Path(config1.output_dir), data, name="magicoder-s",
+                     max_length=200, max_steps=2, optimizer="adamw", learning_rate=1e-3,
+                     dataset_name="evol-instruct")
+    manifest = T.train(config)
+    assert manifest["base_model"]["spec"] == config1.output_dir
+    assert manifest["dataset"]["name"] == "evol-instruct"
+    # It starts where stage 1 ended (the answer is already learned), not from scratch.
+    first1 = manifest1["training"]["first_logged_loss"]
+    assert manifest["training"]["first_logged_loss"] < 0.5 * first1
+
+
+def test_a_stage_cannot_start_from_an_unmerged_adapter(tmp_path, tiny):
+    adapter = tmp_path / "adapter-only"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    data = _write(tmp_path / "t.jsonl", _records(2))
+    with pytest.raises(ValueError, match="merge_lora"):
+        T.build_trainer(_config(tmp_path, adapter, data))
+
+
+# ----------------------------------------------------------------- (e) LoRA
+
+
+def test_lora_merged_checkpoint_loads_like_any_model(tmp_path, tiny):
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    data = _write(tmp_path / "train.jsonl", _records(8))
+    lora = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
+    config = _config(tmp_path, tiny, data, lora=lora, optimizer="adamw", learning_rate=1e-2)
+    manifest = T.train(config)
+    out = Path(config.output_dir)
+    assert manifest["output"]["format"] == "merged"
+    assert manifest["hyperparameters"]["lora"]["r"] == 4
+    assert not (out / "adapter_config.json").exists(), "top level is a plain checkpoint"
+    assert (out / "adapter" / "adapter_config.json").is_file()
+
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert type(model).__name__ == "LlamaForCausalLM"
+    merged, base = load_file(out / "model.safetensors"), load_file(tiny / "model.safetensors")
+    name = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(merged[name], base[name]), "the adapter was merged in"
+    name = "model.layers.0.mlp.up_proj.weight"
+    assert torch.equal(merged[name], base[name]), "modules without an adapter are untouched"
+    ids = torch.tensor([[BOS] + _ids("@@ Response\n")])
+    assert model.generate(ids, max_new_tokens=3, do_sample=False).shape[1] == ids.shape[1] + 3
+
+
+def test_lora_without_merge_writes_the_adapter_and_its_base(tmp_path, tiny):
+    data = _write(tmp_path / "train.jsonl", _records(4))
+    config = _config(tmp_path, tiny, data, max_steps=1, lora={"r": 2}, merge_lora=False)
+    manifest = T.train(config)
+    out = Path(config.output_dir)
+    assert manifest["output"]["format"] == "lora-adapter"
+    assert (out / "adapter_config.json").is_file() and not (out / "config.json").exists()
+    note = json.loads((out / "base_model.json").read_text())
+    assert note["base_model"] == str(tiny)
+    assert T.normalise_lora({"r": 2}) == {"r": 2, "alpha": 4.0, "dropout": 0.05,
+                                          "target_modules": "all-linear"}
+
+
+# ----------------------------------------------------------------- (f) manifest
+
+
+def test_manifest_records_data_model_and_batch_arithmetic(stage1):
+    config, manifest = stage1
+    sha = hashlib.sha256(Path(config.train_file).read_bytes()).hexdigest()
+    assert manifest["dataset"]["sha256"] == sha
+    assert manifest["dataset"]["examples"] == 24
+    assert manifest["base_model"] == {"spec": config.base_model, "revision": None,
+                                      "resolved": str(Path(config.base_model).resolve())}
+    hp = manifest["hyperparameters"]
+    assert hp["world_size"] == 1
+    assert hp["gradient_accumulation_steps"] == 1 and hp["effective_batch_size"] == 4
+    assert hp["precision"] == "fp32" and hp["model_dtype"] == "float32"  # CPU: no bf16
+    for lib in ("torch", "transformers", "trl", "peft", "accelerate"):
+        assert manifest["versions"][lib]
+    assert manifest["git_commit"] is None or len(manifest["git_commit"]) >= 40
+    assert manifest["training"]["tokens_seen"] > 0
+    assert manifest["started_at"] <= manifest["finished_at"]
+    text = json.dumps(manifest).lower()
+    assert "token\": \"hf_" not in text and "api_key" not in text
+
+
+def test_accumulation_comes_from_the_world_size(monkeypatch):
+    config = T.TrainConfig(base_model="m", train_file="t.jsonl", output_dir="o",
+                           effective_batch_size=512, per_device_batch_size=8)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    hp = T.resolve_hyperparameters(config)
+    assert hp["world_size"] == 4
+    assert hp["gradient_accumulation_steps"] == math.ceil(512 / (8 * 4)) == 16
+    assert hp["effective_batch_size"] == 512
+    monkeypatch.setenv("WORLD_SIZE", "3")  # not a divisor: a slightly larger batch, logged
+    hp = T.resolve_hyperparameters(config)
+    assert hp["gradient_accumulation_steps"] == 22 and hp["effective_batch_size"] == 528
+    monkeypatch.delenv("WORLD_SIZE")
+    assert T.resolve_hyperparameters(config)["gradient_accumulation_steps"] == 64
+
+
+def test_bf16_only_where_supported(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert T.resolve_precision(True) == "fp32"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert T.resolve_precision(True) == "bf16" and T.resolve_precision(False) == "fp32"
+    config = T.TrainConfig(base_model="m", train_file="t", output_dir="o")
+    assert T.resolve_hyperparameters(config, processes=2)["model_dtype"] == "bfloat16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert T.resolve_precision(True) == "fp32"
+
+
+def test_cli_flags_and_config_json(tmp_path):
+    base = {"base_model": "embedded:gemma-3-270m", "train_file": "t.jsonl",
+            "output_dir": "out", "max_length": 1024, "lora": {"r": 16}}
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(base))
+    args = T.build_parser().parse_args(["--config-json", str(path), "--lora-alpha", "8",
+                                        "--max-steps", "3", "--no-bf16", "--packing"])
+    config = T.config_from_args(args)
+    assert config.max_length == 1024 and config.max_steps == 3
+    assert config.bf16 is False and config.packing is True
+    assert config.lora == {"r": 16, "alpha": 8.0, "dropout": 0.05, "target_modules": "all-linear"}
+    assert config.resolved_work_dir == Path("out.work")
+    with pytest.raises(ValueError, match="unknown TrainConfig fields"):
+        T.TrainConfig.from_dict({**base, "batch": 3})
+    with pytest.raises(SystemExit):
+        T.config_from_args(T.build_parser().parse_args(["--train-file", "t.jsonl"]))
+
+
+# ----------------------------------------------------------------- (g) launcher
+
+
+ARGS = ["--train-file", "t.jsonl", "--output-dir", "out"]
+
+
+def test_one_gpu_runs_the_module_directly():
+    assert launch.launch_command(ARGS, gpus=1) == ["python", "-m", "ossinstruct", "train", *ARGS]
+    assert launch.launch_command(ARGS, gpus=0)[:4] == ["python", "-m", "ossinstruct", "train"]
+
+
+def test_eight_gpus_use_accelerate_ddp():
+    cmd = launch.launch_command(ARGS, gpus=8)
+    assert cmd[:2] == ["accelerate", "launch"]
+    assert cmd[cmd.index("--num_processes") + 1] == "8"
+    assert cmd[cmd.index("--num_machines") + 1] == "1"
+    assert "--multi_gpu" in cmd and "--config_file" not in cmd
+    assert cmd[-len(ARGS) - 3:] == ["-m", "ossinstruct", "train", *ARGS]
+
+
+def test_two_nodes_take_rank_and_host_from_slurm(monkeypatch):
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    monkeypatch.setenv("SLURM_NODEID", "1")
+    monkeypatch.setenv("SLURM_JOB_NODELIST", "gpu[07-08]")
+    monkeypatch.setattr(launch, "_scontrol_hostnames", lambda nodelist: ["gpu07", "gpu08"])
+    cmd = launch.launch_command(ARGS, gpus=4, nodes=2, strategy="fsdp", main_process_port=29601)
+    assert cmd[cmd.index("--num_processes") + 1] == "8"
+    assert cmd[cmd.index("--num_machines") + 1] == "2"
+    assert cmd[cmd.index("--machine_rank") + 1] == "1"
+    assert cmd[cmd.index("--main_process_ip") + 1] == "gpu07"
+    assert cmd[cmd.index("--main_process_port") + 1] == "29601"
+    config = Path(cmd[cmd.index("--config_file") + 1])
+    assert config.name == "fsdp.yaml" and config.is_file()
+    # Without scontrol on PATH the nodelist is expanded here.
+    monkeypatch.setattr(launch, "_scontrol_hostnames", lambda nodelist: None)
+    monkeypatch.setenv("SLURM_JOB_NODELIST", "node[003-004,9],login1")
+    assert launch.expand_nodelist("node[003-004,9],login1") == ["node003", "node004", "node9",
+                                                                "login1"]
+    assert launch.main_host() == "node003"
+
+
+def test_multi_node_needs_slurm(monkeypatch):
+    monkeypatch.delenv("SLURM_NODEID", raising=False)
+    with pytest.raises(RuntimeError, match="SLURM_NODEID"):
+        launch.launch_command(ARGS, gpus=4, nodes=2)
+
+
+@pytest.mark.parametrize("strategy,kind", [("fsdp", "FSDP"), ("deepspeed", "DEEPSPEED")])
+def test_accelerate_configs_are_valid(strategy, kind):
+    path = launch.accelerate_config(strategy)
+    config = yaml.safe_load(path.read_text())
+    assert config["distributed_type"] == kind
+    if kind == "FSDP":
+        assert config["mixed_precision"] == "bf16"
+        assert config["fsdp_config"]["fsdp_state_dict_type"] == "FULL_STATE_DICT"
+    else:
+        ds = json.loads((launch.REPO_ROOT / config["deepspeed_config"]["deepspeed_config_file"])
+                        .read_text())
+        assert ds["zero_optimization"]["stage"] == 3 and ds["zero_allow_untested_optimizer"]
+    cmd = launch.launch_command(ARGS, gpus=8, strategy=strategy)
+    assert cmd[cmd.index("--config_file") + 1] == str(path) and "--multi_gpu" not in cmd
+    with pytest.raises(ValueError):
+        launch.accelerate_config("horovod")
