@@ -121,7 +121,7 @@ def test_retry_after_http_date_in_the_future():
 ])
 def test_transient_faults_are_retried(faults, attempts):
     with FakeServer(faults=faults, slow_s=3.0) as server:
-        answers = run(teacher(server, timeout_s=0.3), [chat(0)])
+        answers = run(teacher(server, timeout_s=1.0), [chat(0)])
     response = only(answers, "chat-0000")
     assert response.text and response.finish_reason == "stop" and response.error is None
     assert response.attempts == attempts
@@ -156,7 +156,9 @@ def test_client_errors_are_not_retried(status):
 
 def test_many_requests_with_mixed_faults():
     """Every request reported once, no body answered "ok" twice, concurrency respected."""
-    scripts = [["ok"], ["429", "ok"], ["500", "ok"], ["slow", "ok"], ["drop", "ok"], ["malformed", "ok"],
+    # No "slow" here (tested on its own): the server keeps sleeping on a request the client
+    # has abandoned at its timeout, so it would count more in flight than the client sends.
+    scripts = [["ok"], ["429", "ok"], ["500", "ok"], ["drop", "ok"], ["malformed", "ok"],
                ["503", "503", "ok"], ["400"], ["500", "500", "500"]]
 
     def policy(body_hash, attempt):
@@ -165,7 +167,7 @@ def test_many_requests_with_mixed_faults():
 
     requests = [chat(i) for i in range(25)] + [completion(i) for i in range(25, 50)]
     config = teacher(server := FakeServer(policy=policy, retry_after_s=0.2, slow_s=2.0, latency_s=0.05),
-                     concurrency=6, timeout_s=0.5, max_attempts=3)
+                     concurrency=6, timeout_s=5, max_attempts=3)
     with server:
         answers = run(config, requests)
     assert sorted(answers) == sorted(r.key for r in requests)

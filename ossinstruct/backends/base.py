@@ -47,6 +47,23 @@ class Response:
 
 OnResponse = Callable[[Request, Response], None]
 
+DEFAULT_MAX_TOKENS = 2048
+
+
+def normalize_decoding(params: dict) -> dict:
+    """A request's decoding parameters with types and defaults settled, for local engines:
+    temperature (0 = greedy), top_p, max_tokens, and the non-empty stop strings."""
+    stop = params.get("stop") or []
+    if isinstance(stop, str):
+        stop = [stop]
+    max_tokens = params.get("max_tokens")
+    return {
+        "temperature": float(params.get("temperature") or 0.0),
+        "top_p": float(params.get("top_p") if params.get("top_p") is not None else 1.0),
+        "max_tokens": int(max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS),
+        "stop": [s for s in stop if s],
+    }
+
 
 class Backend(ABC):
     """A teacher backend, built from one `teachers.<name>` config block."""

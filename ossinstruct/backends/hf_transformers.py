@@ -29,11 +29,10 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from ..models import load_causal_lm, load_tokenizer
-from .base import Backend, OnResponse, Request, Response
+from .base import Backend, OnResponse, Request, Response, normalize_decoding
 
 logger = logging.getLogger("ossinstruct.backends.transformers")
 
-DEFAULT_MAX_TOKENS = 2048
 
 
 class TransformersBackend(Backend):
@@ -127,7 +126,7 @@ class TransformersBackend(Backend):
                 on_response(request, Response(None, None, model=self.spec,
                                               error=f"{type(err).__name__}: {err}"))
                 continue
-            key = json.dumps(_decoding(request.params), sort_keys=True)
+            key = json.dumps(normalize_decoding(request.params), sort_keys=True)
             groups.setdefault(key, []).append((request, ids))
 
         batches = []
@@ -187,7 +186,7 @@ class TransformersBackend(Backend):
 
     def _generate_batch(self, batch) -> list[Response]:
         start = time.monotonic()
-        params = _decoding(batch[0][0].params)
+        params = normalize_decoding(batch[0][0].params)
         stops = params["stop"]
         width = max(len(ids) for _, ids in batch)
         input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
@@ -246,18 +245,6 @@ class TransformersBackend(Backend):
         return self.tokenizer.decode(tokens, skip_special_tokens=True,
                                      clean_up_tokenization_spaces=False)
 
-
-def _decoding(params: dict) -> dict:
-    stop = params.get("stop") or []
-    if isinstance(stop, str):
-        stop = [stop]
-    max_tokens = params.get("max_tokens")
-    return {
-        "temperature": float(params.get("temperature") or 0.0),
-        "top_p": float(params.get("top_p") if params.get("top_p") is not None else 1.0),
-        "max_tokens": int(max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS),
-        "stop": [s for s in stop if s],
-    }
 
 
 def _first_stop(text: str, stops: Sequence[str]) -> int | None:

@@ -23,11 +23,10 @@ import time
 from collections.abc import Sequence
 
 from ..models import resolve_model
-from .base import Backend, OnResponse, Request, Response
+from .base import Backend, OnResponse, Request, Response, normalize_decoding
 
 logger = logging.getLogger("ossinstruct.backends.vllm")
 
-DEFAULT_MAX_TOKENS = 2048
 INSTALL_HINT = (
     "the vllm teacher backend needs the vllm package and a CUDA GPU: "
     "pip install -e '.[vllm]' (on the GPU machine), or use backend: transformers"
@@ -146,16 +145,7 @@ def llm_kwargs(teacher: dict) -> dict:
 
 def sampling_kwargs(params: dict) -> dict:
     """Keyword arguments of vllm.SamplingParams for one request's decoding parameters."""
-    stop = params.get("stop") or []
-    if isinstance(stop, str):
-        stop = [stop]
-    max_tokens = params.get("max_tokens")
-    return {
-        "temperature": float(params.get("temperature") or 0.0),
-        "top_p": float(params.get("top_p") if params.get("top_p") is not None else 1.0),
-        "max_tokens": int(max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS),
-        "stop": [s for s in stop if s],
-    }
+    return normalize_decoding(params)
 
 
 def to_response(output, seconds: float, model: str) -> Response:
