@@ -32,6 +32,7 @@ SIMILARITY_FIGURE = "results/datasets/humaneval_similarity.png"
 
 CHECKPOINT = "results/checkpoints/{checkpoint}"
 TRAIN_WORK = "results/checkpoints/.work/{checkpoint}"  # trainer checkpoints: survive a killed job
+LOSS_CURVE = "results/reports/loss_curves/{checkpoint}.png"  # a copy, for snakemake --report
 
 # Per-job resources when config gives none. Minutes, MB.
 DEFAULT_RESOURCES = {
@@ -148,8 +149,14 @@ def train_resources(config: dict, checkpoint: str) -> dict:
     return job_resources("train", model.get("resources"))
 
 
+def checkpoint_names(config: dict) -> list[str]:
+    """Every checkpoint the models declare: each stage of each model."""
+    return [checkpoint_name(m["name"], k, len(m["stages"]))
+            for m in config["models"] for k in range(1, len(m["stages"]) + 1)]
+
+
 def model_targets(config: dict) -> list[str]:
-    return [CHECKPOINT.format(checkpoint=m["name"]) for m in config["models"]]
+    return [path.format(checkpoint=m["name"]) for m in config["models"] for path in (CHECKPOINT, LOSS_CURVE)]
 
 
 def all_targets(config: dict) -> list[str]:

@@ -30,6 +30,7 @@ wildcard_constraints:
     teacher=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     lang=r"[A-Za-z0-9_+#-]+",
     shard=r"\d{5}",
+    checkpoint=wf.name_pattern(wf.checkpoint_names(config)),
 
 
 def all_targets(config):

@@ -2,7 +2,12 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        directory(wf.CHECKPOINT),
+        model=directory(wf.CHECKPOINT),
+        loss_curve=report(
+            wf.LOSS_CURVE,
+            caption="../report/loss_curve.rst",
+            category="Checkpoints",
+        ),
     log:
         "results/logs/train/{checkpoint}.log",
     benchmark:
@@ -30,4 +35,5 @@ rule train:
         "PYTHONPATH={params.checkout:q}${{PYTHONPATH:+:$PYTHONPATH}}"
         " python -m ossinstruct.launch --gpus {resources.gpu} --strategy {params.strategy}"
         " -- --config-json {params.config:q} --train-file {input.train}"
-        " --output-dir {output} --work-dir {params.work_dir} --log {log}"
+        " --output-dir {output.model} --work-dir {params.work_dir} --log {log}"
+        " && cp {output.model}/loss_curve.png {output.loss_curve}"
