@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import copy
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import jsonschema
 import yaml
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
 class ConfigError(ValueError):
@@ -54,8 +60,7 @@ def load_config(*paths: str | os.PathLike) -> dict:
 def validate_config(config: dict) -> dict:
     """Check `config` against the schema, fill its defaults in place, then check the
     relations the schema cannot express. Returns the same dict."""
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
         error = jsonschema.exceptions.best_match(errors)
@@ -176,8 +181,7 @@ def _check_datasets(config: dict) -> None:
 
 def training_defaults() -> dict:
     """The paper's fine-tuning settings: the schema's default of `training`."""
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    return dict(schema["properties"]["training"]["default"])
+    return dict(schema()["properties"]["training"]["default"])
 
 
 def resolve_training(config: dict, model: dict, stage: dict) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import seeds as seedlib
-from .config import dataset_specs, generation_languages, model_specs, resolve_training
+from .config import dataset_specs, generation_languages, model_specs, resolve_training, schema
 
 SEEDS = "results/seeds/{corpus}/{lang}/{shard}.jsonl"
 GENERATIONS = "results/generations/{teacher}/{corpus}/{lang}/{shard}.jsonl"
@@ -167,8 +167,10 @@ def generation_entry(config: dict, teacher: str, corpus: str) -> dict:
     for entry in config["generations"]:
         if entry["teacher"] == teacher and entry["corpus"] == corpus:
             return entry
-    # A shard asked for directly on the command line, outside `generations`.
-    return {"teacher": teacher, "corpus": corpus, "max_request_failure_rate": 0.02}
+    # A pair only a dataset names, or a shard asked for on the command line: the defaults.
+    defaults = schema()["properties"]["generations"]["items"]["properties"]
+    return {"teacher": teacher, "corpus": corpus,
+            "max_request_failure_rate": defaults["max_request_failure_rate"]["default"]}
 
 
 def teachers_needing_run(config: dict, root: str | Path = ".") -> set[str]:
