@@ -8,9 +8,12 @@ SNAKEMAKE := $(BIN)/snakemake
 # The venv first on PATH: shell rules call `python` and `accelerate`.
 OFFLINE := PATH=$(abspath $(BIN)):$$PATH HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 CORES ?= 2
-# Offline machines: MBPP texts for decontamination from the shared EvalPlus file, if present.
+# Offline machines: HumanEval+ and MBPP+ from the shared EvalPlus release files, if present
+# (evaluation data, and MBPP texts for decontamination); otherwise evalplus downloads them.
+SHARED_HUMANEVAL := $(wildcard ../shared/benchmarks/HumanEvalPlus.jsonl.gz)
 SHARED_MBPP := $(wildcard ../shared/benchmarks/MbppPlus.jsonl.gz)
-DEMO_ENV := $(if $(SHARED_MBPP),MBPP_OVERRIDE_PATH=$(abspath $(SHARED_MBPP)))
+DEMO_ENV := $(if $(SHARED_HUMANEVAL),HUMANEVAL_OVERRIDE_PATH=$(abspath $(SHARED_HUMANEVAL))) \
+	$(if $(SHARED_MBPP),MBPP_OVERRIDE_PATH=$(abspath $(SHARED_MBPP)))
 
 .PHONY: install demo test lint dryrun clean
 
@@ -31,6 +34,8 @@ demo: install
 	@echo "Generations:  results/generations/gemma-3-270m/stdlib/python/"
 	@echo "Dataset:      results/datasets/demo-oss-instruct/ (README.md, decontaminated.jsonl, train.jsonl, figures/)"
 	@echo "Checkpoint:   results/checkpoints/demo-gemma-oss/ (merged LoRA; manifest.json, loss_curve.png)"
+	@echo "Evaluation:   results/eval/{demo-gemma-oss,gemma-3-270m-base}/humaneval.json (+ samples.jsonl, tasks.jsonl)"
+	@echo "Summary:      results/summary.md (results/summary.csv, results/summary.png)"
 
 test: install
 	$(OFFLINE) $(BIN)/pytest -q
@@ -46,4 +51,5 @@ dryrun: install
 	env -u OPENAI_API_KEY $(OFFLINE) $(SNAKEMAKE) --profile slurm -n --quiet rules
 
 clean:
-	rm -rf results/seeds results/generations results/datasets results/decontamination results/checkpoints results/logs results/benchmarks .snakemake
+	rm -rf results/seeds results/generations results/datasets results/decontamination results/checkpoints \
+		results/eval results/summary.* results/reports results/logs results/benchmarks .snakemake

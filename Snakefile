@@ -1,5 +1,5 @@
 # OSS-Instruct (Magicoder) as a file-targeted workflow:
-#   seeds -> generations (-> curated sets -> checkpoints -> results, in later stages)
+#   seeds -> generations -> curated sets -> checkpoints -> results (eval + summary)
 # config.yaml is the paper's full study; presets/demo.yaml runs offline on one machine:
 #   snakemake --configfile presets/demo.yaml --cores 2
 
@@ -17,6 +17,7 @@ include: "rules/seeds.smk"
 include: "rules/generations.smk"
 include: "rules/datasets.smk"
 include: "rules/train.smk"
+include: "rules/eval.smk"
 
 
 onstart:

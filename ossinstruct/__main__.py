@@ -78,6 +78,56 @@ def cmd_decontaminate(args) -> None:
     print(f"kept {report['kept']} of {report['total']}; excluded {report['excluded']}")
 
 
+def cmd_eval_data(args) -> None:
+    from pathlib import Path
+
+    from .evaluation.data import prepare_benchmark
+
+    out = Path(args.out_dir)
+    info = prepare_benchmark(args.benchmark, path=args.path, version=args.version, limit=args.limit,
+                             out_tasks=str(out / f"{args.benchmark}.jsonl"),
+                             out_info=str(out / f"{args.benchmark}.json"),
+                             out_expected=str(out / f"{args.benchmark}.expected.pkl"))
+    print(f"{info['n_tasks']} of {info['n_tasks_release']} tasks from {info['path']} (sha256 {info['sha256'][:12]})")
+
+
+def cmd_eval_generate(args) -> None:
+    from .evaluation.generate import generate_samples
+    from .io import read_jsonl
+
+    config = _config(args)
+    settings = config["evaluation"]
+    generate_samples(
+        list(read_jsonl(args.tasks)), benchmark=args.benchmark, style=args.prompt, engine=args.engine or settings["engine"],
+        model={"model": args.model, "revision": args.revision, "dtype": settings["dtype"], "device": settings["device"],
+               "gpu_memory_utilization": settings["gpu_memory_utilization"]},
+        decoding={"temperature": settings["decoding"]["temperature"],
+                  "max_new_tokens": settings["decoding"]["max_new_tokens"]},
+        cache_dir=config["cache_dir"], out_path=args.output, batch_size=settings["batch_size"],
+    )
+
+
+def cmd_eval_score(args) -> None:
+    import json
+    from pathlib import Path
+
+    from .evaluation.score import score
+
+    config = _config(args)
+    scoring = config["evaluation"]["scoring"]
+    data = Path(args.data_dir)
+    info = json.loads((data / f"{args.benchmark}.json").read_text(encoding="utf-8"))
+    result = score(args.benchmark, model=args.model, samples_path=args.samples,
+                   tasks_path=data / f"{args.benchmark}.jsonl", info=info,
+                   expected_path=data / f"{args.benchmark}.expected.pkl", out_result=args.output,
+                   out_tasks=args.tasks_output or str(Path(args.samples).with_name("tasks.jsonl")),
+                   solution_field=scoring["solution"], min_time_limit=scoring["min_time_limit"],
+                   gt_time_limit_factor=scoring["gt_time_limit_factor"], memory_mb=scoring["memory_mb"],
+                   workers=args.workers)
+    print(f"pass@1 {100 * result['pass@1']['base']:.1f} (base) {100 * result['pass@1']['plus']:.1f} (plus) "
+          f"over {result['n_tasks']} tasks")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ossinstruct", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -119,6 +169,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--samples", required=True, help="clean samples (.jsonl)")
     sub.add_argument("--benchmark", action="append", help="default: decontamination.benchmarks")
     sub.add_argument("--out-dir", required=True)
+
+    sub = stage("eval-data", cmd_eval_data, "a benchmark's tasks in force and expected outputs")
+    sub.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp"])
+    sub.add_argument("--path", help="local release file (default: evalplus's download)")
+    sub.add_argument("--version", help="release version of a local file")
+    sub.add_argument("--limit", type=int, help="only the first N tasks")
+    sub.add_argument("--out-dir", required=True)
+
+    sub = stage("eval-generate", cmd_eval_generate, "one greedy sample per task from a model")
+    sub.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp"])
+    sub.add_argument("--tasks", required=True, help="the tasks in force (eval-data's .jsonl)")
+    sub.add_argument("--model", required=True, help="checkpoint dir, hub id or embedded:gemma-3-270m")
+    sub.add_argument("--revision")
+    sub.add_argument("--prompt", choices=["instruct", "completion"], default="instruct")
+    sub.add_argument("--engine", choices=["vllm", "transformers"], help="default: evaluation.engine")
+    sub.add_argument("-o", "--output", required=True)
+
+    sub = stage("eval-score", cmd_eval_score, "score samples with evalplus, each in a sandbox")
+    sub.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp"])
+    sub.add_argument("--samples", required=True)
+    sub.add_argument("--data-dir", required=True, help="eval-data's --out-dir")
+    sub.add_argument("--model", required=True, help="the model's name, for the result file")
+    sub.add_argument("--workers", type=int, default=2)
+    sub.add_argument("-o", "--output", required=True, help="result .json")
+    sub.add_argument("--tasks-output", help="per-task statuses (default: tasks.jsonl beside the samples)")
     return parser
 
 
@@ -137,9 +212,12 @@ def main(argv: list[str] | None = None) -> int:
         return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
     setup_logging(args.log)
+    from .evaluation.data import BenchmarkDataError
+    from .evaluation.score import ScoringError
+
     try:
         args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, BenchmarkDataError, ScoringError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

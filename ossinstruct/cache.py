@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .backends.base import Response
+from .backends.base import Request, Response
 
 log = logging.getLogger("ossinstruct.cache")
 
@@ -69,3 +69,18 @@ class ResponseCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def lookup(self, requests) -> tuple[dict[str, Response], dict[str, Request]]:
+        """({key: cached response}, {key: request still to send}) for `requests`; two
+        requests with the same key are one request."""
+        responses: dict[str, Response] = {}
+        misses: dict[str, Request] = {}
+        for request in requests:
+            if request.key in responses or request.key in misses:
+                continue
+            cached = self.get(request.key)
+            if cached is not None:
+                responses[request.key] = cached
+            else:
+                misses[request.key] = request
+        return responses, misses

@@ -117,6 +117,7 @@ def _check_relations(config: dict) -> None:
             raise ConfigError(f"config key teachers.{name}.api_key_env: only the openai backend uses a key")
     _check_datasets(config)
     _check_models(config)
+    _check_evaluation(config)
     for i, entry in enumerate(config["generations"]):
         if entry["teacher"] not in config["teachers"]:
             raise ConfigError(
@@ -210,6 +211,48 @@ def _check_models(config: dict) -> None:
                 raise ConfigError(f"{where}.stages.{k}.dataset: no dataset named {stage['dataset']!r} "
                                   f"(known: {', '.join(datasets) or 'none'})")
         seen.add(model["name"])
+
+
+def _check_evaluation(config: dict) -> None:
+    trained = {m["name"] for m in config["models"]}
+    seen: set[str] = set()
+    for i, model in enumerate(config["evaluation"]["models"]):
+        where = f"config key evaluation.models.{i} ({model['name']})"
+        if model["name"] in trained:
+            raise ConfigError(f"{where}.name: also the name of a model in `models`; results/eval/{{name}} "
+                              "must name one model")
+        if model["name"] in seen:
+            raise ConfigError(f"{where}.name: used twice")
+        seen.add(model["name"])
+    rows = [(f"models.{i}", m) for i, m in enumerate(config["models"])]
+    rows += [(f"evaluation.models.{i}", m) for i, m in enumerate(config["evaluation"]["models"])]
+    for where, model in rows:
+        if model["name"] == "data":
+            raise ConfigError(f"config key {where}.name: 'data' is reserved (results/eval/data/ holds the benchmarks)")
+    if any(m.get("paper_row") for _, m in rows):
+        from .evaluation.summary import find_paper_row, load_paper_results
+
+        paper = load_paper_results()
+        for where, model in rows:
+            if model.get("paper_row"):
+                try:
+                    find_paper_row(paper, model["paper_row"], "humaneval")
+                except ValueError as exc:
+                    raise ConfigError(f"config key {where}.paper_row: {exc}") from None
+
+
+def evaluated_models(config: dict) -> dict[str, dict]:
+    """Every model evaluated, by name: each trained model (its final checkpoint, Magicoder
+    prompt) and each of evaluation.models, as {name, model, revision, prompt, paper_row,
+    trained}."""
+    models = {}
+    for m in config["models"]:
+        models[m["name"]] = {"name": m["name"], "model": None, "revision": None, "prompt": "instruct",
+                             "paper_row": m.get("paper_row"), "trained": True}
+    for m in config["evaluation"]["models"]:
+        models[m["name"]] = {"name": m["name"], "model": m["model"], "revision": m.get("revision"),
+                             "prompt": m["prompt"], "paper_row": m.get("paper_row"), "trained": False}
+    return models
 
 
 def generation_languages(config: dict, entry: dict) -> list[str]:

@@ -109,16 +109,7 @@ def generate_records(
     decoding = decoding_params(teacher, template)
     requests = [build_request(seed, teacher, template, decoding) for seed in seeds]
 
-    responses: dict[str, Response] = {}
-    misses: dict[str, Request] = {}
-    for request in requests:
-        if request.key in responses or request.key in misses:
-            continue  # the same snippet twice in a shard: one request
-        cached = cache.get(request.key)
-        if cached is not None:
-            responses[request.key] = cached
-        else:
-            misses[request.key] = request
+    responses, misses = cache.lookup(requests)  # the same snippet twice in a shard: one request
     cache_hits = len(responses)
     log.info("%s: %d seeds, %d cached, %d to request from %s", label, len(seeds), cache_hits,
              len(misses), teacher_name)

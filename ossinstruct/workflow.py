@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import seeds as seedlib
-from .config import dataset_specs, generation_languages, model_specs, resolve_training, schema
+from .config import (
+    dataset_specs,
+    evaluated_models,
+    generation_languages,
+    model_specs,
+    resolve_training,
+    schema,
+)
 
 SEEDS = "results/seeds/{corpus}/{lang}/{shard}.jsonl"
 GENERATIONS = "results/generations/{teacher}/{corpus}/{lang}/{shard}.jsonl"
@@ -34,6 +41,16 @@ CHECKPOINT = "results/checkpoints/{checkpoint}"
 TRAIN_WORK = "results/checkpoints/.work/{checkpoint}"  # trainer checkpoints: survive a killed job
 LOSS_CURVE = "results/reports/loss_curves/{checkpoint}.png"  # a copy, for snakemake --report
 
+EVAL_TASKS = "results/eval/data/{benchmark}.jsonl"  # the tasks in force, shared by every model
+EVAL_DATA_INFO = "results/eval/data/{benchmark}.json"
+EVAL_EXPECTED = "results/eval/data/{benchmark}.expected.pkl"
+EVAL_SAMPLES = "results/eval/{model}/{benchmark}/samples.jsonl"
+EVAL_TASK_RESULTS = "results/eval/{model}/{benchmark}/tasks.jsonl"
+EVAL_RESULT = "results/eval/{model}/{benchmark}.json"
+SUMMARY_MD = "results/summary.md"
+SUMMARY_CSV = "results/summary.csv"
+SUMMARY_FIGURE = "results/summary.png"
+
 # Per-job resources when config gives none. Minutes, MB.
 DEFAULT_RESOURCES = {
     "seeds": {"runtime": 60, "mem_mb": 4000, "cpus_per_task": 1, "gpu": 0},
@@ -41,6 +58,9 @@ DEFAULT_RESOURCES = {
     "transformers": {"runtime": 240, "mem_mb": 16000, "cpus_per_task": 4, "gpu": 0},
     "vllm": {"runtime": 240, "mem_mb": 64000, "cpus_per_task": 8, "gpu": 1},
     "train": {"runtime": 1440, "mem_mb": 128000, "cpus_per_task": 16, "gpu": 2},  # paper: 2 x A100-80GB
+    "eval_vllm": {"runtime": 60, "mem_mb": 32000, "cpus_per_task": 4, "gpu": 1},
+    "eval_transformers": {"runtime": 240, "mem_mb": 16000, "cpus_per_task": 4, "gpu": 0},
+    "eval_score": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 8, "gpu": 0},
 }
 
 
@@ -159,8 +179,61 @@ def model_targets(config: dict) -> list[str]:
     return [path.format(checkpoint=m["name"]) for m in config["models"] for path in (CHECKPOINT, LOSS_CURVE)]
 
 
+def eval_targets(config: dict) -> list[str]:
+    """A result file per evaluated model and benchmark, and the summary (when any)."""
+    benchmarks = config["evaluation"]["benchmarks"]
+    targets = [EVAL_RESULT.format(model=m, benchmark=b) for m in evaluated_models(config) for b in benchmarks]
+    if targets:
+        targets += [SUMMARY_MD, SUMMARY_CSV, SUMMARY_FIGURE]
+    return targets
+
+
 def all_targets(config: dict) -> list[str]:
-    return generation_targets(config) + dataset_targets(config) + model_targets(config)
+    return generation_targets(config) + dataset_targets(config) + model_targets(config) + eval_targets(config)
+
+
+def eval_model_source(config: dict, model: str) -> dict:
+    """What an evaluated model is loaded from: {"path": its checkpoint} for a model trained
+    here, {"model", "revision"} for one of evaluation.models."""
+    spec = evaluated_models(config)[model]
+    if spec["trained"]:
+        return {"path": CHECKPOINT.format(checkpoint=model)}
+    return {"model": spec["model"], "revision": spec["revision"]}
+
+
+def eval_generation_identity(config: dict, model: str, benchmark: str) -> dict:
+    """Everything that determines a model's samples besides the files it reads: a change
+    regenerates them (and rescores). Batch size and memory settings are not in it."""
+    ev = config["evaluation"]
+    spec = evaluated_models(config)[model]
+    return {
+        "model": model,
+        "source": eval_model_source(config, model),
+        "benchmark": benchmark,
+        "prompt": spec["prompt"],
+        "engine": ev["engine"],
+        "dtype": ev["dtype"],
+        "temperature": ev["decoding"]["temperature"],
+        "max_new_tokens": ev["decoding"]["max_new_tokens"],
+    }
+
+
+def eval_scoring_identity(config: dict) -> dict:
+    """Every scoring setting that can change a result: a change rescores, never regenerates."""
+    scoring = config["evaluation"]["scoring"]
+    return {k: scoring[k] for k in ("solution", "min_time_limit", "gt_time_limit_factor", "memory_mb")}
+
+
+def eval_generate_resources(config: dict) -> dict:
+    ev = config["evaluation"]
+    resources = job_resources(f"eval_{ev['engine']}", ev["resources"].get("generate"))
+    if ev["engine"] == "vllm":
+        resources["gpu"] = max(resources["gpu"], 1)
+    return resources
+
+
+def eval_score_resources(config: dict) -> dict:
+    return job_resources("eval_score", config["evaluation"]["resources"].get("score"))
 
 
 def generation_entry(config: dict, teacher: str, corpus: str) -> dict:

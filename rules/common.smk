@@ -14,6 +14,7 @@ from ossinstruct import workflow as wf
 from ossinstruct.config import (
     ConfigError,
     dataset_specs,
+    evaluated_models,
     missing_api_keys,
     validate_config,
 )
@@ -31,6 +32,10 @@ wildcard_constraints:
     lang=r"[A-Za-z0-9_+#-]+",
     shard=r"\d{5}",
     checkpoint=wf.name_pattern(wf.checkpoint_names(config)),
+    model=wf.name_pattern(list(evaluated_models(config))),
+
+
+EVAL_BENCHMARKS = wf.name_pattern(["humaneval", "mbpp"])
 
 
 def all_targets(config):
@@ -147,3 +152,43 @@ def train_config_json(wildcards):
 
 def train_resource(name):
     return lambda wildcards: wf.train_resources(config, wildcards.checkpoint)[name]
+
+
+def eval_data_spec(wildcards):
+    """{path, version} of a benchmark's data; path None: evalplus's own download."""
+    spec = config["evaluation"]["data"].get(wildcards.benchmark) or {}
+    return {"path": spec.get("path"), "version": spec.get("version")}
+
+
+def eval_data_file(wildcards):
+    # A local data file is an input: replacing it rebuilds what depends on it.
+    path = eval_data_spec(wildcards)["path"]
+    return [path] if path else []
+
+
+def eval_generate_inputs(wildcards):
+    inputs = {"tasks": wf.EVAL_TASKS.format(benchmark=wildcards.benchmark)}
+    source = wf.eval_model_source(config, wildcards.model)
+    if "path" in source:
+        inputs["model"] = source["path"]
+    return inputs
+
+
+def eval_generation_json(wildcards):
+    return json.dumps(
+        wf.eval_generation_identity(config, wildcards.model, wildcards.benchmark),
+        sort_keys=True,
+    )
+
+
+def eval_conda_env(wildcards):
+    name = "vllm.yaml" if config["evaluation"]["engine"] == "vllm" else "pipeline.yaml"
+    return os.path.join(workflow.basedir, "envs", name)
+
+
+def eval_generate_resource(name):
+    return lambda wildcards: wf.eval_generate_resources(config)[name]
+
+
+def eval_score_resource(name):
+    return lambda wildcards: wf.eval_score_resources(config)[name]

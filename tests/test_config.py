@@ -92,3 +92,30 @@ def test_repository_configs_are_valid(repo):
     assert full["corpora"]["starcoderdata"]["languages"]["python"]["quota"] == 40_000
     demo = load_config(repo / "config.yaml", repo / "presets" / "demo.yaml")
     assert [g["teacher"] for g in demo["generations"]] == ["gemma-3-270m"]
+
+
+def test_evaluation_defaults_are_the_papers():
+    config = validate_config(copy.deepcopy(MINIMAL))
+    ev = config["evaluation"]
+    assert ev["decoding"] == {"temperature": 0.0, "max_new_tokens": 512}
+    assert ev["benchmarks"] == ["humaneval", "mbpp"] and ev["limit"] is None and ev["engine"] == "vllm"
+    assert ev["scoring"] == {"solution": "sanitized", "min_time_limit": 1.0, "gt_time_limit_factor": 4.0,
+                             "memory_mb": 4096}
+
+
+@pytest.mark.parametrize("evaluation, message", [
+    ({"models": [{"name": "b", "model": "x", "paper_row": "GPT-5"}]},
+     "config key evaluation.models.0.paper_row: paper_row 'GPT-5' is not a row"),
+    ({"models": [{"name": "data", "model": "x"}]}, "config key evaluation.models.0.name: 'data' is reserved"),
+    ({"models": [{"name": "b", "model": "x"}, {"name": "b", "model": "y"}]},
+     "config key evaluation.models.1 (b).name: used twice"),
+    ({"models": [{"name": "b", "model": "x", "prompt": "chat"}]}, "config key evaluation.models.0.prompt"),
+    ({"limit": 0}, "config key evaluation.limit"),
+    ({"scoring": {"solution": "both"}}, "config key evaluation.scoring.solution"),
+])
+def test_evaluation_errors_name_the_key(evaluation, message):
+    config = copy.deepcopy(MINIMAL)
+    config["evaluation"] = evaluation
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    assert message in str(error.value)

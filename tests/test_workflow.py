@@ -68,6 +68,7 @@ def test_slurm_profile_dry_run_declares_resources(tmp_path):
                         {"teacher": "local-llm", "corpus": "starcoderdata", "languages": ["rust"]}],
         "datasets": [],
         "models": [],
+        "evaluation": {"models": []},
     }))
     result = subprocess.run(
         [*SNAKEMAKE, "--profile", "slurm", "-n", "--configfile", str(tmp_path / "gpu.yaml")],
@@ -82,6 +83,26 @@ def test_slurm_profile_dry_run_declares_resources(tmp_path):
     api_blocks = [b for b in blocks if "teacher=gpt-3.5-turbo-1106" in b]
     assert len(gpu_blocks) == 5 and all("gpu=2" in b and "llm_api=0" in b for b in gpu_blocks)
     assert len(api_blocks) == 5 and all("gpu=0" in b and "llm_api=1" in b for b in api_blocks)
+
+
+def test_slurm_profile_dry_run_puts_generation_on_gpus_and_scoring_on_cpus():
+    result = subprocess.run([*SNAKEMAKE, "--profile", "slurm", "-n"], cwd=REPO,
+                            env={k: v for k, v in OFFLINE_ENV.items() if k != "OPENAI_API_KEY"},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    jobs = planned_jobs(result.stdout)
+    # 4 trained models + 4 evaluated as they are, on 2 benchmarks; one data job each.
+    assert jobs["eval_data"] == 2 and jobs["eval_generate"] == 16 and jobs["eval_score"] == 16
+    assert jobs["eval_summary"] == 1
+    generate = result.stdout.split("rule eval_generate:")[1:]
+    score = result.stdout.split("rule eval_score:")[1:]
+    assert all("gpu=1" in b.split("rule ")[0] for b in generate)
+    assert all("gpu=" not in b.split("rule ")[0] and "cpus_per_task=8" in b.split("rule ")[0] for b in score)
+    # A trained model is evaluated from its checkpoint, a base model from the hub.
+    trained = [b for b in generate if "model=MagicoderS-DS-6.7B," in b]
+    assert "results/checkpoints/MagicoderS-DS-6.7B" in trained[0]
+    base = [b for b in generate if "model=CodeLlama-Python-7B," in b]
+    assert "results/checkpoints" not in base[0].split("output:")[0]
 
 
 def test_slurm_profile_dry_run_shows_training_resources_and_launch():

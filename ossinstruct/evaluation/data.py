@@ -1,0 +1,172 @@
+"""The benchmark data an evaluation runs on: HumanEval+ and MBPP+ as evalplus reads them.
+
+`prepare_benchmark` writes, once per study, the three files every model's jobs share:
+
+* ``{benchmark}.jsonl``: the tasks in force (the first `limit` of the file, or all), each
+  row exactly as in the release file, so generation and scoring read the same tasks;
+* ``{benchmark}.json``: provenance: the source file, its sha256, the release version,
+  the evalplus version, the number of tasks in the release and in force;
+* ``{benchmark}.expected.pkl``: the canonical solutions' outputs and running times on
+  the base and plus inputs, computed as evalplus computes its ground truth, so that
+  scoring a sample needs nothing but the sample.
+
+The data comes from evalplus's own download (its pinned release) or, on machines without
+access to GitHub, from a local copy of the release file (``evaluation.data.<name>.path``;
+../shared/benchmarks holds them). evalplus decides which file it reads from the
+HUMANEVAL_OVERRIDE_PATH / MBPP_OVERRIDE_PATH variables at import time, so they are set
+here before evalplus is first imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+
+from ..io import atomic_path, write_json_atomic, write_jsonl_atomic
+
+BENCHMARKS = ("humaneval", "mbpp")
+OVERRIDE_ENV = {"humaneval": "HUMANEVAL_OVERRIDE_PATH", "mbpp": "MBPP_OVERRIDE_PATH"}
+DISPLAY = {"humaneval": "HumanEval", "mbpp": "MBPP"}
+
+# Release files by sha256 (evalplus's humanevalplus_release / mbppplus_release), so that a
+# local copy without a stated version is still named.
+KNOWN_RELEASES = {
+    "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101": "v0.1.10",  # HumanEval+ (also v0.1.9)
+    "af43697e8791c4c149bdfd6b489d8b5412507551ac20e28a439f650b8225db63": "v0.2.0",  # MBPP+
+}
+
+
+class BenchmarkDataError(RuntimeError):
+    pass
+
+
+def evalplus_version() -> str:
+    return importlib.metadata.version("evalplus")
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_name(benchmark: str) -> None:
+    if benchmark not in BENCHMARKS:
+        raise BenchmarkDataError(f"unknown benchmark {benchmark!r}; known: {', '.join(BENCHMARKS)}")
+
+
+def _evalplus_data(benchmark: str, path: str | None):
+    """(rows in file order, the file evalplus read, its release version)."""
+    env = OVERRIDE_ENV[benchmark]
+    if path:
+        if not Path(path).is_file():
+            raise BenchmarkDataError(
+                f"config key evaluation.data.{benchmark}.path: no such file: {path}"
+            )
+        if "evalplus.data" in sys.modules and os.environ.get(env) != str(path):
+            # evalplus read the variable when it was imported; too late to change it.
+            raise BenchmarkDataError(
+                f"evalplus was imported before {env} was set to {path}; "
+                "prepare the data in a fresh process"
+            )
+        os.environ[env] = str(path)
+    elif os.environ.get(env) and "evalplus.data" not in sys.modules:
+        path = os.environ[env]
+    from evalplus.data import humaneval as he
+    from evalplus.data import mbpp as mb
+    from evalplus.data.utils import stream_jsonl
+
+    if benchmark == "humaneval":
+        file, release = he._ready_human_eval_plus_path(), he.HUMANEVAL_PLUS_VERSION
+    else:
+        file, release = mb._ready_mbpp_plus_path(), mb.MBPP_PLUS_VERSION
+    rows = list(stream_jsonl(file))
+    return rows, file, release if not path else None
+
+
+def deserialize(benchmark: str, row: dict) -> dict:
+    """A release row as evalplus's loaders return it (MBPP+ inputs become tuples, sets...)."""
+    if benchmark != "mbpp":
+        return row
+    from evalplus.data.mbpp import mbpp_deserialize_inputs
+
+    row = dict(row)
+    row["base_input"] = mbpp_deserialize_inputs(row["task_id"], row["base_input"])
+    row["plus_input"] = mbpp_deserialize_inputs(row["task_id"], row["plus_input"])
+    return row
+
+
+def expected_outputs(benchmark: str, problem: dict) -> dict:
+    """The canonical solution's outputs and times on the base and plus inputs: evalplus's
+    ground truth (evaluate.get_groundtruth) for one task. Runs benchmark code, not
+    generated code."""
+    from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
+    from evalplus.gen.util import trusted_exec
+
+    code = problem["prompt"] + problem["canonical_solution"]
+    not_none = benchmark == "mbpp" and problem["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS
+    oracle = {}
+    for kind in ("base", "plus"):
+        oracle[kind], oracle[f"{kind}_time"] = trusted_exec(
+            code, problem[f"{kind}_input"], problem["entry_point"], record_time=True, output_not_none=not_none
+        )
+    return oracle
+
+
+def prepare_benchmark(benchmark: str, *, path: str | None, version: str | None, limit: int | None,
+                      out_tasks: str, out_info: str, out_expected: str) -> dict:
+    _check_name(benchmark)
+    rows, file, release = _evalplus_data(benchmark, path)
+    required = ("task_id", "prompt", "entry_point", "canonical_solution", "base_input", "plus_input", "atol")
+    for line, row in enumerate(rows, 1):
+        missing = [key for key in required if key not in row]
+        if missing:
+            raise BenchmarkDataError(f"{file}: line {line}: not an EvalPlus {DISPLAY[benchmark]}+ row "
+                                     f"(missing {', '.join(missing)})")
+    in_force = rows[:limit] if limit else rows
+    start = time.monotonic()
+    expected = {row["task_id"]: expected_outputs(benchmark, deserialize(benchmark, row)) for row in in_force}
+    sha256 = sha256_file(file)
+    info = {
+        "benchmark": benchmark,
+        "source": "file" if path else "evalplus download",
+        "path": str(file),
+        "sha256": sha256,
+        "version": version or release or KNOWN_RELEASES.get(sha256),
+        "evalplus_version": evalplus_version(),
+        "n_tasks_release": len(rows),
+        "limit": limit,
+        "n_tasks": len(in_force),
+        "task_ids": [row["task_id"] for row in in_force],
+        "ground_truth_seconds": round(time.monotonic() - start, 1),
+    }
+    write_jsonl_atomic(out_tasks, in_force)
+    with atomic_path(out_expected) as tmp:
+        with open(tmp, "wb") as f:
+            pickle.dump(expected, f, protocol=pickle.HIGHEST_PROTOCOL)
+    write_json_atomic(out_info, info)
+    return info
+
+
+def load_tasks(benchmark: str, tasks_path: str | os.PathLike) -> list[dict]:
+    """The tasks in force, deserialized as evalplus's loaders return them."""
+    _check_name(benchmark)
+    rows = []
+    with open(tasks_path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                rows.append(deserialize(benchmark, json.loads(line)))
+    return rows
+
+
+def load_expected(path: str | os.PathLike) -> dict:
+    with open(path, "rb") as f:
+        return pickle.load(f)

@@ -1,0 +1,36 @@
+"""Snakemake entry point of rule eval_generate: one greedy sample per task of a benchmark
+from one model (vLLM on a GPU, or transformers)."""
+
+import json
+
+import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
+from ossinstruct.evaluation.generate import generate_samples
+from ossinstruct.io import read_jsonl
+from ossinstruct.logs import setup_logging
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+setup_logging(sm.log[0])
+generation = json.loads(sm.params.generation)
+settings = sm.config["evaluation"]
+source = generation["source"]
+model = {
+    "model": sm.input.model if "path" in source else source["model"],
+    "revision": source.get("revision"),
+    "dtype": generation["dtype"],
+    "device": settings["device"],
+    "gpu_memory_utilization": settings["gpu_memory_utilization"],
+}
+generate_samples(
+    list(read_jsonl(sm.input.tasks)),
+    benchmark=generation["benchmark"],
+    style=generation["prompt"],
+    engine=generation["engine"],
+    model=model,
+    decoding={
+        "temperature": generation["temperature"],
+        "max_new_tokens": generation["max_new_tokens"],
+    },
+    cache_dir=sm.config["cache_dir"],
+    out_path=sm.output.samples,
+    batch_size=settings["batch_size"],
+)

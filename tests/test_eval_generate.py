@@ -1,0 +1,382 @@
+"""Evaluation sample generation: both engines, the response cache, failures, kill/resume.
+
+The transformers engine runs a tiny randomly initialised Llama with a character-level
+tokenizer built here (as in test_transformers_backend.py); the vLLM engine runs against a
+fake `vllm` module that records what it is given and honours stop strings as vLLM does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("tokenizers")
+
+from ossinstruct.backends.hf_transformers import TransformersBackend  # noqa: E402
+from ossinstruct.evaluation import generate as evalgen  # noqa: E402
+from ossinstruct.evaluation.generate import (  # noqa: E402
+    SAMPLE_FIELDS,
+    EvalGenerationError,
+    generate_samples,
+)
+from ossinstruct.evaluation.prompts import build_prompt, postprocess  # noqa: E402
+from ossinstruct.io import read_jsonl  # noqa: E402
+
+SPECIALS = ["<eos>", "<bos>", "<unk>"]
+CHARS = [chr(c) for c in range(32, 127)] + ["\n"]
+
+# Small problems in the real HumanEval+ schema (short: one token per character).
+PROBLEMS = [
+    {"task_id": "HumanEval/0", "entry_point": "add",
+     "prompt": 'def add(a, b):\n    """Add two numbers."""\n'},
+    {"task_id": "HumanEval/1", "entry_point": "neg",
+     "prompt": 'def neg(x):\n    """Negate x."""\n'},
+    {"task_id": "HumanEval/2", "entry_point": "twice",
+     "prompt": 'def twice(s):\n    """Repeat s twice."""\n'},
+    {"task_id": "HumanEval/3", "entry_point": "first",
+     "prompt": 'def first(xs):\n    """First item."""\n'},
+]
+MAX_NEW = 12
+DECODING = {"temperature": 0.0, "max_new_tokens": MAX_NEW}
+
+
+def _tokenizer():
+    from tokenizers import Regex, Tokenizer, decoders, pre_tokenizers, processors
+    from tokenizers import models as tok_models
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(SPECIALS + CHARS)}
+    tok = Tokenizer(tok_models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    tok.post_processor = processors.TemplateProcessing(
+        single="<bos> $A", special_tokens=[("<bos>", vocab["<bos>"])])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>",
+                                   unk_token="<unk>")
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    path = tmp_path_factory.mktemp("tiny-eval")
+    tokenizer = _tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+        bos_token_id=1, eos_token_id=0, tie_word_embeddings=False)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        model.lm_head.weight.mul_(20.0)  # no near-ties: batched and alone pick the same argmax
+        model.lm_head.weight[: len(SPECIALS)] = 0.0  # never emits eos: runs to max_new_tokens
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def _model(tiny_dir, **extra) -> dict:
+    return {"model": str(tiny_dir), "dtype": "float32", "device": "cpu", **extra}
+
+
+class Spy:
+    """Wraps get_backend: counts backends built and records every request and response."""
+
+    def __init__(self, monkeypatch):
+        self.built = 0
+        self.requests = []
+        self.responses = {}
+        original = evalgen.get_backend
+
+        def get_backend(config):
+            self.built += 1
+            backend = original(config)
+            generate = backend.generate
+
+            def spying_generate(requests, on_response):
+                self.requests.extend(requests)
+
+                def record(request, response):
+                    self.responses[request.key] = response
+                    on_response(request, response)
+
+                return generate(requests, record)
+
+            backend.generate = spying_generate
+            return backend
+
+        monkeypatch.setattr(evalgen, "get_backend", get_backend)
+
+
+def _run(tmp_path, tiny_dir, name="samples.jsonl", cache="cache", **kwargs):
+    options = {"benchmark": "humaneval", "style": "instruct", "engine": "transformers",
+               "model": _model(tiny_dir), "decoding": DECODING, "batch_size": 3, **kwargs}
+    out = tmp_path / name
+    stats = generate_samples(PROBLEMS, cache_dir=tmp_path / cache, out_path=out, **options)
+    return list(read_jsonl(out)), stats
+
+
+# ------------------------------------------------------------------------ transformers
+
+
+def test_transformers_samples_file_prompts_and_cache(tmp_path, tiny_dir, monkeypatch):
+    spy = Spy(monkeypatch)
+    records, stats = _run(tmp_path, tiny_dir)
+
+    assert [r["task_id"] for r in records] == [p["task_id"] for p in PROBLEMS]
+    assert all(tuple(r) == SAMPLE_FIELDS for r in records)
+    assert spy.built == 1 and len(spy.requests) == len(PROBLEMS)
+    for problem, record, request in zip(PROBLEMS, records, spy.requests):
+        expected = build_prompt("humaneval", problem, "instruct")
+        # What reached the backend is build_prompt's text, with its stop strings.
+        assert request.prompt == expected.text == record["prompt"]
+        assert request.params == {"temperature": 0.0, "top_p": 1.0, "max_tokens": MAX_NEW,
+                                  "stop": ["```"]}
+        response = spy.responses[request.key]
+        assert response.prompt_tokens == len(expected.text) + 1  # a token a char, plus <bos>
+        assert record["raw"] == response.text and record["raw"]
+        assert record["completion_tokens"] == response.completion_tokens <= MAX_NEW
+        assert record["finish_reason"] in ("stop", "length") and record["error"] is None
+        assert record["benchmark"] == "humaneval" and record["style"] == "instruct"
+        assert {k: record[k] for k in ("completion", "solution", "sanitized")} == postprocess(
+            "humaneval", problem, "instruct", record["raw"])
+        assert record["solution"].startswith(problem["prompt"])
+    assert stats["tasks"] == 4 and stats["requests_sent"] == 4 and stats["cache_hits"] == 0
+    assert stats["completion_tokens"] == sum(r["completion_tokens"] for r in records) > 0
+
+    # Second run, same cache: nothing is sent, no model is even loaded, same file.
+    before = (tmp_path / "samples.jsonl").read_bytes()
+    records2, stats2 = _run(tmp_path, tiny_dir, name="again.jsonl")
+    assert spy.built == 1 and len(spy.requests) == len(PROBLEMS)
+    assert stats2["requests_sent"] == 0 and stats2["cache_hits"] == 4
+    assert (tmp_path / "again.jsonl").read_bytes() == before
+
+
+@pytest.mark.parametrize("style", ["instruct", "completion"])
+def test_greedy_is_deterministic_across_runs_and_batch_sizes(tmp_path, tiny_dir, style):
+    first, _ = _run(tmp_path, tiny_dir, name="a.jsonl", cache="c1", batch_size=3, style=style)
+    second, _ = _run(tmp_path, tiny_dir, name="b.jsonl", cache="c2", batch_size=1, style=style)
+    assert [r["raw"] for r in first] == [r["raw"] for r in second]
+    assert first == second
+    if style == "completion":
+        # The tiny model's continuations differ only where the prompts' last characters
+        # do: here, so rows were not mixed up by padding or batching.
+        assert len({r["raw"] for r in first}) > 1
+
+
+def test_completion_style_prompt_reaches_the_backend(tmp_path, tiny_dir, monkeypatch):
+    spy = Spy(monkeypatch)
+    records, _ = _run(tmp_path, tiny_dir, style="completion")
+    for problem, record, request in zip(PROBLEMS, records, spy.requests):
+        expected = build_prompt("humaneval", problem, "completion")
+        assert request.prompt == expected.text == problem["prompt"].strip() + "\n"
+        assert request.params["stop"] == expected.stop
+        assert record["solution"] == expected.text + record["completion"]
+        assert record["style"] == "completion"
+
+
+def test_a_failed_task_writes_nothing_and_the_rerun_asks_only_for_it(tmp_path, tiny_dir,
+                                                                    monkeypatch):
+    spy = Spy(monkeypatch)
+    original = TransformersBackend._generate_batch
+
+    def failing(self, batch):
+        if any("neg(x)" in request.prompt for request, _ in batch):
+            raise RuntimeError("simulated device error")
+        return original(self, batch)
+
+    monkeypatch.setattr(TransformersBackend, "_generate_batch", failing)
+    with pytest.raises(EvalGenerationError, match=r"1 of 4 tasks.*HumanEval/1\b") as info:
+        _run(tmp_path, tiny_dir, batch_size=1)
+    assert "HumanEval/0" not in str(info.value) and "simulated device error" in str(info.value)
+    assert not (tmp_path / "samples.jsonl").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+    monkeypatch.setattr(TransformersBackend, "_generate_batch", original)
+    spy.requests.clear()
+    records, stats = _run(tmp_path, tiny_dir, batch_size=1)
+    assert [r.prompt for r in spy.requests] == [build_prompt("humaneval", PROBLEMS[1],
+                                                             "instruct").text]
+    assert stats["cache_hits"] == 3 and stats["requests_sent"] == 1
+    assert all(r["error"] is None for r in records)
+
+
+def test_accepted_failures_are_written_with_their_error(tmp_path, tiny_dir):
+    # A permanent failure: a prompt longer than the model's 1024 positions.
+    problems = [*PROBLEMS[:2], {"task_id": "HumanEval/9", "entry_point": "big",
+                                "prompt": "def big():\n    " + "x = 1\n    " * 90 + "\n"}]
+    options = {"benchmark": "humaneval", "style": "instruct", "engine": "transformers",
+               "model": _model(tiny_dir), "decoding": DECODING, "cache_dir": tmp_path / "c",
+               "out_path": tmp_path / "s.jsonl"}
+    with pytest.raises(EvalGenerationError, match=r"1 of 3 tasks.*HumanEval/9.*does not fit"):
+        generate_samples(problems, **options)
+    assert not (tmp_path / "s.jsonl").exists()
+    stats = generate_samples(problems, max_failed_tasks=1, **options)
+    records = list(read_jsonl(tmp_path / "s.jsonl"))
+    assert stats["failed_tasks"] == ["HumanEval/9"]
+    assert stats["cache_hits"] == 2 and stats["requests_sent"] == 1
+    bad = records[2]
+    assert bad["raw"] is None and bad["completion"] == "" and bad["finish_reason"] is None
+    assert "does not fit" in bad["error"] and bad["solution"] == problems[2]["prompt"]
+    assert all(r["error"] is None and r["raw"] for r in records[:2])
+
+
+def test_a_killed_run_leaves_no_samples_file_and_resumes(tmp_path, tiny_dir, monkeypatch):
+    spy = Spy(monkeypatch)
+    original = TransformersBackend._run_batch
+    calls = []
+
+    def killed_after_first_batch(self, batch, on_response):
+        calls.append(len(batch))
+        if len(calls) > 1:
+            raise KeyboardInterrupt  # what SIGINT / a SLURM time limit looks like here
+        return original(self, batch, on_response)
+
+    monkeypatch.setattr(TransformersBackend, "_run_batch", killed_after_first_batch)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, tiny_dir, batch_size=3)
+    assert not (tmp_path / "samples.jsonl").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    first_batch = set(spy.responses)
+    assert len(first_batch) == 3, "the first batch's responses arrived (and were cached)"
+
+    monkeypatch.setattr(TransformersBackend, "_run_batch", original)
+    spy.requests.clear()
+    records, stats = _run(tmp_path, tiny_dir, batch_size=3)
+    assert stats["cache_hits"] == 3 and stats["requests_sent"] == 1
+    assert len(spy.requests) == 1 and spy.requests[0].key not in first_batch
+    uninterrupted, _ = _run(tmp_path, tiny_dir, name="fresh.jsonl", cache="fresh")
+    assert records == uninterrupted
+
+
+def test_the_cache_key_follows_the_model(tmp_path, tiny_dir, monkeypatch):
+    spy = Spy(monkeypatch)
+    _run(tmp_path, tiny_dir)
+    assert len(spy.requests) == 4
+    # Throughput settings do not change the key.
+    _run(tmp_path, tiny_dir, batch_size=2)
+    assert len(spy.requests) == 4
+    # A different dtype, decoding or checkpoint content does.
+    _run(tmp_path, tiny_dir, model=_model(tiny_dir, dtype="bfloat16"))
+    assert len(spy.requests) == 8
+    _run(tmp_path, tiny_dir, decoding={"max_new_tokens": MAX_NEW - 1})
+    assert len(spy.requests) == 12
+    retrained = tiny_dir / "config.json"
+    stat = retrained.stat()
+    try:
+        os.utime(retrained, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        _run(tmp_path, tiny_dir)
+        assert len(spy.requests) == 16
+    finally:
+        os.utime(retrained, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_bad_arguments_are_named(tmp_path, tiny_dir):
+    with pytest.raises(ValueError, match="unknown evaluation engine 'openai'"):
+        _run(tmp_path, tiny_dir, engine="openai")
+    with pytest.raises(ValueError, match=r"unknown evaluation decoding keys \['max_tokens'\]"):
+        _run(tmp_path, tiny_dir, decoding={"max_tokens": 5})
+    with pytest.raises(ValueError, match=re.escape("unknown benchmark 'humaneval+'")):
+        _run(tmp_path, tiny_dir, benchmark="humaneval+")
+    with pytest.raises(ValueError, match="repeated.*HumanEval/0"):
+        generate_samples([PROBLEMS[0], PROBLEMS[0]], benchmark="humaneval", style="instruct",
+                         engine="transformers", model=_model(tiny_dir), cache_dir=tmp_path,
+                         out_path=tmp_path / "x.jsonl")
+    assert not list(tmp_path.glob("*.jsonl"))
+
+
+# ------------------------------------------------------------------------ vLLM (fake)
+
+
+def _fake_vllm(log: list):
+    """Answers each prompt with a canned body + fence + prose, cut at the stop strings."""
+    vllm = types.ModuleType("vllm")
+    answers = {"add(a, b)": "\n    return a + b\n", "neg(x)": "\n    return -x\n",
+               "twice(s)": "\n    return s * 2\n", "first(xs)": "\n    return xs[0]\n"}
+
+    class SamplingParams:
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+    class LLM:
+        def __init__(self, **kwargs):
+            log.append(("LLM", kwargs))
+
+        def generate(self, prompts, sampling_params, use_tqdm=True):
+            log.append(("generate", list(prompts), sampling_params.kwargs))
+            outputs = []
+            for prompt in prompts:
+                body = next(a for k, a in answers.items() if k in prompt)
+                text = body + "\nprint(1)\n```\n\nThis is the solution.\n"
+                stops = [p for p in (text.find(s) for s in sampling_params.kwargs["stop"])
+                         if p >= 0]
+                if stops:
+                    text = text[:min(stops)]
+                completion = types.SimpleNamespace(text=text, token_ids=[5] * len(text),
+                                                   finish_reason="stop")
+                outputs.append(types.SimpleNamespace(prompt_token_ids=[1] * len(prompt),
+                                                     outputs=[completion]))
+            return outputs
+
+        def get_tokenizer(self):
+            return types.SimpleNamespace(chat_template=None)
+
+    vllm.LLM, vllm.SamplingParams = LLM, SamplingParams
+    return vllm
+
+
+def test_vllm_engine_samples_and_cache(tmp_path, monkeypatch):
+    log: list = []
+    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log))
+    model = {"model": "org/tiny-coder", "revision": "abc123", "dtype": "bfloat16",
+             "gpu_memory_utilization": 0.5, "max_model_len": 4096}
+    options = {"benchmark": "humaneval", "style": "instruct", "engine": "vllm", "model": model,
+               "cache_dir": tmp_path / "cache"}
+    stats = generate_samples(PROBLEMS, out_path=tmp_path / "s.jsonl", **options)
+    records = list(read_jsonl(tmp_path / "s.jsonl"))
+
+    assert log[0] == ("LLM", {"model": "org/tiny-coder", "revision": "abc123",
+                              "dtype": "bfloat16", "tensor_parallel_size": 1,
+                              "gpu_memory_utilization": 0.5, "seed": 0, "max_model_len": 4096})
+    (_, prompts, sampling), = [entry for entry in log if entry[0] == "generate"]
+    assert prompts == [build_prompt("humaneval", p, "instruct").text for p in PROBLEMS]
+    # The paper's decoding: greedy, 512 new tokens, and the closing fence as stop string.
+    assert sampling == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 512, "stop": ["```"]}
+
+    assert [r["task_id"] for r in records] == [p["task_id"] for p in PROBLEMS]
+    add = records[0]
+    assert add["raw"] == add["completion"] == "\n    return a + b\n\nprint(1)\n"
+    assert add["solution"] == PROBLEMS[0]["prompt"] + add["completion"]
+    assert add["sanitized"] == 'def add(a, b):\n    """Add two numbers."""\n\n    return a + b'
+    assert add["completion_tokens"] == len(add["raw"]) and add["finish_reason"] == "stop"
+    assert stats["requests_sent"] == 4 and stats["decoding"]["max_tokens"] == 512
+
+    log.clear()
+    generate_samples(PROBLEMS, out_path=tmp_path / "again.jsonl", **options)
+    assert log == [], "all cached: vLLM is not even started"
+    assert (tmp_path / "again.jsonl").read_bytes() == (tmp_path / "s.jsonl").read_bytes()
+
+
+def test_vllm_engine_mbpp_completion_style(tmp_path, monkeypatch):
+    log: list = []
+    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log))
+    problems = [{"task_id": "Mbpp/1", "entry_point": "neg",
+                 "prompt": '"""\nWrite a function neg(x) to negate x.\nassert neg(1) == -1\n"""\n'}]
+    generate_samples(problems, benchmark="mbpp", style="completion", engine="vllm",
+                     model={"model": "org/base"}, cache_dir=tmp_path / "c",
+                     out_path=tmp_path / "s.jsonl")
+    (_, prompts, sampling), = [entry for entry in log if entry[0] == "generate"]
+    expected = build_prompt("mbpp", problems[0], "completion")
+    assert prompts == [expected.text] and sampling["stop"] == expected.stop
+    record, = read_jsonl(tmp_path / "s.jsonl")
+    assert record["raw"] == "\n    return -x\n"  # vLLM stopped at "\nprint("
+    assert record["solution"] == expected.text + record["raw"]
+    assert json.dumps(record)  # plain JSON types only

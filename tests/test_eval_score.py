@@ -1,0 +1,269 @@
+"""Scoring on the real HumanEval+ and MBPP+ files: evalplus's verdicts, each sample in a
+sandbox, and hostile samples contained.
+
+Reference verdicts, from `evalplus.evaluate` 0.3.1 itself on these files (this machine,
+2026-11): canonical HumanEval+ solutions pass 163/164 base and plus (HumanEval/32 fails
+its own check); canonical MBPP+ solutions pass 378/378 base and 376/378 plus (Mbpp/255
+and Mbpp/392 fail plus). The full MBPP+ run takes minutes (its expected outputs are
+0.8 GB); it runs with OSSINSTRUCT_FULL_EVAL=1, CI scores its first 30 tasks.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SHARED
+from ossinstruct.evaluation.score import ScoringError, pass_at_1, score
+from ossinstruct.io import read_jsonl, write_jsonl_atomic
+from test_sandbox import pids_with_cmdline
+
+BENCH = SHARED / "benchmarks"
+HUMANEVAL = BENCH / "HumanEvalPlus.jsonl.gz"
+MBPP = BENCH / "MbppPlus.jsonl.gz"
+HUMANEVAL_SHA256 = "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101"
+
+pytestmark = pytest.mark.skipif(not HUMANEVAL.exists() or not MBPP.exists(),
+                                reason=f"the real benchmark files are not in {BENCH}")
+
+
+def prepare(out: Path, benchmark: str, path: Path, limit: int | None = None) -> Path:
+    """eval-data in a fresh process: evalplus reads its override variables at import."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HUMANEVAL_OVERRIDE_PATH", "MBPP_OVERRIDE_PATH")}
+    cmd = [sys.executable, "-m", "ossinstruct", "eval-data", "--benchmark", benchmark, "--path", str(path),
+           "--out-dir", str(out)] + (["--limit", str(limit)] if limit else [])
+    subprocess.run(cmd, check=True, cwd=REPO, env=env, capture_output=True, timeout=600)
+    return out
+
+
+def tasks(data: Path, benchmark: str) -> list[dict]:
+    return list(read_jsonl(data / f"{benchmark}.jsonl"))
+
+
+def run_score(tmp: Path, data: Path, benchmark: str, solutions: dict[str, str], **kwargs) -> tuple[dict, list]:
+    samples = tmp / "samples.jsonl"
+    write_jsonl_atomic(samples, [{"task_id": t, "solution": s, "sanitized": s} for t, s in solutions.items()])
+    info = json.loads((data / f"{benchmark}.json").read_text())
+    result = score(benchmark, model="m", samples_path=samples, tasks_path=data / f"{benchmark}.jsonl", info=info,
+                   expected_path=data / f"{benchmark}.expected.pkl", out_result=tmp / "result.json",
+                   out_tasks=tmp / "tasks.jsonl", solution_field="raw", workers=2, **kwargs)
+    assert json.loads((tmp / "result.json").read_text()) == result
+    return result, list(read_jsonl(tmp / "tasks.jsonl"))
+
+
+def canonical(rows: list[dict]) -> dict[str, str]:
+    return {r["task_id"]: r["prompt"] + r["canonical_solution"] for r in rows}
+
+
+@pytest.fixture(scope="module")
+def humaneval_full(tmp_path_factory):
+    return prepare(tmp_path_factory.mktemp("humaneval-full"), "humaneval", HUMANEVAL)
+
+
+@pytest.fixture(scope="module")
+def humaneval_12(tmp_path_factory):
+    return prepare(tmp_path_factory.mktemp("humaneval-12"), "humaneval", HUMANEVAL, limit=12)
+
+
+@pytest.fixture(scope="module")
+def mbpp_30(tmp_path_factory):
+    return prepare(tmp_path_factory.mktemp("mbpp-30"), "mbpp", MBPP, limit=30)
+
+
+def test_canonical_humaneval_plus_scores_as_evalplus_does(humaneval_full, tmp_path):
+    rows = tasks(humaneval_full, "humaneval")
+    assert len(rows) == 164
+    result, per_task = run_score(tmp_path, humaneval_full, "humaneval", canonical(rows))
+    assert result["n_tasks"] == 164
+    assert result["n_passed"] == {"base": 163, "plus": 163}
+    assert result["pass@1"]["base"] == pytest.approx(163 / 164)
+    failed = [t["task_id"] for t in per_task if not t["passed_plus"]]
+    assert failed == ["HumanEval/32"]
+    assert result["data"]["sha256"] == HUMANEVAL_SHA256 and result["data"]["n_tasks_release"] == 164
+    assert result["scoring"]["evalplus_version"] == "0.3.1"
+    assert result["scoring"]["isolation"]["net_namespace"] is True
+
+
+def test_canonical_mbpp_plus_subset_passes(mbpp_30, tmp_path):
+    rows = tasks(mbpp_30, "mbpp")
+    assert [r["task_id"] for r in rows][:3] == ["Mbpp/2", "Mbpp/3", "Mbpp/4"] and len(rows) == 30
+    result, _ = run_score(tmp_path, mbpp_30, "mbpp", canonical(rows))
+    assert result["n_passed"] == {"base": 30, "plus": 30}
+    assert result["limit"] == 30 and result["data"]["n_tasks_release"] == 378
+
+
+@pytest.mark.skipif(os.environ.get("OSSINSTRUCT_FULL_EVAL") != "1", reason="minutes; set OSSINSTRUCT_FULL_EVAL=1")
+def test_canonical_mbpp_plus_full(tmp_path):
+    data = prepare(tmp_path / "data", "mbpp", MBPP)
+    result, per_task = run_score(tmp_path, data, "mbpp", canonical(tasks(data, "mbpp")))
+    assert result["n_passed"] == {"base": 378, "plus": 376}
+    assert sorted(t["task_id"] for t in per_task if not t["passed_plus"]) == ["Mbpp/255", "Mbpp/392"]
+
+
+CORRUPTIONS = [
+    "    pass\n",  # returns None
+    "    return (\n",  # a syntax error
+    "    raise ValueError('corrupted')\n",
+]
+
+
+@pytest.mark.parametrize("benchmark", ["humaneval", "mbpp"])
+def test_corrupted_solutions_score_zero(benchmark, humaneval_12, mbpp_30, tmp_path):
+    data = humaneval_12 if benchmark == "humaneval" else mbpp_30
+    rows = tasks(data, benchmark)
+    solutions = {}
+    for i, row in enumerate(rows):
+        head = row["prompt"] if benchmark == "humaneval" else ""
+        signature = "" if benchmark == "humaneval" else _signature(row)
+        solutions[row["task_id"]] = head + signature + CORRUPTIONS[i % len(CORRUPTIONS)]
+    result, per_task = run_score(tmp_path, data, benchmark, solutions)
+    assert result["n_passed"] == {"base": 0, "plus": 0}
+    assert all(t["base_status"] == "fail" and t["plus_status"] == "skipped" for t in per_task)
+
+
+def _signature(row: dict) -> str:
+    """The `def` line of an MBPP+ canonical solution (its prompt is only a docstring)."""
+    for line in row["canonical_solution"].splitlines():
+        if line.startswith("def " + row["entry_point"]):
+            return line + "\n"
+    raise AssertionError(f"no def line in {row['task_id']}")
+
+
+MARKER = "ossinstruct-hostile-sample-marker"
+
+
+class Listener:
+    """A TCP server on 127.0.0.1 that counts connections."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+                self.connections += 1
+                conn.close()
+            except OSError:
+                continue
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+
+
+def test_hostile_samples_are_contained_and_fail(humaneval_12, tmp_path):
+    rows = tasks(humaneval_12, "humaneval")
+    solutions = canonical(rows)
+    outside = tmp_path / "written-from-a-sample.txt"
+    in_checkout = REPO / "results" / "written-from-a-sample.txt"
+    listener = Listener()
+    prompts = {r["task_id"]: r["prompt"] for r in rows}
+    hostile = {
+        "HumanEval/0": "    while True:\n        pass\n",
+        "HumanEval/1": "    hog = [bytearray(2**20) for _ in range(16 * 1024)]\n    return hog\n",
+        "HumanEval/2": (
+            "    import os, sys\n"
+            "    for _ in range(3):\n"
+            "        os.posix_spawn(sys.executable, [sys.executable, '-c',\n"
+            f"            'import time; time.sleep(120)  # {MARKER}'], dict(os.environ), setsid=True)\n"
+            "    return -1.0\n"
+        ),
+        # evalplus sets os.system and open to None in the executing process; these samples
+        # go around that (os.posix_spawn, os.open), so only the sandbox stands in their way.
+        "HumanEval/3": (
+            "    import os\n"
+            "    try:\n"
+            f"        os.system('touch {outside}')\n"
+            "    except TypeError:\n"
+            f"        pid = os.posix_spawn('/bin/sh', ['sh', '-c', 'touch {outside}'], dict(os.environ))\n"
+            "        os.waitpid(pid, 0)\n"
+            "    return True\n"
+        ),
+        "HumanEval/4": (
+            "    import os\n"
+            f"    for path in ({str(outside)!r}, {str(in_checkout)!r}):\n"
+            "        try:\n"
+            "            os.write(os.open(path, os.O_WRONLY | os.O_CREAT), b'x')\n"
+            "        except OSError:\n"
+            "            pass\n"
+            "    return -1.0\n"
+        ),
+        "HumanEval/5": (
+            "    import socket\n"
+            f"    socket.create_connection(('127.0.0.1', {listener.port}), timeout=2).close()\n"
+            "    return [0]\n"
+        ),
+    }
+    for task_id, body in hostile.items():
+        solutions[task_id] = prompts[task_id] + body
+    try:
+        result, per_task = run_score(tmp_path, humaneval_12, "humaneval", solutions, memory_mb=1024)
+    finally:
+        listener.close()
+    status = {t["task_id"]: t["base_status"] for t in per_task}
+    # evalplus's per-test time limit stops the loop (status "fail", as evalplus reports it).
+    assert all(status[t] == "fail" for t in hostile), status
+    # The other tasks ran normally next to them.
+    assert result["n_passed"]["base"] == 12 - len(hostile)
+    assert not outside.exists() and not in_checkout.exists()
+    assert listener.connections == 0
+    assert pids_with_cmdline(MARKER) == []
+
+
+def test_missing_or_extra_samples_are_named(humaneval_12, tmp_path):
+    rows = tasks(humaneval_12, "humaneval")
+    solutions = canonical(rows)
+    del solutions["HumanEval/7"]
+    with pytest.raises(ScoringError, match="HumanEval/7"):
+        run_score(tmp_path, humaneval_12, "humaneval", solutions)
+    assert not (tmp_path / "result.json").exists()
+
+
+def test_plus_pass_needs_the_base_tests_too():
+    checks = [
+        {"base": {"status": "pass"}, "plus": {"status": "pass"}},
+        {"base": {"status": "pass"}, "plus": {"status": "fail"}},
+        {"base": {"status": "fail"}, "plus": {"status": "pass"}},
+        {"base": {"status": "timeout"}, "plus": {"status": "skipped"}},
+    ]
+    numbers = pass_at_1(checks)
+    assert numbers["n_passed"] == {"base": 2, "plus": 1}
+    assert numbers["pass@1"] == {"base": 0.5, "plus": 0.25}
+
+
+def test_bad_data_files_are_named(tmp_path):
+    def eval_data(path):
+        return subprocess.run([sys.executable, "-m", "ossinstruct", "eval-data", "--benchmark", "humaneval",
+                               "--path", str(path), "--out-dir", str(tmp_path / "out")],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    missing = eval_data(tmp_path / "nowhere.jsonl")
+    assert missing.returncode == 2 and "evaluation.data.humaneval.path: no such file" in missing.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"task_id": "HumanEval/0", "prompt": "def f():\n", "entry_point": "f",
+                               "canonical_solution": "    return 1\n", "base_input": [[]], "atol": 0}) + "\n")
+    malformed = eval_data(bad)
+    assert malformed.returncode == 2
+    assert f"{bad}: line 1: not an EvalPlus HumanEval+ row (missing plus_input)" in malformed.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_local_copy_of_a_release_is_named_by_its_hash(humaneval_12):
+    info = json.loads((humaneval_12 / "humaneval.json").read_text())
+    assert info["version"] == "v0.1.10" and info["sha256"] == HUMANEVAL_SHA256
+    assert info["n_tasks"] == 12 and info["task_ids"][-1] == "HumanEval/11"

