@@ -4,8 +4,9 @@ sandbox, and hostile samples contained.
 Reference verdicts, from `evalplus.evaluate` 0.3.1 itself on these files (this machine,
 2026-11): canonical HumanEval+ solutions pass 163/164 base and plus (HumanEval/32 fails
 its own check); canonical MBPP+ solutions pass 378/378 base and 376/378 plus (Mbpp/255
-and Mbpp/392 fail plus). The full MBPP+ run takes minutes (its expected outputs are
-0.8 GB); it runs with OSSINSTRUCT_FULL_EVAL=1, CI scores its first 30 tasks.
+and Mbpp/392 fail plus, at the time limit of their largest inputs: this scorer, on an idle
+machine, failed only Mbpp/255). The full MBPP+ run takes minutes (its expected outputs
+are 0.8 GB); it runs with OSSINSTRUCT_FULL_EVAL=1, CI scores its first 30 tasks.
 """
 
 import json
@@ -27,6 +28,8 @@ BENCH = SHARED / "benchmarks"
 HUMANEVAL = BENCH / "HumanEvalPlus.jsonl.gz"
 MBPP = BENCH / "MbppPlus.jsonl.gz"
 HUMANEVAL_SHA256 = "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101"
+
+TIME_LIMITED_MBPP = {"Mbpp/255", "Mbpp/392"}
 
 pytestmark = pytest.mark.skipif(not HUMANEVAL.exists() or not MBPP.exists(),
                                 reason=f"the real benchmark files are not in {BENCH}")
@@ -101,8 +104,10 @@ def test_canonical_mbpp_plus_subset_passes(mbpp_30, tmp_path):
 def test_canonical_mbpp_plus_full(tmp_path):
     data = prepare(tmp_path / "data", "mbpp", MBPP)
     result, per_task = run_score(tmp_path, data, "mbpp", canonical(tasks(data, "mbpp")))
-    assert result["n_passed"] == {"base": 378, "plus": 376}
-    assert sorted(t["task_id"] for t in per_task if not t["passed_plus"]) == ["Mbpp/255", "Mbpp/392"]
+    assert result["n_passed"]["base"] == 378
+    # Both sit at evalplus's time limit on their largest plus inputs: pass or fail with the
+    # machine's load, under evalplus itself as here. Every other task must pass.
+    assert {t["task_id"] for t in per_task if not t["passed_plus"]} <= TIME_LIMITED_MBPP
 
 
 CORRUPTIONS = [
