@@ -92,15 +92,14 @@ def cmd_eval_data(args) -> None:
 
 
 def cmd_eval_generate(args) -> None:
-    from .evaluation.generate import generate_samples
+    from .evaluation.generate import generate_samples, model_block
     from .io import read_jsonl
 
     config = _config(args)
     settings = config["evaluation"]
     generate_samples(
         list(read_jsonl(args.tasks)), benchmark=args.benchmark, style=args.prompt, engine=args.engine or settings["engine"],
-        model={"model": args.model, "revision": args.revision, "dtype": settings["dtype"], "device": settings["device"],
-               "gpu_memory_utilization": settings["gpu_memory_utilization"]},
+        model=model_block(settings, args.model, args.revision),
         decoding={"temperature": settings["decoding"]["temperature"],
                   "max_new_tokens": settings["decoding"]["max_new_tokens"]},
         cache_dir=config["cache_dir"], out_path=args.output, batch_size=settings["batch_size"],

@@ -208,6 +208,10 @@ def resolve_precision(bf16: bool) -> str:
     return "fp32"
 
 
+# Optimisation settings that both the manifest and the resume fingerprint record.
+SCHEDULE_FIELDS = ("epochs", "max_steps", "learning_rate", "lr_scheduler", "warmup_steps", "optimizer")
+
+
 def resolve_hyperparameters(config: TrainConfig, processes: int | None = None) -> dict:
     """What the run really uses: batch arithmetic from the world size, the precision."""
     processes = world_size() if processes is None else processes
@@ -218,12 +222,7 @@ def resolve_hyperparameters(config: TrainConfig, processes: int | None = None) -
     if model_dtype == "auto":
         model_dtype = "bfloat16" if precision == "bf16" else "float32"
     return {
-        "epochs": config.epochs,
-        "max_steps": config.max_steps,
-        "learning_rate": config.learning_rate,
-        "lr_scheduler": config.lr_scheduler,
-        "warmup_steps": config.warmup_steps,
-        "optimizer": config.optimizer,
+        **{name: getattr(config, name) for name in SCHEDULE_FIELDS},
         "weight_decay": config.weight_decay,
         "max_grad_norm": config.max_grad_norm,
         "max_length": config.max_length,
@@ -378,12 +377,7 @@ def run_fingerprint(config: TrainConfig, dataset_sha256: str) -> dict:
         "base_model": config.base_model,
         "base_revision": config.base_revision,
         "max_length": config.max_length,
-        "epochs": config.epochs,
-        "max_steps": config.max_steps,
-        "learning_rate": config.learning_rate,
-        "lr_scheduler": config.lr_scheduler,
-        "warmup_steps": config.warmup_steps,
-        "optimizer": config.optimizer,
+        **{name: getattr(config, name) for name in SCHEDULE_FIELDS},
         "effective_batch_size": config.effective_batch_size,
         "packing": config.packing,
         "lora": config.lora,

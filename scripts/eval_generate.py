@@ -4,7 +4,7 @@ from one model (vLLM on a GPU, or transformers)."""
 import json
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
-from ossinstruct.evaluation.generate import generate_samples
+from ossinstruct.evaluation.generate import generate_samples, model_block
 from ossinstruct.io import read_jsonl
 from ossinstruct.logs import setup_logging
 
@@ -13,19 +13,17 @@ setup_logging(sm.log[0])
 generation = json.loads(sm.params.generation)
 settings = sm.config["evaluation"]
 source = generation["source"]
-model = {
-    "model": sm.input.model if "path" in source else source["model"],
-    "revision": source.get("revision"),
-    "dtype": generation["dtype"],
-    "device": settings["device"],
-    "gpu_memory_utilization": settings["gpu_memory_utilization"],
-}
 generate_samples(
     list(read_jsonl(sm.input.tasks)),
     benchmark=generation["benchmark"],
     style=generation["prompt"],
     engine=generation["engine"],
-    model=model,
+    model=model_block(
+        settings,
+        sm.input.model if "path" in source else source["model"],
+        source.get("revision"),
+        generation["dtype"],
+    ),
     decoding={
         "temperature": generation["temperature"],
         "max_new_tokens": generation["max_new_tokens"],

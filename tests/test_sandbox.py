@@ -37,28 +37,25 @@ def program(code: str, **extra) -> dict:
     return {"argv": [sys.executable, "-c", textwrap.dedent(code)], **extra}
 
 
-def pids_with_cmdline(marker: str) -> list[int]:
+def pids_with(proc_file: str, text: str) -> list[int]:
+    """Processes (other than this one) whose /proc/<pid>/<proc_file> contains `text`."""
     found = []
     for name in os.listdir("/proc"):
         if name.isdigit() and int(name) != os.getpid():
             try:
-                if marker.encode() in Path(f"/proc/{name}/cmdline").read_bytes():
+                if text.encode() in Path(f"/proc/{name}/{proc_file}").read_bytes():
                     found.append(int(name))
             except OSError:
                 pass
     return found
+
+
+def pids_with_cmdline(marker: str) -> list[int]:
+    return pids_with("cmdline", marker)
 
 
 def pids_with_environment(text: str) -> list[int]:
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) != os.getpid():
-            try:
-                if text.encode() in Path(f"/proc/{name}/environ").read_bytes():
-                    found.append(int(name))
-            except OSError:
-                pass
-    return found
+    return pids_with("environ", text)
 
 
 def wait_for(condition, timeout_s: float = 10.0):

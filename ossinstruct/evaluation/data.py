@@ -19,7 +19,6 @@ here before evalplus is first imported.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 from ..io import atomic_path, write_json_atomic, write_jsonl_atomic
+from ..models import sha256_file
 
 BENCHMARKS = ("humaneval", "mbpp")
 OVERRIDE_ENV = {"humaneval": "HUMANEVAL_OVERRIDE_PATH", "mbpp": "MBPP_OVERRIDE_PATH"}
@@ -48,14 +48,6 @@ class BenchmarkDataError(RuntimeError):
 
 def evalplus_version() -> str:
     return importlib.metadata.version("evalplus")
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_name(benchmark: str) -> None:

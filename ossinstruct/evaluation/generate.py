@@ -103,6 +103,12 @@ def model_identity(engine: str, model: dict, temperature: float = 0.0) -> dict:
     return identity
 
 
+def model_block(settings: dict, model: str, revision: str | None = None, dtype: str | None = None) -> dict:
+    """The `model` argument of generate_samples from the config's `evaluation` block."""
+    return {"model": model, "revision": revision, "dtype": dtype or settings["dtype"],
+            "device": settings["device"], "gpu_memory_utilization": settings["gpu_memory_utilization"]}
+
+
 def backend_config(engine: str, model: dict, batch_size: int | None) -> dict:
     """The config block the backend is built from (same keys as a teacher block)."""
     config = {**model, "backend": engine}
