@@ -122,6 +122,35 @@ def test_isolation_report_has_the_documented_layers():
                                        "unprivileged_user", "root_dropped_to_nobody", "no_capabilities")), report
 
 
+def test_code_under_tmp_stays_importable_but_read_only(monkeypatch):
+    # A checkout or virtualenv under /tmp (CI's fresh clone, say) must survive the private
+    # /tmp: the directories the interpreter imports from are bound back, read-only.
+    directory = Path(tempfile.mkdtemp(prefix="osi-handler-", dir="/tmp"))
+    try:
+        directory.chmod(0o755)
+        module = directory / "osi_tmp_handler.py"
+        module.write_text(textwrap.dedent(f"""
+            def run(context, payload):
+                try:
+                    open({str(directory / "written")!r}, "w").write("x")
+                    return "written"
+                except OSError as exc:
+                    return type(exc).__name__
+            """))
+        module.chmod(0o644)
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(directory), os.environ.get("PYTHONPATH")])))
+        sandbox._probe.cache_clear()
+        with SandboxPool("osi_tmp_handler:run", limits=Limits(timeout_s=20)) as pool:
+            require(pool, "private_tmp")
+            [result] = pool.run([None])
+        assert result.status == "ok", result.error
+        assert result.value != "written"
+        assert not (directory / "written").exists()
+    finally:
+        sandbox._probe.cache_clear()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def test_program_results_come_back_in_payload_order():
     # Earlier payloads sleep longer, so with two workers they finish out of order.
     payloads = [program(f"import time, sys; time.sleep({0.05 * (5 - i)}); print('job', {i}); sys.exit({i})")

@@ -195,13 +195,20 @@ def remove_tree(path: str) -> None:
             pass
 
 
-def empty_directory(path: str) -> None:
+def empty_directory(path: str, keep: tuple[str, ...] = ()) -> None:
+    """Remove everything below path except the directories in keep (and their parents)."""
     try:
         names = os.listdir(path)
     except OSError:
         return
     for name in names:
-        remove_tree(os.path.join(path, name))
+        full = os.path.join(path, name)
+        if full in keep:
+            continue
+        if any(k.startswith(full + "/") for k in keep):
+            empty_directory(full, keep)
+        else:
+            remove_tree(full)
 
 
 def capability_sets() -> dict[str, int]:
@@ -231,20 +238,59 @@ def host_uid() -> int:
 # ---------------------------------------------------------------- isolation set-up
 
 
-def mount_private_tmp(size_mb: int, notes: list[str]) -> list[str]:
+def interpreter_paths() -> set[str]:
+    """The directories the zygote's interpreter needs to go on working: its prefix,
+    sys.path (the checkout, the virtualenv) and PATH."""
+    wanted = {os.path.dirname(os.path.realpath(sys.executable)), sys.prefix, sys.base_prefix,
+              sys.exec_prefix, sys.base_exec_prefix, *sys.path, *os.environ.get("PATH", "").split(os.pathsep)}
+    return {os.path.realpath(p) for p in wanted if p and os.path.isdir(p)}
+
+
+def outermost(paths) -> list[str]:
+    """The paths not below another of them: one bind mount covers the rest."""
+    paths = set(paths)
+    return [p for p in sorted(paths) if not any(p != q and p.startswith(q + "/") for q in paths)]
+
+
+def cover_keeping(directory: str, keep: list[str], tmpfs_options: str) -> None:
+    """Mount a tmpfs over directory, then bind-mount the directories of keep (below it)
+    back at their own paths. The handles are opened first: after the mount the old
+    paths no longer resolve."""
+    handles = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in keep}
+    try:
+        mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_options)
+        old_umask = os.umask(0o022)
+        try:
+            for path, handle in handles.items():
+                os.makedirs(path, exist_ok=True)
+                mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
+        finally:
+            os.umask(old_umask)
+    finally:
+        for handle in handles.values():
+            os.close(handle)
+
+
+def mount_private_tmp(size_mb: int, notes: list[str]) -> tuple[list[str], list[str]]:
     """A fresh tmpfs on each of PRIVATE_TMP_DIRS: writes there stay in memory of this
-    mount namespace and vanish with it; the host's /tmp is not visible. Returns the
-    directories mounted."""
-    mounted = []
+    mount namespace and vanish with it; the host's /tmp is not visible, except the
+    directories the interpreter needs (a checkout or virtualenv under /tmp), bound back
+    (and made read-only with everything else). Returns (directories mounted, kept)."""
+    mounted, kept = [], []
+    needed = interpreter_paths()
     for path in PRIVATE_TMP_DIRS:
         if not os.path.isdir(path) or os.path.islink(path):
             continue
+        keep = outermost(p for p in needed if p.startswith(path + "/"))
         try:
-            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size_mb}m")
+            cover_keeping(path, keep, f"mode=1777,size={size_mb}m")
             mounted.append(path)
+            kept += keep
         except OSError as exc:
             notes.append(f"private tmp: {exc}")
-    return mounted
+    if kept:
+        notes.append(f"kept visible in the private tmp (read-only): {', '.join(kept)}")
+    return mounted, kept
 
 
 def _blocked_ancestor(path: str) -> str | None:
@@ -262,33 +308,18 @@ def expose_interpreter(notes: list[str]) -> None:
     sit below a directory only root may enter (a Python under /root, say). A tmpfs is mounted
     over that directory (hiding the rest of it) and only the needed directories are
     bind-mounted back at their own paths; the read-only pass then covers them."""
-    wanted = {os.path.dirname(os.path.realpath(sys.executable)), sys.prefix, sys.base_prefix,
-              sys.exec_prefix, sys.base_exec_prefix, *sys.path, *os.environ.get("PATH", "").split(os.pathsep)}
     by_blocked: dict[str, set[str]] = {}
-    for path in wanted:
-        if not path or not os.path.isdir(path):
-            continue
-        path = os.path.realpath(path)
+    for path in interpreter_paths():
         blocked = _blocked_ancestor(path)
         if blocked is not None:
             by_blocked.setdefault(blocked, set()).add(path)
     for blocked, paths in sorted(by_blocked.items()):
-        # Keep only the outermost of nested paths: one bind mount covers the rest.
-        outermost = [p for p in sorted(paths) if not any(p != q and p.startswith(q + "/") for q in paths)]
+        keep = outermost(paths)
         try:
-            handles = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in outermost}
-            mount("tmpfs", blocked, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
-            old_umask = os.umask(0o022)
-            try:
-                for path, handle in handles.items():
-                    os.makedirs(path, exist_ok=True)
-                    mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
-                    os.close(handle)
-            finally:
-                os.umask(old_umask)
-            notes.append(f"{blocked} hidden except {', '.join(outermost)} (needed by the interpreter)")
+            cover_keeping(blocked, keep, "mode=0755,size=1m")
+            notes.append(f"{blocked} hidden except {', '.join(keep)} (needed by the interpreter)")
         except OSError as exc:
-            notes.append(f"could not expose {', '.join(outermost)} below {blocked}: {exc}")
+            notes.append(f"could not expose {', '.join(keep)} below {blocked}: {exc}")
 
 
 def _decode_mount_path(field: str) -> str:
@@ -403,9 +434,10 @@ def setup_isolation(config: dict) -> dict:
     method = config["method"]
     in_namespace = method in ("unshare", "userns")
     private_dirs: list[str] = []
+    kept_dirs: list[str] = []
     readonly_fs = False
     if in_namespace:
-        private_dirs = mount_private_tmp(config["tmpfs_mb"], notes)
+        private_dirs, kept_dirs = mount_private_tmp(config["tmpfs_mb"], notes)
         if "/tmp" in private_dirs:
             if method == "unshare":
                 expose_interpreter(notes)
@@ -442,8 +474,9 @@ def setup_isolation(config: dict) -> dict:
         "no_capabilities": capability_sets().get("CapEff", 1) == 0,
         "subreaper": bool(subreaper),
         "notes": notes,
-        "work_root": work_root,  # these two are for the zygote only
+        "work_root": work_root,  # these three are for the zygote only
         "private_dirs": private_dirs,
+        "kept_dirs": kept_dirs,
     }
 
 
@@ -673,7 +706,7 @@ def run_job(job_id: int, payload, handler, context, config: dict, report: dict, 
         os.close(exited_fd)
     tail = log_tail(log_path)
     for path in report["private_dirs"]:  # also whatever the job left outside its work dir
-        empty_directory(path)
+        empty_directory(path, tuple(report["kept_dirs"]))
     remove_tree(work_dir)
     remove_tree(log_path)
     if parent_gone:

@@ -227,7 +227,7 @@ def _probe() -> tuple[str, dict]:
                                   env=_zygote_environment("probe-" + secrets.token_hex(4)))
             if done.returncode == 0:
                 report = json.loads(done.stdout)
-                for internal in ("work_root", "private_dirs"):
+                for internal in ("work_root", "private_dirs", "kept_dirs"):
                     report.pop(internal, None)
                 report["notes"] = notes + report["notes"]
                 return method, report
@@ -336,7 +336,7 @@ class _Worker:
         except (TimeoutError, OSError, pickle.UnpicklingError) as exc:
             message = ("error", f"{type(exc).__name__}: {exc}")
         if isinstance(message, tuple) and message[:1] == ("ready",):
-            self.report = {k: v for k, v in message[1].items() if k not in ("work_root", "private_dirs")}
+            self.report = {k: v for k, v in message[1].items() if k not in ("work_root", "private_dirs", "kept_dirs")}
             return
         why = message[1] if isinstance(message, tuple) and len(message) == 2 else "it exited during start-up"
         self.kill()
