@@ -119,3 +119,80 @@ def test_evaluation_errors_name_the_key(evaluation, message):
     with pytest.raises(ConfigError) as error:
         validate_config(config)
     assert message in str(error.value)
+
+
+def _with_datasets_and_models(datasets=(), models=(), **changes):
+    config = config_with(**changes)
+    config["datasets"] = [copy.deepcopy(d) for d in datasets]
+    config["models"] = [copy.deepcopy(m) for m in models]
+    return config
+
+
+GEN = {"name": "g", "generations": [{"teacher": "t", "corpus": "src"}]}
+MODEL = {"name": "m1", "base": "org/base", "stages": [{"dataset": "g", "max_length": 64}]}
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (_with_datasets_and_models([GEN, GEN]), "config key datasets: names used twice: g"),
+        (_with_datasets_and_models([{"name": "x"}]),
+         "config key datasets.0 (x): give exactly one of generations, evol, subset_of (got none)"),
+        (_with_datasets_and_models([{**GEN, "subset_of": "g"}]),
+         "config key datasets.0 (g): give exactly one of generations, evol, subset_of"),
+        (_with_datasets_and_models([{"name": "x", "generations": [{"teacher": "nobody", "corpus": "src"}]}]),
+         "config key datasets.0 (x).generations.0.teacher: no teacher named 'nobody'"),
+        (_with_datasets_and_models([{"name": "x", "generations": [{"teacher": "t", "corpus": "nowhere"}]}]),
+         "config key datasets.0 (x).generations.0.corpus: no corpus named 'nowhere'"),
+        (_with_datasets_and_models([{"name": "e", "evol": {"source": "huggingface"}}]),
+         "config key datasets.0 (e).evol.dataset: required for source huggingface"),
+        (_with_datasets_and_models([{"name": "e", "evol": {"source": "file"}}]),
+         "config key datasets.0 (e).evol.path: required for source file"),
+        (_with_datasets_and_models([{"name": "e", "evol": {"source": "file", "path": "x.jsonl"},
+                                     "drop_noisy": True}]),
+         "config key datasets.0 (e).drop_noisy: only for datasets made from generations"),
+        (_with_datasets_and_models([{**GEN, "python": True}]),
+         "config key datasets.0 (g).python: only for subset_of datasets"),
+        (_with_datasets_and_models([GEN, {"name": "s", "subset_of": "nothing"}]),
+         "config key datasets.1 (s).subset_of: no dataset named 'nothing'"),
+        (_with_datasets_and_models([{"name": "a", "subset_of": "b"}, {"name": "b", "subset_of": "a"}]),
+         "config key datasets.0 (a).subset_of: cycle a -> b -> a"),
+        (_with_datasets_and_models([{"name": "a", "subset_of": "a"}]),
+         "config key datasets.0 (a).subset_of: cycle a -> a"),
+        (_with_datasets_and_models([GEN], [MODEL, MODEL]), "config key models.1 (m1).name: used twice"),
+        (_with_datasets_and_models([GEN], [{**MODEL, "from": "m0"}]),
+         "config key models.0 (m1): give exactly one of base (a model to start from) or from"),
+        (_with_datasets_and_models([GEN], [{k: v for k, v in MODEL.items() if k != "base"}]),
+         "config key models.0 (m1): give exactly one of base (a model to start from) or from"),
+        (_with_datasets_and_models([GEN], [{"name": "s", "from": "m1", "stages": MODEL["stages"]}, MODEL]),
+         "config key models.0 (s).from: 'm1' must be a model declared earlier in `models`"),
+        (_with_datasets_and_models([GEN], [{**MODEL, "stages": [{"dataset": "nope", "max_length": 8}]}]),
+         "config key models.0 (m1).stages.0.dataset: no dataset named 'nope' (known: g)"),
+        (_with_datasets_and_models([GEN], [MODEL], evaluation={"models": [{"name": "m1", "model": "x"}]}),
+         "config key evaluation.models.0 (m1).name: also the name of a model in `models`"),
+        (_with_datasets_and_models([GEN], [{**MODEL, "name": "data"}]),
+         "config key models.0.name: 'data' is reserved"),
+        (config_with(teachers__t__backend="transformers"),
+         "config key teachers.t.api_key_env: only the openai backend uses a key"),
+        (config_with(corpora__src__source="huggingface", corpora__src__dataset="bigcode/x"),
+         "config key corpora.src.languages.python.data_dir: missing"),
+        (config_with(generations__0__languages=["rust"]),
+         "config key generations.0.languages: corpus 'src' has no language 'rust'"),
+        ([MINIMAL], "config key <top level>:"),
+    ],
+)
+def test_every_relational_check_names_its_key(config, message):
+    """README "A config error fails at parse time with a message that names the key":
+    one bad config per relational check of config.py (_check_relations, _check_datasets,
+    _check_models, _check_evaluation), each message naming the key."""
+    with pytest.raises(ConfigError) as info:
+        validate_config(copy.deepcopy(config))
+    assert message in str(info.value)
+
+
+def test_a_config_file_that_is_not_a_mapping_is_named(tmp_path):
+    """README "A config error ... names the key": a file holding a list, not a mapping."""
+    path = tmp_path / "list.yaml"
+    path.write_text("- corpora\n- teachers\n")
+    with pytest.raises(ConfigError, match=f"config file {path} must hold a mapping at the top level"):
+        load_config(path)
