@@ -8,13 +8,6 @@ SNAKEMAKE := $(BIN)/snakemake
 # The venv first on PATH: shell rules call `python` and `accelerate`.
 OFFLINE := PATH=$(abspath $(BIN)):$$PATH HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 CORES ?= 2
-# Offline machines: HumanEval+ and MBPP+ from the shared EvalPlus release files, if present
-# (evaluation data, and MBPP texts for decontamination); otherwise evalplus downloads them.
-SHARED_HUMANEVAL := $(wildcard ../shared/benchmarks/HumanEvalPlus.jsonl.gz)
-SHARED_MBPP := $(wildcard ../shared/benchmarks/MbppPlus.jsonl.gz)
-DEMO_ENV := $(if $(SHARED_HUMANEVAL),HUMANEVAL_OVERRIDE_PATH=$(abspath $(SHARED_HUMANEVAL))) \
-	$(if $(SHARED_MBPP),MBPP_OVERRIDE_PATH=$(abspath $(SHARED_MBPP)))
-
 .PHONY: install demo test lint dryrun clean
 
 install: $(VENV)/.installed
@@ -29,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	$(OFFLINE) $(DEMO_ENV) $(SNAKEMAKE) --configfile presets/demo.yaml --cores $(CORES)
+	$(OFFLINE) $(SNAKEMAKE) --configfile presets/demo.yaml --cores $(CORES)
 	@echo "Seeds:        results/seeds/stdlib/python/"
 	@echo "Generations:  results/generations/gemma-3-270m/stdlib/python/"
 	@echo "Dataset:      results/datasets/demo-oss-instruct/ (README.md, decontaminated.jsonl, train.jsonl, figures/)"

@@ -236,6 +236,67 @@ def eval_score_resources(config: dict) -> dict:
     return job_resources("eval_score", config["evaluation"]["resources"].get("score"))
 
 
+# --------------------------------------------------------------------------- data files
+# A data file's identity is its content: rule params carry its sha256, never its path, so
+# the same file reached through another path (another checkout, a moved data directory,
+# a cluster user's scratch) reruns nothing. Scripts read the path from config.
+
+EVALPLUS_FILES = {"humaneval": "HumanEvalPlus.jsonl.gz", "mbpp": "MbppPlus.jsonl.gz"}
+
+
+def offline_benchmark_file(config: dict, benchmark: str) -> str | None:
+    """benchmark_files/<EvalPlus release file> when config names that directory and the file
+    is there (offline machines); None otherwise."""
+    directory = config.get("benchmark_files")
+    name = EVALPLUS_FILES.get(benchmark)
+    if directory and name and (Path(directory) / name).is_file():
+        return str(Path(directory) / name)
+    return None
+
+
+def benchmark_source(config: dict, benchmark: str) -> dict:
+    """The source of a benchmark's decontamination strings: decontamination.sources, else
+    the file in benchmark_files, else the default (the evalplus override variables win)."""
+    from .benchmarks import resolve_source
+
+    configured = config["decontamination"]["sources"].get(benchmark)
+    if configured is None and offline_benchmark_file(config, benchmark):
+        configured = {"source": "file", "path": offline_benchmark_file(config, benchmark)}
+    return resolve_source(benchmark, configured)
+
+
+def eval_data_path(config: dict, benchmark: str) -> str | None:
+    """The local HumanEval+/MBPP+ file of evaluation: evaluation.data.<b>.path, else the file
+    in benchmark_files; None is evalplus's own download."""
+    spec = config["evaluation"]["data"].get(benchmark) or {}
+    return spec.get("path") or offline_benchmark_file(config, benchmark)
+
+
+_SHA256: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file, computed once per (real path, size, mtime) in this process."""
+    from .models import sha256_file
+
+    real = Path(path).resolve()
+    stat = real.stat()
+    key = (str(real), stat.st_size, stat.st_mtime_ns)
+    if key not in _SHA256:
+        _SHA256[key] = sha256_file(real)
+    return _SHA256[key]
+
+
+def content_identity(spec: dict | None) -> dict | None:
+    """A source spec for rule params: its `path` replaced by the file's sha256 (a path that is
+    not a readable file stays, so that the job fails naming it)."""
+    if not spec or not spec.get("path") or not Path(spec["path"]).is_file():
+        return spec
+    identity = {k: v for k, v in spec.items() if k != "path"}
+    identity["sha256"] = file_sha256(spec["path"])
+    return identity
+
+
 def generation_entry(config: dict, teacher: str, corpus: str) -> dict:
     for entry in config["generations"]:
         if entry["teacher"] == teacher and entry["corpus"] == corpus:

@@ -8,7 +8,6 @@ sys.path.insert(0, workflow.basedir)
 
 from snakemake.exceptions import WorkflowError
 
-from ossinstruct import benchmarks as benchmark_lib
 from ossinstruct import seeds as seedlib
 from ossinstruct import workflow as wf
 from ossinstruct.config import (
@@ -94,11 +93,9 @@ def dataset_teacher(name):
 
 
 def benchmark_source(wildcards):
-    """The resolved source of a benchmark's texts (config over defaults and env)."""
-    return benchmark_lib.resolve_source(
-        wildcards.benchmark,
-        config["decontamination"]["sources"].get(wildcards.benchmark),
-    )
+    """The identity of a benchmark's texts: the source in force, a file by its sha256 (the
+    script reads the path from config)."""
+    return wf.content_identity(wf.benchmark_source(config, wildcards.benchmark))
 
 
 def dataset_matches(wildcards):
@@ -155,15 +152,14 @@ def train_resource(name):
 
 
 def eval_data_spec(wildcards):
-    """{path, version} of a benchmark's data; path None: evalplus's own download."""
+    """{sha256, version} of a benchmark's local data file (path None: evalplus's own
+    download). The file is identified by its content, never its path: the script reads the
+    path from config, so a moved data directory reruns nothing and new content reruns.
+    """
     spec = config["evaluation"]["data"].get(wildcards.benchmark) or {}
-    return {"path": spec.get("path"), "version": spec.get("version")}
-
-
-def eval_data_file(wildcards):
-    # A local data file is an input: replacing it rebuilds what depends on it.
-    path = eval_data_spec(wildcards)["path"]
-    return [path] if path else []
+    path = wf.eval_data_path(config, wildcards.benchmark)
+    identity = wf.content_identity({"path": path}) if path else {"path": None}
+    return {**identity, "version": spec.get("version")}
 
 
 def eval_generate_inputs(wildcards):

@@ -59,7 +59,7 @@ rule ingest_evol:
         mem_mb=16000,
         cpus_per_task=1,
     params:
-        evol=lambda wildcards: dataset_spec(wildcards)["evol"],
+        evol=lambda wildcards: wf.content_identity(dataset_spec(wildcards)["evol"]),
     script:
         "../scripts/ingest_evol.py"
 
@@ -213,8 +213,8 @@ rule humaneval_similarity:
         cpus_per_task=1,
     params:
         datasets=list(dataset_specs(config)),
-        humaneval=lambda wildcards: benchmark_lib.resolve_source(
-            "humaneval", config["decontamination"]["sources"].get("humaneval")
+        humaneval=lambda wildcards: wf.content_identity(
+            wf.benchmark_source(config, "humaneval")
         ),
     script:
         "../scripts/humaneval_similarity.py"

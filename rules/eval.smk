@@ -4,8 +4,6 @@
 
 
 rule eval_data:
-    input:
-        eval_data_file,
     output:
         tasks=wf.EVAL_TASKS,
         info=wf.EVAL_DATA_INFO,

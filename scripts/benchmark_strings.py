@@ -2,8 +2,11 @@
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
 from ossinstruct import datasets
+from ossinstruct import workflow as wf
 from ossinstruct.logs import setup_logging
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
-datasets.extract_benchmark_strings(sm.wildcards.benchmark, sm.params.source, sm.params.min_length, sm.output[0])
+# The rule's params hold the source's identity (a file's sha256); the path comes from config.
+source = wf.benchmark_source(sm.config, sm.wildcards.benchmark)
+datasets.extract_benchmark_strings(sm.wildcards.benchmark, source, sm.params.min_length, sm.output[0])

@@ -2,6 +2,7 @@
 expected outputs, shared by every model's jobs."""
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
+from ossinstruct import workflow as wf
 from ossinstruct.evaluation.data import prepare_benchmark
 from ossinstruct.logs import setup_logging
 
@@ -9,7 +10,8 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
 prepare_benchmark(
     sm.wildcards.benchmark,
-    path=sm.params.data["path"],
+    # The rule's params hold the file's identity (its sha256); the path comes from config.
+    path=wf.eval_data_path(sm.config, sm.wildcards.benchmark),
     version=sm.params.data["version"],
     limit=sm.params.limit,
     out_tasks=sm.output.tasks,
