@@ -21,7 +21,9 @@ from ossinstruct import train as T
 class RankRecorder(TrainerCallback):
     def __init__(self, out: Path):
         self.out = out
-        self.rows: list[int] = []  # forward-pass rows (training only) since the last step
+        self.rows: list[
+            int
+        ] = []  # forward-pass rows (training only) since the last step
         self.rows_per_step: list[int] = []
         self.initial = None
 
@@ -39,17 +41,21 @@ class RankRecorder(TrainerCallback):
         self.rows = []
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
-        self.out.write_text(json.dumps({
-            "rank": torch.distributed.get_rank(),
-            "world_size": torch.distributed.get_world_size(),
-            "backend": torch.distributed.get_backend(),
-            "args_world_size": args.world_size,
-            "gradient_accumulation_steps": args.gradient_accumulation_steps,
-            "rows_per_step": self.rows_per_step,
-            "global_step": state.global_step,
-            "initial_weights": self.initial,
-            "final_weights": _digest(model),
-        }))
+        self.out.write_text(
+            json.dumps(
+                {
+                    "rank": torch.distributed.get_rank(),
+                    "world_size": torch.distributed.get_world_size(),
+                    "backend": torch.distributed.get_backend(),
+                    "args_world_size": args.world_size,
+                    "gradient_accumulation_steps": args.gradient_accumulation_steps,
+                    "rows_per_step": self.rows_per_step,
+                    "global_step": state.global_step,
+                    "initial_weights": self.initial,
+                    "final_weights": _digest(model),
+                }
+            )
+        )
 
 
 def _digest(model) -> str:
