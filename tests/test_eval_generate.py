@@ -229,30 +229,63 @@ def test_accepted_failures_are_written_with_their_error(tmp_path, tiny_dir):
     assert all(r["error"] is None and r["raw"] for r in records[:2])
 
 
+KILLED_CHILD = """
+import json, sys, time
+from pathlib import Path
+from ossinstruct.backends.hf_transformers import TransformersBackend
+from ossinstruct.evaluation.generate import generate_samples
+
+args = json.loads(sys.argv[1])
+original = TransformersBackend._run_batch
+calls = []
+
+def run_batch(self, batch, on_response):
+    calls.append(len(batch))
+    if len(calls) == 2:  # the first batch is answered (and cached): stop here to be killed
+        print("second batch", flush=True)
+        time.sleep(120)
+    return original(self, batch, on_response)
+
+TransformersBackend._run_batch = run_batch
+generate_samples(args["problems"], benchmark="humaneval", style="instruct", engine="transformers",
+                 model=args["model"], decoding=args["decoding"], batch_size=3,
+                 cache_dir=args["cache"], out_path=args["out"])
+print("finished", flush=True)
+"""
+
+
 def test_a_killed_run_leaves_no_samples_file_and_resumes(tmp_path, tiny_dir, monkeypatch):
+    """README: "Every response is cached under cache_dir as the teacher's are, so a killed
+    job resumes without regenerating", and a killed job never leaves a truncated file that
+    looks finished. A real process is killed with SIGKILL in the middle of generation (its
+    second batch); no samples file or temp file remains, the first batch's responses are
+    cached, and the rerun sends only the rest and writes what an uninterrupted run writes."""
+    import signal
+    import subprocess
+
+    out = tmp_path / "samples.jsonl"
+    args = {"problems": PROBLEMS, "model": _model(tiny_dir), "decoding": DECODING,
+            "cache": str(tmp_path / "cache"), "out": str(out)}
+    child = subprocess.Popen([sys.executable, "-c", KILLED_CHILD, json.dumps(args)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = child.stdout.readline()
+        assert line == "second batch\n", (line, child.stderr.read() if child.poll() is not None else "")
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert not out.exists()
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    cached = {p.stem for p in (tmp_path / "cache").rglob("*.json")}
+    assert len(cached) == 3, "the first batch's responses arrived and were cached"
+
     spy = Spy(monkeypatch)
-    original = TransformersBackend._run_batch
-    calls = []
-
-    def killed_after_first_batch(self, batch, on_response):
-        calls.append(len(batch))
-        if len(calls) > 1:
-            raise KeyboardInterrupt  # what SIGINT / a SLURM time limit looks like here
-        return original(self, batch, on_response)
-
-    monkeypatch.setattr(TransformersBackend, "_run_batch", killed_after_first_batch)
-    with pytest.raises(KeyboardInterrupt):
-        _run(tmp_path, tiny_dir, batch_size=3)
-    assert not (tmp_path / "samples.jsonl").exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    first_batch = set(spy.responses)
-    assert len(first_batch) == 3, "the first batch's responses arrived (and were cached)"
-
-    monkeypatch.setattr(TransformersBackend, "_run_batch", original)
-    spy.requests.clear()
     records, stats = _run(tmp_path, tiny_dir, batch_size=3)
     assert stats["cache_hits"] == 3 and stats["requests_sent"] == 1
-    assert len(spy.requests) == 1 and spy.requests[0].key not in first_batch
+    assert len(spy.requests) == 1 and spy.requests[0].key not in cached
     uninterrupted, _ = _run(tmp_path, tiny_dir, name="fresh.jsonl", cache="fresh")
     assert records == uninterrupted
 
@@ -379,4 +412,7 @@ def test_vllm_engine_mbpp_completion_style(tmp_path, monkeypatch):
     record, = read_jsonl(tmp_path / "s.jsonl")
     assert record["raw"] == "\n    return -x\n"  # vLLM stopped at "\nprint("
     assert record["solution"] == expected.text + record["raw"]
-    assert json.dumps(record)  # plain JSON types only
+    assert tuple(record) == SAMPLE_FIELDS
+    assert (record["task_id"], record["benchmark"], record["style"], record["error"]) == (
+        "Mbpp/1", "mbpp", "completion", None)
+    assert record["completion_tokens"] == len(record["raw"]) and record["finish_reason"] == "stop"

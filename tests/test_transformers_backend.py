@@ -210,11 +210,24 @@ def test_groups_by_decoding_parameters(backend):
     assert out["long"].text.startswith(out["short"].text)
 
 
-def test_sampling_is_seeded(backend):
-    params = _params(temperature=0.9, top_p=0.9, max_tokens=10)
-    first = _run(backend, [Request("a", params, prompt="hello")])["a"]
-    second = _run(backend, [Request("a", params, prompt="hello")])["a"]
-    assert first.text == second.text and first.completion_tokens == 10
+def test_sampling_is_seeded(tiny_dir, backend):
+    """README: transformers teachers decode with the configured temperature, and sampling
+    is seeded (`teachers.<name>.seed`): at temperature > 0 the same seed repeats its text,
+    another seed gives another text, and neither is the greedy continuation."""
+    params = _params(temperature=5.0, top_p=1.0, max_tokens=24)
+    greedy = _run(backend, [Request("g", _params(max_tokens=24), prompt="hello")])["g"].text
+
+    def sample(seed: int) -> str:
+        b = TransformersBackend({"backend": "transformers", "model": str(tiny_dir), "seed": seed,
+                                 "batch_size": 3, "dtype": "float32", "device": "cpu"})
+        b.load()
+        return _run(b, [Request("a", params, prompt="hello")])["a"].text
+
+    first, again, other = sample(1), sample(1), sample(2)
+    assert len(first) == 24
+    assert first == again
+    assert first != other
+    assert greedy not in (first, other)
 
 
 def test_a_failing_batch_is_reported_and_the_rest_goes_on(backend, monkeypatch):
