@@ -230,6 +230,29 @@ def test_hostile_samples_are_contained_and_fail(humaneval_12, tmp_path):
     assert pids_with_cmdline(MARKER) == []
 
 
+def test_the_default_scores_sanitized_and_raw_scores_the_solution(humaneval_12, tmp_path):
+    """README: `evaluation.scoring.solution`: `sanitized` (default) or `raw` (the solution
+    as generated). The two fields differ here (one correct, the other not, alternating by
+    task), so the passing tasks tell which field was scored: the default scores
+    `sanitized`, "raw" scores `solution`."""
+    rows = tasks(humaneval_12, "humaneval")
+    good = canonical(rows)
+    bad = {r["task_id"]: r["prompt"] + "    raise ValueError('the other field')\n" for r in rows}
+    even = {r["task_id"] for i, r in enumerate(rows) if i % 2 == 0}
+    samples = tmp_path / "samples.jsonl"
+    write_jsonl_atomic(samples, [{"task_id": t, "solution": bad[t] if t in even else good[t],
+                                  "sanitized": good[t] if t in even else bad[t]} for t in good])
+    info = json.loads((humaneval_12 / "humaneval.json").read_text())
+    common = dict(model="m", samples_path=samples, tasks_path=humaneval_12 / "humaneval.jsonl", info=info,
+                  expected_path=humaneval_12 / "humaneval.expected.pkl", workers=2)
+    default = score("humaneval", out_result=tmp_path / "d.json", out_tasks=tmp_path / "d.jsonl", **common)
+    raw = score("humaneval", out_result=tmp_path / "r.json", out_tasks=tmp_path / "r.jsonl",
+                solution_field="raw", **common)
+    assert default["scoring"]["solution"] == "sanitized" and raw["scoring"]["solution"] == "raw"
+    assert {t["task_id"] for t in read_jsonl(tmp_path / "d.jsonl") if t["passed_base"]} == even
+    assert {t["task_id"] for t in read_jsonl(tmp_path / "r.jsonl") if t["passed_base"]} == set(good) - even
+
+
 def test_missing_or_extra_samples_are_named(humaneval_12, tmp_path):
     rows = tasks(humaneval_12, "humaneval")
     solutions = canonical(rows)
