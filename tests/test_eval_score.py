@@ -11,10 +11,14 @@ are 0.8 GB); it runs with OSSINSTRUCT_FULL_EVAL=1, CI scores its first 30 tasks.
 
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -171,63 +175,117 @@ class Listener:
         self.sock.close()
 
 
+def row_answer(row: dict):
+    """The canonical solution's answer on the task's first base input."""
+    namespace: dict = {}
+    exec(row["prompt"] + row["canonical_solution"], namespace)
+    return namespace[row["entry_point"]](*row["base_input"][0])
+
+
+def _once(action: str) -> str:
+    """A function-body prologue that runs `action` on the function's first call only (the
+    checker calls it once per test input), then falls through to the correct answer."""
+    return ("    if not globals().get('_osi_done'):\n"
+            "        globals()['_osi_done'] = True\n"
+            + textwrap.indent(textwrap.dedent(action), " " * 8))
+
+
 def test_hostile_samples_are_contained_and_fail(humaneval_12, tmp_path):
+    """README "hostile samples (an infinite loop, a memory bomb, processes spawned to
+    outlive the sample, `os.system` and `os.posix_spawn` of a shell, writes outside the work
+    dir through `os.open`, a connection to a server on 127.0.0.1) all fail and leave nothing
+    behind". Each hostile body does its action, then returns the correct answer: run
+    outside the sandbox (the control) the action does its damage and the answer is right;
+    scored in the sandbox, the damage is absent and the task fails because the action was
+    attempted and refused (the spawn, allowed inside, passes: its children were started,
+    and none survives)."""
     rows = tasks(humaneval_12, "humaneval")
+    by_id = {r["task_id"]: r for r in rows}
     solutions = canonical(rows)
-    outside = tmp_path / "written-from-a-sample.txt"
-    in_checkout = REPO / "results" / "written-from-a-sample.txt"
+    outside = tmp_path / "written-from-a-sample.txt"  # under /tmp: private in the sandbox
+    checkout_dir = REPO / f".osi-canary-{uuid.uuid4().hex}"  # outside every tmp: read-only inside
+    checkout_dir.mkdir()
+    checkout_dir.chmod(0o777)  # jobs run as nobody: only the read-only mount may stop the write
+    in_checkout = checkout_dir / "written-from-a-sample.txt"
     listener = Listener()
-    prompts = {r["task_id"]: r["prompt"] for r in rows}
-    hostile = {
-        "HumanEval/0": "    while True:\n        pass\n",
-        "HumanEval/1": "    hog = [bytearray(2**20) for _ in range(16 * 1024)]\n    return hog\n",
-        "HumanEval/2": (
-            "    import os, sys\n"
-            "    for _ in range(3):\n"
-            "        os.posix_spawn(sys.executable, [sys.executable, '-c',\n"
-            f"            'import time; time.sleep(120)  # {MARKER}'], dict(os.environ), setsid=True)\n"
-            "    return -1.0\n"
-        ),
-        # evalplus sets os.system and open to None in the executing process; these samples
+    actions = {
+        "HumanEval/2": f"""
+            import os, sys
+            for _ in range(3):
+                pid = os.posix_spawn(sys.executable, [sys.executable, '-c',
+                    'import time; time.sleep(120)  # {MARKER}'], dict(os.environ), setsid=True)
+                assert os.waitpid(pid, os.WNOHANG) == (0, 0)  # started, still running
+            """,
+        # evalplus sets os.system (and open) to None in the executing process; these samples
         # go around that (os.posix_spawn, os.open), so only the sandbox stands in their way.
-        "HumanEval/3": (
-            "    import os\n"
-            "    try:\n"
-            f"        os.system('touch {outside}')\n"
-            "    except TypeError:\n"
-            f"        pid = os.posix_spawn('/bin/sh', ['sh', '-c', 'touch {outside}'], dict(os.environ))\n"
-            "        os.waitpid(pid, 0)\n"
-            "    return True\n"
-        ),
-        "HumanEval/4": (
-            "    import os\n"
-            f"    for path in ({str(outside)!r}, {str(in_checkout)!r}):\n"
-            "        try:\n"
-            "            os.write(os.open(path, os.O_WRONLY | os.O_CREAT), b'x')\n"
-            "        except OSError:\n"
-            "            pass\n"
-            "    return -1.0\n"
-        ),
-        "HumanEval/5": (
-            "    import socket\n"
-            f"    socket.create_connection(('127.0.0.1', {listener.port}), timeout=2).close()\n"
-            "    return [0]\n"
-        ),
+        "HumanEval/3": f"""
+            import os
+            try:
+                status = os.system('touch {outside}')
+            except TypeError:
+                pid = os.posix_spawn('/bin/sh', ['sh', '-c', 'touch {outside}'], dict(os.environ))
+                status = os.waitpid(pid, 0)[1]
+            if status != 0:
+                raise OSError('touch failed')
+            """,
+        "HumanEval/4": f"""
+            import os
+            for path in ({str(outside)!r}, {str(in_checkout)!r}):
+                os.write(os.open(path, os.O_WRONLY | os.O_CREAT, 0o666), b'x')
+            """,
+        "HumanEval/5": f"""
+            import socket
+            socket.create_connection(('127.0.0.1', {listener.port}), timeout=2).close()
+            """,
     }
-    for task_id, body in hostile.items():
-        solutions[task_id] = prompts[task_id] + body
+    hostile = {
+        "HumanEval/0": by_id["HumanEval/0"]["prompt"] + "    while True:\n        pass\n",
+        "HumanEval/1": by_id["HumanEval/1"]["prompt"] + _once("hog = [bytearray(2**20) for _ in range(16 * 1024)]\n")
+        + by_id["HumanEval/1"]["canonical_solution"],
+    }
+    for task_id, action in actions.items():
+        hostile[task_id] = by_id[task_id]["prompt"] + _once(action) + by_id[task_id]["canonical_solution"]
+    solutions.update(hostile)
     try:
+        # Control: outside the sandbox, each action does its damage and the answer is right.
+        for task_id in actions:
+            row = by_id[task_id]
+            code = (f"import json\n{hostile[task_id]}\n"
+                    f"print(json.dumps({row['entry_point']}(*json.loads({json.dumps(json.dumps(row['base_input'][0]))}))))")
+            log = tmp_path / "control.log"  # not a pipe: the spawned sleepers would hold it open
+            with open(log, "w") as out:
+                done = subprocess.run([sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT,
+                                      timeout=60, cwd=tmp_path)
+            assert done.returncode == 0, (task_id, log.read_text())
+            assert json.loads(log.read_text()) == json.loads(json.dumps(row_answer(row)))
+        assert outside.exists() and in_checkout.exists()
+        assert listener.connections == 1
+        assert len(pids_with_cmdline(MARKER)) == 3
+        for pid in pids_with_cmdline(MARKER):
+            os.kill(pid, signal.SIGKILL)
+        outside.unlink()
+        in_checkout.unlink()
+        listener.connections = 0
+
         result, per_task = run_score(tmp_path, humaneval_12, "humaneval", solutions, memory_mb=1024)
     finally:
         listener.close()
+        for pid in pids_with_cmdline(MARKER):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(checkout_dir, ignore_errors=True)
     status = {t["task_id"]: t["base_status"] for t in per_task}
-    # evalplus's per-test time limit stops the loop (status "fail", as evalplus reports it).
-    assert all(status[t] == "fail" for t in hostile), status
+    # evalplus's per-test time limit stops the loop (status "fail", as evalplus reports it);
+    # the others fail because their action raised inside the sandbox.
+    assert {t: status[t] for t in hostile} == {
+        "HumanEval/0": "fail", "HumanEval/1": "fail", "HumanEval/2": "pass",
+        "HumanEval/3": "fail", "HumanEval/4": "fail", "HumanEval/5": "fail"}, status
     # The other tasks ran normally next to them.
-    assert result["n_passed"]["base"] == 12 - len(hostile)
+    assert result["n_passed"]["base"] == 12 - 5
     assert not outside.exists() and not in_checkout.exists()
     assert listener.connections == 0
     assert pids_with_cmdline(MARKER) == []
+    layers = result["scoring"]["isolation"]
+    assert all(layers[k] for k in ("pid_namespace", "net_namespace", "private_tmp", "readonly_fs")), layers
 
 
 def test_the_default_scores_sanitized_and_raw_scores_the_solution(humaneval_12, tmp_path):
