@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import coloured_pixels
 from ossinstruct import curate, evol, figures, trainset
 from ossinstruct.curate import clean, is_python_sample, noisy_reason
 from ossinstruct.dataset_card import dataset_card
@@ -342,22 +343,42 @@ def test_count_tokens():
 
 def _png(path):
     data = path.read_bytes()
-    return len(data) > 1000 and data[:8] == b"\x89PNG\r\n\x1a\n"
+    return len(data) > 1000 and data[:8] == b"\x89PNG\r\n\x1a\n" and coloured_pixels(path) > 100
 
 
-def test_figures_are_written(tmp_path):
+def _bar_heights(ax) -> list[float]:
+    return [round(p.get_height(), 6) for p in ax.patches]
+
+
+def test_figures_are_written(tmp_path, saved_figures):
+    """README: the dataset card's figures/ hold token lengths (paper Figure 7) and
+    languages, and humaneval_similarity.png is paper Figure 3: each image is drawn (not
+    blank) and plots the data: one histogram count per sample, one bar per language."""
     samples = clean([record(i, lang=["python", "rust", "cpp"][i % 3]) for i in range(30)])[0]
     tok = figures.token_lengths_figure(samples, tmp_path / "f" / "tokens.png", "test set")
     assert _png(tmp_path / "f" / "tokens.png") and tok["problem"]["n"] == 30
+    problem_ax, solution_ax = saved_figures[-1].axes[:2]
+    assert sum(_bar_heights(problem_ax)) == sum(_bar_heights(solution_ax)) == 30
+    assert problem_ax.lines[0].get_xdata()[0] == tok["problem"]["median"]  # the median line
     langs = figures.language_figure(samples, tmp_path / "langs.png")
     assert _png(tmp_path / "langs.png")
     assert langs["lang"] == {"cpp": 10, "python": 10, "rust": 10} and langs["python"] == 30
+    left, right = saved_figures[-1].axes[:2]
+    assert _bar_heights(left) == [10, 10, 10]
+    assert [t.get_text() for t in left.get_xticklabels()] == ["cpp", "python", "rust"]
+    assert _bar_heights(right) == [30, 0]
     he = figures.humaneval_texts()
     assert len(he) == 164
     evol_samples = evol.ingest_evol(MAGICODER_ROWS, "m")[0]
     summary = figures.humaneval_similarity_figure({"oss": samples, "evol": evol_samples, "empty": []},
                                                   he, tmp_path / "sim.png")
     assert _png(tmp_path / "sim.png")
+    # Per non-empty dataset: its share-per-bin curve (summing to 1) and its mean line.
+    curves, means = saved_figures[-1].axes[0].lines[0::2], saved_figures[-1].axes[0].lines[1::2]
+    assert [line.get_label() for line in curves] == ["oss (n=30)", f"evol (n={len(evol_samples)})"]
+    assert all(sum(line.get_ydata()) == pytest.approx(1.0) for line in curves)
+    assert [means[0].get_xdata()[0], means[1].get_xdata()[0]] == pytest.approx(
+        [summary["oss"]["mean"], summary["evol"]["mean"]], abs=1e-4)
     assert summary["oss"]["n"] == 30 and summary["empty"]["n"] == 0
     # The figure fits one TF-IDF model on the union of all datasets and HumanEval.
     union = [figures.sample_text(s) for s in samples + evol_samples] + he

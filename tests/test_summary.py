@@ -7,13 +7,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SHARED
+from conftest import REPO, SHARED, coloured_pixels
 from ossinstruct.evaluation.summary import (
     CSV_COLUMNS,
     find_paper_row,
     load_paper_results,
     summary_markdown,
     summary_rows,
+    variant_label,
     write_summary,
 )
 
@@ -209,7 +210,9 @@ def test_different_data_between_runs_is_flagged(paper):
 # --------------------------------------------------------------------------- files
 
 
-def test_write_summary_files(tmp_path):
+def test_write_summary_files(tmp_path, saved_figures):
+    """README: results/summary.md / .csv / .png: the figure draws, per panel, our pass@1
+    and the paper's for each row of the CSV (checked on the plotted bars), and is not blank."""
     results = [
         result("Magicoder-CL-7B"),
         result("my-model", paper_row=None, base=0.5, plus=0.25, limit=20, n_tasks=20),
@@ -227,6 +230,15 @@ def test_write_summary_files(tmp_path):
 
     png = (out / "summary.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    assert coloured_pixels(out / "summary.png") > 100
+    panels = {ax.get_title(): sorted(round(p.get_height(), 6) for p in ax.patches)
+              for ax in saved_figures[-1].axes if ax.get_title()}
+    expected: dict = {}
+    for r in rows:
+        heights = expected.setdefault(variant_label(r["benchmark"], r["variant"]), [])
+        heights += [round(r["ours"], 6)] + ([round(r["paper"], 6)] if r["paper"] is not None else [])
+    assert panels == {title: sorted(h) for title, h in expected.items()}
+    assert len(panels) == 4 and any(h for h in panels.values())
     md = (out / "summary.md").read_text()
     assert "my-model on HumanEval: evaluated on the first 20 of 164 tasks" in md
     assert "## MBPP" in md and "| MBPP+ |" in md
@@ -248,6 +260,7 @@ def test_empty_summary(tmp_path):
     assert "No evaluation results." in (out / "s.md").read_text()
     assert list(pd.read_csv(out / "s.csv").columns) == list(CSV_COLUMNS)
     assert (out / "s.png").read_bytes().startswith(b"\x89PNG")
+    assert coloured_pixels(out / "s.png") == 0  # no bars: "no evaluation results"
 
 
 # --------------------------------------------------------------------------- errors

@@ -22,6 +22,7 @@ yaml = pytest.importorskip("yaml")
 
 from transformers import TrainerCallback  # noqa: E402
 
+from conftest import coloured_pixels  # noqa: E402
 from ossinstruct import launch  # noqa: E402
 from ossinstruct import train as T  # noqa: E402
 from ossinstruct.trainset import render_prompt  # noqa: E402
@@ -211,8 +212,23 @@ def test_tiny_model_learns_and_writes_its_outputs(stage1):
                  "trainer_state.json", "manifest.json"):
         assert (out / name).is_file(), name
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert coloured_pixels(out / "loss_curve.png") > 100  # the curve is drawn
     assert not Path(str(out) + ".work").exists(), "the work directory is removed at the end"
     assert not list(out.parent.glob(".*.partial"))
+
+
+def test_loss_curve_plots_the_logged_losses(tmp_path, saved_figures):
+    """README: each checkpoint has a `loss_curve.png`: it plots the logged loss at each
+    logged step; with nothing logged the image says so and has no curve."""
+    history = [{"step": 1, "loss": 2.5}, {"step": 2, "loss": 1.5, "learning_rate": 1e-3},
+               {"step": 2, "eval_loss": 9.0}, {"step": 3, "loss": 0.75}]
+    assert T.plot_loss_curve(history, tmp_path / "curve.png", title="t") is True
+    [line] = saved_figures[-1].axes[0].lines
+    assert list(line.get_xdata()) == [1, 2, 3] and list(line.get_ydata()) == [2.5, 1.5, 0.75]
+    assert coloured_pixels(tmp_path / "curve.png") > 100
+    assert T.plot_loss_curve([], tmp_path / "empty.png") is False
+    assert len(saved_figures[-1].axes[0].lines) == 0
+    assert coloured_pixels(tmp_path / "empty.png") == 0
 
 
 def test_full_fine_tuning_checkpoint_loads_and_generates(stage1, tiny):
