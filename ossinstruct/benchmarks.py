@@ -16,7 +16,8 @@ Source specs (the config block ``decontamination.sources.<name>``)
     ``split`` may join splits (``"train+test"``). ``data_files`` (a repo-relative file or
     list) reads those files of the repo at ``revision`` directly with the json or parquet
     builder, for repositories that still carry a loading script (``codeparrot/apps``), which
-    ``datasets`` >= 4 refuses to run; ``split`` is then only a label.
+    ``datasets`` >= 4 refuses to run; ``split`` is then only a label. ``dataset`` may also be
+    a local directory holding a copy of the repository.
 ``{"source": "file", "path"}``
     A ``.jsonl`` or ``.jsonl.gz`` file (gzip is recognised by its magic bytes) whose rows are
     in the benchmark's real schema: HumanEval or HumanEval+ for humaneval; original MBPP
@@ -276,7 +277,11 @@ def _load_hub(name: str, spec: Mapping) -> list[dict]:
             files = spec["data_files"]
             files = [files] if isinstance(files, str) else list(files)
             builder = "parquet" if all(f.endswith(".parquet") for f in files) else "json"
-            urls = [f"hf://datasets/{spec['dataset']}@{spec['revision']}/{f}" for f in files]
+            local = Path(spec["dataset"]).expanduser()
+            if local.is_dir():  # a copy of the repository on disk (a cluster without hub access)
+                urls = [str(local / f) for f in files]
+            else:
+                urls = [f"hf://datasets/{spec['dataset']}@{spec['revision']}/{f}" for f in files]
             ds = datasets.load_dataset(builder, data_files=urls, split="train")
         else:
             ds = datasets.load_dataset(

@@ -34,8 +34,14 @@ AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-group
 
 
 def _runs_as_nobody(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*AS_NOBODY, *argv], capture_output=True, text=True, timeout=120,
-                          cwd="/", env=_nobody_env())
+    return subprocess.run(
+        [*AS_NOBODY, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
+        env=_nobody_env(),
+    )
 
 
 def _nobody_env() -> dict:
@@ -46,27 +52,43 @@ def _user_and_python(user: str) -> tuple[list[str], str]:
     """The argv prefix that runs a command as `user`, and a Python that user can run
     (the sandbox needs only the standard library and this checkout); skips where there is
     none."""
-    if user == "self" or os.geteuid() != 0:  # not root: this user is already unprivileged
+    if (
+        user == "self" or os.geteuid() != 0
+    ):  # not root: this user is already unprivileged
         return [], sys.executable
     if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) is not installed: cannot drop to an unprivileged user")
+        pytest.skip(
+            "setpriv (util-linux) is not installed: cannot drop to an unprivileged user"
+        )
     errors = []
     # This virtualenv's interpreter may live where nobody cannot read (e.g. under /root).
-    for python in dict.fromkeys([sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"]):
-        probe = _runs_as_nobody(python, "-c", "import subprocess, sys; assert sys.version_info >= (3, 10); "
-                                              "import ossinstruct.evaluation.sandbox; "
-                                              "subprocess.run([sys.executable, '-c', ''], check=True)")
+    for python in dict.fromkeys(
+        [sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"]
+    ):
+        probe = _runs_as_nobody(
+            python,
+            "-c",
+            "import subprocess, sys; assert sys.version_info >= (3, 10); "
+            "import ossinstruct.evaluation.sandbox; "
+            "subprocess.run([sys.executable, '-c', ''], check=True)",
+        )
         if probe.returncode == 0:
             return AS_NOBODY, python
-        errors.append(f"{python}: {(probe.stderr.strip() or 'cannot run').splitlines()[-1]}")
-    pytest.skip("no Python that nobody can run with this checkout: " + "; ".join(errors))
+        errors.append(
+            f"{python}: {(probe.stderr.strip() or 'cannot run').splitlines()[-1]}"
+        )
+    pytest.skip(
+        "no Python that nobody can run with this checkout: " + "; ".join(errors)
+    )
 
 
 def _program(python: str, code: str) -> list[str]:
     return [python, "-c", textwrap.dedent(code)]
 
 
-def _hostile(python: str, marker: str, tmp_canary: Path, host_canary: Path, port: int) -> dict[str, list[str]]:
+def _hostile(
+    python: str, marker: str, tmp_canary: Path, host_canary: Path, port: int
+) -> dict[str, list[str]]:
     write = """
         import os
         try:
@@ -76,23 +98,29 @@ def _hostile(python: str, marker: str, tmp_canary: Path, host_canary: Path, port
             print('refused', exc)
         """
     return {
-        "spawn": _program(python, f"""
+        "spawn": _program(
+            python,
+            f"""
             import subprocess, sys
             child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)  # {marker}'],
                                      start_new_session=True, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
             print('spawned', child.pid)
-            """),
+            """,
+        ),
         "write_tmp": _program(python, write.format(path=str(tmp_canary))),
         "write_host": _program(python, write.format(path=str(host_canary))),
-        "connect": _program(python, f"""
+        "connect": _program(
+            python,
+            f"""
             import socket
             try:
                 socket.create_connection(('127.0.0.1', {port}), timeout=3).close()
                 print('connected')
             except OSError as exc:
                 print('refused', exc)
-            """),
+            """,
+        ),
     }
 
 
@@ -104,8 +132,10 @@ def _kill_all(marker: str) -> None:
             pass
 
 
-@pytest.mark.parametrize("user, method", [("self", "auto"), ("self", "none"), ("nobody", "auto"),
-                                          ("nobody", "none")])
+@pytest.mark.parametrize(
+    "user, method",
+    [("self", "auto"), ("self", "none"), ("nobody", "auto"), ("nobody", "none")],
+)
 def test_hostile_actions_do_damage_outside_and_none_inside(user, method):
     """README "The sandbox": hostile samples (a process spawned to outlive the sample,
     writes outside the work dir, a connection to a server on 127.0.0.1) are contained and
@@ -114,13 +144,22 @@ def test_hostile_actions_do_damage_outside_and_none_inside(user, method):
     says so". Each action does its damage in a control run outside the sandbox first."""
     prefix, python = _user_and_python(user)
     if prefix and method == "auto":
-        check = subprocess.run([*prefix, "unshare", "--user", "--map-root-user", "true"],
-                               capture_output=True, text=True)
+        check = subprocess.run(
+            [*prefix, "unshare", "--user", "--map-root-user", "true"],
+            capture_output=True,
+            text=True,
+        )
         if check.returncode != 0:
-            pytest.skip(f"user namespaces are not available to an unprivileged user here: {check.stderr.strip()}")
+            pytest.skip(
+                f"user namespaces are not available to an unprivileged user here: {check.stderr.strip()}"
+            )
     marker = f"osi-hostile-{uuid.uuid4().hex}"
-    tmp_dir = Path(tempfile.mkdtemp(prefix="osi-canary-"))  # under /tmp: private in the sandbox
-    host_dir = REPO / f".osi-canary-{uuid.uuid4().hex}"  # outside every tmp: read-only in the sandbox
+    tmp_dir = Path(
+        tempfile.mkdtemp(prefix="osi-canary-")
+    )  # under /tmp: private in the sandbox
+    host_dir = (
+        REPO / f".osi-canary-{uuid.uuid4().hex}"
+    )  # outside every tmp: read-only in the sandbox
     host_dir.mkdir()
     for directory in (tmp_dir, host_dir):
         directory.chmod(0o777)  # the control run as nobody can do the damage too
@@ -131,10 +170,18 @@ def test_hostile_actions_do_damage_outside_and_none_inside(user, method):
 
         # Control: the same programs outside the sandbox, as the same user, do the damage.
         for name, argv in hostile.items():
-            done = subprocess.run([*prefix, *argv], capture_output=True, text=True, timeout=60, cwd=tmp_dir,
-                                  env=_nobody_env() if prefix else None)
+            done = subprocess.run(
+                [*prefix, *argv],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd=tmp_dir,
+                env=_nobody_env() if prefix else None,
+            )
             assert done.returncode == 0, (name, done.stderr)
-        assert wait_for(lambda: pids_with_cmdline(marker)), "control: the spawned process did not survive"
+        assert wait_for(lambda: pids_with_cmdline(marker)), (
+            "control: the spawned process did not survive"
+        )
         assert tmp_canary.read_bytes() == host_canary.read_bytes() == b"escaped"
         assert wait_for(lambda: listener.connections == 1)
         _kill_all(marker)
@@ -144,21 +191,38 @@ def test_hostile_actions_do_damage_outside_and_none_inside(user, method):
         listener.connections = 0
 
         # The sandbox: the same programs, and the core cases next to them.
-        core = {"ok": _program(python, "print(6 * 7)"),
-                "loop": _program(python, f"while True: pass  # {marker}-loop"),
-                "memory": _program(python, "x = bytearray(8 * 1024 ** 3)")}
+        core = {
+            "ok": _program(python, "print(6 * 7)"),
+            "loop": _program(python, f"while True: pass  # {marker}-loop"),
+            "memory": _program(python, "x = bytearray(8 * 1024 ** 3)"),
+        }
         programs = {**core, **hostile}
-        request = {"method": method, "timeout_s": 3.0, "memory_mb": 512, "programs": list(programs.values())}
-        done = subprocess.run([*prefix, python, str(DRIVER), json.dumps(request)], capture_output=True,
-                              text=True, timeout=300, cwd="/", env=_nobody_env())
+        request = {
+            "method": method,
+            "timeout_s": 3.0,
+            "memory_mb": 512,
+            "programs": list(programs.values()),
+        }
+        done = subprocess.run(
+            [*prefix, python, str(DRIVER), json.dumps(request)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd="/",
+            env=_nobody_env(),
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         report = json.loads(done.stdout)
         isolation = report["isolation"]
         results = dict(zip(programs, report["results"]))
-        out = {name: (r["value"] or {}).get("stdout", "") for name, r in results.items()}
+        out = {
+            name: (r["value"] or {}).get("stdout", "") for name, r in results.items()
+        }
 
         unprivileged = bool(prefix) or os.geteuid() != 0
-        expected_method = "none" if method == "none" else ("userns" if unprivileged else "unshare")
+        expected_method = (
+            "none" if method == "none" else ("userns" if unprivileged else "unshare")
+        )
         assert isolation["method"] == expected_method, isolation
         assert isolation["subreaper"] is True
         isolated = method != "none"
@@ -174,7 +238,9 @@ def test_hostile_actions_do_damage_outside_and_none_inside(user, method):
 
         # Spawn: attempted (the sample saw its child start), and nothing survives, in every mode.
         assert out["spawn"].startswith("spawned "), results["spawn"]
-        assert wait_for(lambda: not pids_with_cmdline(marker)), "a spawned process outlived the sample"
+        assert wait_for(lambda: not pids_with_cmdline(marker)), (
+            "a spawned process outlived the sample"
+        )
 
         # Writes: attempted; they reach the host only where the report says the layer is off.
         assert out["write_tmp"].startswith(("wrote", "refused")), results["write_tmp"]
@@ -189,7 +255,9 @@ def test_hostile_actions_do_damage_outside_and_none_inside(user, method):
             assert out["connect"].startswith("refused"), results["connect"]
             assert listener.connections == 0
         else:
-            assert out["connect"] == "connected\n" and wait_for(lambda: listener.connections == 1)
+            assert out["connect"] == "connected\n" and wait_for(
+                lambda: listener.connections == 1
+            )
     finally:
         listener.close()
         _kill_all(marker)
