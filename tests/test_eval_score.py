@@ -311,6 +311,28 @@ def test_the_default_scores_sanitized_and_raw_scores_the_solution(humaneval_12, 
     assert {t["task_id"] for t in read_jsonl(tmp_path / "r.jsonl") if t["passed_base"]} == set(good) - even
 
 
+def test_the_result_file_says_no_isolation_was_in_force(humaneval_12, tmp_path, monkeypatch):
+    """README "The sandbox": "Without namespaces (`method: none`, e.g. user namespaces
+    disabled on a cluster), there is no network, filesystem or tmp isolation; the job runs
+    as the pipeline's user; the result file says so." Scoring still works and the result
+    file's scoring.isolation names the method and every layer that was missing."""
+    from ossinstruct.evaluation import sandbox
+
+    sandbox._probe.cache_clear()
+    monkeypatch.setattr(sandbox, "_candidate_methods", lambda: ["none"])
+    try:
+        rows = tasks(humaneval_12, "humaneval")
+        result, _ = run_score(tmp_path, humaneval_12, "humaneval", canonical(rows))
+    finally:
+        sandbox._probe.cache_clear()
+    assert result["n_passed"] == {"base": 12, "plus": 12}
+    isolation = json.loads((tmp_path / "result.json").read_text())["scoring"]["isolation"]
+    assert isolation["method"] == "none" and isolation["subreaper"] is True
+    for layer in ("pid_namespace", "net_namespace", "private_tmp", "readonly_fs"):
+        assert isolation[layer] is False, layer
+    assert isolation["unprivileged_user"] is (os.geteuid() != 0)
+
+
 def test_missing_or_extra_samples_are_named(humaneval_12, tmp_path):
     rows = tasks(humaneval_12, "humaneval")
     solutions = canonical(rows)
