@@ -52,9 +52,8 @@ def _user_and_python(user: str) -> tuple[list[str], str]:
     """The argv prefix that runs a command as `user`, and a Python that user can run
     (the sandbox needs only the standard library and this checkout); skips where there is
     none."""
-    if (
-        user == "self" or os.geteuid() != 0
-    ):  # not root: this user is already unprivileged
+    # Not root: this user is already unprivileged.
+    if user == "self" or os.geteuid() != 0:
         return [], sys.executable
     if shutil.which("setpriv") is None:
         pytest.skip(
@@ -154,12 +153,9 @@ def test_hostile_actions_do_damage_outside_and_none_inside(user, method):
                 f"user namespaces are not available to an unprivileged user here: {check.stderr.strip()}"
             )
     marker = f"osi-hostile-{uuid.uuid4().hex}"
-    tmp_dir = Path(
-        tempfile.mkdtemp(prefix="osi-canary-")
-    )  # under /tmp: private in the sandbox
-    host_dir = (
-        REPO / f".osi-canary-{uuid.uuid4().hex}"
-    )  # outside every tmp: read-only in the sandbox
+    # Canaries under /tmp (private in the sandbox) and in the checkout (read-only there).
+    tmp_dir = Path(tempfile.mkdtemp(prefix="osi-canary-", dir="/tmp"))
+    host_dir = REPO / f".osi-canary-{uuid.uuid4().hex}"
     host_dir.mkdir()
     for directory in (tmp_dir, host_dir):
         directory.chmod(0o777)  # the control run as nobody can do the damage too

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, write_tree
+from conftest import REPO, coloured_pixels, write_tree
 from ossinstruct.fakeserver import FakeServer, default_responder, prompt_text
 from ossinstruct.benchmarks import load_benchmark_strings
 from ossinstruct.io import read_jsonl
@@ -239,7 +239,7 @@ def test_seeds_to_generations_end_to_end(tmp_path):
         assert train[0]["prompt"].endswith("@@ Response\n") and train[0]["completion"] == kept[0]["solution"]
         assert len(list(read_jsonl(data / "oss-py" / "decontaminated.jsonl"))) == 7  # all mention python
         for figure in ("oss/figures/token_lengths.png", "oss/figures/languages.png", "humaneval_similarity.png"):
-            assert (data / figure).stat().st_size > 1000
+            assert coloured_pixels(data / figure) > 100, figure  # data plotted, not a blank image
         card = (data / "oss" / "README.md").read_text()
         assert "| decontaminated (after decontamination) | 7 |" in card and "| humaneval | 1 |" in card
 
