@@ -399,6 +399,9 @@ def test_vllm_engine_samples_and_cache(tmp_path, monkeypatch):
 
 
 def test_vllm_engine_mbpp_completion_style(tmp_path, monkeypatch):
+    """README "Evaluation": base models get the task's prompt and EvalPlus's stop strings
+    (vLLM engine, MBPP): the prompt and stops sent, the cut completion, and the sample record
+    with every documented field."""
     log: list = []
     monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log))
     problems = [{"task_id": "Mbpp/1", "entry_point": "neg",

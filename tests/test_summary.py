@@ -255,6 +255,7 @@ def test_paper_rows_from_config_override_the_results(tmp_path):
 
 
 def test_empty_summary(tmp_path):
+    """README: results/summary.* without results: a note, the CSV header, a figure with no bars."""
     out = tmp_path / "out"
     assert write_summary([], out / "s.md", out / "s.csv", out / "s.png") == []
     assert "No evaluation results." in (out / "s.md").read_text()

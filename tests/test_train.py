@@ -200,6 +200,8 @@ def test_a_tokenizer_without_eos_is_refused():
 
 
 def test_tiny_model_learns_and_writes_its_outputs(stage1):
+    """README "Training": loss decreasing on a tiny random model, and the checkpoint's files
+    (weights, tokenizer, trainer_state.json, a loss_curve.png with the curve drawn)."""
     config, manifest = stage1
     out = Path(config.output_dir)
     state = json.loads((out / "trainer_state.json").read_text())

@@ -168,6 +168,9 @@ def write_config(workdir: Path, base_url: str, python_quota: int, benchmarks=("h
 
 @pytest.mark.slow
 def test_seeds_to_generations_end_to_end(tmp_path):
+    """README: the workflow end to end through the Snakemake CLI against a local server:
+    seeds, generations, what a quota or operational change reruns, decontamination (a
+    planted HumanEval docstring is excluded), training sets, cards and figures (data drawn)."""
     write_tree(tmp_path / "corpus", CORPUS)
     with FakeServer(contaminating_responder, require_api_key="sk-test-123") as server:
         write_config(tmp_path, server.base_url, python_quota=5)
