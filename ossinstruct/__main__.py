@@ -98,7 +98,7 @@ def cmd_eval_generate(args) -> None:
     config = _config(args)
     settings = config["evaluation"]
     generate_samples(
-        list(read_jsonl(args.tasks)), benchmark=args.benchmark, style=args.prompt, engine=args.engine or settings["engine"],
+        list(read_jsonl(args.tasks, required=("task_id", "prompt"), what="task")), benchmark=args.benchmark, style=args.prompt, engine=args.engine or settings["engine"],
         model=model_block(settings, args.model, args.revision),
         decoding={"temperature": settings["decoding"]["temperature"],
                   "max_new_tokens": settings["decoding"]["max_new_tokens"]},
@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = stages.add_parser(name, help=help)
         sub.add_argument("--config", action="append",
                          help="config file; repeat to apply presets on top (default config.yaml)")
+        sub.add_argument("--log", default=argparse.SUPPRESS,
+                         help="also write progress, and a failure's traceback, to this file")
         sub.set_defaults(func=func)
         return sub
 
@@ -204,21 +206,19 @@ DELEGATED = {"train": "ossinstruct.train", "launch": "ossinstruct.launch"}
 def main(argv: list[str] | None = None) -> int:
     import importlib
 
-    from .logs import setup_logging
+    from .logs import logged_job
 
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in DELEGATED:
         return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
-    setup_logging(args.log)
-    from .evaluation.data import BenchmarkDataError
-    from .evaluation.score import ScoringError
-
+    # A mistake in the input (config key, file, line) is one line on stderr and exit
+    # status 2; any other failure its traceback and a one-line cause. --log holds both.
     try:
-        args.func(args)
-    except (ConfigError, BenchmarkDataError, ScoringError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        with logged_job(args.log, f"ossinstruct {args.stage}"):
+            args.func(args)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
     return 0
 
 

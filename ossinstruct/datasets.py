@@ -43,7 +43,7 @@ def extract_benchmark_strings(benchmark: str, spec: dict, min_length: int, out_p
 
 
 def match_benchmark(samples_path: str, benchmark: str, strings_path: str, fields: list[str], out_path: str) -> int:
-    strings = list(read_jsonl(strings_path))
+    strings = list(read_jsonl(strings_path, required=("benchmark", "text"), what="benchmark string"))
     found = decontaminate.match_samples(samples_path, benchmark, strings, out_path, fields=fields)
     log.info("%s: %d samples contain a %s string", samples_path, found, benchmark)
     return found

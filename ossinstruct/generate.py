@@ -207,7 +207,7 @@ def generate_shard(
 ) -> dict:
     """Generate one shard file; returns its stats. Raises GenerationError (writing no
     shard) when too many requests failed for good: the rerun asks only for those."""
-    seeds = list(read_jsonl(seeds_path))
+    seeds = list(read_jsonl(seeds_path, required=("seed",), what="seed"))
     result = generate_records(seeds, teacher_name, teacher, ResponseCache(cache_dir), prices,
                               label=str(output_path))
     stats = result.stats

@@ -85,7 +85,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .io import read_jsonl, write_json_atomic
+from .io import InputError, read_jsonl, write_json_atomic
 
 logger = logging.getLogger("ossinstruct.train")
 
@@ -296,15 +296,15 @@ def load_records(train_file: str | os.PathLike):
     from datasets import Dataset
 
     prompts, completions = [], []
-    for n, record in enumerate(read_jsonl(train_file), 1):
+    for n, record in enumerate(read_jsonl(train_file, what="training record"), 1):
         prompt, completion = record.get("prompt"), record.get("completion")
         if not isinstance(prompt, str) or not isinstance(completion, str) or not completion:
-            raise ValueError(f"{train_file}: record {n} needs a string prompt and a non-empty "
+            raise InputError(f"{train_file}: record {n} needs a string prompt and a non-empty "
                              "string completion")
         prompts.append(prompt)
         completions.append(completion)
     if not prompts:
-        raise ValueError(f"{train_file}: no training records")
+        raise InputError(f"{train_file}: no training records (expected prompt/completion lines)")
     return Dataset.from_dict({"prompt": prompts, "completion": completions})
 
 
@@ -789,15 +789,16 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .logs import setup_logging
+    from .logs import logged_job
 
     args = build_parser().parse_args(argv)
     rank = int(os.environ.get("RANK", "0"))
-    setup_logging(args.log if rank == 0 else None)  # one writer for the rule's log file
-    config = config_from_args(args)
-    manifest = train(config)
-    if rank == 0:
-        print(json.dumps({"output_dir": config.output_dir, **manifest["training"]}, indent=2))
+    # One writer for --log; every rank logs to stderr (the train rule sends it to its log).
+    with logged_job(args.log if rank == 0 else None, f"ossinstruct train (rank {rank})"):
+        config = config_from_args(args)
+        manifest = train(config)
+        if rank == 0:
+            print(json.dumps({"output_dir": config.output_dir, **manifest["training"]}, indent=2))
     return 0
 
 
