@@ -618,6 +618,8 @@ def train(config: TrainConfig, callbacks: list | None = None) -> dict:
     Returns the manifest (also written to output_dir/manifest.json).
     `callbacks` are extra transformers TrainerCallbacks (tests use one to interrupt a run).
     """
+    if not Path(config.train_file).is_file():
+        raise InputError(f"{config.train_file}: no such file (expected a train.jsonl of prompt/completion records)")
     start, started_at = time.monotonic(), _now()
     trainer, run = build_trainer(config, callbacks)
     run.started_at = started_at
