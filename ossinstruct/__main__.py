@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from .config import ConfigError, load_config
+from .io import InputError
 
 
 def _config(args) -> dict:
@@ -115,11 +116,15 @@ def cmd_eval_score(args) -> None:
     config = _config(args)
     scoring = config["evaluation"]["scoring"]
     data = Path(args.data_dir)
+    for suffix in (".json", ".jsonl", ".expected.pkl"):
+        if not (data / f"{args.benchmark}{suffix}").is_file():
+            raise InputError(f"{data / (args.benchmark + suffix)}: no such file (expected eval-data's output: "
+                             f"run `python -m ossinstruct eval-data --benchmark {args.benchmark} --out-dir {data}` first)")
     info = json.loads((data / f"{args.benchmark}.json").read_text(encoding="utf-8"))
     result = score(args.benchmark, model=args.model, samples_path=args.samples,
                    tasks_path=data / f"{args.benchmark}.jsonl", info=info,
                    expected_path=data / f"{args.benchmark}.expected.pkl", out_result=args.output,
-                   out_tasks=args.tasks_output or str(Path(args.samples).with_name("tasks.jsonl")),
+                   out_tasks=args.tasks_output,
                    solution_field=scoring["solution"], min_time_limit=scoring["min_time_limit"],
                    gt_time_limit_factor=scoring["gt_time_limit_factor"], memory_mb=scoring["memory_mb"],
                    workers=args.workers)
@@ -194,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--model", required=True, help="the model's name, for the result file")
     sub.add_argument("--workers", type=int, default=2)
     sub.add_argument("-o", "--output", required=True, help="result .json")
-    sub.add_argument("--tasks-output", help="per-task statuses (default: tasks.jsonl beside the samples)")
+    sub.add_argument("--tasks-output", help="also write per-task statuses (.jsonl) here")
     return parser
 
 

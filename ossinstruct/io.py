@@ -62,9 +62,11 @@ class InputError(ValueError):
 
 
 def _json_error(path, lineno: int, exc: json.JSONDecodeError, line: str, what: str) -> InputError:
-    hint = "; the line looks truncated" if exc.pos >= len(line.rstrip("\r\n")) else ""
-    return InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno}{hint}); "
-                      f"expected one {what} per line as a JSON object")
+    if exc.pos >= len(line.rstrip("\r\n")):
+        problem = f"the line ends at column {exc.colno} before its JSON object does (truncated?)"
+    else:
+        problem = f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
+    return InputError(f"{path}: line {lineno}: {problem}; expected one {what} per line as a JSON object")
 
 
 def read_jsonl(path: str | os.PathLike, required: Iterable[str] = (), what: str = "record") -> Iterator[dict]:

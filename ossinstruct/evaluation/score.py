@@ -161,7 +161,8 @@ def score(benchmark: str, *, model: str, samples_path, tasks_path, info: dict, e
         "statuses": dict(sorted(statuses.items())),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    write_jsonl_atomic(out_tasks, records)
+    if out_tasks:
+        write_jsonl_atomic(out_tasks, records)
     write_json_atomic(out_result, result)
     log.info("%s on %s: pass@1 %.1f (base), %.1f (plus) over %d tasks in %.0f s", model, benchmark,
              100 * numbers["pass@1"]["base"], 100 * numbers["pass@1"]["plus"], len(task_ids), seconds)
