@@ -18,8 +18,14 @@ DEMO = ["--config", "config.yaml", "--config", "presets/demo.yaml"]
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "ossinstruct", *map(str, args)], cwd=REPO, env=OFFLINE_ENV,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ossinstruct", *map(str, args)],
+        cwd=REPO,
+        env=OFFLINE_ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def the_error(result) -> str:
@@ -32,9 +38,21 @@ def the_error(result) -> str:
 
 
 def test_eval_data_mbpp_pointed_at_the_humaneval_file(tmp_path):
-    error = the_error(cli("eval-data", "--benchmark", "mbpp", "--path", HUMANEVAL_PLUS, "--out-dir", tmp_path))
-    assert error == (f"{HUMANEVAL_PLUS}: line 1: task HumanEval/0 is not from MBPP+ (expected task ids Mbpp/...; "
-                     "this looks like a HumanEval+ file); check --path / evaluation.data.mbpp.path")
+    error = the_error(
+        cli(
+            "eval-data",
+            "--benchmark",
+            "mbpp",
+            "--path",
+            HUMANEVAL_PLUS,
+            "--out-dir",
+            tmp_path,
+        )
+    )
+    assert error == (
+        f"{HUMANEVAL_PLUS}: line 1: task HumanEval/0 is not from MBPP+ (expected task ids Mbpp/...; "
+        "this looks like a HumanEval+ file); check --path / evaluation.data.mbpp.path"
+    )
     assert not list(tmp_path.iterdir())
 
 
@@ -54,57 +72,161 @@ def eval_data_dir(tmp_path):
 def test_eval_score_sample_missing_a_field(tmp_path):
     data, task = eval_data_dir(tmp_path)
     samples = tmp_path / "samples.jsonl"
-    samples.write_text(json.dumps({"task_id": task["task_id"], "solution": task["prompt"]}) + "\n")
-    error = the_error(cli("eval-score", *DEMO, "--benchmark", "humaneval", "--samples", samples,
-                          "--data-dir", data, "--model", "m", "-o", tmp_path / "r.json"))
-    assert error == (f"{samples}: line 1: sample has no field 'sanitized' "
-                     "(expected the fields task_id, sanitized)")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "samples.jsonl"]  # nothing written
+    samples.write_text(
+        json.dumps({"task_id": task["task_id"], "solution": task["prompt"]}) + "\n"
+    )
+    error = the_error(
+        cli(
+            "eval-score",
+            *DEMO,
+            "--benchmark",
+            "humaneval",
+            "--samples",
+            samples,
+            "--data-dir",
+            data,
+            "--model",
+            "m",
+            "-o",
+            tmp_path / "r.json",
+        )
+    )
+    assert error == (
+        f"{samples}: line 1: sample has no field 'sanitized' "
+        "(expected the fields task_id, sanitized)"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "data",
+        "samples.jsonl",
+    ]  # nothing written
 
 
 def test_eval_score_without_eval_data_output(tmp_path):
-    error = the_error(cli("eval-score", *DEMO, "--benchmark", "humaneval", "--samples", tmp_path / "s.jsonl",
-                          "--data-dir", tmp_path / "nowhere", "--model", "m", "-o", tmp_path / "r.json"))
-    assert error.startswith(f"{tmp_path / 'nowhere' / 'humaneval.json'}: no such file (expected eval-data's output")
+    error = the_error(
+        cli(
+            "eval-score",
+            *DEMO,
+            "--benchmark",
+            "humaneval",
+            "--samples",
+            tmp_path / "s.jsonl",
+            "--data-dir",
+            tmp_path / "nowhere",
+            "--model",
+            "m",
+            "-o",
+            tmp_path / "r.json",
+        )
+    )
+    assert error.startswith(
+        f"{tmp_path / 'nowhere' / 'humaneval.json'}: no such file (expected eval-data's output"
+    )
 
 
 def test_generate_with_a_missing_seeds_file(tmp_path):
-    error = the_error(cli("generate", *DEMO, "--teacher", "gemma-3-270m", "--seeds", tmp_path / "seeds.jsonl",
-                          "-o", tmp_path / "gen.jsonl"))
-    assert error == f"{tmp_path / 'seeds.jsonl'}: no such file (expected a JSON Lines file of seeds)"
+    error = the_error(
+        cli(
+            "generate",
+            *DEMO,
+            "--teacher",
+            "gemma-3-270m",
+            "--seeds",
+            tmp_path / "seeds.jsonl",
+            "-o",
+            tmp_path / "gen.jsonl",
+        )
+    )
+    assert (
+        error
+        == f"{tmp_path / 'seeds.jsonl'}: no such file (expected a JSON Lines file of seeds)"
+    )
 
 
 def test_clean_with_a_truncated_line(tmp_path):
     shard = tmp_path / "shard.jsonl"
     full = json.dumps({"status": "ok", "problem": "p", "solution": "s"})
     shard.write_text(full + "\n" + full[:25] + "\n")  # a copy cut short
-    error = the_error(cli("clean", "--shards", shard, "-o", tmp_path / "c.jsonl", "--rejected", tmp_path / "r.jsonl"))
-    assert error == (f"{shard}: line 2: the line ends at column 26 before its JSON object does (truncated?); "
-                     "expected one generation record per line as a JSON object")
+    error = the_error(
+        cli(
+            "clean",
+            "--shards",
+            shard,
+            "-o",
+            tmp_path / "c.jsonl",
+            "--rejected",
+            tmp_path / "r.jsonl",
+        )
+    )
+    assert error == (
+        f"{shard}: line 2: the line ends at column 26 before its JSON object does (truncated?); "
+        "expected one generation record per line as a JSON object"
+    )
     shard.write_text(full + "\n" + full.replace(":", "=", 1) + "\n")
-    error = the_error(cli("clean", "--shards", shard, "-o", tmp_path / "c.jsonl", "--rejected", tmp_path / "r.jsonl"))
-    assert error == (f"{shard}: line 2: not valid JSON (Expecting ':' delimiter at column 10); "
-                     "expected one generation record per line as a JSON object")
+    error = the_error(
+        cli(
+            "clean",
+            "--shards",
+            shard,
+            "-o",
+            tmp_path / "c.jsonl",
+            "--rejected",
+            tmp_path / "r.jsonl",
+        )
+    )
+    assert error == (
+        f"{shard}: line 2: not valid JSON (Expecting ':' delimiter at column 10); "
+        "expected one generation record per line as a JSON object"
+    )
 
 
 def test_decontaminate_samples_missing_file(tmp_path):
-    error = the_error(cli("decontaminate", *DEMO, "--benchmark", "humaneval", "--samples", tmp_path / "clean.jsonl",
-                          "--out-dir", tmp_path / "dc"))
-    assert error == f"{tmp_path / 'clean.jsonl'}: no such file (expected a JSON Lines file of samples)"
+    error = the_error(
+        cli(
+            "decontaminate",
+            *DEMO,
+            "--benchmark",
+            "humaneval",
+            "--samples",
+            tmp_path / "clean.jsonl",
+            "--out-dir",
+            tmp_path / "dc",
+        )
+    )
+    assert (
+        error
+        == f"{tmp_path / 'clean.jsonl'}: no such file (expected a JSON Lines file of samples)"
+    )
 
 
 def test_unknown_corpus_and_teacher_name_the_option():
-    assert the_error(cli("seeds", *DEMO, "--corpus", "nope", "--lang", "python", "--shard", "0", "-o", "/tmp/x")) == (
-        "--corpus 'nope': no such corpus under `corpora`")
+    assert the_error(
+        cli(
+            "seeds",
+            *DEMO,
+            "--corpus",
+            "nope",
+            "--lang",
+            "python",
+            "--shard",
+            "0",
+            "-o",
+            "/tmp/x",
+        )
+    ) == ("--corpus 'nope': no such corpus under `corpora`")
 
 
 def test_read_jsonl_checks_each_line(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_text('{"a": 1}\n\n[1, 2]\n')
-    with pytest.raises(InputError, match=r"x\.jsonl: line 3: a JSON list, expected a row as a JSON object"):
+    with pytest.raises(
+        InputError,
+        match=r"x\.jsonl: line 3: a JSON list, expected a row as a JSON object",
+    ):
         list(read_jsonl(path, what="row"))
     path.write_text('{"a": 1}\n{"b": 2}\n')
-    with pytest.raises(InputError, match=r"line 2: row has no field 'a' \(expected the fields a\)"):
+    with pytest.raises(
+        InputError, match=r"line 2: row has no field 'a' \(expected the fields a\)"
+    ):
         list(read_jsonl(path, required=("a",), what="row"))
     gz = tmp_path / "x.jsonl.gz"
     with gzip.open(gz, "wt") as f:

@@ -20,13 +20,34 @@ def test_snakemake_job_failure_leaves_traceback_and_cause_in_its_log(tmp_path):
     # The issue's case: MBPP+ evaluation data pointed at the HumanEval+ file.
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     (tmp_path / "mistake.yaml").write_text(
-        yaml.safe_dump({"evaluation": {"benchmarks": ["mbpp"], "data": {"mbpp": {"path": str(HUMANEVAL_PLUS)}}}})
+        yaml.safe_dump(
+            {
+                "evaluation": {
+                    "benchmarks": ["mbpp"],
+                    "data": {"mbpp": {"path": str(HUMANEVAL_PLUS)}},
+                }
+            }
+        )
     )
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", "mistake.yaml",
-         "--cores", "1", "results/eval/data/mbpp.jsonl"],
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "--configfile",
+            "mistake.yaml",
+            "--cores",
+            "1",
+            "results/eval/data/mbpp.jsonl",
+        ],
         # The config's teacher key is checked at start-up, though this target needs none.
-        cwd=tmp_path, env={**OFFLINE_ENV, "OPENAI_API_KEY": "unused"}, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env={**OFFLINE_ENV, "OPENAI_API_KEY": "unused"},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode != 0
     log = (tmp_path / "results" / "logs" / "eval" / "data" / "mbpp.log").read_text()
@@ -43,38 +64,57 @@ def test_snakemake_job_failure_leaves_traceback_and_cause_in_its_log(tmp_path):
 
 def run_logged(tmp_path, body: str, log_name: str = "job.log"):
     script = tmp_path / "job.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(REPO)!r})
         from ossinstruct.logs import logged_job
         with logged_job({str(tmp_path / log_name)!r}, "rule demo (shard=3)") as log:
             log.info("working")
-        """) + textwrap.indent(textwrap.dedent(body), "    "))
-    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+        """)
+        + textwrap.indent(textwrap.dedent(body), "    ")
+    )
+    return subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_unexpected_error_logs_traceback_and_cause_to_file_and_stderr(tmp_path):
-    result = run_logged(tmp_path, """
+    result = run_logged(
+        tmp_path,
+        """
         def inner():
             return {}["sanitized"]
         inner()
-        """)
+        """,
+    )
     assert result.returncode == 1
     log = (tmp_path / "job.log").read_text()
     assert "rule demo (shard=3): working" in log
-    assert 'return {}["sanitized"]' in log and "KeyError: 'sanitized'" in log  # the full traceback
-    assert log.rstrip().splitlines()[-1].endswith("cause: KeyError: missing key 'sanitized'")
+    assert (
+        'return {}["sanitized"]' in log and "KeyError: 'sanitized'" in log
+    )  # the full traceback
+    assert (
+        log.rstrip()
+        .splitlines()[-1]
+        .endswith("cause: KeyError: missing key 'sanitized'")
+    )
     assert "Traceback" in result.stderr and "cause: KeyError" in result.stderr
 
 
 def test_input_error_is_one_line_on_stderr_and_traceback_only_in_log(tmp_path):
-    result = run_logged(tmp_path, """
+    result = run_logged(
+        tmp_path,
+        """
         from ossinstruct.io import read_jsonl
         list(read_jsonl("/nonexistent/seeds.jsonl", what="seed"))
-        """)
+        """,
+    )
     assert result.returncode == 2
     error_lines = [line for line in result.stderr.splitlines() if "INFO" not in line]
-    assert error_lines == ["error: /nonexistent/seeds.jsonl: no such file (expected a JSON Lines file of seeds)"]
+    assert error_lines == [
+        "error: /nonexistent/seeds.jsonl: no such file (expected a JSON Lines file of seeds)"
+    ]
     log = (tmp_path / "job.log").read_text()
     assert "Traceback" in log and "cause: /nonexistent/seeds.jsonl: no such file" in log
 
@@ -95,10 +135,14 @@ def test_progress_lines_have_count_rate_and_eta(monkeypatch):
     clock = iter([0.0, 5.0, 12.0, 12.0, 20.0])  # start, step, step, its line, done
     monkeypatch.setattr("ossinstruct.logs.time.monotonic", lambda: next(clock))
     lines = []
-    progress = Progress(None, "expected outputs", total=10, every_s=10, printer=lines.append)
+    progress = Progress(
+        None, "expected outputs", total=10, every_s=10, printer=lines.append
+    )
     progress.step()  # t=5: not yet
     progress.step(2)  # t=12: 3/10 at 0.25/s, 28 s left
-    assert lines == ["expected outputs: 3/10 (30%) tasks, 0.2/s, 12 s elapsed, ETA 28 s"]
+    assert lines == [
+        "expected outputs: 3/10 (30%) tasks, 0.2/s, 12 s elapsed, ETA 28 s"
+    ]
     progress.done()  # t=20
     assert lines[-1] == "expected outputs: 3 tasks in 20.0 s"
     assert format_seconds(3725) == "1 h 02 min" and format_seconds(61) == "1 min 01 s"
@@ -107,11 +151,26 @@ def test_progress_lines_have_count_rate_and_eta(monkeypatch):
 def test_train_failure_lands_in_its_log(tmp_path):
     log = tmp_path / "train.log"
     result = subprocess.run(
-        [sys.executable, "-m", "ossinstruct", "train", "--base-model", "x", "--train-file",
-         str(tmp_path / "missing.jsonl"), "--output-dir", str(tmp_path / "out"), "--log", str(log)],
-        cwd=REPO, env=OFFLINE_ENV, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "ossinstruct",
+            "train",
+            "--base-model",
+            "x",
+            "--train-file",
+            str(tmp_path / "missing.jsonl"),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--log",
+            str(log),
+        ],
+        cwd=REPO,
+        env=OFFLINE_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 2, result.stderr
     assert f"cause: {tmp_path / 'missing.jsonl'}: no such file" in log.read_text()
     assert "Traceback" in log.read_text()
-
