@@ -107,6 +107,13 @@ def cmd_eval_generate(args) -> None:
     )
 
 
+def cmd_eval_reference(args) -> None:
+    from .evaluation.reference import reference_samples
+
+    n = reference_samples(args.benchmark, args.tasks, args.output)
+    print(f"{n} reference samples in {args.output}")
+
+
 def cmd_eval_score(args) -> None:
     import json
     from pathlib import Path
@@ -129,7 +136,7 @@ def cmd_eval_score(args) -> None:
                    gt_time_limit_factor=scoring["gt_time_limit_factor"], memory_mb=scoring["memory_mb"],
                    workers=args.workers)
     print(f"pass@1 {100 * result['pass@1']['base']:.1f} (base) {100 * result['pass@1']['plus']:.1f} (plus) "
-          f"over {result['n_tasks']} tasks")
+          f"over {result['n_tasks']} tasks; wrote {args.output}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,6 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--revision")
     sub.add_argument("--prompt", choices=["instruct", "completion"], default="instruct")
     sub.add_argument("--engine", choices=["vllm", "transformers"], help="default: evaluation.engine")
+    sub.add_argument("-o", "--output", required=True)
+
+    sub = stage("eval-reference", cmd_eval_reference,
+                "the benchmark's reference solutions as samples (the harness self-check)")
+    sub.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp"])
+    sub.add_argument("--tasks", required=True, help="the tasks in force (eval-data's .jsonl)")
     sub.add_argument("-o", "--output", required=True)
 
     sub = stage("eval-score", cmd_eval_score, "score samples with evalplus, each in a sandbox")
