@@ -15,7 +15,7 @@ SHARED_MBPP := $(wildcard ../shared/benchmarks/MbppPlus.jsonl.gz)
 DEMO_ENV := $(if $(SHARED_HUMANEVAL),HUMANEVAL_OVERRIDE_PATH=$(abspath $(SHARED_HUMANEVAL))) \
 	$(if $(SHARED_MBPP),MBPP_OVERRIDE_PATH=$(abspath $(SHARED_MBPP)))
 
-.PHONY: install demo test lint dryrun clean
+.PHONY: install demo test lint dryrun clean report
 
 install: $(VENV)/.installed
 
@@ -53,3 +53,11 @@ dryrun: install
 clean:
 	rm -rf results/seeds results/generations results/datasets results/decontamination results/checkpoints \
 		results/eval results/summary.* results/reports results/logs results/benchmarks .snakemake
+
+# The Snakemake report (dataset figures, loss curves, the summary chart) of the demo's run;
+# CONFIGFILE=<preset> for a run made with another one.
+CONFIGFILE ?= presets/demo.yaml
+REPORT ?= results/report.html
+report: install
+	$(OFFLINE) $(DEMO_ENV) $(SNAKEMAKE) --configfile $(CONFIGFILE) --report $(REPORT)
+	@echo "Report:       $(REPORT)"

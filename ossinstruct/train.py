@@ -125,6 +125,10 @@ class TrainConfig:
     save_steps: int = 50
     save_total_limit: int = 2
     logging_steps: int = 1
+    # Training curves (transformers' report_to); TensorBoard event files go to logging_dir
+    # (default: <work_dir>/runs, which is removed with the work dir after training).
+    report_to: list[str] = dataclasses.field(default_factory=lambda: ["tensorboard"])
+    logging_dir: str | None = None
     attn_implementation: str | None = "sdpa"
     dataset_name: str | None = None  # for the manifest
     work_dir: str | None = None  # trainer checkpoints; default "<output_dir>.work"
@@ -546,7 +550,7 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
         ddp_find_unused_parameters=False,
         use_cpu=not _cuda(),  # several CPU processes (torchrun) then run DDP over gloo
         dataloader_pin_memory=_cuda(),
-        report_to="none",
+        report_to=list(config.report_to),
     )
     # Creating the arguments set up the process group: trust its world size over the
     # environment's (they differ only when a launcher's processes did not join one group).
@@ -596,9 +600,20 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
             bias="none", task_type="CAUSAL_LM",
         )
 
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset,
-                         processing_class=tokenizer, peft_config=peft_config,
-                         callbacks=callbacks)
+    # transformers 5 takes the TensorBoard directory only from this variable, read when
+    # the trainer builds its callbacks.
+    saved = os.environ.get("TENSORBOARD_LOGGING_DIR")
+    if config.logging_dir:
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(config.logging_dir)
+    try:
+        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset,
+                             processing_class=tokenizer, peft_config=peft_config,
+                             callbacks=callbacks)
+    finally:
+        if saved is None:
+            os.environ.pop("TENSORBOARD_LOGGING_DIR", None)
+        else:
+            os.environ["TENSORBOARD_LOGGING_DIR"] = saved
     run = Run(config=config, hyperparameters=hp, work_dir=work_dir, resume_from=resume_from,
               dataset_sha256=dataset_sha256, examples=len(dataset),
               tokenizer_changes=tokenizer_changes, base_resolved=source)
@@ -765,6 +780,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset-name")
     p.add_argument("--model-dtype", choices=MODEL_DTYPES)
     p.add_argument("--keep-work-dir", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--report-to", nargs="+", help="training curves: tensorboard (default), wandb, ..., none")
+    p.add_argument("--logging-dir", help="TensorBoard event files (default <work-dir>/runs)")
     p.add_argument("--log", help="also write the log to this file")
     return p
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,7 @@ def stage1(tmp_path_factory, tiny) -> tuple[T.TrainConfig, dict]:
                  "--max-length", "256", "--effective-batch-size", "4",
                  "--per-device-batch-size", "4", "--max-steps", "40", "--optimizer", "adamw",
                  "--learning-rate", "1e-2", "--warmup-steps", "0", "--save-steps", "100",
-                 "--seed", "0", "--dataset-name", "oss-instruct"])
+                 "--seed", "0", "--dataset-name", "oss-instruct", "--logging-dir", str(tmp / "tensorboard")])
     assert rc == 0
     manifest = json.loads((out / "manifest.json").read_text())
     return T.TrainConfig.from_dict(manifest["config"]), manifest
@@ -213,6 +214,20 @@ def test_tiny_model_learns_and_writes_its_outputs(stage1):
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not Path(str(out) + ".work").exists(), "the work directory is removed at the end"
     assert not list(out.parent.glob(".*.partial"))
+
+
+def test_training_curves_go_to_tensorboard(stage1):
+    """report_to defaults to TensorBoard; its event files land in --logging-dir (the rule:
+    results/logs/train/{checkpoint}.tensorboard/), outside the work dir removed at the end."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config, _ = stage1
+    assert config.report_to == ["tensorboard"]
+    events = EventAccumulator(config.logging_dir)
+    events.Reload()
+    losses = events.Scalars("train/loss")
+    assert len(losses) >= 10 and losses[-1].value < losses[0].value
+    assert "TENSORBOARD_LOGGING_DIR" not in os.environ  # not left behind for the next run
 
 
 def test_full_fine_tuning_checkpoint_loads_and_generates(stage1, tiny):
