@@ -174,3 +174,14 @@ def test_train_failure_lands_in_its_log(tmp_path):
     assert result.returncode == 2, result.stderr
     assert f"cause: {tmp_path / 'missing.jsonl'}: no such file" in log.read_text()
     assert "Traceback" in log.read_text()
+
+
+def test_sandbox_pool_reports_each_finished_job():
+    """Scoring logs progress from this callback (one step per checked sample)."""
+    from ossinstruct.evaluation.sandbox import Limits, SandboxPool
+
+    for workers in (1, 2):
+        done = []
+        with SandboxPool("ossinstruct.evaluation.sandbox:echo", workers=workers, limits=Limits(timeout_s=30)) as pool:
+            results = pool.run(list(range(5)), on_done=lambda: done.append(len(done)))
+        assert [r.status for r in results] == ["ok"] * 5 and done == [0, 1, 2, 3, 4]

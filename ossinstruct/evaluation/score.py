@@ -21,6 +21,7 @@ from collections import Counter
 from datetime import datetime, timezone
 
 from ..io import InputError, read_jsonl, write_json_atomic, write_jsonl_atomic
+from ..logs import Progress
 from .data import evalplus_version, load_expected, load_tasks
 from .sandbox import Limits, SandboxPool, isolation_report
 
@@ -87,9 +88,11 @@ def check_solutions(benchmark: str, problems: list[dict], solutions: list[str], 
          "expected": expected[problem["task_id"]]}
         for problem, solution in zip(problems, solutions, strict=True)
     ]
+    progress = Progress(log, f"{benchmark}: checked", total=len(payloads))
     with SandboxPool("ossinstruct.evaluation.evalplus_check:check", context,
                      workers=workers, limits=limits) as pool:
-        jobs = pool.run(payloads)
+        jobs = pool.run(payloads, on_done=progress.step)
+    progress.done()
     checks = []
     for problem, job in zip(problems, jobs, strict=True):
         if job.status == "ok":
