@@ -790,7 +790,15 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     data: dict[str, Any] = {}
     if args.config_json:
         text = args.config_json
-        data = json.loads(Path(text).read_text() if not text.lstrip().startswith("{") else text)
+        inline = text.lstrip().startswith("{")
+        where = "--config-json" if inline else f"--config-json {text}"
+        try:
+            data = json.loads(text if inline else Path(text).read_text())
+        except FileNotFoundError:
+            raise InputError(f"{where}: no such file (expected TrainConfig fields as a JSON object)") from None
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                             "expected TrainConfig fields as a JSON object") from None
     for f in dataclasses.fields(TrainConfig):
         value = getattr(args, f.name, None)
         if value is not None:

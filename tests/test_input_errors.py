@@ -240,3 +240,40 @@ def test_read_jsonl_checks_each_line(tmp_path):
         list(read_jsonl(tmp_path / "bin.jsonl"))
     with pytest.raises(InputError, match="is a directory"):
         list(read_jsonl(tmp_path))
+
+
+def test_train_config_json_that_is_not_json(tmp_path):
+    error = the_error(
+        cli(
+            "train",
+            "--config-json",
+            "{bad",
+            "--train-file",
+            "t.jsonl",
+            "--output-dir",
+            tmp_path,
+            "--base-model",
+            "m",
+        )
+    )
+    assert error == (
+        "--config-json: not valid JSON (Expecting property name enclosed in double quotes at column 2); "
+        "expected TrainConfig fields as a JSON object"
+    )
+
+
+def test_eval_reference_given_the_other_benchmark(tmp_path):
+    error = the_error(
+        cli(
+            "eval-reference",
+            "--benchmark",
+            "mbpp",
+            "--tasks",
+            HUMANEVAL_PLUS,
+            "-o",
+            tmp_path / "s.jsonl",
+        )
+    )
+    assert error.startswith(
+        f"{HUMANEVAL_PLUS}: line 1: task HumanEval/0 is not from MBPP+"
+    )

@@ -182,6 +182,10 @@ def test_sandbox_pool_reports_each_finished_job():
 
     for workers in (1, 2):
         done = []
-        with SandboxPool("ossinstruct.evaluation.sandbox:echo", workers=workers, limits=Limits(timeout_s=30)) as pool:
+        with SandboxPool(
+            "ossinstruct.evaluation.sandbox:echo",
+            workers=workers,
+            limits=Limits(timeout_s=30),
+        ) as pool:
             results = pool.run(list(range(5)), on_done=lambda: done.append(len(done)))
         assert [r.status for r in results] == ["ok"] * 5 and done == [0, 1, 2, 3, 4]
