@@ -127,3 +127,21 @@ def test_summary_explains_the_self_check_row():
     )
     assert row.count("99.4") == 2
     assert "harness self-check" not in summary_markdown([], paper, [])
+
+
+@pytest.mark.skipif(not HUMANEVAL.exists(), reason="no shared benchmark files")
+def test_reference_samples_are_what_the_canonical_scoring_tests_score(tmp_path):
+    """tests/test_eval_score.py scores prompt + canonical_solution of every task (163/164 on
+    HumanEval+, as evalplus); the self-check's samples are exactly those."""
+    from ossinstruct.evaluation.reference import reference_samples
+
+    assert reference_samples("humaneval", HUMANEVAL, tmp_path / "s.jsonl") == 164
+    rows = list(read_jsonl(HUMANEVAL))
+    samples = list(
+        read_jsonl(tmp_path / "s.jsonl", required=("task_id", "sanitized", "solution"))
+    )
+    assert [s["task_id"] for s in samples] == [r["task_id"] for r in rows]
+    assert all(
+        s["sanitized"] == s["solution"] == r["prompt"] + r["canonical_solution"]
+        for s, r in zip(samples, rows)
+    )
