@@ -141,6 +141,7 @@ class Progress:
         )
         self.printer = printer
         self.count = 0
+        self.failed: int | None = None  # counted once step() is told about a failure
         self.start = self.last = time.monotonic()
 
     def _emit(self, message: str) -> None:
@@ -158,16 +159,23 @@ class Progress:
         text += f" {self.unit}, {rate:.1f}/s, {elapsed:.0f} s elapsed"
         if self.total and rate > 0:
             text += f", ETA {format_seconds((self.total - self.count) / rate)}"
+        if self.failed is not None:
+            text += f", {self.failed} failed"
         return text
 
-    def step(self, n: int = 1) -> None:
+    def step(self, n: int = 1, failed: bool | None = None) -> None:
         self.count += n
+        if failed is not None:
+            self.failed = (self.failed or 0) + int(failed)
         now = time.monotonic()
-        if now - self.last >= self.every_s:
+        if now - self.last >= self.every_s or (self.total and self.count == self.total):
             self.last = now
             self._emit(self.line())
 
     def done(self) -> None:
+        """A closing line, unless step() just wrote the last one."""
+        if self.total and self.count == self.total:
+            return
         elapsed = time.monotonic() - self.start
         self._emit(f"{self.what}: {self.count} {self.unit} in {elapsed:.1f} s")
 

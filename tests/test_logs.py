@@ -148,6 +148,17 @@ def test_progress_lines_have_count_rate_and_eta(monkeypatch):
     assert format_seconds(3725) == "1 h 02 min" and format_seconds(61) == "1 min 01 s"
 
 
+def test_progress_writes_the_last_step_and_counts_failures(monkeypatch):
+    clock = iter([0.0, 1.0, 2.0, 2.0])  # start, step, last step, its line
+    monkeypatch.setattr("ossinstruct.logs.time.monotonic", lambda: next(clock))
+    lines = []
+    progress = Progress(None, "shard", total=2, unit="requests", printer=lines.append)
+    progress.step(failed=True)
+    progress.step(failed=False)
+    progress.done()  # the last step's line already closed it
+    assert lines == ["shard: 2/2 (100%) requests, 1.0/s, 2 s elapsed, ETA 0 s, 1 failed"]
+
+
 def test_train_failure_lands_in_its_log(tmp_path):
     log = tmp_path / "train.log"
     result = subprocess.run(
