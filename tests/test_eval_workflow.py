@@ -91,6 +91,11 @@ def test_seeds_to_summary_and_what_a_change_reruns(tmp_path):
         assert instruct["prompt"].startswith("You are an exceptionally intelligent coding assistant")
         assert "Write a solution to the following problem:" in instruct["prompt"]
 
+        # The train rule's log holds everything its processes printed; its curves are kept.
+        train_log = (results / "logs" / "train" / "tiny-oss.log").read_text()
+        assert "ossinstruct train (rank 0): started" in train_log and "ossinstruct train (rank 0): done in" in train_log
+        assert list((results / "logs" / "train" / "tiny-oss.tensorboard").glob("events.out.tfevents.*"))
+
         # The harness self-check: the reference solutions through the same scoring step.
         reference = json.loads((results / "eval" / "reference-solutions" / "humaneval.json").read_text())
         assert reference["n_passed"] == {"base": LIMIT, "plus": LIMIT} and reference["paper_row"] is None
