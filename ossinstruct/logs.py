@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from contextlib import contextmanager
@@ -26,6 +28,18 @@ def _input_errors() -> tuple[type[BaseException], ...]:
     from .io import InputError
 
     return (ConfigError, InputError)
+
+
+class JobTerminated(BaseException):
+    """SIGTERM reached the job (a SLURM time limit, a preemption, scancel, Ctrl-C of
+    Snakemake): unwinding instead of dying lets partial files be removed and the log say so."""
+
+
+def _raise_terminated(signum, frame):
+    raise JobTerminated(
+        f"terminated by {signal.Signals(signum).name} (a time limit, a preemption or a "
+        "cancel); finished work and cached responses are kept: rerun to resume"
+    )
 
 
 class _NotFileOnly(logging.Filter):
@@ -53,6 +67,8 @@ def one_line_cause(exc: BaseException) -> str:
     """What went wrong, on one line: the message of an input error as it is, otherwise the
     exception's type and the first line of its message."""
     text = str(exc).strip()
+    if isinstance(exc, JobTerminated):
+        return text
     if isinstance(exc, KeyError) and len(exc.args) == 1:
         text = f"missing key {exc.args[0]!r}"
     first = text.splitlines()[0] if text else ""
@@ -96,6 +112,9 @@ def logged_job(log_path: str | None, name: str, mode: str = "w"):
     log = logging.getLogger(name)
     log.info("started (host %s, pid %d)", socket.gethostname(), os.getpid())
     started = time.monotonic()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield log
     except SystemExit as exc:
@@ -109,7 +128,12 @@ def logged_job(log_path: str | None, name: str, mode: str = "w"):
     except BaseException as exc:  # noqa: BLE001 - every failure goes into the log
         log_failure(log, exc, started)
         logging.shutdown()
+        if isinstance(exc, JobTerminated):
+            raise SystemExit(128 + signal.SIGTERM) from None
         raise SystemExit(2 if isinstance(exc, _input_errors()) else 1) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     log.info("done in %.1f s", time.monotonic() - started)
 
 

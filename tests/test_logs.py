@@ -156,7 +156,9 @@ def test_progress_writes_the_last_step_and_counts_failures(monkeypatch):
     progress.step(failed=True)
     progress.step(failed=False)
     progress.done()  # the last step's line already closed it
-    assert lines == ["shard: 2/2 (100%) requests, 1.0/s, 2 s elapsed, ETA 0 s, 1 failed"]
+    assert lines == [
+        "shard: 2/2 (100%) requests, 1.0/s, 2 s elapsed, ETA 0 s, 1 failed"
+    ]
 
 
 def test_train_failure_lands_in_its_log(tmp_path):
@@ -200,3 +202,31 @@ def test_sandbox_pool_reports_each_finished_job():
         ) as pool:
             results = pool.run(list(range(5)), on_done=lambda: done.append(len(done)))
         assert [r.status for r in results] == ["ok"] * 5 and done == [0, 1, 2, 3, 4]
+
+
+def test_sigterm_is_logged_and_partial_files_are_removed(tmp_path):
+    """A SLURM time limit or scancel sends SIGTERM: the job unwinds (an atomic write in
+    progress leaves nothing) and its log says why it stopped."""
+    out = tmp_path / "shard.jsonl"
+    result = run_logged(
+        tmp_path,
+        f"""
+        import os, signal, time
+        from ossinstruct.io import atomic_path
+        with atomic_path({str(out)!r}) as tmp:
+            tmp.write_text("half a shard")
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)
+        """,
+    )
+    assert result.returncode == 143
+    log = (tmp_path / "job.log").read_text()
+    assert (
+        log.rstrip()
+        .splitlines()[-1]
+        .endswith(
+            "cause: terminated by SIGTERM (a time limit, a preemption or a "
+            "cancel); finished work and cached responses are kept: rerun to resume"
+        )
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["job.log", "job.py"]
