@@ -39,7 +39,6 @@ tried and how to provide it; nothing is skipped silently.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 from collections.abc import Mapping

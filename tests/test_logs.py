@@ -8,8 +8,8 @@ import sys
 import textwrap
 
 import yaml
-
 from conftest import REPO, SHARED
+
 from ossinstruct.logs import Progress, format_seconds, one_line_cause
 
 OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}

@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, SHARED
 
 RUNNABLE = re.compile(r"<!-- runnable -->\n```bash\n(.*?)```", re.S)

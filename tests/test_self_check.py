@@ -10,13 +10,13 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import REPO, SHARED
+
 from ossinstruct.config import ConfigError, load_config
 from ossinstruct.evaluation.summary import (
+    load_paper_results,
     summary_markdown,
     summary_rows,
-    load_paper_results,
 )
 from ossinstruct.io import read_jsonl
 from ossinstruct.workflow import eval_targets

@@ -12,7 +12,6 @@ check in evalplus too), MBPP+ v0.2.0 378/378 base; plus within one or two tasks 
 
 from __future__ import annotations
 
-from ..config import REFERENCE_MODEL
 from ..io import read_jsonl, write_jsonl_atomic
 from .data import DISPLAY, check_rows
 
