@@ -97,8 +97,9 @@ def read_jsonl(path: str | os.PathLike, required: Iterable[str] = (), what: str 
                                      f"expected a {what} as a JSON object")
                 missing = [key for key in required if key not in record]
                 if missing:
-                    raise InputError(f"{path}: line {lineno}: {what} has no field {', '.join(map(repr, missing))} "
-                                     f"(expected the fields {', '.join(required)})")
+                    task = f" (task {record['task_id']})" if "task_id" in record else ""
+                    raise InputError(f"{path}: line {lineno}{task}: {what} has no field "
+                                     f"{', '.join(map(repr, missing))} (expected the fields {', '.join(required)})")
                 yield record
         except (UnicodeDecodeError, OSError, EOFError) as exc:
             if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile):

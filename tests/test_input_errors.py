@@ -92,7 +92,7 @@ def test_eval_score_sample_missing_a_field(tmp_path):
         )
     )
     assert error == (
-        f"{samples}: line 1: sample has no field 'sanitized' "
+        f"{samples}: line 1 (task HumanEval/0): sample has no field 'sanitized' "
         "(expected the fields task_id, sanitized)"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == [
