@@ -98,8 +98,9 @@ def cmd_eval_generate(args) -> None:
 
     config = _config(args)
     settings = config["evaluation"]
+    tasks = list(read_jsonl(args.tasks, required=("task_id", "prompt"), what="task"))
     generate_samples(
-        list(read_jsonl(args.tasks, required=("task_id", "prompt"), what="task")), benchmark=args.benchmark, style=args.prompt, engine=args.engine or settings["engine"],
+        tasks, benchmark=args.benchmark, style=args.prompt, engine=args.engine or settings["engine"],
         model=model_block(settings, args.model, args.revision),
         decoding={"temperature": settings["decoding"]["temperature"],
                   "max_new_tokens": settings["decoding"]["max_new_tokens"]},
