@@ -198,7 +198,7 @@ def test_decontaminate_samples_missing_file(tmp_path):
     )
 
 
-def test_unknown_corpus_and_teacher_name_the_option():
+def test_unknown_corpus_names_the_option():
     assert the_error(
         cli(
             "seeds",
