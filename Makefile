@@ -8,7 +8,7 @@ SNAKEMAKE := $(BIN)/snakemake
 # The venv first on PATH: shell rules call `python` and `accelerate`.
 OFFLINE := PATH=$(abspath $(BIN)):$$PATH HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 CORES ?= 2
-.PHONY: install demo test lint dryrun clean
+.PHONY: install demo test lint dryrun clean report
 
 install: $(VENV)/.installed
 
@@ -46,3 +46,11 @@ dryrun: install
 clean:
 	rm -rf results/seeds results/generations results/datasets results/decontamination results/checkpoints \
 		results/eval results/summary.* results/reports results/logs results/benchmarks .snakemake
+
+# The Snakemake report (dataset figures, loss curves, the summary chart) of the demo's run;
+# CONFIGFILE=<preset> for a run made with another one.
+CONFIGFILE ?= presets/demo.yaml
+REPORT ?= results/report.html
+report: install
+	$(OFFLINE) $(SNAKEMAKE) --configfile $(CONFIGFILE) --report $(REPORT)
+	@echo "Report:       $(REPORT)"

@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ossinstruct import benchmarks as B  # noqa: E402
 from ossinstruct.decontaminate import SAMPLE_FIELDS, Matcher, find_matches  # noqa: E402
+from ossinstruct.logs import Progress  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "benchmarks"
@@ -174,7 +175,7 @@ def ours(samples: list[dict], strings: list[dict], prefilter: bool = True) -> tu
     return build, time.perf_counter() - wall, time.process_time() - cpu, decisions
 
 
-def naive(samples: list[dict], strings: list[dict]) -> tuple[float, float, dict]:
+def naive(samples: list[dict], strings: list[dict], progress: Progress | None = None) -> tuple[float, float, dict]:
     wall, cpu = time.perf_counter(), time.process_time()
     keys = [s["text"].lower() for s in strings]
     decisions = {}
@@ -186,6 +187,8 @@ def naive(samples: list[dict], strings: list[dict]) -> tuple[float, float, dict]
                 s = strings[hit]
                 decisions[sample["raw_index"]] = (field, s["task_id"], s["field"], s["text"])
                 break
+        if progress is not None:
+            progress.step()
     return time.perf_counter() - wall, time.process_time() - cpu, decisions
 
 
@@ -236,7 +239,10 @@ def bench(args) -> None:
     else:
         size = max(len(calibration), int(args.naive_budget / projected * len(samples)))
         subset = sorted(random.Random(args.seed + 2).sample(samples, size), key=lambda s: s["raw_index"])
-    naive_wall, naive_cpu, naive_decided = naive(subset, strings)
+    # Minutes: a progress line (rate, ETA) on stderr every 10 s; the figures stay on stdout.
+    progress = Progress(None, "naive loop", total=len(subset), unit="samples",
+                        printer=lambda line: print(line, file=sys.stderr, flush=True))
+    naive_wall, naive_cpu, naive_decided = naive(subset, strings, progress)
     scale = len(samples) / len(subset)
     if subset is samples:
         print(f"naive loop over all {len(samples):,} samples: {naive_wall:.1f} s wall ({naive_cpu:.1f} s CPU)")

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from .config import ConfigError, load_config
+from .io import InputError
 
 
 def _config(args) -> dict:
@@ -97,13 +98,21 @@ def cmd_eval_generate(args) -> None:
 
     config = _config(args)
     settings = config["evaluation"]
+    tasks = list(read_jsonl(args.tasks, required=("task_id", "prompt"), what="task"))
     generate_samples(
-        list(read_jsonl(args.tasks)), benchmark=args.benchmark, style=args.prompt, engine=args.engine or settings["engine"],
+        tasks, benchmark=args.benchmark, style=args.prompt, engine=args.engine or settings["engine"],
         model=model_block(settings, args.model, args.revision),
         decoding={"temperature": settings["decoding"]["temperature"],
                   "max_new_tokens": settings["decoding"]["max_new_tokens"]},
         cache_dir=config["cache_dir"], out_path=args.output, batch_size=settings["batch_size"],
     )
+
+
+def cmd_eval_reference(args) -> None:
+    from .evaluation.reference import reference_samples
+
+    n = reference_samples(args.benchmark, args.tasks, args.output)
+    print(f"{n} reference samples in {args.output}")
 
 
 def cmd_eval_score(args) -> None:
@@ -115,16 +124,20 @@ def cmd_eval_score(args) -> None:
     config = _config(args)
     scoring = config["evaluation"]["scoring"]
     data = Path(args.data_dir)
+    for suffix in (".json", ".jsonl", ".expected.pkl"):
+        if not (data / f"{args.benchmark}{suffix}").is_file():
+            raise InputError(f"{data / (args.benchmark + suffix)}: no such file (expected eval-data's output: "
+                             f"run `python -m ossinstruct eval-data --benchmark {args.benchmark} --out-dir {data}` first)")
     info = json.loads((data / f"{args.benchmark}.json").read_text(encoding="utf-8"))
     result = score(args.benchmark, model=args.model, samples_path=args.samples,
                    tasks_path=data / f"{args.benchmark}.jsonl", info=info,
                    expected_path=data / f"{args.benchmark}.expected.pkl", out_result=args.output,
-                   out_tasks=args.tasks_output or str(Path(args.samples).with_name("tasks.jsonl")),
+                   out_tasks=args.tasks_output,
                    solution_field=scoring["solution"], min_time_limit=scoring["min_time_limit"],
                    gt_time_limit_factor=scoring["gt_time_limit_factor"], memory_mb=scoring["memory_mb"],
                    workers=args.workers)
     print(f"pass@1 {100 * result['pass@1']['base']:.1f} (base) {100 * result['pass@1']['plus']:.1f} (plus) "
-          f"over {result['n_tasks']} tasks")
+          f"over {result['n_tasks']} tasks; wrote {args.output}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = stages.add_parser(name, help=help)
         sub.add_argument("--config", action="append",
                          help="config file; repeat to apply presets on top (default config.yaml)")
+        sub.add_argument("--log", default=argparse.SUPPRESS,
+                         help="also write progress, and a failure's traceback, to this file")
         sub.set_defaults(func=func)
         return sub
 
@@ -185,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--engine", choices=["vllm", "transformers"], help="default: evaluation.engine")
     sub.add_argument("-o", "--output", required=True)
 
+    sub = stage("eval-reference", cmd_eval_reference,
+                "the benchmark's reference solutions as samples (the harness self-check)")
+    sub.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp"])
+    sub.add_argument("--tasks", required=True, help="the tasks in force (eval-data's .jsonl)")
+    sub.add_argument("-o", "--output", required=True)
+
     sub = stage("eval-score", cmd_eval_score, "score samples with evalplus, each in a sandbox")
     sub.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp"])
     sub.add_argument("--samples", required=True)
@@ -192,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--model", required=True, help="the model's name, for the result file")
     sub.add_argument("--workers", type=int, default=2)
     sub.add_argument("-o", "--output", required=True, help="result .json")
-    sub.add_argument("--tasks-output", help="per-task statuses (default: tasks.jsonl beside the samples)")
+    sub.add_argument("--tasks-output", help="also write per-task statuses (.jsonl) here")
     return parser
 
 
@@ -204,21 +225,19 @@ DELEGATED = {"train": "ossinstruct.train", "launch": "ossinstruct.launch"}
 def main(argv: list[str] | None = None) -> int:
     import importlib
 
-    from .logs import setup_logging
+    from .logs import logged_job
 
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in DELEGATED:
         return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
-    setup_logging(args.log)
-    from .evaluation.data import BenchmarkDataError
-    from .evaluation.score import ScoringError
-
+    # A mistake in the input (config key, file, line) is one line on stderr and exit
+    # status 2; any other failure its traceback and a one-line cause. --log holds both.
     try:
-        args.func(args)
-    except (ConfigError, BenchmarkDataError, ScoringError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        with logged_job(args.log, f"ossinstruct {args.stage}"):
+            args.func(args)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
     return 0
 
 

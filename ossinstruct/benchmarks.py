@@ -40,14 +40,13 @@ tried and how to provide it; nothing is skipped silently.
 from __future__ import annotations
 
 import copy
-import gzip
-import json
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from .config import ConfigError
+from .io import InputError, read_jsonl
 
 BENCHMARKS = ("humaneval", "mbpp", "apps", "ds1000", "gsm8k")
 
@@ -125,7 +124,7 @@ SPEC_KEYS = {
 DEFAULT_MIN_LENGTH = 30
 
 
-class BenchmarkUnavailable(RuntimeError):
+class BenchmarkUnavailable(InputError, RuntimeError):
     """A benchmark's texts cannot be loaded from the source in force."""
 
     def __init__(self, benchmark: str, tried: str, reason: str):
@@ -228,23 +227,7 @@ def describe_source(spec: Mapping) -> str:
 
 def read_jsonl_any(path: str | os.PathLike) -> list[dict]:
     """Rows of a .jsonl or gzip-compressed .jsonl file (gzip told by its magic bytes)."""
-    path = Path(path)
-    with open(path, "rb") as fh:
-        gzipped = fh.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gzipped else open
-    rows = []
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{lineno}: a row must be a JSON object")
-            rows.append(row)
-    return rows
+    return list(read_jsonl(path, what="benchmark row"))
 
 
 def _load_file(name: str, spec: Mapping) -> list[dict]:

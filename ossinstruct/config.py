@@ -22,6 +22,11 @@ def schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
+# The pseudo-model of the harness self-check: each benchmark's reference solutions, scored
+# as a model's samples (ossinstruct/evaluation/reference.py).
+REFERENCE_MODEL = "reference-solutions"
+
+
 class ConfigError(ValueError):
     """A configuration problem; the message names the offending key."""
 
@@ -229,6 +234,9 @@ def _check_evaluation(config: dict) -> None:
     for where, model in rows:
         if model["name"] == "data":
             raise ConfigError(f"config key {where}.name: 'data' is reserved (results/eval/data/ holds the benchmarks)")
+        if model["name"] == REFERENCE_MODEL:
+            raise ConfigError(f"config key {where}.name: {REFERENCE_MODEL!r} is reserved (the harness self-check, "
+                              "evaluation.self_check)")
     if any(m.get("paper_row") for _, m in rows):
         from .evaluation.summary import find_paper_row, load_paper_results
 

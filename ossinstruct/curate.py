@@ -724,7 +724,7 @@ def curate_shards(shard_paths: Iterable[str], output: str, rejected_output: str,
 
     def records():
         for path in shard_paths:
-            yield from read_jsonl(path)
+            yield from read_jsonl(path, required=("status",), what="generation record")
 
     samples, rejected = clean(records(), drop_noisy=drop_noisy)
     write_jsonl_atomic(output, samples)

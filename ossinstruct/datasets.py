@@ -43,7 +43,7 @@ def extract_benchmark_strings(benchmark: str, spec: dict, min_length: int, out_p
 
 
 def match_benchmark(samples_path: str, benchmark: str, strings_path: str, fields: list[str], out_path: str) -> int:
-    strings = list(read_jsonl(strings_path))
+    strings = list(read_jsonl(strings_path, required=("benchmark", "text"), what="benchmark string"))
     found = decontaminate.match_samples(samples_path, benchmark, strings, out_path, fields=fields)
     log.info("%s: %d samples contain a %s string", samples_path, found, benchmark)
     return found
@@ -57,7 +57,7 @@ def merge_matches(samples_path: str, match_paths: list[str], benchmark_names: li
 
 def subset(parent_path: str, python: bool | None, out_decontaminated: str, out_report: str) -> dict:
     """A split of an already decontaminated dataset (paper §4.1: Python / non-Python)."""
-    samples = curate.reindex(trainset.select(read_jsonl(parent_path), python))
+    samples = curate.reindex(trainset.select(read_jsonl(parent_path, what="sample"), python))
     write_jsonl_atomic(out_decontaminated, samples)
     report = {"subset_of": str(parent_path), "python": python, "total": len(samples), "kept": len(samples),
               "excluded": 0}
@@ -66,7 +66,7 @@ def subset(parent_path: str, python: bool | None, out_decontaminated: str, out_r
 
 
 def training_set(decontaminated_path: str, dataset: str, out_path: str) -> int:
-    return trainset.write_training_jsonl(read_jsonl(decontaminated_path), out_path, dataset=dataset)
+    return trainset.write_training_jsonl(read_jsonl(decontaminated_path, what="sample"), out_path, dataset=dataset)
 
 
 def card_and_figures(name: str, spec: dict, teacher: str | None, decontaminated_path: str, report_path: str,

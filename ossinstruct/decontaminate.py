@@ -263,7 +263,7 @@ def match_samples(
     if others:
         raise ValueError(f"match_samples for {benchmark} was given strings of {', '.join(others)}")
     matcher = Matcher(strings)
-    return write_jsonl_atomic(out_path, find_matches(read_jsonl(samples_path), matcher, fields, str(samples_path)))
+    return write_jsonl_atomic(out_path, find_matches(read_jsonl(samples_path, what="sample"), matcher, fields, str(samples_path)))
 
 
 CONTAMINATION_KEYS = ("benchmark", "task_id", "field", "benchmark_field", "matched")
@@ -286,7 +286,7 @@ def merge(
     """
     if benchmarks is not None and len(benchmarks) != len(match_paths):
         raise ValueError(f"{len(benchmarks)} benchmark names for {len(match_paths)} match files")
-    samples = list(read_jsonl(samples_path))
+    samples = list(read_jsonl(samples_path, what="sample"))
     keys = [_sample_key(s, str(samples_path)) for s in samples]
     duplicates = [k for k, n in Counter(keys).items() if n > 1]
     if duplicates:

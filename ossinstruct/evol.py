@@ -25,7 +25,7 @@ import logging
 from pathlib import Path
 
 from .curate import RULE_EMPTY, SAMPLE_FIELDS, is_python_sample
-from .io import read_jsonl
+from .io import InputError, read_jsonl
 
 log = logging.getLogger("ossinstruct.evol")
 
@@ -47,7 +47,7 @@ UNKNOWN_LANG = "unknown"
 _RESPONSE_FIELDS = ("response", "output")
 
 
-class EvolSourceError(RuntimeError):
+class EvolSourceError(InputError, RuntimeError):
     """An Evol-Instruct source cannot be read (hub unreachable, missing file, bad spec)."""
 
 

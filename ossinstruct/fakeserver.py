@@ -1,8 +1,16 @@
 """A scripted OpenAI-compatible HTTP server, for tests, benchmarks and trying the pipeline
-without an API key:
+without an API key. Start it, then point a teacher at it (no key needed):
 
     python -m ossinstruct.fakeserver --port 8000 --latency 0.5
-    # then a teacher with backend: openai, base_url: http://127.0.0.1:8000/v1
+
+    teachers:
+      fake:
+        backend: openai
+        model: fake-teacher      # any name; answers report it
+        base_url: http://127.0.0.1:8000/v1
+
+Every answer is a well-formed OSS-Instruct response ([Problem Description] and [Solution])
+derived from the prompt, so generation, cleaning and decontamination run end to end.
 
 It answers POST /v1/chat/completions and /v1/completions with the real response schemas,
 from the standard library only (a ThreadingHTTPServer with HTTP/1.1 keep-alive, in a
@@ -328,12 +336,15 @@ class FakeServer:
 
 
 def main(argv: list[str] | None = None) -> None:
+    usage = __doc__.split("\n\n")
     parser = argparse.ArgumentParser(prog="python -m ossinstruct.fakeserver",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+                                     description="\n\n".join(usage[:4]),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
-    parser.add_argument("--faults", default="", help="actions per attempt of every body, e.g. 429,ok")
+    parser.add_argument("--faults", default="", help="actions per attempt of every request body, e.g. 429,ok "
+                        "(ok, 429, 500, 503, slow, drop, malformed, nochoices)")
     parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of 429 answers")
     parser.add_argument("--model", default=None, help="model name to report (default: as requested)")
     args = parser.parse_args(argv)

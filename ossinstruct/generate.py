@@ -17,6 +17,7 @@ from .backends import get_backend
 from .backends.base import Request, Response
 from .cache import ResponseCache, request_key
 from .io import read_jsonl, write_json_atomic, write_jsonl_atomic
+from .logs import Progress
 from .parse import parse_response
 from .prompts import Template, template_for
 
@@ -68,28 +69,6 @@ def classify(response: Response, template: Template) -> dict:
     return {"status": status, "reason": reason, "problem": parsed.problem, "solution": parsed.solution}
 
 
-class Progress:
-    """Periodic log lines (done/total, rate, ETA, failures): readable in SLURM logs."""
-
-    def __init__(self, label: str, total: int, every_s: float = 30.0):
-        self.label, self.total, self.every_s = label, total, every_s
-        self.done = self.failed = 0
-        self.start = self.last = time.monotonic()
-
-    def update(self, failed: bool) -> None:
-        self.done += 1
-        self.failed += failed
-        now = time.monotonic()
-        if now - self.last >= self.every_s or self.done == self.total:
-            self.last = now
-            rate = self.done / max(now - self.start, 1e-9)
-            eta = (self.total - self.done) / rate if rate else float("inf")
-            log.info(
-                "%s: %d/%d requests (%.2f/s, ETA %.0fs), %d failed",
-                self.label, self.done, self.total, rate, eta, self.failed,
-            )
-
-
 @dataclass
 class ShardResult:
     records: list[dict]
@@ -116,7 +95,7 @@ def generate_records(
 
     sent_tokens = Counter()
     if misses:
-        progress = Progress(label, len(misses))
+        progress = Progress(log, label, total=len(misses), every_s=30, unit="requests")
 
         def on_response(request: Request, response: Response) -> None:
             cache.put(request.key, response)  # before anything else: it is paid for
@@ -124,7 +103,7 @@ def generate_records(
             if not response.failed:
                 sent_tokens["prompt"] += response.prompt_tokens
                 sent_tokens["completion"] += response.completion_tokens
-            progress.update(response.failed)
+            progress.step(failed=response.failed)
 
         backend = get_backend(teacher)
         try:
@@ -207,7 +186,7 @@ def generate_shard(
 ) -> dict:
     """Generate one shard file; returns its stats. Raises GenerationError (writing no
     shard) when too many requests failed for good: the rerun asks only for those."""
-    seeds = list(read_jsonl(seeds_path))
+    seeds = list(read_jsonl(seeds_path, required=("seed",), what="seed"))
     result = generate_records(seeds, teacher_name, teacher, ResponseCache(cache_dir), prices,
                               label=str(output_path))
     stats = result.stats

@@ -47,7 +47,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ossinstruct.io import write_jsonl_atomic
+from ossinstruct.io import InputError, write_jsonl_atomic
 
 log = logging.getLogger("ossinstruct.seeds")
 
@@ -77,7 +77,7 @@ SKIP_REASONS = (
 )
 
 
-class SeedsError(RuntimeError):
+class SeedsError(InputError, RuntimeError):
     """A seed shard cannot be produced (bad configuration, missing corpus, too few documents)."""
 
 

@@ -85,7 +85,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .io import read_jsonl, write_json_atomic
+from .io import InputError, read_jsonl, write_json_atomic
 
 logger = logging.getLogger("ossinstruct.train")
 
@@ -125,6 +125,10 @@ class TrainConfig:
     save_steps: int = 50
     save_total_limit: int = 2
     logging_steps: int = 1
+    # Training curves (transformers' report_to); TensorBoard event files go to logging_dir
+    # (default: <work_dir>/runs, which is removed with the work dir after training).
+    report_to: list[str] = dataclasses.field(default_factory=lambda: ["tensorboard"])
+    logging_dir: str | None = None
     attn_implementation: str | None = "sdpa"
     dataset_name: str | None = None  # for the manifest
     work_dir: str | None = None  # trainer checkpoints; default "<output_dir>.work"
@@ -296,15 +300,15 @@ def load_records(train_file: str | os.PathLike):
     from datasets import Dataset
 
     prompts, completions = [], []
-    for n, record in enumerate(read_jsonl(train_file), 1):
+    for n, record in enumerate(read_jsonl(train_file, what="training record"), 1):
         prompt, completion = record.get("prompt"), record.get("completion")
         if not isinstance(prompt, str) or not isinstance(completion, str) or not completion:
-            raise ValueError(f"{train_file}: record {n} needs a string prompt and a non-empty "
+            raise InputError(f"{train_file}: record {n} needs a string prompt and a non-empty "
                              "string completion")
         prompts.append(prompt)
         completions.append(completion)
     if not prompts:
-        raise ValueError(f"{train_file}: no training records")
+        raise InputError(f"{train_file}: no training records (expected prompt/completion lines)")
     return Dataset.from_dict({"prompt": prompts, "completion": completions})
 
 
@@ -546,7 +550,7 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
         ddp_find_unused_parameters=False,
         use_cpu=not _cuda(),  # several CPU processes (torchrun) then run DDP over gloo
         dataloader_pin_memory=_cuda(),
-        report_to="none",
+        report_to=list(config.report_to),
     )
     # Creating the arguments set up the process group: trust its world size over the
     # environment's (they differ only when a launcher's processes did not join one group).
@@ -596,9 +600,20 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
             bias="none", task_type="CAUSAL_LM",
         )
 
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset,
-                         processing_class=tokenizer, peft_config=peft_config,
-                         callbacks=callbacks)
+    # transformers 5 takes the TensorBoard directory only from this variable, read when
+    # the trainer builds its callbacks.
+    saved = os.environ.get("TENSORBOARD_LOGGING_DIR")
+    if config.logging_dir:
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(config.logging_dir)
+    try:
+        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset,
+                             processing_class=tokenizer, peft_config=peft_config,
+                             callbacks=callbacks)
+    finally:
+        if saved is None:
+            os.environ.pop("TENSORBOARD_LOGGING_DIR", None)
+        else:
+            os.environ["TENSORBOARD_LOGGING_DIR"] = saved
     run = Run(config=config, hyperparameters=hp, work_dir=work_dir, resume_from=resume_from,
               dataset_sha256=dataset_sha256, examples=len(dataset),
               tokenizer_changes=tokenizer_changes, base_resolved=source)
@@ -618,6 +633,8 @@ def train(config: TrainConfig, callbacks: list | None = None) -> dict:
     Returns the manifest (also written to output_dir/manifest.json).
     `callbacks` are extra transformers TrainerCallbacks (tests use one to interrupt a run).
     """
+    if not Path(config.train_file).is_file():
+        raise InputError(f"{config.train_file}: no such file (expected a train.jsonl of prompt/completion records)")
     start, started_at = time.monotonic(), _now()
     trainer, run = build_trainer(config, callbacks)
     run.started_at = started_at
@@ -763,6 +780,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset-name")
     p.add_argument("--model-dtype", choices=MODEL_DTYPES)
     p.add_argument("--keep-work-dir", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--report-to", nargs="+", help="training curves: tensorboard (default), wandb, ..., none")
+    p.add_argument("--logging-dir", help="TensorBoard event files (default <work-dir>/runs)")
     p.add_argument("--log", help="also write the log to this file")
     return p
 
@@ -771,7 +790,15 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     data: dict[str, Any] = {}
     if args.config_json:
         text = args.config_json
-        data = json.loads(Path(text).read_text() if not text.lstrip().startswith("{") else text)
+        inline = text.lstrip().startswith("{")
+        where = "--config-json" if inline else f"--config-json {text}"
+        try:
+            data = json.loads(text if inline else Path(text).read_text())
+        except FileNotFoundError:
+            raise InputError(f"{where}: no such file (expected TrainConfig fields as a JSON object)") from None
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                             "expected TrainConfig fields as a JSON object") from None
     for f in dataclasses.fields(TrainConfig):
         value = getattr(args, f.name, None)
         if value is not None:
@@ -789,15 +816,16 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .logs import setup_logging
+    from .logs import logged_job
 
     args = build_parser().parse_args(argv)
     rank = int(os.environ.get("RANK", "0"))
-    setup_logging(args.log if rank == 0 else None)  # one writer for the rule's log file
-    config = config_from_args(args)
-    manifest = train(config)
-    if rank == 0:
-        print(json.dumps({"output_dir": config.output_dir, **manifest["training"]}, indent=2))
+    # One writer for --log; every rank logs to stderr (the train rule sends it to its log).
+    with logged_job(args.log if rank == 0 else None, f"ossinstruct train (rank {rank})"):
+        config = config_from_args(args)
+        manifest = train(config)
+        if rank == 0:
+            print(json.dumps({"output_dir": config.output_dir, **manifest["training"]}, indent=2))
     return 0
 
 

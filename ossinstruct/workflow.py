@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import seeds as seedlib
 from .config import (
+    REFERENCE_MODEL,
     dataset_specs,
     evaluated_models,
     generation_languages,
@@ -47,6 +48,8 @@ EVAL_EXPECTED = "results/eval/data/{benchmark}.expected.pkl"
 EVAL_SAMPLES = "results/eval/{model}/{benchmark}/samples.jsonl"
 EVAL_TASK_RESULTS = "results/eval/{model}/{benchmark}/tasks.jsonl"
 EVAL_RESULT = "results/eval/{model}/{benchmark}.json"
+# The harness self-check's samples: the benchmark's reference solutions (evaluation.self_check).
+EVAL_REFERENCE_SAMPLES = EVAL_SAMPLES.replace("{model}", REFERENCE_MODEL)
 SUMMARY_MD = "results/summary.md"
 SUMMARY_CSV = "results/summary.csv"
 SUMMARY_FIGURE = "results/summary.png"
@@ -183,6 +186,8 @@ def eval_targets(config: dict) -> list[str]:
     """A result file per evaluated model and benchmark, and the summary (when any)."""
     benchmarks = config["evaluation"]["benchmarks"]
     targets = [EVAL_RESULT.format(model=m, benchmark=b) for m in evaluated_models(config) for b in benchmarks]
+    if targets and config["evaluation"]["self_check"]:
+        targets += [EVAL_RESULT.format(model=REFERENCE_MODEL, benchmark=b) for b in benchmarks]
     if targets:
         targets += [SUMMARY_MD, SUMMARY_CSV, SUMMARY_FIGURE]
     return targets
@@ -204,6 +209,8 @@ def eval_model_source(config: dict, model: str) -> dict:
 def eval_generation_identity(config: dict, model: str, benchmark: str) -> dict:
     """Everything that determines a model's samples besides the files it reads: a change
     regenerates them (and rescores). Batch size and memory settings are not in it."""
+    if model == REFERENCE_MODEL:
+        return {"model": model, "source": "the benchmark's reference solutions", "benchmark": benchmark}
     ev = config["evaluation"]
     spec = evaluated_models(config)[model]
     return {

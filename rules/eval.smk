@@ -54,6 +54,29 @@ rule eval_generate:
         "../scripts/eval_generate.py"
 
 
+# The harness self-check (evaluation.self_check): the benchmark's reference solutions as
+# the samples of the pseudo-model reference-solutions, scored by eval_score like any model.
+rule eval_reference:
+    input:
+        tasks=wf.EVAL_TASKS,
+    output:
+        samples=wf.EVAL_REFERENCE_SAMPLES,
+    log:
+        f"results/logs/eval/{wf.REFERENCE_MODEL}/{{benchmark}}.generate.log",
+    benchmark:
+        f"results/benchmarks/eval/{wf.REFERENCE_MODEL}/{{benchmark}}.generate.tsv"
+    wildcard_constraints:
+        benchmark=EVAL_BENCHMARKS,
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        runtime=10,
+        mem_mb=2000,
+        cpus_per_task=1,
+    script:
+        "../scripts/eval_reference.py"
+
+
 rule eval_score:
     input:
         samples=wf.EVAL_SAMPLES,
@@ -69,6 +92,8 @@ rule eval_score:
         "results/benchmarks/eval/{model}/{benchmark}.score.tsv"
     wildcard_constraints:
         benchmark=EVAL_BENCHMARKS,
+        # Every evaluated model and the self-check's pseudo-model.
+        model=wf.name_pattern([*evaluated_models(config), wf.REFERENCE_MODEL]),
     conda:
         "../envs/pipeline.yaml"
     threads: eval_score_resource("cpus_per_task")

@@ -26,14 +26,19 @@ rule train:
         strategy=lambda wildcards: wf.train_recipe(config, wildcards.checkpoint)[
             "training"
         ]["strategy"],
+        # TensorBoard's event files (training.report_to), kept beside the job's log.
+        logging_dir=lambda wildcards: f"results/logs/train/{wildcards.checkpoint}.tensorboard",
         # Trainer checkpoints live outside the output, so a preempted or killed job
         # resumes from them after Snakemake removed its incomplete output.
         work_dir=lambda wildcards: wf.TRAIN_WORK.format(checkpoint=wildcards.checkpoint),
         # The launcher and the processes it starts import ossinstruct from this checkout.
         checkout=workflow.basedir,
+    # Everything the launcher and every training process print (progress, a failure's
+    # traceback and cause, another rank's crash) goes into the log file.
     shell:
-        "PYTHONPATH={params.checkout:q}${{PYTHONPATH:+:$PYTHONPATH}}"
+        "(PYTHONPATH={params.checkout:q}${{PYTHONPATH:+:$PYTHONPATH}}"
         " python -m ossinstruct.launch --gpus {resources.gpu} --strategy {params.strategy}"
         " -- --config-json {params.config:q} --train-file {input.train}"
-        " --output-dir {output.model} --work-dir {params.work_dir} --log {log}"
-        " && cp {output.model}/loss_curve.png {output.loss_curve}"
+        " --output-dir {output.model} --work-dir {params.work_dir}"
+        " --logging-dir {params.logging_dir}"
+        " && cp {output.model}/loss_curve.png {output.loss_curve}) > {log} 2>&1"

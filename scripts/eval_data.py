@@ -2,19 +2,20 @@
 expected outputs, shared by every model's jobs."""
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
-from ossinstruct import workflow as wf
-from ossinstruct.evaluation.data import prepare_benchmark
-from ossinstruct.logs import setup_logging
+from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-setup_logging(sm.log[0])
-prepare_benchmark(
-    sm.wildcards.benchmark,
-    # The rule's params hold the file's identity (its sha256); the path comes from config.
-    path=wf.eval_data_path(sm.config, sm.wildcards.benchmark),
-    version=sm.params.data["version"],
-    limit=sm.params.limit,
-    out_tasks=sm.output.tasks,
-    out_info=sm.output.info,
-    out_expected=sm.output.expected,
-)
+with rule_job(sm):
+    from ossinstruct import workflow as wf
+    from ossinstruct.evaluation.data import prepare_benchmark
+
+    prepare_benchmark(
+        sm.wildcards.benchmark,
+        # The rule's params hold the file's identity (its sha256); the path comes from config.
+        path=wf.eval_data_path(sm.config, sm.wildcards.benchmark),
+        version=sm.params.data["version"],
+        limit=sm.params.limit,
+        out_tasks=sm.output.tasks,
+        out_info=sm.output.info,
+        out_expected=sm.output.expected,
+    )

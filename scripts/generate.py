@@ -1,20 +1,21 @@
 """Snakemake entry point of rule generate: one generation shard from one seed shard."""
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
-from ossinstruct.generate import generate_shard
-from ossinstruct.logs import setup_logging
-from ossinstruct.workflow import generation_entry
+from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-setup_logging(sm.log[0])
-entry = generation_entry(sm.config, sm.wildcards.teacher, sm.wildcards.corpus)
-generate_shard(
-    seeds_path=sm.input.seeds,
-    output_path=sm.output.records,
-    stats_path=sm.output.stats,
-    teacher_name=sm.wildcards.teacher,
-    teacher=sm.config["teachers"][sm.wildcards.teacher],
-    cache_dir=sm.config["cache_dir"],
-    prices=sm.config["prices"],
-    max_request_failure_rate=entry["max_request_failure_rate"],
-)
+with rule_job(sm):
+    from ossinstruct.generate import generate_shard
+    from ossinstruct.workflow import generation_entry
+
+    entry = generation_entry(sm.config, sm.wildcards.teacher, sm.wildcards.corpus)
+    generate_shard(
+        seeds_path=sm.input.seeds,
+        output_path=sm.output.records,
+        stats_path=sm.output.stats,
+        teacher_name=sm.wildcards.teacher,
+        teacher=sm.config["teachers"][sm.wildcards.teacher],
+        cache_dir=sm.config["cache_dir"],
+        prices=sm.config["prices"],
+        max_request_failure_rate=entry["max_request_failure_rate"],
+    )

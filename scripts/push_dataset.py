@@ -1,9 +1,12 @@
 """Snakemake entry point of rule push_dataset (off unless datasets.<name>.push_to_hub)."""
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
-from ossinstruct import datasets
-from ossinstruct.logs import setup_logging
+from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-setup_logging(sm.log[0])
-datasets.push_to_hub(sm.params.repo_id, sm.input.samples, sm.input.card, sm.output[0])
+with rule_job(sm):
+    from ossinstruct import datasets
+
+    datasets.push_to_hub(
+        sm.params.repo_id, sm.input.samples, sm.input.card, sm.output[0]
+    )

@@ -1,8 +1,10 @@
 """Snakemake entry point of rule seeds: one seed shard."""
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
-from ossinstruct.logs import setup_logging
-from ossinstruct.seeds import write_shard
+from ossinstruct.logs import rule_job
 
-setup_logging(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-write_shard(snakemake.params.spec, snakemake.output[0])  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+with rule_job(sm):
+    from ossinstruct.seeds import write_shard
+
+    write_shard(sm.params.spec, sm.output[0])

@@ -1,9 +1,12 @@
 """Snakemake entry point of rule subset: a Python / non-Python split."""
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
-from ossinstruct import datasets
-from ossinstruct.logs import setup_logging
+from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-setup_logging(sm.log[0])
-datasets.subset(sm.input.parent, sm.params.python, sm.output.decontaminated, sm.output.report)
+with rule_job(sm):
+    from ossinstruct import datasets
+
+    datasets.subset(
+        sm.input.parent, sm.params.python, sm.output.decontaminated, sm.output.report
+    )

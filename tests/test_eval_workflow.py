@@ -105,8 +105,18 @@ def test_seeds_to_summary_and_what_a_change_reruns(tmp_path):
         assert instruct["prompt"].startswith("You are an exceptionally intelligent coding assistant")
         assert "Write a solution to the following problem:" in instruct["prompt"]
 
+        # The train rule's log holds everything its processes printed; its curves are kept.
+        train_log = (results / "logs" / "train" / "tiny-oss.log").read_text()
+        assert "ossinstruct train (rank 0): started" in train_log and "ossinstruct train (rank 0): done in" in train_log
+        assert list((results / "logs" / "train" / "tiny-oss.tensorboard").glob("events.out.tfevents.*"))
+
+        # The harness self-check: the reference solutions through the same scoring step.
+        reference = json.loads((results / "eval" / "reference-solutions" / "humaneval.json").read_text())
+        assert reference["n_passed"] == {"base": LIMIT, "plus": LIMIT} and reference["paper_row"] is None
         summary = (results / "summary.md").read_text()
         assert "tiny-oss" in summary and "tiny-base" in summary and "60.4" in summary  # Magicoder-CL-7B's row
+        row = next(line for line in summary.splitlines() if line.startswith("| reference-solutions |"))
+        assert row.count("100.0") == 2  # base and plus
         assert f"first {LIMIT} of 164" in summary
         assert coloured_pixels(results / "summary.png") > 100  # the paper's bars at least
         assert "Nothing to be done" in snakemake("-n", cwd=tmp_path, env=env).stdout
@@ -134,7 +144,7 @@ def test_seeds_to_summary_and_what_a_change_reruns(tmp_path):
         # A scoring setting reruns scoring (and the summary), never generation.
         write_config(tmp_path, server.base_url, base, factor=6.0, data_dir=moved)
         jobs = planned_jobs(snakemake("-n", cwd=tmp_path, env=env).stdout)
-        assert jobs == {"eval_score": 2, "eval_summary": 1, "all": 1}
+        assert jobs == {"eval_score": 3, "eval_summary": 1, "all": 1}  # the self-check's too
 
         # Another paper row redraws the summary only.
         write_config(tmp_path, server.base_url, base, paper_row="DeepSeek-Coder-Base-6.7B", data_dir=moved)

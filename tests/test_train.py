@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,7 @@ def stage1(tmp_path_factory, tiny) -> tuple[T.TrainConfig, dict]:
                  "--max-length", "256", "--effective-batch-size", "4",
                  "--per-device-batch-size", "4", "--max-steps", "40", "--optimizer", "adamw",
                  "--learning-rate", "1e-2", "--warmup-steps", "0", "--save-steps", "100",
-                 "--seed", "0", "--dataset-name", "oss-instruct"])
+                 "--seed", "0", "--dataset-name", "oss-instruct", "--logging-dir", str(tmp / "tensorboard")])
     assert rc == 0
     manifest = json.loads((out / "manifest.json").read_text())
     return T.TrainConfig.from_dict(manifest["config"]), manifest
@@ -231,6 +232,20 @@ def test_loss_curve_plots_the_logged_losses(tmp_path, saved_figures):
     assert T.plot_loss_curve([], tmp_path / "empty.png") is False
     assert len(saved_figures[-1].axes[0].lines) == 0
     assert coloured_pixels(tmp_path / "empty.png") == 0
+
+
+def test_training_curves_go_to_tensorboard(stage1):
+    """report_to defaults to TensorBoard; its event files land in --logging-dir (the rule:
+    results/logs/train/{checkpoint}.tensorboard/), outside the work dir removed at the end."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config, _ = stage1
+    assert config.report_to == ["tensorboard"]
+    events = EventAccumulator(config.logging_dir)
+    events.Reload()
+    losses = events.Scalars("train/loss")
+    assert len(losses) >= 10 and losses[-1].value < losses[0].value
+    assert "TENSORBOARD_LOGGING_DIR" not in os.environ  # not left behind for the next run
 
 
 def test_full_fine_tuning_checkpoint_loads_and_generates(stage1, tiny):

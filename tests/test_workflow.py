@@ -92,8 +92,10 @@ def test_slurm_profile_dry_run_puts_generation_on_gpus_and_scoring_on_cpus():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
-    # 4 trained models + 4 evaluated as they are, on 2 benchmarks; one data job each.
-    assert jobs["eval_data"] == 2 and jobs["eval_generate"] == 16 and jobs["eval_score"] == 16
+    # 4 trained models + 4 evaluated as they are, on 2 benchmarks; one data job each; the
+    # harness self-check's reference solutions scored on each.
+    assert jobs["eval_data"] == 2 and jobs["eval_generate"] == 16 and jobs["eval_score"] == 18
+    assert jobs["eval_reference"] == 2
     assert jobs["eval_summary"] == 1
     generate = result.stdout.split("rule eval_generate:")[1:]
     score = result.stdout.split("rule eval_score:")[1:]

@@ -20,19 +20,25 @@ here before evalplus is first imported.
 from __future__ import annotations
 
 import importlib.metadata
-import json
+import logging
 import os
 import pickle
 import sys
 import time
 from pathlib import Path
 
-from ..io import atomic_path, write_json_atomic, write_jsonl_atomic
+from ..io import InputError, atomic_path, read_jsonl, write_json_atomic, write_jsonl_atomic
+from ..logs import Progress
 from ..models import sha256_file
+
+log = logging.getLogger("ossinstruct.evaluation.data")
 
 BENCHMARKS = ("humaneval", "mbpp")
 OVERRIDE_ENV = {"humaneval": "HUMANEVAL_OVERRIDE_PATH", "mbpp": "MBPP_OVERRIDE_PATH"}
 DISPLAY = {"humaneval": "HumanEval", "mbpp": "MBPP"}
+# Every task id of a release starts so: a file of the other benchmark is told at once.
+TASK_ID_PREFIX = {"humaneval": "HumanEval/", "mbpp": "Mbpp/"}
+REQUIRED_FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "base_input", "plus_input", "atol")
 
 # Release files by sha256 (evalplus's humanevalplus_release / mbppplus_release), so that a
 # local copy without a stated version is still named.
@@ -42,7 +48,7 @@ KNOWN_RELEASES = {
 }
 
 
-class BenchmarkDataError(RuntimeError):
+class BenchmarkDataError(InputError, RuntimeError):
     pass
 
 
@@ -74,14 +80,31 @@ def _evalplus_data(benchmark: str, path: str | None):
         path = os.environ[env]
     from evalplus.data import humaneval as he
     from evalplus.data import mbpp as mb
-    from evalplus.data.utils import stream_jsonl
 
     if benchmark == "humaneval":
         file, release = he._ready_human_eval_plus_path(), he.HUMANEVAL_PLUS_VERSION
     else:
         file, release = mb._ready_mbpp_plus_path(), mb.MBPP_PLUS_VERSION
-    rows = list(stream_jsonl(file))
+    rows = list(read_jsonl(file, what=f"EvalPlus {DISPLAY[benchmark]}+ task"))
     return rows, file, release if not path else None
+
+
+def check_rows(benchmark: str, rows: list[dict], file) -> None:
+    """Every row has evalplus's fields and a task id of this benchmark (a HumanEval+ file
+    given for MBPP+ fails here, not deep inside evalplus)."""
+    for line, row in enumerate(rows, 1):
+        missing = [key for key in REQUIRED_FIELDS if key not in row]
+        if missing:
+            raise BenchmarkDataError(f"{file}: line {line}: not an EvalPlus {DISPLAY[benchmark]}+ row "
+                                     f"(missing {', '.join(missing)})")
+        task_id = str(row["task_id"])
+        if not task_id.startswith(TASK_ID_PREFIX[benchmark]):
+            others = [DISPLAY[b] for b, prefix in TASK_ID_PREFIX.items() if task_id.startswith(prefix)]
+            hint = f"; this looks like a {others[0]}+ file" if others else ""
+            raise BenchmarkDataError(
+                f"{file}: line {line}: task {task_id} is not from {DISPLAY[benchmark]}+ (expected task ids "
+                f"{TASK_ID_PREFIX[benchmark]}...{hint}); check --path / evaluation.data.{benchmark}.path"
+            )
 
 
 def deserialize(benchmark: str, row: dict) -> dict:
@@ -117,15 +140,16 @@ def prepare_benchmark(benchmark: str, *, path: str | None, version: str | None, 
                       out_tasks: str, out_info: str, out_expected: str) -> dict:
     _check_name(benchmark)
     rows, file, release = _evalplus_data(benchmark, path)
-    required = ("task_id", "prompt", "entry_point", "canonical_solution", "base_input", "plus_input", "atol")
-    for line, row in enumerate(rows, 1):
-        missing = [key for key in required if key not in row]
-        if missing:
-            raise BenchmarkDataError(f"{file}: line {line}: not an EvalPlus {DISPLAY[benchmark]}+ row "
-                                     f"(missing {', '.join(missing)})")
+    check_rows(benchmark, rows, file)
     in_force = rows[:limit] if limit else rows
     start = time.monotonic()
-    expected = {row["task_id"]: expected_outputs(benchmark, deserialize(benchmark, row)) for row in in_force}
+    # The canonical solutions on every input: the long part (HumanEval+ ~30 s, MBPP+ ~85 s).
+    progress = Progress(log, f"{benchmark}: expected outputs", total=len(in_force))
+    expected = {}
+    for row in in_force:
+        expected[row["task_id"]] = expected_outputs(benchmark, deserialize(benchmark, row))
+        progress.step()
+    progress.done()
     sha256 = sha256_file(file)
     info = {
         "benchmark": benchmark,
@@ -151,12 +175,9 @@ def prepare_benchmark(benchmark: str, *, path: str | None, version: str | None, 
 def load_tasks(benchmark: str, tasks_path: str | os.PathLike) -> list[dict]:
     """The tasks in force, deserialized as evalplus's loaders return them."""
     _check_name(benchmark)
-    rows = []
-    with open(tasks_path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                rows.append(deserialize(benchmark, json.loads(line)))
-    return rows
+    rows = list(read_jsonl(tasks_path, required=REQUIRED_FIELDS, what=f"{DISPLAY[benchmark]}+ task"))
+    check_rows(benchmark, rows, tasks_path)
+    return [deserialize(benchmark, row) for row in rows]
 
 
 def load_expected(path: str | os.PathLike) -> dict:

@@ -31,6 +31,7 @@ from ..backends import get_backend
 from ..backends.base import Request, Response
 from ..cache import ResponseCache, request_key
 from ..io import write_jsonl_atomic
+from ..logs import Progress
 from ..models import EMBEDDED_PREFIX
 from .prompts import build_prompt, postprocess
 
@@ -185,11 +186,14 @@ def generate_samples(
     tokens_this_run = 0
     generation_s = 0.0
     if misses:
+        progress = Progress(log, f"{benchmark}: generated", total=len(misses))
+
         def on_response(request: Request, response: Response) -> None:
             nonlocal tokens_this_run
             cache.put(request.key, response)  # first: a killed job keeps it
             responses[request.key] = response
             tokens_this_run += response.completion_tokens
+            progress.step(failed=response.failed)
 
         backend = get_backend(backend_config(engine, model, batch_size))
         generation_start = time.monotonic()

@@ -99,7 +99,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -538,8 +538,9 @@ class SandboxPool:
             log.warning("sandbox for %s runs without %s: %s", handler, ", ".join(missing),
                         "; ".join(self.isolation["notes"]) or "not available on this machine")
 
-    def run(self, payloads: Sequence[Any]) -> list[JobResult]:
-        """Run the handler on each payload, ``workers`` at a time; results in payload order."""
+    def run(self, payloads: Sequence[Any], on_done: Callable[[], None] | None = None) -> list[JobResult]:
+        """Run the handler on each payload, ``workers`` at a time; results in payload order.
+        `on_done` is called (from one thread at a time) after each job, e.g. for progress."""
         if not self._finalizer.alive:
             raise SandboxError("this SandboxPool is closed")
         encoded = []
@@ -553,11 +554,13 @@ class SandboxPool:
             if self.workers == 1 or len(encoded) <= 1:
                 for index, payload in enumerate(encoded):
                     results[index] = self._workers[0].run_job(next(self._job_ids), payload)
+                    if on_done is not None:
+                        on_done()
                 return results
-            self._run_parallel(encoded, results)
+            self._run_parallel(encoded, results, on_done)
         return results
 
-    def _run_parallel(self, encoded: list[bytes], results: list) -> None:
+    def _run_parallel(self, encoded: list[bytes], results: list, on_done: Callable[[], None] | None = None) -> None:
         pending = iter(range(len(encoded)))
         take = threading.Lock()
         errors: list[BaseException] = []
@@ -574,6 +577,9 @@ class SandboxPool:
                 except BaseException as exc:  # e.g. a replacement zygote that cannot start
                     errors.append(exc)
                     return
+                if on_done is not None:
+                    with take:
+                        on_done()
 
         threads = [threading.Thread(target=drain, args=(worker,), daemon=True, name=f"sandbox-worker-{i}")
                    for i, worker in enumerate(self._workers[:len(encoded)])]

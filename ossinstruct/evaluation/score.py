@@ -20,7 +20,8 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 
-from ..io import read_jsonl, write_json_atomic, write_jsonl_atomic
+from ..io import InputError, read_jsonl, write_json_atomic, write_jsonl_atomic
+from ..logs import Progress
 from .data import evalplus_version, load_expected, load_tasks
 from .sandbox import Limits, SandboxPool, isolation_report
 
@@ -37,7 +38,7 @@ JOB_TIMEOUT_S = 2 * 62 + 16
 PROBLEM_FIELDS = ("task_id", "entry_point", "atol", "base_input", "plus_input")
 
 
-class ScoringError(RuntimeError):
+class ScoringError(InputError, RuntimeError):
     pass
 
 
@@ -51,9 +52,15 @@ def solution_of(sample: dict, field: str) -> str:
     raise ScoringError(f"config key evaluation.scoring.solution: {field!r} is not one of {', '.join(SOLUTION_FIELDS)}")
 
 
-def _samples_by_task(samples_path, task_ids: list[str]) -> dict[str, dict]:
+SOLUTION_KEY = {"sanitized": "sanitized", "raw": "solution"}
+
+
+def _samples_by_task(samples_path, task_ids: list[str], solution_field: str = "sanitized") -> dict[str, dict]:
+    if solution_field not in SOLUTION_KEY:
+        solution_of({}, solution_field)  # the config error
     samples: dict[str, dict] = {}
-    for sample in read_jsonl(samples_path):
+    required = ("task_id", SOLUTION_KEY[solution_field])
+    for sample in read_jsonl(samples_path, required=required, what="sample"):
         if sample["task_id"] in samples:
             raise ScoringError(f"{samples_path}: task {sample['task_id']} has more than one sample")
         samples[sample["task_id"]] = sample
@@ -81,9 +88,11 @@ def check_solutions(benchmark: str, problems: list[dict], solutions: list[str], 
          "expected": expected[problem["task_id"]]}
         for problem, solution in zip(problems, solutions, strict=True)
     ]
+    progress = Progress(log, f"{benchmark}: checked", total=len(payloads))
     with SandboxPool("ossinstruct.evaluation.evalplus_check:check", context,
                      workers=workers, limits=limits) as pool:
-        jobs = pool.run(payloads)
+        jobs = pool.run(payloads, on_done=progress.step)
+    progress.done()
     checks = []
     for problem, job in zip(problems, jobs, strict=True):
         if job.status == "ok":
@@ -112,7 +121,7 @@ def score(benchmark: str, *, model: str, samples_path, tasks_path, info: dict, e
     """Score one model's samples on one benchmark; write the result file and tasks.jsonl."""
     problems = load_tasks(benchmark, tasks_path)
     task_ids = [p["task_id"] for p in problems]
-    samples = _samples_by_task(samples_path, task_ids)
+    samples = _samples_by_task(samples_path, task_ids, solution_field)
     expected = load_expected(expected_path)
     solutions = [solution_of(samples[t], solution_field) for t in task_ids]
     start = time.monotonic()
@@ -155,7 +164,8 @@ def score(benchmark: str, *, model: str, samples_path, tasks_path, info: dict, e
         "statuses": dict(sorted(statuses.items())),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    write_jsonl_atomic(out_tasks, records)
+    if out_tasks:
+        write_jsonl_atomic(out_tasks, records)
     write_json_atomic(out_result, result)
     log.info("%s on %s: pass@1 %.1f (base), %.1f (plus) over %d tasks in %.0f s", model, benchmark,
              100 * numbers["pass@1"]["base"], 100 * numbers["pass@1"]["plus"], len(task_ids), seconds)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from ..config import REFERENCE_MODEL
 from ..io import atomic_path, write_text_atomic
 
 PAPER_RESULTS_FILE = "paper_results.yaml"
@@ -353,6 +354,12 @@ def summary_markdown(rows: Sequence[dict], paper: dict, results: Sequence[dict] 
               "otherwise). *ours*: this pipeline; *paper*: the paper's number for the row named "
               "in *Paper row*; Δ = ours − paper, in percentage points; "
               f"{DASH} where the paper reports no number.", ""]
+    if any(r["model"] == REFERENCE_MODEL for r in rows):
+        lines += [f"*{REFERENCE_MODEL}* is the harness self-check: each benchmark's own reference "
+                  "solutions, scored by the same sandboxed evalplus check as the models. evalplus "
+                  "itself gives 163/164 on HumanEval+ v0.1.10 (base and plus; HumanEval/32 fails) and "
+                  "378/378 base on MBPP+ v0.2.0; a lower number there is the harness's fault, not a "
+                  "model's.", ""]
     for benchmark in _benchmark_order(r["benchmark"] for r in rows):
         lines += _benchmark_table(benchmark, [r for r in rows if r["benchmark"] == benchmark], paper)
     lines += _footer(rows, paper, results)
