@@ -7,14 +7,20 @@ its corpus (local directory tree or a streamed Hugging Face dataset), fixed by
 raising a quota only grows the last partial shard (as a prefix-preserving extension) and adds
 shards.
 
-One snippet per document: its length is uniform in [min_lines, max_lines] (capped by the
-document's length) and its start line uniform among the positions where it fits, both drawn
-from an RNG seeded by a SHA-256 of (random_seed, corpus, lang, document id), so a document's
-snippet does not depend on its position in the stream.
+One snippet per document, drawn from an RNG seeded by a SHA-256 of (random_seed, corpus,
+lang, document id), so a document's snippet does not depend on its position in the stream.
+``seeds.sampler`` picks the rule:
 
-Lines are the document's lines under universal newlines ("\\n", "\\r\\n" and "\\r" end a line,
-as in Python's text mode); a snippet keeps each line's content (indentation, trailing
-spaces) and joins them with "\\n", with no trailing newline.
+- ``magicoder`` (default; the authors' ``extract_seed_code`` in generate_data.py): the
+  lines are ``str.splitlines(keepends=True)``; the start line is uniform over all lines,
+  the length uniform in [min_lines, max_lines], and the snippet is cut off at the end of
+  the document. The snippet is the lines joined as they are, line ends included.
+- ``fit`` (this project's first rule, kept as an option): the length is drawn first
+  (capped by the document's length), then the start uniform among the positions where it
+  fits; lines are split under universal newlines and joined with "\\n", with no trailing
+  newline. It makes snippets longer on average (no cut-off at the end).
+
+The document filters below always use universal-newline lines.
 
 Documents are skipped (and not counted) when they are:
 
@@ -54,9 +60,11 @@ log = logging.getLogger("ossinstruct.seeds")
 # Bump when the sampling algorithm changes the content of shards: it is part of every spec,
 # so Snakemake reruns the shards.
 SAMPLER_VERSION = 1
+SAMPLERS = ("magicoder", "fit")
 
 # Keys of config["seeds"] that decide a shard's content (shard_size is kept apart).
 _SEED_SETTINGS = (
+    "sampler",
     "min_lines",
     "max_lines",
     "max_document_bytes",
@@ -252,14 +260,38 @@ def check_text(text: str | None, settings: dict) -> tuple[list[str] | None, str 
 
 
 def draw_snippet(
-    lines: list[str], rng: random.Random, min_lines: int, max_lines: int
+    lines: list[str], rng: random.Random, min_lines: int, max_lines: int, sampler: str = "magicoder"
 ) -> tuple[int, int]:
-    """0-based [start, end) of a snippet: length uniform in [min_lines, max_lines] capped by
-    the document's length, start uniform where it fits."""
-    wanted = rng.randint(min_lines, max(min_lines, max_lines))
-    n = min(wanted, len(lines))
-    start = rng.randint(0, len(lines) - n)
-    return start, start + n
+    """0-based [start, end) of a snippet of `lines` (see the module docstring).
+
+    magicoder: start uniform over all lines, then length uniform in [min_lines, max_lines],
+    end cut at the document's end. fit: length first (capped by the document), then start
+    uniform where it fits.
+    """
+    if sampler == "magicoder":
+        start = rng.randrange(len(lines))
+        wanted = rng.randint(min_lines, max(min_lines, max_lines))
+        return start, min(start + wanted, len(lines))
+    if sampler == "fit":
+        wanted = rng.randint(min_lines, max(min_lines, max_lines))
+        n = min(wanted, len(lines))
+        start = rng.randint(0, len(lines) - n)
+        return start, start + n
+    raise SeedsError(f"config key seeds.sampler: unknown sampler {sampler!r}; known: {SAMPLERS}")
+
+
+def cut_snippet(
+    text: str, lines: list[str], rng: random.Random, settings: dict
+) -> tuple[int, int, str]:
+    """(start, end, snippet text) of one document, by ``settings["sampler"]``. `lines` are
+    the universal-newline lines of `text` (the fit sampler's)."""
+    sampler = settings.get("sampler", "magicoder")
+    if sampler == "magicoder":
+        kept = text.splitlines(keepends=True)
+        start, end = draw_snippet(kept, rng, settings["min_lines"], settings["max_lines"], sampler)
+        return start, end, "".join(kept[start:end])
+    start, end = draw_snippet(lines, rng, settings["min_lines"], settings["max_lines"], sampler)
+    return start, end, "\n".join(lines[start:end])
 
 
 # --------------------------------------------------------------------------- glob excludes
@@ -501,8 +533,8 @@ def source_label(spec: dict) -> str:
 
 def iter_eligible(
     spec: dict, stats: Counter | None = None
-) -> Iterator[tuple[str, list[str], int, int]]:
-    """(document id, lines, start, end) of each eligible document in stream order.
+) -> Iterator[tuple[str, int, int, str]]:
+    """(document id, start, end, snippet) of each eligible document in stream order.
 
     `stats`, when given, counts "read" and each skip reason.
     """
@@ -523,13 +555,11 @@ def iter_eligible(
         if reason:
             stats[reason] += 1
             continue
-        start, end = draw_snippet(
-            lines, document_rng(*key, doc_id), settings["min_lines"], settings["max_lines"]
-        )
-        if not "".join(lines[start:end]).strip():
+        start, end, snippet = cut_snippet(content, lines, document_rng(*key, doc_id), settings)
+        if not snippet.strip():
             stats["blank_snippet"] += 1
             continue
-        yield doc_id, lines, start, end
+        yield doc_id, start, end, snippet
 
 
 def sample_shard_with_stats(spec: dict) -> tuple[list[dict], dict]:
@@ -541,12 +571,11 @@ def sample_shard_with_stats(spec: dict) -> tuple[list[dict], dict]:
     records: list[dict] = []
     eligible = 0
     if count > 0:
-        for doc_id, lines, start, end in iter_eligible(spec, stats):
+        for doc_id, start, end, text in iter_eligible(spec, stats):
             position = eligible
             eligible += 1
             if position < first:
                 continue  # belongs to an earlier shard
-            text = "\n".join(lines[start:end])
             records.append(
                 {
                     "seed_id": f"{spec['corpus']}/{spec['lang']}/{position}",

@@ -11,8 +11,9 @@ prompt/completion records written by `ossinstruct.trainset`, hand both to TRL's
 Paper defaults (B.3)
     2 epochs, Adafactor, learning rate 5e-5 with a linear schedule and 15 warmup steps,
     batch size 512, bf16, sequences truncated at 1216 tokens (OSS-Instruct; 1024 for the
-    Evol-Instruct stage), DDP over the GPUs. `TrainConfig`'s defaults are these, except
-    `max_length`, which each stage sets.
+    Evol-Instruct stage), DDP over the GPUs, and no gradient clipping (the authors'
+    README-DEV.md: ``--max_grad_norm -1``; ``max_grad_norm`` sets a norm). `TrainConfig`'s
+    defaults are these, except `max_length`, which each stage sets.
 
 Batch size
     The effective batch is reached by gradient accumulation, computed from the processes
@@ -131,7 +132,7 @@ class TrainConfig:
     keep_work_dir: bool = False
     model_dtype: str = "auto"  # weights: auto = bfloat16 when bf16 is used, else float32
     weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
+    max_grad_norm: float | None = None  # None: no clipping (the authors' --max_grad_norm -1)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -522,7 +523,8 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
         warmup_steps=config.warmup_steps,
         optim=OPTIMIZERS[config.optimizer],
         weight_decay=config.weight_decay,
-        max_grad_norm=config.max_grad_norm,
+        # transformers clips only when max_grad_norm > 0
+        max_grad_norm=config.max_grad_norm if config.max_grad_norm else 0.0,
         per_device_train_batch_size=config.per_device_batch_size,
         gradient_accumulation_steps=hp["gradient_accumulation_steps"],
         bf16=hp["precision"] == "bf16",
@@ -756,6 +758,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lora-target-modules", help="comma-separated module names, or all-linear")
     p.add_argument("--merge-lora", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--seed", type=int)
+    p.add_argument("--max-grad-norm", type=float, help="gradient clipping; absent: none")
     p.add_argument("--save-steps", type=int)
     p.add_argument("--save-total-limit", type=int)
     p.add_argument("--logging-steps", type=int)
