@@ -55,18 +55,26 @@ def merge_matches(samples_path: str, match_paths: list[str], benchmark_names: li
                                benchmarks=benchmark_names)
 
 
-def subset(parent_path: str, python: bool | None, out_decontaminated: str, out_report: str) -> dict:
-    """A split of an already decontaminated dataset (paper §4.1: Python / non-Python)."""
-    samples = curate.reindex(trainset.select(read_jsonl(parent_path), python))
+def subset(parent_path: str, python: bool | None, out_decontaminated: str, out_report: str,
+           rule: str = "fence", size: int | None = None, seed: int = 1) -> dict:
+    """A split of an already decontaminated dataset (paper §4.1, Table 5: Python /
+    non-Python), by `rule` (ossinstruct.trainset.python_split)."""
+    parent = list(read_jsonl(parent_path))
+    chosen = parent if python is None else trainset.python_split(parent, python, rule, size, seed)
+    samples = curate.reindex(chosen)
     write_jsonl_atomic(out_decontaminated, samples)
-    report = {"subset_of": str(parent_path), "python": python, "total": len(samples), "kept": len(samples),
+    report = {"subset_of": str(parent_path), "python": python, "python_rule": rule,
+              "python_sample_size": size if rule == "conservative" else None,
+              "parent_total": len(parent), "total": len(samples), "kept": len(samples),
               "excluded": 0}
     write_json_atomic(out_report, report)
     return report
 
 
-def training_set(decontaminated_path: str, dataset: str, out_path: str) -> int:
-    return trainset.write_training_jsonl(read_jsonl(decontaminated_path), out_path, dataset=dataset)
+def training_set(decontaminated_path: str, dataset: str, out_path: str,
+                 instruction: str = "magicoder") -> int:
+    return trainset.write_training_jsonl(read_jsonl(decontaminated_path), out_path, dataset=dataset,
+                                         instruction=instruction)
 
 
 def card_and_figures(name: str, spec: dict, teacher: str | None, decontaminated_path: str, report_path: str,

@@ -135,6 +135,9 @@ rule subset:
         cpus_per_task=1,
     params:
         python=lambda wildcards: dataset_spec(wildcards)["python"],
+        rule=lambda wildcards: dataset_spec(wildcards)["python_rule"],
+        size=lambda wildcards: dataset_spec(wildcards)["python_sample_size"],
+        seed=lambda wildcards: dataset_spec(wildcards)["python_sample_seed"],
     script:
         "../scripts/subset.py"
 
@@ -154,6 +157,9 @@ rule training_set:
         runtime=30,
         mem_mb=8000,
         cpus_per_task=1,
+    params:
+        # The instruction's wording: a change rewrites train.jsonl (and retrains).
+        instruction=lambda wildcards: dataset_spec(wildcards)["instruction"],
     script:
         "../scripts/training_set.py"
 

@@ -6,4 +6,5 @@ from ossinstruct.logs import setup_logging
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
-datasets.subset(sm.input.parent, sm.params.python, sm.output.decontaminated, sm.output.report)
+datasets.subset(sm.input.parent, sm.params.python, sm.output.decontaminated, sm.output.report,
+                rule=sm.params.rule, size=sm.params.size, seed=sm.params.seed)

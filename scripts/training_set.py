@@ -6,4 +6,4 @@ from ossinstruct.logs import setup_logging
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
-datasets.training_set(sm.input[0], sm.wildcards.dataset, sm.output[0])
+datasets.training_set(sm.input[0], sm.wildcards.dataset, sm.output[0], sm.params.instruction)

@@ -172,6 +172,17 @@ def test_truncation_cuts_the_response_and_keeps_the_prompt(tmp_path, tiny):
     assert short["labels"][-4:] == _ids("ok\n") + [EOS]
 
 
+def test_no_gradient_clipping_by_default(tmp_path, tiny):
+    """The authors train with --max_grad_norm -1 (README-DEV.md): no clipping. transformers
+    clips only when max_grad_norm > 0; training.max_grad_norm sets a norm."""
+    data = _write(tmp_path / "train.jsonl", _records(2))
+    assert T.TrainConfig.max_grad_norm is None
+    default, _ = T.build_trainer(_config(tmp_path, tiny, data, name="default"))
+    assert default.args.max_grad_norm == 0.0
+    clipped, run = T.build_trainer(_config(tmp_path, tiny, data, name="clip", max_grad_norm=1.0))
+    assert clipped.args.max_grad_norm == 1.0 and run.hyperparameters["max_grad_norm"] == 1.0
+
+
 def test_packing_keeps_the_same_supervision(tmp_path, tiny):
     records = _records(6, lambda i: "ok\n" * (i + 1))
     data = _write(tmp_path / "train.jsonl", records)

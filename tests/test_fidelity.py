@@ -1,0 +1,147 @@
+"""The authors' protocol, byte for byte where it is text (README "Fidelity").
+
+Expected strings are written out here from the authors' files (ise-uiuc/magicoder:
+data/prompt.txt, generate_data.py's SYSTEM, prompt_template.py), independently of the
+code under test.
+"""
+
+from __future__ import annotations
+
+import random
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from ossinstruct import seeds, trainset
+from ossinstruct.prompts import load_template
+
+# The authors' data/prompt.txt (no trailing newline) and SYSTEM constant.
+AUTHORS_PROMPT_TXT = (
+    "Please gain inspiration from the following random code snippet to create a "
+    "high-quality programming problem. Present your output in two distinct sections: "
+    "[Problem Description] and [Solution].\n"
+    "\n"
+    "Code snippet for inspiration:\n"
+    "```\n"
+    "{code}\n"
+    "```\n"
+    "\n"
+    "Guidelines for each section:\n"
+    "\n"
+    "1. [Problem Description]: This should be **completely self-contained**, providing all "
+    "the contextual information one needs to understand and solve the problem. Assume "
+    "common programming knowledge, but ensure that any specific context, variables, or "
+    "code snippets pertinent to this problem are explicitly included.\n"
+    "\n"
+    "2. [Solution]: Offer a comprehensive, **correct** solution that accurately addresses "
+    "the [Problem Description] you provided."
+)
+AUTHORS_SYSTEM = (
+    "You are exceptionally skilled at crafting high-quality programming problems and "
+    "offering precise solutions."
+)
+
+
+def test_chat_prompt_is_the_authors_bytes_for_a_real_seed():
+    # A real seed: lines 3-6 of this Python's json/__init__.py as the sampler cuts them.
+    path = Path(sysconfig.get_paths()["stdlib"]) / "json" / "__init__.py"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    seed = "".join(lines[2:6])
+    assert seed.endswith("\n")
+    rendered = load_template("oss-instruct-chat-v1").render(seed)
+    user = AUTHORS_PROMPT_TXT.format(code=seed)  # the authors' str.format
+    assert rendered == {
+        "messages": [
+            {"role": "system", "content": AUTHORS_SYSTEM},
+            {"role": "user", "content": user},
+        ]
+    }
+    # The seed keeps its last line end: a blank line before the closing fence, as theirs.
+    assert "```\n" + seed + "\n```\n\nGuidelines" in rendered["messages"][1]["content"]
+    # Braces in code are not placeholders.
+    braces = 'x = {"a": "{code}"}\n'
+    assert load_template("oss-instruct-chat-v1").render(braces)["messages"][1]["content"] == (
+        AUTHORS_PROMPT_TXT.replace("{code}", braces)
+    )
+
+
+def test_chat_prompt_of_a_sampled_stdlib_seed_is_byte_exact():
+    """End to end: the default sampler's seed from a real document, through the template."""
+    rng = seeds.document_rng(976, "stdlib", "python", "json/decoder.py")
+    path = Path(sysconfig.get_paths()["stdlib"]) / "json" / "decoder.py"
+    text = path.read_text(encoding="utf-8")
+    start, end, snippet = seeds.cut_snippet(
+        text, seeds.document_lines(text), rng, {"sampler": "magicoder", "min_lines": 1,
+                                                 "max_lines": 15}
+    )
+    assert snippet == "".join(text.splitlines(keepends=True)[start:end])
+    user = load_template("oss-instruct-chat-v1").render(snippet)["messages"][1]["content"]
+    assert user.encode("utf-8") == AUTHORS_PROMPT_TXT.format(code=snippet).encode("utf-8")
+
+
+MAGICODER_SYSTEM = (
+    "You are an exceptionally intelligent coding assistant that consistently delivers "
+    "accurate and reliable responses to user instructions."
+)
+
+
+def test_training_text_of_an_oss_instruct_and_an_evol_sample():
+    oss = {"problem": "Sum two ints.", "solution": "```python\ndef f(a, b):\n    return a + b\n```",
+           "seed": "a + b\n", "lang": "python", "raw_index": 7}
+    evol = {"problem": "Reverse a string.", "solution": "s[::-1]", "seed": None,
+            "source": "theblackcat102/evol-codealpaca-v1", "lang": None, "raw_index": 3}
+    records = trainset.to_training_records([oss, evol])
+    assert records[0]["prompt"] == (
+        MAGICODER_SYSTEM + "\n\n@@ Instruction\n"
+        "Write a solution to the following coding problem:\nSum two ints.\n\n@@ Response\n"
+    )
+    assert records[0]["completion"] == oss["solution"]
+    assert records[1]["prompt"] == (
+        MAGICODER_SYSTEM + "\n\n@@ Instruction\nReverse a string.\n\n@@ Response\n"
+    )
+    bare = trainset.to_training_records([oss], instruction="bare")
+    assert bare[0]["prompt"] == MAGICODER_SYSTEM + "\n\n@@ Instruction\nSum two ints.\n\n@@ Response\n"
+    with pytest.raises(ValueError, match="instruction style"):
+        trainset.to_training_records([oss], instruction="other")
+
+
+def _sample(i, lang, problem, solution):
+    return {"raw_index": i, "lang": lang, "problem": problem, "solution": solution, "seed": "x\n"}
+
+
+SPLIT_SAMPLES = [
+    _sample(0, "python", "Write a function.", "```python\nx = 1\n```"),  # fence, python seed
+    _sample(1, "rust", "Port it to Python.", "```python\ny = 2\n```"),  # fence, rust seed
+    _sample(2, "python", "Use Python 3.", "```\nz = 3\n```"),  # "Python" only, python seed
+    _sample(3, "cpp", "A C++ task.", "```cpp\nint x;\n```"),  # no python at all
+    _sample(4, "python", "A task.", "```rust\nlet x = 1;\n```"),  # python seed, no mention
+    _sample(5, "java", "Run python3 tool.py", "```java\nclass A {}\n```"),  # lowercase only
+]
+
+
+def test_table5_split_rules():
+    def ids(python, rule, **kw):
+        return [s["raw_index"] for s in trainset.python_split(SPLIT_SAMPLES, python, rule, **kw)]
+
+    # fence (default): "```python" in problem + solution; a partition.
+    assert ids(True, "fence") == [0, 1] and ids(False, "fence") == [2, 3, 4, 5]
+    # conservative: seed language python and "python" (any case) / neither; others dropped.
+    assert ids(True, "conservative", size=None) == [0, 2]
+    assert ids(False, "conservative", size=None) == [3]
+    # substring (the paper's words): case-sensitive "python" in problem or solution.
+    assert ids(True, "substring") == [0, 1, 5] and ids(False, "substring") == [2, 3, 4]
+
+
+def test_conservative_split_samples_like_the_authors_script():
+    """random.seed(1); python = random.sample(python, k); other = random.sample(other, k)."""
+    pool = [_sample(i, "python", "p", "python code") for i in range(50)]
+    pool += [_sample(100 + i, "shell", "s", "echo") for i in range(40)]
+    python_side = trainset.python_split(pool, True, "conservative", size=20, seed=1)
+    other_side = trainset.python_split(pool, False, "conservative", size=20, seed=1)
+    rng = random.Random(1)
+    expected_python = rng.sample(pool[:50], k=20)
+    expected_other = rng.sample(pool[50:], k=20)
+    assert python_side == expected_python and other_side == expected_other
+    with pytest.raises(ValueError, match="python_sample_size=45"):
+        trainset.python_split(pool, True, "conservative", size=45)
