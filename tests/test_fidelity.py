@@ -145,3 +145,94 @@ def test_conservative_split_samples_like_the_authors_script():
     assert python_side == expected_python and other_side == expected_other
     with pytest.raises(ValueError, match="python_sample_size=45"):
         trainset.python_split(pool, True, "conservative", size=45)
+
+
+# --------------------------------------------------------------------------- teacher requests
+
+GOOD = "[Problem Description]\nWrite f.\n[Solution]\n```python\ndef f(): pass\n```"
+
+
+def _teacher(**decoding):
+    from ossinstruct.config import validate_config
+
+    config = validate_config({"teachers": {"t": {"backend": "openai", "model": "gpt-3.5-turbo-1106",
+                                                 "api_key_env": "K", "decoding": decoding}}})
+    return config["teachers"]["t"]
+
+
+def test_every_finish_reason_but_stop_has_its_status():
+    from ossinstruct.backends.base import Response
+    from ossinstruct.generate import classify
+
+    template = load_template("oss-instruct-chat-v1")
+    expected = {"stop": "ok", "length": "truncated", "content_filter": "content_filtered",
+                "tool_calls": "tool_call", "function_call": "tool_call", "eos": "not_stopped",
+                None: "not_stopped"}
+    for finish, status in expected.items():
+        result = classify(Response(GOOD, finish), template)
+        assert result["status"] == status, finish
+        if status != "ok":
+            assert result["reason"] == f"finish_reason={finish}" or finish == "length"
+    assert classify(Response("no sections", "stop"), template)["status"] == "unparseable"
+
+
+def test_max_tokens_follow_the_authors_budget():
+    from ossinstruct.generate import GenerationError, request_max_tokens
+
+    decoding = {"max_tokens": 2500, "context_tokens": 8192, "context_margin": 10}
+    counted = []
+
+    def count(text, model):
+        counted.append(model)
+        return len(text) // 2  # a stand-in tokenizer: 2 characters a token
+
+    # Up to 8192 - 10 - 2500 = 5682 bytes, 2500 without counting (a token is >= 1 byte).
+    assert request_max_tokens("x" * 5682, "m", decoding, count) == 2500 and not counted
+    # Beyond, min(2500, 8192 - tokens - 10), counted with the teacher's model.
+    assert request_max_tokens("x" * 6000, "m", decoding, count) == 2500 and counted == ["m"]
+    assert request_max_tokens("x" * 12000, "m", decoding, count) == 8192 - 6000 - 10
+    assert request_max_tokens("x" * 16400, "m", decoding, count) == 8192 - 8200 - 10  # <= 0
+    assert request_max_tokens("x" * 99999, "m", {**decoding, "context_tokens": None}, count) == 2500
+
+    def broken(text, model):
+        raise GenerationError("tiktoken could not load its encoding")
+
+    with pytest.raises(GenerationError, match="tiktoken"):
+        request_max_tokens("x" * 6000, "m", decoding, broken)
+
+
+def test_a_prompt_without_room_is_not_requested_and_seeds_go_with_requests(monkeypatch):
+    from ossinstruct import generate
+
+    teacher = _teacher(context_tokens=4000, request_seed=976)
+    template = load_template("oss-instruct-chat-v1")
+    decoding = generate.decoding_params(teacher, template)
+    monkeypatch.setattr(generate, "_tiktoken_count", lambda text, model: len(text))
+    short = generate.build_request({"seed": "x = 1\n", "index": 5}, teacher, template, decoding)
+    assert short.params["max_tokens"] == 2500 and short.params["seed"] == 981
+    mid = generate.build_request({"seed": "y" * 1000, "index": 0}, teacher, template, decoding)
+    user_chars = len(AUTHORS_PROMPT_TXT.format(code="y" * 1000))
+    assert mid.params["max_tokens"] == 4000 - user_chars - 10 < 2500
+    assert generate.build_request({"seed": "z" * 4000, "index": 1}, teacher, template, decoding) is None
+    record = generate._too_long_record({"seed": "z"}, "t", teacher, template, decoding)
+    assert record["status"] == "prompt_too_long" and record["request_hash"] is None
+
+
+def test_tiktoken_failures_are_a_clear_error(monkeypatch):
+    """Offline, tiktoken cannot fetch its BPE file: the count fails naming tiktoken and the
+    model, never with a bare network error; an unknown model uses cl100k_base."""
+    import tiktoken
+
+    from ossinstruct import generate
+
+    asked = []
+
+    def offline(name):
+        asked.append(name)
+        raise ConnectionError("Failed to resolve the host")
+
+    monkeypatch.setattr(tiktoken, "get_encoding", offline)
+    monkeypatch.setattr(tiktoken, "encoding_for_model", lambda model: (_ for _ in ()).throw(KeyError(model)))
+    with pytest.raises(generate.GenerationError, match=r"tiktoken could not load .*'my-served-model'"):
+        generate._tiktoken_count("text", "my-served-model")
+    assert asked == ["cl100k_base"]
