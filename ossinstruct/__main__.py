@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--tasks", required=True, help="the tasks in force (eval-data's .jsonl)")
     sub.add_argument("--model", required=True, help="checkpoint dir, hub id or embedded:gemma-3-270m")
     sub.add_argument("--revision")
-    sub.add_argument("--prompt", choices=["instruct", "completion"], default="instruct")
+    sub.add_argument("--prompt", choices=["instruct", "completion", "completion-paper"], default="instruct")
     sub.add_argument("--engine", choices=["vllm", "transformers"], help="default: evaluation.engine")
     sub.add_argument("-o", "--output", required=True)
 

@@ -236,3 +236,142 @@ def test_tiktoken_failures_are_a_clear_error(monkeypatch):
     with pytest.raises(generate.GenerationError, match=r"tiktoken could not load .*'my-served-model'"):
         generate._tiktoken_count("text", "my-served-model")
     assert asked == ["cl100k_base"]
+
+
+# --------------------------------------------------------------------------- evaluation
+
+HE_PROMPT = 'def add(a, b):\n    """Add two numbers."""\n'
+HE_TASK = {"task_id": "HumanEval/0", "prompt": HE_PROMPT, "entry_point": "add"}
+
+
+def test_base_model_prompts_in_both_protocols():
+    from ossinstruct.evaluation.prompts import build_prompt, postprocess
+
+    paper = build_prompt("humaneval", HE_TASK, "completion-paper")
+    assert paper.text == HE_PROMPT  # as it is, not stripped
+    assert paper.stop == ["<|endoftext|>", "<|endofmask|>", "</s>"]
+    out = postprocess("humaneval", HE_TASK, "completion-paper", "    return a + b\n\nprint(add(1, 2))\n</s>x")
+    # Only end-of-text cuts; the trailing print stays, tabs stay.
+    assert out["completion"] == "    return a + b\n\nprint(add(1, 2))\n"
+    assert out["solution"] == HE_PROMPT + out["completion"]
+    today = build_prompt("humaneval", HE_TASK, "completion")
+    assert today.text == HE_PROMPT.strip() + "\n"
+    assert "\nprint(" in today.stop and "\ndef " in today.stop
+    out = postprocess("humaneval", HE_TASK, "completion", "\treturn a + b\nprint(add(1, 2))\n")
+    assert out["completion"] == "    return a + b"
+
+
+def test_instruct_prompt_is_the_authors_text2code():
+    from ossinstruct.evaluation.prompts import build_prompt
+
+    prompt = build_prompt("humaneval", HE_TASK, "instruct")
+    stripped = HE_PROMPT.strip()
+    assert prompt.text == (
+        MAGICODER_SYSTEM + "\n\n@@ Instruction\nWrite a solution to the following problem:\n"
+        "```python\n" + stripped + "\n```\n\n@@ Response\n```python\n" + stripped
+    )
+
+
+def _summary_row(**changes):
+    row = {"model": "m", "benchmark": "mbpp", "paper_row": "Magicoder-CL-7B",
+           "data_version": "v0.1.0", "prompt": "instruct"}
+    return {**row, **changes}
+
+
+def test_summary_flags_versions_and_protocols_other_than_the_papers():
+    from ossinstruct.evaluation.summary import protocol_notes
+
+    assert protocol_notes(_summary_row()) == []
+    assert protocol_notes(_summary_row(benchmark="humaneval", data_version="v0.1.9")) == []
+    (note,) = protocol_notes(_summary_row(data_version="v0.2.0"))
+    assert "MBPP+ v0.2.0" in note and "the paper used v0.1.0" in note
+    (note,) = protocol_notes(_summary_row(data_version=None))
+    assert "unrecorded version" in note
+    (note,) = protocol_notes(_summary_row(prompt="completion"))
+    assert "evalplus 0.3.1's base-model prompt" in note
+    assert protocol_notes(_summary_row(paper_row=None, data_version="v0.2.0")) == []  # no paper number
+
+
+def test_summary_markdown_carries_the_flag(tmp_path):
+    import json
+
+    from ossinstruct.evaluation.summary import write_summary
+
+    def result(version, prompt):
+        return {"model": f"m-{version}", "benchmark": "mbpp", "pass@1": {"base": 0.5, "plus": 0.4},
+                "n_tasks": 399, "limit": None, "paper_row": "Magicoder-CL-7B",
+                "decoding": {"prompt": prompt},
+                "data": {"sha256": "ab" * 32, "version": version, "n_tasks_release": 399},
+                "scoring": {"evalplus_version": "0.3.1"}}
+
+    paths = []
+    for r in (result("v0.1.0", "instruct"), result("v0.2.0", "instruct")):
+        path = tmp_path / f"{r['model']}.json"
+        path.write_text(json.dumps(r))
+        paths.append(path)
+    rows = write_summary(paths, tmp_path / "s.md", tmp_path / "s.csv", tmp_path / "s.png")
+    text = (tmp_path / "s.md").read_text()
+    assert "Not measured as the paper's numbers were" in text
+    assert "m-v0.2.0 on MBPP: scored on MBPP+ v0.2.0" in text and "m-v0.1.0 on MBPP" not in text
+    assert {r["data_version"] for r in rows} == {"v0.1.0", "v0.2.0"}
+
+
+def test_default_data_is_the_papers_release(monkeypatch, tmp_path):
+    """path null: evalplus's download of the paper's release (offline here: the download is
+    replaced by a copy of the shared file under evalplus's cache name)."""
+    import gzip
+    import shutil
+
+    import evalplus.data.utils as eu
+
+    from ossinstruct.evaluation import data
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "HumanEvalPlus.jsonl.gz"
+    if not shared.is_file():
+        pytest.skip("../shared/benchmarks is not beside this checkout")
+    asked = []
+
+    def fake_cache(url, path):
+        asked.append((url, path))
+        with gzip.open(shared, "rb") as src, open(path, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+
+    monkeypatch.delenv("HUMANEVAL_OVERRIDE_PATH", raising=False)
+    monkeypatch.setattr(eu, "make_cache", fake_cache)
+    monkeypatch.setattr(eu, "get_dataset_metadata",
+                        lambda name, version, mini: (f"https://x/{version}/{name}.jsonl.gz",
+                                                     str(tmp_path / f"{name}-{version}.jsonl")))
+    rows, file, release = data._evalplus_data("humaneval", None)
+    assert release == "v0.1.9" and asked[0][0] == "https://x/v0.1.9/HumanEvalPlus.jsonl.gz"
+    assert file.endswith("HumanEvalPlus-v0.1.9.jsonl") and len(rows) == 164
+    _, _, release = data._evalplus_data("mbpp", None, "v0.2.0")
+    assert release == "v0.2.0"
+
+    def offline(url, path):
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(eu, "make_cache", offline)
+    with pytest.raises(data.BenchmarkDataError, match=r"evaluation\.data\.mbpp.*v0\.1\.0.*path"):
+        data._evalplus_data("mbpp", None)
+
+
+def test_a_version_label_that_contradicts_the_file_is_an_error(tmp_path):
+    import subprocess
+    import sys
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "MbppPlus.jsonl.gz"
+    if not shared.is_file():
+        pytest.skip("../shared/benchmarks is not beside this checkout")
+    # A fresh process: evalplus reads its override variable when first imported.
+    code = (
+        "from ossinstruct.evaluation.data import prepare_benchmark, BenchmarkDataError\n"
+        "try:\n"
+        f"    prepare_benchmark('mbpp', path={str(shared)!r}, version='v0.1.0', limit=1,\n"
+        f"        out_tasks={str(tmp_path / 't.jsonl')!r}, out_info={str(tmp_path / 'i.json')!r},\n"
+        f"        out_expected={str(tmp_path / 'e.pkl')!r})\n"
+        "except BenchmarkDataError as exc:\n"
+        "    print('ERROR', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "ERROR config key evaluation.data.mbpp.version: 'v0.1.0'" in out.stdout, out.stderr
+    assert "v0.2.0 release file" in out.stdout and not (tmp_path / "i.json").exists()
