@@ -375,3 +375,69 @@ def test_a_version_label_that_contradicts_the_file_is_an_error(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert "ERROR config key evaluation.data.mbpp.version: 'v0.1.0'" in out.stdout, out.stderr
     assert "v0.2.0 release file" in out.stdout and not (tmp_path / "i.json").exists()
+
+
+# --------------------------------------------------------------------------- seed selection
+
+
+def _pool_rows(n):
+    rng = random.Random(5)
+    rows = []
+    for i in range(n):
+        lines = [f"line_{i}_{j} = {j}\n" for j in range(rng.randint(1, 40))]
+        if i % 7 == 0:
+            lines[-1] = lines[-1].rstrip("\n")  # no final newline
+        rows.append({"hexsha": f"sha{i}", "content": "".join(lines)})
+    return rows
+
+
+def _authors_seeds(rows, pool_size, seed=976, chunk=1000):
+    """The authors' generate_data.py, written out independently: train[:pool_size], a
+    batched map seeding `random` with seed + the batch's first index, extract_seed_code,
+    then datasets' shuffle(seed) and the index after it."""
+    import datasets
+
+    pool = rows[:pool_size]
+    snippets = []
+    for chunk_start in range(0, len(pool), chunk):
+        random.seed(seed + chunk_start)
+        for row in pool[chunk_start:chunk_start + chunk]:
+            lines = row["content"].splitlines(keepends=True)
+            start_index = random.choice(range(len(lines)))
+            n_lines = random.randint(1, 15)
+            snippets.append("".join(lines[start_index:start_index + n_lines]))
+    shuffled = datasets.Dataset.from_dict({"raw_index": list(range(len(pool)))}).shuffle(seed=seed)
+    return [(index, raw, snippets[raw]) for index, raw in enumerate(shuffled["raw_index"])]
+
+
+def test_magicoder_selection_reproduces_the_authors_seeds(monkeypatch):
+    from ossinstruct.config import validate_config
+
+    rows = _pool_rows(2600)
+    monkeypatch.setenv("HF_TOKEN", "hf_test")
+    streams = []
+
+    def fake_stream(dataset, data_dir, revision, token, seed, buffer_size):
+        streams.append(buffer_size)
+        return iter(rows)
+
+    monkeypatch.setattr(seeds, "open_hf_stream", fake_stream)
+
+    def config(quota):
+        return validate_config({
+            "seeds": {"shard_size": 100},
+            "corpora": {"sc": {"source": "huggingface", "dataset": "bigcode/starcoderdata",
+                               "pool_size": 2200,
+                               "languages": {"python": {"quota": quota, "data_dir": "python"}}}},
+        })
+
+    expected = _authors_seeds(rows, 2200)
+    shard = seeds.sample_shard(seeds.shard_spec(config(2200), "sc", "python", 13))
+    assert streams == [None]  # file order, no streaming shuffle
+    assert [(r["index"], r["raw_index"], r["seed"]) for r in shard] == expected[1300:1400]
+    assert all(r["document"] == f"sha{r['raw_index']}" for r in shard)
+    # Quota growth: the last partial shard keeps its seeds as a prefix.
+    small = seeds.sample_shard(seeds.shard_spec(config(1340), "sc", "python", 13))
+    assert small == shard[:40]
+    with pytest.raises(seeds.SeedsError, match="pool has 2200 documents"):
+        seeds.sample_shard(seeds.shard_spec(config(2300), "sc", "python", 22))

@@ -213,7 +213,9 @@ def test_hf_shard_spec():
         "revision": "abc123",
         "text_field": "content",
         "token_env": "HF_TOKEN",
-        "shuffle_buffer": 10000,
+        "selection": "magicoder",
+        "pool_size": 150000,
+        "pool_seed": 976,
     }
     rust = seeds.shard_spec(cfg, "sc", "rust", 0)["source"]
     assert rust["dataset"] == "bigcode/the-stack" and rust["revision"] == "def456"
@@ -654,6 +656,7 @@ def hf_config(**corpus_extra):
         "dataset": "bigcode/starcoderdata",
         "revision": "v1",
         "languages": {"python": {"quota": 3, "data_dir": "python"}},
+        "selection": "stream",
         **corpus_extra,
     }
     return make_config({"sc": corpus}, {"shard_size": 10})
