@@ -20,8 +20,10 @@ from .io import read_jsonl, write_json_atomic, write_jsonl_atomic, write_text_at
 log = logging.getLogger("ossinstruct.datasets")
 
 
-def clean_generations(shard_paths: list[str], out_clean: str, out_rejected: str, drop_noisy: bool) -> dict:
-    return curate.curate_shards(shard_paths, out_clean, out_rejected, drop_noisy=drop_noisy)
+def clean_generations(shard_paths: list[str], out_clean: str, out_rejected: str, drop_noisy: bool,
+                      shuffle_seed: int | None = None) -> dict:
+    return curate.curate_shards(shard_paths, out_clean, out_rejected, drop_noisy=drop_noisy,
+                                shuffle_seed=shuffle_seed)
 
 
 def ingest_evol(name: str, spec: dict, out_clean: str, out_rejected: str) -> dict:

@@ -38,6 +38,7 @@ rule clean_generations:
         cpus_per_task=1,
     params:
         drop_noisy=lambda wildcards: dataset_spec(wildcards)["drop_noisy"],
+        shuffle_seed=lambda wildcards: dataset_spec(wildcards)["dedup_shuffle_seed"],
     script:
         "../scripts/clean_generations.py"
 

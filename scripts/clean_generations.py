@@ -6,4 +6,5 @@ from ossinstruct.logs import setup_logging
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
-datasets.clean_generations(list(sm.input.shards), sm.output.clean, sm.output.rejected, sm.params.drop_noisy)
+datasets.clean_generations(list(sm.input.shards), sm.output.clean, sm.output.rejected, sm.params.drop_noisy,
+                           sm.params.shuffle_seed)

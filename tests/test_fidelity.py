@@ -441,3 +441,26 @@ def test_magicoder_selection_reproduces_the_authors_seeds(monkeypatch):
     assert small == shard[:40]
     with pytest.raises(seeds.SeedsError, match="pool has 2200 documents"):
         seeds.sample_shard(seeds.shard_spec(config(2300), "sc", "python", 22))
+
+
+def test_dedup_first_wins_after_the_authors_shuffle():
+    from ossinstruct.curate import clean
+
+    records = [{"status": "ok", "seed": f"s{i % 5}\n", "problem": f"p{i}", "solution": f"x{i}",
+                "lang": "python", "index": i} for i in range(20)]
+    records.insert(3, {"status": "truncated", "reason": "finish_reason=length", "seed": "z"})
+    samples, rejected = clean(records, shuffle_seed=666)
+    # clean_data.py: random.seed(666); random.shuffle(raw_data); then first wins.
+    ok = [r for r in records if r["status"] == "ok"]
+    random.seed(666)
+    random.shuffle(ok)
+    expected, seen = [], set()
+    for r in ok:
+        if r["seed"] not in seen:
+            seen.add(r["seed"])
+            expected.append(r["problem"])
+    assert [s["problem"] for s in samples] == expected and len(expected) == 5
+    assert [s["index"] for s in samples] == list(range(5))
+    in_order, _ = clean(records, shuffle_seed=None)
+    assert [s["problem"] for s in in_order] == ["p0", "p1", "p2", "p3", "p4"]
+    assert sum(r["reject_rule"] == "duplicate_seed" for r in rejected) == 15
