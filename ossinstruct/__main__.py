@@ -70,7 +70,7 @@ def cmd_decontaminate(args) -> None:
     for name in names:
         spec = benchmark_lib.resolve_source(name, settings["sources"].get(name))
         strings = out / "strings" / f"{name}.jsonl"
-        extract_benchmark_strings(name, spec, settings["min_length"], str(strings))
+        extract_benchmark_strings(name, spec, settings["min_length"], str(strings), settings["exempt"])
         matches.append(str(out / "matches" / f"{name}.jsonl"))
         match_benchmark(args.samples, name, str(strings), settings["fields"], matches[-1])
     report = merge_matches(args.samples, matches, names, str(out / "decontaminated.jsonl"),

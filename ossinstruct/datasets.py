@@ -35,10 +35,12 @@ def ingest_evol(name: str, spec: dict, out_clean: str, out_rejected: str) -> dic
     return {"raw": len(rows), "kept": len(samples), "rejected": len(rejected)}
 
 
-def extract_benchmark_strings(benchmark: str, spec: dict, min_length: int, out_path: str) -> int:
+def extract_benchmark_strings(benchmark: str, spec: dict, min_length: int, out_path: str,
+                              exempt: list[str] = ()) -> int:
     """Load one benchmark's texts (the source spec resolved by the workflow) and write the
     strings a training sample must not contain."""
-    strings = benchmarks.benchmark_strings(benchmark, benchmarks.load_rows(benchmark, spec), min_length)
+    strings = benchmarks.benchmark_strings(benchmark, benchmarks.load_rows(benchmark, spec), min_length,
+                                           exempt=exempt)
     log.info("%s (%s): %d strings of at least %d characters", benchmark,
              benchmarks.describe_source(spec), len(strings), min_length)
     return write_jsonl_atomic(out_path, strings)

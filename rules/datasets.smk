@@ -14,6 +14,7 @@ rule benchmark_strings:
     params:
         source=benchmark_source,
         min_length=config["decontamination"]["min_length"],
+        exempt=config["decontamination"]["exempt"],
     script:
         "../scripts/benchmark_strings.py"
 

