@@ -17,7 +17,7 @@ from .backends import get_backend
 from .backends.base import Request, Response
 from .cache import ResponseCache, request_key
 from .io import read_jsonl, write_json_atomic, write_jsonl_atomic
-from .parse import parse_response
+from .parse import parser_for
 from .prompts import Template, template_for
 
 log = logging.getLogger("ossinstruct.generate")
@@ -114,11 +114,11 @@ def build_request(seed: dict, teacher: dict, template: Template, decoding: dict)
     return Request(key=key, params=params, **payload)
 
 
-def classify(response: Response, template: Template) -> dict:
+def classify(response: Response, template: Template, parser: str = "magicoder") -> dict:
     """status, reason, problem and solution of one response."""
     if response.failed:
         return {"status": REQUEST_FAILED, "reason": response.error, "problem": None, "solution": None}
-    parsed = parse_response(template.data.get("response_prefix", "") + (response.text or ""))
+    parsed = parser_for(parser)(template.data.get("response_prefix", "") + (response.text or ""))
     finish = response.finish_reason
     if finish == "stop":
         status, reason = (OK, None) if parsed.ok else (UNPARSEABLE, parsed.reason)
@@ -212,7 +212,7 @@ def generate_records(
             "template_sha256": template.sha256,
             "decoding": {**decoding, **request.params},
             "request_hash": request.key,
-            **classify(response, template),
+            **classify(response, template, teacher.get("parser", "magicoder")),
             "response": response.text,
             "finish_reason": response.finish_reason,
             "usage": {"prompt_tokens": response.prompt_tokens,
@@ -327,6 +327,7 @@ def teacher_identity(teacher: dict) -> dict:
         "template_id": template.id,
         "template_sha256": template.sha256,
         "decoding": decoding_params(teacher, template),
+        "parser": teacher.get("parser", "magicoder"),
     }
     if teacher["backend"] != "openai":
         identity["dtype"] = teacher["dtype"]

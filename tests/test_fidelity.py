@@ -483,3 +483,23 @@ def test_decontamination_strings_follow_the_authors_list():
     assert "return number % 1.0" in texts  # short strings are searched (ours: min_length 30)
     ours = {s["text"] for s in benchmarks.benchmark_strings("humaneval", rows, 30)}
     assert "return number % 1.0" not in ours and len(texts) - len(ours) == 9
+
+
+def test_the_authors_parser_is_line_based():
+    from ossinstruct.parse import parse_response, parse_response_magicoder
+
+    text = ("Here it is.\n**[Problem Description]**: Write add.\nIt adds.\n\n[Solution]\n"
+            "```python\ndef add(a, b):\n    return a + b\n```\n[Problem Description]\nmore\n")
+    theirs = parse_response_magicoder(text)
+    # The header lines are dropped whole (with "Write add." on it); the solution runs to the end.
+    assert theirs.ok and theirs.problem == "It adds."
+    assert theirs.solution == ("```python\ndef add(a, b):\n    return a + b\n```\n"
+                               "[Problem Description]\nmore")
+    ours = parse_response(text)
+    assert ours.problem == "Write add.\nIt adds." and ours.solution.endswith("```")
+    assert parse_response_magicoder("[Problem Description] and [Solution]\nx").reason == (
+        "[Problem Description] and [Solution] on the same line")
+    assert parse_response_magicoder("[Solution]\nx\n[Problem Description]\ny").reason == (
+        "[Solution] comes before [Problem Description]")
+    assert parse_response_magicoder("[problem description]\n\n[SOLUTION]\nx").reason == "empty problem"
+    assert parse_response_magicoder("no headers").reason == "missing [Problem Description] section"
