@@ -100,8 +100,9 @@ def normalize_whitespace(text: str) -> str:
     return "".join(text.split())
 
 
-# The §4.1 marker. The paper: "whether `python` is a substring of the generated data";
-# the authors' split script tests `"python" in instruction + response`, case-sensitively.
+# The §4.1 marker. The paper: "whether `python` is a substring of the generated data".
+# (The authors' lang_ablation.py tests "```python", or the lowercased text with the seed's
+# language: ossinstruct.trainset.python_split.)
 PYTHON_MARKER = "python"
 
 
@@ -110,8 +111,9 @@ def is_python_sample(sample: dict, case_sensitive: bool = True) -> bool:
     text (problem or solution), not decided by the seed's language.
 
     Case-sensitive by default, as the paper words it (the code-formatted lowercase token
-    `python`, which every ```python fence carries) and as the authors' split script does;
-    ``case_sensitive=False`` also counts "Python"/"PYTHON" in prose.
+    `python`, which every ```python fence carries); ``case_sensitive=False`` also counts
+    "Python"/"PYTHON" in prose. The authors' split script (experiments/lang_ablation.py)
+    uses other rules: see ossinstruct.trainset.python_split, which the Table 5 subsets use.
     """
     texts = [sample.get("problem") or "", sample.get("solution") or ""]
     if not case_sensitive:
