@@ -72,7 +72,7 @@ def cmd_decontaminate(args) -> None:
         strings = out / "strings" / f"{name}.jsonl"
         extract_benchmark_strings(name, spec, settings["min_length"], str(strings), settings["exempt"])
         matches.append(str(out / "matches" / f"{name}.jsonl"))
-        match_benchmark(args.samples, name, str(strings), settings["fields"], matches[-1])
+        match_benchmark(args.samples, name, str(strings), settings["fields"], matches[-1], settings["join"])
     report = merge_matches(args.samples, matches, names, str(out / "decontaminated.jsonl"),
                            str(out / "excluded.jsonl"), str(out / "report.json"))
     print(f"kept {report['kept']} of {report['total']}; excluded {report['excluded']}")

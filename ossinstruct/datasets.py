@@ -46,9 +46,10 @@ def extract_benchmark_strings(benchmark: str, spec: dict, min_length: int, out_p
     return write_jsonl_atomic(out_path, strings)
 
 
-def match_benchmark(samples_path: str, benchmark: str, strings_path: str, fields: list[str], out_path: str) -> int:
+def match_benchmark(samples_path: str, benchmark: str, strings_path: str, fields: list[str], out_path: str,
+                    join: str | None = None) -> int:
     strings = list(read_jsonl(strings_path))
-    found = decontaminate.match_samples(samples_path, benchmark, strings, out_path, fields=fields)
+    found = decontaminate.match_samples(samples_path, benchmark, strings, out_path, fields=fields, join=join)
     log.info("%s: %d samples contain a %s string", samples_path, found, benchmark)
     return found
 

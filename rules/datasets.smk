@@ -84,6 +84,7 @@ rule decontamination_match:
         cpus_per_task=1,
     params:
         fields=config["decontamination"]["fields"],
+        join=config["decontamination"]["join"],
     script:
         "../scripts/decontamination_match.py"
 

@@ -6,4 +6,5 @@ from ossinstruct.logs import setup_logging
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
-datasets.match_benchmark(sm.input.samples, sm.wildcards.benchmark, sm.input.strings, list(sm.params.fields), sm.output[0])
+datasets.match_benchmark(sm.input.samples, sm.wildcards.benchmark, sm.input.strings, list(sm.params.fields), sm.output[0],
+                         sm.params.join)

@@ -678,3 +678,44 @@ def test_the_authors_parser_is_line_based():
         parse_response_magicoder("no headers").reason
         == "missing [Problem Description] section"
     )
+
+
+def test_decontamination_also_searches_the_join_of_the_fields():
+    """The authors search "\\n\\n".join(problem, solution).lower(): a benchmark string that
+    spans the join excludes the sample too; every decision equals that naive search."""
+    from ossinstruct.decontaminate import Matcher, find_matches
+
+    strings = [
+        {
+            "benchmark": "b",
+            "task_id": "1",
+            "field": "f",
+            "text": "Sorted List\n\ndef SORT(",
+        },
+        {"benchmark": "b", "task_id": "2", "field": "f", "text": "whole problem text"},
+    ]
+    samples = [
+        {
+            "raw_index": 0,
+            "problem": "Return a sorted list",
+            "solution": "def sort(x): pass",
+        },
+        {"raw_index": 1, "problem": "The WHOLE problem text.", "solution": "x"},
+        {"raw_index": 2, "problem": "sorted list", "solution": "def other(): pass"},
+        {"raw_index": 3, "problem": "a sorted list\n", "solution": "def sort(x): pass"},
+    ]
+    matcher = Matcher(strings)
+    joined = {m["raw_index"]: m for m in find_matches(samples, matcher, join="\n\n")}
+    naive = {
+        s["raw_index"]
+        for s in samples
+        if any(
+            t["text"].lower()
+            in "\n\n".join([s["problem"].lower(), s["solution"].lower()])
+            for t in strings
+        )
+    }
+    assert set(joined) == naive == {0, 1}
+    assert joined[0]["field"] == "problem+solution" and joined[0]["task_id"] == "1"
+    assert joined[1]["field"] == "problem"
+    assert {m["raw_index"] for m in find_matches(samples, matcher)} == {1}  # join: null
