@@ -719,3 +719,29 @@ def test_decontamination_also_searches_the_join_of_the_fields():
     assert joined[0]["field"] == "problem+solution" and joined[0]["task_id"] == "1"
     assert joined[1]["field"] == "problem"
     assert {m["raw_index"] for m in find_matches(samples, matcher)} == {1}  # join: null
+
+
+def test_the_request_seed_reaches_the_openai_endpoint():
+    """request_seed: the authors send seed=976 + index with every request."""
+    from ossinstruct import generate
+    from ossinstruct.backends import get_backend
+    from ossinstruct.fakeserver import FakeServer
+
+    template = load_template("oss-instruct-chat-v1")
+    with FakeServer() as server:
+        teacher = {
+            **_teacher(request_seed=976),
+            "base_url": server.base_url,
+            "api_key_env": None,
+            "max_attempts": 2,
+            "timeout_s": 5.0,
+        }
+        decoding = generate.decoding_params(teacher, template)
+        request = generate.build_request(
+            {"seed": "x = 1\n", "index": 24}, teacher, template, decoding
+        )
+        answers = []
+        get_backend(teacher).generate([request], lambda req, resp: answers.append(resp))
+    [entry] = server.log
+    assert entry.body["seed"] == 1000 and entry.body["max_tokens"] == 2500
+    assert entry.body["temperature"] == 0.0 and answers[0].finish_reason == "stop"
