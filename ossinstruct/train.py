@@ -26,7 +26,10 @@ Batch size
 
 Template, EOS, masking, truncation
     Records are ``{"prompt", "completion"}``; the prompt already holds MAGICODER_PROMPT.
-    TRL appends ``tokenizer.eos_token`` to each completion (unless it already ends with
+    ``tokenization="separate"`` (default) encodes them as the authors' train.py does:
+    BOS + the prompt, and the response + EOS, each tokenized alone without special tokens,
+    then concatenated (`encode_separately`); TRL builds the labels (-100 over the prompt)
+    and truncates. ``tokenization="joint"`` is TRL's own preparation, below: TRL appends ``tokenizer.eos_token`` to each completion (unless it already ends with
     it), tokenizes prompt and prompt+completion with the tokenizer's own special tokens
     (so BOS, when the tokenizer adds one, appears once, at the start) and, with
     ``completion_only_loss=True``, sets the labels of the prompt tokens to -100. A
@@ -93,6 +96,7 @@ logger = logging.getLogger("ossinstruct.train")
 OPTIMIZERS = {"adafactor": "adafactor", "adamw": "adamw_torch", "adamw_torch": "adamw_torch",
               "sgd": "sgd"}
 MODEL_DTYPES = ("auto", "bfloat16", "float32", "float16")
+TOKENIZATIONS = ("separate", "joint")
 LORA_DEFAULT_TARGETS = "all-linear"
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 RUN_FILE = "run.json"
@@ -133,10 +137,13 @@ class TrainConfig:
     model_dtype: str = "auto"  # weights: auto = bfloat16 when bf16 is used, else float32
     weight_decay: float = 0.0
     max_grad_norm: float | None = None  # None: no clipping (the authors' --max_grad_norm -1)
+    tokenization: str = "separate"  # the authors' prompt / response encoding; "joint": TRL's
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {self.optimizer!r}: one of {', '.join(OPTIMIZERS)}")
+        if self.tokenization not in TOKENIZATIONS:
+            raise ValueError(f"tokenization {self.tokenization!r}: one of {', '.join(TOKENIZATIONS)}")
         if self.model_dtype not in MODEL_DTYPES:
             raise ValueError(f"model_dtype {self.model_dtype!r}: one of {', '.join(MODEL_DTYPES)}")
         for name in ("max_length", "effective_batch_size", "per_device_batch_size", "save_steps",
@@ -242,6 +249,7 @@ def resolve_hyperparameters(config: TrainConfig, processes: int | None = None) -
         "lora": config.lora,
         "merge_lora": config.merge_lora if config.lora else None,
         "completion_only_loss": True,
+        "tokenization": config.tokenization,
         "truncation": "right (keep_start): the prompt is kept, the response is cut",
     }
 
@@ -307,6 +315,27 @@ def load_records(train_file: str | os.PathLike):
     if not prompts:
         raise ValueError(f"{train_file}: no training records")
     return Dataset.from_dict({"prompt": prompts, "completion": completions})
+
+
+def encode_separately(dataset, tokenizer):
+    """The authors' encoding (their train.py, TokenizationContext.encode): the prompt with
+    BOS and the response with EOS, each tokenized alone without the tokenizer's special
+    tokens, then concatenated; the response tokens are the completion mask. TRL takes the
+    result as it is (input_ids + completion_mask: it builds the labels and truncates)."""
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    eos = [tokenizer.eos_token_id]
+
+    def encode(batch):
+        prompts = tokenizer(batch["prompt"], add_special_tokens=False)["input_ids"]
+        responses = tokenizer(batch["completion"], add_special_tokens=False)["input_ids"]
+        ids, masks = [], []
+        for prompt, response in zip(prompts, responses, strict=True):
+            prompt, response = bos + prompt, response + eos
+            ids.append(prompt + response)
+            masks.append([0] * len(prompt) + [1] * len(response))
+        return {"input_ids": ids, "completion_mask": masks}
+
+    return dataset.map(encode, batched=True, remove_columns=["prompt", "completion"])
 
 
 def dataset_stats(dataset, eos_token_id: int, max_length: int, packed: bool) -> dict:
@@ -384,6 +413,7 @@ def run_fingerprint(config: TrainConfig, dataset_sha256: str) -> dict:
         "lora": config.lora,
         "seed": config.seed,
         "model_dtype": config.model_dtype,
+        "tokenization": config.tokenization,
     }
 
 
@@ -587,6 +617,8 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
     model = load_causal_lm(config.base_model, config.base_revision, dtype=hp["model_dtype"],
                            device=None, **model_kwargs)
     dataset = load_records(config.train_file)
+    if config.tokenization == "separate":
+        dataset = encode_separately(dataset, tokenizer)
 
     peft_config = None
     if config.lora:
@@ -759,6 +791,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--merge-lora", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--seed", type=int)
     p.add_argument("--max-grad-norm", type=float, help="gradient clipping; absent: none")
+    p.add_argument("--tokenization", choices=TOKENIZATIONS,
+                   help="separate (the authors'; default) or joint (TRL's)")
     p.add_argument("--save-steps", type=int)
     p.add_argument("--save-total-limit", type=int)
     p.add_argument("--logging-steps", type=int)

@@ -121,14 +121,19 @@ def stage1(tmp_path_factory, tiny) -> tuple[T.TrainConfig, dict]:
 # ----------------------------------------------------------------- (a) template and masking
 
 
+@pytest.mark.parametrize("tokenization", ["separate", "joint"])
 @pytest.mark.parametrize("kind", sorted(TOKENIZERS))
-def test_labels_mask_the_prompt_and_end_with_one_eos(tmp_path, kind):
+def test_labels_mask_the_prompt_and_end_with_one_eos(tmp_path, kind, tokenization):
     add_bos, pad, add_eos = TOKENIZERS[kind]
     base = _save_model(tmp_path / "base", _tokenizer(add_bos, pad, add_eos))
     completions = ["x = 1\n", "print('a much longer answer')\n", ANSWER]
     records = _records(3, lambda i: completions[i])
     data = _write(tmp_path / "train.jsonl", records)
-    trainer, run = T.build_trainer(_config(tmp_path, base, data, max_length=512))
+    trainer, run = T.build_trainer(_config(tmp_path, base, data, max_length=512,
+                                           tokenization=tokenization))
+    # The authors' separate encoding adds the tokenizer's BOS whether or not its own
+    # post-processor would; TRL's joint one uses the tokenizer's special tokens.
+    add_bos = add_bos or tokenization == "separate"
 
     tokenizer = trainer.processing_class
     assert tokenizer.eos_token_id == EOS
@@ -170,6 +175,52 @@ def test_truncation_cuts_the_response_and_keeps_the_prompt(tmp_path, tiny):
     assert EOS not in cut["labels"]  # the response was cut: no EOS to learn
     short = trainer.train_dataset[1]
     assert short["labels"][-4:] == _ids("ok\n") + [EOS]
+
+
+def _merging_tokenizer():
+    """Characters plus one BPE merge, "\\n" + "d": the prompt's last "\\n" and a response's
+    first "d" merge when the two are tokenized together."""
+    from tokenizers import Tokenizer, decoders, models, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {**VOCAB, "\nd": len(VOCAB)}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[("\n", "d")], unk_token="<unk>"))
+    tok.decoder = decoders.Fuse()
+    tok.post_processor = processors.TemplateProcessing(single="<bos> $A",
+                                                       special_tokens=[("<bos>", BOS)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>",
+                                   unk_token="<unk>", pad_token="<pad>")
+
+
+def test_separate_encoding_is_the_authors(tmp_path):
+    """Default: prompt and response tokenized apart (the authors' train.py), so nothing
+    merges across the boundary; TRL's joint tokenization merges "\\n" + "d" there."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = _merging_tokenizer()
+    merged = len(VOCAB)
+    assert tokenizer("x\ndef", add_special_tokens=False)["input_ids"] == [
+        VOCAB["x"], merged, VOCAB["e"], VOCAB["f"]]
+    base = tmp_path / "base"
+    LlamaForCausalLM(LlamaConfig(vocab_size=merged + 1, hidden_size=32, intermediate_size=64,
+                                 num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                 bos_token_id=BOS, eos_token_id=EOS)).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    records = _records(2)  # prompts end with "@@ Response\n", answers start with "def"
+    data = _write(tmp_path / "train.jsonl", records)
+    trainer, run = T.build_trainer(_config(tmp_path, base, data, max_length=512))
+    assert run.hyperparameters["tokenization"] == "separate"
+    prompt = [BOS] + tokenizer(records[0]["prompt"], add_special_tokens=False)["input_ids"]
+    response = tokenizer(ANSWER, add_special_tokens=False)["input_ids"] + [EOS]
+    row = trainer.train_dataset[0]
+    assert prompt[-1] == VOCAB["\n"] and response[0] == VOCAB["d"]
+    assert row["input_ids"] == prompt + response
+    assert row["labels"] == [-100] * len(prompt) + response
+    joint, _ = T.build_trainer(_config(tmp_path, base, data, name="joint", max_length=512,
+                                       tokenization="joint"))
+    joint_row = joint.train_dataset[0]
+    assert joint_row["input_ids"][len(prompt) - 1] == merged
+    assert len(joint_row["input_ids"]) == len(row["input_ids"]) - 1
 
 
 def test_no_gradient_clipping_by_default(tmp_path, tiny):
