@@ -39,8 +39,10 @@ Template, EOS, masking, truncation
     `dataset_stats` checks that every sequence that was not truncated ends with exactly
     one supervised EOS. Sequences longer than `max_length` are cut from the right
     (``truncation_mode="keep_start"``): the prompt is kept, the response is cut and has no
-    EOS. A sample whose prompt alone fills `max_length` has nothing to learn from and is
-    dropped by TRL; the manifest counts them. Padding is added by TRL's collator with
+    EOS. A sample whose prompt alone fills `max_length` has nothing to learn from: as the
+    authors' train.py, it is kept (``keep_prompt_only``, with separate tokenization and
+    no packing: the rows are cut in `encode_separately` and TRL's ``max_length`` is
+    unset); otherwise TRL drops it. The manifest counts both. Padding is added by TRL's collator with
     label -100, so a pad token equal to EOS does not mask the EOS of the completion.
     BPE merges across the prompt/completion boundary are handled by TRL: the completion
     starts where the tokenized prompt and prompt+completion first differ.
@@ -138,6 +140,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     max_grad_norm: float | None = None  # None: no clipping (the authors' --max_grad_norm -1)
     tokenization: str = "separate"  # the authors' prompt / response encoding; "joint": TRL's
+    keep_prompt_only: bool = True  # keep samples whose prompt fills max_length, as the authors
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -250,6 +253,7 @@ def resolve_hyperparameters(config: TrainConfig, processes: int | None = None) -
         "merge_lora": config.merge_lora if config.lora else None,
         "completion_only_loss": True,
         "tokenization": config.tokenization,
+        "keep_prompt_only": config.keep_prompt_only,
         "truncation": "right (keep_start): the prompt is kept, the response is cut",
     }
 
@@ -317,11 +321,13 @@ def load_records(train_file: str | os.PathLike):
     return Dataset.from_dict({"prompt": prompts, "completion": completions})
 
 
-def encode_separately(dataset, tokenizer):
+def encode_separately(dataset, tokenizer, max_length: int | None = None):
     """The authors' encoding (their train.py, TokenizationContext.encode): the prompt with
     BOS and the response with EOS, each tokenized alone without the tokenizer's special
     tokens, then concatenated; the response tokens are the completion mask. TRL takes the
-    result as it is (input_ids + completion_mask: it builds the labels and truncates)."""
+    result as it is (input_ids + completion_mask: it builds the labels). With `max_length`
+    the rows are cut here, as theirs, so that TRL neither truncates nor drops a row whose
+    prompt fills it (their train.py keeps it, with no supervised token)."""
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
     eos = [tokenizer.eos_token_id]
 
@@ -331,11 +337,16 @@ def encode_separately(dataset, tokenizer):
         ids, masks = [], []
         for prompt, response in zip(prompts, responses, strict=True):
             prompt, response = bos + prompt, response + eos
-            ids.append(prompt + response)
-            masks.append([0] * len(prompt) + [1] * len(response))
+            ids.append((prompt + response)[:max_length])
+            masks.append(([0] * len(prompt) + [1] * len(response))[:max_length])
         return {"input_ids": ids, "completion_mask": masks}
 
     return dataset.map(encode, batched=True, remove_columns=["prompt", "completion"])
+
+
+def _prompt_only_rows(dataset) -> int:
+    """Rows without a supervised token (a prompt that fills max_length, kept as theirs)."""
+    return sum(1 for labels in dataset["labels"] if all(label == -100 for label in labels))
 
 
 def dataset_stats(dataset, eos_token_id: int, max_length: int, packed: bool) -> dict:
@@ -414,6 +425,7 @@ def run_fingerprint(config: TrainConfig, dataset_sha256: str) -> dict:
         "seed": config.seed,
         "model_dtype": config.model_dtype,
         "tokenization": config.tokenization,
+        "keep_prompt_only": config.keep_prompt_only,
     }
 
 
@@ -562,7 +574,7 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
         activation_checkpointing=config.gradient_checkpointing,  # transformers 5 name
         # data: prompt/completion, loss on the completion only, cut from the right
         completion_only_loss=True,
-        max_length=config.max_length,
+        max_length=config.max_length,  # None below when the rows were cut in encode_separately
         truncation_mode="keep_start",
         packing=config.packing,
         packing_strategy="bfd",
@@ -617,8 +629,13 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
     model = load_causal_lm(config.base_model, config.base_revision, dtype=hp["model_dtype"],
                            device=None, **model_kwargs)
     dataset = load_records(config.train_file)
+    # The authors' handling of over-long samples: cut here, none dropped (TRL would drop a
+    # row left without a supervised token). Packing chunks rows itself: TRL's path then.
+    cut_here = config.tokenization == "separate" and config.keep_prompt_only and not config.packing
     if config.tokenization == "separate":
-        dataset = encode_separately(dataset, tokenizer)
+        dataset = encode_separately(dataset, tokenizer, config.max_length if cut_here else None)
+    if cut_here:
+        args.max_length = None  # rows are already cut; TRL must not drop prompt-only rows
 
     peft_config = None
     if config.lora:
@@ -640,6 +657,7 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
                               packed=config.packing)
     run.stats["dropped_prompt_too_long"] = (
         None if config.packing else len(dataset) - run.stats["rows"])
+    run.stats["kept_prompt_only"] = _prompt_only_rows(trainer.train_dataset) if cut_here else 0
     if trainer.is_world_process_zero():
         logger.info("prepared %d samples: %s", len(dataset), run.stats)
     return trainer, run

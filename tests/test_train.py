@@ -163,9 +163,10 @@ def test_truncation_cuts_the_response_and_keeps_the_prompt(tmp_path, tiny):
     max_length = prompt_len + 10
     assert len(records[2]["prompt"]) > max_length
     data = _write(tmp_path / "train.jsonl", records)
-    trainer, run = T.build_trainer(_config(tmp_path, tiny, data, max_length=max_length))
+    trainer, run = T.build_trainer(_config(tmp_path, tiny, data, max_length=max_length,
+                                           keep_prompt_only=False))
 
-    # The sample whose prompt alone fills max_length has nothing to learn: dropped.
+    # The sample whose prompt alone fills max_length has nothing to learn: dropped (TRL).
     assert len(trainer.train_dataset) == 2 and run.stats["dropped_prompt_too_long"] == 1
     assert run.stats["truncated"] == 1
     cut = trainer.train_dataset[0]
@@ -232,6 +233,32 @@ def test_no_gradient_clipping_by_default(tmp_path, tiny):
     assert default.args.max_grad_norm == 0.0
     clipped, run = T.build_trainer(_config(tmp_path, tiny, data, name="clip", max_grad_norm=1.0))
     assert clipped.args.max_grad_norm == 1.0 and run.hyperparameters["max_grad_norm"] == 1.0
+
+
+def test_a_prompt_filling_max_length_is_kept_as_the_authors_do(tmp_path, tiny):
+    """Default: cut at max_length in the authors' way and kept, with no supervised token;
+    the other rows are exactly as TRL would have prepared them."""
+    long_answer = "y = [i * i for i in range(100)]\n" * 4
+    records = _records(3, lambda i: long_answer if i == 0 else "ok\n")
+    records[2]["prompt"] = render_prompt("A very long instruction. " * 20)
+    prompt_len = 1 + len(records[0]["prompt"])
+    max_length = prompt_len + 10
+    data = _write(tmp_path / "train.jsonl", records)
+    trainer, run = T.build_trainer(_config(tmp_path, tiny, data, max_length=max_length))
+    assert len(trainer.train_dataset) == 3 and run.stats["dropped_prompt_too_long"] == 0
+    assert run.stats["kept_prompt_only"] == 1 and run.hyperparameters["keep_prompt_only"] is True
+    kept = trainer.train_dataset[2]
+    assert kept["input_ids"] == ([BOS] + _ids(records[2]["prompt"]))[:max_length]
+    assert kept["labels"] == [-100] * max_length
+    cut = trainer.train_dataset[0]
+    assert cut["labels"] == [-100] * prompt_len + _ids(long_answer[:10])
+    assert trainer.train_dataset[1]["labels"][-4:] == _ids("ok\n") + [EOS]
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
+    assert batch["input_ids"].shape[1] == max_length
+    # A batch holding the prompt-only row still trains to a finite loss.
+    trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert losses and all(math.isfinite(loss) for loss in losses)
 
 
 def test_packing_keeps_the_same_supervision(tmp_path, tiny):
