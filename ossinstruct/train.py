@@ -811,6 +811,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-grad-norm", type=float, help="gradient clipping; absent: none")
     p.add_argument("--tokenization", choices=TOKENIZATIONS,
                    help="separate (the authors'; default) or joint (TRL's)")
+    p.add_argument("--keep-prompt-only", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep samples whose prompt fills max-length (the authors'; default)")
     p.add_argument("--save-steps", type=int)
     p.add_argument("--save-total-limit", type=int)
     p.add_argument("--logging-steps", type=int)
