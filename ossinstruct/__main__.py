@@ -71,9 +71,9 @@ def cmd_decontaminate(args) -> None:
     for name in names:
         spec = benchmark_lib.resolve_source(name, settings["sources"].get(name))
         strings = out / "strings" / f"{name}.jsonl"
-        extract_benchmark_strings(name, spec, settings["min_length"], str(strings))
+        extract_benchmark_strings(name, spec, settings["min_length"], str(strings), settings["exempt"])
         matches.append(str(out / "matches" / f"{name}.jsonl"))
-        match_benchmark(args.samples, name, str(strings), settings["fields"], matches[-1])
+        match_benchmark(args.samples, name, str(strings), settings["fields"], matches[-1], settings["join"])
     report = merge_matches(args.samples, matches, names, str(out / "decontaminated.jsonl"),
                            str(out / "excluded.jsonl"), str(out / "report.json"))
     print(f"kept {report['kept']} of {report['total']}; excluded {report['excluded']}")
@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--tasks", required=True, help="the tasks in force (eval-data's .jsonl)")
     sub.add_argument("--model", required=True, help="checkpoint dir, hub id or embedded:gemma-3-270m")
     sub.add_argument("--revision")
-    sub.add_argument("--prompt", choices=["instruct", "completion"], default="instruct")
+    sub.add_argument("--prompt", choices=["instruct", "completion", "completion-paper"], default="instruct")
     sub.add_argument("--engine", choices=["vllm", "transformers"], help="default: evaluation.engine")
     sub.add_argument("-o", "--output", required=True)
 

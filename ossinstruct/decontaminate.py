@@ -2,7 +2,9 @@
 
 A sample is contaminated by a benchmark when its `problem` or its `solution`, lowercased,
 contains one of the benchmark's strings (ossinstruct.benchmarks.benchmark_strings),
-lowercased, as an exact substring. One matching job per benchmark writes the contaminated
+lowercased, as an exact substring; with `join` ("\\n\\n", the authors' find_substrings.py
+searches "\\n\\n".join of the lowercased fields), also when a string spans the join of
+the fields (reported as field "problem+solution"). One matching job per benchmark writes the contaminated
 samples of that benchmark (match_samples); merge() then splits the samples into the
 decontaminated set and the excluded ones, with a report.
 
@@ -227,22 +229,47 @@ def _sample_text(sample: dict, field: str, where: str) -> str:
     return value
 
 
+def _spanning_match(matcher: Matcher, texts: Sequence[str], join: str, reach: int) -> int | None:
+    """A string found in join.join(texts) but in none of the texts spans a join: search only
+    the windows around each join, `reach` (the longest string's length minus one)
+    characters on either side."""
+    if reach < 1 or len(texts) < 2:
+        return None
+    found = None
+    for left, right in zip(texts, texts[1:]):
+        window = left[max(len(left) - reach, 0):] + join + right[:reach]
+        index = matcher.first_index(window)
+        if index is not None and (found is None or index < found):
+            found = index
+    return found
+
+
 def find_matches(
-    samples: Iterable[dict], matcher: Matcher, fields: Sequence[str] = SAMPLE_FIELDS, where: str = "samples"
+    samples: Iterable[dict], matcher: Matcher, fields: Sequence[str] = SAMPLE_FIELDS, where: str = "samples",
+    join: str | None = None,
 ) -> Iterable[dict]:
     """One record per contaminated sample: the first field (in `fields` order) that contains
-    a benchmark string, and the canonical string it contains."""
+    a benchmark string, and the canonical string it contains; with `join`, else a string
+    spanning the join of the fields (field "problem+solution")."""
+    reach = max((len(s["text"]) for s in matcher.strings), default=0) - 1
     for sample in samples:
         key = _sample_key(sample, where)
-        found = matcher.first_field_match([_sample_text(sample, field, where) for field in fields])
+        texts = [_sample_text(sample, field, where) for field in fields]
+        found = matcher.first_field_match(texts)
+        field = None
         if found is not None:
             pos, index = found
+            field = fields[pos]
+        elif join is not None:
+            index = _spanning_match(matcher, texts, join, reach)
+            field = "+".join(fields) if index is not None else None
+        if field is not None:
             match = matcher.strings[index]
             yield {
                 "raw_index": key,
                 "benchmark": match["benchmark"],
                 "task_id": match["task_id"],
-                "field": fields[pos],
+                "field": field,
                 "benchmark_field": match["field"],
                 "matched": match["text"],
             }
@@ -254,6 +281,7 @@ def match_samples(
     strings: Sequence[dict],
     out_path: str | os.PathLike,
     fields: Sequence[str] = SAMPLE_FIELDS,
+    join: str | None = None,
 ) -> int:
     """Write one JSONL line per sample of `samples_path` contaminated by `benchmark`
     (atomically, an empty file when none is); returns the number written."""
@@ -263,7 +291,8 @@ def match_samples(
     if others:
         raise ValueError(f"match_samples for {benchmark} was given strings of {', '.join(others)}")
     matcher = Matcher(strings)
-    return write_jsonl_atomic(out_path, find_matches(read_jsonl(samples_path, what="sample"), matcher, fields, str(samples_path)))
+    return write_jsonl_atomic(out_path, find_matches(read_jsonl(samples_path, what="sample"), matcher, fields,
+                                                     str(samples_path), join=join))
 
 
 CONTAMINATION_KEYS = ("benchmark", "task_id", "field", "benchmark_field", "matched")

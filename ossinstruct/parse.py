@@ -1,8 +1,17 @@
 """Split a teacher response into its [Problem Description] and [Solution] sections.
 
-Headers are matched case-insensitively and may carry markdown decoration
-(`**[Solution]**`, `## [Problem Description]:`). The problem must come first. A response
-that cannot be split is reported with a reason, never dropped.
+Two parsers (``teachers.<name>.parser``):
+
+- ``magicoder`` (default): the authors' ``parse_problem_solution`` (generate_data.py),
+  line-based: the first line that contains "[problem description]" and the first that
+  contains "[solution]" (any case) start the sections; those whole lines are dropped; the
+  problem is the lines between, the solution every line after, both stripped.
+- ``lenient`` (this project's first parser, :func:`parse_response`): headers may carry
+  markdown decoration (`**[Solution]**`, `## [Problem Description]:`), text after a
+  header on its line is kept, and the solution ends where a second problem begins.
+
+The problem must come first. A response that cannot be split is reported with a reason,
+never dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ SOLUTION_FIRST = "[Solution] comes before [Problem Description]"
 EMPTY_PROBLEM = "empty problem"
 EMPTY_SOLUTION = "empty solution"
 EMPTY_RESPONSE = "empty response"
+SAME_LINE = "[Problem Description] and [Solution] on the same line"
+PARSERS = ("magicoder", "lenient")
 
 
 @dataclass(frozen=True)
@@ -68,3 +79,34 @@ def parse_response(text: str | None) -> Parsed:
     if not solution:
         return Parsed(problem, solution, EMPTY_SOLUTION)
     return Parsed(problem, solution, None)
+
+
+def parse_response_magicoder(text: str | None) -> Parsed:
+    """The authors' line-based parse (see the module docstring)."""
+    if text is None or not text.strip():
+        return Parsed(None, None, EMPTY_RESPONSE)
+    lines = text.splitlines(keepends=True)
+    problem_at = next((i for i, line in enumerate(lines) if "[problem description]" in line.lower()), None)
+    solution_at = next((i for i, line in enumerate(lines) if "[solution]" in line.lower()), None)
+    if problem_at is None:
+        return Parsed(None, None, MISSING_PROBLEM)
+    if solution_at is None:
+        return Parsed("".join(lines[problem_at + 1:]).strip(), None, MISSING_SOLUTION)
+    if problem_at >= solution_at:
+        return Parsed(None, None, SAME_LINE if problem_at == solution_at else SOLUTION_FIRST)
+    problem = "".join(lines[problem_at + 1:solution_at]).strip()
+    solution = "".join(lines[solution_at + 1:]).strip()
+    if not problem:
+        return Parsed(problem, solution, EMPTY_PROBLEM)
+    if not solution:
+        return Parsed(problem, solution, EMPTY_SOLUTION)
+    return Parsed(problem, solution, None)
+
+
+def parser_for(name: str):
+    """The parse function of ``teachers.<name>.parser``."""
+    if name == "magicoder":
+        return parse_response_magicoder
+    if name == "lenient":
+        return parse_response
+    raise ValueError(f"unknown parser {name!r}; known: {', '.join(PARSERS)}")

@@ -42,7 +42,8 @@ class Template:
             messages = []
             if self.data.get("system"):
                 messages.append({"role": "system", "content": self.data["system"]})
-            messages.append({"role": "user", "content": _fill(self.data["user"], code=code)})
+            # Verbatim, as the authors' str.format: the seed keeps its line ends.
+            messages.append({"role": "user", "content": _fill(self.data["user"], strip=False, code=code)})
             return {"messages": messages}
         parts = [self.data.get("header", "")]
         for example in self.data.get("examples", []):
@@ -51,11 +52,17 @@ class Template:
         return {"prompt": "".join(parts)}
 
 
-def _fill(text: str, **values: str) -> str:
+def _fill(text: str, strip: bool = True, **values: str) -> str:
     # One pass over the placeholders: str.format would choke on the braces of code, and
-    # sequential replaces would substitute inside an already inserted snippet.
+    # sequential replaces would substitute inside an already inserted snippet. `strip`
+    # drops the values' trailing newlines (the few-shot layout); chat templates keep them.
     pattern = re.compile("|".join(re.escape("{" + name + "}") for name in values))
-    return pattern.sub(lambda m: values[m.group(0)[1:-1]].rstrip("\n"), text)
+
+    def value(m: re.Match) -> str:
+        text = values[m.group(0)[1:-1]]
+        return text.rstrip("\n") if strip else text
+
+    return pattern.sub(value, text)
 
 
 @lru_cache(maxsize=None)

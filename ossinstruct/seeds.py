@@ -1,5 +1,11 @@
 """Seed snippets: 1–15 consecutive lines cut from each of many code documents (paper §2.1, B.1).
 
+Hugging Face corpora default to the authors' selection (``selection: magicoder``, see
+:func:`pool_snippets` and :func:`pool_order`): the first ``pool_size`` rows, their
+snippets drawn as generate_data.py draws them, ordered by its shuffle; shard k holds the
+positions [k*shard_size, ...) of that order whatever the quota. The rest of this
+docstring describes the other selection (``stream``) and local corpora.
+
 A language's seeds are cut from one deterministic, ordered stream of *eligible* documents of
 its corpus (local directory tree or a streamed Hugging Face dataset), fixed by
 (random_seed, corpus, lang). Shard k of a language takes eligible documents
@@ -7,14 +13,20 @@ its corpus (local directory tree or a streamed Hugging Face dataset), fixed by
 raising a quota only grows the last partial shard (as a prefix-preserving extension) and adds
 shards.
 
-One snippet per document: its length is uniform in [min_lines, max_lines] (capped by the
-document's length) and its start line uniform among the positions where it fits, both drawn
-from an RNG seeded by a SHA-256 of (random_seed, corpus, lang, document id), so a document's
-snippet does not depend on its position in the stream.
+One snippet per document, drawn from an RNG seeded by a SHA-256 of (random_seed, corpus,
+lang, document id), so a document's snippet does not depend on its position in the stream.
+``seeds.sampler`` picks the rule:
 
-Lines are the document's lines under universal newlines ("\\n", "\\r\\n" and "\\r" end a line,
-as in Python's text mode); a snippet keeps each line's content (indentation, trailing
-spaces) and joins them with "\\n", with no trailing newline.
+- ``magicoder`` (default; the authors' ``extract_seed_code`` in generate_data.py): the
+  lines are ``str.splitlines(keepends=True)``; the start line is uniform over all lines,
+  the length uniform in [min_lines, max_lines], and the snippet is cut off at the end of
+  the document. The snippet is the lines joined as they are, line ends included.
+- ``fit`` (this project's first rule, kept as an option): the length is drawn first
+  (capped by the document's length), then the start uniform among the positions where it
+  fits; lines are split under universal newlines and joined with "\\n", with no trailing
+  newline. It makes snippets longer on average (no cut-off at the end).
+
+The document filters below always use universal-newline lines.
 
 Documents are skipped (and not counted) when they are:
 
@@ -54,9 +66,11 @@ log = logging.getLogger("ossinstruct.seeds")
 # Bump when the sampling algorithm changes the content of shards: it is part of every spec,
 # so Snakemake reruns the shards.
 SAMPLER_VERSION = 1
+SAMPLERS = ("magicoder", "fit")
 
 # Keys of config["seeds"] that decide a shard's content (shard_size is kept apart).
 _SEED_SETTINGS = (
+    "sampler",
     "min_lines",
     "max_lines",
     "max_document_bytes",
@@ -165,8 +179,13 @@ def shard_spec(config: dict, corpus: str, lang: str, shard: int) -> dict:
             "revision": lcfg.get("revision") or ccfg.get("revision", "main"),
             "text_field": ccfg.get("text_field", "content"),
             "token_env": ccfg.get("token_env", "HF_TOKEN"),
-            "shuffle_buffer": int(ccfg.get("shuffle_buffer", 10000)),
+            "selection": ccfg.get("selection", "magicoder"),
         }
+        if source["selection"] == "magicoder":
+            source["pool_size"] = int(ccfg.get("pool_size", 150000))
+            source["pool_seed"] = int(ccfg.get("pool_seed", 976))
+        else:
+            source["shuffle_buffer"] = int(ccfg.get("shuffle_buffer", 10000))
     else:  # the schema forbids it; keep the error readable anyway
         raise SeedsError(f"corpora.{corpus}.source: unknown source {kind!r}")
     seeds_cfg = config["seeds"]
@@ -252,14 +271,38 @@ def check_text(text: str | None, settings: dict) -> tuple[list[str] | None, str 
 
 
 def draw_snippet(
-    lines: list[str], rng: random.Random, min_lines: int, max_lines: int
+    lines: list[str], rng: random.Random, min_lines: int, max_lines: int, sampler: str = "magicoder"
 ) -> tuple[int, int]:
-    """0-based [start, end) of a snippet: length uniform in [min_lines, max_lines] capped by
-    the document's length, start uniform where it fits."""
-    wanted = rng.randint(min_lines, max(min_lines, max_lines))
-    n = min(wanted, len(lines))
-    start = rng.randint(0, len(lines) - n)
-    return start, start + n
+    """0-based [start, end) of a snippet of `lines` (see the module docstring).
+
+    magicoder: start uniform over all lines, then length uniform in [min_lines, max_lines],
+    end cut at the document's end. fit: length first (capped by the document), then start
+    uniform where it fits.
+    """
+    if sampler == "magicoder":
+        start = rng.randrange(len(lines))
+        wanted = rng.randint(min_lines, max(min_lines, max_lines))
+        return start, min(start + wanted, len(lines))
+    if sampler == "fit":
+        wanted = rng.randint(min_lines, max(min_lines, max_lines))
+        n = min(wanted, len(lines))
+        start = rng.randint(0, len(lines) - n)
+        return start, start + n
+    raise SeedsError(f"config key seeds.sampler: unknown sampler {sampler!r}; known: {SAMPLERS}")
+
+
+def cut_snippet(
+    text: str, lines: list[str], rng: random.Random, settings: dict
+) -> tuple[int, int, str]:
+    """(start, end, snippet text) of one document, by ``settings["sampler"]``. `lines` are
+    the universal-newline lines of `text` (the fit sampler's)."""
+    sampler = settings.get("sampler", "magicoder")
+    if sampler == "magicoder":
+        kept = text.splitlines(keepends=True)
+        start, end = draw_snippet(kept, rng, settings["min_lines"], settings["max_lines"], sampler)
+        return start, end, "".join(kept[start:end])
+    start, end = draw_snippet(lines, rng, settings["min_lines"], settings["max_lines"], sampler)
+    return start, end, "\n".join(lines[start:end])
 
 
 # --------------------------------------------------------------------------- glob excludes
@@ -408,15 +451,17 @@ def _is_auth_error(exc: BaseException) -> bool:
 
 
 def open_hf_stream(
-    dataset: str, data_dir: str | None, revision: str, token: str, seed: int, buffer_size: int
+    dataset: str, data_dir: str | None, revision: str, token: str, seed: int,
+    buffer_size: int | None
 ) -> Iterable[dict]:
-    """The one call that reaches the hub: a shuffled streamed train split (tests replace it)."""
+    """The one call that reaches the hub: the streamed train split, shuffled through a
+    buffer, or in file order when `buffer_size` is None (tests replace it)."""
     import datasets  # lazy: only huggingface corpora need it
 
     stream = datasets.load_dataset(
         dataset, data_dir=data_dir, split="train", streaming=True, revision=revision, token=token
     )
-    return stream.shuffle(seed=seed, buffer_size=buffer_size)
+    return stream if buffer_size is None else stream.shuffle(seed=seed, buffer_size=buffer_size)
 
 
 def hf_document_id(row: dict) -> str:
@@ -462,7 +507,7 @@ def iter_hf_documents(spec: dict) -> Iterator[tuple[str, str | None]]:
             source["revision"],
             token,
             seed,
-            source["shuffle_buffer"],
+            source.get("shuffle_buffer"),  # None (magicoder selection): file order
         )
         yield from hf_documents(rows, source["text_field"], spec["corpus"])
     except SeedsError:
@@ -501,8 +546,8 @@ def source_label(spec: dict) -> str:
 
 def iter_eligible(
     spec: dict, stats: Counter | None = None
-) -> Iterator[tuple[str, list[str], int, int]]:
-    """(document id, lines, start, end) of each eligible document in stream order.
+) -> Iterator[tuple[str, int, int, str]]:
+    """(document id, start, end, snippet) of each eligible document in stream order.
 
     `stats`, when given, counts "read" and each skip reason.
     """
@@ -523,17 +568,89 @@ def iter_eligible(
         if reason:
             stats[reason] += 1
             continue
-        start, end = draw_snippet(
-            lines, document_rng(*key, doc_id), settings["min_lines"], settings["max_lines"]
-        )
-        if not "".join(lines[start:end]).strip():
+        start, end, snippet = cut_snippet(content, lines, document_rng(*key, doc_id), settings)
+        if not snippet.strip():
             stats["blank_snippet"] += 1
             continue
-        yield doc_id, lines, start, end
+        yield doc_id, start, end, snippet
+
+
+def pool_snippets(
+    documents: Iterable[tuple[str, str | None]], pool_size: int, pool_seed: int, settings: dict,
+    chunk_size: int = 1000,
+) -> list[tuple[str, int, int, str]]:
+    """(document id, start, end, snippet) of the first `pool_size` documents, in order, as
+    the authors' generate_data.py draws them: Python's random seeded with pool_seed + the
+    chunk's first row at each chunk of `chunk_size` rows (their batched map), then one
+    snippet per document in row order. No document is filtered or skipped."""
+    rng = random.Random()
+    out = []
+    for row, (doc_id, text) in enumerate(documents):
+        if row >= pool_size:
+            break
+        if row % chunk_size == 0:
+            rng.seed(pool_seed + row)
+        if not isinstance(text, str) or not text.splitlines():
+            # Their random.choice(range(0)) raises here: there is no snippet to draw.
+            raise SeedsError(f"row {row} ({doc_id}) of the pool has no text: the authors' "
+                             f"sampler cannot draw from it; use selection: stream")
+        start, end, snippet = cut_snippet(text, document_lines(text), rng, settings)
+        out.append((doc_id, start, end, snippet))
+    return out
+
+
+def pool_order(n: int, pool_seed: int) -> list[int]:
+    """Row of each position after the authors' dataset.shuffle(seed=pool_seed): Hugging
+    Face datasets' permutation, numpy's default_rng(seed).permutation(n)."""
+    import numpy as np
+
+    return np.random.default_rng(pool_seed).permutation(n).tolist()
+
+
+def _sample_pool_shard(spec: dict) -> tuple[list[dict], dict]:
+    source = spec["source"]
+    first, count = spec["shard"] * spec["shard_size"], spec["count"]
+    label = source_label(spec)
+    snippets = pool_snippets(iter_documents(spec), source["pool_size"], source["pool_seed"],
+                             spec["seeds"]) if count > 0 else []
+    order = pool_order(len(snippets), source["pool_seed"])
+    if first + count > len(order):
+        raise SeedsError(
+            f"corpus {spec['corpus']!r}, language {spec['lang']!r}, shard {spec['shard']}: the "
+            f"pool has {len(order)} documents (pool_size {source['pool_size']}), so it supports "
+            f"a quota of at most {len(order)} but this shard needs {first + count}; lower "
+            f"corpora.{spec['corpus']}.languages.{spec['lang']}.quota or raise "
+            f"corpora.{spec['corpus']}.pool_size")
+    records = []
+    for position in range(first, first + count):
+        row = order[position]
+        doc_id, start, end, text = snippets[row]
+        records.append({
+            "seed_id": f"{spec['corpus']}/{spec['lang']}/{position}",
+            "corpus": spec["corpus"],
+            "lang": spec["lang"],
+            "index": position,  # the authors' "index": the position after the shuffle
+            "shard": spec["shard"],
+            "document": doc_id,
+            "start_line": start + 1,
+            "end_line": end,
+            "seed": text,
+            "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "source": label,
+            "raw_index": row,  # theirs: the row in the pool
+        })
+    summary = {"corpus": spec["corpus"], "lang": spec["lang"], "shard": spec["shard"],
+               "source": label, "documents_read": len(snippets), "skipped": {},
+               "earlier_shards": first, "seeds": len(records)}
+    log.info("seeds %s/%s shard %d (%s): pool of %d documents, wrote %d seeds", spec["corpus"],
+             spec["lang"], spec["shard"], label, len(snippets), len(records))
+    return records, summary
 
 
 def sample_shard_with_stats(spec: dict) -> tuple[list[dict], dict]:
     """The shard's seed records and a summary: documents read, skipped by reason, seeds."""
+    if spec["source"].get("selection") == "magicoder":
+        return _sample_pool_shard(spec)
     first = spec["shard"] * spec["shard_size"]
     count = spec["count"]
     label = source_label(spec)
@@ -541,12 +658,11 @@ def sample_shard_with_stats(spec: dict) -> tuple[list[dict], dict]:
     records: list[dict] = []
     eligible = 0
     if count > 0:
-        for doc_id, lines, start, end in iter_eligible(spec, stats):
+        for doc_id, start, end, text in iter_eligible(spec, stats):
             position = eligible
             eligible += 1
             if position < first:
                 continue  # belongs to an earlier shard
-            text = "\n".join(lines[start:end])
             records.append(
                 {
                     "seed_id": f"{spec['corpus']}/{spec['lang']}/{position}",

@@ -11,8 +11,9 @@ prompt/completion records written by `ossinstruct.trainset`, hand both to TRL's
 Paper defaults (B.3)
     2 epochs, Adafactor, learning rate 5e-5 with a linear schedule and 15 warmup steps,
     batch size 512, bf16, sequences truncated at 1216 tokens (OSS-Instruct; 1024 for the
-    Evol-Instruct stage), DDP over the GPUs. `TrainConfig`'s defaults are these, except
-    `max_length`, which each stage sets.
+    Evol-Instruct stage), DDP over the GPUs, and no gradient clipping (the authors'
+    README-DEV.md: ``--max_grad_norm -1``; ``max_grad_norm`` sets a norm). `TrainConfig`'s
+    defaults are these, except `max_length`, which each stage sets.
 
 Batch size
     The effective batch is reached by gradient accumulation, computed from the processes
@@ -25,7 +26,10 @@ Batch size
 
 Template, EOS, masking, truncation
     Records are ``{"prompt", "completion"}``; the prompt already holds MAGICODER_PROMPT.
-    TRL appends ``tokenizer.eos_token`` to each completion (unless it already ends with
+    ``tokenization="separate"`` (default) encodes them as the authors' train.py does:
+    BOS + the prompt, and the response + EOS, each tokenized alone without special tokens,
+    then concatenated (`encode_separately`); TRL builds the labels (-100 over the prompt)
+    and truncates. ``tokenization="joint"`` is TRL's own preparation, below: TRL appends ``tokenizer.eos_token`` to each completion (unless it already ends with
     it), tokenizes prompt and prompt+completion with the tokenizer's own special tokens
     (so BOS, when the tokenizer adds one, appears once, at the start) and, with
     ``completion_only_loss=True``, sets the labels of the prompt tokens to -100. A
@@ -35,8 +39,10 @@ Template, EOS, masking, truncation
     `dataset_stats` checks that every sequence that was not truncated ends with exactly
     one supervised EOS. Sequences longer than `max_length` are cut from the right
     (``truncation_mode="keep_start"``): the prompt is kept, the response is cut and has no
-    EOS. A sample whose prompt alone fills `max_length` has nothing to learn from and is
-    dropped by TRL; the manifest counts them. Padding is added by TRL's collator with
+    EOS. A sample whose prompt alone fills `max_length` has nothing to learn from: as the
+    authors' train.py, it is kept (``keep_prompt_only``, with separate tokenization and
+    no packing: the rows are cut in `encode_separately` and TRL's ``max_length`` is
+    unset); otherwise TRL drops it. The manifest counts both. Padding is added by TRL's collator with
     label -100, so a pad token equal to EOS does not mask the EOS of the completion.
     BPE merges across the prompt/completion boundary are handled by TRL: the completion
     starts where the tokenized prompt and prompt+completion first differ.
@@ -92,6 +98,7 @@ logger = logging.getLogger("ossinstruct.train")
 OPTIMIZERS = {"adafactor": "adafactor", "adamw": "adamw_torch", "adamw_torch": "adamw_torch",
               "sgd": "sgd"}
 MODEL_DTYPES = ("auto", "bfloat16", "float32", "float16")
+TOKENIZATIONS = ("separate", "joint")
 LORA_DEFAULT_TARGETS = "all-linear"
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 RUN_FILE = "run.json"
@@ -135,11 +142,15 @@ class TrainConfig:
     keep_work_dir: bool = False
     model_dtype: str = "auto"  # weights: auto = bfloat16 when bf16 is used, else float32
     weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
+    max_grad_norm: float | None = None  # None: no clipping (the authors' --max_grad_norm -1)
+    tokenization: str = "separate"  # the authors' prompt / response encoding; "joint": TRL's
+    keep_prompt_only: bool = True  # keep samples whose prompt fills max_length, as the authors
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {self.optimizer!r}: one of {', '.join(OPTIMIZERS)}")
+        if self.tokenization not in TOKENIZATIONS:
+            raise ValueError(f"tokenization {self.tokenization!r}: one of {', '.join(TOKENIZATIONS)}")
         if self.model_dtype not in MODEL_DTYPES:
             raise ValueError(f"model_dtype {self.model_dtype!r}: one of {', '.join(MODEL_DTYPES)}")
         for name in ("max_length", "effective_batch_size", "per_device_batch_size", "save_steps",
@@ -245,6 +256,8 @@ def resolve_hyperparameters(config: TrainConfig, processes: int | None = None) -
         "lora": config.lora,
         "merge_lora": config.merge_lora if config.lora else None,
         "completion_only_loss": True,
+        "tokenization": config.tokenization,
+        "keep_prompt_only": config.keep_prompt_only,
         "truncation": "right (keep_start): the prompt is kept, the response is cut",
     }
 
@@ -310,6 +323,34 @@ def load_records(train_file: str | os.PathLike):
     if not prompts:
         raise InputError(f"{train_file}: no training records (expected prompt/completion lines)")
     return Dataset.from_dict({"prompt": prompts, "completion": completions})
+
+
+def encode_separately(dataset, tokenizer, max_length: int | None = None):
+    """The authors' encoding (their train.py, TokenizationContext.encode): the prompt with
+    BOS and the response with EOS, each tokenized alone without the tokenizer's special
+    tokens, then concatenated; the response tokens are the completion mask. TRL takes the
+    result as it is (input_ids + completion_mask: it builds the labels). With `max_length`
+    the rows are cut here, as theirs, so that TRL neither truncates nor drops a row whose
+    prompt fills it (their train.py keeps it, with no supervised token)."""
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    eos = [tokenizer.eos_token_id]
+
+    def encode(batch):
+        prompts = tokenizer(batch["prompt"], add_special_tokens=False)["input_ids"]
+        responses = tokenizer(batch["completion"], add_special_tokens=False)["input_ids"]
+        ids, masks = [], []
+        for prompt, response in zip(prompts, responses, strict=True):
+            prompt, response = bos + prompt, response + eos
+            ids.append((prompt + response)[:max_length])
+            masks.append(([0] * len(prompt) + [1] * len(response))[:max_length])
+        return {"input_ids": ids, "completion_mask": masks}
+
+    return dataset.map(encode, batched=True, remove_columns=["prompt", "completion"])
+
+
+def _prompt_only_rows(dataset) -> int:
+    """Rows without a supervised token (a prompt that fills max_length, kept as theirs)."""
+    return sum(1 for labels in dataset["labels"] if all(label == -100 for label in labels))
 
 
 def dataset_stats(dataset, eos_token_id: int, max_length: int, packed: bool) -> dict:
@@ -387,6 +428,8 @@ def run_fingerprint(config: TrainConfig, dataset_sha256: str) -> dict:
         "lora": config.lora,
         "seed": config.seed,
         "model_dtype": config.model_dtype,
+        "tokenization": config.tokenization,
+        "keep_prompt_only": config.keep_prompt_only,
     }
 
 
@@ -526,7 +569,8 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
         warmup_steps=config.warmup_steps,
         optim=OPTIMIZERS[config.optimizer],
         weight_decay=config.weight_decay,
-        max_grad_norm=config.max_grad_norm,
+        # transformers clips only when max_grad_norm > 0
+        max_grad_norm=config.max_grad_norm if config.max_grad_norm else 0.0,
         per_device_train_batch_size=config.per_device_batch_size,
         gradient_accumulation_steps=hp["gradient_accumulation_steps"],
         bf16=hp["precision"] == "bf16",
@@ -534,7 +578,7 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
         activation_checkpointing=config.gradient_checkpointing,  # transformers 5 name
         # data: prompt/completion, loss on the completion only, cut from the right
         completion_only_loss=True,
-        max_length=config.max_length,
+        max_length=config.max_length,  # None below when the rows were cut in encode_separately
         truncation_mode="keep_start",
         packing=config.packing,
         packing_strategy="bfd",
@@ -589,6 +633,13 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
     model = load_causal_lm(config.base_model, config.base_revision, dtype=hp["model_dtype"],
                            device=None, **model_kwargs)
     dataset = load_records(config.train_file)
+    # The authors' handling of over-long samples: cut here, none dropped (TRL would drop a
+    # row left without a supervised token). Packing chunks rows itself: TRL's path then.
+    cut_here = config.tokenization == "separate" and config.keep_prompt_only and not config.packing
+    if config.tokenization == "separate":
+        dataset = encode_separately(dataset, tokenizer, config.max_length if cut_here else None)
+    if cut_here:
+        args.max_length = None  # rows are already cut; TRL must not drop prompt-only rows
 
     peft_config = None
     if config.lora:
@@ -621,6 +672,7 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
                               packed=config.packing)
     run.stats["dropped_prompt_too_long"] = (
         None if config.packing else len(dataset) - run.stats["rows"])
+    run.stats["kept_prompt_only"] = _prompt_only_rows(trainer.train_dataset) if cut_here else 0
     if trainer.is_world_process_zero():
         logger.info("prepared %d samples: %s", len(dataset), run.stats)
     return trainer, run
@@ -773,6 +825,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lora-target-modules", help="comma-separated module names, or all-linear")
     p.add_argument("--merge-lora", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--seed", type=int)
+    p.add_argument("--max-grad-norm", type=float, help="gradient clipping; absent: none")
+    p.add_argument("--tokenization", choices=TOKENIZATIONS,
+                   help="separate (the authors'; default) or joint (TRL's)")
+    p.add_argument("--keep-prompt-only", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep samples whose prompt fills max-length (the authors'; default)")
     p.add_argument("--save-steps", type=int)
     p.add_argument("--save-total-limit", type=int)
     p.add_argument("--logging-steps", type=int)

@@ -14,6 +14,7 @@ rule benchmark_strings:
     params:
         source=benchmark_source,
         min_length=config["decontamination"]["min_length"],
+        exempt=config["decontamination"]["exempt"],
     script:
         "../scripts/benchmark_strings.py"
 
@@ -38,6 +39,7 @@ rule clean_generations:
         cpus_per_task=1,
     params:
         drop_noisy=lambda wildcards: dataset_spec(wildcards)["drop_noisy"],
+        shuffle_seed=lambda wildcards: dataset_spec(wildcards)["dedup_shuffle_seed"],
     script:
         "../scripts/clean_generations.py"
 
@@ -82,6 +84,7 @@ rule decontamination_match:
         cpus_per_task=1,
     params:
         fields=config["decontamination"]["fields"],
+        join=config["decontamination"]["join"],
     script:
         "../scripts/decontamination_match.py"
 
@@ -135,6 +138,9 @@ rule subset:
         cpus_per_task=1,
     params:
         python=lambda wildcards: dataset_spec(wildcards)["python"],
+        rule=lambda wildcards: dataset_spec(wildcards)["python_rule"],
+        size=lambda wildcards: dataset_spec(wildcards)["python_sample_size"],
+        seed=lambda wildcards: dataset_spec(wildcards)["python_sample_seed"],
     script:
         "../scripts/subset.py"
 
@@ -154,6 +160,9 @@ rule training_set:
         runtime=30,
         mem_mb=8000,
         cpus_per_task=1,
+    params:
+        # The instruction's wording: a change rewrites train.jsonl (and retrains).
+        instruction=lambda wildcards: dataset_spec(wildcards)["instruction"],
     script:
         "../scripts/training_set.py"
 

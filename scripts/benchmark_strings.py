@@ -11,5 +11,5 @@ with rule_job(sm):
     # The rule's params hold the source's identity (a file's sha256); the path comes from config.
     source = wf.benchmark_source(sm.config, sm.wildcards.benchmark)
     datasets.extract_benchmark_strings(
-        sm.wildcards.benchmark, source, sm.params.min_length, sm.output[0]
+        sm.wildcards.benchmark, source, sm.params.min_length, sm.output[0], sm.params.exempt
     )

@@ -8,5 +8,9 @@ with rule_job(sm):
     from ossinstruct import datasets
 
     datasets.clean_generations(
-        list(sm.input.shards), sm.output.clean, sm.output.rejected, sm.params.drop_noisy
+        list(sm.input.shards),
+        sm.output.clean,
+        sm.output.rejected,
+        sm.params.drop_noisy,
+        sm.params.shuffle_seed,
     )

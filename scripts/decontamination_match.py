@@ -13,4 +13,5 @@ with rule_job(sm):
         sm.input.strings,
         list(sm.params.fields),
         sm.output[0],
+        sm.params.join,
     )

@@ -8,5 +8,11 @@ with rule_job(sm):
     from ossinstruct import datasets
 
     datasets.subset(
-        sm.input.parent, sm.params.python, sm.output.decontaminated, sm.output.report
+        sm.input.parent,
+        sm.params.python,
+        sm.output.decontaminated,
+        sm.output.report,
+        rule=sm.params.rule,
+        size=sm.params.size,
+        seed=sm.params.seed,
     )

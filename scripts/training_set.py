@@ -7,4 +7,4 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
     from ossinstruct import datasets
 
-    datasets.training_set(sm.input[0], sm.wildcards.dataset, sm.output[0])
+    datasets.training_set(sm.input[0], sm.wildcards.dataset, sm.output[0], sm.params.instruction)

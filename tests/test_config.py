@@ -28,11 +28,13 @@ def config_with(**changes):
 def test_defaults_filled():
     config = validate_config(copy.deepcopy(MINIMAL))
     assert config["seeds"] == {
-        "min_lines": 1, "max_lines": 15, "shard_size": 1000, "max_document_bytes": 100000,
+        "sampler": "magicoder", "min_lines": 1, "max_lines": 15, "shard_size": 1000, "max_document_bytes": 100000,
         "max_line_length": 1000, "max_mean_line_length": 100, "min_alphanumeric_fraction": 0.25,
     }
     teacher = config["teachers"]["t"]
-    assert teacher["decoding"] == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 2048}
+    assert teacher["decoding"] == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 2500,
+                                   "context_tokens": 8192, "context_margin": 10,
+                                   "request_seed": None}
     assert teacher["mode"] == "chat" and teacher["concurrency"] == 16
     assert config["generations"][0]["max_request_failure_rate"] == 0.02
     assert config["languages"]["rust"] == [".rs"]
@@ -99,7 +101,7 @@ def test_evaluation_defaults_are_the_papers():
     ev = config["evaluation"]
     assert ev["decoding"] == {"temperature": 0.0, "max_new_tokens": 512}
     assert ev["benchmarks"] == ["humaneval", "mbpp"] and ev["limit"] is None and ev["engine"] == "vllm"
-    assert ev["scoring"] == {"solution": "sanitized", "min_time_limit": 1.0, "gt_time_limit_factor": 4.0,
+    assert ev["scoring"] == {"solution": "raw", "min_time_limit": 1.0, "gt_time_limit_factor": 4.0,
                              "memory_mb": 4096}
 
 

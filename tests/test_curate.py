@@ -310,6 +310,7 @@ def test_training_record_exact():
     assert rec == {
         "prompt": "You are an exceptionally intelligent coding assistant that consistently delivers "
                   "accurate and reliable responses to user instructions.\n\n@@ Instruction\n"
+                  "Write a solution to the following coding problem:\n"
                   "Add {a} and b.\n\n@@ Response\n",
         "completion": PY_SOLUTION,
         "id": "oss-75k/0",

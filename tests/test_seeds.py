@@ -213,7 +213,9 @@ def test_hf_shard_spec():
         "revision": "abc123",
         "text_field": "content",
         "token_env": "HF_TOKEN",
-        "shuffle_buffer": 10000,
+        "selection": "magicoder",
+        "pool_size": 150000,
+        "pool_seed": 976,
     }
     rust = seeds.shard_spec(cfg, "sc", "rust", 0)["source"]
     assert rust["dataset"] == "bigcode/the-stack" and rust["revision"] == "def456"
@@ -266,32 +268,31 @@ def test_different_random_seed_gives_different_order(tmp_path):
 def test_snippet_position_depends_on_document_not_position(tmp_path):
     root = tmp_path / "src"
     build_python_corpus(root, 30)
-    cfg = local_config(root, 30, shard_size=30)
-    full = {
-        r["document"]: r for r in seeds.sample_shard(seeds.shard_spec(cfg, "mine", "python", 0))
-    }
+
+    def snippets(quota):
+        spec = seeds.shard_spec(local_config(root, quota, shard_size=30), "mine", "python", 0)
+        return {doc: rest for doc, *rest in seeds.iter_eligible(spec)}
+
+    full = snippets(30)
     # A different corpus layout (fewer files) changes positions, not a document's snippet.
     for path in sorted(root.rglob("*.py"))[:10]:
         path.unlink()
-    fewer = seeds.sample_shard(
-        seeds.shard_spec(local_config(root, 20, shard_size=30), "mine", "python", 0)
-    )
-    for r in fewer:
-        same = full[r["document"]]
-        assert (r["start_line"], r["end_line"], r["seed"]) == (
-            same["start_line"],
-            same["end_line"],
-            same["seed"],
-        )
+    fewer = snippets(20)
+    assert len(fewer) >= 15
+    for doc, rest in fewer.items():
+        assert rest == full[doc]
 
 
 def test_records_match_their_documents(tmp_path):
+    """Default (magicoder) sampler: the snippet is the document's lines as they are, line
+    ends included, from a uniform start, cut at the document's end."""
     root = tmp_path / "src"
     build_python_corpus(root, 40)
     (root / "crlf.py").write_bytes(b"import os\r\n\r\ndef f(x):\r\n    return x + 1\r\n" * 3)
-    (root / "short.py").write_text("x = 1\ny = 2\n", encoding="utf-8")
+    (root / "short.py").write_text("x = 1\ny = 2", encoding="utf-8")  # no final newline
     (root / "bom.py").write_bytes("\ufeffdef g():\n    return 'caf\u00e9'\n".encode("utf-8"))
     cfg = local_config(root, 43, shard_size=50, min_lines=3, max_lines=6)
+    assert cfg["seeds"]["sampler"] == "magicoder"
     recs = seeds.sample_shard(seeds.shard_spec(cfg, "mine", "python", 0))
     assert len(recs) == 43
     assert list(recs[0]) == [
@@ -307,23 +308,82 @@ def test_records_match_their_documents(tmp_path):
         "sha256",
         "source",
     ]
-    lengths = set()
+    lengths, cut = set(), 0
     for r in recs:
-        lines = read_lines(root / r["document"])
-        lines[0] = lines[0].removeprefix("\ufeff")
+        raw = (root / r["document"]).read_bytes().decode("utf-8").removeprefix("\ufeff")
+        lines = raw.splitlines(keepends=True)
         n = r["end_line"] - r["start_line"] + 1
         assert 1 <= r["start_line"] <= r["end_line"] <= len(lines)
-        assert min(3, len(lines)) <= n <= 6
-        assert r["seed"] == "\n".join(lines[r["start_line"] - 1 : r["end_line"]])
-        assert r["seed"].split("\n") == lines[r["start_line"] - 1 : r["end_line"]]
-        assert "\r" not in r["seed"]  # lines joined by "\n", no line end added after the last
+        assert 1 <= n <= 6
+        if n < 3:  # only where the document ended
+            assert r["end_line"] == len(lines)
+            cut += 1
+        assert r["seed"] == "".join(lines[r["start_line"] - 1 : r["end_line"]])
         assert r["sha256"] == hashlib.sha256(r["seed"].encode("utf-8")).hexdigest()
         assert r["source"] == "local:src" and r["corpus"] == "mine" and r["lang"] == "python"
+        if r["document"] == "crlf.py":
+            assert "\r\n" in r["seed"]  # line ends kept as they are
         if r["document"] != "short.py":
             lengths.add(n)
     assert len(lengths) > 1  # lengths vary
     short = next(r for r in recs if r["document"] == "short.py")
+    assert short["seed"] in ("x = 1\ny = 2", "y = 2")  # start 1 or 2; no newline added
+
+
+def test_fit_sampler_keeps_the_first_rule(tmp_path):
+    """seeds.sampler: fit (the project's first rule): universal-newline lines joined by
+    "\\n", no trailing newline, length first, start where it fits."""
+    root = tmp_path / "src"
+    build_python_corpus(root, 40)
+    (root / "crlf.py").write_bytes(b"import os\r\n\r\ndef f(x):\r\n    return x + 1\r\n" * 3)
+    (root / "short.py").write_text("x = 1\ny = 2\n", encoding="utf-8")
+    cfg = local_config(root, 42, shard_size=50, min_lines=3, max_lines=6, sampler="fit")
+    recs = seeds.sample_shard(seeds.shard_spec(cfg, "mine", "python", 0))
+    for r in recs:
+        lines = read_lines(root / r["document"])
+        n = r["end_line"] - r["start_line"] + 1
+        assert min(3, len(lines)) <= n <= 6
+        assert r["seed"] == "\n".join(lines[r["start_line"] - 1 : r["end_line"]])
+        assert "\r" not in r["seed"]
+    short = next(r for r in recs if r["document"] == "short.py")
     assert (short["start_line"], short["end_line"], short["seed"]) == (1, 2, "x = 1\ny = 2")
+
+
+def test_magicoder_sampler_distribution():
+    """The authors' rule on a synthetic 40-line document, 40,000 draws with a fixed seed:
+    start uniform over the 40 lines, requested length uniform in 1..15, the snippet cut at
+    the document's end. Chi-square tests at df-appropriate 0.999 critical values; the
+    exact expected distribution of the cut lengths is computed from the rule."""
+    n_lines, draws = 40, 40_000
+    lines = [f"line {i}\n" for i in range(n_lines)]
+    rng = random.Random(976)
+    starts, lengths = Counter(), Counter()
+    for _ in range(draws):
+        start, end = seeds.draw_snippet(lines, rng, 1, 15)
+        assert 0 <= start < end <= n_lines
+        starts[start] += 1
+        lengths[end - start] += 1
+
+    def chi2(observed: Counter, expected: dict) -> float:
+        return sum((observed[k] - e) ** 2 / e for k, e in expected.items())
+
+    # Start: uniform over all 40 lines (the fit rule never starts past line 40 - length).
+    assert chi2(starts, {k: draws / n_lines for k in range(n_lines)}) < 72.1  # df 39
+    assert starts[n_lines - 1] > 0.8 * draws / n_lines
+    # Length: P(len = k) = sum over starts s and requests m of [min(m, 40 - s) = k] / (40*15).
+    expected = Counter()
+    for s in range(n_lines):
+        for m in range(1, 16):
+            expected[min(m, n_lines - s)] += draws / (n_lines * 15)
+    assert chi2(lengths, expected) < 37.7  # df 14
+    # The cut-off makes short snippets more frequent than 1/15 and the mean below 8 (the fit rule: 8).
+    mean = sum(k * v for k, v in lengths.items()) / draws
+    assert 6.98 < mean < 7.15  # exact mean: 7.067
+    fit_rng, fit_mean = random.Random(976), 0
+    for _ in range(draws):
+        start, end = seeds.draw_snippet(lines, fit_rng, 1, 15, sampler="fit")
+        fit_mean += (end - start) / draws
+    assert 7.9 < fit_mean < 8.1  # the fit rule: mean 8 (no cut-off on a 40-line document)
 
 
 def test_default_line_range_is_1_to_15(tmp_path):
@@ -359,7 +419,9 @@ def test_filters_skip_bad_documents(tmp_path, caplog):
     for name, data in bad.items():
         (root / "bad" / name).parent.mkdir(parents=True, exist_ok=True)
         (root / "bad" / name).write_bytes(data)
-    cfg = local_config(root, len(good), shard_size=100, max_document_bytes=5000)
+    # The fit sampler never draws a 1-line blank snippet from a good module (the filters
+    # do not depend on the sampler).
+    cfg = local_config(root, len(good), shard_size=100, max_document_bytes=5000, sampler="fit")
     spec = seeds.shard_spec(cfg, "mine", "python", 0)
     with caplog.at_level(logging.INFO, logger="ossinstruct.seeds"):
         recs, summary = seeds.sample_shard_with_stats(spec)
@@ -381,7 +443,9 @@ def test_filters_skip_bad_documents(tmp_path, caplog):
     with pytest.raises(SeedsError, match="12 eligible"):
         seeds.sample_shard(
             seeds.shard_spec(
-                local_config(root, len(good) + 1, shard_size=100, max_document_bytes=5000),
+                local_config(
+                    root, len(good) + 1, shard_size=100, max_document_bytes=5000, sampler="fit"
+                ),
                 "mine",
                 "python",
                 0,
@@ -424,8 +488,8 @@ def test_blank_snippets_are_skipped(tmp_path):
     stats = Counter()
     eligible = list(seeds.iter_eligible(spec, stats))
     assert stats["blank_snippet"] >= 10 and len(eligible) + stats["blank_snippet"] == 25
-    for doc, lines, start, end in eligible:
-        assert "".join(lines[start:end]).strip()
+    for doc, start, end, snippet in eligible:
+        assert snippet.strip()
         if doc in mostly_blank:  # only when its one code line was drawn
             assert start == 0
     recs = seeds.sample_shard(spec)
@@ -525,7 +589,7 @@ def test_missing_root_is_a_clear_error(tmp_path):
 def test_exhausted_stream_error(tmp_path):
     root = tmp_path / "src"
     build_python_corpus(root, 14)
-    cfg = local_config(root, 25)
+    cfg = local_config(root, 25, sampler="fit")  # fit: no blank 1-line snippet here
     assert len(seeds.sample_shard(seeds.shard_spec(cfg, "mine", "python", 0))) == 10
     with pytest.raises(SeedsError) as err:
         seeds.sample_shard(seeds.shard_spec(cfg, "mine", "python", 1))
@@ -558,9 +622,9 @@ def test_stdlib_default_gives_real_python_seeds():
     assert recs[0]["source"] == f"local:stdlib-{stdlib.name}"
     for r in recs:
         assert r["document"].endswith(".py") and "site-packages" not in r["document"]
-        lines = read_lines(stdlib / r["document"])
-        lines[0] = lines[0].removeprefix("\ufeff")
-        assert r["seed"].split("\n") == lines[r["start_line"] - 1 : r["end_line"]]
+        text = (stdlib / r["document"]).read_bytes().decode("utf-8").removeprefix("\ufeff")
+        lines = text.splitlines(keepends=True)
+        assert r["seed"] == "".join(lines[r["start_line"] - 1 : r["end_line"]])
         assert 1 <= r["end_line"] - r["start_line"] + 1 <= 15
     assert (
         sum("def " in r["seed"] or "import " in r["seed"] or "class " in r["seed"] for r in recs)
@@ -592,6 +656,7 @@ def hf_config(**corpus_extra):
         "dataset": "bigcode/starcoderdata",
         "revision": "v1",
         "languages": {"python": {"quota": 3, "data_dir": "python"}},
+        "selection": "stream",
         **corpus_extra,
     }
     return make_config({"sc": corpus}, {"shard_size": 10})
@@ -634,7 +699,8 @@ def test_hf_gated_error_is_reraised_without_the_token(monkeypatch, status):
 
 
 def code_row(i):
-    return python_module(300 + i)
+    # No blank lines, so that every drawn snippet has code in it.
+    return "".join(line for line in python_module(300 + i).splitlines(True) if line.strip())
 
 
 def test_hf_rows_become_documents(monkeypatch, caplog):
@@ -671,8 +737,8 @@ def test_hf_rows_become_documents(monkeypatch, caplog):
     assert [r["document"] for r in recs] == ["row-1", "deadbeef", "octo/repo/src/x.py"]
     assert summary["skipped"] == {"empty": 2} and summary["documents_read"] == 5
     for r, i in zip(recs, (1, 2, 3)):
-        lines = code_row(i).split("\n")[:-1]
-        assert r["seed"].split("\n") == lines[r["start_line"] - 1 : r["end_line"]]
+        lines = code_row(i).splitlines(keepends=True)
+        assert r["seed"] == "".join(lines[r["start_line"] - 1 : r["end_line"]])
         assert r["source"] == "hf:bigcode/starcoderdata@v1/python"
     assert (
         TOKEN not in json.dumps(recs) and TOKEN not in caplog.text and TOKEN not in json.dumps(spec)

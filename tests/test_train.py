@@ -123,14 +123,19 @@ def stage1(tmp_path_factory, tiny) -> tuple[T.TrainConfig, dict]:
 # ----------------------------------------------------------------- (a) template and masking
 
 
+@pytest.mark.parametrize("tokenization", ["separate", "joint"])
 @pytest.mark.parametrize("kind", sorted(TOKENIZERS))
-def test_labels_mask_the_prompt_and_end_with_one_eos(tmp_path, kind):
+def test_labels_mask_the_prompt_and_end_with_one_eos(tmp_path, kind, tokenization):
     add_bos, pad, add_eos = TOKENIZERS[kind]
     base = _save_model(tmp_path / "base", _tokenizer(add_bos, pad, add_eos))
     completions = ["x = 1\n", "print('a much longer answer')\n", ANSWER]
     records = _records(3, lambda i: completions[i])
     data = _write(tmp_path / "train.jsonl", records)
-    trainer, run = T.build_trainer(_config(tmp_path, base, data, max_length=512))
+    trainer, run = T.build_trainer(_config(tmp_path, base, data, max_length=512,
+                                           tokenization=tokenization))
+    # The authors' separate encoding adds the tokenizer's BOS whether or not its own
+    # post-processor would; TRL's joint one uses the tokenizer's special tokens.
+    add_bos = add_bos or tokenization == "separate"
 
     tokenizer = trainer.processing_class
     assert tokenizer.eos_token_id == EOS
@@ -160,9 +165,10 @@ def test_truncation_cuts_the_response_and_keeps_the_prompt(tmp_path, tiny):
     max_length = prompt_len + 10
     assert len(records[2]["prompt"]) > max_length
     data = _write(tmp_path / "train.jsonl", records)
-    trainer, run = T.build_trainer(_config(tmp_path, tiny, data, max_length=max_length))
+    trainer, run = T.build_trainer(_config(tmp_path, tiny, data, max_length=max_length,
+                                           keep_prompt_only=False))
 
-    # The sample whose prompt alone fills max_length has nothing to learn: dropped.
+    # The sample whose prompt alone fills max_length has nothing to learn: dropped (TRL).
     assert len(trainer.train_dataset) == 2 and run.stats["dropped_prompt_too_long"] == 1
     assert run.stats["truncated"] == 1
     cut = trainer.train_dataset[0]
@@ -172,6 +178,89 @@ def test_truncation_cuts_the_response_and_keeps_the_prompt(tmp_path, tiny):
     assert EOS not in cut["labels"]  # the response was cut: no EOS to learn
     short = trainer.train_dataset[1]
     assert short["labels"][-4:] == _ids("ok\n") + [EOS]
+
+
+def _merging_tokenizer():
+    """Characters plus one BPE merge, "\\n" + "d": the prompt's last "\\n" and a response's
+    first "d" merge when the two are tokenized together."""
+    from tokenizers import Tokenizer, decoders, models, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {**VOCAB, "\nd": len(VOCAB)}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[("\n", "d")], unk_token="<unk>"))
+    tok.decoder = decoders.Fuse()
+    tok.post_processor = processors.TemplateProcessing(single="<bos> $A",
+                                                       special_tokens=[("<bos>", BOS)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>",
+                                   unk_token="<unk>", pad_token="<pad>")
+
+
+def test_separate_encoding_is_the_authors(tmp_path):
+    """Default: prompt and response tokenized apart (the authors' train.py), so nothing
+    merges across the boundary; TRL's joint tokenization merges "\\n" + "d" there."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = _merging_tokenizer()
+    merged = len(VOCAB)
+    assert tokenizer("x\ndef", add_special_tokens=False)["input_ids"] == [
+        VOCAB["x"], merged, VOCAB["e"], VOCAB["f"]]
+    base = tmp_path / "base"
+    LlamaForCausalLM(LlamaConfig(vocab_size=merged + 1, hidden_size=32, intermediate_size=64,
+                                 num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                 bos_token_id=BOS, eos_token_id=EOS)).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    records = _records(2)  # prompts end with "@@ Response\n", answers start with "def"
+    data = _write(tmp_path / "train.jsonl", records)
+    trainer, run = T.build_trainer(_config(tmp_path, base, data, max_length=512))
+    assert run.hyperparameters["tokenization"] == "separate"
+    prompt = [BOS] + tokenizer(records[0]["prompt"], add_special_tokens=False)["input_ids"]
+    response = tokenizer(ANSWER, add_special_tokens=False)["input_ids"] + [EOS]
+    row = trainer.train_dataset[0]
+    assert prompt[-1] == VOCAB["\n"] and response[0] == VOCAB["d"]
+    assert row["input_ids"] == prompt + response
+    assert row["labels"] == [-100] * len(prompt) + response
+    joint, _ = T.build_trainer(_config(tmp_path, base, data, name="joint", max_length=512,
+                                       tokenization="joint"))
+    joint_row = joint.train_dataset[0]
+    assert joint_row["input_ids"][len(prompt) - 1] == merged
+    assert len(joint_row["input_ids"]) == len(row["input_ids"]) - 1
+
+
+def test_no_gradient_clipping_by_default(tmp_path, tiny):
+    """The authors train with --max_grad_norm -1 (README-DEV.md): no clipping. transformers
+    clips only when max_grad_norm > 0; training.max_grad_norm sets a norm."""
+    data = _write(tmp_path / "train.jsonl", _records(2))
+    assert T.TrainConfig.max_grad_norm is None
+    default, _ = T.build_trainer(_config(tmp_path, tiny, data, name="default"))
+    assert default.args.max_grad_norm == 0.0
+    clipped, run = T.build_trainer(_config(tmp_path, tiny, data, name="clip", max_grad_norm=1.0))
+    assert clipped.args.max_grad_norm == 1.0 and run.hyperparameters["max_grad_norm"] == 1.0
+
+
+def test_a_prompt_filling_max_length_is_kept_as_the_authors_do(tmp_path, tiny):
+    """Default: cut at max_length in the authors' way and kept, with no supervised token;
+    the other rows are exactly as TRL would have prepared them."""
+    long_answer = "y = [i * i for i in range(100)]\n" * 4
+    records = _records(3, lambda i: long_answer if i == 0 else "ok\n")
+    records[2]["prompt"] = render_prompt("A very long instruction. " * 20)
+    prompt_len = 1 + len(records[0]["prompt"])
+    max_length = prompt_len + 10
+    data = _write(tmp_path / "train.jsonl", records)
+    trainer, run = T.build_trainer(_config(tmp_path, tiny, data, max_length=max_length))
+    assert len(trainer.train_dataset) == 3 and run.stats["dropped_prompt_too_long"] == 0
+    assert run.stats["kept_prompt_only"] == 1 and run.hyperparameters["keep_prompt_only"] is True
+    kept = trainer.train_dataset[2]
+    assert kept["input_ids"] == ([BOS] + _ids(records[2]["prompt"]))[:max_length]
+    assert kept["labels"] == [-100] * max_length
+    cut = trainer.train_dataset[0]
+    assert cut["labels"] == [-100] * prompt_len + _ids(long_answer[:10])
+    assert trainer.train_dataset[1]["labels"][-4:] == _ids("ok\n") + [EOS]
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
+    assert batch["input_ids"].shape[1] == max_length
+    # A batch holding the prompt-only row still trains to a finite loss.
+    trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert losses and all(math.isfinite(loss) for loss in losses)
 
 
 def test_packing_keeps_the_same_supervision(tmp_path, tiny):

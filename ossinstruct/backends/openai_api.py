@@ -100,7 +100,7 @@ def _prompt_chars(request: Request) -> int:
 
 
 def _decoding(params: dict) -> dict:
-    kwargs = {k: params[k] for k in ("temperature", "top_p", "max_tokens") if params.get(k) is not None}
+    kwargs = {k: params[k] for k in ("temperature", "top_p", "max_tokens", "seed") if params.get(k) is not None}
     if params.get("stop"):
         kwargs["stop"] = list(params["stop"])
     return kwargs

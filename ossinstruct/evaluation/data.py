@@ -10,9 +10,11 @@
   the base and plus inputs, computed as evalplus computes its ground truth, so that
   scoring a sample needs nothing but the sample.
 
-The data comes from evalplus's own download (its pinned release) or, on machines without
-access to GitHub, from a local copy of the release file (``evaluation.data.<name>.path``;
-../shared/benchmarks holds them). evalplus decides which file it reads from the
+The data comes from evalplus's download of a release (``evaluation.data.<name>.version``;
+by default the paper's: HumanEval+ v0.1.9 and MBPP+ v0.1.0, those of evalplus 1895d2f,
+which the Magicoder authors pin, rather than evalplus 0.3.1's v0.1.10 and v0.2.0) or, on
+machines without access to GitHub, from a local copy of a release file
+(``evaluation.data.<name>.path``; ../shared/benchmarks holds them). evalplus decides which file it reads from the
 HUMANEVAL_OVERRIDE_PATH / MBPP_OVERRIDE_PATH variables at import time, so they are set
 here before evalplus is first imported.
 """
@@ -40,10 +42,15 @@ DISPLAY = {"humaneval": "HumanEval", "mbpp": "MBPP"}
 TASK_ID_PREFIX = {"humaneval": "HumanEval/", "mbpp": "Mbpp/"}
 REQUIRED_FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "base_input", "plus_input", "atol")
 
+# The releases the paper scored (evalplus 1895d2f: HUMANEVAL_PLUS_VERSION, MBPP_PLUS_VERSION).
+PAPER_RELEASES = {"humaneval": "v0.1.9", "mbpp": "v0.1.0"}
+RELEASE_NAMES = {"humaneval": "HumanEvalPlus", "mbpp": "MbppPlus"}
+
 # Release files by sha256 (evalplus's humanevalplus_release / mbppplus_release), so that a
-# local copy without a stated version is still named.
+# local copy without a stated version is still named. v0.1.10 is not v0.1.9: it replays
+# fixed contracts of tasks 1, 28, 99 and 160 on their inputs (evalplus 437e693).
 KNOWN_RELEASES = {
-    "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101": "v0.1.10",  # HumanEval+ (also v0.1.9)
+    "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101": "v0.1.10",  # HumanEval+
     "af43697e8791c4c149bdfd6b489d8b5412507551ac20e28a439f650b8225db63": "v0.2.0",  # MBPP+
 }
 
@@ -61,7 +68,24 @@ def _check_name(benchmark: str) -> None:
         raise BenchmarkDataError(f"unknown benchmark {benchmark!r}; known: {', '.join(BENCHMARKS)}")
 
 
-def _evalplus_data(benchmark: str, path: str | None):
+def _download_release(benchmark: str, version: str) -> str:
+    """evalplus's cached copy of release `version` (downloaded once into its cache). Its
+    loaders pin one release (0.3.1's HumanEval+ loader ignores a version), so the file is
+    fetched with evalplus's own helpers."""
+    from evalplus.data.utils import get_dataset_metadata, make_cache
+
+    url, file = get_dataset_metadata(RELEASE_NAMES[benchmark], version, False)
+    try:
+        make_cache(url, file)
+    except Exception as exc:
+        raise BenchmarkDataError(
+            f"evaluation.data.{benchmark}: could not download {RELEASE_NAMES[benchmark]} "
+            f"{version} ({type(exc).__name__}: {exc}); offline, set evaluation.data."
+            f"{benchmark}.path to a release file") from None
+    return file
+
+
+def _evalplus_data(benchmark: str, path: str | None, version: str | None = None):
     """(rows in file order, the file evalplus read, its release version)."""
     env = OVERRIDE_ENV[benchmark]
     if path:
@@ -81,12 +105,14 @@ def _evalplus_data(benchmark: str, path: str | None):
     from evalplus.data import humaneval as he
     from evalplus.data import mbpp as mb
 
-    if benchmark == "humaneval":
-        file, release = he._ready_human_eval_plus_path(), he.HUMANEVAL_PLUS_VERSION
+    if path:  # a local file: evalplus reads it through its override variable
+        file = he._ready_human_eval_plus_path() if benchmark == "humaneval" else mb._ready_mbpp_plus_path()
+        release = None
     else:
-        file, release = mb._ready_mbpp_plus_path(), mb.MBPP_PLUS_VERSION
+        release = version or PAPER_RELEASES[benchmark]
+        file = _download_release(benchmark, release)
     rows = list(read_jsonl(file, what=f"EvalPlus {DISPLAY[benchmark]}+ task"))
-    return rows, file, release if not path else None
+    return rows, file, release
 
 
 def check_rows(benchmark: str, rows: list[dict], file) -> None:
@@ -139,8 +165,14 @@ def expected_outputs(benchmark: str, problem: dict) -> dict:
 def prepare_benchmark(benchmark: str, *, path: str | None, version: str | None, limit: int | None,
                       out_tasks: str, out_info: str, out_expected: str) -> dict:
     _check_name(benchmark)
-    rows, file, release = _evalplus_data(benchmark, path)
+    rows, file, release = _evalplus_data(benchmark, path, version)
     check_rows(benchmark, rows, file)
+    sha256 = sha256_file(file)
+    known = KNOWN_RELEASES.get(sha256)
+    if version and known and version != known:
+        raise BenchmarkDataError(
+            f"config key evaluation.data.{benchmark}.version: {version!r}, but {file} is the "
+            f"{RELEASE_NAMES[benchmark]} {known} release file (sha256 {sha256[:12]})")
     in_force = rows[:limit] if limit else rows
     start = time.monotonic()
     # The canonical solutions on every input: the long part (HumanEval+ ~30 s, MBPP+ ~85 s).
@@ -150,13 +182,13 @@ def prepare_benchmark(benchmark: str, *, path: str | None, version: str | None, 
         expected[row["task_id"]] = expected_outputs(benchmark, deserialize(benchmark, row))
         progress.step()
     progress.done()
-    sha256 = sha256_file(file)
     info = {
         "benchmark": benchmark,
         "source": "file" if path else "evalplus download",
         "path": str(file),
         "sha256": sha256,
-        "version": version or release or KNOWN_RELEASES.get(sha256),
+        "version": release or version or known,
+        "paper_version": PAPER_RELEASES[benchmark],
         "evalplus_version": evalplus_version(),
         "n_tasks_release": len(rows),
         "limit": limit,

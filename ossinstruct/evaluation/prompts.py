@@ -19,8 +19,14 @@ a response prefix that opens a Python code block:
   Magicoder generated without stop strings and cut there afterwards; under greedy
   decoding passing "```" as a stop string yields the same text and saves the tokens.
 
+``completion-paper`` — base models as the EvalPlus leaderboard measured the paper's
+base-model rows in late 2023 (evalplus at 1895d2f, the commit the Magicoder authors pin;
+its codegen/generate.py and codegen/model.py): the task's prompt as it is, generation
+stops only at the end-of-text strings "<|endoftext|>", "<|endofmask|>" and "</s>", and
+the solution is the prompt + the completion as generated.
+
 ``completion`` — base models, evalplus 0.3.1 direct completion (evalplus/codegen.py and
-evalplus/provider/utility.py), how the paper's base-model rows were measured: the prompt is
+evalplus/provider/utility.py), today's EvalPlus protocol: the prompt is
 prompt.strip() + "\\n", generation stops at evalplus's EOS strings plus the benchmark's
 extra ones, and tabs in the output become four spaces.
 
@@ -40,7 +46,10 @@ from dataclasses import dataclass, field
 from ..trainset import MAGICODER_PROMPT
 
 BENCHMARKS = ("humaneval", "mbpp")
-PROMPT_STYLES = ("instruct", "completion")
+PROMPT_STYLES = ("instruct", "completion", "completion-paper")
+
+# evalplus at 1895d2f (the paper's EvalPlus), codegen/model.py: EOS, the only stop strings.
+PAPER_ERA_EOS = ["<|endoftext|>", "<|endofmask|>", "</s>"]
 
 CODE_FENCE = "```"
 
@@ -103,6 +112,8 @@ def build_prompt(benchmark: str, problem: dict, style: str) -> EvalPrompt:
     if style == "completion":
         return EvalPrompt(text=problem["prompt"].strip() + "\n", response_prefix="",
                           stop=[*EVALPLUS_EOS, *EVALPLUS_EXTRA_EOS[benchmark]])
+    if style == "completion-paper":
+        return EvalPrompt(text=problem["prompt"], response_prefix="", stop=list(PAPER_ERA_EOS))
     if benchmark == "humaneval":
         stripped = problem["prompt"].strip()
         instruction = HUMANEVAL_INSTRUCTION.format(prompt=stripped)
@@ -150,6 +161,9 @@ def postprocess(benchmark: str, problem: dict, style: str, generated_text: str) 
     text = generated_text or ""
     if style == "instruct":
         completion = _cut(text, [CODE_FENCE])
+        solution = problem["prompt"] + completion
+    elif style == "completion-paper":
+        completion = _cut(text, PAPER_ERA_EOS)
         solution = problem["prompt"] + completion
     else:
         prompt = build_prompt(benchmark, problem, style)

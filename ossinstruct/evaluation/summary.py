@@ -49,7 +49,13 @@ BENCHMARK_NAMES = {
 }
 
 CSV_COLUMNS = ("model", "benchmark", "variant", "label", "ours", "paper", "diff", "n_tasks",
-               "n_tasks_release", "limit", "n_passed", "paper_row", "paper_table")
+               "n_tasks_release", "limit", "n_passed", "paper_row", "paper_table",
+               "data_version", "prompt")
+
+# The benchmark releases the paper scored (evalplus 1895d2f), and the base-model prompt
+# style of its EvalPlus-leaderboard rows.
+PAPER_DATA_VERSIONS = {"humaneval": "v0.1.9", "mbpp": "v0.1.0"}
+PAPER_BASE_PROMPT = "completion-paper"
 
 DASH = "—"
 
@@ -235,6 +241,30 @@ def is_partial(row: Mapping) -> bool:
     return row.get("limit") is not None
 
 
+def _data_version(result: Mapping) -> str | None:
+    data = result.get("data")
+    return data.get("version") if isinstance(data, Mapping) else None
+
+
+def protocol_notes(row: Mapping) -> list[str]:
+    """Why a row compared with a paper number was not measured as the paper's was: a
+    benchmark release other than the paper's, or today's base-model protocol."""
+    if row.get("paper_row") is None:
+        return []
+    name = BENCHMARK_NAMES.get(row["benchmark"], row["benchmark"])
+    notes = []
+    expected = PAPER_DATA_VERSIONS.get(row["benchmark"])
+    if expected and row.get("data_version") != expected:
+        found = row.get("data_version") or "an unrecorded version"
+        notes.append(f"{row['model']} on {name}: scored on {name}+ {found}; the paper used "
+                     f"{expected} (evalplus 1895d2f).")
+    if row.get("prompt") == "completion":
+        notes.append(f"{row['model']} on {name}: evalplus 0.3.1's base-model prompt and stop "
+                     f"strings; the paper's base rows used the EvalPlus leaderboard's of the time "
+                     f"(prompt: {PAPER_BASE_PROMPT}).")
+    return notes
+
+
 def _variant_order(variants) -> list[str]:
     # base before plus whatever the file's key order; other variants as given.
     first = [v for v in ("base", "plus") if v in variants]
@@ -290,6 +320,8 @@ def summary_rows(results: Sequence[dict], paper: dict | None = None,
                 "n_passed": n_passed.get(variant),
                 "paper_row": result["paper_row"],
                 "paper_table": table_id,
+                "data_version": _data_version(result),
+                "prompt": (result.get("decoding") or {}).get("prompt"),
             })
     order = {b: i for i, b in enumerate(_benchmark_order(r["benchmark"] for r in rows))}
     # sorted() is stable: within a benchmark, models and variants keep their order.
@@ -347,6 +379,11 @@ def summary_markdown(rows: Sequence[dict], paper: dict, results: Sequence[dict] 
     if partial:
         lines += ["> **⚠ Partial runs, not comparable to the paper:**"]
         lines += [f"> - {partial_note(r)}" for r in partial]
+        lines += [""]
+    protocol = [note for r in runs.values() for note in protocol_notes(r)]
+    if protocol:
+        lines += ["> **⚠ Not measured as the paper's numbers were:**"]
+        lines += [f"> - {note}" for note in protocol]
         lines += [""]
     if not rows:
         lines += ["No evaluation results.", ""]
