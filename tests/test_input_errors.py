@@ -73,7 +73,7 @@ def test_eval_score_sample_missing_a_field(tmp_path):
     data, task = eval_data_dir(tmp_path)
     samples = tmp_path / "samples.jsonl"
     samples.write_text(
-        json.dumps({"task_id": task["task_id"], "solution": task["prompt"]}) + "\n"
+        json.dumps({"task_id": task["task_id"], "sanitized": task["prompt"]}) + "\n"
     )
     error = the_error(
         cli(
@@ -92,8 +92,8 @@ def test_eval_score_sample_missing_a_field(tmp_path):
         )
     )
     assert error == (
-        f"{samples}: line 1 (task HumanEval/0): sample has no field 'sanitized' "
-        "(expected the fields task_id, sanitized)"
+        f"{samples}: line 1 (task HumanEval/0): sample has no field 'solution' "
+        "(expected the fields task_id, solution)"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "data",

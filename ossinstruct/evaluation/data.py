@@ -213,5 +213,12 @@ def load_tasks(benchmark: str, tasks_path: str | os.PathLike) -> list[dict]:
 
 
 def load_expected(path: str | os.PathLike) -> dict:
-    with open(path, "rb") as f:
-        return pickle.load(f)
+    """eval-data's expected outputs (written by this package, so plain pickle is fine)."""
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except (EOFError, pickle.UnpicklingError) as e:
+        raise BenchmarkDataError(
+            f"{path}: not a complete expected-outputs file ({type(e).__name__}: {e}); "
+            "rerun eval-data for this benchmark"
+        ) from e
