@@ -179,5 +179,5 @@ fi
 sinfo -N -o "%N %t cpus=%c mem=%m gres=%G"
 echo "srun --gpus=1: CUDA_VISIBLE_DEVICES=$(srun --gpus=1 printenv CUDA_VISIBLE_DEVICES)"
 
-export OSSI_SLURM_DIR="$ROOT"
+export OSSINSTRUCT_SLURM_TEST_DIR="$ROOT"
 "$@"
