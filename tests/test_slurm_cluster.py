@@ -33,16 +33,12 @@ from ossinstruct.fakeserver import FakeServer, prompt_text
 from ossinstruct.io import read_jsonl
 from ossinstruct.train import last_checkpoint
 
-pytestmark = [
-    pytest.mark.slow,
-    # Only on the throwaway cluster of tests/slurm/cluster.sh, never on a real one that a
-    # SLURM_CONF in the environment may point at.
-    pytest.mark.skipif(
-        not os.environ.get("OSSINSTRUCT_SLURM_TEST_DIR")
-        or shutil.which("sbatch") is None,
-        reason="no test SLURM cluster: `make slurm-test` starts one and runs this test",
-    ),
-]
+# Only on the throwaway cluster of tests/slurm/cluster.sh, never on a real one that a
+# SLURM_CONF in the environment may point at.
+needs_test_cluster = pytest.mark.skipif(
+    not os.environ.get("OSSINSTRUCT_SLURM_TEST_DIR") or shutil.which("sbatch") is None,
+    reason="no test SLURM cluster: `make slurm-test` starts one and runs this test",
+)
 
 HUMANEVAL = SHARED / "benchmarks" / "HumanEvalPlus.jsonl.gz"
 PROFILE = [
@@ -283,6 +279,25 @@ def declared_resources(log: str) -> dict[tuple[str, str], dict]:
 # ----------------------------------------------------------------------------- the run
 
 
+def test_profile_leaves_site_settings_to_the_user():
+    """The run below adds to the profile only what a single-node controller without
+    accounting needs; the profile itself names no account, partition or status command,
+    so on a real cluster those come from the user's settings or flags."""
+    profile = yaml.safe_load((REPO / "slurm" / "config.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    site = {"slurm_account", "slurm_partition"}
+    assert not site & set(profile.get("default-resources", {}))
+    assert not [k for k in profile if k.startswith("slurm-")]
+    overlay = [a.lstrip("-") for a in PROFILE[2:] if a.startswith("--")]
+    assert overlay == [
+        "slurm-no-account",
+        "slurm-status-command",
+        "slurm-init-seconds-before-status-checks",
+    ]
+
+
+@pytest.mark.slow
+@needs_test_cluster
 @pytest.mark.skipif(not HUMANEVAL.exists(), reason=f"no {HUMANEVAL}")
 def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
     write_tree(tmp_path / "corpus", {**CORPUS, **CORPUS_PY})
@@ -467,6 +482,8 @@ def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
     }
     for job in jobs:
         assert requested(job) == declared[job["rule"], job["wildcards"]], job
+    # No partition named anywhere: every job went to the cluster's default one.
+    assert {j["Partition"] for j in jobs} == {"ci"}
     # The GPU rules asked for GPUs (the config's gpu: 1), the others for none.
     assert {j["rule"] for j in jobs if requested(j)["gpu"]} == {
         "train",
