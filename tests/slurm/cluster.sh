@@ -14,8 +14,8 @@
 # The configuration lives in the private directory. Clients find it through SLURM_CONF,
 # except srun inside a job: Snakemake's jobstep plugin strips SLURM_* from its
 # environment, so /etc/slurm/slurm.conf is a symlink to it for the length of the run
-# (refused if a slurm.conf is already there), removed at exit, and dangling, hence
-# harmless, if this script is killed. Without /etc/slurm/slurm.conf, `scontrol show
+# (refused if a slurm.conf is already there), removed at exit (if this script is killed,
+# the next run removes it once that controller is gone). Without /etc/slurm/slurm.conf, `scontrol show
 # config` (which the Snakemake SLURM plugin runs at every start) fails at once instead of
 # waiting ~10 s for a stopped controller: the installed packages slow no other Snakemake
 # run on the machine.
@@ -47,8 +47,12 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
 fi
 
 SYSTEM_CONF=/etc/slurm/slurm.conf
-if [[ -L $SYSTEM_CONF && ! -e $SYSTEM_CONF && $(readlink "$SYSTEM_CONF") == /tmp/ossinstruct-slurm.* ]]; then
-    rm -f "$SYSTEM_CONF" # left dangling by a run of this script that was killed
+if [[ -L $SYSTEM_CONF && $(readlink "$SYSTEM_CONF") == /tmp/ossinstruct-slurm.*/etc/slurm.conf ]]; then
+    # Left by a run of this script that was killed: stale once its controller is gone.
+    stale_pid=$(cat "$(dirname "$(dirname "$(readlink "$SYSTEM_CONF")")")/run/slurmctld.pid" 2>/dev/null || true)
+    if [[ -z $stale_pid ]] || ! kill -0 "$stale_pid" 2>/dev/null; then
+        rm -f "$SYSTEM_CONF"
+    fi
 fi
 if [[ -e $SYSTEM_CONF || -L $SYSTEM_CONF ]]; then
     echo "SLURM cluster test skipped: $SYSTEM_CONF exists (a configured SLURM machine?); this test does not replace it."
@@ -103,9 +107,13 @@ trap stop_daemons EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# Two distinct free ports, for slurmctld and slurmd.
+read -r CTLD_PORT SLURMD_PORT < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
 
 # This machine as one node: slurmd -C prints its CPUs, topology and memory.
 NODE=$(slurmd -C | head -n 1)
@@ -122,8 +130,8 @@ SOCKET="$ROOT/munge/munge.socket"
 cat >"$ROOT/etc/slurm.conf" <<EOF
 ClusterName=ossinstruct-ci
 SlurmctldHost=$NODE_NAME(127.0.0.1)
-SlurmctldPort=$(free_port)
-SlurmdPort=$(free_port)
+SlurmctldPort=$CTLD_PORT
+SlurmdPort=$SLURMD_PORT
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
