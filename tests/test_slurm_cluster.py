@@ -344,17 +344,20 @@ def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
                 "running Python generation job",
                 lambda: running_job("generate", "_python_"),
             )
-            shell_seeds = [
-                s["seed"] for s in read_jsonl(seeds_dir / "shell" / "00000.jsonl")
+            # Its seeds exist (the shell shard's may not yet): answers to prompts
+            # that quote one of them.
+            py_seeds = [
+                s["seed"] for s in read_jsonl(seeds_dir / "python" / "00000.jsonl")
             ]
 
-            def is_python(entry):
-                return not any(seed in prompt_text(entry.body) for seed in shell_seeds)
+            def python_answers():
+                return sum(
+                    e.status == 200
+                    and any(seed in prompt_text(e.body) for seed in py_seeds)
+                    for e in server.log
+                )
 
-            wait_for(
-                "6 Python answers",
-                lambda: sum(is_python(e) and e.status == 200 for e in server.log) >= 6,
-            )
+            wait_for("6 Python answers", lambda: python_answers() >= 6)
             cancel(job_id)
             dead = time.monotonic()
             cached_at_cancel = {p.stem for p in (tmp_path / "cache").rglob("*.json")}
@@ -424,6 +427,13 @@ def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
     assert not [p for p in results.rglob("*") if p.name.endswith(".tmp")]
 
     # --- The generation rerun asked only for what the cancelled job had not cached.
+    shell_seeds = [s["seed"] for s in read_jsonl(seeds_dir / "shell" / "00000.jsonl")]
+
+    # Shell seeds are distinctive lines; a one-line Python seed might also occur in the
+    # prompt template, so Python prompts are those quoting no shell seed.
+    def is_python(entry):
+        return not any(seed in prompt_text(entry.body) for seed in shell_seeds)
+
     python_keys = {r["request_hash"] for r in records}
     cached = cached_at_cancel & python_keys
     assert 0 < len(cached) < PY_SEEDS, "the generation job was not cancelled midway"
