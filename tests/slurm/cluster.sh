@@ -158,7 +158,7 @@ GresTypes=gpu
 # cancelled job's processes get 5 s between TERM and KILL.
 MinJobAge=3600
 KillWait=5
-$NODE Gres=gpu:$GPUS State=UNKNOWN
+$NODE NodeAddr=127.0.0.1 Gres=gpu:$GPUS State=UNKNOWN
 PartitionName=ci Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
 cat >"$ROOT/etc/gres.conf" <<EOF
