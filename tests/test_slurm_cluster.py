@@ -1,17 +1,18 @@
 """The pipeline on a real SLURM cluster, through the repository's own profile.
 
-Runs inside `make slurm-test`: tests/slurm/cluster.sh starts a single-node SLURM
-controller (its GPUs a generic resource) and exports SLURM_CONF and
-OSSINSTRUCT_SLURM_TEST_DIR; elsewhere this module is skipped. One `snakemake --profile
-slurm` run (plus what a single-node controller without accounting needs: no account,
-squeue as status command) takes a small config through every rule family: seeds, generations against a local OpenAI-compatible server, curation and
-decontamination, a tiny model fine-tuned as a 1-GPU job, evaluation with sandboxed
-scoring, the summary. Midway, the running Python generation job and the running training
-job are cancelled with scancel; the profile's `retries` resubmit them, the generation
-rerun asks the teacher only for what was not cached, and training resumes from its last
-checkpoint. Every job is then checked against SLURM's own record (`scontrol show job`):
-one SLURM job per Snakemake job, with the cpus, memory, time limit and GPUs its rule
-declares, and a line per job is printed for CI's log."""
+The cluster test runs inside `make slurm-test`: tests/slurm/cluster.sh starts a
+single-node SLURM controller (its GPUs a generic resource) and exports SLURM_CONF and
+OSSINSTRUCT_SLURM_TEST_DIR; elsewhere it is skipped. One `snakemake --profile slurm` run
+(plus what a single-node controller without accounting needs: no account, squeue as
+status command) takes a small config through every rule family: seeds, generations
+against a local OpenAI-compatible server, curation and decontamination, a tiny model
+fine-tuned as a 1-GPU job, its evaluation with sandboxed scoring, the summary. Midway, the
+running Python generation job and the running training job are cancelled with scancel;
+the profile's `retries` resubmit them, the generation rerun asks the teacher only for
+what was not cached, and training resumes from its last checkpoint. Every job is then
+checked against SLURM's own record (`scontrol show job`): one SLURM job per Snakemake
+job, with the cpus, memory, time limit and GPUs its rule declares, and a line per job is
+printed for CI's log."""
 
 import json
 import os
@@ -61,7 +62,7 @@ CORPUS_PY = {
     )
     for k in range(12)
 }
-# What each configured job asks SLURM for: (cpus, mem_mb, runtime minutes, gpus).
+# Resources of the configurable CPU jobs: small, so that several fit on the node.
 SMALL = {"cpus_per_task": 1, "mem_mb": 2000, "runtime": 10}
 
 
