@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - install, then run the offline pipeline end to end (presets/demo.yaml)
-#   make test   - install, then the tests, the linters and the dry-runs
+#   make test   - install, then the tests, the linters, the dry-runs and the SLURM run
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +8,7 @@ SNAKEMAKE := $(BIN)/snakemake
 # The venv first on PATH: shell rules call `python` and `accelerate`.
 OFFLINE := PATH=$(abspath $(BIN)):$$PATH HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 CORES ?= 2
-.PHONY: install demo test lint dryrun clean report
+.PHONY: install demo test lint dryrun slurm-test clean report
 
 install: $(VENV)/.installed
 
@@ -30,9 +30,11 @@ demo: install
 	@echo "Evaluation:   results/eval/{demo-gemma-oss,gemma-3-270m-base}/humaneval.json (+ samples.jsonl, tasks.jsonl)"
 	@echo "Summary:      results/summary.md (results/summary.csv, results/summary.png)"
 
+# slurm-test last: the slowest. Installing SLURM slows no other Snakemake start (there is
+# no /etc/slurm/slurm.conf outside its run: see tests/slurm/cluster.sh).
 test: install
 	$(OFFLINE) $(BIN)/pytest -q
-	$(MAKE) --no-print-directory lint dryrun
+	$(MAKE) --no-print-directory lint dryrun slurm-test
 
 lint: install
 	$(SNAKEMAKE) --lint
@@ -42,6 +44,11 @@ lint: install
 dryrun: install
 	env -u OPENAI_API_KEY $(OFFLINE) $(SNAKEMAKE) -n --quiet rules
 	env -u OPENAI_API_KEY $(OFFLINE) $(SNAKEMAKE) --profile slurm -n --quiet rules
+
+# A real single-node SLURM cluster (root on Debian; skipped elsewhere, saying why) for the
+# length of one pytest run: the pipeline through `--profile slurm`, with cancelled jobs.
+slurm-test: install
+	$(OFFLINE) bash tests/slurm/cluster.sh $(BIN)/pytest -q -s -p no:cacheprovider tests/test_slurm_cluster.py
 
 clean:
 	rm -rf results/seeds results/generations results/datasets results/decontamination results/checkpoints \
