@@ -482,6 +482,7 @@ def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
         "train",
         "eval_data",
         "eval_generate",
+        "eval_reference",
         "eval_score",
         "eval_summary",
     }
