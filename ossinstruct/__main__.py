@@ -141,6 +141,9 @@ def cmd_eval_score(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .benchmarks import EVALUATED
+    from .benchmarks.evalplus_tasks import PROMPT_STYLES
+
     parser = argparse.ArgumentParser(prog="python -m ossinstruct", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--log", help="also write the log to this file")
@@ -185,29 +188,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out-dir", required=True)
 
     sub = stage("eval-data", cmd_eval_data, "a benchmark's tasks in force and expected outputs")
-    sub.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp"])
+    sub.add_argument("--benchmark", required=True, choices=EVALUATED)
     sub.add_argument("--path", help="local release file (default: evalplus's download)")
     sub.add_argument("--version", help="release version of a local file")
     sub.add_argument("--limit", type=int, help="only the first N tasks")
     sub.add_argument("--out-dir", required=True)
 
     sub = stage("eval-generate", cmd_eval_generate, "one greedy sample per task from a model")
-    sub.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp"])
+    sub.add_argument("--benchmark", required=True, choices=EVALUATED)
     sub.add_argument("--tasks", required=True, help="the tasks in force (eval-data's .jsonl)")
     sub.add_argument("--model", required=True, help="checkpoint dir, hub id or embedded:gemma-3-270m")
     sub.add_argument("--revision")
-    sub.add_argument("--prompt", choices=["instruct", "completion", "completion-paper"], default="instruct")
+    sub.add_argument("--prompt", choices=PROMPT_STYLES, default="instruct")
     sub.add_argument("--engine", choices=["vllm", "transformers"], help="default: evaluation.engine")
     sub.add_argument("-o", "--output", required=True)
 
     sub = stage("eval-reference", cmd_eval_reference,
                 "the benchmark's reference solutions as samples (the harness self-check)")
-    sub.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp"])
+    sub.add_argument("--benchmark", required=True, choices=EVALUATED)
     sub.add_argument("--tasks", required=True, help="the tasks in force (eval-data's .jsonl)")
     sub.add_argument("-o", "--output", required=True)
 
     sub = stage("eval-score", cmd_eval_score, "score samples with evalplus, each in a sandbox")
-    sub.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp"])
+    sub.add_argument("--benchmark", required=True, choices=EVALUATED)
     sub.add_argument("--samples", required=True)
     sub.add_argument("--data-dir", required=True, help="eval-data's --out-dir")
     sub.add_argument("--model", required=True, help="the model's name, for the result file")

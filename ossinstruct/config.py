@@ -19,7 +19,26 @@ SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    """The config schema, its benchmark names filled in from the benchmark registry."""
+    from .benchmarks import EVALUATED, REGISTRY  # imports this module: not at the top
+
+    loaded = yaml.safe_load(SCHEMA_PATH.read_text())
+    loaded["$defs"]["benchmark_name"]["enum"] = list(REGISTRY)
+    loaded["$defs"]["evaluated_benchmark"]["enum"] = list(EVALUATED)
+    properties = loaded["properties"]
+    properties["decontamination"]["properties"]["benchmarks"]["default"] = list(REGISTRY)
+    properties["evaluation"]["properties"]["benchmarks"]["default"] = list(EVALUATED)
+    return loaded
+
+
+def _fill_defaults(validator, properties, instance, subschema):
+    for name, property_schema in properties.items():
+        if "default" in property_schema and isinstance(instance, dict):
+            instance.setdefault(name, copy.deepcopy(property_schema["default"]))
+    yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, subschema)
+
+
+_DefaultFilling = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"properties": _fill_defaults})
 
 
 # The pseudo-model of the harness self-check: each benchmark's reference solutions, scored
@@ -70,10 +89,9 @@ def validate_config(config: dict) -> dict:
     if errors:
         error = jsonschema.exceptions.best_match(errors)
         raise ConfigError(f"config key {_key(error.absolute_path)}: {error.message}")
-    # Fill defaults with Snakemake's own validator, as the workflow template does.
-    from snakemake.utils import validate
-
-    validate(config, str(SCHEMA_PATH), set_default=True)
+    # Fill defaults as Snakemake's validate(set_default=True) does (the jsonschema FAQ's
+    # recipe), on the schema with the registry's benchmark names filled in.
+    _DefaultFilling(schema()).validate(config)
     _check_relations(config)
     return config
 

@@ -248,14 +248,18 @@ def eval_score_resources(config: dict) -> dict:
 # the same file reached through another path (another checkout, a moved data directory,
 # a cluster user's scratch) reruns nothing. Scripts read the path from config.
 
-EVALPLUS_FILES = {"humaneval": "HumanEvalPlus.jsonl.gz", "mbpp": "MbppPlus.jsonl.gz"}
+def offline_file_names() -> dict[str, str]:
+    """benchmark -> the file looked for in benchmark_files (each benchmark's offline_file)."""
+    from .benchmarks import REGISTRY
+
+    return {name: b.offline_file for name, b in REGISTRY.items() if b.offline_file}
 
 
 def offline_benchmark_file(config: dict, benchmark: str) -> str | None:
     """benchmark_files/<EvalPlus release file> when config names that directory and the file
     is there (offline machines); None otherwise."""
     directory = config.get("benchmark_files")
-    name = EVALPLUS_FILES.get(benchmark)
+    name = offline_file_names().get(benchmark)
     if directory and name and (Path(directory) / name).is_file():
         return str(Path(directory) / name)
     return None

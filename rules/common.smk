@@ -9,6 +9,7 @@ sys.path.insert(0, workflow.basedir)
 from snakemake.exceptions import WorkflowError
 
 from ossinstruct import seeds as seedlib
+from ossinstruct.benchmarks import EVALUATED
 from ossinstruct import workflow as wf
 from ossinstruct.config import (
     ConfigError,
@@ -34,7 +35,7 @@ wildcard_constraints:
     model=wf.name_pattern(list(evaluated_models(config))),
 
 
-EVAL_BENCHMARKS = wf.name_pattern(["humaneval", "mbpp"])
+EVAL_BENCHMARKS = wf.name_pattern(list(EVALUATED))
 
 
 def all_targets(config):

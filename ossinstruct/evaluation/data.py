@@ -31,28 +31,22 @@ from pathlib import Path
 
 from ..io import InputError, atomic_path, read_jsonl, write_json_atomic, write_jsonl_atomic
 from ..logs import Progress
+from ..benchmarks import EVALUATED, REGISTRY
+from ..benchmarks.evalplus_tasks import REQUIRED_FIELDS as EVALPLUS_REQUIRED_FIELDS
 from ..models import sha256_file
 
 log = logging.getLogger("ossinstruct.evaluation.data")
 
-BENCHMARKS = ("humaneval", "mbpp")
-OVERRIDE_ENV = {"humaneval": "HUMANEVAL_OVERRIDE_PATH", "mbpp": "MBPP_OVERRIDE_PATH"}
-DISPLAY = {"humaneval": "HumanEval", "mbpp": "MBPP"}
-# Every task id of a release starts so: a file of the other benchmark is told at once.
-TASK_ID_PREFIX = {"humaneval": "HumanEval/", "mbpp": "Mbpp/"}
-REQUIRED_FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "base_input", "plus_input", "atol")
-
-# The releases the paper scored (evalplus 1895d2f: HUMANEVAL_PLUS_VERSION, MBPP_PLUS_VERSION).
-PAPER_RELEASES = {"humaneval": "v0.1.9", "mbpp": "v0.1.0"}
-RELEASE_NAMES = {"humaneval": "HumanEvalPlus", "mbpp": "MbppPlus"}
-
-# Release files by sha256 (evalplus's humanevalplus_release / mbppplus_release), so that a
-# local copy without a stated version is still named. v0.1.10 is not v0.1.9: it replays
-# fixed contracts of tasks 1, 28, 99 and 160 on their inputs (evalplus 437e693).
-KNOWN_RELEASES = {
-    "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101": "v0.1.10",  # HumanEval+
-    "af43697e8791c4c149bdfd6b489d8b5412507551ac20e28a439f650b8225db63": "v0.2.0",  # MBPP+
-}
+# Per-benchmark facts (override variable, task id prefix, releases) are the benchmark
+# module's (ossinstruct/benchmarks/); these views keep this module's names.
+BENCHMARKS = EVALUATED
+OVERRIDE_ENV = {b: REGISTRY[b].env_override for b in EVALUATED}
+DISPLAY = {b: REGISTRY[b].display for b in EVALUATED}
+TASK_ID_PREFIX = {b: REGISTRY[b].task_id_prefix for b in EVALUATED}
+REQUIRED_FIELDS = EVALPLUS_REQUIRED_FIELDS
+PAPER_RELEASES = {b: REGISTRY[b].paper_release for b in EVALUATED}
+RELEASE_NAMES = {b: REGISTRY[b].release_name for b in EVALUATED}
+KNOWN_RELEASES = {sha: version for b in EVALUATED for sha, version in REGISTRY[b].known_releases.items()}
 
 
 class BenchmarkDataError(InputError, RuntimeError):
@@ -111,7 +105,8 @@ def _evalplus_data(benchmark: str, path: str | None, version: str | None = None)
     else:
         release = version or PAPER_RELEASES[benchmark]
         file = _download_release(benchmark, release)
-    rows = list(read_jsonl(file, what=f"EvalPlus {DISPLAY[benchmark]}+ task"))
+    # The benchmark's one loader, the one decontamination reads its files with.
+    rows = REGISTRY[benchmark].load_rows({"source": "file", "path": str(file)})
     return rows, file, release
 
 
@@ -135,25 +130,18 @@ def check_rows(benchmark: str, rows: list[dict], file) -> None:
 
 def deserialize(benchmark: str, row: dict) -> dict:
     """A release row as evalplus's loaders return it (MBPP+ inputs become tuples, sets...)."""
-    if benchmark != "mbpp":
-        return row
-    from evalplus.data.mbpp import mbpp_deserialize_inputs
-
-    row = dict(row)
-    row["base_input"] = mbpp_deserialize_inputs(row["task_id"], row["base_input"])
-    row["plus_input"] = mbpp_deserialize_inputs(row["task_id"], row["plus_input"])
-    return row
+    return REGISTRY[benchmark].deserialize(row)
 
 
 def expected_outputs(benchmark: str, problem: dict) -> dict:
     """The canonical solution's outputs and times on the base and plus inputs: evalplus's
     ground truth (evaluate.get_groundtruth) for one task. Runs benchmark code, not
     generated code."""
-    from evalplus.eval._special_oracle import MBPP_OUTPUT_NOT_NONE_TASKS
     from evalplus.gen.util import trusted_exec
 
-    code = problem["prompt"] + problem["canonical_solution"]
-    not_none = benchmark == "mbpp" and problem["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS
+    plugin = REGISTRY[benchmark]
+    code = plugin.reference_solution(problem)
+    not_none = plugin.output_not_none(problem)
     oracle = {}
     for kind in ("base", "plus"):
         oracle[kind], oracle[f"{kind}_time"] = trusted_exec(

