@@ -82,30 +82,24 @@ def cmd_decontaminate(args) -> None:
 def cmd_eval_data(args) -> None:
     from pathlib import Path
 
-    from .evaluation.data import prepare_benchmark
+    from .evaluation.steps import eval_data_step
 
     out = Path(args.out_dir)
-    info = prepare_benchmark(args.benchmark, path=args.path, version=args.version, limit=args.limit,
-                             out_tasks=str(out / f"{args.benchmark}.jsonl"),
-                             out_info=str(out / f"{args.benchmark}.json"),
-                             out_expected=str(out / f"{args.benchmark}.expected.pkl"))
+    info = eval_data_step(_config(args), args.benchmark, path=args.path, version=args.version, limit=args.limit,
+                          out_tasks=out / f"{args.benchmark}.jsonl", out_info=out / f"{args.benchmark}.json",
+                          out_expected=out / f"{args.benchmark}.expected.pkl")
     print(f"{info['n_tasks']} of {info['n_tasks_release']} tasks from {info['path']} (sha256 {info['sha256'][:12]})")
 
 
 def cmd_eval_generate(args) -> None:
-    from .evaluation.generate import generate_samples, model_block
-    from .io import read_jsonl
+    from .evaluation.steps import command_line_generation, eval_generate_step, generation_file
+    from .io import write_json_atomic
 
     config = _config(args)
-    settings = config["evaluation"]
-    tasks = list(read_jsonl(args.tasks, required=("task_id", "prompt"), what="task"))
-    generate_samples(
-        tasks, benchmark=args.benchmark, style=args.prompt, engine=args.engine or settings["engine"],
-        model=model_block(settings, args.model, args.revision),
-        decoding={"temperature": settings["decoding"]["temperature"],
-                  "max_new_tokens": settings["decoding"]["max_new_tokens"]},
-        cache_dir=config["cache_dir"], out_path=args.output, batch_size=settings["batch_size"],
-    )
+    generation = command_line_generation(config, benchmark=args.benchmark, model=args.model, revision=args.revision,
+                                         prompt=args.prompt, engine=args.engine, dtype=args.dtype)
+    eval_generate_step(config, generation, tasks_path=args.tasks, out_path=args.output)
+    write_json_atomic(generation_file(args.output), generation)
 
 
 def cmd_eval_reference(args) -> None:
@@ -119,23 +113,24 @@ def cmd_eval_score(args) -> None:
     import json
     from pathlib import Path
 
-    from .evaluation.score import score
+    from .evaluation.steps import eval_score_step, generation_file
 
     config = _config(args)
-    scoring = config["evaluation"]["scoring"]
     data = Path(args.data_dir)
     for suffix in (".json", ".jsonl", ".expected.pkl"):
         if not (data / f"{args.benchmark}{suffix}").is_file():
             raise InputError(f"{data / (args.benchmark + suffix)}: no such file (expected eval-data's output: "
                              f"run `python -m ossinstruct eval-data --benchmark {args.benchmark} --out-dir {data}` first)")
-    info = json.loads((data / f"{args.benchmark}.json").read_text(encoding="utf-8"))
-    result = score(args.benchmark, model=args.model, samples_path=args.samples,
-                   tasks_path=data / f"{args.benchmark}.jsonl", info=info,
-                   expected_path=data / f"{args.benchmark}.expected.pkl", out_result=args.output,
-                   out_tasks=args.tasks_output,
-                   solution_field=scoring["solution"], min_time_limit=scoring["min_time_limit"],
-                   gt_time_limit_factor=scoring["gt_time_limit_factor"], memory_mb=scoring["memory_mb"],
-                   workers=args.workers)
+    # The samples' generation identity, as eval-generate recorded it beside them.
+    recorded = Path(args.generation) if args.generation else generation_file(args.samples)
+    generation = json.loads(recorded.read_text(encoding="utf-8")) if recorded.is_file() else {}
+    if args.generation and not recorded.is_file():
+        raise InputError(f"--generation {args.generation}: no such file")
+    result = eval_score_step(config["evaluation"]["scoring"], args.benchmark, model=args.model,
+                             samples_path=args.samples, tasks_path=data / f"{args.benchmark}.jsonl",
+                             info_path=data / f"{args.benchmark}.json",
+                             expected_path=data / f"{args.benchmark}.expected.pkl", out_result=args.output,
+                             out_tasks=args.tasks_output, workers=args.workers, generation=generation)
     print(f"pass@1 {100 * result['pass@1']['base']:.1f} (base) {100 * result['pass@1']['plus']:.1f} (plus) "
           f"over {result['n_tasks']} tasks; wrote {args.output}")
 
@@ -201,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--revision")
     sub.add_argument("--prompt", choices=PROMPT_STYLES, default="instruct")
     sub.add_argument("--engine", choices=["vllm", "transformers"], help="default: evaluation.engine")
+    sub.add_argument("--dtype", choices=["bfloat16", "float16", "float32"], help="default: evaluation.dtype")
     sub.add_argument("-o", "--output", required=True)
 
     sub = stage("eval-reference", cmd_eval_reference,
@@ -217,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--workers", type=int, default=2)
     sub.add_argument("-o", "--output", required=True, help="result .json")
     sub.add_argument("--tasks-output", help="also write per-task statuses (.jsonl) here")
+    sub.add_argument("--generation", help="the samples' generation identity, recorded in the result "
+                     "(default: the .generation.json eval-generate wrote beside the samples)")
     return parser
 
 
