@@ -64,6 +64,21 @@ DEFAULT_RESOURCES = {
     "eval_vllm": {"runtime": 60, "mem_mb": 32000, "cpus_per_task": 4, "gpu": 1},
     "eval_transformers": {"runtime": 240, "mem_mb": 16000, "cpus_per_task": 4, "gpu": 0},
     "eval_score": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 8, "gpu": 0},
+    # The CPU rules of rules/datasets.smk and rules/eval.smk without a resources key in
+    # the config: these are their only values.
+    "eval_data": {"runtime": 60, "mem_mb": 8000, "cpus_per_task": 1},
+    "eval_reference": {"runtime": 10, "mem_mb": 2000, "cpus_per_task": 1},
+    "eval_summary": {"runtime": 10, "mem_mb": 2000, "cpus_per_task": 1},
+    "benchmark_strings": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
+    "clean_generations": {"runtime": 120, "mem_mb": 16000, "cpus_per_task": 1},
+    "ingest_evol": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 1},
+    "decontamination_match": {"runtime": 60, "mem_mb": 8000, "cpus_per_task": 1},
+    "decontamination_merge": {"runtime": 30, "mem_mb": 16000, "cpus_per_task": 1},
+    "subset": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
+    "training_set": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
+    "dataset_card": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
+    "humaneval_similarity": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 1},
+    "push_dataset": {"runtime": 30, "mem_mb": 4000, "cpus_per_task": 1},
 }
 
 

@@ -8,9 +8,7 @@ rule benchmark_strings:
     conda:
         "../envs/pipeline.yaml"
     resources:
-        runtime=30,
-        mem_mb=8000,
-        cpus_per_task=1,
+        **wf.DEFAULT_RESOURCES["benchmark_strings"],
     params:
         source=benchmark_source,
         min_length=config["decontamination"]["min_length"],
@@ -34,9 +32,7 @@ rule clean_generations:
     conda:
         "../envs/pipeline.yaml"
     resources:
-        runtime=120,
-        mem_mb=16000,
-        cpus_per_task=1,
+        **wf.DEFAULT_RESOURCES["clean_generations"],
     params:
         drop_noisy=lambda wildcards: dataset_spec(wildcards)["drop_noisy"],
         shuffle_seed=lambda wildcards: dataset_spec(wildcards)["dedup_shuffle_seed"],
@@ -57,9 +53,7 @@ rule ingest_evol:
     conda:
         "../envs/pipeline.yaml"
     resources:
-        runtime=60,
-        mem_mb=16000,
-        cpus_per_task=1,
+        **wf.DEFAULT_RESOURCES["ingest_evol"],
     params:
         evol=lambda wildcards: wf.content_identity(dataset_spec(wildcards)["evol"]),
     script:
@@ -79,9 +73,7 @@ rule decontamination_match:
     conda:
         "../envs/pipeline.yaml"
     resources:
-        runtime=60,
-        mem_mb=8000,
-        cpus_per_task=1,
+        **wf.DEFAULT_RESOURCES["decontamination_match"],
     params:
         fields=config["decontamination"]["fields"],
         join=config["decontamination"]["join"],
@@ -109,9 +101,7 @@ rule decontamination_merge:
     conda:
         "../envs/pipeline.yaml"
     resources:
-        runtime=30,
-        mem_mb=16000,
-        cpus_per_task=1,
+        **wf.DEFAULT_RESOURCES["decontamination_merge"],
     params:
         benchmarks=config["decontamination"]["benchmarks"],
     script:
@@ -133,9 +123,7 @@ rule subset:
     conda:
         "../envs/pipeline.yaml"
     resources:
-        runtime=30,
-        mem_mb=8000,
-        cpus_per_task=1,
+        **wf.DEFAULT_RESOURCES["subset"],
     params:
         python=lambda wildcards: dataset_spec(wildcards)["python"],
         rule=lambda wildcards: dataset_spec(wildcards)["python_rule"],
@@ -157,9 +145,7 @@ rule training_set:
     conda:
         "../envs/pipeline.yaml"
     resources:
-        runtime=30,
-        mem_mb=8000,
-        cpus_per_task=1,
+        **wf.DEFAULT_RESOURCES["training_set"],
     params:
         # The instruction's wording: a change rewrites train.jsonl (and retrains).
         instruction=lambda wildcards: dataset_spec(wildcards)["instruction"],
@@ -191,9 +177,7 @@ rule dataset_card:
     conda:
         "../envs/pipeline.yaml"
     resources:
-        runtime=30,
-        mem_mb=8000,
-        cpus_per_task=1,
+        **wf.DEFAULT_RESOURCES["dataset_card"],
     params:
         spec=dataset_spec,
         teacher=lambda wildcards: dataset_teacher(wildcards.dataset),
@@ -217,9 +201,7 @@ rule humaneval_similarity:
     conda:
         "../envs/pipeline.yaml"
     resources:
-        runtime=60,
-        mem_mb=16000,
-        cpus_per_task=1,
+        **wf.DEFAULT_RESOURCES["humaneval_similarity"],
     params:
         datasets=list(dataset_specs(config)),
         humaneval=lambda wildcards: wf.content_identity(
@@ -242,9 +224,7 @@ rule push_dataset:
     conda:
         "../envs/pipeline.yaml"
     resources:
-        runtime=30,
-        mem_mb=4000,
-        cpus_per_task=1,
+        **wf.DEFAULT_RESOURCES["push_dataset"],
     params:
         repo_id=lambda wildcards: dataset_spec(wildcards)["push_to_hub"],
     script:

@@ -17,9 +17,7 @@ rule eval_data:
     conda:
         "../envs/pipeline.yaml"
     resources:
-        runtime=60,
-        mem_mb=8000,
-        cpus_per_task=1,
+        **wf.DEFAULT_RESOURCES["eval_data"],
     params:
         data=eval_data_spec,
         limit=config["evaluation"]["limit"],
@@ -70,9 +68,7 @@ rule eval_reference:
     conda:
         "../envs/pipeline.yaml"
     resources:
-        runtime=10,
-        mem_mb=2000,
-        cpus_per_task=1,
+        **wf.DEFAULT_RESOURCES["eval_reference"],
     script:
         "../scripts/eval_reference.py"
 
@@ -130,9 +126,7 @@ rule eval_summary:
     conda:
         "../envs/pipeline.yaml"
     resources:
-        runtime=10,
-        mem_mb=2000,
-        cpus_per_task=1,
+        **wf.DEFAULT_RESOURCES["eval_summary"],
     params:
         # Which paper row each model is compared with: a change redraws only the summary.
         paper_rows={
