@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ossinstruct.evaluation.sandbox import Limits, SandboxPool, echo, isolation_report  # noqa: E402
+from ossinstruct.sandbox.pool import Limits, SandboxPool, echo, isolation_report  # noqa: E402
 
 
 def best_rate(run_jobs, jobs: int, repeats: int) -> float:
@@ -94,7 +94,7 @@ def main() -> None:
     }
     for workers in (1, 2):
         started = time.perf_counter()
-        with SandboxPool("ossinstruct.evaluation.sandbox:echo", workers=workers, limits=Limits(timeout_s=30)) as pool:
+        with SandboxPool("ossinstruct.sandbox.pool:echo", workers=workers, limits=Limits(timeout_s=30)) as pool:
             start_s = time.perf_counter() - started
             payloads = list(range(args.jobs))
 

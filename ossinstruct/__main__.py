@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import ConfigError, load_config
-from .io import InputError
+from ossinstruct.config import ConfigError, load_config
+from ossinstruct.files import InputError
 
 
 def _config(args) -> dict:
@@ -23,13 +23,13 @@ def cmd_check(args) -> None:
 
 
 def cmd_targets(args) -> None:
-    from .workflow import all_targets
+    from ossinstruct.workflow import all_targets
 
     print("\n".join(all_targets(_config(args))))
 
 
 def cmd_seeds(args) -> None:
-    from .seeds import shard_spec, write_shard
+    from ossinstruct.seeds.sampling import shard_spec, write_shard
 
     config = _config(args)
     if args.corpus not in config["corpora"]:
@@ -38,8 +38,8 @@ def cmd_seeds(args) -> None:
 
 
 def cmd_generate(args) -> None:
-    from .generate import generate_shard
-    from .workflow import generation_entry
+    from ossinstruct.generate.teacher import generate_shard
+    from ossinstruct.workflow import generation_entry
 
     config = _config(args)
     if args.teacher not in config["teachers"]:
@@ -51,7 +51,7 @@ def cmd_generate(args) -> None:
 
 
 def cmd_clean(args) -> None:
-    from .datasets import clean_generations
+    from ossinstruct.curate.steps import clean_generations
 
     clean_generations(args.shards, args.output, args.rejected, args.drop_noisy)
 
@@ -60,8 +60,8 @@ def cmd_decontaminate(args) -> None:
     """Strings, one match file per benchmark, then the merge: the workflow's steps in a row."""
     from pathlib import Path
 
-    from . import benchmarks as benchmark_lib
-    from .datasets import extract_benchmark_strings, match_benchmark, merge_matches
+    from ossinstruct import benchmarks as benchmark_lib
+    from ossinstruct.curate.steps import extract_benchmark_strings, match_benchmark, merge_matches
 
     config = _config(args)
     settings = config["decontamination"]
@@ -82,7 +82,7 @@ def cmd_decontaminate(args) -> None:
 def cmd_eval_data(args) -> None:
     from pathlib import Path
 
-    from .evaluation.steps import eval_data_step
+    from ossinstruct.evaluate.steps import eval_data_step
 
     out = Path(args.out_dir)
     info = eval_data_step(_config(args), args.benchmark, path=args.path, version=args.version, limit=args.limit,
@@ -92,8 +92,8 @@ def cmd_eval_data(args) -> None:
 
 
 def cmd_eval_generate(args) -> None:
-    from .evaluation.steps import command_line_generation, eval_generate_step, generation_file
-    from .io import write_json_atomic
+    from ossinstruct.evaluate.steps import command_line_generation, eval_generate_step, generation_file
+    from ossinstruct.files import write_json_atomic
 
     config = _config(args)
     generation = command_line_generation(config, benchmark=args.benchmark, model=args.model, revision=args.revision,
@@ -103,7 +103,7 @@ def cmd_eval_generate(args) -> None:
 
 
 def cmd_eval_reference(args) -> None:
-    from .evaluation.reference import reference_samples
+    from ossinstruct.evaluate.reference import reference_samples
 
     n = reference_samples(args.benchmark, args.tasks, args.output)
     print(f"{n} reference samples in {args.output}")
@@ -113,7 +113,7 @@ def cmd_eval_score(args) -> None:
     import json
     from pathlib import Path
 
-    from .evaluation.steps import eval_score_step, generation_file
+    from ossinstruct.evaluate.steps import eval_score_step, generation_file
 
     config = _config(args)
     data = Path(args.data_dir)
@@ -136,8 +136,8 @@ def cmd_eval_score(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .benchmarks import EVALUATED
-    from .benchmarks.evalplus_tasks import PROMPT_STYLES
+    from ossinstruct.benchmarks import EVALUATED
+    from ossinstruct.benchmarks.evalplus_tasks import PROMPT_STYLES
 
     parser = argparse.ArgumentParser(prog="python -m ossinstruct", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -219,14 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Stages with their own argument parsers: `python -m ossinstruct train ...` is
-# `python -m ossinstruct.train ...` (what `accelerate launch -m ossinstruct train` runs).
-DELEGATED = {"train": "ossinstruct.train", "launch": "ossinstruct.launch"}
+# `python -m ossinstruct.train.recipe ...` (what `accelerate launch -m ossinstruct train` runs).
+DELEGATED = {"train": "ossinstruct.train.recipe", "launch": "ossinstruct.train.launch"}
 
 
 def main(argv: list[str] | None = None) -> int:
     import importlib
 
-    from .logs import logged_job
+    from ossinstruct.logs import logged_job
 
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in DELEGATED:

@@ -20,7 +20,7 @@ SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 @lru_cache(maxsize=1)
 def schema() -> dict:
     """The config schema, its benchmark names filled in from the benchmark registry."""
-    from .benchmarks import EVALUATED, REGISTRY  # imports this module: not at the top
+    from ossinstruct.benchmarks import EVALUATED, REGISTRY  # imports this module: not at the top
 
     loaded = yaml.safe_load(SCHEMA_PATH.read_text())
     loaded["$defs"]["benchmark_name"]["enum"] = list(REGISTRY)
@@ -42,7 +42,7 @@ _DefaultFilling = jsonschema.validators.extend(jsonschema.Draft202012Validator, 
 
 
 # The pseudo-model of the harness self-check: each benchmark's reference solutions, scored
-# as a model's samples (ossinstruct/evaluation/reference.py).
+# as a model's samples (ossinstruct/evaluate/reference.py).
 REFERENCE_MODEL = "reference-solutions"
 
 
@@ -124,7 +124,7 @@ def _check_relations(config: dict) -> None:
                 raise ConfigError(
                     f"config key corpora.{name}.path: directory {corpus['path']} does not exist"
                 )
-    from .prompts import template_for
+    from ossinstruct.generate.prompts import template_for
 
     for name, teacher in config["teachers"].items():
         try:
@@ -256,7 +256,7 @@ def _check_evaluation(config: dict) -> None:
             raise ConfigError(f"config key {where}.name: {REFERENCE_MODEL!r} is reserved (the harness self-check, "
                               "evaluation.self_check)")
     if any(m.get("paper_row") for _, m in rows):
-        from .evaluation.summary import find_paper_row, load_paper_results
+        from ossinstruct.evaluate.summary import find_paper_row, load_paper_results
 
         paper = load_paper_results()
         for where, model in rows:

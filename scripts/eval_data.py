@@ -7,7 +7,7 @@ from ossinstruct.logs import rule_job
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
     from ossinstruct import workflow as wf
-    from ossinstruct.evaluation.steps import eval_data_step
+    from ossinstruct.evaluate.steps import eval_data_step
 
     eval_data_step(
         sm.config,

@@ -8,7 +8,7 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
     import json
 
-    from ossinstruct.evaluation.steps import eval_generate_step
+    from ossinstruct.evaluate.steps import eval_generate_step
 
     eval_generate_step(
         sm.config,

@@ -20,7 +20,7 @@ from ossinstruct.benchmarks.evalplus_tasks import EvalPlusBenchmark
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 PAPER_RESULTS = (
-    Path(__file__).parents[1] / "ossinstruct" / "evaluation" / "paper_results.yaml"
+    Path(__file__).parents[1] / "ossinstruct" / "evaluate" / "paper_results.yaml"
 )
 NAMES = list(B.REGISTRY)
 EVALUATED = list(B.EVALUATED)
@@ -105,8 +105,8 @@ def test_paper_tables_agree_with_paper_results():
 
 @pytest.mark.parametrize("name", EVALUATED)
 def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name):
-    from ossinstruct.evaluation.data import expected_outputs
-    from ossinstruct.evaluation.score import check_solutions, pass_at_1
+    from ossinstruct.evaluate.data import expected_outputs
+    from ossinstruct.evaluate.score import check_solutions, pass_at_1
 
     benchmark = B.REGISTRY[name]
     if not isinstance(benchmark, EvalPlusBenchmark):

@@ -8,7 +8,7 @@ import yaml
 
 from conftest import REPO
 from ossinstruct.benchmarks import load_benchmark_strings
-from ossinstruct.io import read_jsonl, write_jsonl_atomic
+from ossinstruct.files import read_jsonl, write_jsonl_atomic
 
 
 def cli(*args, cwd=REPO):
@@ -65,7 +65,7 @@ def test_cli_eval_steps_pass_what_the_rules_pass(tmp_path, monkeypatch):
     from ossinstruct import __main__ as main_module
     from ossinstruct import workflow as wf
     from ossinstruct.config import load_config
-    from ossinstruct.evaluation import steps
+    from ossinstruct.evaluate import steps
 
     config = load_config(str(REPO / "config.yaml"))
     configured = next(iter(wf.evaluated_models(config)))

@@ -1,4 +1,4 @@
-"""Seed sampling (ossinstruct.seeds): offline, on small corpora built in tmp_path."""
+"""Seed sampling (ossinstruct.seeds.sampling): offline, on small corpora built in tmp_path."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from snakemake.utils import validate
 
-from ossinstruct import seeds
-from ossinstruct.seeds import HubAccessError, SeedsError
+from ossinstruct.seeds import sampling as seeds
+from ossinstruct.seeds.sampling import HubAccessError, SeedsError
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "ossinstruct" / "schemas" / "config.schema.yaml"
@@ -423,7 +423,7 @@ def test_filters_skip_bad_documents(tmp_path, caplog):
     # do not depend on the sampler).
     cfg = local_config(root, len(good), shard_size=100, max_document_bytes=5000, sampler="fit")
     spec = seeds.shard_spec(cfg, "mine", "python", 0)
-    with caplog.at_level(logging.INFO, logger="ossinstruct.seeds"):
+    with caplog.at_level(logging.INFO, logger="ossinstruct.seeds.sampling"):
         recs, summary = seeds.sample_shard_with_stats(spec)
     assert {r["document"] for r in recs} == good
     assert summary["seeds"] == len(good) and "wrote 12 seeds" in caplog.text
@@ -730,7 +730,7 @@ def test_hf_rows_become_documents(monkeypatch, caplog):
 
     monkeypatch.setattr(seeds, "open_hf_stream", fake_stream)
     spec = seeds.shard_spec(hf_config(shuffle_buffer=123), "sc", "python", 0)
-    with caplog.at_level(logging.DEBUG, logger="ossinstruct.seeds"):
+    with caplog.at_level(logging.DEBUG, logger="ossinstruct.seeds.sampling"):
         recs, summary = seeds.sample_shard_with_stats(spec)
     assert calls[0][:4] == ("bigcode/starcoderdata", "python", "v1", TOKEN) and calls[0][5] == 123
     assert 0 <= calls[0][4] < 2**32

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from conftest import REPO, coloured_pixels, write_tree
-from ossinstruct.fakeserver import FakeServer, default_responder, prompt_text
+from ossinstruct.llm.fakeserver import FakeServer, default_responder, prompt_text
 from ossinstruct.benchmarks import load_benchmark_strings
-from ossinstruct.io import read_jsonl
+from ossinstruct.files import read_jsonl
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}

@@ -14,17 +14,17 @@ CLI's choices, the summary's display names and the offline file names of the wor
 To add a benchmark: write its module (a subclass and ``BENCHMARK = ...``), add one line
 below, a fixture in its real schema under tests/fixtures/benchmarks/ (the contract test,
 tests/test_benchmarks.py, runs over the registry), and its rows in
-ossinstruct/evaluation/paper_results.yaml.
+ossinstruct/evaluate/paper_results.yaml.
 """
 
 from __future__ import annotations
 
-from . import apps, ds1000, gsm8k, humaneval, mbpp
-from .base import Benchmark, EvalPrompt, triple_quoted_blocks
-from .ds1000 import ds1000_problem
-from .humaneval import humaneval_docstring
-from .mbpp import mbpp_plus_text
-from .sources import (
+from ossinstruct.benchmarks import apps, ds1000, gsm8k, humaneval, mbpp
+from ossinstruct.benchmarks.base import Benchmark, EvalPrompt, triple_quoted_blocks
+from ossinstruct.benchmarks.ds1000 import ds1000_problem
+from ossinstruct.benchmarks.humaneval import humaneval_docstring
+from ossinstruct.benchmarks.mbpp import mbpp_plus_text
+from ossinstruct.benchmarks.sources import (
     AUTHORS_EXEMPT,
     DEFAULT_MIN_LENGTH,
     SPEC_KEYS,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import Benchmark, require_fields, row_task_id
+from ossinstruct.benchmarks.base import Benchmark, require_fields, row_task_id
 
 
 class Apps(Benchmark):

@@ -101,7 +101,7 @@ class Benchmark:
     def load_rows(self, spec: dict) -> list[dict]:
         """The rows of exactly the source `spec` names (see sources.resolve_source for the
         spec in force). The one loader of decontamination and evaluation."""
-        from .sources import load_rows
+        from ossinstruct.benchmarks.sources import load_rows
 
         return load_rows(self.name, spec)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import Benchmark, require_fields, row_task_id
+from ossinstruct.benchmarks.base import Benchmark, require_fields, row_task_id
 
 _SOLUTION_MARKERS = ("BEGIN SOLUTION", "SOLUTION START")
 

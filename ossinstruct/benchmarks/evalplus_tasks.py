@@ -1,5 +1,5 @@
 """What HumanEval(+) and MBPP(+) share: EvalPlus's task schema, prompt styles, post-processing
-and scoring (the protocol is described in ``ossinstruct/evaluation/prompts.py``).
+and scoring (the protocol is described in ``ossinstruct/evaluate/prompts.py``).
 
 Three prompt styles, each the protocol of the numbers it is compared with: ``instruct``
 (Magicoder's own evaluation, experiments/text2code.py: the benchmark module's instruction
@@ -15,8 +15,8 @@ import functools
 import sys
 from typing import ClassVar
 
-from ..trainset import MAGICODER_PROMPT
-from .base import Benchmark, EvalPrompt
+from ossinstruct.curate.trainset import MAGICODER_PROMPT
+from ossinstruct.benchmarks.base import Benchmark, EvalPrompt
 
 PROMPT_STYLES = ("instruct", "completion", "completion-paper")
 
@@ -84,7 +84,7 @@ class EvalPlusBenchmark(Benchmark):
 
     prompt_styles = PROMPT_STYLES
     variants = ("base", "plus")
-    scoring_handler = "ossinstruct.evaluation.evalplus_check:check"
+    scoring_handler = "ossinstruct.evaluate.evalplus_check:check"
 
     # Every task id of a release starts so: a file of the other benchmark is told at once.
     task_id_prefix: ClassVar[str]

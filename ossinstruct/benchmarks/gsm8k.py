@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import Benchmark, require_fields
+from ossinstruct.benchmarks.base import Benchmark, require_fields
 
 
 class Gsm8k(Benchmark):

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import require_fields, require_task_ids, triple_quoted_blocks
-from .evalplus_tasks import EvalPlusBenchmark
+from ossinstruct.benchmarks.base import require_fields, require_task_ids, triple_quoted_blocks
+from ossinstruct.benchmarks.evalplus_tasks import EvalPlusBenchmark
 
 INSTRUCTION = "Write a solution to the following problem:\n```python\n{prompt}\n```"
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import require_fields, require_task_ids, triple_quoted_blocks
-from .evalplus_tasks import EvalPlusBenchmark
+from ossinstruct.benchmarks.base import require_fields, require_task_ids, triple_quoted_blocks
+from ossinstruct.benchmarks.evalplus_tasks import EvalPlusBenchmark
 
 INSTRUCTION = "{description} Your code should satisfy the following assertion:\n```python\n{assertion}\n```"
 

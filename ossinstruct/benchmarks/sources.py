@@ -45,8 +45,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..config import ConfigError
-from ..io import InputError, read_jsonl
+from ossinstruct.config import ConfigError
+from ossinstruct.files import InputError, read_jsonl
 
 SPEC_KEYS = {
     "huggingface": ({"source", "dataset", "revision", "split"}, {"config_name", "data_files"}),
@@ -94,7 +94,7 @@ class BenchmarkUnavailable(InputError, RuntimeError):
         self.benchmark = benchmark
         self.tried = tried
         self.reason = reason
-        from . import REGISTRY
+        from ossinstruct.benchmarks import REGISTRY
 
         plugin = REGISTRY.get(benchmark)
         hint = (
@@ -116,7 +116,7 @@ class BenchmarkUnavailable(InputError, RuntimeError):
 
 
 def _check_name(name: str):
-    from . import REGISTRY
+    from ossinstruct.benchmarks import REGISTRY
 
     if name not in REGISTRY:
         raise ConfigError(
@@ -267,7 +267,7 @@ def normalize_newlines(text: str) -> str:
 
 
 def _registry():
-    from . import REGISTRY
+    from ossinstruct.benchmarks import REGISTRY
 
     return REGISTRY
 
