@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ossinstruct.seeds import sampling as seeds
+from ossinstruct.seeds import sources as seed_sources
 from ossinstruct.curate import trainset
 from ossinstruct.generate.prompts import load_template
 
@@ -558,7 +559,7 @@ def test_magicoder_selection_reproduces_the_authors_seeds(monkeypatch):
         streams.append(buffer_size)
         return iter(rows)
 
-    monkeypatch.setattr(seeds, "open_hf_stream", fake_stream)
+    monkeypatch.setattr(seed_sources, "open_hf_stream", fake_stream)
 
     def config(quota):
         return validate_config(
