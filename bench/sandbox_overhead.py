@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/sandbox_overhead.py [--jobs 400] [--repeats 3]
 
-The job is the trivial handler ``sandbox.echo``, so every figure is pure per-job overhead.
+The job is the trivial handler ``ossinstruct.sandbox.handlers.echo``, so every figure is pure per-job overhead.
 Measured in the same run, each as the best of --repeats:
 
 * in-process: ``echo(None, i)`` called directly (no isolation at all; the ceiling);
@@ -94,7 +94,7 @@ def main() -> None:
     }
     for workers in (1, 2):
         started = time.perf_counter()
-        with SandboxPool("ossinstruct.sandbox.pool:echo", workers=workers, limits=Limits(timeout_s=30)) as pool:
+        with SandboxPool("ossinstruct.sandbox.handlers:echo", workers=workers, limits=Limits(timeout_s=30)) as pool:
             start_s = time.perf_counter() - started
             payloads = list(range(args.jobs))
 

@@ -19,7 +19,7 @@ def main() -> int:
         sandbox._candidate_methods = lambda: ["none"]
     limits = Limits(timeout_s=request["timeout_s"], memory_mb=request["memory_mb"])
     with SandboxPool(
-        "ossinstruct.sandbox.pool:run_program", limits=limits
+        "ossinstruct.sandbox.handlers:run_program", limits=limits
     ) as pool:
         results = pool.run([{"argv": argv} for argv in request["programs"]])
         isolation = pool.isolation

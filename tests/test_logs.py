@@ -196,7 +196,7 @@ def test_sandbox_pool_reports_each_finished_job():
     for workers in (1, 2):
         done = []
         with SandboxPool(
-            "ossinstruct.sandbox.pool:echo",
+            "ossinstruct.sandbox.handlers:echo",
             workers=workers,
             limits=Limits(timeout_s=30),
         ) as pool:

@@ -28,8 +28,8 @@ import pytest
 from ossinstruct.sandbox import pool as sandbox
 from ossinstruct.sandbox.pool import Limits, SandboxError, SandboxPool, isolation_report
 
-RUN_PROGRAM = "ossinstruct.sandbox.pool:run_program"
-ECHO = "ossinstruct.sandbox.pool:echo"
+RUN_PROGRAM = "ossinstruct.sandbox.handlers:run_program"
+ECHO = "ossinstruct.sandbox.handlers:echo"
 REPO = Path(__file__).resolve().parent.parent
 
 
