@@ -79,189 +79,47 @@ import argparse
 import dataclasses
 import json
 import logging
-import math
 import os
-import re
 import shutil
-import subprocess
 import sys
 import time
 import types
 import typing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ossinstruct.files import InputError, read_jsonl, write_json_atomic
+from ossinstruct.train.config import (  # noqa: F401 - part of this module's API
+    CHECKPOINT_RE,
+    LIBRARIES,
+    LORA_DEFAULT_TARGETS,
+    MANIFEST,
+    MODEL_DTYPES,
+    OPTIMIZERS,
+    RUN_FILE,
+    SCHEDULE_FIELDS,
+    TOKENIZATIONS,
+    TrainConfig,
+    gradient_accumulation_steps,
+    normalise_lora,
+    resolve_hyperparameters,
+    resolve_precision,
+    world_size,
+)
+from ossinstruct.train.manifest import (  # noqa: F401 - part of this module's API
+    _now,
+    git_commit,
+    library_versions,
+    plot_loss_curve,
+)
+from ossinstruct.train.resume import (  # noqa: F401 - part of this module's API
+    last_checkpoint,
+    prepare_work_dir,
+    run_fingerprint,
+)
 
-logger = logging.getLogger("ossinstruct.train.recipe")
-
-OPTIMIZERS = {"adafactor": "adafactor", "adamw": "adamw_torch", "adamw_torch": "adamw_torch",
-              "sgd": "sgd"}
-MODEL_DTYPES = ("auto", "bfloat16", "float32", "float16")
-TOKENIZATIONS = ("separate", "joint")
-LORA_DEFAULT_TARGETS = "all-linear"
-CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
-RUN_FILE = "run.json"
-MANIFEST = "manifest.json"
-LIBRARIES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
-
-
-@dataclass
-class TrainConfig:
-    """One fine-tuning run. Defaults are the paper's (Appendix B.3)."""
-
-    base_model: str  # models.py spec: hub id, checkpoint directory, embedded:gemma-3-270m
-    train_file: str  # train.jsonl of {"prompt", "completion", ...} records (ossinstruct.curate.trainset)
-    output_dir: str
-    base_revision: str | None = None
-    max_length: int = 1216  # 1216 for OSS-Instruct, 1024 for Evol-Instruct
-    epochs: float = 2.0
-    learning_rate: float = 5e-5
-    lr_scheduler: str = "linear"
-    warmup_steps: int = 15
-    optimizer: str = "adafactor"
-    effective_batch_size: int = 512
-    per_device_batch_size: int = 8
-    max_steps: int | None = None  # overrides epochs when set (the demo: a handful)
-    bf16: bool = True  # used only where supported (see resolve_precision)
-    packing: bool = False  # padding-free best-fit-decreasing packing
-    gradient_checkpointing: bool = False
-    lora: dict | None = None  # {"r", "alpha", "dropout", "target_modules"}; None: full fine-tuning
-    merge_lora: bool = True  # write the merged full checkpoint (evaluation loads it like any model)
-    seed: int = 42
-    save_steps: int = 50
-    save_total_limit: int = 2
-    logging_steps: int = 1
-    # Training curves (transformers' report_to); TensorBoard event files go to logging_dir
-    # (default: <work_dir>/runs, which is removed with the work dir after training).
-    report_to: list[str] = dataclasses.field(default_factory=lambda: ["tensorboard"])
-    logging_dir: str | None = None
-    attn_implementation: str | None = "sdpa"
-    dataset_name: str | None = None  # for the manifest
-    work_dir: str | None = None  # trainer checkpoints; default "<output_dir>.work"
-    keep_work_dir: bool = False
-    model_dtype: str = "auto"  # weights: auto = bfloat16 when bf16 is used, else float32
-    weight_decay: float = 0.0
-    max_grad_norm: float | None = None  # None: no clipping (the authors' --max_grad_norm -1)
-    tokenization: str = "separate"  # the authors' prompt / response encoding; "joint": TRL's
-    keep_prompt_only: bool = True  # keep samples whose prompt fills max_length, as the authors
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer {self.optimizer!r}: one of {', '.join(OPTIMIZERS)}")
-        if self.tokenization not in TOKENIZATIONS:
-            raise ValueError(f"tokenization {self.tokenization!r}: one of {', '.join(TOKENIZATIONS)}")
-        if self.model_dtype not in MODEL_DTYPES:
-            raise ValueError(f"model_dtype {self.model_dtype!r}: one of {', '.join(MODEL_DTYPES)}")
-        for name in ("max_length", "effective_batch_size", "per_device_batch_size", "save_steps",
-                     "logging_steps"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be at least 1 or None, got {self.max_steps!r}")
-        if self.lora is not None:
-            self.lora = normalise_lora(self.lora)
-
-    @property
-    def resolved_work_dir(self) -> Path:
-        if self.work_dir:
-            return Path(self.work_dir)
-        out = Path(self.output_dir)
-        return out.with_name(out.name + ".work")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields: {', '.join(unknown)}")
-        return cls(**data)
-
-
-def normalise_lora(lora: dict) -> dict:
-    """LoRA settings with defaults: alpha = 2r, dropout 0.05, every linear layer."""
-    unknown = sorted(set(lora) - {"r", "alpha", "dropout", "target_modules"})
-    if unknown:
-        raise ValueError(f"unknown lora keys: {', '.join(unknown)}")
-    if int(lora.get("r", 0)) < 1:
-        raise ValueError(f"lora needs a rank r >= 1, got {lora.get('r')!r}")
-    r = int(lora["r"])
-    targets = lora.get("target_modules") or LORA_DEFAULT_TARGETS
-    if isinstance(targets, str) and targets != "all-linear":
-        targets = [t.strip() for t in targets.split(",") if t.strip()]
-    return {"r": r, "alpha": float(lora.get("alpha") or 2 * r),
-            "dropout": float(lora.get("dropout", 0.05)),
-            "target_modules": targets if isinstance(targets, str) else list(targets)}
-
-
-# --------------------------------------------------------------------------- resolution
-
-
-def world_size() -> int:
-    """Processes in this run: WORLD_SIZE as set by accelerate launch / torchrun, else 1."""
-    try:
-        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
-    except ValueError:
-        return 1
-
-
-def gradient_accumulation_steps(effective_batch_size: int, per_device_batch_size: int,
-                                processes: int) -> int:
-    return max(1, math.ceil(effective_batch_size / (per_device_batch_size * processes)))
-
-
-def resolve_precision(bf16: bool) -> str:
-    """"bf16" where bf16 was asked for and the device supports it (CUDA with bf16), else
-    "fp32". CPU runs (tests, the demo) train in float32: bf16 autocast on most CPUs is
-    slower than float32 and not what the paper's GPUs did anyway."""
-    if not bf16:
-        return "fp32"
-    import torch
-
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return "bf16"
-    return "fp32"
-
-
-# Optimisation settings that both the manifest and the resume fingerprint record.
-SCHEDULE_FIELDS = ("epochs", "max_steps", "learning_rate", "lr_scheduler", "warmup_steps", "optimizer")
-
-
-def resolve_hyperparameters(config: TrainConfig, processes: int | None = None) -> dict:
-    """What the run really uses: batch arithmetic from the world size, the precision."""
-    processes = world_size() if processes is None else processes
-    accumulation = gradient_accumulation_steps(config.effective_batch_size,
-                                               config.per_device_batch_size, processes)
-    precision = resolve_precision(config.bf16)
-    model_dtype = config.model_dtype
-    if model_dtype == "auto":
-        model_dtype = "bfloat16" if precision == "bf16" else "float32"
-    return {
-        **{name: getattr(config, name) for name in SCHEDULE_FIELDS},
-        "weight_decay": config.weight_decay,
-        "max_grad_norm": config.max_grad_norm,
-        "max_length": config.max_length,
-        "per_device_batch_size": config.per_device_batch_size,
-        "world_size": processes,
-        "gradient_accumulation_steps": accumulation,
-        "effective_batch_size_requested": config.effective_batch_size,
-        "effective_batch_size": config.per_device_batch_size * processes * accumulation,
-        "packing": config.packing,
-        "gradient_checkpointing": config.gradient_checkpointing,
-        "bf16_requested": config.bf16,
-        "precision": precision,
-        "model_dtype": model_dtype,
-        "attn_implementation": config.attn_implementation,
-        "seed": config.seed,
-        "lora": config.lora,
-        "merge_lora": config.merge_lora if config.lora else None,
-        "completion_only_loss": True,
-        "tokenization": config.tokenization,
-        "keep_prompt_only": config.keep_prompt_only,
-        "truncation": "right (keep_start): the prompt is kept, the response is cut",
-    }
+logger = logging.getLogger("ossinstruct.train")
 
 
 # --------------------------------------------------------------------------- tokenizer
@@ -392,128 +250,6 @@ def dataset_stats(dataset, eos_token_id: int, max_length: int, packed: bool) -> 
     return stats
 
 
-# --------------------------------------------------------------------------- checkpoints
-
-
-def last_checkpoint(work_dir: str | os.PathLike) -> Path | None:
-    """The newest complete trainer checkpoint in work_dir: the Trainer writes
-    trainer_state.json last, so a checkpoint without it was cut short and is skipped."""
-    work_dir = Path(work_dir)
-    if not work_dir.is_dir():
-        return None
-    found = []
-    for path in work_dir.iterdir():
-        match = CHECKPOINT_RE.match(path.name)
-        if match and path.is_dir():
-            found.append((int(match.group(1)), path))
-    for _, path in sorted(found, reverse=True):
-        state = path / "trainer_state.json"
-        try:
-            json.loads(state.read_text())
-        except (OSError, ValueError):
-            logger.warning("skipping incomplete checkpoint %s", path)
-            continue
-        return path
-    return None
-
-
-def run_fingerprint(config: TrainConfig, dataset_sha256: str) -> dict:
-    """What a checkpoint must share with this run to be resumed."""
-    return {
-        "train_file_sha256": dataset_sha256,
-        "base_model": config.base_model,
-        "base_revision": config.base_revision,
-        "max_length": config.max_length,
-        **{name: getattr(config, name) for name in SCHEDULE_FIELDS},
-        "effective_batch_size": config.effective_batch_size,
-        "packing": config.packing,
-        "lora": config.lora,
-        "seed": config.seed,
-        "model_dtype": config.model_dtype,
-        "tokenization": config.tokenization,
-        "keep_prompt_only": config.keep_prompt_only,
-    }
-
-
-def prepare_work_dir(work_dir: Path, fingerprint: dict) -> Path | None:
-    """Create work_dir; return the checkpoint to resume from, if any. Checkpoints made for a
-    different run (another dataset, base model or hyperparameters) are deleted."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    run_file = work_dir / RUN_FILE
-    previous = None
-    if run_file.is_file():
-        try:
-            previous = json.loads(run_file.read_text())
-        except ValueError:
-            previous = None
-    if previous != fingerprint:
-        stale = [p for p in work_dir.iterdir() if CHECKPOINT_RE.match(p.name)]
-        if stale:
-            logger.warning("%s holds checkpoints of a different run; deleting %d of them",
-                           work_dir, len(stale))
-            for path in stale:
-                shutil.rmtree(path, ignore_errors=True)
-        write_json_atomic(run_file, fingerprint)
-        return None
-    return last_checkpoint(work_dir)
-
-
-# --------------------------------------------------------------------------- provenance
-
-
-def library_versions() -> dict:
-    from importlib import metadata
-
-    versions = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    versions["python"] = sys.version.split()[0]
-    return versions
-
-
-def git_commit(path: str | os.PathLike | None = None) -> str | None:
-    """HEAD of the repository holding this package (None outside a git checkout)."""
-    where = Path(path) if path else Path(__file__).resolve().parents[2]
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
-                             text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def plot_loss_curve(log_history: list[dict], path: str | os.PathLike, title: str = "") -> bool:
-    """Training loss vs optimizer step (matplotlib, Agg); False when nothing was logged."""
-    points = [(e["step"], e["loss"]) for e in log_history if "loss" in e and "step" in e]
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    if points:
-        steps, losses = zip(*points)
-        ax.plot(steps, losses, marker="o" if len(points) < 30 else None, linewidth=1.2)
-    else:
-        ax.text(0.5, 0.5, "no loss logged", ha="center", va="center", transform=ax.transAxes)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("training loss")
-    ax.set_title(title or "training loss")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return bool(points)
-
-
 # --------------------------------------------------------------------------- the recipe
 
 
@@ -557,7 +293,12 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
     """
     from trl import SFTConfig, SFTTrainer
 
-    from ossinstruct.llm.models import load_causal_lm, load_tokenizer, resolve_model, sha256_file
+    from ossinstruct.llm.models import (
+        load_causal_lm,
+        load_tokenizer,
+        resolve_model,
+        sha256_file,
+    )
 
     hp = resolve_hyperparameters(config)
     work_dir = config.resolved_work_dir
