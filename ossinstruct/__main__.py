@@ -53,7 +53,17 @@ def cmd_generate(args) -> None:
 def cmd_clean(args) -> None:
     from ossinstruct.curate.steps import clean_generations
 
-    clean_generations(args.shards, args.output, args.rejected, args.drop_noisy)
+    # The rule's default: the dataset schema's dedup_shuffle_seed (the authors' 666).
+    shuffle_seed = args.shuffle_seed
+    if shuffle_seed is None:
+        from .config import schema
+
+        shuffle_seed = schema()["$defs"]["dataset"]["properties"]["dedup_shuffle_seed"]["default"]
+    elif shuffle_seed == "none":
+        shuffle_seed = None
+    else:
+        shuffle_seed = int(shuffle_seed)
+    clean_generations(args.shards, args.output, args.rejected, args.drop_noisy, shuffle_seed)
 
 
 def cmd_decontaminate(args) -> None:
@@ -176,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("-o", "--output", required=True)
     sub.add_argument("--rejected", required=True)
     sub.add_argument("--drop-noisy", action="store_true", help="also drop partial implementations")
+    sub.add_argument("--shuffle-seed", help="shuffle before deduplication with this seed, or none to keep "
+                     "the shards' order (default: datasets' dedup_shuffle_seed default, 666, as the rule)")
 
     sub = stage("decontaminate", cmd_decontaminate, "decontaminate samples against benchmarks")
     sub.add_argument("--samples", required=True, help="clean samples (.jsonl)")

@@ -97,3 +97,17 @@ def test_cli_eval_steps_pass_what_the_rules_pass(tmp_path, monkeypatch):
                              "-o", str(tmp_path / "r.json")])
     assert code == 0
     assert calls["score"]["generation"] == calls["gen"]
+
+
+def test_cli_clean_shuffles_as_the_rule_does(monkeypatch, tmp_path):
+    """The rule passes the dataset's dedup_shuffle_seed (default 666); so does the CLI."""
+    from ossinstruct import __main__ as main_module
+    from ossinstruct.curate import steps
+
+    seen = []
+    monkeypatch.setattr(steps, "clean_generations", lambda *args: seen.append(args))
+    base = ["clean", "--shards", "a.jsonl", "-o", str(tmp_path / "c.jsonl"), "--rejected", str(tmp_path / "r.jsonl")]
+    assert main_module.main(base) == 0
+    assert main_module.main([*base, "--shuffle-seed", "none"]) == 0
+    assert main_module.main([*base, "--shuffle-seed", "7"]) == 0
+    assert [args[-1] for args in seen] == [666, None, 7]
