@@ -107,6 +107,7 @@ from ossinstruct.train.config import (  # noqa: F401 - part of this module's API
     resolve_precision,
     world_size,
 )
+from ossinstruct.train.lora import finish_model
 from ossinstruct.train.manifest import (  # noqa: F401 - part of this module's API
     _now,
     git_commit,
@@ -448,7 +449,8 @@ def train(config: TrainConfig, callbacks: list | None = None) -> dict:
 
     manifest = None
     if trainer.is_world_process_zero():
-        output_format = _finish_model(trainer, run, partial)
+        output_format = finish_model(trainer, run.config, partial, base_resolved=run.base_resolved,
+                                     model_dtype=run.hyperparameters["model_dtype"])
         trainer.state.save_to_json(str(partial / "trainer_state.json"))
         plot_loss_curve(trainer.state.log_history, partial / "loss_curve.png",
                         title=f"{config.dataset_name or Path(config.train_file).stem}: "
@@ -466,39 +468,6 @@ def train(config: TrainConfig, callbacks: list | None = None) -> dict:
     if manifest is None:
         manifest = json.loads((output_dir / MANIFEST).read_text())
     return manifest
-
-
-def _finish_model(trainer, run: Run, partial: Path) -> str:
-    """Turn what save_model wrote into the final layout; return its format."""
-    config = run.config
-    if not config.lora:
-        return "full"
-    if not config.merge_lora:
-        write_json_atomic(partial / "base_model.json", {
-            "base_model": config.base_model, "base_revision": config.base_revision,
-            "resolved": run.base_resolved,
-            "note": "LoRA adapter only: load the base model and apply this adapter "
-                    "(peft.PeftModel.from_pretrained), or retrain with merge_lora=True",
-        })
-        return "lora-adapter"
-    # Merge from the saved adapter into a freshly loaded base: works whatever wrapped the
-    # trained model (DDP, FSDP, ZeRO-3), on the main process only.
-    from peft import PeftModel
-
-    from ossinstruct.llm.models import load_causal_lm
-
-    adapter = partial / "adapter"
-    adapter.mkdir()
-    for item in list(partial.iterdir()):
-        if item.name.startswith("adapter_") or item.name == "README.md":
-            shutil.move(str(item), adapter / item.name)
-    base = load_causal_lm(config.base_model, config.base_revision,
-                          dtype=run.hyperparameters["model_dtype"], device="cpu")
-    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
-    merged.config.pad_token_id = trainer.processing_class.pad_token_id
-    merged.save_pretrained(str(partial))
-    trainer.processing_class.save_pretrained(str(partial))
-    return "merged"
 
 
 def _manifest(run: Run, trainer, result, output_format: str, runtime_s: float) -> dict:
