@@ -30,7 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ossinstruct.sandbox.pool import Limits, SandboxPool, echo, isolation_report  # noqa: E402
+from ossinstruct.sandbox.handlers import echo  # noqa: E402
+from ossinstruct.sandbox.pool import Limits, SandboxPool, isolation_report  # noqa: E402
 
 
 def best_rate(run_jobs, jobs: int, repeats: int) -> float:
