@@ -95,6 +95,14 @@ def test_each_prompt_style_builds_a_prompt(name):
         benchmark.build_prompt(rows[0], "no-such-style")
 
 
+@pytest.mark.parametrize("name", EVALUATED)
+def test_the_scoring_handler_names_a_function(name):
+    import importlib
+
+    module, _, function = B.REGISTRY[name].scoring_handler.partition(":")
+    assert callable(getattr(importlib.import_module(module), function))
+
+
 def test_paper_tables_agree_with_paper_results():
     paper = yaml.safe_load(PAPER_RESULTS.read_text())
     for name in EVALUATED:
