@@ -146,7 +146,7 @@ def cmd_eval_score(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ossinstruct.benchmarks import EVALUATED
+    from ossinstruct.benchmarks import BENCHMARKS, EVALUATED
     from ossinstruct.benchmarks.evalplus_tasks import PROMPT_STYLES
 
     parser = argparse.ArgumentParser(prog="python -m ossinstruct", description=__doc__,
@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = stage("decontaminate", cmd_decontaminate, "decontaminate samples against benchmarks")
     sub.add_argument("--samples", required=True, help="clean samples (.jsonl)")
-    sub.add_argument("--benchmark", action="append", help="default: decontamination.benchmarks")
+    sub.add_argument("--benchmark", action="append", choices=BENCHMARKS, help="default: decontamination.benchmarks")
     sub.add_argument("--out-dir", required=True)
 
     sub = stage("eval-data", cmd_eval_data, "a benchmark's tasks in force and expected outputs")
