@@ -14,7 +14,9 @@ CLI's choices, the summary's display names and the offline file names of the wor
 To add a benchmark: write its module (a subclass and ``BENCHMARK = ...``), add one line
 below, a fixture in its real schema under tests/fixtures/benchmarks/ (the contract test,
 tests/test_benchmarks.py, runs over the registry), and its rows in
-ossinstruct/evaluate/paper_results.yaml.
+ossinstruct/evaluate/paper_results.yaml. An evaluated benchmark implements, besides its
+prompts and post-processing, :meth:`Benchmark.prepare` (rule eval_data) and
+:meth:`Benchmark.scoring_payload` with its ``scoring_handler`` (rule eval_score).
 """
 
 from __future__ import annotations

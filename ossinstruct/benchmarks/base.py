@@ -126,3 +126,21 @@ class Benchmark:
 
     def postprocess(self, problem: dict, style: str, generated_text: str) -> dict:
         raise NotImplementedError(f"{self.name} is not evaluated")
+
+    def prepare(
+        self,
+        *,
+        path: str | None,
+        version: str | None,
+        limit: int | None,
+        out_tasks,
+        out_info,
+        out_expected,
+    ) -> dict:
+        """Rule eval_data: write the tasks in force, their provenance and what scoring
+        compares with (out_expected); return the provenance."""
+        raise NotImplementedError(f"{self.name} is not evaluated")
+
+    def scoring_payload(self, problem: dict, solution: str, expected: dict) -> dict:
+        """What `scoring_handler` gets, in the sandbox, for one sample of `problem`."""
+        raise NotImplementedError(f"{self.name} is not evaluated")

@@ -36,6 +36,9 @@ EVALPLUS_EOS = [
     "\nprint(",
 ]
 
+# The fields of a problem the sandbox check needs.
+SCORED_PROBLEM_FIELDS = ("task_id", "entry_point", "atol", "base_input", "plus_input")
+
 # The fields of an EvalPlus release row that evaluation reads.
 REQUIRED_FIELDS = (
     "task_id",
@@ -142,6 +145,19 @@ class EvalPlusBenchmark(Benchmark):
             "completion": completion,
             "solution": solution,
             "sanitized": sanitize_solution(solution, problem.get("entry_point")),
+        }
+
+    def prepare(self, **paths_and_limits) -> dict:
+        """The EvalPlus release in force and evalplus's ground truth (evaluate/data.py)."""
+        from ossinstruct.evaluate.data import prepare_benchmark
+
+        return prepare_benchmark(self.name, **paths_and_limits)
+
+    def scoring_payload(self, problem: dict, solution: str, expected: dict) -> dict:
+        return {
+            "solution": solution,
+            "problem": {k: problem[k] for k in SCORED_PROBLEM_FIELDS},
+            "expected": expected[problem["task_id"]],
         }
 
     def deserialize(self, row: dict) -> dict:

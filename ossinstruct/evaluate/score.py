@@ -36,7 +36,6 @@ SOLUTION_FIELDS = ("sanitized", "raw")
 # the sandbox's own limit only catches what escapes that.
 JOB_TIMEOUT_S = 2 * 62 + 16
 
-PROBLEM_FIELDS = ("task_id", "entry_point", "atol", "base_input", "plus_input")
 
 
 class ScoringError(InputError, RuntimeError):
@@ -84,13 +83,11 @@ def check_solutions(benchmark: str, problems: list[dict], solutions: list[str], 
     limits = Limits(timeout_s=JOB_TIMEOUT_S, memory_mb=memory_mb, network=False)
     context = {"dataset": benchmark, "min_time_limit": min_time_limit,
                "gt_time_limit_factor": gt_time_limit_factor, "memory_bytes": memory_mb * 2**20}
-    payloads = [
-        {"solution": solution, "problem": {k: problem[k] for k in PROBLEM_FIELDS},
-         "expected": expected[problem["task_id"]]}
-        for problem, solution in zip(problems, solutions, strict=True)
-    ]
+    plugin = REGISTRY[benchmark]
+    payloads = [plugin.scoring_payload(problem, solution, expected)
+                for problem, solution in zip(problems, solutions, strict=True)]
     progress = Progress(log, f"{benchmark}: checked", total=len(payloads))
-    with SandboxPool(REGISTRY[benchmark].scoring_handler, context,
+    with SandboxPool(plugin.scoring_handler, context,
                      workers=workers, limits=limits) as pool:
         jobs = pool.run(payloads, on_done=progress.step)
     progress.done()

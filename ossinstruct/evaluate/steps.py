@@ -54,10 +54,9 @@ def eval_data_step(
     out_expected,
 ) -> dict:
     """Rule eval_data: a benchmark's tasks in force, provenance and expected outputs."""
-    from ossinstruct.evaluate.data import prepare_benchmark
+    from ossinstruct.benchmarks import evaluated
 
-    return prepare_benchmark(
-        benchmark,
+    return evaluated(benchmark).prepare(
         path=path,
         version=version,
         limit=limit,
