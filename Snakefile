@@ -14,10 +14,10 @@ configfile: "config.yaml"
 
 include: "rules/common.smk"
 include: "rules/seeds.smk"
-include: "rules/generations.smk"
-include: "rules/datasets.smk"
+include: "rules/generate.smk"
+include: "rules/curate.smk"
 include: "rules/train.smk"
-include: "rules/eval.smk"
+include: "rules/evaluate.smk"
 
 
 onstart:

@@ -49,7 +49,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ossinstruct import benchmarks as B  # noqa: E402
-from ossinstruct.decontaminate import SAMPLE_FIELDS, Matcher, find_matches  # noqa: E402
+from ossinstruct.curate.decontaminate import SAMPLE_FIELDS, Matcher, find_matches  # noqa: E402
 from ossinstruct.logs import Progress  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

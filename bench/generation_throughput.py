@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ossinstruct.backends.base import Request  # noqa: E402
-from ossinstruct.backends.openai_api import OpenAIBackend  # noqa: E402
-from ossinstruct.fakeserver import FakeServer  # noqa: E402
+from ossinstruct.llm.backends.base import Request  # noqa: E402
+from ossinstruct.llm.backends.openai_api import OpenAIBackend  # noqa: E402
+from ossinstruct.llm.fakeserver import FakeServer  # noqa: E402
 
 PARAMS = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 512, "stop": []}
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/sandbox_overhead.py [--jobs 400] [--repeats 3]
 
-The job is the trivial handler ``sandbox.echo``, so every figure is pure per-job overhead.
+The job is the trivial handler ``ossinstruct.sandbox.handlers.echo``, so every figure is pure per-job overhead.
 Measured in the same run, each as the best of --repeats:
 
 * in-process: ``echo(None, i)`` called directly (no isolation at all; the ceiling);
@@ -30,7 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ossinstruct.evaluation.sandbox import Limits, SandboxPool, echo, isolation_report  # noqa: E402
+from ossinstruct.sandbox.handlers import echo  # noqa: E402
+from ossinstruct.sandbox.pool import Limits, SandboxPool, isolation_report  # noqa: E402
 
 
 def best_rate(run_jobs, jobs: int, repeats: int) -> float:
@@ -94,7 +95,7 @@ def main() -> None:
     }
     for workers in (1, 2):
         started = time.perf_counter()
-        with SandboxPool("ossinstruct.evaluation.sandbox:echo", workers=workers, limits=Limits(timeout_s=30)) as pool:
+        with SandboxPool("ossinstruct.sandbox.handlers:echo", workers=workers, limits=Limits(timeout_s=30)) as pool:
             start_s = time.perf_counter() - started
             payloads = list(range(args.jobs))
 

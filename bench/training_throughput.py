@@ -3,7 +3,7 @@
     .venv/bin/python bench/training_throughput.py [--steps 10] [--hidden 256] [--layers 4]
 
 A small randomly initialised Llama with a character-level tokenizer (one character, one
-token) trains through `ossinstruct.train.build_trainer`, i.e. TRL's SFTTrainer exactly as
+token) trains through `ossinstruct.train.recipe.build_trainer`, i.e. TRL's SFTTrainer exactly as
 the workflow runs it, on synthetic OSS-Instruct-like records: the Magicoder prompt around
 a problem, then a solution, both with log-normal lengths (a long right tail, as in the
 paper's Figure 7), cut at --max-length. Three set-ups are timed in the same run:
@@ -42,8 +42,8 @@ import torch  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 from transformers.trainer_callback import PrinterCallback, ProgressCallback  # noqa: E402
 
-from ossinstruct import train as T  # noqa: E402
-from ossinstruct.trainset import render_prompt  # noqa: E402
+from ossinstruct.train import recipe as T  # noqa: E402
+from ossinstruct.curate.trainset import render_prompt  # noqa: E402
 
 SPECIALS = ["<eos>", "<bos>", "<unk>", "<pad>"]
 CHARS = [chr(c) for c in range(32, 127)] + ["\n"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import ConfigError, load_config
-from .io import InputError
+from ossinstruct.config import ConfigError, load_config
+from ossinstruct.files import InputError
 
 
 def _config(args) -> dict:
@@ -23,13 +23,13 @@ def cmd_check(args) -> None:
 
 
 def cmd_targets(args) -> None:
-    from .workflow import all_targets
+    from ossinstruct.workflow import all_targets
 
     print("\n".join(all_targets(_config(args))))
 
 
 def cmd_seeds(args) -> None:
-    from .seeds import shard_spec, write_shard
+    from ossinstruct.seeds.sampling import shard_spec, write_shard
 
     config = _config(args)
     if args.corpus not in config["corpora"]:
@@ -38,8 +38,8 @@ def cmd_seeds(args) -> None:
 
 
 def cmd_generate(args) -> None:
-    from .generate import generate_shard
-    from .workflow import generation_entry
+    from ossinstruct.generate.teacher import generate_shard
+    from ossinstruct.workflow import generation_entry
 
     config = _config(args)
     if args.teacher not in config["teachers"]:
@@ -51,17 +51,27 @@ def cmd_generate(args) -> None:
 
 
 def cmd_clean(args) -> None:
-    from .datasets import clean_generations
+    from ossinstruct.curate.steps import clean_generations
 
-    clean_generations(args.shards, args.output, args.rejected, args.drop_noisy)
+    # The rule's default: the dataset schema's dedup_shuffle_seed (the authors' 666).
+    shuffle_seed = args.shuffle_seed
+    if shuffle_seed is None:
+        from .config import schema
+
+        shuffle_seed = schema()["$defs"]["dataset"]["properties"]["dedup_shuffle_seed"]["default"]
+    elif shuffle_seed == "none":
+        shuffle_seed = None
+    else:
+        shuffle_seed = int(shuffle_seed)
+    clean_generations(args.shards, args.output, args.rejected, args.drop_noisy, shuffle_seed)
 
 
 def cmd_decontaminate(args) -> None:
     """Strings, one match file per benchmark, then the merge: the workflow's steps in a row."""
     from pathlib import Path
 
-    from . import benchmarks as benchmark_lib
-    from .datasets import extract_benchmark_strings, match_benchmark, merge_matches
+    from ossinstruct import benchmarks as benchmark_lib
+    from ossinstruct.curate.steps import extract_benchmark_strings, match_benchmark, merge_matches
 
     config = _config(args)
     settings = config["decontamination"]
@@ -82,34 +92,28 @@ def cmd_decontaminate(args) -> None:
 def cmd_eval_data(args) -> None:
     from pathlib import Path
 
-    from .evaluation.data import prepare_benchmark
+    from ossinstruct.evaluate.steps import eval_data_step
 
     out = Path(args.out_dir)
-    info = prepare_benchmark(args.benchmark, path=args.path, version=args.version, limit=args.limit,
-                             out_tasks=str(out / f"{args.benchmark}.jsonl"),
-                             out_info=str(out / f"{args.benchmark}.json"),
-                             out_expected=str(out / f"{args.benchmark}.expected.pkl"))
+    info = eval_data_step(_config(args), args.benchmark, path=args.path, version=args.version, limit=args.limit,
+                          out_tasks=out / f"{args.benchmark}.jsonl", out_info=out / f"{args.benchmark}.json",
+                          out_expected=out / f"{args.benchmark}.expected.pkl")
     print(f"{info['n_tasks']} of {info['n_tasks_release']} tasks from {info['path']} (sha256 {info['sha256'][:12]})")
 
 
 def cmd_eval_generate(args) -> None:
-    from .evaluation.generate import generate_samples, model_block
-    from .io import read_jsonl
+    from ossinstruct.evaluate.steps import command_line_generation, eval_generate_step, generation_file
+    from ossinstruct.files import write_json_atomic
 
     config = _config(args)
-    settings = config["evaluation"]
-    tasks = list(read_jsonl(args.tasks, required=("task_id", "prompt"), what="task"))
-    generate_samples(
-        tasks, benchmark=args.benchmark, style=args.prompt, engine=args.engine or settings["engine"],
-        model=model_block(settings, args.model, args.revision),
-        decoding={"temperature": settings["decoding"]["temperature"],
-                  "max_new_tokens": settings["decoding"]["max_new_tokens"]},
-        cache_dir=config["cache_dir"], out_path=args.output, batch_size=settings["batch_size"],
-    )
+    generation = command_line_generation(config, benchmark=args.benchmark, model=args.model, revision=args.revision,
+                                         prompt=args.prompt, engine=args.engine, dtype=args.dtype)
+    eval_generate_step(config, generation, tasks_path=args.tasks, out_path=args.output)
+    write_json_atomic(generation_file(args.output), generation)
 
 
 def cmd_eval_reference(args) -> None:
-    from .evaluation.reference import reference_samples
+    from ossinstruct.evaluate.reference import reference_samples
 
     n = reference_samples(args.benchmark, args.tasks, args.output)
     print(f"{n} reference samples in {args.output}")
@@ -119,28 +123,32 @@ def cmd_eval_score(args) -> None:
     import json
     from pathlib import Path
 
-    from .evaluation.score import score
+    from ossinstruct.evaluate.steps import eval_score_step, generation_file
 
     config = _config(args)
-    scoring = config["evaluation"]["scoring"]
     data = Path(args.data_dir)
     for suffix in (".json", ".jsonl", ".expected.pkl"):
         if not (data / f"{args.benchmark}{suffix}").is_file():
             raise InputError(f"{data / (args.benchmark + suffix)}: no such file (expected eval-data's output: "
                              f"run `python -m ossinstruct eval-data --benchmark {args.benchmark} --out-dir {data}` first)")
-    info = json.loads((data / f"{args.benchmark}.json").read_text(encoding="utf-8"))
-    result = score(args.benchmark, model=args.model, samples_path=args.samples,
-                   tasks_path=data / f"{args.benchmark}.jsonl", info=info,
-                   expected_path=data / f"{args.benchmark}.expected.pkl", out_result=args.output,
-                   out_tasks=args.tasks_output,
-                   solution_field=scoring["solution"], min_time_limit=scoring["min_time_limit"],
-                   gt_time_limit_factor=scoring["gt_time_limit_factor"], memory_mb=scoring["memory_mb"],
-                   workers=args.workers)
+    # The samples' generation identity, as eval-generate recorded it beside them.
+    recorded = Path(args.generation) if args.generation else generation_file(args.samples)
+    generation = json.loads(recorded.read_text(encoding="utf-8")) if recorded.is_file() else {}
+    if args.generation and not recorded.is_file():
+        raise InputError(f"--generation {args.generation}: no such file")
+    result = eval_score_step(config["evaluation"]["scoring"], args.benchmark, model=args.model,
+                             samples_path=args.samples, tasks_path=data / f"{args.benchmark}.jsonl",
+                             info_path=data / f"{args.benchmark}.json",
+                             expected_path=data / f"{args.benchmark}.expected.pkl", out_result=args.output,
+                             out_tasks=args.tasks_output, workers=args.workers, generation=generation)
     print(f"pass@1 {100 * result['pass@1']['base']:.1f} (base) {100 * result['pass@1']['plus']:.1f} (plus) "
           f"over {result['n_tasks']} tasks; wrote {args.output}")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ossinstruct.benchmarks import BENCHMARKS, EVALUATED
+    from ossinstruct.benchmarks.evalplus_tasks import PROMPT_STYLES
+
     parser = argparse.ArgumentParser(prog="python -m ossinstruct", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--log", help="also write the log to this file")
@@ -178,54 +186,59 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("-o", "--output", required=True)
     sub.add_argument("--rejected", required=True)
     sub.add_argument("--drop-noisy", action="store_true", help="also drop partial implementations")
+    sub.add_argument("--shuffle-seed", help="shuffle before deduplication with this seed, or none to keep "
+                     "the shards' order (default: datasets' dedup_shuffle_seed default, 666, as the rule)")
 
     sub = stage("decontaminate", cmd_decontaminate, "decontaminate samples against benchmarks")
     sub.add_argument("--samples", required=True, help="clean samples (.jsonl)")
-    sub.add_argument("--benchmark", action="append", help="default: decontamination.benchmarks")
+    sub.add_argument("--benchmark", action="append", choices=BENCHMARKS, help="default: decontamination.benchmarks")
     sub.add_argument("--out-dir", required=True)
 
     sub = stage("eval-data", cmd_eval_data, "a benchmark's tasks in force and expected outputs")
-    sub.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp"])
+    sub.add_argument("--benchmark", required=True, choices=EVALUATED)
     sub.add_argument("--path", help="local release file (default: evalplus's download)")
     sub.add_argument("--version", help="release version of a local file")
     sub.add_argument("--limit", type=int, help="only the first N tasks")
     sub.add_argument("--out-dir", required=True)
 
     sub = stage("eval-generate", cmd_eval_generate, "one greedy sample per task from a model")
-    sub.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp"])
+    sub.add_argument("--benchmark", required=True, choices=EVALUATED)
     sub.add_argument("--tasks", required=True, help="the tasks in force (eval-data's .jsonl)")
     sub.add_argument("--model", required=True, help="checkpoint dir, hub id or embedded:gemma-3-270m")
     sub.add_argument("--revision")
-    sub.add_argument("--prompt", choices=["instruct", "completion", "completion-paper"], default="instruct")
+    sub.add_argument("--prompt", choices=PROMPT_STYLES, default="instruct")
     sub.add_argument("--engine", choices=["vllm", "transformers"], help="default: evaluation.engine")
+    sub.add_argument("--dtype", choices=["bfloat16", "float16", "float32"], help="default: evaluation.dtype")
     sub.add_argument("-o", "--output", required=True)
 
     sub = stage("eval-reference", cmd_eval_reference,
                 "the benchmark's reference solutions as samples (the harness self-check)")
-    sub.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp"])
+    sub.add_argument("--benchmark", required=True, choices=EVALUATED)
     sub.add_argument("--tasks", required=True, help="the tasks in force (eval-data's .jsonl)")
     sub.add_argument("-o", "--output", required=True)
 
     sub = stage("eval-score", cmd_eval_score, "score samples with evalplus, each in a sandbox")
-    sub.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp"])
+    sub.add_argument("--benchmark", required=True, choices=EVALUATED)
     sub.add_argument("--samples", required=True)
     sub.add_argument("--data-dir", required=True, help="eval-data's --out-dir")
     sub.add_argument("--model", required=True, help="the model's name, for the result file")
     sub.add_argument("--workers", type=int, default=2)
     sub.add_argument("-o", "--output", required=True, help="result .json")
     sub.add_argument("--tasks-output", help="also write per-task statuses (.jsonl) here")
+    sub.add_argument("--generation", help="the samples' generation identity, recorded in the result "
+                     "(default: the .generation.json eval-generate wrote beside the samples)")
     return parser
 
 
 # Stages with their own argument parsers: `python -m ossinstruct train ...` is
-# `python -m ossinstruct.train ...` (what `accelerate launch -m ossinstruct train` runs).
-DELEGATED = {"train": "ossinstruct.train", "launch": "ossinstruct.launch"}
+# `python -m ossinstruct.train.recipe ...` (what `accelerate launch -m ossinstruct train` runs).
+DELEGATED = {"train": "ossinstruct.train.recipe", "launch": "ossinstruct.train.launch"}
 
 
 def main(argv: list[str] | None = None) -> int:
     import importlib
 
-    from .logs import logged_job
+    from ossinstruct.logs import logged_job
 
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in DELEGATED:

@@ -19,11 +19,32 @@ SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    """The config schema, its benchmark names filled in from the benchmark registry."""
+    from ossinstruct.benchmarks import EVALUATED, REGISTRY  # imports this module: not at the top
+
+    loaded = yaml.safe_load(SCHEMA_PATH.read_text())
+    loaded["$defs"]["benchmark_name"]["enum"] = list(REGISTRY)
+    loaded["$defs"]["evaluated_benchmark"]["enum"] = list(EVALUATED)
+    properties = loaded["properties"]
+    properties["decontamination"]["properties"]["benchmarks"]["default"] = [
+        name for name, b in REGISTRY.items() if b.decontaminated_by_default
+    ]
+    properties["evaluation"]["properties"]["benchmarks"]["default"] = list(EVALUATED)
+    return loaded
+
+
+def _fill_defaults(validator, properties, instance, subschema):
+    for name, property_schema in properties.items():
+        if "default" in property_schema and isinstance(instance, dict):
+            instance.setdefault(name, copy.deepcopy(property_schema["default"]))
+    yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, subschema)
+
+
+_DefaultFilling = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"properties": _fill_defaults})
 
 
 # The pseudo-model of the harness self-check: each benchmark's reference solutions, scored
-# as a model's samples (ossinstruct/evaluation/reference.py).
+# as a model's samples (ossinstruct/evaluate/reference.py).
 REFERENCE_MODEL = "reference-solutions"
 
 
@@ -70,10 +91,9 @@ def validate_config(config: dict) -> dict:
     if errors:
         error = jsonschema.exceptions.best_match(errors)
         raise ConfigError(f"config key {_key(error.absolute_path)}: {error.message}")
-    # Fill defaults with Snakemake's own validator, as the workflow template does.
-    from snakemake.utils import validate
-
-    validate(config, str(SCHEMA_PATH), set_default=True)
+    # Fill defaults as Snakemake's validate(set_default=True) does (the jsonschema FAQ's
+    # recipe), on the schema with the registry's benchmark names filled in.
+    _DefaultFilling(schema()).validate(config)
     _check_relations(config)
     return config
 
@@ -106,7 +126,7 @@ def _check_relations(config: dict) -> None:
                 raise ConfigError(
                     f"config key corpora.{name}.path: directory {corpus['path']} does not exist"
                 )
-    from .prompts import template_for
+    from ossinstruct.generate.prompts import template_for
 
     for name, teacher in config["teachers"].items():
         try:
@@ -238,7 +258,7 @@ def _check_evaluation(config: dict) -> None:
             raise ConfigError(f"config key {where}.name: {REFERENCE_MODEL!r} is reserved (the harness self-check, "
                               "evaluation.self_check)")
     if any(m.get("paper_row") for _, m in rows):
-        from .evaluation.summary import find_paper_row, load_paper_results
+        from ossinstruct.evaluate.summary import find_paper_row, load_paper_results
 
         paper = load_paper_results()
         for where, model in rows:

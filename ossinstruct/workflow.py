@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import seeds as seedlib
-from .config import (
+from ossinstruct.seeds import sampling as seedlib
+from ossinstruct.config import (
     REFERENCE_MODEL,
     dataset_specs,
     evaluated_models,
@@ -64,6 +64,21 @@ DEFAULT_RESOURCES = {
     "eval_vllm": {"runtime": 60, "mem_mb": 32000, "cpus_per_task": 4, "gpu": 1},
     "eval_transformers": {"runtime": 240, "mem_mb": 16000, "cpus_per_task": 4, "gpu": 0},
     "eval_score": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 8, "gpu": 0},
+    # The CPU rules of rules/curate.smk and rules/evaluate.smk without a resources key in
+    # the config: these are their only values.
+    "eval_data": {"runtime": 60, "mem_mb": 8000, "cpus_per_task": 1},
+    "eval_reference": {"runtime": 10, "mem_mb": 2000, "cpus_per_task": 1},
+    "eval_summary": {"runtime": 10, "mem_mb": 2000, "cpus_per_task": 1},
+    "benchmark_strings": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
+    "clean_generations": {"runtime": 120, "mem_mb": 16000, "cpus_per_task": 1},
+    "ingest_evol": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 1},
+    "decontamination_match": {"runtime": 60, "mem_mb": 8000, "cpus_per_task": 1},
+    "decontamination_merge": {"runtime": 30, "mem_mb": 16000, "cpus_per_task": 1},
+    "subset": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
+    "training_set": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
+    "dataset_card": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
+    "humaneval_similarity": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 1},
+    "push_dataset": {"runtime": 30, "mem_mb": 4000, "cpus_per_task": 1},
 }
 
 
@@ -248,14 +263,18 @@ def eval_score_resources(config: dict) -> dict:
 # the same file reached through another path (another checkout, a moved data directory,
 # a cluster user's scratch) reruns nothing. Scripts read the path from config.
 
-EVALPLUS_FILES = {"humaneval": "HumanEvalPlus.jsonl.gz", "mbpp": "MbppPlus.jsonl.gz"}
+def offline_file_names() -> dict[str, str]:
+    """benchmark -> the file looked for in benchmark_files (each benchmark's offline_file)."""
+    from ossinstruct.benchmarks import REGISTRY
+
+    return {name: b.offline_file for name, b in REGISTRY.items() if b.offline_file}
 
 
 def offline_benchmark_file(config: dict, benchmark: str) -> str | None:
     """benchmark_files/<EvalPlus release file> when config names that directory and the file
     is there (offline machines); None otherwise."""
     directory = config.get("benchmark_files")
-    name = EVALPLUS_FILES.get(benchmark)
+    name = offline_file_names().get(benchmark)
     if directory and name and (Path(directory) / name).is_file():
         return str(Path(directory) / name)
     return None
@@ -264,7 +283,7 @@ def offline_benchmark_file(config: dict, benchmark: str) -> str | None:
 def benchmark_source(config: dict, benchmark: str) -> dict:
     """The source of a benchmark's decontamination strings: decontamination.sources, else
     the file in benchmark_files, else the default (the evalplus override variables win)."""
-    from .benchmarks import resolve_source
+    from ossinstruct.benchmarks import resolve_source
 
     configured = config["decontamination"]["sources"].get(benchmark)
     if configured is None and offline_benchmark_file(config, benchmark):
@@ -284,7 +303,7 @@ _SHA256: dict[tuple[str, int, int], str] = {}
 
 def file_sha256(path: str | Path) -> str:
     """sha256 of a file, computed once per (real path, size, mtime) in this process."""
-    from .models import sha256_file
+    from ossinstruct.llm.models import sha256_file
 
     real = Path(path).resolve()
     stat = real.stat()

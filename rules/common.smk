@@ -8,7 +8,8 @@ sys.path.insert(0, workflow.basedir)
 
 from snakemake.exceptions import WorkflowError
 
-from ossinstruct import seeds as seedlib
+from ossinstruct.seeds import sampling as seedlib
+from ossinstruct.benchmarks import EVALUATED
 from ossinstruct import workflow as wf
 from ossinstruct.config import (
     ConfigError,
@@ -17,7 +18,7 @@ from ossinstruct.config import (
     missing_api_keys,
     validate_config,
 )
-from ossinstruct.generate import teacher_identity
+from ossinstruct.generate.teacher import teacher_identity
 
 try:
     validate_config(config)
@@ -34,7 +35,7 @@ wildcard_constraints:
     model=wf.name_pattern(list(evaluated_models(config))),
 
 
-EVAL_BENCHMARKS = wf.name_pattern(["humaneval", "mbpp"])
+EVAL_BENCHMARKS = wf.name_pattern(list(EVALUATED))
 
 
 def all_targets(config):
@@ -134,7 +135,7 @@ def train_inputs(wildcards):
 
 
 def train_config_json(wildcards):
-    """The TrainConfig fields of ossinstruct.train for this checkpoint, as JSON."""
+    """The TrainConfig fields of ossinstruct.train.recipe for this checkpoint, as JSON."""
     recipe = wf.train_recipe(config, wildcards.checkpoint)
     fields = {k: v for k, v in recipe["training"].items() if k != "strategy"}
     base = recipe["base"]

@@ -5,7 +5,7 @@ from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
-    from ossinstruct import datasets
+    from ossinstruct.curate import steps as datasets
 
     datasets.merge_matches(
         sm.input.samples,

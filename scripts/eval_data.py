@@ -7,9 +7,10 @@ from ossinstruct.logs import rule_job
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
     from ossinstruct import workflow as wf
-    from ossinstruct.evaluation.data import prepare_benchmark
+    from ossinstruct.evaluate.steps import eval_data_step
 
-    prepare_benchmark(
+    eval_data_step(
+        sm.config,
         sm.wildcards.benchmark,
         # The rule's params hold the file's identity (its sha256); the path comes from config.
         path=wf.eval_data_path(sm.config, sm.wildcards.benchmark),

@@ -6,6 +6,6 @@ from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
-    from ossinstruct.evaluation.reference import reference_samples
+    from ossinstruct.evaluate.reference import reference_samples
 
     reference_samples(sm.wildcards.benchmark, sm.input.tasks, sm.output.samples)

@@ -7,24 +7,19 @@ from ossinstruct.logs import rule_job
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
     import json
-    from ossinstruct.evaluation.score import score
 
-    scoring = json.loads(sm.params.scoring)
-    with open(sm.input.info, encoding="utf-8") as f:
-        info = json.load(f)
-    score(
+    from ossinstruct.evaluate.steps import eval_score_step
+
+    eval_score_step(
+        json.loads(sm.params.scoring),
         sm.wildcards.benchmark,
         model=sm.wildcards.model,
         samples_path=sm.input.samples,
         tasks_path=sm.input.tasks,
-        info=info,
+        info_path=sm.input.info,
         expected_path=sm.input.expected,
         out_result=sm.output.result,
         out_tasks=sm.output.tasks,
-        solution_field=scoring["solution"],
-        min_time_limit=scoring["min_time_limit"],
-        gt_time_limit_factor=scoring["gt_time_limit_factor"],
-        memory_mb=scoring["memory_mb"],
         workers=sm.threads,
         generation=json.loads(sm.params.generation),
     )

@@ -6,7 +6,7 @@ from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
-    from ossinstruct.evaluation.summary import write_summary
+    from ossinstruct.evaluate.summary import write_summary
 
     write_summary(
         sm.input.results,

@@ -5,7 +5,7 @@ from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
-    from ossinstruct.generate import generate_shard
+    from ossinstruct.generate.teacher import generate_shard
     from ossinstruct.workflow import generation_entry
 
     entry = generation_entry(sm.config, sm.wildcards.teacher, sm.wildcards.corpus)

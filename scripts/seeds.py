@@ -5,6 +5,6 @@ from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
-    from ossinstruct.seeds import write_shard
+    from ossinstruct.seeds.sampling import write_shard
 
     write_shard(sm.params.spec, sm.output[0])

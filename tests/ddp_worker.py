@@ -1,4 +1,4 @@
-"""One rank of the 2-process DDP test (tests/test_train.py): ossinstruct.train.main under
+"""One rank of the 2-process DDP test (tests/test_train.py): ossinstruct.train.recipe.main under
 torchrun, with a callback that records what this rank did.
 
 Each rank writes <output-dir>.rank<k>.json: the rows its model's forward saw per optimizer
@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
-from ossinstruct import train as T
+from ossinstruct.train import recipe as T
 
 
 class RankRecorder(TrainerCallback):

@@ -9,8 +9,8 @@ as JSON: the sandbox as a separate process, so that a test can start it as anoth
 import json
 import sys
 
-from ossinstruct.evaluation import sandbox
-from ossinstruct.evaluation.sandbox import Limits, SandboxPool
+from ossinstruct.sandbox import pool as sandbox
+from ossinstruct.sandbox.pool import Limits, SandboxPool
 
 
 def main() -> int:
@@ -19,7 +19,7 @@ def main() -> int:
         sandbox._candidate_methods = lambda: ["none"]
     limits = Limits(timeout_s=request["timeout_s"], memory_mb=request["memory_mb"])
     with SandboxPool(
-        "ossinstruct.evaluation.sandbox:run_program", limits=limits
+        "ossinstruct.sandbox.handlers:run_program", limits=limits
     ) as pool:
         results = pool.run([{"argv": argv} for argv in request["programs"]])
         isolation = pool.isolation

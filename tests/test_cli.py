@@ -8,7 +8,7 @@ import yaml
 
 from conftest import REPO
 from ossinstruct.benchmarks import load_benchmark_strings
-from ossinstruct.io import read_jsonl, write_jsonl_atomic
+from ossinstruct.files import read_jsonl, write_jsonl_atomic
 
 
 def cli(*args, cwd=REPO):
@@ -56,3 +56,58 @@ def test_train_and_launch_are_stages_of_the_cli():
     assert result.returncode == 0
     assert result.stdout.split()[-5:] == ["-m", "ossinstruct", "train", "--train-file", "t.jsonl"]
     assert "--num_processes 8" in result.stdout
+
+
+def test_cli_eval_steps_pass_what_the_rules_pass(tmp_path, monkeypatch):
+    """The CLI's eval-generate and eval-score call the rules' step functions with the same
+    dicts: eval-generate with the dtype (--dtype or evaluation.dtype), eval-score with the
+    samples' generation identity (the rules pass both as params)."""
+    from ossinstruct import __main__ as main_module
+    from ossinstruct import workflow as wf
+    from ossinstruct.config import load_config
+    from ossinstruct.evaluate import steps
+
+    config = load_config(str(REPO / "config.yaml"))
+    configured = next(iter(wf.evaluated_models(config)))
+    ours = steps.command_line_generation(config, benchmark="humaneval", model="m", dtype="float32")
+    assert set(ours) == set(wf.eval_generation_identity(config, configured, "humaneval"))
+    assert ours["dtype"] == "float32"
+
+    calls = {}
+    monkeypatch.setattr(steps, "eval_generate_step", lambda config, generation, **kw: calls.setdefault("gen", generation))
+
+    def fake_score(scoring, benchmark, **kw):
+        calls["score"] = kw
+        return {"pass@1": {"base": 0.0, "plus": 0.0}, "n_tasks": 0}
+
+    monkeypatch.setattr(steps, "eval_score_step", fake_score)
+    samples = tmp_path / "samples.jsonl"
+    code = main_module.main(["eval-generate", "--config", str(REPO / "config.yaml"), "--benchmark", "mbpp",
+                             "--tasks", str(tmp_path / "t.jsonl"), "--model", "some/model", "--dtype", "float16",
+                             "--prompt", "completion", "-o", str(samples)])
+    assert code == 0
+    assert calls["gen"]["dtype"] == "float16" and calls["gen"]["prompt"] == "completion"
+    assert calls["gen"]["engine"] == config["evaluation"]["engine"]
+    assert json.loads(steps.generation_file(samples).read_text()) == calls["gen"]
+
+    for suffix in (".json", ".jsonl", ".expected.pkl"):
+        (tmp_path / f"mbpp{suffix}").write_text("{}")
+    code = main_module.main(["eval-score", "--config", str(REPO / "config.yaml"), "--benchmark", "mbpp",
+                             "--samples", str(samples), "--data-dir", str(tmp_path), "--model", "m",
+                             "-o", str(tmp_path / "r.json")])
+    assert code == 0
+    assert calls["score"]["generation"] == calls["gen"]
+
+
+def test_cli_clean_shuffles_as_the_rule_does(monkeypatch, tmp_path):
+    """The rule passes the dataset's dedup_shuffle_seed (default 666); so does the CLI."""
+    from ossinstruct import __main__ as main_module
+    from ossinstruct.curate import steps
+
+    seen = []
+    monkeypatch.setattr(steps, "clean_generations", lambda *args: seen.append(args))
+    base = ["clean", "--shards", "a.jsonl", "-o", str(tmp_path / "c.jsonl"), "--rejected", str(tmp_path / "r.jsonl")]
+    assert main_module.main(base) == 0
+    assert main_module.main([*base, "--shuffle-seed", "none"]) == 0
+    assert main_module.main([*base, "--shuffle-seed", "7"]) == 0
+    assert [args[-1] for args in seen] == [666, None, 7]

@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 
 from conftest import coloured_pixels
-from ossinstruct import curate, evol, figures, trainset
-from ossinstruct.curate import clean, is_python_sample, noisy_reason
-from ossinstruct.dataset_card import dataset_card
-from ossinstruct.io import read_jsonl, write_jsonl_atomic
+from ossinstruct.curate import clean as curate
+from ossinstruct.curate import evol
+from ossinstruct.curate import figures
+from ossinstruct.curate import trainset
+from ossinstruct.curate.clean import clean, is_python_sample, noisy_reason
+from ossinstruct.curate.card import dataset_card
+from ossinstruct.files import read_jsonl, write_jsonl_atomic
 
 PY_SOLUTION = "```python\ndef add(a, b):\n    return a + b\n```"
 

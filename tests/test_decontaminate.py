@@ -13,7 +13,7 @@ from conftest import SHARED
 
 from ossinstruct import benchmarks as B
 from ossinstruct.config import ConfigError
-from ossinstruct.decontaminate import (
+from ossinstruct.curate.decontaminate import (
     Matcher,
     match_samples,
     merge,
@@ -21,7 +21,7 @@ from ossinstruct.decontaminate import (
     naive_first_match,
     naive_match_indices,
 )
-from ossinstruct.io import read_jsonl, write_jsonl_atomic
+from ossinstruct.files import read_jsonl, write_jsonl_atomic
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 HE_PLUS = SHARED / "benchmarks" / "HumanEvalPlus.jsonl.gz"

@@ -20,15 +20,15 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
-from ossinstruct.backends.hf_transformers import TransformersBackend  # noqa: E402
-from ossinstruct.evaluation import generate as evalgen  # noqa: E402
-from ossinstruct.evaluation.generate import (  # noqa: E402
+from ossinstruct.llm.backends.hf_transformers import TransformersBackend  # noqa: E402
+from ossinstruct.evaluate import generate as evalgen  # noqa: E402
+from ossinstruct.evaluate.generate import (  # noqa: E402
     SAMPLE_FIELDS,
     EvalGenerationError,
     generate_samples,
 )
-from ossinstruct.evaluation.prompts import build_prompt, postprocess  # noqa: E402
-from ossinstruct.io import read_jsonl  # noqa: E402
+from ossinstruct.evaluate.prompts import build_prompt, postprocess  # noqa: E402
+from ossinstruct.files import read_jsonl  # noqa: E402
 
 SPECIALS = ["<eos>", "<bos>", "<unk>"]
 CHARS = [chr(c) for c in range(32, 127)] + ["\n"]
@@ -232,8 +232,8 @@ def test_accepted_failures_are_written_with_their_error(tmp_path, tiny_dir):
 KILLED_CHILD = """
 import json, sys, time
 from pathlib import Path
-from ossinstruct.backends.hf_transformers import TransformersBackend
-from ossinstruct.evaluation.generate import generate_samples
+from ossinstruct.llm.backends.hf_transformers import TransformersBackend
+from ossinstruct.evaluate.generate import generate_samples
 
 args = json.loads(sys.argv[1])
 original = TransformersBackend._run_batch

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ossinstruct.evaluation.prompts import (
+from ossinstruct.evaluate.prompts import (
     PROMPT_STYLES,
     EvalPrompt,
     build_prompt,
@@ -213,7 +213,7 @@ def test_sanitizing_leaves_evalplus_data_unimported():
     # other tests may have imported evalplus.data already).
     code = (
         "import os, sys\n"
-        "from ossinstruct.evaluation.prompts import sanitize_solution\n"
+        "from ossinstruct.evaluate.prompts import sanitize_solution\n"
         "assert sanitize_solution('def f():\\n    return 1\\nprint(f())\\n', 'f') == "
         "'def f():\\n    return 1'\n"
         "assert not [m for m in sys.modules if m.startswith('evalplus.data')], sys.modules\n"

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, SHARED
-from ossinstruct.evaluation.score import ScoringError, pass_at_1, score
-from ossinstruct.io import read_jsonl, write_jsonl_atomic
+from ossinstruct.evaluate.score import ScoringError, pass_at_1, score
+from ossinstruct.files import read_jsonl, write_jsonl_atomic
 from test_sandbox import pids_with_cmdline
 
 BENCH = SHARED / "benchmarks"
@@ -316,7 +316,7 @@ def test_the_result_file_says_no_isolation_was_in_force(humaneval_12, tmp_path, 
     disabled on a cluster), there is no network, filesystem or tmp isolation; the job runs
     as the pipeline's user; the result file says so." Scoring still works and the result
     file's scoring.isolation names the method and every layer that was missing."""
-    from ossinstruct.evaluation import sandbox
+    from ossinstruct.sandbox import pool as sandbox
 
     sandbox._probe.cache_clear()
     monkeypatch.setattr(sandbox, "_candidate_methods", lambda: ["none"])

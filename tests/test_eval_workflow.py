@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from conftest import SHARED, coloured_pixels, write_tree
-from ossinstruct.fakeserver import FakeServer
-from ossinstruct.io import read_jsonl
+from ossinstruct.llm.fakeserver import FakeServer
+from ossinstruct.files import read_jsonl
 from test_train import _tokenizer
 from test_workflow import CORPUS, contaminating_responder, planned_jobs, snakemake
 

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ossinstruct import seeds, trainset
-from ossinstruct.prompts import load_template
+from ossinstruct.seeds import sampling as seeds
+from ossinstruct.seeds import sources as seed_sources
+from ossinstruct.curate import trainset
+from ossinstruct.generate.prompts import load_template
 
 # The authors' data/prompt.txt (no trailing newline) and SYSTEM constant.
 AUTHORS_PROMPT_TXT = (
@@ -210,8 +212,8 @@ def _teacher(**decoding):
 
 
 def test_every_finish_reason_but_stop_has_its_status():
-    from ossinstruct.backends.base import Response
-    from ossinstruct.generate import classify
+    from ossinstruct.llm.backends.base import Response
+    from ossinstruct.generate.teacher import classify
 
     template = load_template("oss-instruct-chat-v1")
     expected = {
@@ -234,7 +236,7 @@ def test_every_finish_reason_but_stop_has_its_status():
 
 
 def test_max_tokens_follow_the_authors_budget():
-    from ossinstruct.generate import GenerationError, request_max_tokens
+    from ossinstruct.generate.teacher import GenerationError, request_max_tokens
 
     decoding = {"max_tokens": 2500, "context_tokens": 8192, "context_margin": 10}
     counted = []
@@ -268,7 +270,7 @@ def test_max_tokens_follow_the_authors_budget():
 
 
 def test_a_prompt_without_room_is_not_requested_and_seeds_go_with_requests(monkeypatch):
-    from ossinstruct import generate
+    from ossinstruct.generate import teacher as generate
 
     teacher = _teacher(context_tokens=4000, request_seed=976)
     template = load_template("oss-instruct-chat-v1")
@@ -298,7 +300,7 @@ def test_tiktoken_failures_are_a_clear_error(monkeypatch):
     model, never with a bare network error; an unknown model uses cl100k_base."""
     import tiktoken
 
-    from ossinstruct import generate
+    from ossinstruct.generate import teacher as generate
 
     asked = []
 
@@ -326,7 +328,7 @@ HE_TASK = {"task_id": "HumanEval/0", "prompt": HE_PROMPT, "entry_point": "add"}
 
 
 def test_base_model_prompts_in_both_protocols():
-    from ossinstruct.evaluation.prompts import build_prompt, postprocess
+    from ossinstruct.evaluate.prompts import build_prompt, postprocess
 
     paper = build_prompt("humaneval", HE_TASK, "completion-paper")
     assert paper.text == HE_PROMPT  # as it is, not stripped
@@ -350,7 +352,7 @@ def test_base_model_prompts_in_both_protocols():
 
 
 def test_instruct_prompt_is_the_authors_text2code():
-    from ossinstruct.evaluation.prompts import build_prompt
+    from ossinstruct.evaluate.prompts import build_prompt
 
     prompt = build_prompt("humaneval", HE_TASK, "instruct")
     stripped = HE_PROMPT.strip()
@@ -373,7 +375,7 @@ def _summary_row(**changes):
 
 
 def test_summary_flags_versions_and_protocols_other_than_the_papers():
-    from ossinstruct.evaluation.summary import protocol_notes
+    from ossinstruct.evaluate.summary import protocol_notes
 
     assert protocol_notes(_summary_row()) == []
     assert (
@@ -393,7 +395,7 @@ def test_summary_flags_versions_and_protocols_other_than_the_papers():
 def test_summary_markdown_carries_the_flag(tmp_path):
     import json
 
-    from ossinstruct.evaluation.summary import write_summary
+    from ossinstruct.evaluate.summary import write_summary
 
     def result(version, prompt):
         return {
@@ -433,7 +435,7 @@ def test_default_data_is_the_papers_release(monkeypatch, tmp_path):
 
     import evalplus.data.utils as eu
 
-    from ossinstruct.evaluation import data
+    from ossinstruct.evaluate import data
 
     shared = (
         Path(__file__).resolve().parents[2]
@@ -492,7 +494,7 @@ def test_a_version_label_that_contradicts_the_file_is_an_error(tmp_path):
         pytest.skip("../shared/benchmarks is not beside this checkout")
     # A fresh process: evalplus reads its override variable when first imported.
     code = (
-        "from ossinstruct.evaluation.data import prepare_benchmark, BenchmarkDataError\n"
+        "from ossinstruct.evaluate.data import prepare_benchmark, BenchmarkDataError\n"
         "try:\n"
         f"    prepare_benchmark('mbpp', path={str(shared)!r}, version='v0.1.0', limit=1,\n"
         f"        out_tasks={str(tmp_path / 't.jsonl')!r}, out_info={str(tmp_path / 'i.json')!r},\n"
@@ -557,7 +559,7 @@ def test_magicoder_selection_reproduces_the_authors_seeds(monkeypatch):
         streams.append(buffer_size)
         return iter(rows)
 
-    monkeypatch.setattr(seeds, "open_hf_stream", fake_stream)
+    monkeypatch.setattr(seed_sources, "open_hf_stream", fake_stream)
 
     def config(quota):
         return validate_config(
@@ -589,7 +591,7 @@ def test_magicoder_selection_reproduces_the_authors_seeds(monkeypatch):
 
 
 def test_dedup_first_wins_after_the_authors_shuffle():
-    from ossinstruct.curate import clean
+    from ossinstruct.curate.clean import clean
 
     records = [
         {
@@ -650,7 +652,7 @@ def test_decontamination_strings_follow_the_authors_list():
 
 
 def test_the_authors_parser_is_line_based():
-    from ossinstruct.parse import parse_response, parse_response_magicoder
+    from ossinstruct.generate.parse import parse_response, parse_response_magicoder
 
     text = (
         "Here it is.\n**[Problem Description]**: Write add.\nIt adds.\n\n[Solution]\n"
@@ -683,7 +685,7 @@ def test_the_authors_parser_is_line_based():
 def test_decontamination_also_searches_the_join_of_the_fields():
     """The authors search "\\n\\n".join(problem, solution).lower(): a benchmark string that
     spans the join excludes the sample too; every decision equals that naive search."""
-    from ossinstruct.decontaminate import Matcher, find_matches
+    from ossinstruct.curate.decontaminate import Matcher, find_matches
 
     strings = [
         {
@@ -723,9 +725,9 @@ def test_decontamination_also_searches_the_join_of_the_fields():
 
 def test_the_request_seed_reaches_the_openai_endpoint():
     """request_seed: the authors send seed=976 + index with every request."""
-    from ossinstruct import generate
-    from ossinstruct.backends import get_backend
-    from ossinstruct.fakeserver import FakeServer
+    from ossinstruct.generate import teacher as generate
+    from ossinstruct.llm.backends import get_backend
+    from ossinstruct.llm.fakeserver import FakeServer
 
     template = load_template("oss-instruct-chat-v1")
     with FakeServer() as server:

@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from ossinstruct import generate
-from ossinstruct.backends.base import Backend, Response
-from ossinstruct.cache import ResponseCache, request_key
+from ossinstruct.generate import teacher as generate
+from ossinstruct.llm.backends.base import Backend, Response
+from ossinstruct.llm.cache import ResponseCache, request_key
 from ossinstruct.config import validate_config
-from ossinstruct.io import read_jsonl, write_jsonl_atomic
+from ossinstruct.files import read_jsonl, write_jsonl_atomic
 
 GOOD = "[Problem Description]\nWrite {name}.\n[Solution]\n```python\ndef {name}(): pass\n```"
 

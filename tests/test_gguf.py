@@ -1,4 +1,4 @@
-"""The GGUF load path (ossinstruct/models.py), the load path of the demo's real model:
+"""The GGUF load path (ossinstruct/llm/models.py), the load path of the demo's real model:
 a tiny Llama GGUF file written here with the `gguf` package is converted into a cached
 checkpoint (weights and tokenizer), and a second load reuses the cache."""
 
@@ -14,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 gguf = pytest.importorskip("gguf")
 
-from ossinstruct import models  # noqa: E402
+from ossinstruct.llm import models  # noqa: E402
 
 SPECIALS = ["<unk>", "<s>", "</s>", "<0x0A>"]
 CHARS = ["▁" if chr(c) == " " else chr(c) for c in range(32, 127)]

@@ -15,9 +15,10 @@ datasets = pytest.importorskip("datasets")
 
 from conftest import REPO  # noqa: E402
 from ossinstruct import benchmarks as B  # noqa: E402
-from ossinstruct import evol, seeds  # noqa: E402
-from ossinstruct.datasets import push_to_hub  # noqa: E402
-from ossinstruct.seeds import HubAccessError, SeedsError  # noqa: E402
+from ossinstruct.curate import evol
+from ossinstruct.seeds import sampling as seeds  # noqa: E402
+from ossinstruct.curate.steps import push_to_hub  # noqa: E402
+from ossinstruct.seeds.sampling import HubAccessError, SeedsError  # noqa: E402
 from test_curate import MAGICODER_ROWS  # noqa: E402
 from test_seeds import TOKEN, hf_config, python_module  # noqa: E402
 

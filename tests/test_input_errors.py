@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import REPO, SHARED
 
-from ossinstruct.io import InputError, read_jsonl
+from ossinstruct.files import InputError, read_jsonl
 
 OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 HUMANEVAL_PLUS = SHARED / "benchmarks" / "HumanEvalPlus.jsonl.gz"

@@ -9,12 +9,12 @@ import time
 
 import yaml
 
-from ossinstruct.cache import ResponseCache, request_key
+from ossinstruct.llm.cache import ResponseCache, request_key
 from ossinstruct.config import validate_config
-from ossinstruct.fakeserver import FakeServer
-from ossinstruct.generate import decoding_params, model_id
-from ossinstruct.io import read_jsonl, write_jsonl_atomic
-from ossinstruct.prompts import template_for
+from ossinstruct.llm.fakeserver import FakeServer
+from ossinstruct.generate.teacher import decoding_params, model_id
+from ossinstruct.files import read_jsonl, write_jsonl_atomic
+from ossinstruct.generate.prompts import template_for
 
 N_SEEDS = 24
 

@@ -106,7 +106,7 @@ def test_input_error_is_one_line_on_stderr_and_traceback_only_in_log(tmp_path):
     result = run_logged(
         tmp_path,
         """
-        from ossinstruct.io import read_jsonl
+        from ossinstruct.files import read_jsonl
         list(read_jsonl("/nonexistent/seeds.jsonl", what="seed"))
         """,
     )
@@ -191,12 +191,12 @@ def test_train_failure_lands_in_its_log(tmp_path):
 
 def test_sandbox_pool_reports_each_finished_job():
     """Scoring logs progress from this callback (one step per checked sample)."""
-    from ossinstruct.evaluation.sandbox import Limits, SandboxPool
+    from ossinstruct.sandbox.pool import Limits, SandboxPool
 
     for workers in (1, 2):
         done = []
         with SandboxPool(
-            "ossinstruct.evaluation.sandbox:echo",
+            "ossinstruct.sandbox.handlers:echo",
             workers=workers,
             limits=Limits(timeout_s=30),
         ) as pool:
@@ -212,7 +212,7 @@ def test_sigterm_is_logged_and_partial_files_are_removed(tmp_path):
         tmp_path,
         f"""
         import os, signal, time
-        from ossinstruct.io import atomic_path
+        from ossinstruct.files import atomic_path
         with atomic_path({str(out)!r}) as tmp:
             tmp.write_text("half a shard")
             os.kill(os.getpid(), signal.SIGTERM)

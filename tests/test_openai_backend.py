@@ -8,10 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from ossinstruct.backends import get_backend
-from ossinstruct.backends.base import Request
-from ossinstruct.backends.openai_api import OpenAIBackend, _retry_after
-from ossinstruct.fakeserver import FakeServer, default_responder
+from ossinstruct.llm.backends import get_backend
+from ossinstruct.llm.backends.base import Request
+from ossinstruct.llm.backends.openai_api import OpenAIBackend, _retry_after
+from ossinstruct.llm.fakeserver import FakeServer, default_responder
 
 PARAMS = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 64, "stop": []}
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ossinstruct import parse
-from ossinstruct.parse import parse_response
+from ossinstruct.generate import parse
+from ossinstruct.generate.parse import parse_response
 
 # What gpt-3.5-turbo answers to the OSS-Instruct prompt, in its usual variants.
 GPT_BOLD = """**[Problem Description]**

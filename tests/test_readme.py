@@ -69,3 +69,17 @@ def test_readme_runnable_blocks_run_as_written():
         assert results_files() == before  # nothing written into the checkout's results/
     finally:
         subprocess.run(["rm", "-rf", "--", work], check=False)
+
+
+def test_every_package_path_in_the_readme_exists():
+    """The README's layout and paths follow the package tree (`ossinstruct/...` paths and
+    `python -m ossinstruct.<module>` commands)."""
+    import importlib.util
+
+    text = (REPO / "README.md").read_text()
+    paths = {p for p in re.findall(r"\bossinstruct/[\w./-]*[\w/]", text)}
+    assert paths
+    missing = sorted(p for p in paths if not (REPO / p.rstrip("/")).exists())
+    assert not missing, f"README names paths that do not exist: {missing}"
+    modules = set(re.findall(r"python -m (ossinstruct(?:\.\w+)+)", text))
+    assert {m for m in modules if importlib.util.find_spec(m) is None} == set()

@@ -1,4 +1,4 @@
-"""The sandbox for generated code (ossinstruct/evaluation/sandbox.py): results come back,
+"""The sandbox for generated code (ossinstruct/sandbox/pool.py): results come back,
 and hostile or broken samples are contained and leave nothing behind.
 
 Containment tests run twice: with the best isolation this machine offers (as root here:
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from ossinstruct.evaluation import sandbox
-from ossinstruct.evaluation.sandbox import Limits, SandboxError, SandboxPool, isolation_report
+from ossinstruct.sandbox import pool as sandbox
+from ossinstruct.sandbox.pool import Limits, SandboxError, SandboxPool, isolation_report
 
-RUN_PROGRAM = "ossinstruct.evaluation.sandbox:run_program"
-ECHO = "ossinstruct.evaluation.sandbox:echo"
+RUN_PROGRAM = "ossinstruct.sandbox.handlers:run_program"
+ECHO = "ossinstruct.sandbox.handlers:echo"
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -452,7 +452,7 @@ def test_nothing_remains_after_an_exception_inside_the_pool(method):
 @pytest.mark.parametrize("handler, error, message", [
     ("no_colon", ValueError, "'no_colon' is not of the form"),
     ("nomodule:fn", SandboxError, "'nomodule:fn'.*No module named 'nomodule'"),
-    ("ossinstruct.evaluation.sandbox:no_such_function", SandboxError, "has no attribute 'no_such_function'"),
+    ("ossinstruct.sandbox.pool:no_such_function", SandboxError, "has no attribute 'no_such_function'"),
 ])
 def test_a_bad_handler_is_named_in_the_error(handler, error, message):
     with pytest.raises(error, match=message):

@@ -68,7 +68,7 @@ def _user_and_python(user: str) -> tuple[list[str], str]:
             python,
             "-c",
             "import subprocess, sys; assert sys.version_info >= (3, 10); "
-            "import ossinstruct.evaluation.sandbox; "
+            "import ossinstruct.sandbox.pool; "
             "subprocess.run([sys.executable, '-c', ''], check=True)",
         )
         if probe.returncode == 0:

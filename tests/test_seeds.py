@@ -1,4 +1,4 @@
-"""Seed sampling (ossinstruct.seeds): offline, on small corpora built in tmp_path."""
+"""Seed sampling (ossinstruct.seeds.sampling): offline, on small corpora built in tmp_path."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from snakemake.utils import validate
 
-from ossinstruct import seeds
-from ossinstruct.seeds import HubAccessError, SeedsError
+from ossinstruct.seeds import sampling as seeds
+from ossinstruct.seeds import sources as seed_sources
+from ossinstruct.seeds.sampling import HubAccessError, SeedsError
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "ossinstruct" / "schemas" / "config.schema.yaml"
@@ -637,7 +638,7 @@ def test_local_path_does_not_import_datasets(tmp_path):
     build_python_corpus(root, 3)
     code = (
         "import sys, json\n"
-        "from ossinstruct import seeds\n"
+        "from ossinstruct.seeds import sampling as seeds\n"
         f"spec = json.loads({json.dumps(json.dumps(seeds.shard_spec(local_config(root, 3), 'mine', 'python', 0)))})\n"
         "assert len(seeds.sample_shard(spec)) == 3\n"
         "assert 'datasets' not in sys.modules, 'datasets imported'\n"
@@ -669,7 +670,7 @@ def forbid_hub(*args, **kwargs):
 @pytest.mark.parametrize("token_env", ["HF_TOKEN", "MY_HUB_TOKEN"])
 def test_hf_missing_token_fails_before_the_hub(monkeypatch, token_env):
     monkeypatch.delenv(token_env, raising=False)
-    monkeypatch.setattr(seeds, "open_hf_stream", forbid_hub)
+    monkeypatch.setattr(seed_sources, "open_hf_stream", forbid_hub)
     extra = {} if token_env == "HF_TOKEN" else {"token_env": token_env}
     spec = seeds.shard_spec(hf_config(**extra), "sc", "python", 0)
     with pytest.raises(HubAccessError) as err:
@@ -690,7 +691,7 @@ def test_hf_gated_error_is_reraised_without_the_token(monkeypatch, status):
     def refuse(*args, **kwargs):
         raise FakeHubError(status, f"Client error for url ... (token {TOKEN})")
 
-    monkeypatch.setattr(seeds, "open_hf_stream", refuse)
+    monkeypatch.setattr(seed_sources, "open_hf_stream", refuse)
     with pytest.raises(HubAccessError) as err:
         seeds.sample_shard(seeds.shard_spec(hf_config(), "sc", "python", 0))
     msg = str(err.value)
@@ -728,7 +729,7 @@ def test_hf_rows_become_documents(monkeypatch, caplog):
         calls.append((dataset, data_dir, revision, token, seed, buffer_size))
         return iter(rows)
 
-    monkeypatch.setattr(seeds, "open_hf_stream", fake_stream)
+    monkeypatch.setattr(seed_sources, "open_hf_stream", fake_stream)
     spec = seeds.shard_spec(hf_config(shuffle_buffer=123), "sc", "python", 0)
     with caplog.at_level(logging.DEBUG, logger="ossinstruct.seeds"):
         recs, summary = seeds.sample_shard_with_stats(spec)
@@ -750,11 +751,11 @@ def test_hf_rows_become_documents(monkeypatch, caplog):
 def test_hf_text_field(monkeypatch):
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     rows = [{"id": f"r{i}", "text": code_row(i), "content": "ignored = 1\n"} for i in range(3)]
-    monkeypatch.setattr(seeds, "open_hf_stream", lambda *a, **k: iter(rows))
+    monkeypatch.setattr(seed_sources, "open_hf_stream", lambda *a, **k: iter(rows))
     recs = seeds.sample_shard(seeds.shard_spec(hf_config(text_field="text"), "sc", "python", 0))
     assert all(r["seed"] != "ignored = 1" for r in recs) and len(recs) == 3
     monkeypatch.setattr(
-        seeds, "open_hf_stream", lambda *a, **k: iter([{"id": "r", "body": "x = 1\n"}])
+        seed_sources, "open_hf_stream", lambda *a, **k: iter([{"id": "r", "body": "x = 1\n"}])
     )
     with pytest.raises(SeedsError, match=r"corpora\.sc\.text_field"):
         seeds.sample_shard(seeds.shard_spec(hf_config(), "sc", "python", 0))

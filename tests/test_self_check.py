@@ -13,12 +13,12 @@ import yaml
 from conftest import REPO, SHARED
 
 from ossinstruct.config import ConfigError, load_config
-from ossinstruct.evaluation.summary import (
+from ossinstruct.evaluate.summary import (
     load_paper_results,
     summary_markdown,
     summary_rows,
 )
-from ossinstruct.io import read_jsonl
+from ossinstruct.files import read_jsonl
 from ossinstruct.workflow import eval_targets
 
 HUMANEVAL = SHARED / "benchmarks" / "HumanEvalPlus.jsonl.gz"
@@ -133,7 +133,7 @@ def test_summary_explains_the_self_check_row():
 def test_reference_samples_are_what_the_canonical_scoring_tests_score(tmp_path):
     """tests/test_eval_score.py scores prompt + canonical_solution of every task (163/164 on
     HumanEval+, as evalplus); the self-check's samples are exactly those."""
-    from ossinstruct.evaluation.reference import reference_samples
+    from ossinstruct.evaluate.reference import reference_samples
 
     assert reference_samples("humaneval", HUMANEVAL, tmp_path / "s.jsonl") == 164
     rows = list(read_jsonl(HUMANEVAL))

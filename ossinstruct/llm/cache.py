@@ -1,0 +1,86 @@
+"""Content-addressed store of teacher responses.
+
+One small JSON file per request, named by the request's hash, written atomically
+(temporary file + rename in the same directory). Hundreds of SLURM jobs can write at
+once on a shared network filesystem: there is no shared file to lock, two jobs that
+race on one key write equivalent content, and a reader never sees a partial file.
+A killed job loses only the requests that were still in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from ossinstruct.llm.backends.base import Request, Response
+
+log = logging.getLogger("ossinstruct.llm.cache")
+
+
+def request_key(backend: str, model: str, payload: dict, decoding: dict) -> str:
+    """Hash of everything that determines a teacher's answer.
+
+    `payload` is {"messages": [...]} or {"prompt": "..."}; `decoding` holds temperature,
+    top_p, max_tokens and stop. Canonical JSON, so key order never matters.
+    """
+    material = {"backend": backend, "model": model, **payload, "decoding": decoding}
+    canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / key[2:4] / f"{key}.json"
+
+    def get(self, key: str) -> Response | None:
+        path = self.path(key)
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            return Response.from_dict(entry["response"])
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            # Only a file written by something else can be damaged; treat it as a miss.
+            log.warning("ignoring unreadable cache entry %s (%s)", path, exc)
+            return None
+
+    def put(self, key: str, response: Response) -> None:
+        """Store a received response. Failures are not stored: they are asked again."""
+        if response.failed:
+            return
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        entry = {"key": key, "stored_at": time.time(), "response": response.to_dict()}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(entry, fh, ensure_ascii=False)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def lookup(self, requests) -> tuple[dict[str, Response], dict[str, Request]]:
+        """({key: cached response}, {key: request still to send}) for `requests`; two
+        requests with the same key are one request."""
+        responses: dict[str, Response] = {}
+        misses: dict[str, Request] = {}
+        for request in requests:
+            if request.key in responses or request.key in misses:
+                continue
+            cached = self.get(request.key)
+            if cached is not None:
+                responses[request.key] = cached
+            else:
+                misses[request.key] = request
+        return responses, misses

@@ -1,0 +1,231 @@
+rule benchmark_strings:
+    output:
+        wf.BENCHMARK_STRINGS,
+    log:
+        "results/logs/decontamination/{benchmark}.log",
+    benchmark:
+        "results/benchmarks/decontamination/{benchmark}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["benchmark_strings"],
+    params:
+        source=benchmark_source,
+        min_length=config["decontamination"]["min_length"],
+        exempt=config["decontamination"]["exempt"],
+    script:
+        "../scripts/benchmark_strings.py"
+
+
+rule clean_generations:
+    input:
+        shards=lambda wildcards: wf.dataset_generation_shards(config, wildcards.dataset),
+    output:
+        clean=wf.CLEAN,
+        rejected=wf.REJECTED,
+    log:
+        "results/logs/datasets/{dataset}/clean.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/clean.tsv"
+    wildcard_constraints:
+        dataset=wf.name_pattern(wf.datasets_of_kind(config, "generations")),
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["clean_generations"],
+    params:
+        drop_noisy=lambda wildcards: dataset_spec(wildcards)["drop_noisy"],
+        shuffle_seed=lambda wildcards: dataset_spec(wildcards)["dedup_shuffle_seed"],
+    script:
+        "../scripts/clean_generations.py"
+
+
+rule ingest_evol:
+    output:
+        clean=wf.CLEAN,
+        rejected=wf.REJECTED,
+    log:
+        "results/logs/datasets/{dataset}/ingest.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/ingest.tsv"
+    wildcard_constraints:
+        dataset=wf.name_pattern(wf.datasets_of_kind(config, "evol")),
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["ingest_evol"],
+    params:
+        evol=lambda wildcards: wf.content_identity(dataset_spec(wildcards)["evol"]),
+    script:
+        "../scripts/ingest_evol.py"
+
+
+rule decontamination_match:
+    input:
+        samples=wf.CLEAN,
+        strings=wf.BENCHMARK_STRINGS,
+    output:
+        wf.MATCHES,
+    log:
+        "results/logs/datasets/{dataset}/match_{benchmark}.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/match_{benchmark}.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["decontamination_match"],
+    params:
+        fields=config["decontamination"]["fields"],
+        join=config["decontamination"]["join"],
+    script:
+        "../scripts/decontamination_match.py"
+
+
+rule decontamination_merge:
+    input:
+        samples=wf.CLEAN,
+        matches=dataset_matches,
+    output:
+        decontaminated=wf.DECONTAMINATED,
+        excluded=wf.EXCLUDED,
+        report=wf.REPORT,
+    log:
+        "results/logs/datasets/{dataset}/merge.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/merge.tsv"
+    wildcard_constraints:
+        dataset=wf.name_pattern(
+            wf.datasets_of_kind(config, "generations")
+            + wf.datasets_of_kind(config, "evol")
+        ),
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["decontamination_merge"],
+    params:
+        benchmarks=config["decontamination"]["benchmarks"],
+    script:
+        "../scripts/decontamination_merge.py"
+
+
+rule subset:
+    input:
+        parent=subset_parent,
+    output:
+        decontaminated=wf.DECONTAMINATED,
+        report=wf.REPORT,
+    log:
+        "results/logs/datasets/{dataset}/subset.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/subset.tsv"
+    wildcard_constraints:
+        dataset=wf.name_pattern(wf.datasets_of_kind(config, "subset_of")),
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["subset"],
+    params:
+        python=lambda wildcards: dataset_spec(wildcards)["python"],
+        rule=lambda wildcards: dataset_spec(wildcards)["python_rule"],
+        size=lambda wildcards: dataset_spec(wildcards)["python_sample_size"],
+        seed=lambda wildcards: dataset_spec(wildcards)["python_sample_seed"],
+    script:
+        "../scripts/subset.py"
+
+
+rule training_set:
+    input:
+        wf.DECONTAMINATED,
+    output:
+        wf.TRAIN,
+    log:
+        "results/logs/datasets/{dataset}/train.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/train.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["training_set"],
+    params:
+        # The instruction's wording: a change rewrites train.jsonl (and retrains).
+        instruction=lambda wildcards: dataset_spec(wildcards)["instruction"],
+    script:
+        "../scripts/training_set.py"
+
+
+rule dataset_card:
+    input:
+        unpack(card_inputs),
+    output:
+        card=wf.CARD,
+        tokens=report(
+            wf.TOKEN_FIGURE,
+            caption="../report/token_lengths.rst",
+            category="Datasets",
+            subcategory="{dataset}",
+        ),
+        languages=report(
+            wf.LANGUAGE_FIGURE,
+            caption="../report/languages.rst",
+            category="Datasets",
+            subcategory="{dataset}",
+        ),
+    log:
+        "results/logs/datasets/{dataset}/card.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/card.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["dataset_card"],
+    params:
+        spec=dataset_spec,
+        teacher=lambda wildcards: dataset_teacher(wildcards.dataset),
+    script:
+        "../scripts/dataset_card.py"
+
+
+rule humaneval_similarity:
+    input:
+        expand(wf.DECONTAMINATED, dataset=dataset_specs(config)),
+    output:
+        report(
+            wf.SIMILARITY_FIGURE,
+            caption="../report/humaneval_similarity.rst",
+            category="Datasets",
+        ),
+    log:
+        "results/logs/datasets/humaneval_similarity.log",
+    benchmark:
+        "results/benchmarks/datasets/humaneval_similarity.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["humaneval_similarity"],
+    params:
+        datasets=list(dataset_specs(config)),
+        humaneval=lambda wildcards: wf.content_identity(
+            wf.benchmark_source(config, "humaneval")
+        ),
+    script:
+        "../scripts/humaneval_similarity.py"
+
+
+rule push_dataset:
+    input:
+        samples=wf.DECONTAMINATED,
+        card=wf.CARD,
+    output:
+        wf.PUSHED,
+    log:
+        "results/logs/datasets/{dataset}/push.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/push.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["push_dataset"],
+    params:
+        repo_id=lambda wildcards: dataset_spec(wildcards)["push_to_hub"],
+    script:
+        "../scripts/push_dataset.py"

@@ -1,0 +1,136 @@
+# Evaluation (paper §3.1, Tables 1 and 4): HumanEval(+) and MBPP(+) of every model.
+# Generation (GPU) and scoring (CPU, sandboxed) are separate jobs: GPU jobs never wait on
+# test execution, and a scoring change reruns scoring only.
+
+
+rule eval_data:
+    output:
+        tasks=wf.EVAL_TASKS,
+        info=wf.EVAL_DATA_INFO,
+        expected=wf.EVAL_EXPECTED,
+    log:
+        "results/logs/eval/data/{benchmark}.log",
+    benchmark:
+        "results/benchmarks/eval/data/{benchmark}.tsv"
+    wildcard_constraints:
+        benchmark=EVAL_BENCHMARKS,
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["eval_data"],
+    params:
+        data=eval_data_spec,
+        limit=config["evaluation"]["limit"],
+    script:
+        "../scripts/eval_data.py"
+
+
+rule eval_generate:
+    input:
+        unpack(eval_generate_inputs),
+    output:
+        samples=wf.EVAL_SAMPLES,
+    log:
+        "results/logs/eval/{model}/{benchmark}.generate.log",
+    benchmark:
+        "results/benchmarks/eval/{model}/{benchmark}.generate.tsv"
+    wildcard_constraints:
+        benchmark=EVAL_BENCHMARKS,
+    conda:
+        eval_conda_env
+    threads: eval_generate_resource("cpus_per_task")
+    resources:
+        runtime=eval_generate_resource("runtime"),
+        mem_mb=eval_generate_resource("mem_mb"),
+        cpus_per_task=eval_generate_resource("cpus_per_task"),
+        gpu=eval_generate_resource("gpu"),
+    params:
+        # Model, prompt style, engine, dtype and decoding: a change regenerates. Batch size
+        # and memory settings are read from config by the script.
+        generation=eval_generation_json,
+    script:
+        "../scripts/eval_generate.py"
+
+
+# The harness self-check (evaluation.self_check): the benchmark's reference solutions as
+# the samples of the pseudo-model reference-solutions, scored by eval_score like any model.
+rule eval_reference:
+    input:
+        tasks=wf.EVAL_TASKS,
+    output:
+        samples=wf.EVAL_REFERENCE_SAMPLES,
+    log:
+        f"results/logs/eval/{wf.REFERENCE_MODEL}/{{benchmark}}.generate.log",
+    benchmark:
+        f"results/benchmarks/eval/{wf.REFERENCE_MODEL}/{{benchmark}}.generate.tsv"
+    wildcard_constraints:
+        benchmark=EVAL_BENCHMARKS,
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["eval_reference"],
+    script:
+        "../scripts/eval_reference.py"
+
+
+rule eval_score:
+    input:
+        samples=wf.EVAL_SAMPLES,
+        tasks=wf.EVAL_TASKS,
+        info=wf.EVAL_DATA_INFO,
+        expected=wf.EVAL_EXPECTED,
+    output:
+        result=wf.EVAL_RESULT,
+        tasks=wf.EVAL_TASK_RESULTS,
+    log:
+        "results/logs/eval/{model}/{benchmark}.score.log",
+    benchmark:
+        "results/benchmarks/eval/{model}/{benchmark}.score.tsv"
+    wildcard_constraints:
+        benchmark=EVAL_BENCHMARKS,
+        # Every evaluated model and the self-check's pseudo-model.
+        model=wf.name_pattern([*evaluated_models(config), wf.REFERENCE_MODEL]),
+    conda:
+        "../envs/pipeline.yaml"
+    threads: eval_score_resource("cpus_per_task")
+    resources:
+        runtime=eval_score_resource("runtime"),
+        mem_mb=eval_score_resource("mem_mb"),
+        cpus_per_task=eval_score_resource("cpus_per_task"),
+    params:
+        scoring=json.dumps(wf.eval_scoring_identity(config), sort_keys=True),
+        generation=eval_generation_json,
+    script:
+        "../scripts/eval_score.py"
+
+
+rule eval_summary:
+    input:
+        results=[
+            path
+            for path in wf.eval_targets(config)
+            if path.startswith("results/eval/")
+        ],
+    output:
+        markdown=wf.SUMMARY_MD,
+        csv=wf.SUMMARY_CSV,
+        figure=report(
+            wf.SUMMARY_FIGURE,
+            caption="../report/summary.rst",
+            category="Evaluation",
+        ),
+    log:
+        "results/logs/eval/summary.log",
+    benchmark:
+        "results/benchmarks/eval/summary.tsv"
+    conda:
+        "../envs/pipeline.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["eval_summary"],
+    params:
+        # Which paper row each model is compared with: a change redraws only the summary.
+        paper_rows={
+            name: spec["paper_row"] for name, spec in evaluated_models(config).items()
+        },
+    script:
+        "../scripts/eval_summary.py"
