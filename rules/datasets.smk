@@ -6,7 +6,7 @@ rule benchmark_strings:
     benchmark:
         "results/benchmarks/decontamination/{benchmark}.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         runtime=30,
         mem_mb=8000,
@@ -32,7 +32,7 @@ rule clean_generations:
     wildcard_constraints:
         dataset=wf.name_pattern(wf.datasets_of_kind(config, "generations")),
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         runtime=120,
         mem_mb=16000,
@@ -55,7 +55,7 @@ rule ingest_evol:
     wildcard_constraints:
         dataset=wf.name_pattern(wf.datasets_of_kind(config, "evol")),
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         runtime=60,
         mem_mb=16000,
@@ -77,7 +77,7 @@ rule decontamination_match:
     benchmark:
         "results/benchmarks/datasets/{dataset}/match_{benchmark}.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         runtime=60,
         mem_mb=8000,
@@ -107,7 +107,7 @@ rule decontamination_merge:
             + wf.datasets_of_kind(config, "evol")
         ),
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         runtime=30,
         mem_mb=16000,
@@ -131,7 +131,7 @@ rule subset:
     wildcard_constraints:
         dataset=wf.name_pattern(wf.datasets_of_kind(config, "subset_of")),
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         runtime=30,
         mem_mb=8000,
@@ -155,7 +155,7 @@ rule training_set:
     benchmark:
         "results/benchmarks/datasets/{dataset}/train.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         runtime=30,
         mem_mb=8000,
@@ -189,7 +189,7 @@ rule dataset_card:
     benchmark:
         "results/benchmarks/datasets/{dataset}/card.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         runtime=30,
         mem_mb=8000,
@@ -215,7 +215,7 @@ rule humaneval_similarity:
     benchmark:
         "results/benchmarks/datasets/humaneval_similarity.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         runtime=60,
         mem_mb=16000,
@@ -240,7 +240,7 @@ rule push_dataset:
     benchmark:
         "results/benchmarks/datasets/{dataset}/push.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         runtime=30,
         mem_mb=4000,

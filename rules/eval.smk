@@ -15,7 +15,7 @@ rule eval_data:
     wildcard_constraints:
         benchmark=EVAL_BENCHMARKS,
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/eval.yaml"
     resources:
         runtime=60,
         mem_mb=8000,
@@ -68,7 +68,7 @@ rule eval_reference:
     wildcard_constraints:
         benchmark=EVAL_BENCHMARKS,
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/eval.yaml"
     resources:
         runtime=10,
         mem_mb=2000,
@@ -95,7 +95,7 @@ rule eval_score:
         # Every evaluated model and the self-check's pseudo-model.
         model=wf.name_pattern([*evaluated_models(config), wf.REFERENCE_MODEL]),
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/eval.yaml"
     threads: eval_score_resource("cpus_per_task")
     resources:
         runtime=eval_score_resource("runtime"),
@@ -128,7 +128,7 @@ rule eval_summary:
     benchmark:
         "results/benchmarks/eval/summary.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/eval.yaml"
     resources:
         runtime=10,
         mem_mb=2000,
