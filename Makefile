@@ -35,6 +35,8 @@ test: install
 	$(MAKE) --no-print-directory lint dryrun
 
 lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 	$(SNAKEMAKE) --lint
 	$(BIN)/snakefmt --check Snakefile rules/
 
