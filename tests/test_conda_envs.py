@@ -26,6 +26,7 @@ so this test finds them statically:
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import importlib.metadata
 import re
@@ -175,6 +176,42 @@ def _top_level_nodes(tree: ast.Module, constants: dict[str, ast.AST] = {}) -> li
     return nodes
 
 
+def _literal_table(node: ast.AST) -> list[str]:
+    """The names a statement binds to literals (NAME = {...: "..."}), else []."""
+    if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+        return []
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    if not all(isinstance(t, ast.Name) for t in targets):
+        return []
+    if any(isinstance(n, (ast.Call, ast.Lambda, ast.NamedExpr)) for n in ast.walk(node.value)):
+        return []
+    return [t.id for t in targets]
+
+
+def _members(node: ast.ClassDef) -> dict[str, ast.AST]:
+    """A class's methods and literal attributes (scoring_handler = "ossinstruct.x:f"),
+    each reached where its name is."""
+    members = {}
+    for child in node.body:
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            members[child.name] = child
+        members.update((name, child) for name in _literal_table(child))
+    return members
+
+
+def _class_level_nodes(node: ast.ClassDef) -> list[ast.AST]:
+    """A class statement without its members: what runs when the class is defined."""
+    nodes, stack = [node], [*node.decorator_list, *node.bases, *node.keywords]
+    for child in node.body:
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stack += [*child.decorator_list, *child.args.defaults, *[d for d in child.args.kw_defaults if d]]
+        elif not _literal_table(child):
+            stack.append(child)
+    for part in stack:
+        nodes.extend(ast.walk(part))
+    return nodes
+
+
 @dataclass
 class _Module:
     name: str
@@ -239,15 +276,7 @@ class ImportWalker:
             constants = {}
             if path.name != "__main__.py":
                 for node in tree.body:
-                    targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-                    value = getattr(node, "value", None)
-                    if (
-                        isinstance(node, (ast.Assign, ast.AnnAssign))
-                        and value is not None
-                        and all(isinstance(t, ast.Name) for t in targets)
-                        and not any(isinstance(n, (ast.Call, ast.Lambda, ast.NamedExpr)) for n in ast.walk(value))
-                    ):
-                        constants.update((t.id, node) for t in targets)
+                    constants.update((name, node) for name in _literal_table(node))
             mod = _Module(name, path, tree, defs, constants, {}, bool(calls & {"import_module", "__import__"}))
             for node in _top_level_nodes(tree, constants):
                 for bound, targets, _ in self._import_edges(mod, node):
@@ -296,15 +325,39 @@ class ImportWalker:
             elif source.split(".")[0] not in sys.stdlib_module_names | {"__future__"}:
                 yield None, [], source.split(".")[0]
 
-    def _unit_edges(self, mod: _Module, nodes: list[ast.AST]):
+    def _unit_nodes(self, mod: _Module, symbol: str | None) -> list[ast.AST]:
+        """The nodes of one unit: a module's top level, a table, a class statement, a function."""
+        if symbol is None:
+            return _top_level_nodes(mod.tree, mod.constants)
+        name, _, method = symbol.partition(".")
+        node = mod.defs.get(name) or mod.constants[name]
+        if method:
+            return list(ast.walk(_members(node)[method]))
+        if isinstance(node, ast.ClassDef):
+            return _class_level_nodes(node)
+        return list(ast.walk(node))
+
+    def _open_class(self, mod: _Module, node: ast.ClassDef) -> bool:
+        """Whether a class has a base other than this checkout's classes and builtins: a
+        framework base (TrainerCallback, Thread...) calls its methods by itself."""
+        for base in node.bases:
+            base = base.value if isinstance(base, ast.Subscript) else base
+            if isinstance(base, ast.Name) and (
+                base.id in mod.defs or base.id in mod.bindings or hasattr(builtins, base.id)
+            ):
+                continue
+            if isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name):
+                targets = mod.bindings.get(base.value.id)
+                if targets and targets[-1][1] == ALL:
+                    continue
+            return True
+        return False
+
+    def _unit_edges(self, mod: _Module, walked: list[ast.AST]):
         """The local (module, symbol) targets and external names one unit reaches."""
         local: set[tuple[str, str | None]] = set()
         external: set[str] = set()
         aliases: dict[str, list[tuple[str, str | None]]] = {}
-        # a module's top level: not the bodies of its definitions
-        walked = [
-            n for top in nodes for n in (_top_level_nodes(top, mod.constants) if top is mod.tree else ast.walk(top))
-        ]
         for node in walked:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 for bound, targets, ext in self._import_edges(mod, node):
@@ -354,7 +407,7 @@ class ImportWalker:
         mod = self.module(module)
         if symbol == ALL:
             return [(module, None)] + [(module, name) for name in mod.defs]
-        if symbol is None or symbol in mod.defs or symbol in mod.constants:
+        if symbol is None or symbol in mod.defs or symbol in mod.constants or "." in symbol:
             return [(module, symbol)]
         if symbol in mod.bindings:  # a re-export: `from .core import run` in __init__.py
             return [(module, None)] + [t for t in mod.bindings[symbol]]
@@ -363,9 +416,15 @@ class ImportWalker:
         return [(module, None)]  # a constant: top-level code
 
     def reach(self, entries: list[Path]) -> dict[str, list[str]]:
-        """Third-party name -> the chain of local units that leads to its first import."""
+        """Third-party name -> the chain of local units that leads to its first import.
+
+        A method is reached when its class is and its name is: accessed as an attribute
+        (or named by a string, for getattr) anywhere in the code reached so far, or a
+        dunder, or its class has a framework base (which calls methods by itself)."""
         found: dict[str, list[str]] = {}
         seen: set[tuple[str, str | None]] = set()
+        attributes: set[str] = set()
+        waiting: dict[str, list[tuple[tuple[str, str], list[str]]]] = {}  # method name -> units
         queue = []
         for path in entries:
             if path.parent == self.script_dir:
@@ -381,8 +440,8 @@ class ImportWalker:
                     continue
                 seen.add(unit)
                 mod = self.module(unit[0])
-                node = mod.tree if unit[1] is None else mod.defs.get(unit[1]) or mod.constants[unit[1]]
-                local, external = self._unit_edges(mod, [node])
+                walked = self._unit_nodes(mod, unit[1])
+                local, external = self._unit_edges(mod, walked)
                 if mod.path.name == "__main__.py":
                     # The CLI runs one subcommand: `python -m ossinstruct train` reaches the
                     # modules it delegates to by name, not every other subcommand's stage
@@ -394,6 +453,21 @@ class ImportWalker:
                     found.setdefault(name, here)
                 for target in sorted(local, key=str):
                     queue.append((target, here))
+                named = {n.attr for n in walked if isinstance(n, ast.Attribute)}
+                named |= {n.value for n in walked if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+                for name in named - attributes:
+                    queue.extend(waiting.pop(name, []))
+                attributes |= named
+                node = mod.defs.get(unit[1] or "")
+                if isinstance(node, ast.ClassDef):
+                    open_class = self._open_class(mod, node)
+                    for method in _members(node):
+                        target = (unit[0], f"{unit[1]}.{method}")
+                        dunder = method.startswith("__") and method.endswith("__")
+                        if open_class or dunder or method in attributes:
+                            queue.append((target, here))
+                        else:
+                            waiting.setdefault(method, []).append((target, here))
         return found
 
 
@@ -593,7 +667,7 @@ HEAVY = (
     "\ndef unused():\n    import scipy\n"
 )
 STAGE = "import json\n\ndef run():\n    from .heavy import go\n    import yaml\n    return go()\n"
-PLUGIN = "class Cls:\n    def __init__(self):\n        import torch.nn\n"
+PLUGIN = "class Cls:\n    def __init__(self):\n        import torch.nn\n\n    def score(self):\n        import scipy\n"
 LAYOUTS = {
     "subpackages": {
         "ossinstruct/__init__.py": "",
@@ -620,10 +694,10 @@ def test_walker_resolves_modules_by_path_in_any_layout(tmp_path, layout):
     walker = ImportWalker(tmp_path, tmp_path / "scripts")
     reached = walker.reach([tmp_path / "scripts" / "entry.py"])
     # numpy: top level of an imported module; yaml: a lazy import of the function called;
-    # torch: a class named by string in a table the function returns. Not scipy: a lazy
-    # import of a function nothing calls.
+    # torch: the constructor of a class named by string in a table the function returns.
+    # Not scipy: lazy imports of a function nothing calls and of a method nothing names.
     assert set(reached) == {"yaml", "numpy", "torch"}
-    assert reached["torch"][-1].endswith("plugin:Cls")
+    assert reached["torch"][-1].endswith("plugin:Cls.__init__")
     # Without the plugin module, its string names nothing.
     next(tmp_path.glob("ossinstruct/**/plugin.py")).unlink()
     assert set(ImportWalker(tmp_path, tmp_path / "scripts").reach([tmp_path / "scripts" / "entry.py"])) == {
