@@ -4,19 +4,25 @@ pyproject.toml.
 Under `--software-deployment-method conda` a rule runs in the env its `conda:` names, with
 this checkout's `ossinstruct` on sys.path but none of its dependencies except the env's.
 A package missing from an env fails only when that rule runs (often late, on a cluster),
-so this test finds them statically:
+or worse, is found in the Snakemake host's site-packages, which Snakemake's script
+preamble appends to sys.path (a build for another Python). This test finds them
+statically:
 
-1. rules/*.smk are parsed for each rule's `conda:` (a path, or a function of
-   rules/common.smk whose string literals name the envs it picks from), and its `script:`
-   or the `python -m <module>` of its `shell:`.
-2. From that entry point, the imports are followed through this checkout's own modules
-   (scripts/ and ossinstruct/, found by file path, so any package layout works), at module
-   level and inside functions (the lazy imports of heavy backends matter most), plus
-   dynamic imports named by string: dotted `ossinstruct.x.y[:attr]` literals
-   (importlib.import_module, sandbox handlers) and `"-m", "<module>"` subprocess argvs.
-   The CLI dispatcher (a package's `__main__`) is entered for one subcommand: its
-   module-level imports and the modules it delegates to by name are followed, not the
-   lazy imports of its other subcommands.
+1. rules/*.smk are parsed for each rule's `conda:` (a path, or a function of the .smk
+   files whose string literals name the envs it picks from), and its `script:` or the
+   `python -m <module>` of its `shell:`.
+2. From that entry point, the imports are followed through this checkout's own code
+   (scripts/ and ossinstruct/, modules found by file path, so any package layout works).
+   The unit is a module's top level, a top-level function, table of literals or class
+   statement, or a class member: importing `f` reaches its module's top level, and `f`
+   reaches what it names and imports, lazily inside functions included (the heavy
+   backends' imports matter most). A member is reached when its class is and its name is
+   used as an attribute or a string anywhere reached (or it is a dunder, or the class has
+   a framework base). Imports by name count: dotted `ossinstruct.x.y[:attr]` strings
+   (backend registry, sandbox handlers), `"-m", "<module>"` subprocess argvs, and
+   installed packages named by strings in a module that calls import_module. The CLI (a
+   package's `__main__`) runs one subcommand: its top level and the modules it delegates
+   to by name are followed, not the functions of its other subcommands.
 3. Import names map to distributions (importlib.metadata.packages_distributions()).
    A distribution that pyproject.toml declares must be listed in the env with a version
    its specifier accepts; one it does not declare (numpy, huggingface_hub...) must be a
