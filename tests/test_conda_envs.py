@@ -55,13 +55,13 @@ except ModuleNotFoundError:  # Python 3.10: pytest's own TOML parser
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "ossinstruct"
 
-# Import names that may be absent from an env, and why. Each is an optional backend that
-# the rules route to its own env whenever config selects it.
+# Import names that only one env must hold (import name -> (that env, why)): optional
+# backends that the rules route to their own env whenever config selects them.
 ALLOWED_MISSING = {
     # teacher backend "vllm" and evaluation.engine "vllm": teacher_conda_env and
     # eval_conda_env (rules/common.smk) pick envs/vllm.yaml then; no other env can hold it
     # (vllm pins its own torch and transformers).
-    "vllm": "optional GPU backend, in envs/vllm.yaml only",
+    "vllm": ("vllm.yaml", "optional GPU backend"),
 }
 # Distributions an env leaves to another listed package's pins instead of pyproject's.
 DEFERRED_PINS = {
@@ -548,12 +548,16 @@ def env_problems(rule: Rule, env_file: Path, reached: dict[str, list[str]]) -> l
     problems = []
     for name, chain in sorted(reached.items()):
         where = f"rule {rule.name} ({' -> '.join(chain)}) imports {name!r}"
-        if name in ALLOWED_MISSING:
+        home_env, _reason = ALLOWED_MISSING.get(name, (None, None))
+        if home_env is not None and env_file.name != home_env:
             continue
-        if name not in to_dists:
+        dists = to_dists.get(name)
+        if dists is None and canonicalize_name(name) in declared:  # not installed here (vllm)
+            dists = [name]
+        if dists is None:
             problems.append(f"{where}: not installed here, so its distribution is unknown")
             continue
-        for dist in map(canonicalize_name, to_dists[name]):
+        for dist in map(canonicalize_name, dists):
             if dist in deferred:
                 if dist in pins:
                     problems.append(f"{env_file.name} pins {dist}, which {deferred[dist]} pins itself")
@@ -638,6 +642,14 @@ def test_a_package_missing_from_an_env_fails(tmp_path):
     doctored.write_text(re.sub(r"^.*pyahocorasick==.*\n", "", text, flags=re.M))
     problems = env_problems(rule, doctored, reached)
     assert len(problems) == 1 and "lacks pyahocorasick" in problems[0], problems
+    # The one env that must hold an optional backend does.
+    generate = next(r for r in RULES if r.name == "generate")
+    vllm_env = next(env for env in generate.conda if env.name == "vllm.yaml")
+    generate_reached = WALKER.reach(rule_entries(generate, WALKER))
+    assert env_problems(generate, vllm_env, generate_reached) == []
+    doctored_vllm = tmp_path / "vllm.yaml"
+    doctored_vllm.write_text(re.sub(r"^.*vllm==.*\n", "", vllm_env.read_text(), flags=re.M))
+    assert any("lacks vllm" in p for p in env_problems(generate, doctored_vllm, generate_reached))
     # A pin that disagrees with pyproject.toml fails too.
     doctored.write_text(text.replace("pyahocorasick==2.3.1", "pyahocorasick==2.0.0"))
     problems = env_problems(rule, doctored, reached)
