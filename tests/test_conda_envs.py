@@ -626,9 +626,11 @@ def test_walker_follows_lazy_dynamic_and_subprocess_imports():
 
 
 def test_cpu_data_rules_do_not_reach_torch():
-    # The split's premise: these rules' envs can leave out torch and transformers.
-    for name in ("seeds", "clean_generations", "decontamination_match", "dataset_card", "eval_summary"):
-        assert not {"torch", "transformers", "trl", "vllm"} & _reached(name), name
+    # The split's premise: the envs of the data rules and of scoring leave out torch.
+    for rule in RULES:
+        if {env.name for env in rule.conda} & {"data.yaml", "eval.yaml"}:
+            assert not {"torch", "transformers", "trl", "vllm"} & _reached(rule.name), rule.name
+            assert not {"torch", "trl", "vllm"} & set().union(*map(env_pins, rule.conda)), rule.name
 
 
 def test_a_package_missing_from_an_env_fails(tmp_path):
