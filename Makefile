@@ -37,6 +37,8 @@ test: install
 	$(MAKE) --no-print-directory lint dryrun slurm-test
 
 lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 	$(SNAKEMAKE) --lint
 	$(BIN)/snakefmt --check Snakefile rules/
 

@@ -74,7 +74,7 @@ def llm_api_slots(wildcards):
 
 def teacher_conda_env(wildcards):
     backend = config["teachers"][wildcards.teacher]["backend"]
-    name = "vllm.yaml" if backend == "vllm" else "pipeline.yaml"
+    name = "vllm.yaml" if backend == "vllm" else "inference.yaml"
     return os.path.join(workflow.basedir, "envs", name)
 
 
@@ -179,7 +179,7 @@ def eval_generation_json(wildcards):
 
 
 def eval_conda_env(wildcards):
-    name = "vllm.yaml" if config["evaluation"]["engine"] == "vllm" else "pipeline.yaml"
+    name = "vllm.yaml" if config["evaluation"]["engine"] == "vllm" else "inference.yaml"
     return os.path.join(workflow.basedir, "envs", name)
 
 

@@ -6,7 +6,7 @@ rule benchmark_strings:
     benchmark:
         "results/benchmarks/decontamination/{benchmark}.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["benchmark_strings"],
     params:
@@ -30,7 +30,7 @@ rule clean_generations:
     wildcard_constraints:
         dataset=wf.name_pattern(wf.datasets_of_kind(config, "generations")),
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["clean_generations"],
     params:
@@ -51,7 +51,7 @@ rule ingest_evol:
     wildcard_constraints:
         dataset=wf.name_pattern(wf.datasets_of_kind(config, "evol")),
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["ingest_evol"],
     params:
@@ -71,7 +71,7 @@ rule decontamination_match:
     benchmark:
         "results/benchmarks/datasets/{dataset}/match_{benchmark}.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["decontamination_match"],
     params:
@@ -99,7 +99,7 @@ rule decontamination_merge:
             + wf.datasets_of_kind(config, "evol")
         ),
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["decontamination_merge"],
     params:
@@ -121,7 +121,7 @@ rule subset:
     wildcard_constraints:
         dataset=wf.name_pattern(wf.datasets_of_kind(config, "subset_of")),
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["subset"],
     params:
@@ -143,7 +143,7 @@ rule training_set:
     benchmark:
         "results/benchmarks/datasets/{dataset}/train.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["training_set"],
     params:
@@ -175,7 +175,7 @@ rule dataset_card:
     benchmark:
         "results/benchmarks/datasets/{dataset}/card.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["dataset_card"],
     params:
@@ -199,7 +199,7 @@ rule humaneval_similarity:
     benchmark:
         "results/benchmarks/datasets/humaneval_similarity.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["humaneval_similarity"],
     params:
@@ -222,7 +222,7 @@ rule push_dataset:
     benchmark:
         "results/benchmarks/datasets/{dataset}/push.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["push_dataset"],
     params:

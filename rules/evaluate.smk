@@ -15,7 +15,7 @@ rule eval_data:
     wildcard_constraints:
         benchmark=EVAL_BENCHMARKS,
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/eval.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["eval_data"],
     params:
@@ -66,7 +66,7 @@ rule eval_reference:
     wildcard_constraints:
         benchmark=EVAL_BENCHMARKS,
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/eval.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["eval_reference"],
     script:
@@ -91,7 +91,7 @@ rule eval_score:
         # Every evaluated model and the self-check's pseudo-model.
         model=wf.name_pattern([*evaluated_models(config), wf.REFERENCE_MODEL]),
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/eval.yaml"
     threads: eval_score_resource("cpus_per_task")
     resources:
         runtime=eval_score_resource("runtime"),
@@ -124,7 +124,7 @@ rule eval_summary:
     benchmark:
         "results/benchmarks/eval/summary.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/eval.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["eval_summary"],
     params:

@@ -6,7 +6,7 @@ rule seeds:
     benchmark:
         "results/benchmarks/seeds/{corpus}/{lang}/{shard}.tsv"
     conda:
-        "../envs/pipeline.yaml"
+        "../envs/data.yaml"
     resources:
         runtime=seed_resource("runtime"),
         mem_mb=seed_resource("mem_mb"),
