@@ -30,9 +30,9 @@ from conftest import REPO, SHARED, write_tree
 from test_eval_workflow import tiny_model
 from test_workflow import CORPUS, OFFLINE_ENV, contaminating_responder
 
-from ossinstruct.fakeserver import FakeServer, prompt_text
-from ossinstruct.io import read_jsonl
-from ossinstruct.train import last_checkpoint
+from ossinstruct.llm.fakeserver import FakeServer, prompt_text
+from ossinstruct.files import read_jsonl
+from ossinstruct.train.resume import last_checkpoint
 
 # Only on the throwaway cluster of tests/slurm/cluster.sh, never on a real one that a
 # SLURM_CONF in the environment may point at.
