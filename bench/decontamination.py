@@ -55,7 +55,17 @@ from ossinstruct.logs import Progress  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "benchmarks"
 FIXTURES = REPO / "tests" / "fixtures" / "benchmarks"
-LANGUAGES = {"python": 40, "cpp": 5, "java": 5, "typescript": 5, "shell": 5, "csharp": 5, "rust": 5, "php": 5, "swift": 5}
+LANGUAGES = {
+    "python": 40,
+    "cpp": 5,
+    "java": 5,
+    "typescript": 5,
+    "shell": 5,
+    "csharp": 5,
+    "rust": 5,
+    "php": 5,
+    "swift": 5,
+}
 CHARS_PER_TOKEN = 4
 
 
@@ -158,7 +168,9 @@ def make_samples(n: int, seed: int, strings: list[dict]) -> tuple[list[dict], in
             else:
                 solution = f"{text}\n{solution}"
             planted += 1
-        samples.append({"index": i, "raw_index": i, "lang": rnd.choice(langs), "problem": problem, "solution": solution})
+        samples.append(
+            {"index": i, "raw_index": i, "lang": rnd.choice(langs), "problem": problem, "solution": solution}
+        )
     return samples, planted
 
 
@@ -172,7 +184,12 @@ def ours(samples: list[dict], strings: list[dict], prefilter: bool = True) -> tu
     build = time.perf_counter() - wall
     decisions = {}
     for record in find_matches(samples, matcher, SAMPLE_FIELDS):
-        decisions[record["raw_index"]] = (record["field"], record["task_id"], record["benchmark_field"], record["matched"])
+        decisions[record["raw_index"]] = (
+            record["field"],
+            record["task_id"],
+            record["benchmark_field"],
+            record["matched"],
+        )
     return build, time.perf_counter() - wall, time.process_time() - cpu, decisions
 
 
@@ -241,8 +258,13 @@ def bench(args) -> None:
         size = max(len(calibration), int(args.naive_budget / projected * len(samples)))
         subset = sorted(random.Random(args.seed + 2).sample(samples, size), key=lambda s: s["raw_index"])
     # Minutes: a progress line (rate, ETA) on stderr every 10 s; the figures stay on stdout.
-    progress = Progress(None, "naive loop", total=len(subset), unit="samples",
-                        printer=lambda line: print(line, file=sys.stderr, flush=True))
+    progress = Progress(
+        None,
+        "naive loop",
+        total=len(subset),
+        unit="samples",
+        printer=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     naive_wall, naive_cpu, naive_decided = naive(subset, strings, progress)
     scale = len(samples) / len(subset)
     if subset is samples:

@@ -34,10 +34,14 @@ PARAMS = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 512, "stop": []}
 
 def requests(n: int, tag: str) -> list[Request]:
     return [
-        Request(key=f"{tag}-{i}", params=PARAMS, messages=[
-            {"role": "system", "content": "You are exceptionally skilled at crafting problems."},
-            {"role": "user", "content": f"Code snippet ({tag} #{i}):\n```python\nx = {i}\n```"},
-        ])
+        Request(
+            key=f"{tag}-{i}",
+            params=PARAMS,
+            messages=[
+                {"role": "system", "content": "You are exceptionally skilled at crafting problems."},
+                {"role": "user", "content": f"Code snippet ({tag} #{i}):\n```python\nx = {i}\n```"},
+            ],
+        )
         for i in range(n)
     ]
 
@@ -76,8 +80,16 @@ class Server:
 def run(server: Server, n: int, tag: str, **teacher) -> tuple[float, float, list[float], int]:
     """Seconds and client CPU seconds for n answers, the server's receive times, max in flight."""
     server.call("reset")
-    backend = OpenAIBackend({"backend": "openai", "model": "bench", "base_url": server.base_url,
-                             "timeout_s": 30, "max_attempts": 3, **teacher})
+    backend = OpenAIBackend(
+        {
+            "backend": "openai",
+            "model": "bench",
+            "base_url": server.base_url,
+            "timeout_s": 30,
+            "max_attempts": 3,
+            **teacher,
+        }
+    )
     failed = []
     cpu, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     backend.generate(requests(n, tag), lambda request, resp: failed.extend([resp.error] * resp.failed))
@@ -93,24 +105,31 @@ def run(server: Server, n: int, tag: str, **teacher) -> tuple[float, float, list
 def row(label: str, n: int, concurrency: int, latency: float, result) -> None:
     elapsed, cpu_s, _, max_in_flight = result
     rate, ideal = n / elapsed, concurrency / latency
-    print(f"{label:>8} {concurrency:>11} {n:>8} {elapsed:>8.2f} {rate:>7.1f} {ideal:>7.1f} "
-          f"{rate / ideal:>6.3f} {max_in_flight:>7} {1000 * cpu_s / n:>10.2f}")
+    print(
+        f"{label:>8} {concurrency:>11} {n:>8} {elapsed:>8.2f} {rate:>7.1f} {ideal:>7.1f} "
+        f"{rate / ideal:>6.3f} {max_in_flight:>7} {1000 * cpu_s / n:>10.2f}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=float, default=0.25, help="seconds per answer (default 0.25)")
-    parser.add_argument("--slow-latency", type=float, default=4.0,
-                        help="a second latency for concurrency 64, nearer a real teacher's (default 4)")
-    parser.add_argument("--rpm", type=float, default=600,
-                        help="requests_per_minute to check (default 600)")
+    parser.add_argument(
+        "--slow-latency",
+        type=float,
+        default=4.0,
+        help="a second latency for concurrency 64, nearer a real teacher's (default 4)",
+    )
+    parser.add_argument("--rpm", type=float, default=600, help="requests_per_minute to check (default 600)")
     args = parser.parse_args()
 
     server = Server(args.latency)
     try:
         run(server, 64, "warm-up", concurrency=16)
-        print(f"{'latency':>8} {'concurrency':>11} {'requests':>8} {'seconds':>8} {'req/s':>7} "
-              f"{'ideal':>7} {'ratio':>6} {'in-flt':>7} {'cpu ms/req':>10}")
+        print(
+            f"{'latency':>8} {'concurrency':>11} {'requests':>8} {'seconds':>8} {'req/s':>7} "
+            f"{'ideal':>7} {'ratio':>6} {'in-flt':>7} {'cpu ms/req':>10}"
+        )
         for concurrency in (1, 16, 64):
             n = max(64, 4 * concurrency)
             result = run(server, n, f"c{concurrency}", concurrency=concurrency)
@@ -119,9 +138,11 @@ def main() -> None:
         server.call(("latency", slow))
         row(f"{slow:g} s", 256, 64, slow, run(server, 256, "slow", concurrency=64))
         server.call(("latency", args.latency))
-        print("ideal = concurrency / latency. With a fixed latency the 64 answers of a round come back\n"
-              "together and wait for the client to handle them one by one (cpu ms/req each, client side).\n"
-              "The original script sent one request at a time: a ratio of 1/64 = 0.016 at concurrency 64.")
+        print(
+            "ideal = concurrency / latency. With a fixed latency the 64 answers of a round come back\n"
+            "together and wait for the client to handle them one by one (cpu ms/req each, client side).\n"
+            "The original script sent one request at a time: a ratio of 1/64 = 0.016 at concurrency 64."
+        )
 
         # requests_per_minute: a bucket of one second's worth, refilled continuously.
         per_s = args.rpm / 60
@@ -136,10 +157,14 @@ def main() -> None:
         )
         ok = excess <= 1 and steady <= args.rpm * 1.02
         print(f"\nrequests_per_minute={args.rpm:g}, concurrency 64: {n} requests in {elapsed:.2f} s")
-        print(f"  server-observed rate after the initial burst of {b}: {steady:.1f}/min "
-              f"(limit {args.rpm:g}); first to last, burst included: {overall:.1f}/min")
-        print(f"  most requests in any stretch beyond the bucket's allowance ({burst:g} + {per_s:g}/s): "
-              f"{max(excess, 0):.2f} -> {'within the limit' if ok else 'LIMIT EXCEEDED'}")
+        print(
+            f"  server-observed rate after the initial burst of {b}: {steady:.1f}/min "
+            f"(limit {args.rpm:g}); first to last, burst included: {overall:.1f}/min"
+        )
+        print(
+            f"  most requests in any stretch beyond the bucket's allowance ({burst:g} + {per_s:g}/s): "
+            f"{max(excess, 0):.2f} -> {'within the limit' if ok else 'LIMIT EXCEEDED'}"
+        )
     finally:
         server.stop()
 

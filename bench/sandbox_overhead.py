@@ -83,8 +83,11 @@ def main() -> None:
     started = time.perf_counter()
     report = isolation_report()
     probe_s = time.perf_counter() - started
-    print(f"isolation: {report['method']} "
-          + ", ".join(k for k, v in report.items() if v is True) + f" (probe {probe_s:.2f} s, once per process)")
+    print(
+        f"isolation: {report['method']} "
+        + ", ".join(k for k, v in report.items() if v is True)
+        + f" (probe {probe_s:.2f} s, once per process)"
+    )
     print(f"{os.cpu_count()} CPUs, {args.jobs} jobs, best of {args.repeats}\n")
 
     rates = {

@@ -42,13 +42,15 @@ import torch  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 from transformers.trainer_callback import PrinterCallback, ProgressCallback  # noqa: E402
 
-from ossinstruct.train import recipe as T  # noqa: E402
 from ossinstruct.curate.trainset import render_prompt  # noqa: E402
+from ossinstruct.train import recipe as T  # noqa: E402
 
 SPECIALS = ["<eos>", "<bos>", "<unk>", "<pad>"]
 CHARS = [chr(c) for c in range(32, 127)] + ["\n"]
-WORDS = ("def return for while if else list dict value index result items count parse "
-         "token buffer self append range len print lambda yield import class").split()
+WORDS = (
+    "def return for while if else list dict value index result items count parse "
+    "token buffer self append range len print lambda yield import class"
+).split()
 
 
 def build_base(path: Path, hidden: int, layers: int, max_length: int) -> Path:
@@ -59,17 +61,24 @@ def build_base(path: Path, hidden: int, layers: int, max_length: int) -> Path:
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
     tok.decoder = decoders.Fuse()
-    tok.post_processor = processors.TemplateProcessing(single="<bos> $A",
-                                                       special_tokens=[("<bos>", 1)])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>",
-                                        eos_token="<eos>", unk_token="<unk>", pad_token="<pad>")
+    tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 1)])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", unk_token="<unk>", pad_token="<pad>"
+    )
     heads = max(1, hidden // 64)
-    config = LlamaConfig(vocab_size=len(vocab), hidden_size=hidden,
-                         intermediate_size=int(hidden * 8 / 3) // 8 * 8,
-                         num_hidden_layers=layers, num_attention_heads=heads,
-                         num_key_value_heads=heads, max_position_embeddings=max_length * 8,
-                         bos_token_id=1, eos_token_id=0, pad_token_id=3,
-                         tie_word_embeddings=False)
+    config = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=hidden,
+        intermediate_size=int(hidden * 8 / 3) // 8 * 8,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=max_length * 8,
+        bos_token_id=1,
+        eos_token_id=0,
+        pad_token_id=3,
+        tie_word_embeddings=False,
+    )
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
@@ -94,8 +103,9 @@ def records(n: int, seed: int = 0) -> list[dict]:
     for i in range(n):
         problem = int(min(1200, max(40, rng.lognormvariate(math.log(100), 0.5))))
         solution = int(min(3000, max(20, rng.lognormvariate(math.log(260), 0.75))))
-        rows.append({"prompt": render_prompt(text(rng, problem)),
-                     "completion": text(rng, solution), "id": f"bench/{i}"})
+        rows.append(
+            {"prompt": render_prompt(text(rng, problem)), "completion": text(rng, solution), "id": f"bench/{i}"}
+        )
     return rows
 
 
@@ -110,13 +120,33 @@ class StepTimer(TrainerCallback):
         self.durations.append(time.perf_counter() - self._start)
 
 
-def measure(name: str, base: Path, data: Path, work: Path, *, packing: bool, batch: int,
-            steps: int, warmup: int, max_length: int) -> dict:
+def measure(
+    name: str,
+    base: Path,
+    data: Path,
+    work: Path,
+    *,
+    packing: bool,
+    batch: int,
+    steps: int,
+    warmup: int,
+    max_length: int,
+) -> dict:
     config = T.TrainConfig(
-        base_model=str(base), train_file=str(data), output_dir=str(work / name),
-        max_length=max_length, per_device_batch_size=batch, effective_batch_size=batch,
-        max_steps=steps + warmup, packing=packing, optimizer="adamw", learning_rate=1e-4,
-        warmup_steps=0, save_steps=10_000, logging_steps=10_000, seed=0,
+        base_model=str(base),
+        train_file=str(data),
+        output_dir=str(work / name),
+        max_length=max_length,
+        per_device_batch_size=batch,
+        effective_batch_size=batch,
+        max_steps=steps + warmup,
+        packing=packing,
+        optimizer="adamw",
+        learning_rate=1e-4,
+        warmup_steps=0,
+        save_steps=10_000,
+        logging_steps=10_000,
+        seed=0,
     )
     timer = StepTimer()
     trainer, _ = T.build_trainer(config, callbacks=[timer])
@@ -139,14 +169,19 @@ def measure(name: str, base: Path, data: Path, work: Path, *, packing: bool, bat
     timed = slice(warmup, warmup + steps)
     seconds = sum(timer.durations[timed])
     tokens = sum(real[timed])
-    return {"setup": name, "rows_per_step": batch, "steps": len(timer.durations[timed]),
-            "real_tokens": tokens, "padding_fraction": 1 - tokens / max(1, sum(total[timed])),
-            "seconds": seconds, "tokens_per_s": tokens / seconds}
+    return {
+        "setup": name,
+        "rows_per_step": batch,
+        "steps": len(timer.durations[timed]),
+        "real_tokens": tokens,
+        "padding_fraction": 1 - tokens / max(1, sum(total[timed])),
+        "seconds": seconds,
+        "tokens_per_s": tokens / seconds,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=400)
     parser.add_argument("--steps", type=int, default=8, help="timed steps per set-up")
     parser.add_argument("--warmup", type=int, default=2)
@@ -171,26 +206,38 @@ def main(argv: list[str] | None = None) -> int:
         rows = records(args.samples)
         data = tmp / "train.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        lengths = sorted(min(args.max_length, 2 + len(r["prompt"]) + len(r["completion"]))
-                         for r in rows)
-        print(f"{len(rows)} samples, tokens per sample: median {lengths[len(lengths) // 2]}, "
-              f"p10 {lengths[len(lengths) // 10]}, p90 {lengths[len(lengths) * 9 // 10]}, "
-              f"max {lengths[-1]} (cut at {args.max_length}); model hidden {args.hidden}, "
-              f"{args.layers} layers, {torch.get_num_threads()} CPU threads, SDPA, fp32")
+        lengths = sorted(min(args.max_length, 2 + len(r["prompt"]) + len(r["completion"])) for r in rows)
+        print(
+            f"{len(rows)} samples, tokens per sample: median {lengths[len(lengths) // 2]}, "
+            f"p10 {lengths[len(lengths) // 10]}, p90 {lengths[len(lengths) * 9 // 10]}, "
+            f"max {lengths[-1]} (cut at {args.max_length}); model hidden {args.hidden}, "
+            f"{args.layers} layers, {torch.get_num_threads()} CPU threads, SDPA, fp32"
+        )
         common = dict(steps=args.steps, warmup=args.warmup, max_length=args.max_length)
         results = [
             measure("padded", base, data, tmp, packing=False, batch=args.batch_size, **common),
             measure("packed x1", base, data, tmp, packing=True, batch=1, **common),
-            measure(f"packed x{max(1, args.batch_size // 2)}", base, data, tmp, packing=True,
-                    batch=max(1, args.batch_size // 2), **common),
+            measure(
+                f"packed x{max(1, args.batch_size // 2)}",
+                base,
+                data,
+                tmp,
+                packing=True,
+                batch=max(1, args.batch_size // 2),
+                **common,
+            ),
         ]
-    print(f"\n{'set-up':<12} {'rows/step':>9} {'real tokens':>12} {'padding':>8} "
-          f"{'seconds':>8} {'tokens/s':>9} {'vs padded':>9}")
+    print(
+        f"\n{'set-up':<12} {'rows/step':>9} {'real tokens':>12} {'padding':>8} "
+        f"{'seconds':>8} {'tokens/s':>9} {'vs padded':>9}"
+    )
     padded = results[0]["tokens_per_s"]
     for r in results:
-        print(f"{r['setup']:<12} {r['rows_per_step']:>9} {r['real_tokens']:>12} "
-              f"{r['padding_fraction']:>7.1%} {r['seconds']:>8.2f} {r['tokens_per_s']:>9.0f} "
-              f"{r['tokens_per_s'] / padded:>8.2f}x")
+        print(
+            f"{r['setup']:<12} {r['rows_per_step']:>9} {r['real_tokens']:>12} "
+            f"{r['padding_fraction']:>7.1%} {r['seconds']:>8.2f} {r['tokens_per_s']:>9.0f} "
+            f"{r['tokens_per_s'] / padded:>8.2f}x"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0

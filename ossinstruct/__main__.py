@@ -46,8 +46,16 @@ def cmd_generate(args) -> None:
         raise ConfigError(f"--teacher {args.teacher!r}: no such teacher under `teachers`")
     entry = generation_entry(config, args.teacher, args.corpus or "")
     stats_path = args.stats or str(args.output).removesuffix(".jsonl") + ".stats.json"
-    generate_shard(args.seeds, args.output, stats_path, args.teacher, config["teachers"][args.teacher],
-                   config["cache_dir"], config["prices"], entry["max_request_failure_rate"])
+    generate_shard(
+        args.seeds,
+        args.output,
+        stats_path,
+        args.teacher,
+        config["teachers"][args.teacher],
+        config["cache_dir"],
+        config["prices"],
+        entry["max_request_failure_rate"],
+    )
 
 
 def cmd_clean(args) -> None:
@@ -84,8 +92,14 @@ def cmd_decontaminate(args) -> None:
         extract_benchmark_strings(name, spec, settings["min_length"], str(strings), settings["exempt"])
         matches.append(str(out / "matches" / f"{name}.jsonl"))
         match_benchmark(args.samples, name, str(strings), settings["fields"], matches[-1], settings["join"])
-    report = merge_matches(args.samples, matches, names, str(out / "decontaminated.jsonl"),
-                           str(out / "excluded.jsonl"), str(out / "report.json"))
+    report = merge_matches(
+        args.samples,
+        matches,
+        names,
+        str(out / "decontaminated.jsonl"),
+        str(out / "excluded.jsonl"),
+        str(out / "report.json"),
+    )
     print(f"kept {report['kept']} of {report['total']}; excluded {report['excluded']}")
 
 
@@ -95,9 +109,16 @@ def cmd_eval_data(args) -> None:
     from ossinstruct.evaluate.steps import eval_data_step
 
     out = Path(args.out_dir)
-    info = eval_data_step(_config(args), args.benchmark, path=args.path, version=args.version, limit=args.limit,
-                          out_tasks=out / f"{args.benchmark}.jsonl", out_info=out / f"{args.benchmark}.json",
-                          out_expected=out / f"{args.benchmark}.expected.pkl")
+    info = eval_data_step(
+        _config(args),
+        args.benchmark,
+        path=args.path,
+        version=args.version,
+        limit=args.limit,
+        out_tasks=out / f"{args.benchmark}.jsonl",
+        out_info=out / f"{args.benchmark}.json",
+        out_expected=out / f"{args.benchmark}.expected.pkl",
+    )
     print(f"{info['n_tasks']} of {info['n_tasks_release']} tasks from {info['path']} (sha256 {info['sha256'][:12]})")
 
 
@@ -106,8 +127,15 @@ def cmd_eval_generate(args) -> None:
     from ossinstruct.files import write_json_atomic
 
     config = _config(args)
-    generation = command_line_generation(config, benchmark=args.benchmark, model=args.model, revision=args.revision,
-                                         prompt=args.prompt, engine=args.engine, dtype=args.dtype)
+    generation = command_line_generation(
+        config,
+        benchmark=args.benchmark,
+        model=args.model,
+        revision=args.revision,
+        prompt=args.prompt,
+        engine=args.engine,
+        dtype=args.dtype,
+    )
     eval_generate_step(config, generation, tasks_path=args.tasks, out_path=args.output)
     write_json_atomic(generation_file(args.output), generation)
 
@@ -129,37 +157,52 @@ def cmd_eval_score(args) -> None:
     data = Path(args.data_dir)
     for suffix in (".json", ".jsonl", ".expected.pkl"):
         if not (data / f"{args.benchmark}{suffix}").is_file():
-            raise InputError(f"{data / (args.benchmark + suffix)}: no such file (expected eval-data's output: "
-                             f"run `python -m ossinstruct eval-data --benchmark {args.benchmark} --out-dir {data}` first)")
+            raise InputError(
+                f"{data / (args.benchmark + suffix)}: no such file (expected eval-data's output: "
+                f"run `python -m ossinstruct eval-data --benchmark {args.benchmark} --out-dir {data}` first)"
+            )
     # The samples' generation identity, as eval-generate recorded it beside them.
     recorded = Path(args.generation) if args.generation else generation_file(args.samples)
     generation = json.loads(recorded.read_text(encoding="utf-8")) if recorded.is_file() else {}
     if args.generation and not recorded.is_file():
         raise InputError(f"--generation {args.generation}: no such file")
-    result = eval_score_step(config["evaluation"]["scoring"], args.benchmark, model=args.model,
-                             samples_path=args.samples, tasks_path=data / f"{args.benchmark}.jsonl",
-                             info_path=data / f"{args.benchmark}.json",
-                             expected_path=data / f"{args.benchmark}.expected.pkl", out_result=args.output,
-                             out_tasks=args.tasks_output, workers=args.workers, generation=generation)
-    print(f"pass@1 {100 * result['pass@1']['base']:.1f} (base) {100 * result['pass@1']['plus']:.1f} (plus) "
-          f"over {result['n_tasks']} tasks; wrote {args.output}")
+    result = eval_score_step(
+        config["evaluation"]["scoring"],
+        args.benchmark,
+        model=args.model,
+        samples_path=args.samples,
+        tasks_path=data / f"{args.benchmark}.jsonl",
+        info_path=data / f"{args.benchmark}.json",
+        expected_path=data / f"{args.benchmark}.expected.pkl",
+        out_result=args.output,
+        out_tasks=args.tasks_output,
+        workers=args.workers,
+        generation=generation,
+    )
+    print(
+        f"pass@1 {100 * result['pass@1']['base']:.1f} (base) {100 * result['pass@1']['plus']:.1f} (plus) "
+        f"over {result['n_tasks']} tasks; wrote {args.output}"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     from ossinstruct.benchmarks import BENCHMARKS, EVALUATED
     from ossinstruct.benchmarks.evalplus_tasks import PROMPT_STYLES
 
-    parser = argparse.ArgumentParser(prog="python -m ossinstruct", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ossinstruct", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--log", help="also write the log to this file")
     stages = parser.add_subparsers(dest="stage", required=True)
 
     def stage(name, func, help):
         sub = stages.add_parser(name, help=help)
-        sub.add_argument("--config", action="append",
-                         help="config file; repeat to apply presets on top (default config.yaml)")
-        sub.add_argument("--log", default=argparse.SUPPRESS,
-                         help="also write progress, and a failure's traceback, to this file")
+        sub.add_argument(
+            "--config", action="append", help="config file; repeat to apply presets on top (default config.yaml)"
+        )
+        sub.add_argument(
+            "--log", default=argparse.SUPPRESS, help="also write progress, and a failure's traceback, to this file"
+        )
         sub.set_defaults(func=func)
         return sub
 
@@ -186,8 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("-o", "--output", required=True)
     sub.add_argument("--rejected", required=True)
     sub.add_argument("--drop-noisy", action="store_true", help="also drop partial implementations")
-    sub.add_argument("--shuffle-seed", help="shuffle before deduplication with this seed, or none to keep "
-                     "the shards' order (default: datasets' dedup_shuffle_seed default, 666, as the rule)")
+    sub.add_argument(
+        "--shuffle-seed",
+        help="shuffle before deduplication with this seed, or none to keep "
+        "the shards' order (default: datasets' dedup_shuffle_seed default, 666, as the rule)",
+    )
 
     sub = stage("decontaminate", cmd_decontaminate, "decontaminate samples against benchmarks")
     sub.add_argument("--samples", required=True, help="clean samples (.jsonl)")
@@ -211,8 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--dtype", choices=["bfloat16", "float16", "float32"], help="default: evaluation.dtype")
     sub.add_argument("-o", "--output", required=True)
 
-    sub = stage("eval-reference", cmd_eval_reference,
-                "the benchmark's reference solutions as samples (the harness self-check)")
+    sub = stage(
+        "eval-reference", cmd_eval_reference, "the benchmark's reference solutions as samples (the harness self-check)"
+    )
     sub.add_argument("--benchmark", required=True, choices=EVALUATED)
     sub.add_argument("--tasks", required=True, help="the tasks in force (eval-data's .jsonl)")
     sub.add_argument("-o", "--output", required=True)
@@ -225,8 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--workers", type=int, default=2)
     sub.add_argument("-o", "--output", required=True, help="result .json")
     sub.add_argument("--tasks-output", help="also write per-task statuses (.jsonl) here")
-    sub.add_argument("--generation", help="the samples' generation identity, recorded in the result "
-                     "(default: the .generation.json eval-generate wrote beside the samples)")
+    sub.add_argument(
+        "--generation",
+        help="the samples' generation identity, recorded in the result "
+        "(default: the .generation.json eval-generate wrote beside the samples)",
+    )
     return parser
 
 

@@ -102,8 +102,7 @@ def _check_relations(config: dict) -> None:
     seeds = config["seeds"]
     if seeds["min_lines"] > seeds["max_lines"]:
         raise ConfigError(
-            f"config key seeds.min_lines: {seeds['min_lines']} is larger than seeds.max_lines "
-            f"({seeds['max_lines']})"
+            f"config key seeds.min_lines: {seeds['min_lines']} is larger than seeds.max_lines ({seeds['max_lines']})"
         )
     known_languages = config["languages"]
     for name, corpus in config["corpora"].items():
@@ -123,9 +122,7 @@ def _check_relations(config: dict) -> None:
                     raise ConfigError(f"config key corpora.{name}.languages.{lang}.data_dir: missing")
         if corpus["source"] == "local" and corpus["path"] is not None:
             if not Path(corpus["path"]).expanduser().is_dir():
-                raise ConfigError(
-                    f"config key corpora.{name}.path: directory {corpus['path']} does not exist"
-                )
+                raise ConfigError(f"config key corpora.{name}.path: directory {corpus['path']} does not exist")
     from ossinstruct.generate.prompts import template_for
 
     for name, teacher in config["teachers"].items():
@@ -158,8 +155,7 @@ def _check_relations(config: dict) -> None:
         for lang in entry.get("languages", []):
             if lang not in corpus_langs:
                 raise ConfigError(
-                    f"config key generations.{i}.languages: corpus {entry['corpus']!r} has no "
-                    f"language {lang!r}"
+                    f"config key generations.{i}.languages: corpus {entry['corpus']!r} has no language {lang!r}"
                 )
 
 
@@ -227,14 +223,17 @@ def _check_models(config: dict) -> None:
         if model["name"] in seen:
             raise ConfigError(f"{where}.name: used twice")
         if ("base" in model) == ("from" in model):
-            raise ConfigError(f"{where}: give exactly one of base (a model to start from) or from "
-                              "(another model of this list)")
+            raise ConfigError(
+                f"{where}: give exactly one of base (a model to start from) or from (another model of this list)"
+            )
         if "from" in model and model["from"] not in seen:
             raise ConfigError(f"{where}.from: {model['from']!r} must be a model declared earlier in `models`")
         for k, stage in enumerate(model["stages"]):
             if stage["dataset"] not in datasets:
-                raise ConfigError(f"{where}.stages.{k}.dataset: no dataset named {stage['dataset']!r} "
-                                  f"(known: {', '.join(datasets) or 'none'})")
+                raise ConfigError(
+                    f"{where}.stages.{k}.dataset: no dataset named {stage['dataset']!r} "
+                    f"(known: {', '.join(datasets) or 'none'})"
+                )
         seen.add(model["name"])
 
 
@@ -244,8 +243,9 @@ def _check_evaluation(config: dict) -> None:
     for i, model in enumerate(config["evaluation"]["models"]):
         where = f"config key evaluation.models.{i} ({model['name']})"
         if model["name"] in trained:
-            raise ConfigError(f"{where}.name: also the name of a model in `models`; results/eval/{{name}} "
-                              "must name one model")
+            raise ConfigError(
+                f"{where}.name: also the name of a model in `models`; results/eval/{{name}} must name one model"
+            )
         if model["name"] in seen:
             raise ConfigError(f"{where}.name: used twice")
         seen.add(model["name"])
@@ -255,8 +255,10 @@ def _check_evaluation(config: dict) -> None:
         if model["name"] == "data":
             raise ConfigError(f"config key {where}.name: 'data' is reserved (results/eval/data/ holds the benchmarks)")
         if model["name"] == REFERENCE_MODEL:
-            raise ConfigError(f"config key {where}.name: {REFERENCE_MODEL!r} is reserved (the harness self-check, "
-                              "evaluation.self_check)")
+            raise ConfigError(
+                f"config key {where}.name: {REFERENCE_MODEL!r} is reserved (the harness self-check, "
+                "evaluation.self_check)"
+            )
     if any(m.get("paper_row") for _, m in rows):
         from ossinstruct.evaluate.summary import find_paper_row, load_paper_results
 
@@ -275,11 +277,23 @@ def evaluated_models(config: dict) -> dict[str, dict]:
     trained}."""
     models = {}
     for m in config["models"]:
-        models[m["name"]] = {"name": m["name"], "model": None, "revision": None, "prompt": "instruct",
-                             "paper_row": m.get("paper_row"), "trained": True}
+        models[m["name"]] = {
+            "name": m["name"],
+            "model": None,
+            "revision": None,
+            "prompt": "instruct",
+            "paper_row": m.get("paper_row"),
+            "trained": True,
+        }
     for m in config["evaluation"]["models"]:
-        models[m["name"]] = {"name": m["name"], "model": m["model"], "revision": m.get("revision"),
-                             "prompt": m["prompt"], "paper_row": m.get("paper_row"), "trained": False}
+        models[m["name"]] = {
+            "name": m["name"],
+            "model": m["model"],
+            "revision": m.get("revision"),
+            "prompt": m["prompt"],
+            "paper_row": m.get("paper_row"),
+            "trained": False,
+        }
     return models
 
 

@@ -93,17 +93,22 @@ def read_jsonl(path: str | os.PathLike, required: Iterable[str] = (), what: str 
                 except json.JSONDecodeError as exc:
                     raise _json_error(path, lineno, exc, line, what) from None
                 if not isinstance(record, dict):
-                    raise InputError(f"{path}: line {lineno}: a JSON {type(record).__name__}, "
-                                     f"expected a {what} as a JSON object")
+                    raise InputError(
+                        f"{path}: line {lineno}: a JSON {type(record).__name__}, expected a {what} as a JSON object"
+                    )
                 missing = [key for key in required if key not in record]
                 if missing:
                     task = f" (task {record['task_id']})" if "task_id" in record else ""
-                    raise InputError(f"{path}: line {lineno}{task}: {what} has no field "
-                                     f"{', '.join(map(repr, missing))} (expected the fields {', '.join(required)})")
+                    raise InputError(
+                        f"{path}: line {lineno}{task}: {what} has no field "
+                        f"{', '.join(map(repr, missing))} (expected the fields {', '.join(required)})"
+                    )
                 yield record
         except (UnicodeDecodeError, OSError, EOFError) as exc:
             if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile):
                 raise
             problem = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else f"bad gzip data ({exc})"
-            raise InputError(f"{path}: line {lineno + 1}: {problem} (expected a JSON Lines file of {what}s, "
-                             "plain or gzip-compressed)") from None
+            raise InputError(
+                f"{path}: line {lineno + 1}: {problem} (expected a JSON Lines file of {what}s, "
+                "plain or gzip-compressed)"
+            ) from None

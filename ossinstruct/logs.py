@@ -47,9 +47,7 @@ class _NotFileOnly(logging.Filter):
         return not getattr(record, "file_only", False)
 
 
-def setup_logging(
-    log_path: str | None = None, level: int = logging.INFO, mode: str = "w"
-) -> None:
+def setup_logging(log_path: str | None = None, level: int = logging.INFO, mode: str = "w") -> None:
     """Log to stderr and, when given, to the rule's log file."""
     stderr = logging.StreamHandler(sys.stderr)
     stderr.addFilter(_NotFileOnly())
@@ -77,14 +75,10 @@ def one_line_cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
-def log_failure(
-    log: logging.Logger, exc: BaseException, started: float | None = None
-) -> str:
+def log_failure(log: logging.Logger, exc: BaseException, started: float | None = None) -> str:
     """Write the traceback and the one-line cause; return the cause."""
     cause = one_line_cause(exc)
-    elapsed = (
-        f" after {time.monotonic() - started:.1f} s" if started is not None else ""
-    )
+    elapsed = f" after {time.monotonic() - started:.1f} s" if started is not None else ""
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     # An input error's traceback only goes to the file: stderr gets the one line.
     input_error = isinstance(exc, _input_errors())
@@ -121,9 +115,7 @@ def logged_job(log_path: str | None, name: str, mode: str = "w"):
         if exc.code in (0, None):
             log.info("done in %.1f s", time.monotonic() - started)
             raise
-        log.error(
-            "exited with status %s after %.1f s", exc.code, time.monotonic() - started
-        )
+        log.error("exited with status %s after %.1f s", exc.code, time.monotonic() - started)
         raise
     except BaseException as exc:  # noqa: BLE001 - every failure goes into the log
         log_failure(log, exc, started)
@@ -217,8 +209,6 @@ def format_seconds(seconds: float) -> str:
 
 def rule_job(snakemake_object):
     """`logged_job` for a Snakemake script: its rule's log file, named by rule and wildcards."""
-    wildcards = ", ".join(
-        f"{k}={v}" for k, v in dict(snakemake_object.wildcards).items()
-    )
+    wildcards = ", ".join(f"{k}={v}" for k, v in dict(snakemake_object.wildcards).items())
     name = f"rule {snakemake_object.rule}" + (f" ({wildcards})" if wildcards else "")
     return logged_job(snakemake_object.log[0], name)

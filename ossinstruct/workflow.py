@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ossinstruct.seeds import sampling as seedlib
 from ossinstruct.config import (
     REFERENCE_MODEL,
     dataset_specs,
@@ -18,6 +17,7 @@ from ossinstruct.config import (
     resolve_training,
     schema,
 )
+from ossinstruct.seeds import sampling as seedlib
 
 SEEDS = "results/seeds/{corpus}/{lang}/{shard}.jsonl"
 GENERATIONS = "results/generations/{teacher}/{corpus}/{lang}/{shard}.jsonl"
@@ -189,8 +189,11 @@ def train_resources(config: dict, checkpoint: str) -> dict:
 
 def checkpoint_names(config: dict) -> list[str]:
     """Every checkpoint the models declare: each stage of each model."""
-    return [checkpoint_name(m["name"], k, len(m["stages"]))
-            for m in config["models"] for k in range(1, len(m["stages"]) + 1)]
+    return [
+        checkpoint_name(m["name"], k, len(m["stages"]))
+        for m in config["models"]
+        for k in range(1, len(m["stages"]) + 1)
+    ]
 
 
 def model_targets(config: dict) -> list[str]:
@@ -263,6 +266,7 @@ def eval_score_resources(config: dict) -> dict:
 # the same file reached through another path (another checkout, a moved data directory,
 # a cluster user's scratch) reruns nothing. Scripts read the path from config.
 
+
 def offline_file_names() -> dict[str, str]:
     """benchmark -> the file looked for in benchmark_files (each benchmark's offline_file)."""
     from ossinstruct.benchmarks import REGISTRY
@@ -329,8 +333,11 @@ def generation_entry(config: dict, teacher: str, corpus: str) -> dict:
             return entry
     # A pair only a dataset names, or a shard asked for on the command line: the defaults.
     defaults = schema()["properties"]["generations"]["items"]["properties"]
-    return {"teacher": teacher, "corpus": corpus,
-            "max_request_failure_rate": defaults["max_request_failure_rate"]["default"]}
+    return {
+        "teacher": teacher,
+        "corpus": corpus,
+        "max_request_failure_rate": defaults["max_request_failure_rate"]["default"],
+    }
 
 
 def teachers_needing_run(config: dict, root: str | Path = ".") -> set[str]:

@@ -2,6 +2,7 @@
 expected outputs, shared by every model's jobs."""
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
+
 from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -2,6 +2,7 @@
 from one model (vLLM on a GPU, or transformers)."""
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
+
 from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

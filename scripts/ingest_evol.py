@@ -1,12 +1,13 @@
 """Snakemake entry point of rule ingest_evol."""
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
+
 from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
-    from ossinstruct.curate import steps as datasets
     from ossinstruct.config import dataset_specs
+    from ossinstruct.curate import steps as datasets
 
     # The rule's params hold the source's identity (a local file's sha256); the path comes from config.
     evol = dataset_specs(sm.config)[sm.wildcards.dataset]["evol"]

@@ -1,6 +1,7 @@
 """Snakemake entry point of rule subset: a Python / non-Python split."""
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
+
 from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -21,9 +21,7 @@ from ossinstruct.train import recipe as T
 class RankRecorder(TrainerCallback):
     def __init__(self, out: Path):
         self.out = out
-        self.rows: list[
-            int
-        ] = []  # forward-pass rows (training only) since the last step
+        self.rows: list[int] = []  # forward-pass rows (training only) since the last step
         self.rows_per_step: list[int] = []
         self.initial = None
 

@@ -18,19 +18,14 @@ def main() -> int:
     if request["method"] == "none":
         sandbox._candidate_methods = lambda: ["none"]
     limits = Limits(timeout_s=request["timeout_s"], memory_mb=request["memory_mb"])
-    with SandboxPool(
-        "ossinstruct.sandbox.handlers:run_program", limits=limits
-    ) as pool:
+    with SandboxPool("ossinstruct.sandbox.handlers:run_program", limits=limits) as pool:
         results = pool.run([{"argv": argv} for argv in request["programs"]])
         isolation = pool.isolation
     print(
         json.dumps(
             {
                 "isolation": isolation,
-                "results": [
-                    {"status": r.status, "value": r.value, "error": r.error}
-                    for r in results
-                ],
+                "results": [{"status": r.status, "value": r.value, "error": r.error} for r in results],
             }
         )
     )

@@ -19,9 +19,7 @@ from ossinstruct import benchmarks as B
 from ossinstruct.benchmarks.evalplus_tasks import EvalPlusBenchmark
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
-PAPER_RESULTS = (
-    Path(__file__).parents[1] / "ossinstruct" / "evaluate" / "paper_results.yaml"
-)
+PAPER_RESULTS = Path(__file__).parents[1] / "ossinstruct" / "evaluate" / "paper_results.yaml"
 NAMES = list(B.REGISTRY)
 EVALUATED = list(B.EVALUATED)
 
@@ -40,9 +38,7 @@ def test_each_benchmark_declares_its_source_and_paper(name):
     assert benchmark.name == name and benchmark.display
     module = type(benchmark).__module__
     doc = __import__(module, fromlist=["_"]).__doc__
-    assert doc and re.search(r"arXiv \d{4}\.\d{4,5}", doc) and "@" in doc, (
-        f"{module}: paper and citation"
-    )
+    assert doc and re.search(r"arXiv \d{4}\.\d{4,5}", doc) and "@" in doc, f"{module}: paper and citation"
     assert B.validate_source(name, benchmark.default_source) == benchmark.default_source
     assert benchmark.default_source["revision"]
     # The config's schema and defaults come from the registry.
@@ -118,20 +114,15 @@ def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name
 
     benchmark = B.REGISTRY[name]
     if not isinstance(benchmark, EvalPlusBenchmark):
-        pytest.fail(
-            f"{name}: add its family's reference and corrupted solutions to this test"
-        )
+        pytest.fail(f"{name}: add its family's reference and corrupted solutions to this test")
     problems = [benchmark.deserialize(row) for row in _rows(benchmark, evaluation=True)]
     expected = {p["task_id"]: expected_outputs(name, p) for p in problems}
     references = [benchmark.reference_solution(p) for p in problems]
     # The entry point redefined to return None: the benchmark's tests must notice.
     corrupted = [
-        f"{ref}\n\ndef {p['entry_point']}(*args, **kwargs):\n    return None\n"
-        for p, ref in zip(problems, references)
+        f"{ref}\n\ndef {p['entry_point']}(*args, **kwargs):\n    return None\n" for p, ref in zip(problems, references)
     ]
-    checks = check_solutions(
-        name, problems + problems, references + corrupted, expected, workers=1
-    )
+    checks = check_solutions(name, problems + problems, references + corrupted, expected, workers=1)
     n = len(problems)
     assert pass_at_1(checks[:n])["n_passed"] == {"base": n, "plus": n}
     assert pass_at_1(checks[n:])["n_passed"] == {"base": 0, "plus": 0}
@@ -165,12 +156,7 @@ def test_a_registered_benchmark_is_known_to_the_config_without_a_schema_edit(
     schema.cache_clear()
     try:
         assert "toy" in schema()["$defs"]["benchmark_name"]["enum"]
-        assert (
-            "toy"
-            not in schema()["properties"]["decontamination"]["properties"][
-                "benchmarks"
-            ]["default"]
-        )
+        assert "toy" not in schema()["properties"]["decontamination"]["properties"]["benchmarks"]["default"]
         validate_config(
             {
                 **config,

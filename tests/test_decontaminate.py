@@ -86,8 +86,12 @@ def run_pipeline(tmp_path: Path, samples: list[dict], strings_by_benchmark: dict
         match_samples(samples_path, name, strings_by_benchmark[name], out)
         match_paths.append(str(out))
     report = merge(
-        samples_path, match_paths, tmp_path / "decontaminated.jsonl", tmp_path / "excluded.jsonl",
-        tmp_path / "report.json", benchmarks=list(B.BENCHMARKS),
+        samples_path,
+        match_paths,
+        tmp_path / "decontaminated.jsonl",
+        tmp_path / "excluded.jsonl",
+        tmp_path / "report.json",
+        benchmarks=list(B.BENCHMARKS),
     )
     kept = list(read_jsonl(tmp_path / "decontaminated.jsonl"))
     excluded = list(read_jsonl(tmp_path / "excluded.jsonl"))
@@ -106,7 +110,9 @@ def test_apps_fixture_schema():
     assert json.loads(rows[1]["input_output"])["fn_name"] == "most_common_lantern"
     strings = B.benchmark_strings("apps", rows)
     assert [(s["benchmark"], s["task_id"], s["field"]) for s in strings] == [
-        ("apps", "4000", "question"), ("apps", "4001", "question"), ("apps", "4002", "question")
+        ("apps", "4000", "question"),
+        ("apps", "4001", "question"),
+        ("apps", "4002", "question"),
     ]
     assert [s["text"] for s in strings] == [r["question"].strip() for r in rows]  # verbatim inside
 
@@ -138,8 +144,12 @@ def test_original_mbpp_fixture_schema_and_min_length():
     assert {"task_id", "text", "code", "test_list"} <= set(rows[0])
     every = B.benchmark_strings("mbpp", rows, min_length=1)
     assert [(s["task_id"], s["field"]) for s in every] == [
-        ("Mbpp/601", "text"), ("Mbpp/601", "code"), ("Mbpp/602", "text"), ("Mbpp/602", "code"),
-        ("Mbpp/603", "text"), ("Mbpp/603", "code"),
+        ("Mbpp/601", "text"),
+        ("Mbpp/601", "code"),
+        ("Mbpp/602", "text"),
+        ("Mbpp/602", "code"),
+        ("Mbpp/603", "text"),
+        ("Mbpp/603", "code"),
     ]
     # Windows line endings become "\n"; everything else inside is verbatim (trailing spaces too).
     assert every[1]["text"] == rows[0]["code"].replace("\r\n", "\n")
@@ -223,7 +233,9 @@ def test_offline_hub_is_a_clear_error(name):
 
 def test_default_sources_never_skip_silently(monkeypatch):
     monkeypatch.delenv("MBPP_OVERRIDE_PATH", raising=False)
-    with pytest.raises(B.BenchmarkUnavailable, match="benchmark mbpp: .*google-research-datasets/mbpp.*MBPP_OVERRIDE_PATH"):
+    with pytest.raises(
+        B.BenchmarkUnavailable, match="benchmark mbpp: .*google-research-datasets/mbpp.*MBPP_OVERRIDE_PATH"
+    ):
         B.load_benchmark_strings("mbpp")
 
 
@@ -384,11 +396,19 @@ def test_planted_strings_are_caught_in_any_case_and_field(tmp_path, strings_by_b
     samples, planted = [], {}
     for s in picked_strings(strings_by_benchmark):
         for variant in ("verbatim", "upper", "mixed"):
-            text = {"verbatim": s["text"], "upper": case_variant(s["text"], None),
-                    "mixed": case_variant(s["text"], rnd)}[variant]
+            text = {
+                "verbatim": s["text"],
+                "upper": case_variant(s["text"], None),
+                "mixed": case_variant(s["text"], rnd),
+            }[variant]
             field = "problem" if len(samples) % 2 else "solution"
-            sample = {"index": len(samples), "raw_index": 1000 + len(samples), "lang": "python",
-                      "problem": FILLER, "solution": FILLER_CODE}
+            sample = {
+                "index": len(samples),
+                "raw_index": 1000 + len(samples),
+                "lang": "python",
+                "problem": FILLER,
+                "solution": FILLER_CODE,
+            }
             sample[field] = f"{sample[field]}\n{text}\n{sample[field]}"
             planted[sample["raw_index"]] = (s, field)
             samples.append(sample)
@@ -440,8 +460,11 @@ def test_near_misses_are_kept(tmp_path, strings_by_benchmark):
 
 
 def test_merge_and_report_counts(tmp_path, strings_by_benchmark):
-    by_id = {(s["benchmark"], s["task_id"], s["field"]): s["text"] for name in B.BENCHMARKS
-             for s in strings_by_benchmark[name]}
+    by_id = {
+        (s["benchmark"], s["task_id"], s["field"]): s["text"]
+        for name in B.BENCHMARKS
+        for s in strings_by_benchmark[name]
+    }
     he_doc = by_id[("humaneval", "HumanEval/0", "docstring")]
     mbpp_code = by_id[("mbpp", "Mbpp/602", "code")]
     gsm_q = by_id[("gsm8k", "1", "question")]
@@ -450,8 +473,14 @@ def test_merge_and_report_counts(tmp_path, strings_by_benchmark):
     ds_prompt = by_id[("ds1000", "901", "prompt")]
 
     def sample(i, lang, problem=FILLER, solution=FILLER_CODE):
-        return {"index": i, "raw_index": 100 + i, "seed": f"seed {i}", "lang": lang,
-                "problem": problem, "solution": solution}
+        return {
+            "index": i,
+            "raw_index": 100 + i,
+            "seed": f"seed {i}",
+            "lang": lang,
+            "problem": problem,
+            "solution": solution,
+        }
 
     samples = [
         sample(0, "python"),
@@ -465,14 +494,23 @@ def test_merge_and_report_counts(tmp_path, strings_by_benchmark):
     ]
     report, kept, excluded, matches = run_pipeline(tmp_path, samples, strings_by_benchmark)
     assert report == {
-        "total": 8, "kept": 3, "excluded": 5,
+        "total": 8,
+        "kept": 3,
+        "excluded": 5,
         "benchmarks": list(B.BENCHMARKS),
         "per_benchmark": {"humaneval": 2, "mbpp": 1, "apps": 1, "ds1000": 1, "gsm8k": 1},
-        "per_language": {"cpp": {"total": 2, "kept": 1, "excluded": 1},
-                         "python": {"total": 4, "kept": 1, "excluded": 3},
-                         "rust": {"total": 2, "kept": 1, "excluded": 1}},
-        "per_benchmark_language": {"humaneval": {"python": 2}, "mbpp": {"python": 1}, "apps": {"cpp": 1},
-                                   "ds1000": {"rust": 1}, "gsm8k": {"python": 1}},
+        "per_language": {
+            "cpp": {"total": 2, "kept": 1, "excluded": 1},
+            "python": {"total": 4, "kept": 1, "excluded": 3},
+            "rust": {"total": 2, "kept": 1, "excluded": 1},
+        },
+        "per_benchmark_language": {
+            "humaneval": {"python": 2},
+            "mbpp": {"python": 1},
+            "apps": {"cpp": 1},
+            "ds1000": {"rust": 1},
+            "gsm8k": {"python": 1},
+        },
     }
     # Kept samples: in order, renumbered, everything else unchanged.
     assert [(k["index"], k["raw_index"]) for k in kept] == [(0, 100), (1, 104), (2, 106)]
@@ -481,12 +519,25 @@ def test_merge_and_report_counts(tmp_path, strings_by_benchmark):
     assert [e["raw_index"] for e in excluded] == [101, 102, 103, 105, 107]
     assert {k: v for k, v in excluded[2].items() if k != "contamination"} == samples[3]
     assert excluded[2]["contamination"] == [
-        {"benchmark": "humaneval", "task_id": "HumanEval/12", "field": "solution",
-         "benchmark_field": "canonical_solution", "matched": he_sol},
+        {
+            "benchmark": "humaneval",
+            "task_id": "HumanEval/12",
+            "field": "solution",
+            "benchmark_field": "canonical_solution",
+            "matched": he_sol,
+        },
         {"benchmark": "gsm8k", "task_id": "1", "field": "problem", "benchmark_field": "question", "matched": gsm_q},
     ]
-    assert matches["mbpp"] == [{"raw_index": 102, "benchmark": "mbpp", "task_id": "Mbpp/602", "field": "solution",
-                                "benchmark_field": "code", "matched": mbpp_code}]
+    assert matches["mbpp"] == [
+        {
+            "raw_index": 102,
+            "benchmark": "mbpp",
+            "task_id": "Mbpp/602",
+            "field": "solution",
+            "benchmark_field": "code",
+            "matched": mbpp_code,
+        }
+    ]
     assert matches["apps"][0]["field"] == "problem" and matches["ds1000"][0]["field"] == "solution"
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
@@ -501,8 +552,19 @@ def test_merge_checks_its_inputs(tmp_path, strings_by_benchmark):
     report = merge(samples_path, [empty], *outs, benchmarks=["gsm8k"])
     assert report["per_benchmark"] == {"gsm8k": 0} and report["kept"] == 3
     stale = tmp_path / "stale.jsonl"
-    write_jsonl_atomic(stale, [{"raw_index": 99, "benchmark": "gsm8k", "task_id": "0", "field": "problem",
-                                "benchmark_field": "question", "matched": "x"}])
+    write_jsonl_atomic(
+        stale,
+        [
+            {
+                "raw_index": 99,
+                "benchmark": "gsm8k",
+                "task_id": "0",
+                "field": "problem",
+                "benchmark_field": "question",
+                "matched": "x",
+            }
+        ],
+    )
     with pytest.raises(ValueError, match="raw_index 99 is not a sample"):
         merge(samples_path, [stale], *outs)
     with pytest.raises(ValueError, match="holds a gsm8k match but is the apps match file"):

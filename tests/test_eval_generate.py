@@ -20,7 +20,6 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
-from ossinstruct.llm.backends.hf_transformers import TransformersBackend  # noqa: E402
 from ossinstruct.evaluate import generate as evalgen  # noqa: E402
 from ossinstruct.evaluate.generate import (  # noqa: E402
     SAMPLE_FIELDS,
@@ -29,20 +28,17 @@ from ossinstruct.evaluate.generate import (  # noqa: E402
 )
 from ossinstruct.evaluate.prompts import build_prompt, postprocess  # noqa: E402
 from ossinstruct.files import read_jsonl  # noqa: E402
+from ossinstruct.llm.backends.hf_transformers import TransformersBackend  # noqa: E402
 
 SPECIALS = ["<eos>", "<bos>", "<unk>"]
 CHARS = [chr(c) for c in range(32, 127)] + ["\n"]
 
 # Small problems in the real HumanEval+ schema (short: one token per character).
 PROBLEMS = [
-    {"task_id": "HumanEval/0", "entry_point": "add",
-     "prompt": 'def add(a, b):\n    """Add two numbers."""\n'},
-    {"task_id": "HumanEval/1", "entry_point": "neg",
-     "prompt": 'def neg(x):\n    """Negate x."""\n'},
-    {"task_id": "HumanEval/2", "entry_point": "twice",
-     "prompt": 'def twice(s):\n    """Repeat s twice."""\n'},
-    {"task_id": "HumanEval/3", "entry_point": "first",
-     "prompt": 'def first(xs):\n    """First item."""\n'},
+    {"task_id": "HumanEval/0", "entry_point": "add", "prompt": 'def add(a, b):\n    """Add two numbers."""\n'},
+    {"task_id": "HumanEval/1", "entry_point": "neg", "prompt": 'def neg(x):\n    """Negate x."""\n'},
+    {"task_id": "HumanEval/2", "entry_point": "twice", "prompt": 'def twice(s):\n    """Repeat s twice."""\n'},
+    {"task_id": "HumanEval/3", "entry_point": "first", "prompt": 'def first(xs):\n    """First item."""\n'},
 ]
 MAX_NEW = 12
 DECODING = {"temperature": 0.0, "max_new_tokens": MAX_NEW}
@@ -57,10 +53,8 @@ def _tokenizer():
     tok = Tokenizer(tok_models.WordLevel(vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
     tok.decoder = decoders.Fuse()
-    tok.post_processor = processors.TemplateProcessing(
-        single="<bos> $A", special_tokens=[("<bos>", vocab["<bos>"])])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>",
-                                   unk_token="<unk>")
+    tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", vocab["<bos>"])])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", unk_token="<unk>")
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +64,17 @@ def tiny_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tiny-eval")
     tokenizer = _tokenizer()
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-        bos_token_id=1, eos_token_id=0, tie_word_embeddings=False)
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        bos_token_id=1,
+        eos_token_id=0,
+        tie_word_embeddings=False,
+    )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config)
     with torch.no_grad():
@@ -117,8 +119,15 @@ class Spy:
 
 
 def _run(tmp_path, tiny_dir, name="samples.jsonl", cache="cache", **kwargs):
-    options = {"benchmark": "humaneval", "style": "instruct", "engine": "transformers",
-               "model": _model(tiny_dir), "decoding": DECODING, "batch_size": 3, **kwargs}
+    options = {
+        "benchmark": "humaneval",
+        "style": "instruct",
+        "engine": "transformers",
+        "model": _model(tiny_dir),
+        "decoding": DECODING,
+        "batch_size": 3,
+        **kwargs,
+    }
     out = tmp_path / name
     stats = generate_samples(PROBLEMS, cache_dir=tmp_path / cache, out_path=out, **options)
     return list(read_jsonl(out)), stats
@@ -138,8 +147,7 @@ def test_transformers_samples_file_prompts_and_cache(tmp_path, tiny_dir, monkeyp
         expected = build_prompt("humaneval", problem, "instruct")
         # What reached the backend is build_prompt's text, with its stop strings.
         assert request.prompt == expected.text == record["prompt"]
-        assert request.params == {"temperature": 0.0, "top_p": 1.0, "max_tokens": MAX_NEW,
-                                  "stop": ["```"]}
+        assert request.params == {"temperature": 0.0, "top_p": 1.0, "max_tokens": MAX_NEW, "stop": ["```"]}
         response = spy.responses[request.key]
         assert response.prompt_tokens == len(expected.text) + 1  # a token a char, plus <bos>
         assert record["raw"] == response.text and record["raw"]
@@ -147,7 +155,8 @@ def test_transformers_samples_file_prompts_and_cache(tmp_path, tiny_dir, monkeyp
         assert record["finish_reason"] in ("stop", "length") and record["error"] is None
         assert record["benchmark"] == "humaneval" and record["style"] == "instruct"
         assert {k: record[k] for k in ("completion", "solution", "sanitized")} == postprocess(
-            "humaneval", problem, "instruct", record["raw"])
+            "humaneval", problem, "instruct", record["raw"]
+        )
         assert record["solution"].startswith(problem["prompt"])
     assert stats["tasks"] == 4 and stats["requests_sent"] == 4 and stats["cache_hits"] == 0
     assert stats["completion_tokens"] == sum(r["completion_tokens"] for r in records) > 0
@@ -183,8 +192,7 @@ def test_completion_style_prompt_reaches_the_backend(tmp_path, tiny_dir, monkeyp
         assert record["style"] == "completion"
 
 
-def test_a_failed_task_writes_nothing_and_the_rerun_asks_only_for_it(tmp_path, tiny_dir,
-                                                                    monkeypatch):
+def test_a_failed_task_writes_nothing_and_the_rerun_asks_only_for_it(tmp_path, tiny_dir, monkeypatch):
     spy = Spy(monkeypatch)
     original = TransformersBackend._generate_batch
 
@@ -203,19 +211,26 @@ def test_a_failed_task_writes_nothing_and_the_rerun_asks_only_for_it(tmp_path, t
     monkeypatch.setattr(TransformersBackend, "_generate_batch", original)
     spy.requests.clear()
     records, stats = _run(tmp_path, tiny_dir, batch_size=1)
-    assert [r.prompt for r in spy.requests] == [build_prompt("humaneval", PROBLEMS[1],
-                                                             "instruct").text]
+    assert [r.prompt for r in spy.requests] == [build_prompt("humaneval", PROBLEMS[1], "instruct").text]
     assert stats["cache_hits"] == 3 and stats["requests_sent"] == 1
     assert all(r["error"] is None for r in records)
 
 
 def test_accepted_failures_are_written_with_their_error(tmp_path, tiny_dir):
     # A permanent failure: a prompt longer than the model's 1024 positions.
-    problems = [*PROBLEMS[:2], {"task_id": "HumanEval/9", "entry_point": "big",
-                                "prompt": "def big():\n    " + "x = 1\n    " * 90 + "\n"}]
-    options = {"benchmark": "humaneval", "style": "instruct", "engine": "transformers",
-               "model": _model(tiny_dir), "decoding": DECODING, "cache_dir": tmp_path / "c",
-               "out_path": tmp_path / "s.jsonl"}
+    problems = [
+        *PROBLEMS[:2],
+        {"task_id": "HumanEval/9", "entry_point": "big", "prompt": "def big():\n    " + "x = 1\n    " * 90 + "\n"},
+    ]
+    options = {
+        "benchmark": "humaneval",
+        "style": "instruct",
+        "engine": "transformers",
+        "model": _model(tiny_dir),
+        "decoding": DECODING,
+        "cache_dir": tmp_path / "c",
+        "out_path": tmp_path / "s.jsonl",
+    }
     with pytest.raises(EvalGenerationError, match=r"1 of 3 tasks.*HumanEval/9.*does not fit"):
         generate_samples(problems, **options)
     assert not (tmp_path / "s.jsonl").exists()
@@ -264,10 +279,19 @@ def test_a_killed_run_leaves_no_samples_file_and_resumes(tmp_path, tiny_dir, mon
     import subprocess
 
     out = tmp_path / "samples.jsonl"
-    args = {"problems": PROBLEMS, "model": _model(tiny_dir), "decoding": DECODING,
-            "cache": str(tmp_path / "cache"), "out": str(out)}
-    child = subprocess.Popen([sys.executable, "-c", KILLED_CHILD, json.dumps(args)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args = {
+        "problems": PROBLEMS,
+        "model": _model(tiny_dir),
+        "decoding": DECODING,
+        "cache": str(tmp_path / "cache"),
+        "out": str(out),
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_CHILD, json.dumps(args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = child.stdout.readline()
         assert line == "second batch\n", (line, child.stderr.read() if child.poll() is not None else "")
@@ -320,9 +344,15 @@ def test_bad_arguments_are_named(tmp_path, tiny_dir):
     with pytest.raises(ValueError, match=re.escape("unknown benchmark 'humaneval+'")):
         _run(tmp_path, tiny_dir, benchmark="humaneval+")
     with pytest.raises(ValueError, match="repeated.*HumanEval/0"):
-        generate_samples([PROBLEMS[0], PROBLEMS[0]], benchmark="humaneval", style="instruct",
-                         engine="transformers", model=_model(tiny_dir), cache_dir=tmp_path,
-                         out_path=tmp_path / "x.jsonl")
+        generate_samples(
+            [PROBLEMS[0], PROBLEMS[0]],
+            benchmark="humaneval",
+            style="instruct",
+            engine="transformers",
+            model=_model(tiny_dir),
+            cache_dir=tmp_path,
+            out_path=tmp_path / "x.jsonl",
+        )
     assert not list(tmp_path.glob("*.jsonl"))
 
 
@@ -332,8 +362,12 @@ def test_bad_arguments_are_named(tmp_path, tiny_dir):
 def _fake_vllm(log: list):
     """Answers each prompt with a canned body + fence + prose, cut at the stop strings."""
     vllm = types.ModuleType("vllm")
-    answers = {"add(a, b)": "\n    return a + b\n", "neg(x)": "\n    return -x\n",
-               "twice(s)": "\n    return s * 2\n", "first(xs)": "\n    return xs[0]\n"}
+    answers = {
+        "add(a, b)": "\n    return a + b\n",
+        "neg(x)": "\n    return -x\n",
+        "twice(s)": "\n    return s * 2\n",
+        "first(xs)": "\n    return xs[0]\n",
+    }
 
     class SamplingParams:
         def __init__(self, **kwargs):
@@ -349,14 +383,11 @@ def _fake_vllm(log: list):
             for prompt in prompts:
                 body = next(a for k, a in answers.items() if k in prompt)
                 text = body + "\nprint(1)\n```\n\nThis is the solution.\n"
-                stops = [p for p in (text.find(s) for s in sampling_params.kwargs["stop"])
-                         if p >= 0]
+                stops = [p for p in (text.find(s) for s in sampling_params.kwargs["stop"]) if p >= 0]
                 if stops:
-                    text = text[:min(stops)]
-                completion = types.SimpleNamespace(text=text, token_ids=[5] * len(text),
-                                                   finish_reason="stop")
-                outputs.append(types.SimpleNamespace(prompt_token_ids=[1] * len(prompt),
-                                                     outputs=[completion]))
+                    text = text[: min(stops)]
+                completion = types.SimpleNamespace(text=text, token_ids=[5] * len(text), finish_reason="stop")
+                outputs.append(types.SimpleNamespace(prompt_token_ids=[1] * len(prompt), outputs=[completion]))
             return outputs
 
         def get_tokenizer(self):
@@ -369,17 +400,36 @@ def _fake_vllm(log: list):
 def test_vllm_engine_samples_and_cache(tmp_path, monkeypatch):
     log: list = []
     monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log))
-    model = {"model": "org/tiny-coder", "revision": "abc123", "dtype": "bfloat16",
-             "gpu_memory_utilization": 0.5, "max_model_len": 4096}
-    options = {"benchmark": "humaneval", "style": "instruct", "engine": "vllm", "model": model,
-               "cache_dir": tmp_path / "cache"}
+    model = {
+        "model": "org/tiny-coder",
+        "revision": "abc123",
+        "dtype": "bfloat16",
+        "gpu_memory_utilization": 0.5,
+        "max_model_len": 4096,
+    }
+    options = {
+        "benchmark": "humaneval",
+        "style": "instruct",
+        "engine": "vllm",
+        "model": model,
+        "cache_dir": tmp_path / "cache",
+    }
     stats = generate_samples(PROBLEMS, out_path=tmp_path / "s.jsonl", **options)
     records = list(read_jsonl(tmp_path / "s.jsonl"))
 
-    assert log[0] == ("LLM", {"model": "org/tiny-coder", "revision": "abc123",
-                              "dtype": "bfloat16", "tensor_parallel_size": 1,
-                              "gpu_memory_utilization": 0.5, "seed": 0, "max_model_len": 4096})
-    (_, prompts, sampling), = [entry for entry in log if entry[0] == "generate"]
+    assert log[0] == (
+        "LLM",
+        {
+            "model": "org/tiny-coder",
+            "revision": "abc123",
+            "dtype": "bfloat16",
+            "tensor_parallel_size": 1,
+            "gpu_memory_utilization": 0.5,
+            "seed": 0,
+            "max_model_len": 4096,
+        },
+    )
+    ((_, prompts, sampling),) = [entry for entry in log if entry[0] == "generate"]
     assert prompts == [build_prompt("humaneval", p, "instruct").text for p in PROBLEMS]
     # The paper's decoding: greedy, 512 new tokens, and the closing fence as stop string.
     assert sampling == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 512, "stop": ["```"]}
@@ -404,18 +454,33 @@ def test_vllm_engine_mbpp_completion_style(tmp_path, monkeypatch):
     with every documented field."""
     log: list = []
     monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log))
-    problems = [{"task_id": "Mbpp/1", "entry_point": "neg",
-                 "prompt": '"""\nWrite a function neg(x) to negate x.\nassert neg(1) == -1\n"""\n'}]
-    generate_samples(problems, benchmark="mbpp", style="completion", engine="vllm",
-                     model={"model": "org/base"}, cache_dir=tmp_path / "c",
-                     out_path=tmp_path / "s.jsonl")
-    (_, prompts, sampling), = [entry for entry in log if entry[0] == "generate"]
+    problems = [
+        {
+            "task_id": "Mbpp/1",
+            "entry_point": "neg",
+            "prompt": '"""\nWrite a function neg(x) to negate x.\nassert neg(1) == -1\n"""\n',
+        }
+    ]
+    generate_samples(
+        problems,
+        benchmark="mbpp",
+        style="completion",
+        engine="vllm",
+        model={"model": "org/base"},
+        cache_dir=tmp_path / "c",
+        out_path=tmp_path / "s.jsonl",
+    )
+    ((_, prompts, sampling),) = [entry for entry in log if entry[0] == "generate"]
     expected = build_prompt("mbpp", problems[0], "completion")
     assert prompts == [expected.text] and sampling["stop"] == expected.stop
-    record, = read_jsonl(tmp_path / "s.jsonl")
+    (record,) = read_jsonl(tmp_path / "s.jsonl")
     assert record["raw"] == "\n    return -x\n"  # vLLM stopped at "\nprint("
     assert record["solution"] == expected.text + record["raw"]
     assert tuple(record) == SAMPLE_FIELDS
     assert (record["task_id"], record["benchmark"], record["style"], record["error"]) == (
-        "Mbpp/1", "mbpp", "completion", None)
+        "Mbpp/1",
+        "mbpp",
+        "completion",
+        None,
+    )
     assert record["completion_tokens"] == len(record["raw"]) and record["finish_reason"] == "stop"

@@ -24,8 +24,10 @@ from ossinstruct.evaluate.prompts import (
 BENCHMARKS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks"
 REPO = Path(__file__).resolve().parent.parent
 
-HEADER = ("You are an exceptionally intelligent coding assistant that consistently delivers "
-          "accurate and reliable responses to user instructions.\n\n@@ Instruction\n")
+HEADER = (
+    "You are an exceptionally intelligent coding assistant that consistently delivers "
+    "accurate and reliable responses to user instructions.\n\n@@ Instruction\n"
+)
 
 # HumanEval/0's prompt, stripped.
 HE0 = '''from typing import List
@@ -40,15 +42,16 @@ def has_close_elements(numbers: List[float], threshold: float) -> bool:
     True
     """'''
 
-COMPLETION_EOS = ["<|endoftext|>", "<|endofmask|>", "</s>", "\nif __name__", "\ndef main(",
-                  "\nprint("]
+COMPLETION_EOS = ["<|endoftext|>", "<|endofmask|>", "</s>", "\nif __name__", "\ndef main(", "\nprint("]
 
 
 def _rows(name: str) -> list[dict]:
     path = BENCHMARKS_DIR / name
     if not path.is_file():
-        pytest.skip(f"real benchmark file {path} is missing (the shared/benchmarks directory "
-                    "beside the checkout holds the EvalPlus release files)")
+        pytest.skip(
+            f"real benchmark file {path} is missing (the shared/benchmarks directory "
+            "beside the checkout holds the EvalPlus release files)"
+        )
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         return [json.loads(line) for line in fh]
 
@@ -70,8 +73,13 @@ def test_humaneval_instruct_prompt_is_magicoders(humaneval):
     problem = humaneval["HumanEval/0"]
     assert problem["prompt"] == HE0 + "\n"  # the file: stripping drops one trailing newline
     got = build_prompt("humaneval", problem, "instruct")
-    expected = (HEADER + "Write a solution to the following problem:\n```python\n" + HE0
-                + "\n```\n\n@@ Response\n```python\n" + HE0)
+    expected = (
+        HEADER
+        + "Write a solution to the following problem:\n```python\n"
+        + HE0
+        + "\n```\n\n@@ Response\n```python\n"
+        + HE0
+    )
     assert got == EvalPrompt(text=expected, response_prefix="```python\n" + HE0, stop=["```"])
 
 
@@ -79,19 +87,20 @@ def test_mbpp_instruct_prompt_is_magicoders(mbpp):
     problem = mbpp["Mbpp/2"]
     assert problem["prompt"] == (
         '"""\nWrite a function to find the shared elements from the given two lists.\n'
-        'assert set(similar_elements((3, 4, 5, 6),(5, 7, 4, 10))) == set((4, 5))\n"""\n')
+        'assert set(similar_elements((3, 4, 5, 6),(5, 7, 4, 10))) == set((4, 5))\n"""\n'
+    )
     got = build_prompt("mbpp", problem, "instruct")
     expected = (
         HEADER + "Write a function to find the shared elements from the given two lists. "
         "Your code should satisfy the following assertion:\n```python\n"
         "assert set(similar_elements((3, 4, 5, 6),(5, 7, 4, 10))) == set((4, 5))\n```"
-        "\n\n@@ Response\n```python")
+        "\n\n@@ Response\n```python"
+    )
     assert got == EvalPrompt(text=expected, response_prefix="```python", stop=["```"])
 
 
 def test_mbpp_instruction_gets_a_full_stop_only_when_missing():
-    problem = {"task_id": "Mbpp/x", "prompt": '"""\nWrite a function to add two numbers\n'
-                                              'assert add(1, 2) == 3\n"""\n'}
+    problem = {"task_id": "Mbpp/x", "prompt": '"""\nWrite a function to add two numbers\nassert add(1, 2) == 3\n"""\n'}
     text = build_prompt("mbpp", problem, "instruct").text
     assert "Write a function to add two numbers. Your code should satisfy" in text
     problem["prompt"] = problem["prompt"].replace("numbers\n", "numbers.\n")
@@ -102,8 +111,7 @@ def test_mbpp_instruction_gets_a_full_stop_only_when_missing():
 def test_completion_prompts_are_evalplus_direct_completion(humaneval, mbpp):
     got = build_prompt("humaneval", humaneval["HumanEval/0"], "completion")
     assert got.text == HE0 + "\n" and got.response_prefix == ""
-    assert got.stop == COMPLETION_EOS + ["\ndef ", "\nclass ", "\nimport ", "\nfrom ",
-                                         "\nassert "]
+    assert got.stop == COMPLETION_EOS + ["\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "]
     got = build_prompt("mbpp", mbpp["Mbpp/2"], "completion")
     assert got.text == mbpp["Mbpp/2"]["prompt"].strip() + "\n"
     assert got.text.startswith('"""\nWrite a function') and got.text.endswith('"""\n')
@@ -152,9 +160,11 @@ def _run(code: str, call: str):
 
 def test_instruct_postprocess_cuts_at_the_fence_and_sanitizes(humaneval):
     problem = humaneval["HumanEval/0"]
-    body = ("\n    for i, a in enumerate(numbers):\n        for b in numbers[i + 1:]:\n"
-            "            if abs(a - b) < threshold:\n                return True\n"
-            "    return False\n")
+    body = (
+        "\n    for i, a in enumerate(numbers):\n        for b in numbers[i + 1:]:\n"
+        "            if abs(a - b) < threshold:\n                return True\n"
+        "    return False\n"
+    )
     generated = body + "\n\nprint(has_close_elements([1.0, 2.0], 0.5))\n```\n\nThis loops.\n```"
     out = postprocess("humaneval", problem, "instruct", generated)
     assert out["completion"] == body + "\n\nprint(has_close_elements([1.0, 2.0], 0.5))\n"
@@ -169,13 +179,14 @@ def test_instruct_postprocess_cuts_at_the_fence_and_sanitizes(humaneval):
 
 def test_instruct_postprocess_mbpp_and_a_truncated_answer(mbpp):
     problem = mbpp["Mbpp/2"]
-    generated = ("\ndef similar_elements(a, b):\n    return tuple(set(a) & set(b))\n\n"
-                 "assert set(similar_elements((3, 4), (4, 5))) == {4}\n```\nDone.")
+    generated = (
+        "\ndef similar_elements(a, b):\n    return tuple(set(a) & set(b))\n\n"
+        "assert set(similar_elements((3, 4), (4, 5))) == {4}\n```\nDone."
+    )
     out = postprocess("mbpp", problem, "instruct", generated)
     assert out["completion"] == generated.split("```")[0]
     assert out["solution"] == problem["prompt"] + out["completion"]
-    assert out["sanitized"] == ("def similar_elements(a, b):\n"
-                                "    return tuple(set(a) & set(b))")
+    assert out["sanitized"] == ("def similar_elements(a, b):\n    return tuple(set(a) & set(b))")
     # No closing fence (the model ran out of tokens): everything is the completion.
     out = postprocess("mbpp", problem, "instruct", "\ndef similar_elements(a, b):\n    return (")
     assert out["completion"] == "\ndef similar_elements(a, b):\n    return ("
@@ -185,14 +196,17 @@ def test_instruct_postprocess_mbpp_and_a_truncated_answer(mbpp):
 
 def test_completion_postprocess_cuts_at_stop_strings_and_expands_tabs(humaneval, mbpp):
     problem = humaneval["HumanEval/0"]
-    generated = ("\tfor i, a in enumerate(numbers):\n\t\tfor b in numbers[i + 1:]:\n"
-                 "\t\t\tif abs(a - b) < threshold:\n\t\t\t\treturn True\n\treturn False\n"
-                 "\n\ndef check():\n    pass\n")
+    generated = (
+        "\tfor i, a in enumerate(numbers):\n\t\tfor b in numbers[i + 1:]:\n"
+        "\t\t\tif abs(a - b) < threshold:\n\t\t\t\treturn True\n\treturn False\n"
+        "\n\ndef check():\n    pass\n"
+    )
     out = postprocess("humaneval", problem, "completion", generated)
     assert out["completion"] == (
         "    for i, a in enumerate(numbers):\n        for b in numbers[i + 1:]:\n"
         "            if abs(a - b) < threshold:\n                return True\n"
-        "    return False\n\n")
+        "    return False\n\n"
+    )
     assert out["solution"] == HE0 + "\n" + out["completion"]
     assert _run(out["sanitized"], "has_close_elements([1.0, 1.05], 0.1)") is True
 

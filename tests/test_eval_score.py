@@ -22,11 +22,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, SHARED
+from test_sandbox import pids_with_cmdline
+
 from ossinstruct.evaluate.score import ScoringError, pass_at_1, score
 from ossinstruct.files import read_jsonl, write_jsonl_atomic
-from test_sandbox import pids_with_cmdline
 
 BENCH = SHARED / "benchmarks"
 HUMANEVAL = BENCH / "HumanEvalPlus.jsonl.gz"
@@ -35,15 +35,26 @@ HUMANEVAL_SHA256 = "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09
 
 TIME_LIMITED_MBPP = {"Mbpp/255", "Mbpp/392"}
 
-pytestmark = pytest.mark.skipif(not HUMANEVAL.exists() or not MBPP.exists(),
-                                reason=f"the real benchmark files are not in {BENCH}")
+pytestmark = pytest.mark.skipif(
+    not HUMANEVAL.exists() or not MBPP.exists(), reason=f"the real benchmark files are not in {BENCH}"
+)
 
 
 def prepare(out: Path, benchmark: str, path: Path, limit: int | None = None) -> Path:
     """eval-data in a fresh process: evalplus reads its override variables at import."""
     env = {k: v for k, v in os.environ.items() if k not in ("HUMANEVAL_OVERRIDE_PATH", "MBPP_OVERRIDE_PATH")}
-    cmd = [sys.executable, "-m", "ossinstruct", "eval-data", "--benchmark", benchmark, "--path", str(path),
-           "--out-dir", str(out)] + (["--limit", str(limit)] if limit else [])
+    cmd = [
+        sys.executable,
+        "-m",
+        "ossinstruct",
+        "eval-data",
+        "--benchmark",
+        benchmark,
+        "--path",
+        str(path),
+        "--out-dir",
+        str(out),
+    ] + (["--limit", str(limit)] if limit else [])
     subprocess.run(cmd, check=True, cwd=REPO, env=env, capture_output=True, timeout=600)
     return out
 
@@ -56,9 +67,19 @@ def run_score(tmp: Path, data: Path, benchmark: str, solutions: dict[str, str], 
     samples = tmp / "samples.jsonl"
     write_jsonl_atomic(samples, [{"task_id": t, "solution": s, "sanitized": s} for t, s in solutions.items()])
     info = json.loads((data / f"{benchmark}.json").read_text())
-    result = score(benchmark, model="m", samples_path=samples, tasks_path=data / f"{benchmark}.jsonl", info=info,
-                   expected_path=data / f"{benchmark}.expected.pkl", out_result=tmp / "result.json",
-                   out_tasks=tmp / "tasks.jsonl", solution_field="raw", workers=2, **kwargs)
+    result = score(
+        benchmark,
+        model="m",
+        samples_path=samples,
+        tasks_path=data / f"{benchmark}.jsonl",
+        info=info,
+        expected_path=data / f"{benchmark}.expected.pkl",
+        out_result=tmp / "result.json",
+        out_tasks=tmp / "tasks.jsonl",
+        solution_field="raw",
+        workers=2,
+        **kwargs,
+    )
     assert json.loads((tmp / "result.json").read_text()) == result
     return result, list(read_jsonl(tmp / "tasks.jsonl"))
 
@@ -185,9 +206,9 @@ def row_answer(row: dict):
 def _once(action: str) -> str:
     """A function-body prologue that runs `action` on the function's first call only (the
     checker calls it once per test input), then falls through to the correct answer."""
-    return ("    if not globals().get('_osi_done'):\n"
-            "        globals()['_osi_done'] = True\n"
-            + textwrap.indent(textwrap.dedent(action), " " * 8))
+    return "    if not globals().get('_osi_done'):\n        globals()['_osi_done'] = True\n" + textwrap.indent(
+        textwrap.dedent(action), " " * 8
+    )
 
 
 def test_hostile_samples_are_contained_and_fail(humaneval_12, tmp_path):
@@ -240,7 +261,8 @@ def test_hostile_samples_are_contained_and_fail(humaneval_12, tmp_path):
     }
     hostile = {
         "HumanEval/0": by_id["HumanEval/0"]["prompt"] + "    while True:\n        pass\n",
-        "HumanEval/1": by_id["HumanEval/1"]["prompt"] + _once("hog = [bytearray(2**20) for _ in range(16 * 1024)]\n")
+        "HumanEval/1": by_id["HumanEval/1"]["prompt"]
+        + _once("hog = [bytearray(2**20) for _ in range(16 * 1024)]\n")
         + by_id["HumanEval/1"]["canonical_solution"],
     }
     for task_id, action in actions.items():
@@ -250,12 +272,15 @@ def test_hostile_samples_are_contained_and_fail(humaneval_12, tmp_path):
         # Control: outside the sandbox, each action does its damage and the answer is right.
         for task_id in actions:
             row = by_id[task_id]
-            code = (f"import json\n{hostile[task_id]}\n"
-                    f"print(json.dumps({row['entry_point']}(*json.loads({json.dumps(json.dumps(row['base_input'][0]))}))))")
+            code = (
+                f"import json\n{hostile[task_id]}\n"
+                f"print(json.dumps({row['entry_point']}(*json.loads({json.dumps(json.dumps(row['base_input'][0]))}))))"
+            )
             log = tmp_path / "control.log"  # not a pipe: the spawned sleepers would hold it open
             with open(log, "w") as out:
-                done = subprocess.run([sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT,
-                                      timeout=60, cwd=tmp_path)
+                done = subprocess.run(
+                    [sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT, timeout=60, cwd=tmp_path
+                )
             assert done.returncode == 0, (task_id, log.read_text())
             assert json.loads(log.read_text()) == json.loads(json.dumps(row_answer(row)))
         assert outside.exists() and in_checkout.exists()
@@ -277,8 +302,13 @@ def test_hostile_samples_are_contained_and_fail(humaneval_12, tmp_path):
     # evalplus's per-test time limit stops the loop (status "fail", as evalplus reports it);
     # the others fail because their action raised inside the sandbox.
     assert {t: status[t] for t in hostile} == {
-        "HumanEval/0": "fail", "HumanEval/1": "fail", "HumanEval/2": "pass",
-        "HumanEval/3": "fail", "HumanEval/4": "fail", "HumanEval/5": "fail"}, status
+        "HumanEval/0": "fail",
+        "HumanEval/1": "fail",
+        "HumanEval/2": "pass",
+        "HumanEval/3": "fail",
+        "HumanEval/4": "fail",
+        "HumanEval/5": "fail",
+    }, status
     # The other tasks ran normally next to them.
     assert result["n_passed"]["base"] == 12 - 5
     assert not outside.exists() and not in_checkout.exists()
@@ -298,14 +328,26 @@ def test_the_default_scores_sanitized_and_raw_scores_the_solution(humaneval_12, 
     bad = {r["task_id"]: r["prompt"] + "    raise ValueError('the other field')\n" for r in rows}
     even = {r["task_id"] for i, r in enumerate(rows) if i % 2 == 0}
     samples = tmp_path / "samples.jsonl"
-    write_jsonl_atomic(samples, [{"task_id": t, "solution": bad[t] if t in even else good[t],
-                                  "sanitized": good[t] if t in even else bad[t]} for t in good])
+    write_jsonl_atomic(
+        samples,
+        [
+            {"task_id": t, "solution": bad[t] if t in even else good[t], "sanitized": good[t] if t in even else bad[t]}
+            for t in good
+        ],
+    )
     info = json.loads((humaneval_12 / "humaneval.json").read_text())
-    common = dict(model="m", samples_path=samples, tasks_path=humaneval_12 / "humaneval.jsonl", info=info,
-                  expected_path=humaneval_12 / "humaneval.expected.pkl", workers=2)
+    common = dict(
+        model="m",
+        samples_path=samples,
+        tasks_path=humaneval_12 / "humaneval.jsonl",
+        info=info,
+        expected_path=humaneval_12 / "humaneval.expected.pkl",
+        workers=2,
+    )
     default = score("humaneval", out_result=tmp_path / "d.json", out_tasks=tmp_path / "d.jsonl", **common)
-    raw = score("humaneval", out_result=tmp_path / "r.json", out_tasks=tmp_path / "r.jsonl",
-                solution_field="raw", **common)
+    raw = score(
+        "humaneval", out_result=tmp_path / "r.json", out_tasks=tmp_path / "r.jsonl", solution_field="raw", **common
+    )
     assert default["scoring"]["solution"] == "sanitized" and raw["scoring"]["solution"] == "raw"
     assert {t["task_id"] for t in read_jsonl(tmp_path / "d.jsonl") if t["passed_base"]} == even
     assert {t["task_id"] for t in read_jsonl(tmp_path / "r.jsonl") if t["passed_base"]} == set(good) - even
@@ -356,15 +398,41 @@ def test_plus_pass_needs_the_base_tests_too():
 
 def test_bad_data_files_are_named(tmp_path):
     def eval_data(path):
-        return subprocess.run([sys.executable, "-m", "ossinstruct", "eval-data", "--benchmark", "humaneval",
-                               "--path", str(path), "--out-dir", str(tmp_path / "out")],
-                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ossinstruct",
+                "eval-data",
+                "--benchmark",
+                "humaneval",
+                "--path",
+                str(path),
+                "--out-dir",
+                str(tmp_path / "out"),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     missing = eval_data(tmp_path / "nowhere.jsonl")
     assert missing.returncode == 2 and "evaluation.data.humaneval.path: no such file" in missing.stderr
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"task_id": "HumanEval/0", "prompt": "def f():\n", "entry_point": "f",
-                               "canonical_solution": "    return 1\n", "base_input": [[]], "atol": 0}) + "\n")
+    bad.write_text(
+        json.dumps(
+            {
+                "task_id": "HumanEval/0",
+                "prompt": "def f():\n",
+                "entry_point": "f",
+                "canonical_solution": "    return 1\n",
+                "base_input": [[]],
+                "atol": 0,
+            }
+        )
+        + "\n"
+    )
     malformed = eval_data(bad)
     assert malformed.returncode == 2
     assert f"{bad}: line 1: not an EvalPlus HumanEval+ row (missing plus_input)" in malformed.stderr

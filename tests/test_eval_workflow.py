@@ -10,12 +10,12 @@ import shutil
 
 import pytest
 import yaml
-
 from conftest import SHARED, coloured_pixels, write_tree
-from ossinstruct.llm.fakeserver import FakeServer
-from ossinstruct.files import read_jsonl
 from test_train import _tokenizer
 from test_workflow import CORPUS, contaminating_responder, planned_jobs, snakemake
+
+from ossinstruct.files import read_jsonl
+from ossinstruct.llm.fakeserver import FakeServer
 
 torch = pytest.importorskip("torch")
 
@@ -28,45 +28,86 @@ def tiny_model(path):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = _tokenizer()
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         tie_word_embeddings=False)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 
 
-def write_config(workdir, base_url, base, *, factor=4.0, max_new_tokens=8, paper_row="CodeLlama-Python-7B",
-                 data_dir="benchmarks"):
-    (workdir / "config.yaml").write_text(yaml.safe_dump({
-        # As presets/demo.yaml: the offline data in config (a directory relative to the
-        # working directory), for decontamination (HumanEval+'s texts) and evaluation.
-        "benchmark_files": str(data_dir),
-        "decontamination": {"benchmarks": ["humaneval"]},
-        "seeds": {"shard_size": 3},
-        "corpora": {"src": {"source": "local", "path": str(workdir / "corpus"),
-                            "languages": {"python": {"quota": 4}}}},
-        "teachers": {"fake": {"backend": "openai", "model": "fake-model", "base_url": base_url,
-                              "api_key_env": "OSSI_TEST_KEY", "concurrency": 4, "max_attempts": 3,
-                              "backoff_initial_s": 0.05, "backoff_max_s": 0.2, "timeout_s": 10}},
-        "prices": {"fake-model": {"prompt": 1.0, "completion": 2.0}},
-        "generations": [{"teacher": "fake", "corpus": "src"}],
-        "datasets": [{"name": "oss", "generations": [{"teacher": "fake", "corpus": "src"}]}],
-        "models": [{"name": "tiny-oss", "base": str(base), "paper_row": "Magicoder-CL-7B",
-                    "stages": [{"dataset": "oss", "max_length": 1024}],
-                    "training": {"max_steps": 1, "effective_batch_size": 2, "per_device_batch_size": 2,
-                                 "warmup_steps": 0, "bf16": False},
-                    "resources": {"gpu": 0, "cpus_per_task": 1}}],
-        "evaluation": {
-            "benchmarks": ["humaneval"], "limit": LIMIT, "engine": "transformers", "device": "cpu",
-            "dtype": "float32", "decoding": {"max_new_tokens": max_new_tokens},
-            "models": [{"name": "tiny-base", "model": str(base), "prompt": "completion", "paper_row": paper_row}],
-            "scoring": {"gt_time_limit_factor": factor, "memory_mb": 1024},
-            "resources": {"generate": {"gpu": 0, "cpus_per_task": 1}, "score": {"cpus_per_task": 2}},
-        },
-    }))
+def write_config(
+    workdir, base_url, base, *, factor=4.0, max_new_tokens=8, paper_row="CodeLlama-Python-7B", data_dir="benchmarks"
+):
+    (workdir / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                # As presets/demo.yaml: the offline data in config (a directory relative to the
+                # working directory), for decontamination (HumanEval+'s texts) and evaluation.
+                "benchmark_files": str(data_dir),
+                "decontamination": {"benchmarks": ["humaneval"]},
+                "seeds": {"shard_size": 3},
+                "corpora": {
+                    "src": {"source": "local", "path": str(workdir / "corpus"), "languages": {"python": {"quota": 4}}}
+                },
+                "teachers": {
+                    "fake": {
+                        "backend": "openai",
+                        "model": "fake-model",
+                        "base_url": base_url,
+                        "api_key_env": "OSSI_TEST_KEY",
+                        "concurrency": 4,
+                        "max_attempts": 3,
+                        "backoff_initial_s": 0.05,
+                        "backoff_max_s": 0.2,
+                        "timeout_s": 10,
+                    }
+                },
+                "prices": {"fake-model": {"prompt": 1.0, "completion": 2.0}},
+                "generations": [{"teacher": "fake", "corpus": "src"}],
+                "datasets": [{"name": "oss", "generations": [{"teacher": "fake", "corpus": "src"}]}],
+                "models": [
+                    {
+                        "name": "tiny-oss",
+                        "base": str(base),
+                        "paper_row": "Magicoder-CL-7B",
+                        "stages": [{"dataset": "oss", "max_length": 1024}],
+                        "training": {
+                            "max_steps": 1,
+                            "effective_batch_size": 2,
+                            "per_device_batch_size": 2,
+                            "warmup_steps": 0,
+                            "bf16": False,
+                        },
+                        "resources": {"gpu": 0, "cpus_per_task": 1},
+                    }
+                ],
+                "evaluation": {
+                    "benchmarks": ["humaneval"],
+                    "limit": LIMIT,
+                    "engine": "transformers",
+                    "device": "cpu",
+                    "dtype": "float32",
+                    "decoding": {"max_new_tokens": max_new_tokens},
+                    "models": [
+                        {"name": "tiny-base", "model": str(base), "prompt": "completion", "paper_row": paper_row}
+                    ],
+                    "scoring": {"gt_time_limit_factor": factor, "memory_mb": 1024},
+                    "resources": {"generate": {"gpu": 0, "cpus_per_task": 1}, "score": {"cpus_per_task": 2}},
+                },
+            }
+        )
+    )
 
 
 @pytest.mark.slow
@@ -135,7 +176,7 @@ def test_seeds_to_summary_and_what_a_change_reruns(tmp_path):
         assert "Nothing to be done" in snakemake("-n", cwd=tmp_path, env=env).stdout
         # Other content at that path: the benchmark's strings and evaluation data rerun.
         with gzip.open(HUMANEVAL, "rt") as src, gzip.open(moved / HUMANEVAL.name, "wt") as dst:
-            dst.writelines(src.readlines()[:LIMIT + 1])
+            dst.writelines(src.readlines()[: LIMIT + 1])
         jobs = planned_jobs(snakemake("-n", cwd=tmp_path, env=env).stdout)
         assert jobs["benchmark_strings"] == 1 and jobs["eval_data"] == 1 and jobs["humaneval_similarity"] == 1
         shutil.copy(HUMANEVAL, moved / HUMANEVAL.name)

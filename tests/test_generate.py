@@ -5,11 +5,11 @@ import json
 
 import pytest
 
+from ossinstruct.config import validate_config
+from ossinstruct.files import read_jsonl, write_jsonl_atomic
 from ossinstruct.generate import teacher as generate
 from ossinstruct.llm.backends.base import Backend, Response
 from ossinstruct.llm.cache import ResponseCache, request_key
-from ossinstruct.config import validate_config
-from ossinstruct.files import read_jsonl, write_jsonl_atomic
 
 GOOD = "[Problem Description]\nWrite {name}.\n[Solution]\n```python\ndef {name}(): pass\n```"
 
@@ -34,10 +34,12 @@ def ok(name):
 
 @pytest.fixture
 def teacher():
-    config = validate_config({
-        "teachers": {"t": {"backend": "openai", "model": "gpt-x", "api_key_env": "K"}},
-        "prices": {"gpt-x": {"prompt": 1.0, "completion": 2.0}},
-    })
+    config = validate_config(
+        {
+            "teachers": {"t": {"backend": "openai", "model": "gpt-x", "api_key_env": "K"}},
+            "prices": {"gpt-x": {"prompt": 1.0, "completion": 2.0}},
+        }
+    )
     return config["teachers"]["t"], config["prices"]
 
 
@@ -63,8 +65,14 @@ def seeds_file(tmp_path, names):
 
 def run(tmp_path, teacher, prices, names, rate=1.0, out="gen.jsonl"):
     return generate.generate_shard(
-        str(seeds_file(tmp_path, names)), str(tmp_path / out), str(tmp_path / (out + ".stats")),
-        "t", teacher, str(tmp_path / "cache"), prices, max_request_failure_rate=rate,
+        str(seeds_file(tmp_path, names)),
+        str(tmp_path / out),
+        str(tmp_path / (out + ".stats")),
+        "t",
+        teacher,
+        str(tmp_path / "cache"),
+        prices,
+        max_request_failure_rate=rate,
     )
 
 
@@ -122,8 +130,11 @@ def test_too_many_failures_write_no_shard_but_keep_the_cache(tmp_path, teacher, 
 def test_cache_is_keyed_by_everything_that_changes_the_answer(tmp_path, teacher, backend):
     t, prices = teacher
     run(tmp_path, t, prices, ["alpha"])
-    for change in ({"model": "gpt-y"}, {"decoding": {**t["decoding"], "max_tokens": 99}},
-                   {"decoding": {**t["decoding"], "temperature": 0.7}}):
+    for change in (
+        {"model": "gpt-y"},
+        {"decoding": {**t["decoding"], "max_tokens": 99}},
+        {"decoding": {**t["decoding"], "temperature": 0.7}},
+    ):
         backend.sent.clear()
         run(tmp_path, {**copy.deepcopy(t), **change}, prices, ["alpha"])
         assert len(backend.sent) == 1, change

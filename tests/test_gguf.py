@@ -39,12 +39,8 @@ def write_tiny_llama_gguf(path: Path, seed: int = 0) -> dict[str, np.ndarray]:
     writer.add_vocab_size(len(TOKENS))
     writer.add_tokenizer_model("llama")
     writer.add_token_list(TOKENS)
-    writer.add_token_scores(
-        [0.0] * len(SPECIALS) + [-float(i) for i in range(len(CHARS))]
-    )
-    writer.add_token_types(
-        [2, 3, 3, 6] + [1] * len(CHARS)
-    )  # unknown, control x2, byte, normal
+    writer.add_token_scores([0.0] * len(SPECIALS) + [-float(i) for i in range(len(CHARS))])
+    writer.add_token_types([2, 3, 3, 6] + [1] * len(CHARS))  # unknown, control x2, byte, normal
     writer.add_bos_token_id(1)
     writer.add_eos_token_id(2)
     writer.add_unk_token_id(0)
@@ -68,10 +64,7 @@ def write_tiny_llama_gguf(path: Path, seed: int = 0) -> dict[str, np.ndarray]:
                 f"blk.{i}.ffn_down.weight": (HIDDEN, FFN),
             }
         )
-    tensors = {
-        name: (rng.standard_normal(shape) * 0.1).astype(np.float32)
-        for name, shape in shapes.items()
-    }
+    tensors = {name: (rng.standard_normal(shape) * 0.1).astype(np.float32) for name, shape in shapes.items()}
     for name, array in tensors.items():
         writer.add_tensor(name, array)
     writer.write_header_to_file()
@@ -98,14 +91,10 @@ def test_gguf_file_is_converted_cached_and_reused(tmp_path, cache, monkeypatch):
 
     tokenizer = models.load_tokenizer(str(gguf_path))
     ids = tokenizer("def f(x):").input_ids
-    assert (
-        ids[0] == 1 and tokenizer.decode(ids, skip_special_tokens=True) == "def f(x):"
-    )
+    assert ids[0] == 1 and tokenizer.decode(ids, skip_special_tokens=True) == "def f(x):"
     assert tokenizer.eos_token_id == 2 and tokenizer.padding_side == "left"
     model = models.load_causal_lm(str(gguf_path), dtype="float32", device="cpu")
-    assert (
-        model.config.hidden_size == HIDDEN and model.config.num_hidden_layers == LAYERS
-    )
+    assert model.config.hidden_size == HIDDEN and model.config.num_hidden_layers == LAYERS
     state = model.state_dict()
     # Tensors GGUF stores as transformers does (q/k are row-permuted for llama.cpp's rope).
     for gguf_name, name in [
@@ -116,9 +105,7 @@ def test_gguf_file_is_converted_cached_and_reused(tmp_path, cache, monkeypatch):
     ]:
         assert np.array_equal(state[name].numpy(), written[gguf_name]), name
     with torch.inference_mode():
-        out = model.generate(
-            **tokenizer("ab", return_tensors="pt"), max_new_tokens=3, do_sample=False
-        )
+        out = model.generate(**tokenizer("ab", return_tensors="pt"), max_new_tokens=3, do_sample=False)
     assert out.shape[1] == len(tokenizer("ab").input_ids) + 3
 
     converted = models.converted_gguf_dir(tmp_path, "tiny.gguf")
@@ -136,9 +123,7 @@ def test_gguf_file_is_converted_cached_and_reused(tmp_path, cache, monkeypatch):
     def no_conversion(*args, **kwargs):
         raise AssertionError("converted a second time instead of reusing the cache")
 
-    monkeypatch.setattr(
-        modeling_gguf_pytorch_utils, "load_gguf_checkpoint", no_conversion
-    )
+    monkeypatch.setattr(modeling_gguf_pytorch_utils, "load_gguf_checkpoint", no_conversion)
     real_from_pretrained = transformers.AutoTokenizer.from_pretrained
 
     def tokenizer_from_cache_only(source, *args, **kwargs):
@@ -146,9 +131,7 @@ def test_gguf_file_is_converted_cached_and_reused(tmp_path, cache, monkeypatch):
             no_conversion()
         return real_from_pretrained(source, *args, **kwargs)
 
-    monkeypatch.setattr(
-        transformers.AutoTokenizer, "from_pretrained", tokenizer_from_cache_only
-    )
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", tokenizer_from_cache_only)
     again = models.load_causal_lm(str(gguf_path), dtype="float32", device="cpu")
     assert models.load_tokenizer(str(gguf_path))("def f(x):").input_ids == ids
     for name, tensor in again.state_dict().items():
@@ -166,9 +149,7 @@ def test_a_replaced_gguf_file_gets_a_new_conversion(tmp_path, cache):
     first_dir = models.converted_gguf_dir(tmp_path, "tiny.gguf")
     stat = gguf_path.stat()
     written = write_tiny_llama_gguf(gguf_path, seed=1)
-    os.utime(
-        gguf_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000)
-    )  # coarse clocks
+    os.utime(gguf_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # coarse clocks
     second = models.load_causal_lm(str(gguf_path), dtype="float32", device="cpu")
     assert models.converted_gguf_dir(tmp_path, "tiny.gguf") != first_dir
     weight = second.state_dict()["lm_head.weight"].numpy()

@@ -14,13 +14,14 @@ pd = pytest.importorskip("pandas")
 datasets = pytest.importorskip("datasets")
 
 from conftest import REPO  # noqa: E402
-from ossinstruct import benchmarks as B  # noqa: E402
-from ossinstruct.curate import evol
-from ossinstruct.seeds import sampling as seeds  # noqa: E402
-from ossinstruct.curate.steps import push_to_hub  # noqa: E402
-from ossinstruct.seeds.sampling import HubAccessError, SeedsError  # noqa: E402
 from test_curate import MAGICODER_ROWS  # noqa: E402
 from test_seeds import TOKEN, hf_config, python_module  # noqa: E402
+
+from ossinstruct import benchmarks as B  # noqa: E402
+from ossinstruct.curate import evol  # noqa: E402
+from ossinstruct.curate.steps import push_to_hub  # noqa: E402
+from ossinstruct.seeds import sampling as seeds  # noqa: E402
+from ossinstruct.seeds.sampling import HubAccessError, SeedsError  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "benchmarks"
 
@@ -34,9 +35,7 @@ def starcoder_like(tmp_path):
         (root / "python").mkdir(parents=True, exist_ok=True)
         ids = [f"py-{shard}-{i}" for i in range(6)]
         texts = [python_module(100 * shard + i) for i in range(6)]
-        pd.DataFrame({"id": ids, "content": texts}).to_parquet(
-            root / "python" / f"train-0000{shard}-of-00002.parquet"
-        )
+        pd.DataFrame({"id": ids, "content": texts}).to_parquet(root / "python" / f"train-0000{shard}-of-00002.parquet")
     (root / "rust").mkdir()
     pd.DataFrame({"id": ["rs-0"], "content": ["fn main() {}\n" * 20]}).to_parquet(
         root / "rust" / "train-00000-of-00001.parquet"
@@ -45,9 +44,7 @@ def starcoder_like(tmp_path):
 
 
 def _hf_spec(root, quota=12, random_seed=None):
-    config = hf_config(
-        dataset=str(root), languages={"python": {"quota": quota, "data_dir": "python"}}
-    )
+    config = hf_config(dataset=str(root), languages={"python": {"quota": quota, "data_dir": "python"}})
     if random_seed is not None:
         config["random_seed"] = random_seed
     return seeds.shard_spec(config, "sc", "python", 0)
@@ -63,19 +60,12 @@ def test_hf_corpus_streams_and_shuffles_a_local_hub_layout(starcoder_like, monke
     file_order = [f"py-{s}-{i}" for s in range(2) for i in range(6)]
     assert len(documents) == summary["seeds"] == 10  # the shard is full
     assert summary["documents_read"] == 10 + sum(summary["skipped"].values())
-    assert set(documents) <= set(
-        file_order
-    )  # the python data_dir only, from both files
+    assert set(documents) <= set(file_order)  # the python data_dir only, from both files
     assert {d[:4] for d in documents} == {"py-0", "py-1"}
     assert documents != [d for d in file_order if d in documents]  # shuffled
     assert all(r["source"] == f"hf:{starcoder_like}@v1/python" for r in records)
-    assert (
-        seeds.sample_shard(_hf_spec(starcoder_like)) == records
-    )  # same seed, same shard
-    reordered = [
-        r["document"]
-        for r in seeds.sample_shard(_hf_spec(starcoder_like, random_seed=7))
-    ]
+    assert seeds.sample_shard(_hf_spec(starcoder_like)) == records  # same seed, same shard
+    reordered = [r["document"] for r in seeds.sample_shard(_hf_spec(starcoder_like, random_seed=7))]
     assert set(reordered) <= set(file_order) and reordered != documents
 
 
@@ -93,33 +83,21 @@ def test_hf_stream_errors_by_exception_type(starcoder_like, monkeypatch):
 
     # A status code that alone would not count (500) and messages without 401/403/gated:
     # only the exception's type says that the hub refused.
-    response = httpx2.Response(
-        status_code=500, request=httpx2.Request("GET", "https://huggingface.co/api/x")
-    )
+    response = httpx2.Response(status_code=500, request=httpx2.Request("GET", "https://huggingface.co/api/x"))
     for error in (
-        GatedRepoError(
-            f"Access to this resource is restricted ({TOKEN})", response=response
-        ),
-        DatasetNotFoundError(
-            "Dataset 'x' doesn't exist on the Hub or cannot be accessed."
-        ),
+        GatedRepoError(f"Access to this resource is restricted ({TOKEN})", response=response),
+        DatasetNotFoundError("Dataset 'x' doesn't exist on the Hub or cannot be accessed."),
     ):
 
         def refuse(*args, error=error, **kwargs):
-            real(
-                *args, **kwargs
-            )  # the real call on the local copy succeeds; the hub says no
+            real(*args, **kwargs)  # the real call on the local copy succeeds; the hub says no
             raise error
 
         monkeypatch.setattr(datasets, "load_dataset", refuse)
         with pytest.raises(HubAccessError) as info:
             seeds.sample_shard(_hf_spec(starcoder_like))
         message = str(info.value)
-        assert (
-            "HF_TOKEN" in message
-            and str(starcoder_like) in message
-            and TOKEN not in message
-        )
+        assert "HF_TOKEN" in message and str(starcoder_like) in message and TOKEN not in message
         assert type(error).__name__ in message
     monkeypatch.setattr(datasets, "load_dataset", real)
     config = hf_config(
@@ -136,31 +114,21 @@ def test_benchmark_loader_reads_a_hub_copy_both_ways(tmp_path):
     ossinstruct/benchmarks.py": the load_dataset branch (a repository with a split) and the
     data_files branch (APPS: test.jsonl read with the json builder; a parquet file with
     the parquet builder), on local copies of the repositories."""
-    apps_rows = [
-        json.loads(line) for line in (FIXTURES / "apps.jsonl").read_text().splitlines()
-    ]
+    apps_rows = [json.loads(line) for line in (FIXTURES / "apps.jsonl").read_text().splitlines()]
     apps_repo = tmp_path / "codeparrot-apps"
     apps_repo.mkdir()
     (apps_repo / "test.jsonl").write_text((FIXTURES / "apps.jsonl").read_text())
-    (apps_repo / "apps.py").write_text(
-        "raise RuntimeError('a loading script must not run')\n"
-    )
+    (apps_repo / "apps.py").write_text("raise RuntimeError('a loading script must not run')\n")
     spec = {**B.DEFAULT_SOURCES["apps"], "dataset": str(apps_repo)}
     assert spec["data_files"] == "test.jsonl"
     rows = B.load_rows("apps", spec)
     assert rows == apps_rows
-    assert [s["text"] for s in B.benchmark_strings("apps", rows)] == [
-        r["question"].strip() for r in apps_rows
-    ]
+    assert [s["text"] for s in B.benchmark_strings("apps", rows)] == [r["question"].strip() for r in apps_rows]
 
     parquet_repo = tmp_path / "gsm8k-copy"
     (parquet_repo / "main").mkdir(parents=True)
-    gsm_rows = [
-        json.loads(line) for line in (FIXTURES / "gsm8k.jsonl").read_text().splitlines()
-    ]
-    pd.DataFrame(gsm_rows).to_parquet(
-        parquet_repo / "main" / "test-00000-of-00001.parquet"
-    )
+    gsm_rows = [json.loads(line) for line in (FIXTURES / "gsm8k.jsonl").read_text().splitlines()]
+    pd.DataFrame(gsm_rows).to_parquet(parquet_repo / "main" / "test-00000-of-00001.parquet")
     spec = {
         "source": "huggingface",
         "dataset": str(parquet_repo),
@@ -171,9 +139,7 @@ def test_benchmark_loader_reads_a_hub_copy_both_ways(tmp_path):
     assert B.load_rows("gsm8k", spec) == gsm_rows
 
     # The plain branch: load_dataset(dataset, split=...) on a repository with test files.
-    (parquet_repo / "main" / "test-00000-of-00001.parquet").rename(
-        parquet_repo / "test.parquet"
-    )
+    (parquet_repo / "main" / "test-00000-of-00001.parquet").rename(parquet_repo / "test.parquet")
     spec = {
         "source": "huggingface",
         "dataset": str(parquet_repo),
@@ -191,9 +157,7 @@ def test_evol_ingestion_from_a_hub_copy(tmp_path):
     schema) through the real load_dataset, here a local copy in the hub's layout."""
     repo = tmp_path / "Magicoder-Evol-Instruct-110K"
     repo.mkdir()
-    (repo / "data-evol_instruct-decontaminated.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in MAGICODER_ROWS)
-    )
+    (repo / "data-evol_instruct-decontaminated.jsonl").write_text("".join(json.dumps(r) + "\n" for r in MAGICODER_ROWS))
     spec = {
         "source": "huggingface",
         "dataset": str(repo),

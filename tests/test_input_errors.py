@@ -72,9 +72,7 @@ def eval_data_dir(tmp_path):
 def test_eval_score_sample_missing_a_field(tmp_path):
     data, task = eval_data_dir(tmp_path)
     samples = tmp_path / "samples.jsonl"
-    samples.write_text(
-        json.dumps({"task_id": task["task_id"], "sanitized": task["prompt"]}) + "\n"
-    )
+    samples.write_text(json.dumps({"task_id": task["task_id"], "sanitized": task["prompt"]}) + "\n")
     error = the_error(
         cli(
             "eval-score",
@@ -92,8 +90,7 @@ def test_eval_score_sample_missing_a_field(tmp_path):
         )
     )
     assert error == (
-        f"{samples}: line 1 (task HumanEval/0): sample has no field 'solution' "
-        "(expected the fields task_id, solution)"
+        f"{samples}: line 1 (task HumanEval/0): sample has no field 'solution' (expected the fields task_id, solution)"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "data",
@@ -118,9 +115,7 @@ def test_eval_score_without_eval_data_output(tmp_path):
             tmp_path / "r.json",
         )
     )
-    assert error.startswith(
-        f"{tmp_path / 'nowhere' / 'humaneval.json'}: no such file (expected eval-data's output"
-    )
+    assert error.startswith(f"{tmp_path / 'nowhere' / 'humaneval.json'}: no such file (expected eval-data's output")
 
 
 def test_generate_with_a_missing_seeds_file(tmp_path):
@@ -136,10 +131,7 @@ def test_generate_with_a_missing_seeds_file(tmp_path):
             tmp_path / "gen.jsonl",
         )
     )
-    assert (
-        error
-        == f"{tmp_path / 'seeds.jsonl'}: no such file (expected a JSON Lines file of seeds)"
-    )
+    assert error == f"{tmp_path / 'seeds.jsonl'}: no such file (expected a JSON Lines file of seeds)"
 
 
 def test_clean_with_a_truncated_line(tmp_path):
@@ -192,10 +184,7 @@ def test_decontaminate_samples_missing_file(tmp_path):
             tmp_path / "dc",
         )
     )
-    assert (
-        error
-        == f"{tmp_path / 'clean.jsonl'}: no such file (expected a JSON Lines file of samples)"
-    )
+    assert error == f"{tmp_path / 'clean.jsonl'}: no such file (expected a JSON Lines file of samples)"
 
 
 def test_unknown_corpus_names_the_option():
@@ -224,9 +213,7 @@ def test_read_jsonl_checks_each_line(tmp_path):
     ):
         list(read_jsonl(path, what="row"))
     path.write_text('{"a": 1}\n{"b": 2}\n')
-    with pytest.raises(
-        InputError, match=r"line 2: row has no field 'a' \(expected the fields a\)"
-    ):
+    with pytest.raises(InputError, match=r"line 2: row has no field 'a' \(expected the fields a\)"):
         list(read_jsonl(path, required=("a",), what="row"))
     gz = tmp_path / "x.jsonl.gz"
     with gzip.open(gz, "wt") as f:
@@ -274,6 +261,4 @@ def test_eval_reference_given_the_other_benchmark(tmp_path):
             tmp_path / "s.jsonl",
         )
     )
-    assert error.startswith(
-        f"{HUMANEVAL_PLUS}: line 1: task HumanEval/0 is not from MBPP+"
-    )
+    assert error.startswith(f"{HUMANEVAL_PLUS}: line 1: task HumanEval/0 is not from MBPP+")

@@ -9,12 +9,12 @@ import time
 
 import yaml
 
-from ossinstruct.llm.cache import ResponseCache, request_key
 from ossinstruct.config import validate_config
-from ossinstruct.llm.fakeserver import FakeServer
-from ossinstruct.generate.teacher import decoding_params, model_id
 from ossinstruct.files import read_jsonl, write_jsonl_atomic
 from ossinstruct.generate.prompts import template_for
+from ossinstruct.generate.teacher import decoding_params, model_id
+from ossinstruct.llm.cache import ResponseCache, request_key
+from ossinstruct.llm.fakeserver import FakeServer
 
 N_SEEDS = 24
 
@@ -22,27 +22,48 @@ N_SEEDS = 24
 def make_inputs(tmp_path, base_url, name):
     workdir = tmp_path / name
     workdir.mkdir()
-    seeds = [{"seed_id": f"src/python/{i}", "lang": "python", "seed": f"def task_{i}(x):\n    return x + {i}"}
-             for i in range(N_SEEDS)]
+    seeds = [
+        {"seed_id": f"src/python/{i}", "lang": "python", "seed": f"def task_{i}(x):\n    return x + {i}"}
+        for i in range(N_SEEDS)
+    ]
     write_jsonl_atomic(workdir / "seeds.jsonl", seeds)
     config = {
         "cache_dir": str(workdir / "cache"),
-        "teachers": {"fake": {"backend": "openai", "model": "fake-model", "base_url": base_url,
-                              "concurrency": 2, "timeout_s": 10, "max_attempts": 2}},
+        "teachers": {
+            "fake": {
+                "backend": "openai",
+                "model": "fake-model",
+                "base_url": base_url,
+                "concurrency": 2,
+                "timeout_s": 10,
+                "max_attempts": 2,
+            }
+        },
     }
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     return workdir
 
 
 def generate_cmd(workdir):
-    return [sys.executable, "-m", "ossinstruct", "generate", "--config", str(workdir / "config.yaml"),
-            "--teacher", "fake", "--seeds", str(workdir / "seeds.jsonl"), "-o", str(workdir / "out.jsonl")]
+    return [
+        sys.executable,
+        "-m",
+        "ossinstruct",
+        "generate",
+        "--config",
+        str(workdir / "config.yaml"),
+        "--teacher",
+        "fake",
+        "--seeds",
+        str(workdir / "seeds.jsonl"),
+        "-o",
+        str(workdir / "out.jsonl"),
+    ]
 
 
 def request_key_of(body, teacher):
     template = template_for(teacher)
-    return request_key("openai", model_id(teacher), {"messages": body["messages"]},
-                       decoding_params(teacher, template))
+    return request_key("openai", model_id(teacher), {"messages": body["messages"]}, decoding_params(teacher, template))
 
 
 def without_timing(records):

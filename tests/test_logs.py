@@ -74,9 +74,7 @@ def run_logged(tmp_path, body: str, log_name: str = "job.log"):
         """)
         + textwrap.indent(textwrap.dedent(body), "    ")
     )
-    return subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
 
 
 def test_unexpected_error_logs_traceback_and_cause_to_file_and_stderr(tmp_path):
@@ -91,14 +89,8 @@ def test_unexpected_error_logs_traceback_and_cause_to_file_and_stderr(tmp_path):
     assert result.returncode == 1
     log = (tmp_path / "job.log").read_text()
     assert "rule demo (shard=3): working" in log
-    assert (
-        'return {}["sanitized"]' in log and "KeyError: 'sanitized'" in log
-    )  # the full traceback
-    assert (
-        log.rstrip()
-        .splitlines()[-1]
-        .endswith("cause: KeyError: missing key 'sanitized'")
-    )
+    assert 'return {}["sanitized"]' in log and "KeyError: 'sanitized'" in log  # the full traceback
+    assert log.rstrip().splitlines()[-1].endswith("cause: KeyError: missing key 'sanitized'")
     assert "Traceback" in result.stderr and "cause: KeyError" in result.stderr
 
 
@@ -112,9 +104,7 @@ def test_input_error_is_one_line_on_stderr_and_traceback_only_in_log(tmp_path):
     )
     assert result.returncode == 2
     error_lines = [line for line in result.stderr.splitlines() if "INFO" not in line]
-    assert error_lines == [
-        "error: /nonexistent/seeds.jsonl: no such file (expected a JSON Lines file of seeds)"
-    ]
+    assert error_lines == ["error: /nonexistent/seeds.jsonl: no such file (expected a JSON Lines file of seeds)"]
     log = (tmp_path / "job.log").read_text()
     assert "Traceback" in log and "cause: /nonexistent/seeds.jsonl: no such file" in log
 
@@ -135,14 +125,10 @@ def test_progress_lines_have_count_rate_and_eta(monkeypatch):
     clock = iter([0.0, 5.0, 12.0, 12.0, 20.0])  # start, step, step, its line, done
     monkeypatch.setattr("ossinstruct.logs.time.monotonic", lambda: next(clock))
     lines = []
-    progress = Progress(
-        None, "expected outputs", total=10, every_s=10, printer=lines.append
-    )
+    progress = Progress(None, "expected outputs", total=10, every_s=10, printer=lines.append)
     progress.step()  # t=5: not yet
     progress.step(2)  # t=12: 3/10 at 0.25/s, 28 s left
-    assert lines == [
-        "expected outputs: 3/10 (30%) tasks, 0.2/s, 12 s elapsed, ETA 28 s"
-    ]
+    assert lines == ["expected outputs: 3/10 (30%) tasks, 0.2/s, 12 s elapsed, ETA 28 s"]
     progress.done()  # t=20
     assert lines[-1] == "expected outputs: 3 tasks in 20.0 s"
     assert format_seconds(3725) == "1 h 02 min" and format_seconds(61) == "1 min 01 s"
@@ -156,9 +142,7 @@ def test_progress_writes_the_last_step_and_counts_failures(monkeypatch):
     progress.step(failed=True)
     progress.step(failed=False)
     progress.done()  # the last step's line already closed it
-    assert lines == [
-        "shard: 2/2 (100%) requests, 1.0/s, 2 s elapsed, ETA 0 s, 1 failed"
-    ]
+    assert lines == ["shard: 2/2 (100%) requests, 1.0/s, 2 s elapsed, ETA 0 s, 1 failed"]
 
 
 def test_train_failure_lands_in_its_log(tmp_path):
@@ -200,7 +184,7 @@ def test_sandbox_pool_reports_each_finished_job():
             workers=workers,
             limits=Limits(timeout_s=30),
         ) as pool:
-            results = pool.run(list(range(5)), on_done=lambda: done.append(len(done)))
+            results = pool.run(list(range(5)), on_done=lambda done=done: done.append(len(done)))
         assert [r.status for r in results] == ["ok"] * 5 and done == [0, 1, 2, 3, 4]
 
 

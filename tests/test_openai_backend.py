@@ -18,16 +18,24 @@ PARAMS = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 64, "stop": []}
 
 def teacher(server, **overrides):
     config = {
-        "backend": "openai", "model": "teacher-model", "mode": "chat", "base_url": server.base_url,
-        "api_key_env": None, "concurrency": 4, "requests_per_minute": None, "tokens_per_minute": None,
-        "timeout_s": 2.0, "max_attempts": 4, "backoff_initial_s": 0.01, "backoff_max_s": 0.05,
+        "backend": "openai",
+        "model": "teacher-model",
+        "mode": "chat",
+        "base_url": server.base_url,
+        "api_key_env": None,
+        "concurrency": 4,
+        "requests_per_minute": None,
+        "tokens_per_minute": None,
+        "timeout_s": 2.0,
+        "max_attempts": 4,
+        "backoff_initial_s": 0.01,
+        "backoff_max_s": 0.05,
     }
     return {**config, **overrides}
 
 
 def chat(i, params=PARAMS):
-    messages = [{"role": "system", "content": "You are a teacher."},
-                {"role": "user", "content": f"seed {i}"}]
+    messages = [{"role": "system", "content": "You are a teacher."}, {"role": "user", "content": f"seed {i}"}]
     return Request(key=f"chat-{i:04d}", params=params, messages=messages)
 
 
@@ -93,14 +101,17 @@ def test_429_retry_after_honoured():
     assert retried.received - limited.answered >= 1.0  # backoff alone would be <= 0.05 s
 
 
-@pytest.mark.parametrize("headers, low, high", [
-    ({"retry-after": "2"}, 2.0, 2.0),
-    ({"retry-after": "0.5"}, 0.5, 0.5),
-    ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5, 1.5),
-    ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0, 0.0),  # a date in the past
-    ({"retry-after": "soon"}, 0.0, 0.0),
-    ({}, 0.0, 0.0),
-])
+@pytest.mark.parametrize(
+    "headers, low, high",
+    [
+        ({"retry-after": "2"}, 2.0, 2.0),
+        ({"retry-after": "0.5"}, 0.5, 0.5),
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5, 1.5),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0, 0.0),  # a date in the past
+        ({"retry-after": "soon"}, 0.0, 0.0),
+        ({}, 0.0, 0.0),
+    ],
+)
 def test_retry_after_parsing(headers, low, high):
     exc = SimpleNamespace(response=SimpleNamespace(headers=headers))
     assert low <= _retry_after(exc) <= high
@@ -112,13 +123,16 @@ def test_retry_after_http_date_in_the_future():
     assert 28 <= _retry_after(exc) <= 31
 
 
-@pytest.mark.parametrize("faults, attempts", [
-    (["500", "503", "ok"], 3),  # server errors
-    (["slow", "ok"], 2),  # answer later than timeout_s
-    (["drop", "ok"], 2),  # connection closed without an answer
-    (["malformed", "ok"], 2),  # 200 with a body that is not JSON
-    (["nochoices", "ok"], 2),  # 200 with JSON lacking choices
-])
+@pytest.mark.parametrize(
+    "faults, attempts",
+    [
+        (["500", "503", "ok"], 3),  # server errors
+        (["slow", "ok"], 2),  # answer later than timeout_s
+        (["drop", "ok"], 2),  # connection closed without an answer
+        (["malformed", "ok"], 2),  # 200 with a body that is not JSON
+        (["nochoices", "ok"], 2),  # 200 with JSON lacking choices
+    ],
+)
 def test_transient_faults_are_retried(faults, attempts):
     with FakeServer(faults=faults, slow_s=3.0) as server:
         answers = run(teacher(server, timeout_s=1.0), [chat(0)])
@@ -139,8 +153,13 @@ def test_always_failing_gives_up_after_max_attempts():
 
 
 def type_name(status):
-    return {"400": "BadRequestError", "401": "AuthenticationError", "403": "PermissionDeniedError",
-            "404": "NotFoundError", "422": "UnprocessableEntityError"}[status]
+    return {
+        "400": "BadRequestError",
+        "401": "AuthenticationError",
+        "403": "PermissionDeniedError",
+        "404": "NotFoundError",
+        "422": "UnprocessableEntityError",
+    }[status]
 
 
 @pytest.mark.parametrize("status", ["400", "401", "403", "404", "422"])
@@ -158,16 +177,28 @@ def test_many_requests_with_mixed_faults():
     """Every request reported once, no body answered "ok" twice, concurrency respected."""
     # No "slow" here (tested on its own): the server keeps sleeping on a request the client
     # has abandoned at its timeout, so it would count more in flight than the client sends.
-    scripts = [["ok"], ["429", "ok"], ["500", "ok"], ["drop", "ok"], ["malformed", "ok"],
-               ["503", "503", "ok"], ["400"], ["500", "500", "500"]]
+    scripts = [
+        ["ok"],
+        ["429", "ok"],
+        ["500", "ok"],
+        ["drop", "ok"],
+        ["malformed", "ok"],
+        ["503", "503", "ok"],
+        ["400"],
+        ["500", "500", "500"],
+    ]
 
     def policy(body_hash, attempt):
         script = scripts[int(body_hash, 16) % len(scripts)]
         return script[attempt - 1] if attempt <= len(script) else "ok"
 
     requests = [chat(i) for i in range(25)] + [completion(i) for i in range(25, 50)]
-    config = teacher(server := FakeServer(policy=policy, retry_after_s=0.2, slow_s=2.0, latency_s=0.05),
-                     concurrency=6, timeout_s=5, max_attempts=3)
+    config = teacher(
+        server := FakeServer(policy=policy, retry_after_s=0.2, slow_s=2.0, latency_s=0.05),
+        concurrency=6,
+        timeout_s=5,
+        max_attempts=3,
+    )
     with server:
         answers = run(config, requests)
     assert sorted(answers) == sorted(r.key for r in requests)

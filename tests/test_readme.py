@@ -19,21 +19,17 @@ def runnable_blocks(text: str) -> list[str]:
 
 
 def test_blocks_are_found_only_where_marked():
-    text = "```bash\nfalse\n```\n<!-- runnable -->\n```bash\necho one\n```\n\n<!-- runnable -->\n```bash\necho two\n```\n"
+    text = (
+        "```bash\nfalse\n```\n<!-- runnable -->\n```bash\necho one\n```\n\n<!-- runnable -->\n```bash\necho two\n```\n"
+    )
     assert runnable_blocks(text) == ["echo one\n", "echo two\n"]
 
 
 def results_files() -> set:
-    return (
-        {p for p in (REPO / "results").rglob("*")}
-        if (REPO / "results").exists()
-        else set()
-    )
+    return {p for p in (REPO / "results").rglob("*")} if (REPO / "results").exists() else set()
 
 
-@pytest.mark.skipif(
-    not (REPO / ".venv" / "bin" / "activate").exists(), reason="no .venv (make install)"
-)
+@pytest.mark.skipif(not (REPO / ".venv" / "bin" / "activate").exists(), reason="no .venv (make install)")
 @pytest.mark.skipif(
     not (SHARED / "benchmarks" / "HumanEvalPlus.jsonl.gz").exists(),
     reason="no ../shared",
@@ -43,25 +39,14 @@ def test_readme_runnable_blocks_run_as_written():
     assert len(blocks) >= 2  # the Quick start and the chain
     script = "set -euo pipefail\n" + "\n".join(blocks) + '\necho "README_W=$W"\n'
     before = results_files()
-    result = subprocess.run(
-        ["bash", "-c", script], cwd=REPO, capture_output=True, text=True, timeout=600
-    )
+    result = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    work = next(
-        line.split("=", 1)[1]
-        for line in result.stdout.splitlines()
-        if line.startswith("README_W=")
-    )
+    work = next(line.split("=", 1)[1] for line in result.stdout.splitlines() if line.startswith("README_W="))
     try:
         w = Path(work)
-        generations = [
-            json.loads(line)
-            for line in (w / "generations.jsonl").read_text().splitlines()
-        ]
+        generations = [json.loads(line) for line in (w / "generations.jsonl").read_text().splitlines()]
         assert len(generations) == 4 and {g["status"] for g in generations} == {"ok"}
-        assert (
-            json.loads((w / "decontamination" / "report.json").read_text())["kept"] == 4
-        )
+        assert json.loads((w / "decontamination" / "report.json").read_text())["kept"] == 4
         scored = json.loads((w / "reference" / "humaneval.json").read_text())
         assert scored["n_passed"] == {"base": 3, "plus": 3}
         assert "pass@1 100.0 (base) 100.0 (plus) over 3 tasks" in result.stdout

@@ -70,7 +70,7 @@ def wait_for(condition, timeout_s: float = 10.0):
 
 def parent_of(pid: int) -> int:
     stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rfind(")") + 2:].split()[1])
+    return int(stat[stat.rfind(")") + 2 :].split()[1])
 
 
 def zygote_of(pid: int) -> int:
@@ -96,8 +96,10 @@ def method(request, monkeypatch):
 
 def require(pool: SandboxPool, layer: str) -> None:
     if not pool.isolation[layer]:
-        pytest.skip(f"isolation layer {layer!r} is unavailable here ({pool.isolation['method']}): "
-                    + "; ".join(pool.isolation["notes"]))
+        pytest.skip(
+            f"isolation layer {layer!r} is unavailable here ({pool.isolation['method']}): "
+            + "; ".join(pool.isolation["notes"])
+        )
 
 
 # ---------------------------------------------------------------- results
@@ -105,21 +107,42 @@ def require(pool: SandboxPool, layer: str) -> None:
 
 def test_isolation_report_has_the_documented_layers():
     report = isolation_report()
-    for key in ("method", "pid_namespace", "net_namespace", "private_tmp", "readonly_fs",
-                "unprivileged_user", "subreaper", "notes"):
+    for key in (
+        "method",
+        "pid_namespace",
+        "net_namespace",
+        "private_tmp",
+        "readonly_fs",
+        "unprivileged_user",
+        "subreaper",
+        "notes",
+    ):
         assert key in report, key
     assert report["method"] in ("unshare", "userns", "none")
     assert report["subreaper"] is True
     report["method"] = "changed"  # a copy: the cache is untouched
     assert isolation_report()["method"] != "changed"
-    unshare_works = (os.geteuid() == 0 and shutil.which("unshare") is not None
-                     and subprocess.run(["unshare", "--net", "--pid", "--fork", "--mount", "true"],
-                                        capture_output=True).returncode == 0)
+    unshare_works = (
+        os.geteuid() == 0
+        and shutil.which("unshare") is not None
+        and subprocess.run(["unshare", "--net", "--pid", "--fork", "--mount", "true"], capture_output=True).returncode
+        == 0
+    )
     if unshare_works:
         report = isolation_report()
         assert report["method"] == "unshare"
-        assert all(report[k] for k in ("pid_namespace", "net_namespace", "private_tmp", "readonly_fs",
-                                       "unprivileged_user", "root_dropped_to_nobody", "no_capabilities")), report
+        assert all(
+            report[k]
+            for k in (
+                "pid_namespace",
+                "net_namespace",
+                "private_tmp",
+                "readonly_fs",
+                "unprivileged_user",
+                "root_dropped_to_nobody",
+                "no_capabilities",
+            )
+        ), report
 
 
 def test_code_under_tmp_stays_importable_but_read_only(monkeypatch):
@@ -129,14 +152,16 @@ def test_code_under_tmp_stays_importable_but_read_only(monkeypatch):
     try:
         directory.chmod(0o755)
         module = directory / "osi_tmp_handler.py"
-        module.write_text(textwrap.dedent(f"""
+        module.write_text(
+            textwrap.dedent(f"""
             def run(context, payload):
                 try:
                     open({str(directory / "written")!r}, "w").write("x")
                     return "written"
                 except OSError as exc:
                     return type(exc).__name__
-            """))
+            """)
+        )
         module.chmod(0o644)
         monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(directory), os.environ.get("PYTHONPATH")])))
         sandbox._probe.cache_clear()
@@ -153,8 +178,9 @@ def test_code_under_tmp_stays_importable_but_read_only(monkeypatch):
 
 def test_program_results_come_back_in_payload_order():
     # Earlier payloads sleep longer, so with two workers they finish out of order.
-    payloads = [program(f"import time, sys; time.sleep({0.05 * (5 - i)}); print('job', {i}); sys.exit({i})")
-                for i in range(6)]
+    payloads = [
+        program(f"import time, sys; time.sleep({0.05 * (5 - i)}); print('job', {i}); sys.exit({i})") for i in range(6)
+    ]
     with SandboxPool(RUN_PROGRAM, workers=2, limits=Limits(timeout_s=20)) as pool:
         results = pool.run(payloads)
     assert [r.status for r in results] == ["ok"] * 6
@@ -165,16 +191,30 @@ def test_program_results_come_back_in_payload_order():
 
 def test_stdin_files_and_context_reach_the_program():
     context = {"files": {"shared/data.txt": "from the context"}, "env": {"SANDBOX_TEST_VAR": "42"}}
-    payload = program("""
+    payload = program(
+        """
         import os, sys
         print(open('shared/data.txt').read(), open('mine.txt').read(), sys.stdin.read(),
               os.environ['SANDBOX_TEST_VAR'], os.getcwd() == os.environ['HOME'] == os.environ['TMPDIR'])
-        """, stdin="from stdin", files={"mine.txt": "from the payload"})
+        """,
+        stdin="from stdin",
+        files={"mine.txt": "from the payload"},
+    )
     with SandboxPool(RUN_PROGRAM, context, limits=Limits(timeout_s=20)) as pool:
         [result] = pool.run([payload])
     assert result.status == "ok", result.error
-    assert result.value["stdout"].split() == ["from", "the", "context", "from", "the", "payload",
-                                              "from", "stdin", "42", "True"]
+    assert result.value["stdout"].split() == [
+        "from",
+        "the",
+        "context",
+        "from",
+        "the",
+        "payload",
+        "from",
+        "stdin",
+        "42",
+        "True",
+    ]
 
 
 def test_a_large_context_is_sent_once_and_each_job_is_a_fresh_process():
@@ -221,8 +261,9 @@ def test_infinite_loop_times_out_and_its_process_is_gone(method):
     marker = f"loop-{uuid.uuid4().hex}"
     with SandboxPool(RUN_PROGRAM, limits=Limits(timeout_s=1.0)) as pool:
         started = time.monotonic()
-        overdue, limited = pool.run([program(f"while True: pass  # {marker}"),
-                                     program(f"while True: pass  # {marker}", timeout_s=0.3)])
+        overdue, limited = pool.run(
+            [program(f"while True: pass  # {marker}"), program(f"while True: pass  # {marker}", timeout_s=0.3)]
+        )
         took = time.monotonic() - started
         assert overdue.status == "timeout" and overdue.value is None
         assert "1 s" in overdue.error
@@ -233,8 +274,7 @@ def test_infinite_loop_times_out_and_its_process_is_gone(method):
 
 
 def test_memory_bomb_fails_under_the_memory_limit():
-    bombs = [program("x = bytearray(8 * 1024 ** 3)"),
-             program("x = []\nwhile True: x.append(bytearray(10 ** 7))")]
+    bombs = [program("x = bytearray(8 * 1024 ** 3)"), program("x = []\nwhile True: x.append(bytearray(10 ** 7))")]
     with SandboxPool(RUN_PROGRAM, limits=Limits(timeout_s=20, memory_mb=512)) as pool:
         results = pool.run(bombs + [program("print('still fine')")])
     for result in results[:2]:
@@ -335,8 +375,9 @@ def test_network_true_keeps_the_host_network():
 
 def test_a_job_killing_its_own_process_is_reported_crashed(method):
     with SandboxPool(RUN_PROGRAM, limits=Limits(timeout_s=20)) as pool:
-        killed, after = pool.run([program("import os, signal; os.kill(os.getppid(), signal.SIGKILL)"),
-                                  program("print('next')")])
+        killed, after = pool.run(
+            [program("import os, signal; os.kill(os.getppid(), signal.SIGKILL)"), program("print('next')")]
+        )
     assert killed.status == "crashed" and killed.value is None
     assert "SIGKILL" in killed.error
     assert after.status == "ok" and after.value["stdout"] == "next\n"
@@ -369,6 +410,7 @@ def test_a_job_killing_its_zygote_does_not_stop_the_pool(method):
 def test_a_zygote_killed_from_outside_is_replaced(method):
     marker = f"victim-{uuid.uuid4().hex}"
     with SandboxPool(RUN_PROGRAM, limits=Limits(timeout_s=30)) as pool:
+
         def kill_zygote():
             [pid] = wait_for(lambda: pids_with_cmdline(marker))
             os.kill(zygote_of(pid), signal.SIGKILL)
@@ -387,6 +429,7 @@ def test_a_zygote_that_stops_answering_hits_the_backstop():
     marker = f"stopped-{uuid.uuid4().hex}"
     limits = Limits(timeout_s=0.5)
     with SandboxPool(RUN_PROGRAM, limits=limits) as pool:
+
         def stop_zygote():
             [pid] = wait_for(lambda: pids_with_cmdline(marker))
             os.kill(zygote_of(pid), signal.SIGSTOP)
@@ -403,8 +446,9 @@ def test_a_zygote_that_stops_answering_hits_the_backstop():
 
 def test_a_handler_error_is_reported_with_its_message():
     with SandboxPool(RUN_PROGRAM, limits=Limits(timeout_s=20)) as pool:
-        bad_argv, bad_file, missing = pool.run([{"stdin": "x"}, program("", files={"../up.txt": "x"}),
-                                                {"argv": ["/nonexistent/compiler"]}])
+        bad_argv, bad_file, missing = pool.run(
+            [{"stdin": "x"}, program("", files={"../up.txt": "x"}), {"argv": ["/nonexistent/compiler"]}]
+        )
     assert bad_argv.status == "crashed" and "'argv' must be a non-empty list" in bad_argv.error
     assert bad_file.status == "crashed" and "'../up.txt' must be a relative path" in bad_file.error
     assert missing.status == "crashed" and "/nonexistent/compiler" in missing.error
@@ -442,25 +486,35 @@ def test_nothing_remains_after_an_exception_inside_the_pool(method):
     with pytest.raises(RuntimeError, match="boom"):
         with SandboxPool(RUN_PROGRAM, limits=Limits(timeout_s=20)) as pool:
             token = pool.token
-            pool.run([program(f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', "
-                              f"'import time; time.sleep(300)  # {marker}'], start_new_session=True)")])
+            pool.run(
+                [
+                    program(
+                        f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', "
+                        f"'import time; time.sleep(300)  # {marker}'], start_new_session=True)"
+                    )
+                ]
+            )
             raise RuntimeError("boom")
     assert pids_with_environment(token) == []
     assert pids_with_cmdline(marker) == []
 
 
-@pytest.mark.parametrize("handler, error, message", [
-    ("no_colon", ValueError, "'no_colon' is not of the form"),
-    ("nomodule:fn", SandboxError, "'nomodule:fn'.*No module named 'nomodule'"),
-    ("ossinstruct.sandbox.pool:no_such_function", SandboxError, "has no attribute 'no_such_function'"),
-])
+@pytest.mark.parametrize(
+    "handler, error, message",
+    [
+        ("no_colon", ValueError, "'no_colon' is not of the form"),
+        ("nomodule:fn", SandboxError, "'nomodule:fn'.*No module named 'nomodule'"),
+        ("ossinstruct.sandbox.pool:no_such_function", SandboxError, "has no attribute 'no_such_function'"),
+    ],
+)
 def test_a_bad_handler_is_named_in_the_error(handler, error, message):
     with pytest.raises(error, match=message):
         SandboxPool(handler)
 
 
-@pytest.mark.parametrize("field, value", [("timeout_s", 0), ("memory_mb", -1), ("processes", 1.5),
-                                          ("file_size_mb", "64"), ("network", "no")])
+@pytest.mark.parametrize(
+    "field, value", [("timeout_s", 0), ("memory_mb", -1), ("processes", 1.5), ("file_size_mb", "64"), ("network", "no")]
+)
 def test_bad_limits_are_named_in_the_error(field, value):
     with pytest.raises(ValueError, match=f"Limits.{field}"):
         Limits(**{field: value})

@@ -23,7 +23,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from test_eval_score import Listener
 from test_sandbox import pids_with_cmdline, wait_for
 
@@ -56,14 +55,10 @@ def _user_and_python(user: str) -> tuple[list[str], str]:
     if user == "self" or os.geteuid() != 0:
         return [], sys.executable
     if shutil.which("setpriv") is None:
-        pytest.skip(
-            "setpriv (util-linux) is not installed: cannot drop to an unprivileged user"
-        )
+        pytest.skip("setpriv (util-linux) is not installed: cannot drop to an unprivileged user")
     errors = []
     # This virtualenv's interpreter may live where nobody cannot read (e.g. under /root).
-    for python in dict.fromkeys(
-        [sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"]
-    ):
+    for python in dict.fromkeys([sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"]):
         probe = _runs_as_nobody(
             python,
             "-c",
@@ -73,21 +68,15 @@ def _user_and_python(user: str) -> tuple[list[str], str]:
         )
         if probe.returncode == 0:
             return AS_NOBODY, python
-        errors.append(
-            f"{python}: {(probe.stderr.strip() or 'cannot run').splitlines()[-1]}"
-        )
-    pytest.skip(
-        "no Python that nobody can run with this checkout: " + "; ".join(errors)
-    )
+        errors.append(f"{python}: {(probe.stderr.strip() or 'cannot run').splitlines()[-1]}")
+    pytest.skip("no Python that nobody can run with this checkout: " + "; ".join(errors))
 
 
 def _program(python: str, code: str) -> list[str]:
     return [python, "-c", textwrap.dedent(code)]
 
 
-def _hostile(
-    python: str, marker: str, tmp_canary: Path, host_canary: Path, port: int
-) -> dict[str, list[str]]:
+def _hostile(python: str, marker: str, tmp_canary: Path, host_canary: Path, port: int) -> dict[str, list[str]]:
     write = """
         import os
         try:
@@ -149,9 +138,7 @@ def test_hostile_actions_do_damage_outside_and_none_inside(user, method):
             text=True,
         )
         if check.returncode != 0:
-            pytest.skip(
-                f"user namespaces are not available to an unprivileged user here: {check.stderr.strip()}"
-            )
+            pytest.skip(f"user namespaces are not available to an unprivileged user here: {check.stderr.strip()}")
     marker = f"osi-hostile-{uuid.uuid4().hex}"
     # Canaries under /tmp (private in the sandbox) and in the checkout (read-only there).
     tmp_dir = Path(tempfile.mkdtemp(prefix="osi-canary-", dir="/tmp"))
@@ -175,9 +162,7 @@ def test_hostile_actions_do_damage_outside_and_none_inside(user, method):
                 env=_nobody_env() if prefix else None,
             )
             assert done.returncode == 0, (name, done.stderr)
-        assert wait_for(lambda: pids_with_cmdline(marker)), (
-            "control: the spawned process did not survive"
-        )
+        assert wait_for(lambda: pids_with_cmdline(marker)), "control: the spawned process did not survive"
         assert tmp_canary.read_bytes() == host_canary.read_bytes() == b"escaped"
         assert wait_for(lambda: listener.connections == 1)
         _kill_all(marker)
@@ -211,14 +196,10 @@ def test_hostile_actions_do_damage_outside_and_none_inside(user, method):
         report = json.loads(done.stdout)
         isolation = report["isolation"]
         results = dict(zip(programs, report["results"]))
-        out = {
-            name: (r["value"] or {}).get("stdout", "") for name, r in results.items()
-        }
+        out = {name: (r["value"] or {}).get("stdout", "") for name, r in results.items()}
 
         unprivileged = bool(prefix) or os.geteuid() != 0
-        expected_method = (
-            "none" if method == "none" else ("userns" if unprivileged else "unshare")
-        )
+        expected_method = "none" if method == "none" else ("userns" if unprivileged else "unshare")
         assert isolation["method"] == expected_method, isolation
         assert isolation["subreaper"] is True
         isolated = method != "none"
@@ -234,9 +215,7 @@ def test_hostile_actions_do_damage_outside_and_none_inside(user, method):
 
         # Spawn: attempted (the sample saw its child start), and nothing survives, in every mode.
         assert out["spawn"].startswith("spawned "), results["spawn"]
-        assert wait_for(lambda: not pids_with_cmdline(marker)), (
-            "a spawned process outlived the sample"
-        )
+        assert wait_for(lambda: not pids_with_cmdline(marker)), "a spawned process outlived the sample"
 
         # Writes: attempted; they reach the host only where the report says the layer is off.
         assert out["write_tmp"].startswith(("wrote", "refused")), results["write_tmp"]
@@ -251,9 +230,7 @@ def test_hostile_actions_do_damage_outside_and_none_inside(user, method):
             assert out["connect"].startswith("refused"), results["connect"]
             assert listener.connections == 0
         else:
-            assert out["connect"] == "connected\n" and wait_for(
-                lambda: listener.connections == 1
-            )
+            assert out["connect"] == "connected\n" and wait_for(lambda: listener.connections == 1)
     finally:
         listener.close()
         _kill_all(marker)

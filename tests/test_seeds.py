@@ -8,9 +8,9 @@ import json
 import logging
 import random
 import subprocess
-from collections import Counter
 import sys
 import sysconfig
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -174,13 +174,9 @@ def test_shard_spec_of_full_shards_ignores_quota_and_other_languages(tmp_path):
 
     small, big, other = cfg_for(25, 5), cfg_for(47, 5), cfg_for(25, 999)
     for k in (0, 1):
-        assert seeds.shard_spec(small, "mine", "python", k) == seeds.shard_spec(
-            big, "mine", "python", k
-        )
+        assert seeds.shard_spec(small, "mine", "python", k) == seeds.shard_spec(big, "mine", "python", k)
     for k in (0, 1, 2):
-        assert seeds.shard_spec(small, "mine", "python", k) == seeds.shard_spec(
-            other, "mine", "python", k
-        )
+        assert seeds.shard_spec(small, "mine", "python", k) == seeds.shard_spec(other, "mine", "python", k)
     grown = seeds.shard_spec(big, "mine", "python", 2)
     partial = seeds.shard_spec(small, "mine", "python", 2)
     assert partial["count"] == 5 and grown["count"] == 10
@@ -391,12 +387,8 @@ def test_default_line_range_is_1_to_15(tmp_path):
     root = tmp_path / "src"
     root.mkdir()
     for i in range(40):
-        (root / f"long_{i}.py").write_text(
-            "".join(f"value_{i}_{j} = {j} * {i}\n" for j in range(100))
-        )
-    recs = seeds.sample_shard(
-        seeds.shard_spec(local_config(root, 40, shard_size=40), "mine", "python", 0)
-    )
+        (root / f"long_{i}.py").write_text("".join(f"value_{i}_{j} = {j} * {i}\n" for j in range(100)))
+    recs = seeds.sample_shard(seeds.shard_spec(local_config(root, 40, shard_size=40), "mine", "python", 0))
     lengths = [r["end_line"] - r["start_line"] + 1 for r in recs]
     assert min(lengths) >= 1 and max(lengths) <= 15 and len(set(lengths)) > 5
 
@@ -444,9 +436,7 @@ def test_filters_skip_bad_documents(tmp_path, caplog):
     with pytest.raises(SeedsError, match="12 eligible"):
         seeds.sample_shard(
             seeds.shard_spec(
-                local_config(
-                    root, len(good) + 1, shard_size=100, max_document_bytes=5000, sampler="fit"
-                ),
+                local_config(root, len(good) + 1, shard_size=100, max_document_bytes=5000, sampler="fit"),
                 "mine",
                 "python",
                 0,
@@ -482,14 +472,12 @@ def test_blank_snippets_are_skipped(tmp_path):
         (root / name).write_text(f"answer_{i} = compute({i})\n" + "    \n\n" * 150)
         mostly_blank.add(name)
     build_python_corpus(root, 10)
-    cfg = local_config(
-        root, 3, shard_size=100, min_lines=1, max_lines=1, min_alphanumeric_fraction=0.0
-    )
+    cfg = local_config(root, 3, shard_size=100, min_lines=1, max_lines=1, min_alphanumeric_fraction=0.0)
     spec = seeds.shard_spec(cfg, "mine", "python", 0)
     stats = Counter()
     eligible = list(seeds.iter_eligible(spec, stats))
     assert stats["blank_snippet"] >= 10 and len(eligible) + stats["blank_snippet"] == 25
-    for doc, start, end, snippet in eligible:
+    for doc, start, _end, snippet in eligible:
         assert snippet.strip()
         if doc in mostly_blank:  # only when its one code line was drawn
             assert start == 0
@@ -518,9 +506,7 @@ def test_exclude_globs(tmp_path):
     assert {r["document"] for r in recs} == good
     with pytest.raises(SeedsError, match="eligible"):
         seeds.sample_shard(
-            seeds.shard_spec(
-                local_config(root, len(good) + 1, shard_size=100, exclude=excl), "mine", "python", 0
-            )
+            seeds.shard_spec(local_config(root, len(good) + 1, shard_size=100, exclude=excl), "mine", "python", 0)
         )
 
 
@@ -566,12 +552,8 @@ def test_extensions_map_by_language(tmp_path):
         {"mine": {"source": "local", "path": str(root), "languages": {"rust": {"quota": 1}}}},
         languages={"rust": [".rs"]},
     )
-    assert [
-        r["document"] for r in seeds.sample_shard(seeds.shard_spec(cfg2, "mine", "rust", 0))
-    ] == ["main.rs"]
-    cfg3 = make_config(
-        {"mine": {"source": "local", "path": str(root), "languages": {"cobol": {"quota": 1}}}}
-    )
+    assert [r["document"] for r in seeds.sample_shard(seeds.shard_spec(cfg2, "mine", "rust", 0))] == ["main.rs"]
+    cfg3 = make_config({"mine": {"source": "local", "path": str(root), "languages": {"cobol": {"quota": 1}}}})
     with pytest.raises(SeedsError, match=r"languages\.cobol"):
         seeds.shard_spec(cfg3, "mine", "cobol", 0)
 
@@ -627,10 +609,7 @@ def test_stdlib_default_gives_real_python_seeds():
         lines = text.splitlines(keepends=True)
         assert r["seed"] == "".join(lines[r["start_line"] - 1 : r["end_line"]])
         assert 1 <= r["end_line"] - r["start_line"] + 1 <= 15
-    assert (
-        sum("def " in r["seed"] or "import " in r["seed"] or "class " in r["seed"] for r in recs)
-        > 5
-    )
+    assert sum("def " in r["seed"] or "import " in r["seed"] or "class " in r["seed"] for r in recs) > 5
 
 
 def test_local_path_does_not_import_datasets(tmp_path):
@@ -741,9 +720,7 @@ def test_hf_rows_become_documents(monkeypatch, caplog):
         lines = code_row(i).splitlines(keepends=True)
         assert r["seed"] == "".join(lines[r["start_line"] - 1 : r["end_line"]])
         assert r["source"] == "hf:bigcode/starcoderdata@v1/python"
-    assert (
-        TOKEN not in json.dumps(recs) and TOKEN not in caplog.text and TOKEN not in json.dumps(spec)
-    )
+    assert TOKEN not in json.dumps(recs) and TOKEN not in caplog.text and TOKEN not in json.dumps(spec)
     # Same rows, same seeds.
     assert seeds.sample_shard(spec) == recs
 
@@ -754,23 +731,13 @@ def test_hf_text_field(monkeypatch):
     monkeypatch.setattr(seed_sources, "open_hf_stream", lambda *a, **k: iter(rows))
     recs = seeds.sample_shard(seeds.shard_spec(hf_config(text_field="text"), "sc", "python", 0))
     assert all(r["seed"] != "ignored = 1" for r in recs) and len(recs) == 3
-    monkeypatch.setattr(
-        seed_sources, "open_hf_stream", lambda *a, **k: iter([{"id": "r", "body": "x = 1\n"}])
-    )
+    monkeypatch.setattr(seed_sources, "open_hf_stream", lambda *a, **k: iter([{"id": "r", "body": "x = 1\n"}]))
     with pytest.raises(SeedsError, match=r"corpora\.sc\.text_field"):
         seeds.sample_shard(seeds.shard_spec(hf_config(), "sc", "python", 0))
 
 
 def test_hf_document_id():
     assert seeds.hf_document_id({"id": 5, "hexsha": "h"}) == "5"
-    assert (
-        seeds.hf_document_id(
-            {"hexsha": "h", "max_stars_repo_name": "o/r", "max_stars_repo_path": "p"}
-        )
-        == "h"
-    )
-    assert (
-        seeds.hf_document_id({"max_stars_repo_name": "o/r", "max_stars_repo_path": "p/q.py"})
-        == "o/r/p/q.py"
-    )
+    assert seeds.hf_document_id({"hexsha": "h", "max_stars_repo_name": "o/r", "max_stars_repo_path": "p"}) == "h"
+    assert seeds.hf_document_id({"max_stars_repo_name": "o/r", "max_stars_repo_path": "p/q.py"}) == "o/r/p/q.py"
     assert seeds.hf_document_id({"content": "x"}).startswith("sha256:")

@@ -29,9 +29,7 @@ def test_self_check_targets_follow_the_config(tmp_path):
     config = load_config(REPO / "config.yaml", REPO / "presets" / "demo.yaml")
     assert "results/eval/reference-solutions/humaneval.json" in eval_targets(config)
     (tmp_path / "off.yaml").write_text("evaluation: {self_check: false}\n")
-    off = load_config(
-        REPO / "config.yaml", REPO / "presets" / "demo.yaml", tmp_path / "off.yaml"
-    )
+    off = load_config(REPO / "config.yaml", REPO / "presets" / "demo.yaml", tmp_path / "off.yaml")
     assert not [t for t in eval_targets(off) if "reference-solutions" in t]
     assert "results/summary.md" in eval_targets(off)
     (tmp_path / "clash.yaml").write_text(
@@ -45,9 +43,7 @@ def test_self_check_targets_follow_the_config(tmp_path):
         )
 
 
-@pytest.mark.skipif(
-    not HUMANEVAL.exists() or not MBPP.exists(), reason="no shared benchmark files"
-)
+@pytest.mark.skipif(not HUMANEVAL.exists() or not MBPP.exists(), reason="no shared benchmark files")
 def test_reference_solutions_score_through_the_rules(tmp_path):
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     (tmp_path / "check.yaml").write_text(
@@ -65,9 +61,7 @@ def test_reference_solutions_score_through_the_rules(tmp_path):
             }
         )
     )
-    targets = [
-        f"results/eval/reference-solutions/{b}.json" for b in ("humaneval", "mbpp")
-    ]
+    targets = [f"results/eval/reference-solutions/{b}.json" for b in ("humaneval", "mbpp")]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": "unused"}
     result = subprocess.run(
         [
@@ -90,22 +84,12 @@ def test_reference_solutions_score_through_the_rules(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     for benchmark, first in (("humaneval", "HumanEval/0"), ("mbpp", "Mbpp/2")):
-        scored = json.loads(
-            (tmp_path / targets[0 if benchmark == "humaneval" else 1]).read_text()
-        )
+        scored = json.loads((tmp_path / targets[0 if benchmark == "humaneval" else 1]).read_text())
         assert scored["model"] == "reference-solutions" and scored["n_tasks"] == 4
         assert scored["n_passed"] == {"base": 4, "plus": 4}, scored["statuses"]
-        samples = list(
-            read_jsonl(
-                tmp_path / f"results/eval/reference-solutions/{benchmark}/samples.jsonl"
-            )
-        )
-        assert samples[0]["task_id"] == first and samples[0]["sanitized"].startswith(
-            samples[0]["prompt"]
-        )
-        log = (
-            tmp_path / f"results/logs/eval/reference-solutions/{benchmark}.score.log"
-        ).read_text()
+        samples = list(read_jsonl(tmp_path / f"results/eval/reference-solutions/{benchmark}/samples.jsonl"))
+        assert samples[0]["task_id"] == first and samples[0]["sanitized"].startswith(samples[0]["prompt"])
+        log = (tmp_path / f"results/logs/eval/reference-solutions/{benchmark}.score.log").read_text()
         assert "done in" in log
 
 
@@ -122,9 +106,7 @@ def test_summary_explains_the_self_check_row():
     rows = summary_rows([result], paper)
     text = summary_markdown(rows, paper, [result])
     assert "*reference-solutions* is the harness self-check" in text
-    row = next(
-        line for line in text.splitlines() if line.startswith("| reference-solutions |")
-    )
+    row = next(line for line in text.splitlines() if line.startswith("| reference-solutions |"))
     assert row.count("99.4") == 2
     assert "harness self-check" not in summary_markdown([], paper, [])
 
@@ -137,11 +119,6 @@ def test_reference_samples_are_what_the_canonical_scoring_tests_score(tmp_path):
 
     assert reference_samples("humaneval", HUMANEVAL, tmp_path / "s.jsonl") == 164
     rows = list(read_jsonl(HUMANEVAL))
-    samples = list(
-        read_jsonl(tmp_path / "s.jsonl", required=("task_id", "sanitized", "solution"))
-    )
+    samples = list(read_jsonl(tmp_path / "s.jsonl", required=("task_id", "sanitized", "solution")))
     assert [s["task_id"] for s in samples] == [r["task_id"] for r in rows]
-    assert all(
-        s["sanitized"] == s["solution"] == r["prompt"] + r["canonical_solution"]
-        for s, r in zip(samples, rows)
-    )
+    assert all(s["sanitized"] == s["solution"] == r["prompt"] + r["canonical_solution"] for s, r in zip(samples, rows))

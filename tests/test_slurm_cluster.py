@@ -30,8 +30,8 @@ from conftest import REPO, SHARED, write_tree
 from test_eval_workflow import tiny_model
 from test_workflow import CORPUS, OFFLINE_ENV, contaminating_responder
 
-from ossinstruct.llm.fakeserver import FakeServer, prompt_text
 from ossinstruct.files import read_jsonl
+from ossinstruct.llm.fakeserver import FakeServer, prompt_text
 from ossinstruct.train.resume import last_checkpoint
 
 # Only on the throwaway cluster of tests/slurm/cluster.sh, never on a real one that a
@@ -57,9 +57,7 @@ PY_SEEDS = 16
 STEPS = 40
 # Enough Python documents for 16 distinct seeds, besides the shared small corpus.
 CORPUS_PY = {
-    f"lib/module_{k}.py": "\n".join(
-        f"def op_{k}_{i}(value):\n    return value + {k * 100 + i}\n" for i in range(8)
-    )
+    f"lib/module_{k}.py": "\n".join(f"def op_{k}_{i}(value):\n    return value + {k * 100 + i}\n" for i in range(8))
     for k in range(12)
 }
 # Resources of the configurable CPU jobs: small, so that several fit on the node.
@@ -142,9 +140,7 @@ def write_config(workdir, base_url, base):
                     # Only the fine-tuned model: a second one would run beside the
                     # pipeline's chain on the same 2 CPUs and slow it.
                     "models": [],
-                    "data": {
-                        "humaneval": {"path": str(HUMANEVAL), "version": "v0.1.10"}
-                    },
+                    "data": {"humaneval": {"path": str(HUMANEVAL), "version": "v0.1.10"}},
                     "scoring": {"memory_mb": 1024},
                     "resources": {
                         "generate": {
@@ -165,9 +161,7 @@ def write_config(workdir, base_url, base):
 
 
 def slurm(*args: str) -> str:
-    return subprocess.run(
-        list(args), check=True, capture_output=True, text=True, timeout=60
-    ).stdout
+    return subprocess.run(list(args), check=True, capture_output=True, text=True, timeout=60).stdout
 
 
 def slurm_jobs() -> list[dict]:
@@ -196,12 +190,8 @@ def cancel(job_id: str) -> None:
     """scancel, then wait until SLURM reports the job's processes gone."""
     slurm("scancel", job_id)
     deadline = time.monotonic() + 60
-    while (
-        job_state(job_id) != "CANCELLED"
-    ):  # CANCELLED only once the node has cleaned up
-        assert time.monotonic() < deadline, (
-            f"job {job_id} still {job_state(job_id)} after scancel"
-        )
+    while job_state(job_id) != "CANCELLED":  # CANCELLED only once the node has cleaned up
+        assert time.monotonic() < deadline, f"job {job_id} still {job_state(job_id)} after scancel"
         time.sleep(0.2)
 
 
@@ -214,18 +204,12 @@ def job_process_env(job_id: str, command_part: str, name: str) -> set[str]:
         if not pid.isdigit():
             continue
         try:
-            cmdline = (
-                Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            )
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:  # ended meanwhile
             continue
         if command_part in cmdline:
-            values |= {
-                v.decode().split("=", 1)[1]
-                for v in environ
-                if v.startswith(name.encode() + b"=")
-            }
+            values |= {v.decode().split("=", 1)[1] for v in environ if v.startswith(name.encode() + b"=")}
     return values
 
 
@@ -257,11 +241,7 @@ def declared_resources(log: str) -> dict[tuple[str, str], dict]:
         if not found:
             continue
         wildcards = re.search(r"^\s+wildcards: (.*)$", block, re.MULTILINE)
-        values = (
-            [item.split("=", 1)[1] for item in wildcards.group(1).split(", ")]
-            if wildcards
-            else []
-        )
+        values = [item.split("=", 1)[1] for item in wildcards.group(1).split(", ")] if wildcards else []
         resources = dict(item.split("=", 1) for item in found.group(1).split(", "))
         declared[rule, "_".join(values)] = {
             "cpus": int(resources.get("cpus_per_task", 1)),
@@ -317,25 +297,19 @@ def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
     train_work = results / "checkpoints" / ".work" / "tiny-oss"
     checkpoint = results / "checkpoints" / "tiny-oss"
 
-    with FakeServer(
-        contaminating_responder, require_api_key="sk-test-123", latency_s=0.3
-    ) as server:
+    with FakeServer(contaminating_responder, require_api_key="sk-test-123", latency_s=0.3) as server:
         write_config(tmp_path, server.base_url, base)
         before = {job["JobId"] for job in slurm_jobs()}
         log_path = tmp_path / "snakemake.log"
         with open(log_path, "w") as log:
             started = time.monotonic()
-            run = subprocess.Popen(
-                command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+            run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
 
             def wait_for(what, condition, timeout=240):
                 deadline = time.monotonic() + timeout
                 while not (found := condition()):
-                    assert run.poll() is None, (
-                        f"snakemake ended before {what}:\n{log_path.read_text()}"
-                    )
+                    assert run.poll() is None, f"snakemake ended before {what}:\n{log_path.read_text()}"
                     assert time.monotonic() < deadline, f"no {what} within {timeout} s"
                     time.sleep(0.1)
                 return found
@@ -347,15 +321,11 @@ def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
             )
             # Its seeds exist (the shell shard's may not yet): answers to prompts
             # that quote one of them.
-            py_seeds = [
-                s["seed"] for s in read_jsonl(seeds_dir / "python" / "00000.jsonl")
-            ]
+            py_seeds = [s["seed"] for s in read_jsonl(seeds_dir / "python" / "00000.jsonl")]
 
             def python_answers():
                 return sum(
-                    e.status == 200
-                    and any(seed in prompt_text(e.body) for seed in py_seeds)
-                    for e in server.log
+                    e.status == 200 and any(seed in prompt_text(e.body) for seed in py_seeds) for e in server.log
                 )
 
             wait_for("6 Python answers", lambda: python_answers() >= 6)
@@ -369,9 +339,7 @@ def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
 
             # Training: cancel the job once it has written a complete checkpoint.
             train_id = wait_for("running training job", lambda: running_job("train"))
-            resumable = wait_for(
-                "a complete trainer checkpoint", lambda: last_checkpoint(train_work)
-            )
+            resumable = wait_for("a complete trainer checkpoint", lambda: last_checkpoint(train_work))
             # The training process sees the GPU SLURM bound to the job.
             gpus_seen = job_process_env(train_id, "ossinstruct", "CUDA_VISIBLE_DEVICES")
             cancel(train_id)
@@ -388,19 +356,13 @@ def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
     output = log_path.read_text()
     declared = declared_resources(output)
     # --- Every job ran as a SLURM job with what its rule declares.
-    jobs = [
-        job
-        for job in slurm_jobs()
-        if job["JobId"] not in before and job.get("WorkDir") == str(tmp_path)
-    ]
+    jobs = [job for job in slurm_jobs() if job["JobId"] not in before and job.get("WorkDir") == str(tmp_path)]
     print(f"\nSLURM jobs of the pipeline run ({len(jobs)}):")
     for job in sorted(jobs, key=lambda j: int(j["JobId"])):
         rule = re.match(r"rule_(.+?)(_wildcards_(.*))?$", job["Comment"])
         job["rule"], job["wildcards"] = rule.group(1), rule.group(3) or ""
         res = requested(job)
-        ran = datetime.fromisoformat(job["EndTime"]) - datetime.fromisoformat(
-            job["StartTime"]
-        )
+        ran = datetime.fromisoformat(job["EndTime"]) - datetime.fromisoformat(job["StartTime"])
         print(
             f"  {job['rule']:<22} {job['wildcards']:<22} job {job['JobId']:>4}  "
             f"cpus={res['cpus']} mem={res['mem_mb']}M time={res['runtime']}min "
@@ -444,10 +406,7 @@ def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
     asked_again = [e for e in server.log if e.received > dead and is_python(e)]
     assert len(asked_again) == PY_SEEDS - len(cached)
     assert len({e.body_hash for e in asked_again}) == len(asked_again)
-    print(
-        f"generation rerun: {len(cached)} answers from the cache, "
-        f"{len(asked_again)} asked again"
-    )
+    print(f"generation rerun: {len(cached)} answers from the cache, {len(asked_again)} asked again")
 
     # --- Training resumed from the checkpoint the cancelled job left, and finished.
     assert gpus_seen == {"0"} or gpus_seen == {"1"}, gpus_seen
@@ -459,13 +418,9 @@ def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
 
     # --- Every job ran as a SLURM job with what its rule declares.
 
-    cancelled = sorted(
-        (j["rule"], j["wildcards"]) for j in jobs if j["JobState"] == "CANCELLED"
-    )
+    cancelled = sorted((j["rule"], j["wildcards"]) for j in jobs if j["JobState"] == "CANCELLED")
     assert cancelled == [("generate", "fake_src_python_00000"), ("train", "tiny-oss")]
-    completed = sorted(
-        (j["rule"], j["wildcards"]) for j in jobs if j["JobState"] == "COMPLETED"
-    )
+    completed = sorted((j["rule"], j["wildcards"]) for j in jobs if j["JobState"] == "COMPLETED")
     assert len(completed) + len(cancelled) == len(jobs)
     # One completed SLURM job per Snakemake job, every rule but the local `all`.
     assert completed == sorted(declared), output
@@ -495,8 +450,4 @@ def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
         "train",
         "eval_generate",
     }
-    assert all(
-        requested(j)["gpu"] == 1
-        for j in jobs
-        if j["rule"] in ("train", "eval_generate")
-    )
+    assert all(requested(j)["gpu"] == 1 for j in jobs if j["rule"] in ("train", "eval_generate"))

@@ -6,8 +6,8 @@ import re
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO, SHARED, coloured_pixels
+
 from ossinstruct.evaluate.summary import (
     CSV_COLUMNS,
     find_paper_row,
@@ -37,12 +37,23 @@ def paper():
     return load_paper_results()
 
 
-def result(model, benchmark="humaneval", base=0.604, plus=0.555, paper_row="same", limit=None,
-           n_tasks=164, release=164, sha="0123456789abcdef" * 4):
+def result(
+    model,
+    benchmark="humaneval",
+    base=0.604,
+    plus=0.555,
+    paper_row="same",
+    limit=None,
+    n_tasks=164,
+    release=164,
+    sha="0123456789abcdef" * 4,
+):
     return {
-        "model": model, "benchmark": benchmark,
+        "model": model,
+        "benchmark": benchmark,
         "pass@1": {"base": base, "plus": plus},
-        "n_tasks": n_tasks, "n_passed": {"base": round(base * n_tasks), "plus": round(plus * n_tasks)},
+        "n_tasks": n_tasks,
+        "n_passed": {"base": round(base * n_tasks), "plus": round(plus * n_tasks)},
         "limit": limit,
         "paper_row": model if paper_row == "same" else paper_row,
         "decoding": {"temperature": 0.0},
@@ -77,7 +88,7 @@ def test_paper_headline_rows(paper, row):
 def _table_lines(text: str, caption_start: str, n_header: int, n_rows: int) -> list[str]:
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(caption_start))
-    return [line for line in lines[start + 1:] if "\t" in line][n_header:n_header + n_rows]
+    return [line for line in lines[start + 1 :] if "\t" in line][n_header : n_header + n_rows]
 
 
 def _pair(cell: str):
@@ -101,9 +112,13 @@ def test_tables_1_and_4_match_the_paper_text(paper):
             assert cells[size_col] == (row["size"] or "-"), key
             scores = row["scores"]
             assert _pair(cells[size_col + 1 + (table_id == "table4")]) == (
-                scores["humaneval"]["base"], scores["humaneval"]["plus"]), key
+                scores["humaneval"]["base"],
+                scores["humaneval"]["plus"],
+            ), key
             assert _pair(cells[size_col + 2 + (table_id == "table4")]) == (
-                scores["mbpp"]["base"], scores["mbpp"]["plus"]), key
+                scores["mbpp"]["base"],
+                scores["mbpp"]["plus"],
+            ), key
 
 
 def test_table5_ablation_and_qualified_rows(paper):
@@ -138,11 +153,21 @@ def test_every_paper_row_in_config_resolves(paper):
 
 def test_malformed_paper_results_name_the_key(tmp_path):
     bad = tmp_path / "paper.yaml"
-    bad.write_text(yaml.safe_dump({
-        "source": {"arxiv": "2312.02120"}, "benchmark_tables": {"humaneval": ["t1"]},
-        "tables": {"t1": {"caption": "c", "metric": "m",
-                          "rows": {"X-7B": {"display": "X", "scores": {"humaneval": {"plus": "55.5"}}}}}},
-    }))
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "source": {"arxiv": "2312.02120"},
+                "benchmark_tables": {"humaneval": ["t1"]},
+                "tables": {
+                    "t1": {
+                        "caption": "c",
+                        "metric": "m",
+                        "rows": {"X-7B": {"display": "X", "scores": {"humaneval": {"plus": "55.5"}}}},
+                    }
+                },
+            }
+        )
+    )
     with pytest.raises(ValueError, match=r"paper\.yaml: tables\.t1\.rows\.X-7B\.scores\.humaneval\.plus"):
         load_paper_results(bad)
     bad.write_text("source: {arxiv: '1'}\ntables: {t1: {caption: c, metric: m, rows: {}}}\nbenchmark_tables: {}\n")
@@ -162,10 +187,14 @@ def test_summary_rows_long_format(paper):
     ]
     rows = summary_rows(results, paper)
     assert [(r["model"], r["benchmark"], r["variant"]) for r in rows] == [
-        ("Magicoder-CL-7B", "humaneval", "base"), ("Magicoder-CL-7B", "humaneval", "plus"),
-        ("MagicoderS-DS-6.7B", "humaneval", "base"), ("MagicoderS-DS-6.7B", "humaneval", "plus"),
-        ("my-model", "humaneval", "base"), ("my-model", "humaneval", "plus"),
-        ("Magicoder-CL-7B", "mbpp", "base"), ("Magicoder-CL-7B", "mbpp", "plus"),
+        ("Magicoder-CL-7B", "humaneval", "base"),
+        ("Magicoder-CL-7B", "humaneval", "plus"),
+        ("MagicoderS-DS-6.7B", "humaneval", "base"),
+        ("MagicoderS-DS-6.7B", "humaneval", "plus"),
+        ("my-model", "humaneval", "base"),
+        ("my-model", "humaneval", "plus"),
+        ("Magicoder-CL-7B", "mbpp", "base"),
+        ("Magicoder-CL-7B", "mbpp", "plus"),
     ]
     by = {(r["model"], r["benchmark"], r["variant"]): r for r in rows}
     first = by["Magicoder-CL-7B", "humaneval", "base"]
@@ -192,8 +221,10 @@ def test_markdown_dashes_limits_and_sources(paper):
 
     limited = [result("Magicoder-CL-7B", limit=10, n_tasks=10), result("my-model", paper_row=None)]
     text = summary_markdown(summary_rows(limited, paper), paper, limited)
-    assert ("Magicoder-CL-7B on HumanEval: evaluated on the first 10 of 164 tasks; "
-            "not comparable to the paper's full-benchmark numbers.") in text
+    assert (
+        "Magicoder-CL-7B on HumanEval: evaluated on the first 10 of 164 tasks; "
+        "not comparable to the paper's full-benchmark numbers."
+    ) in text
     assert "my-model on HumanEval: evaluated" not in text
     assert "**10 of 164** ⚠" in text
     # A limit at or above the benchmark's size evaluates everything: no warning.
@@ -231,8 +262,11 @@ def test_write_summary_files(tmp_path, saved_figures):
     png = (out / "summary.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
     assert coloured_pixels(out / "summary.png") > 100
-    panels = {ax.get_title(): sorted(round(p.get_height(), 6) for p in ax.patches)
-              for ax in saved_figures[-1].axes if ax.get_title()}
+    panels = {
+        ax.get_title(): sorted(round(p.get_height(), 6) for p in ax.patches)
+        for ax in saved_figures[-1].axes
+        if ax.get_title()
+    }
     expected: dict = {}
     for r in rows:
         heights = expected.setdefault(variant_label(r["benchmark"], r["variant"]), [])
@@ -249,8 +283,7 @@ def test_write_summary_files(tmp_path, saved_figures):
 def test_paper_rows_from_config_override_the_results(tmp_path):
     paths = write_results(tmp_path, [result("run-a", paper_row=None)])
     out = tmp_path / "out"
-    rows = write_summary(paths, out / "s.md", out / "s.csv", out / "s.png",
-                         paper_rows={"run-a": "MagicoderS-CL-7B"})
+    rows = write_summary(paths, out / "s.md", out / "s.csv", out / "s.png", paper_rows={"run-a": "MagicoderS-CL-7B"})
     assert [r["paper"] for r in rows] == [70.7, 66.5]
 
 

@@ -21,12 +21,12 @@ pytest.importorskip("trl")
 pytest.importorskip("peft")
 yaml = pytest.importorskip("yaml")
 
+from conftest import coloured_pixels  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
-from conftest import coloured_pixels  # noqa: E402
+from ossinstruct.curate.trainset import render_prompt  # noqa: E402
 from ossinstruct.train import launch  # noqa: E402
 from ossinstruct.train import recipe as T  # noqa: E402
-from ossinstruct.curate.trainset import render_prompt  # noqa: E402
 
 SPECIALS = ["<eos>", "<bos>", "<unk>", "<pad>"]
 CHARS = [chr(c) for c in range(32, 127)] + ["\n"]
@@ -55,8 +55,9 @@ def _tokenizer(add_bos: bool = True, pad: str | None = None, add_eos: bool = Fal
     if specials:
         tok.post_processor = processors.TemplateProcessing(single=template, special_tokens=specials)
     kwargs = {"pad_token": pad} if pad else {}
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>",
-                                   unk_token="<unk>", **kwargs)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", unk_token="<unk>", **kwargs
+    )
 
 
 def _save_model(path: Path, tokenizer=None, seed: int = 0) -> Path:
@@ -64,9 +65,16 @@ def _save_model(path: Path, tokenizer=None, seed: int = 0) -> Path:
 
     tokenizer = tokenizer or _tokenizer()
     config = LlamaConfig(
-        vocab_size=len(VOCAB), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        bos_token_id=BOS, eos_token_id=EOS, tie_word_embeddings=False,
+        vocab_size=len(VOCAB),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=BOS,
+        eos_token_id=EOS,
+        tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
     LlamaForCausalLM(config).save_pretrained(path)
@@ -75,10 +83,17 @@ def _save_model(path: Path, tokenizer=None, seed: int = 0) -> Path:
 
 
 def _records(n: int, completion=ANSWER) -> list[dict]:
-    return [{"prompt": render_prompt(f"Task {i}: return the answer."),
-             "completion": completion if isinstance(completion, str) else completion(i),
-             "id": f"oss-instruct/{i}", "lang": "python", "is_python": True,
-             "source_dataset": "oss-instruct"} for i in range(n)]
+    return [
+        {
+            "prompt": render_prompt(f"Task {i}: return the answer."),
+            "completion": completion if isinstance(completion, str) else completion(i),
+            "id": f"oss-instruct/{i}",
+            "lang": "python",
+            "is_python": True,
+            "source_dataset": "oss-instruct",
+        }
+        for i in range(n)
+    ]
 
 
 def _write(path: Path, records: list[dict]) -> Path:
@@ -87,10 +102,19 @@ def _write(path: Path, records: list[dict]) -> Path:
 
 
 def _config(tmp: Path, base: Path, train_file: Path, name: str = "model", **overrides):
-    settings = dict(base_model=str(base), train_file=str(train_file),
-                    output_dir=str(tmp / name), max_length=256, effective_batch_size=4,
-                    per_device_batch_size=2, max_steps=3, save_steps=100, warmup_steps=0,
-                    seed=0, dataset_name="oss-instruct")
+    settings = dict(
+        base_model=str(base),
+        train_file=str(train_file),
+        output_dir=str(tmp / name),
+        max_length=256,
+        effective_batch_size=4,
+        per_device_batch_size=2,
+        max_steps=3,
+        save_steps=100,
+        warmup_steps=0,
+        seed=0,
+        dataset_name="oss-instruct",
+    )
     settings.update(overrides)
     return T.TrainConfig(**settings)
 
@@ -110,11 +134,38 @@ def stage1(tmp_path_factory, tiny) -> tuple[T.TrainConfig, dict]:
     tmp = tmp_path_factory.mktemp("stage1")
     data = _write(tmp / "train.jsonl", _records(24))
     out = tmp / "magicoder"
-    rc = T.main(["--base-model", str(tiny), "--train-file", str(data), "--output-dir", str(out),
-                 "--max-length", "256", "--effective-batch-size", "4",
-                 "--per-device-batch-size", "4", "--max-steps", "40", "--optimizer", "adamw",
-                 "--learning-rate", "1e-2", "--warmup-steps", "0", "--save-steps", "100",
-                 "--seed", "0", "--dataset-name", "oss-instruct", "--logging-dir", str(tmp / "tensorboard")])
+    rc = T.main(
+        [
+            "--base-model",
+            str(tiny),
+            "--train-file",
+            str(data),
+            "--output-dir",
+            str(out),
+            "--max-length",
+            "256",
+            "--effective-batch-size",
+            "4",
+            "--per-device-batch-size",
+            "4",
+            "--max-steps",
+            "40",
+            "--optimizer",
+            "adamw",
+            "--learning-rate",
+            "1e-2",
+            "--warmup-steps",
+            "0",
+            "--save-steps",
+            "100",
+            "--seed",
+            "0",
+            "--dataset-name",
+            "oss-instruct",
+            "--logging-dir",
+            str(tmp / "tensorboard"),
+        ]
+    )
     assert rc == 0
     manifest = json.loads((out / "manifest.json").read_text())
     return T.TrainConfig.from_dict(manifest["config"]), manifest
@@ -131,8 +182,7 @@ def test_labels_mask_the_prompt_and_end_with_one_eos(tmp_path, kind, tokenizatio
     completions = ["x = 1\n", "print('a much longer answer')\n", ANSWER]
     records = _records(3, lambda i: completions[i])
     data = _write(tmp_path / "train.jsonl", records)
-    trainer, run = T.build_trainer(_config(tmp_path, base, data, max_length=512,
-                                           tokenization=tokenization))
+    trainer, run = T.build_trainer(_config(tmp_path, base, data, max_length=512, tokenization=tokenization))
     # The authors' separate encoding adds the tokenizer's BOS whether or not its own
     # post-processor would; TRL's joint one uses the tokenizer's special tokens.
     add_bos = add_bos or tokenization == "separate"
@@ -165,8 +215,7 @@ def test_truncation_cuts_the_response_and_keeps_the_prompt(tmp_path, tiny):
     max_length = prompt_len + 10
     assert len(records[2]["prompt"]) > max_length
     data = _write(tmp_path / "train.jsonl", records)
-    trainer, run = T.build_trainer(_config(tmp_path, tiny, data, max_length=max_length,
-                                           keep_prompt_only=False))
+    trainer, run = T.build_trainer(_config(tmp_path, tiny, data, max_length=max_length, keep_prompt_only=False))
 
     # The sample whose prompt alone fills max_length has nothing to learn: dropped (TRL).
     assert len(trainer.train_dataset) == 2 and run.stats["dropped_prompt_too_long"] == 1
@@ -189,10 +238,10 @@ def _merging_tokenizer():
     vocab = {**VOCAB, "\nd": len(VOCAB)}
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[("\n", "d")], unk_token="<unk>"))
     tok.decoder = decoders.Fuse()
-    tok.post_processor = processors.TemplateProcessing(single="<bos> $A",
-                                                       special_tokens=[("<bos>", BOS)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>",
-                                   unk_token="<unk>", pad_token="<pad>")
+    tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", BOS)])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", unk_token="<unk>", pad_token="<pad>"
+    )
 
 
 def test_separate_encoding_is_the_authors(tmp_path):
@@ -202,12 +251,20 @@ def test_separate_encoding_is_the_authors(tmp_path):
 
     tokenizer = _merging_tokenizer()
     merged = len(VOCAB)
-    assert tokenizer("x\ndef", add_special_tokens=False)["input_ids"] == [
-        VOCAB["x"], merged, VOCAB["e"], VOCAB["f"]]
+    assert tokenizer("x\ndef", add_special_tokens=False)["input_ids"] == [VOCAB["x"], merged, VOCAB["e"], VOCAB["f"]]
     base = tmp_path / "base"
-    LlamaForCausalLM(LlamaConfig(vocab_size=merged + 1, hidden_size=32, intermediate_size=64,
-                                 num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                                 bos_token_id=BOS, eos_token_id=EOS)).save_pretrained(base)
+    LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=merged + 1,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            bos_token_id=BOS,
+            eos_token_id=EOS,
+        )
+    ).save_pretrained(base)
     tokenizer.save_pretrained(base)
     records = _records(2)  # prompts end with "@@ Response\n", answers start with "def"
     data = _write(tmp_path / "train.jsonl", records)
@@ -219,8 +276,7 @@ def test_separate_encoding_is_the_authors(tmp_path):
     assert prompt[-1] == VOCAB["\n"] and response[0] == VOCAB["d"]
     assert row["input_ids"] == prompt + response
     assert row["labels"] == [-100] * len(prompt) + response
-    joint, _ = T.build_trainer(_config(tmp_path, base, data, name="joint", max_length=512,
-                                       tokenization="joint"))
+    joint, _ = T.build_trainer(_config(tmp_path, base, data, name="joint", max_length=512, tokenization="joint"))
     joint_row = joint.train_dataset[0]
     assert joint_row["input_ids"][len(prompt) - 1] == merged
     assert len(joint_row["input_ids"]) == len(row["input_ids"]) - 1
@@ -267,8 +323,7 @@ def test_packing_keeps_the_same_supervision(tmp_path, tiny):
     records = _records(6, lambda i: "ok\n" * (i + 1))
     data = _write(tmp_path / "train.jsonl", records)
     _, padded = T.build_trainer(_config(tmp_path, tiny, data, name="a", max_length=512))
-    trainer, packed = T.build_trainer(_config(tmp_path, tiny, data, name="b", max_length=512,
-                                              packing=True))
+    trainer, packed = T.build_trainer(_config(tmp_path, tiny, data, name="b", max_length=512, packing=True))
     assert packed.stats["rows"] < padded.stats["rows"]  # several samples per row
     assert packed.stats["tokens"] == padded.stats["tokens"]
     assert packed.stats["supervised_tokens"] == padded.stats["supervised_tokens"]
@@ -300,8 +355,14 @@ def test_tiny_model_learns_and_writes_its_outputs(stage1):
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     assert last < 0.5 * first, losses
     assert manifest["training"]["global_step"] == 40
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "loss_curve.png",
-                 "trainer_state.json", "manifest.json"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "loss_curve.png",
+        "trainer_state.json",
+        "manifest.json",
+    ):
         assert (out / name).is_file(), name
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert coloured_pixels(out / "loss_curve.png") > 100  # the curve is drawn
@@ -312,8 +373,12 @@ def test_tiny_model_learns_and_writes_its_outputs(stage1):
 def test_loss_curve_plots_the_logged_losses(tmp_path, saved_figures):
     """README: each checkpoint has a `loss_curve.png`: it plots the logged loss at each
     logged step; with nothing logged the image says so and has no curve."""
-    history = [{"step": 1, "loss": 2.5}, {"step": 2, "loss": 1.5, "learning_rate": 1e-3},
-               {"step": 2, "eval_loss": 9.0}, {"step": 3, "loss": 0.75}]
+    history = [
+        {"step": 1, "loss": 2.5},
+        {"step": 2, "loss": 1.5, "learning_rate": 1e-3},
+        {"step": 2, "eval_loss": 9.0},
+        {"step": 3, "loss": 0.75},
+    ]
     assert T.plot_loss_curve(history, tmp_path / "curve.png", title="t") is True
     [line] = saved_figures[-1].axes[0].lines
     assert list(line.get_xdata()) == [1, 2, 3] and list(line.get_ydata()) == [2.5, 1.5, 0.75]
@@ -427,9 +492,17 @@ def test_checkpoints_of_another_run_are_not_resumed(tmp_path):
 def test_second_stage_starts_from_the_first_stage_output(tmp_path, stage1):
     config1, manifest1 = stage1
     data = _write(tmp_path / "evol.jsonl", _records(8))
-    config = _config(tmp_path, Path(config1.output_dir), data, name="magicoder-s",
-                     max_length=200, max_steps=2, optimizer="adamw", learning_rate=1e-3,
-                     dataset_name="evol-instruct")
+    config = _config(
+        tmp_path,
+        Path(config1.output_dir),
+        data,
+        name="magicoder-s",
+        max_length=200,
+        max_steps=2,
+        optimizer="adamw",
+        learning_rate=1e-3,
+        dataset_name="evol-instruct",
+    )
     manifest = T.train(config)
     assert manifest["base_model"]["spec"] == config1.output_dir
     assert manifest["dataset"]["name"] == "evol-instruct"
@@ -484,8 +557,7 @@ def test_lora_without_merge_writes_the_adapter_and_its_base(tmp_path, tiny):
     assert (out / "adapter_config.json").is_file() and not (out / "config.json").exists()
     note = json.loads((out / "base_model.json").read_text())
     assert note["base_model"] == str(tiny)
-    assert T.normalise_lora({"r": 2}) == {"r": 2, "alpha": 4.0, "dropout": 0.05,
-                                          "target_modules": "all-linear"}
+    assert T.normalise_lora({"r": 2}) == {"r": 2, "alpha": 4.0, "dropout": 0.05, "target_modules": "all-linear"}
 
 
 # ----------------------------------------------------------------- (f) manifest
@@ -496,8 +568,11 @@ def test_manifest_records_data_model_and_batch_arithmetic(stage1):
     sha = hashlib.sha256(Path(config.train_file).read_bytes()).hexdigest()
     assert manifest["dataset"]["sha256"] == sha
     assert manifest["dataset"]["examples"] == 24
-    assert manifest["base_model"] == {"spec": config.base_model, "revision": None,
-                                      "resolved": str(Path(config.base_model).resolve())}
+    assert manifest["base_model"] == {
+        "spec": config.base_model,
+        "revision": None,
+        "resolved": str(Path(config.base_model).resolve()),
+    }
     hp = manifest["hyperparameters"]
     assert hp["world_size"] == 1
     assert hp["gradient_accumulation_steps"] == 1 and hp["effective_batch_size"] == 4
@@ -508,12 +583,13 @@ def test_manifest_records_data_model_and_batch_arithmetic(stage1):
     assert manifest["training"]["tokens_seen"] > 0
     assert manifest["started_at"] <= manifest["finished_at"]
     text = json.dumps(manifest).lower()
-    assert "token\": \"hf_" not in text and "api_key" not in text
+    assert 'token": "hf_' not in text and "api_key" not in text
 
 
 def test_accumulation_comes_from_the_world_size(monkeypatch):
-    config = T.TrainConfig(base_model="m", train_file="t.jsonl", output_dir="o",
-                           effective_batch_size=512, per_device_batch_size=8)
+    config = T.TrainConfig(
+        base_model="m", train_file="t.jsonl", output_dir="o", effective_batch_size=512, per_device_batch_size=8
+    )
     monkeypatch.setenv("WORLD_SIZE", "4")
     hp = T.resolve_hyperparameters(config)
     assert hp["world_size"] == 4
@@ -539,12 +615,18 @@ def test_bf16_only_where_supported(monkeypatch):
 
 
 def test_cli_flags_and_config_json(tmp_path):
-    base = {"base_model": "embedded:gemma-3-270m", "train_file": "t.jsonl",
-            "output_dir": "out", "max_length": 1024, "lora": {"r": 16}}
+    base = {
+        "base_model": "embedded:gemma-3-270m",
+        "train_file": "t.jsonl",
+        "output_dir": "out",
+        "max_length": 1024,
+        "lora": {"r": 16},
+    }
     path = tmp_path / "c.json"
     path.write_text(json.dumps(base))
-    args = T.build_parser().parse_args(["--config-json", str(path), "--lora-alpha", "8",
-                                        "--max-steps", "3", "--no-bf16", "--packing"])
+    args = T.build_parser().parse_args(
+        ["--config-json", str(path), "--lora-alpha", "8", "--max-steps", "3", "--no-bf16", "--packing"]
+    )
     config = T.config_from_args(args)
     assert config.max_length == 1024 and config.max_steps == 3
     assert config.bf16 is False and config.packing is True
@@ -567,9 +649,26 @@ def test_every_train_config_field_is_a_flag():
             assert {"lora_r", "lora_alpha", "lora_dropout", "lora_target_modules"} <= set(flags)
             continue
         assert f.name in flags, f"TrainConfig.{f.name} has no flag"
-    args = parser.parse_args(["--base-model", "m", "--train-file", "t", "--output-dir", "o",
-                              "--weight-decay", "0.1", "--report-to", "none", "wandb",
-                              "--epochs", "1.5", "--no-merge-lora", "--max-grad-norm", "1"])
+    args = parser.parse_args(
+        [
+            "--base-model",
+            "m",
+            "--train-file",
+            "t",
+            "--output-dir",
+            "o",
+            "--weight-decay",
+            "0.1",
+            "--report-to",
+            "none",
+            "wandb",
+            "--epochs",
+            "1.5",
+            "--no-merge-lora",
+            "--max-grad-norm",
+            "1",
+        ]
+    )
     config = T.config_from_args(args)
     assert config.weight_decay == 0.1 and config.report_to == ["none", "wandb"]
     assert config.epochs == 1.5 and config.merge_lora is False and config.max_grad_norm == 1.0
@@ -594,7 +693,7 @@ def test_eight_gpus_use_accelerate_ddp():
     assert cmd[cmd.index("--num_processes") + 1] == "8"
     assert cmd[cmd.index("--num_machines") + 1] == "1"
     assert "--multi_gpu" in cmd and "--config_file" not in cmd
-    assert cmd[-len(ARGS) - 3:] == ["-m", "ossinstruct", "train", *ARGS]
+    assert cmd[-len(ARGS) - 3 :] == ["-m", "ossinstruct", "train", *ARGS]
 
 
 def test_two_nodes_take_rank_and_host_from_slurm(monkeypatch):
@@ -613,8 +712,7 @@ def test_two_nodes_take_rank_and_host_from_slurm(monkeypatch):
     # Without scontrol on PATH the nodelist is expanded here.
     monkeypatch.setattr(launch, "_scontrol_hostnames", lambda nodelist: None)
     monkeypatch.setenv("SLURM_JOB_NODELIST", "node[003-004,9],login1")
-    assert launch.expand_nodelist("node[003-004,9],login1") == ["node003", "node004", "node9",
-                                                                "login1"]
+    assert launch.expand_nodelist("node[003-004,9],login1") == ["node003", "node004", "node9", "login1"]
     assert launch.main_host() == "node003"
 
 
@@ -633,8 +731,7 @@ def test_accelerate_configs_are_valid(strategy, kind):
         assert config["mixed_precision"] == "bf16"
         assert config["fsdp_config"]["fsdp_state_dict_type"] == "FULL_STATE_DICT"
     else:
-        ds = json.loads((launch.REPO_ROOT / config["deepspeed_config"]["deepspeed_config_file"])
-                        .read_text())
+        ds = json.loads((launch.REPO_ROOT / config["deepspeed_config"]["deepspeed_config_file"]).read_text())
         assert ds["zero_optimization"]["stage"] == 3 and ds["zero_allow_untested_optimizer"]
     cmd = launch.launch_command(ARGS, gpus=8, strategy=strategy)
     assert cmd[cmd.index("--config_file") + 1] == str(path) and "--multi_gpu" not in cmd
@@ -660,15 +757,52 @@ def test_two_process_ddp_over_gloo_on_cpu(tmp_path, tiny):
     with socket.socket() as s:  # a free port for the rendezvous
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(Path(__file__).parent.parent)])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
-           "--master_addr", "127.0.0.1", "--master_port", str(port),
-           str(Path(__file__).parent / "ddp_worker.py"),
-           "--base-model", str(tiny), "--train-file", str(data), "--output-dir", str(out),
-           "--max-length", "256", "--effective-batch-size", "8", "--per-device-batch-size", "2",
-           "--max-steps", "3", "--optimizer", "adamw", "--learning-rate", "1e-3",
-           "--warmup-steps", "0", "--save-steps", "100", "--seed", "0", "--dataset-name", "oss-instruct"]
+    env = {
+        **os.environ,
+        "CUDA_VISIBLE_DEVICES": "",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(Path(__file__).parent.parent)]),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(port),
+        str(Path(__file__).parent / "ddp_worker.py"),
+        "--base-model",
+        str(tiny),
+        "--train-file",
+        str(data),
+        "--output-dir",
+        str(out),
+        "--max-length",
+        "256",
+        "--effective-batch-size",
+        "8",
+        "--per-device-batch-size",
+        "2",
+        "--max-steps",
+        "3",
+        "--optimizer",
+        "adamw",
+        "--learning-rate",
+        "1e-3",
+        "--warmup-steps",
+        "0",
+        "--save-steps",
+        "100",
+        "--seed",
+        "0",
+        "--dataset-name",
+        "oss-instruct",
+    ]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-4000:]
     ranks = [json.loads(Path(f"{out}.rank{k}.json").read_text()) for k in (0, 1)]

@@ -43,20 +43,17 @@ PROMPTS = [
 
 
 def _tokenizer(chat_template: str | None = None):
-    from tokenizers import Regex, Tokenizer, decoders, models as tok_models
-    from tokenizers import pre_tokenizers, processors
+    from tokenizers import Regex, Tokenizer, decoders, pre_tokenizers, processors
+    from tokenizers import models as tok_models
     from transformers import PreTrainedTokenizerFast
 
     vocab = {tok: i for i, tok in enumerate(SPECIALS + CHARS)}
     tok = Tokenizer(tok_models.WordLevel(vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
     tok.decoder = decoders.Fuse()
-    tok.post_processor = processors.TemplateProcessing(
-        single="<bos> $A", special_tokens=[("<bos>", vocab["<bos>"])]
-    )
+    tok.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", vocab["<bos>"])])
     # No pad token: the loader must fall back to eos.
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>",
-                                   eos_token="<eos>", unk_token="<unk>")
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", unk_token="<unk>")
     if chat_template:
         fast.chat_template = chat_template
     return fast
@@ -67,9 +64,15 @@ def _save_model(path: Path, *, silent: bool = False, chat_template: str | None =
 
     tokenizer = _tokenizer(chat_template)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-        max_position_embeddings=256, bos_token_id=1, eos_token_id=0,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=1,
+        eos_token_id=0,
         tie_word_embeddings=False,
     )
     torch.manual_seed(0)
@@ -94,8 +97,9 @@ def tiny_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def backend(tiny_dir) -> TransformersBackend:
-    b = TransformersBackend({"backend": "transformers", "model": str(tiny_dir),
-                             "batch_size": 3, "dtype": "float32", "device": "cpu"})
+    b = TransformersBackend(
+        {"backend": "transformers", "model": str(tiny_dir), "batch_size": 3, "dtype": "float32", "device": "cpu"}
+    )
     b.load()
     return b
 
@@ -121,9 +125,14 @@ def _reference(backend, prompt: str, max_new_tokens: int) -> list[int]:
     """Greedy continuation of one prompt, unpadded, straight from transformers."""
     ids = backend.tokenizer(prompt, return_tensors="pt")
     with torch.inference_mode():
-        out = backend.model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
-                                     pad_token_id=backend.pad_id, eos_token_id=backend.eos_ids)
-    return out[0, ids["input_ids"].shape[1]:].tolist()
+        out = backend.model.generate(
+            **ids,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=backend.pad_id,
+            eos_token_id=backend.eos_ids,
+        )
+    return out[0, ids["input_ids"].shape[1] :].tolist()
 
 
 # ------------------------------------------------------------------- transformers backend
@@ -171,18 +180,15 @@ def test_stop_string_cuts_and_stops_early(backend, monkeypatch):
 
     steps = []
     original = backend.model.forward
-    monkeypatch.setattr(backend.model, "forward",
-                        lambda *a, **kw: steps.append(1) or original(*a, **kw))
-    requests = [Request(f"s{i}", _params(max_tokens=200, stop=stops), prompt=p)
-                for i, p in enumerate(PROMPTS[:3])]
+    monkeypatch.setattr(backend.model, "forward", lambda *a, **kw: steps.append(1) or original(*a, **kw))
+    requests = [Request(f"s{i}", _params(max_tokens=200, stop=stops), prompt=p) for i, p in enumerate(PROMPTS[:3])]
     out = _run(backend, requests)  # one batch of three
     assert len(steps) <= 41, f"the batch ran {len(steps)} steps: it did not stop early"
 
     for i, tokens in enumerate(references):
         # Expected: the text before the first stop string; the tokens up to the one that
         # completed it.
-        needed = next(k for k in range(1, 41)
-                      if any(s in decode(tokens[:k], skip_special_tokens=True) for s in stops))
+        needed = next(k for k in range(1, 41) if any(s in decode(tokens[:k], skip_special_tokens=True) for s in stops))
         assert 0 not in tokens[:needed]
         full = decode(tokens[:needed], skip_special_tokens=True)
         cut = min(p for p in (full.find(s) for s in stops) if p >= 0)
@@ -193,8 +199,7 @@ def test_stop_string_cuts_and_stops_early(backend, monkeypatch):
 
 def test_eos_finishes_with_stop(tmp_path):
     silent = _save_model(tmp_path / "silent", silent=True)
-    b = TransformersBackend({"model": str(silent), "batch_size": 2, "dtype": "float32",
-                             "device": "cpu"})
+    b = TransformersBackend({"model": str(silent), "batch_size": 2, "dtype": "float32", "device": "cpu"})
     out = _run(b, [Request("a", _params(), prompt="abc"), Request("b", _params(), prompt="x")])
     for got in out.values():
         assert (got.text, got.finish_reason, got.completion_tokens) == ("", "stop", 1)
@@ -202,9 +207,11 @@ def test_eos_finishes_with_stop(tmp_path):
 
 
 def test_groups_by_decoding_parameters(backend):
-    requests = [Request("short", _params(max_tokens=3), prompt="abc"),
-                Request("long", _params(max_tokens=7), prompt="abc"),
-                Request("short2", _params(max_tokens=3), prompt="abcdef")]
+    requests = [
+        Request("short", _params(max_tokens=3), prompt="abc"),
+        Request("long", _params(max_tokens=7), prompt="abc"),
+        Request("short2", _params(max_tokens=3), prompt="abcdef"),
+    ]
     out = _run(backend, requests)
     assert [out[k].completion_tokens for k in ("short", "long", "short2")] == [3, 7, 3]
     assert out["long"].text.startswith(out["short"].text)
@@ -218,8 +225,16 @@ def test_sampling_is_seeded(tiny_dir, backend):
     greedy = _run(backend, [Request("g", _params(max_tokens=24), prompt="hello")])["g"].text
 
     def sample(seed: int) -> str:
-        b = TransformersBackend({"backend": "transformers", "model": str(tiny_dir), "seed": seed,
-                                 "batch_size": 3, "dtype": "float32", "device": "cpu"})
+        b = TransformersBackend(
+            {
+                "backend": "transformers",
+                "model": str(tiny_dir),
+                "seed": seed,
+                "batch_size": 3,
+                "dtype": "float32",
+                "device": "cpu",
+            }
+        )
         b.load()
         return _run(b, [Request("a", params, prompt="hello")])["a"].text
 
@@ -274,8 +289,10 @@ def test_chat_mode_needs_a_chat_template(backend):
 
 
 def test_chat_mode_uses_the_template(tmp_path):
-    template = ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
-                "{% if add_generation_prompt %}<assistant>{% endif %}")
+    template = (
+        "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}"
+    )
     path = _save_model(tmp_path / "chat", chat_template=template)
     b = TransformersBackend({"model": str(path), "dtype": "float32", "device": "cpu"})
     messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
@@ -380,9 +397,11 @@ def test_dtype_and_device():
 
 
 def test_importing_the_vllm_backend_imports_neither_vllm_nor_torch():
-    code = ("import sys, ossinstruct.llm.backends.vllm_offline\n"
-            "assert 'vllm' not in sys.modules and 'torch' not in sys.modules, "
-            "sorted(m for m in sys.modules if m.split('.')[0] in ('vllm', 'torch'))")
+    code = (
+        "import sys, ossinstruct.llm.backends.vllm_offline\n"
+        "assert 'vllm' not in sys.modules and 'torch' not in sys.modules, "
+        "sorted(m for m in sys.modules if m.split('.')[0] in ('vllm', 'torch'))"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 
 
@@ -422,9 +441,14 @@ def _fake_vllm(log: list, chat_template: str | None = "{{ x }}", fail_on: str | 
                 reason = "length" if text.endswith("!") else "stop"
                 if text.endswith("?"):
                     reason = "abort"
-                outs.append(_Out(prompt_token_ids=list(range(len(text))), outputs=[_Out(
-                    text=text.upper(), token_ids=[7] * params.kwargs["max_tokens"],
-                    finish_reason=reason)]))
+                outs.append(
+                    _Out(
+                        prompt_token_ids=list(range(len(text))),
+                        outputs=[
+                            _Out(text=text.upper(), token_ids=[7] * params.kwargs["max_tokens"], finish_reason=reason)
+                        ],
+                    )
+                )
             return outs
 
         def generate(self, prompts, sampling_params, use_tqdm=True):
@@ -444,14 +468,29 @@ def test_vllm_backend_maps_config_params_and_outputs(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log, fail_on="boom"))
     from ossinstruct.llm.backends.vllm_offline import VLLMBackend
 
-    teacher = {"backend": "vllm", "model": "org/coder", "revision": "abc123",
-               "dtype": "bfloat16", "tensor_parallel_size": 2, "gpu_memory_utilization": 0.8,
-               "max_model_len": 4096}
+    teacher = {
+        "backend": "vllm",
+        "model": "org/coder",
+        "revision": "abc123",
+        "dtype": "bfloat16",
+        "tensor_parallel_size": 2,
+        "gpu_memory_utilization": 0.8,
+        "max_model_len": 4096,
+    }
     backend = get_backend(teacher)
     assert isinstance(backend, VLLMBackend)
-    assert log[0] == ("LLM", {"model": "org/coder", "revision": "abc123", "dtype": "bfloat16",
-                              "tensor_parallel_size": 2, "gpu_memory_utilization": 0.8,
-                              "seed": 0, "max_model_len": 4096})
+    assert log[0] == (
+        "LLM",
+        {
+            "model": "org/coder",
+            "revision": "abc123",
+            "dtype": "bfloat16",
+            "tensor_parallel_size": 2,
+            "gpu_memory_utilization": 0.8,
+            "seed": 0,
+            "max_model_len": 4096,
+        },
+    )
     log.clear()
 
     backend.chunk_size = 2
@@ -459,8 +498,7 @@ def test_vllm_backend_maps_config_params_and_outputs(monkeypatch, tmp_path):
     requests = [Request(f"p{i}", params, prompt=f"prompt {i}") for i in range(5)]
     requests.append(Request("long", params, prompt="cut me!"))
     requests.append(Request("odd", params, prompt="aborted?"))
-    requests.append(Request("chat", {**params, "max_tokens": 9},
-                            messages=[{"role": "user", "content": "hello"}]))
+    requests.append(Request("chat", {**params, "max_tokens": 9}, messages=[{"role": "user", "content": "hello"}]))
     events = []
 
     def on_response(request, response):
@@ -479,18 +517,27 @@ def test_vllm_backend_maps_config_params_and_outputs(monkeypatch, tmp_path):
 
     assert Counter(k for e, k in events if e == "response") == Counter(r.key for r in requests)
     # Progressive: the first chunk's responses arrive before the second chunk is sent.
-    assert events[:4] == [("generate", 2), ("response", "p0"), ("response", "p1"),
-                          ("generate", 2)]
+    assert events[:4] == [("generate", 2), ("response", "p0"), ("response", "p1"), ("generate", 2)]
     sampling = [entry[1] for entry in log if entry[0] == "SamplingParams"]
     assert {"temperature": 0.0, "top_p": 1.0, "max_tokens": 5, "stop": ["\n##"]} in sampling
     assert {"temperature": 0.0, "top_p": 1.0, "max_tokens": 9, "stop": ["\n##"]} in sampling
     chat_calls = [entry for entry in log if entry[0] == "chat"]
-    assert chat_calls == [("chat", [[{"role": "user", "content": "hello"}]],
-                           {"temperature": 0.0, "top_p": 1.0, "max_tokens": 9, "stop": ["\n##"]})]
+    assert chat_calls == [
+        (
+            "chat",
+            [[{"role": "user", "content": "hello"}]],
+            {"temperature": 0.0, "top_p": 1.0, "max_tokens": 9, "stop": ["\n##"]},
+        )
+    ]
 
     r = got["p3"]
     assert (r.text, r.finish_reason, r.prompt_tokens, r.completion_tokens, r.model) == (
-        "PROMPT 3", "stop", len("prompt 3"), 5, "org/coder")
+        "PROMPT 3",
+        "stop",
+        len("prompt 3"),
+        5,
+        "org/coder",
+    )
     assert got["long"].finish_reason == "length"
     assert got["odd"].failed and "abort" in got["odd"].error
     assert got["chat"].text == "HELLO" and got["chat"].completion_tokens == 9
@@ -510,16 +557,18 @@ def test_vllm_backend_gguf_chunk_failure_and_chat_template(monkeypatch, tmp_path
 
     backend.chunk_size = 2
     params = {"temperature": 0.7, "top_p": 0.95, "max_tokens": 3}
-    requests = [Request("a", params, prompt="boom a"), Request("b", params, prompt="fine b"),
-                Request("c", params, prompt="fine c")]
+    requests = [
+        Request("a", params, prompt="boom a"),
+        Request("b", params, prompt="fine b"),
+        Request("c", params, prompt="fine c"),
+    ]
     got = {}
     backend.generate(requests, lambda q, r: got.setdefault(q.key, r))
     assert got["a"].error == got["b"].error == "RuntimeError: engine failure"
     assert got["c"].text == "FINE C" and not got["c"].failed
 
     with pytest.raises(ValueError, match="mode: completion"):
-        backend.generate([Request("m", params, messages=[{"role": "user", "content": "x"}])],
-                         lambda *_: None)
+        backend.generate([Request("m", params, messages=[{"role": "user", "content": "x"}])], lambda *_: None)
 
 
 def test_fewshot_template_renders_small_and_parses():

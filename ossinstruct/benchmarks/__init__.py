@@ -71,9 +71,7 @@ def evaluated(name: str) -> Benchmark:
 
 
 for _name, _benchmark in REGISTRY.items():
-    assert _benchmark.name == _name, (
-        f"REGISTRY key {_name} is benchmark {_benchmark.name}"
-    )
+    assert _benchmark.name == _name, f"REGISTRY key {_name} is benchmark {_benchmark.name}"
 
 __all__ = [
     "AUTHORS_EXEMPT",

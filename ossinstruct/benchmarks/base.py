@@ -37,8 +37,7 @@ def require_task_ids(name: str, rows: list[dict], prefix: str) -> None:
     for row in rows:
         if not str(row["task_id"]).startswith(prefix):
             raise ValueError(
-                f"benchmark {name}: task_id {row['task_id']!r} does not start with {prefix!r}; "
-                f"is this a {name} file?"
+                f"benchmark {name}: task_id {row['task_id']!r} does not start with {prefix!r}; is this a {name} file?"
             )
 
 
@@ -56,9 +55,7 @@ def row_task_id(row: dict, i: int, *keys: str) -> str:
 @dataclass(frozen=True)
 class EvalPrompt:
     text: str  # exactly what the model is given
-    response_prefix: (
-        str  # the part of `text` the model's answer continues ("" for completion)
-    )
+    response_prefix: str  # the part of `text` the model's answer continues ("" for completion)
     stop: list[str] = field(default_factory=list)
 
 
@@ -69,9 +66,7 @@ class Benchmark:
     also set ``prompt_styles`` and implement :meth:`build_prompt` and :meth:`postprocess`.
     """
 
-    name: ClassVar[
-        str
-    ]  # the config's and the file paths' name (results/eval/{model}/{name}.json)
+    name: ClassVar[str]  # the config's and the file paths' name (results/eval/{model}/{name}.json)
     display: ClassVar[str]  # the summary's name ("HumanEval")
     paper: ClassVar[str] = ""  # the paper that introduced it, with its arXiv id
     # Data: the hub source used when the config names none (a commit sha where one is
@@ -117,9 +112,7 @@ class Benchmark:
     # --------------------------------------------------------------- evaluation
     def check_style(self, style: str) -> None:
         if style not in self.prompt_styles:
-            raise ValueError(
-                f"unknown prompt style {style!r} for {self.name}; known: {', '.join(self.prompt_styles)}"
-            )
+            raise ValueError(f"unknown prompt style {style!r} for {self.name}; known: {', '.join(self.prompt_styles)}")
 
     def build_prompt(self, problem: dict, style: str) -> EvalPrompt:
         raise NotImplementedError(f"{self.name} is not evaluated")

@@ -15,8 +15,8 @@ import functools
 import sys
 from typing import ClassVar
 
-from ossinstruct.curate.trainset import MAGICODER_PROMPT
 from ossinstruct.benchmarks.base import Benchmark, EvalPrompt
+from ossinstruct.curate.trainset import MAGICODER_PROMPT
 
 PROMPT_STYLES = ("instruct", "completion", "completion-paper")
 
@@ -113,9 +113,7 @@ class EvalPlusBenchmark(Benchmark):
                 stop=[*EVALPLUS_EOS, *self.extra_eos],
             )
         if style == "completion-paper":
-            return EvalPrompt(
-                text=problem["prompt"], response_prefix="", stop=list(PAPER_ERA_EOS)
-            )
+            return EvalPrompt(text=problem["prompt"], response_prefix="", stop=list(PAPER_ERA_EOS))
         instruction, prefix = self.instruction(problem)
         return EvalPrompt(
             text=magicoder_prompt(instruction, prefix),

@@ -58,8 +58,7 @@ def mbpp_instruction_parts(problem: dict) -> tuple[str, str]:
     at = body.find("assert")
     if at < 0:
         raise ValueError(
-            f"MBPP task {problem.get('task_id')!r}: prompt has no assertion after "
-            f"its description: {prompt[:80]!r}"
+            f"MBPP task {problem.get('task_id')!r}: prompt has no assertion after its description: {prompt[:80]!r}"
         )
     description = body[:at].strip()
     if not description.endswith("."):
@@ -70,9 +69,7 @@ def mbpp_instruction_parts(problem: dict) -> tuple[str, str]:
 class Mbpp(EvalPlusBenchmark):
     name = "mbpp"
     display = "MBPP"
-    paper = (
-        "Austin et al. 2021, arXiv 2108.07732; MBPP+: Liu et al. 2023, arXiv 2305.01210"
-    )
+    paper = "Austin et al. 2021, arXiv 2108.07732; MBPP+: Liu et al. 2023, arXiv 2305.01210"
     default_source: ClassVar[dict] = {
         # The full MBPP (974 tasks) is spread over four splits of the "full" config.
         "source": "huggingface",
@@ -98,18 +95,12 @@ class Mbpp(EvalPlusBenchmark):
         require_fields(
             self.name,
             rows,
-            ("task_id", "prompt", "canonical_solution")
-            if plus
-            else ("task_id", "text", "code"),
+            ("task_id", "prompt", "canonical_solution") if plus else ("task_id", "text", "code"),
         )
         if plus:
             require_task_ids(self.name, rows, "Mbpp/")
         for row in rows:
-            task_id = (
-                row["task_id"]
-                if isinstance(row["task_id"], str)
-                else f"Mbpp/{row['task_id']}"
-            )
+            task_id = row["task_id"] if isinstance(row["task_id"], str) else f"Mbpp/{row['task_id']}"
             if plus:  # MBPP+ (evalplus)
                 yield task_id, "text", mbpp_plus_text(row["prompt"])
                 yield task_id, "canonical_solution", row["canonical_solution"]
@@ -119,9 +110,7 @@ class Mbpp(EvalPlusBenchmark):
 
     def instruction(self, problem):
         description, assertion = mbpp_instruction_parts(problem)
-        return INSTRUCTION.format(
-            description=description, assertion=assertion
-        ), "```python"
+        return INSTRUCTION.format(description=description, assertion=assertion), "```python"
 
     def deserialize(self, row):
         """MBPP+ inputs become tuples, sets... as evalplus's loader returns them."""

@@ -120,8 +120,7 @@ def _check_name(name: str):
 
     if name not in REGISTRY:
         raise ConfigError(
-            f"config key decontamination.sources.{name}: unknown benchmark {name!r}; "
-            f"known: {', '.join(REGISTRY)}"
+            f"config key decontamination.sources.{name}: unknown benchmark {name!r}; known: {', '.join(REGISTRY)}"
         )
     return REGISTRY[name]
 
@@ -134,17 +133,14 @@ def validate_source(name: str, spec: Mapping) -> dict:
         raise ConfigError(f"config key {where}: must be a mapping, not {type(spec).__name__}")
     source = spec.get("source")
     if source not in SPEC_KEYS:
-        raise ConfigError(
-            f"config key {where}.source: {source!r} is not one of {', '.join(SPEC_KEYS)}"
-        )
+        raise ConfigError(f"config key {where}.source: {source!r} is not one of {', '.join(SPEC_KEYS)}")
     if source not in ("huggingface", "file") and source not in plugin.extra_sources:
         providers = [n for n, b in _registry().items() if source in b.extra_sources]
         raise ConfigError(f"config key {where}.source: {source} only provides {', '.join(providers)}")
     required, optional = SPEC_KEYS[source]
     for key in sorted(set(spec) - required - optional):
         raise ConfigError(
-            f"config key {where}.{key}: not a key of a {source} source "
-            f"(keys: {', '.join(sorted(required | optional))})"
+            f"config key {where}.{key}: not a key of a {source} source (keys: {', '.join(sorted(required | optional))})"
         )
     for key in sorted(required - set(spec)):
         raise ConfigError(f"config key {where}.{key}: missing (a {source} source needs it)")
@@ -262,6 +258,7 @@ def load_rows(name: str, spec: Mapping) -> list[dict]:
 # ---------------------------------------------------------------------------------------
 # Strings to search for
 
+
 def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -272,8 +269,9 @@ def _registry():
     return REGISTRY
 
 
-def benchmark_strings(name: str, rows: list[dict], min_length: int = DEFAULT_MIN_LENGTH,
-                      exempt: Sequence[str] = ()) -> list[dict]:
+def benchmark_strings(
+    name: str, rows: list[dict], min_length: int = DEFAULT_MIN_LENGTH, exempt: Sequence[str] = ()
+) -> list[dict]:
     """The texts of benchmark `name` a training sample must not contain.
 
     Each is {"benchmark", "task_id", "field", "text"}: humaneval: the prompt's docstring and

@@ -152,8 +152,9 @@ def _rejected(record: dict, raw_index: int, rule: str, reason: str, duplicate_of
 # --------------------------------------------------------------------------- cleaning
 
 
-def clean(records: Iterable[dict], drop_noisy: bool = False,
-          shuffle_seed: int | None = None) -> tuple[list[dict], list[dict]]:
+def clean(
+    records: Iterable[dict], drop_noisy: bool = False, shuffle_seed: int | None = None
+) -> tuple[list[dict], list[dict]]:
     """Generation records (all shards of a dataset, in a fixed order) -> (samples, rejected).
 
     Samples follow :data:`SAMPLE_FIELDS` with ``index`` = position among the samples and
@@ -184,8 +185,11 @@ def clean(records: Iterable[dict], drop_noisy: bool = False,
         random.Random(shuffle_seed).shuffle(ok)
     for raw_index, record in ok:
         seed_text = record.get("seed")
-        seed_key = ("text:" + normalize_whitespace(seed_text)) if isinstance(seed_text, str) else (
-            ("sha256:" + record["sha256"]) if record.get("sha256") else None)
+        seed_key = (
+            ("text:" + normalize_whitespace(seed_text))
+            if isinstance(seed_text, str)
+            else (("sha256:" + record["sha256"]) if record.get("sha256") else None)
+        )
         problem_key = normalize_whitespace(record.get("problem") or "")
         solution_key = normalize_whitespace(record.get("solution") or "")
         rule = first = None
@@ -212,8 +216,7 @@ def clean(records: Iterable[dict], drop_noisy: bool = False,
     return kept, rejected
 
 
-def curation_stats(samples: list[dict], rejected: list[dict], raw: int | None = None,
-                   count_noisy: bool = True) -> dict:
+def curation_stats(samples: list[dict], rejected: list[dict], raw: int | None = None, count_noisy: bool = True) -> dict:
     """Counts for the report and the dataset card: raw records, rejections by rule and
     status, kept samples by language and by the §4.1 Python rule, and (``count_noisy``)
     how many kept samples :func:`noisy_reason` flags."""
@@ -236,9 +239,14 @@ def curation_stats(samples: list[dict], rejected: list[dict], raw: int | None = 
     return stats
 
 
-def curate_shards(shard_paths: Iterable[str], output: str, rejected_output: str,
-                  stats_output: str | None = None, drop_noisy: bool = False,
-                  shuffle_seed: int | None = None) -> dict:
+def curate_shards(
+    shard_paths: Iterable[str],
+    output: str,
+    rejected_output: str,
+    stats_output: str | None = None,
+    drop_noisy: bool = False,
+    shuffle_seed: int | None = None,
+) -> dict:
     """Read generation shards in the given order, clean them, write the samples and the
     rejected records (JSONL, atomically) and, optionally, the stats (JSON)."""
     shard_paths = list(shard_paths)
@@ -250,12 +258,15 @@ def curate_shards(shard_paths: Iterable[str], output: str, rejected_output: str,
     samples, rejected = clean(records(), drop_noisy=drop_noisy, shuffle_seed=shuffle_seed)
     write_jsonl_atomic(output, samples)
     write_jsonl_atomic(rejected_output, rejected)
-    stats = {"shards": len(shard_paths), "drop_noisy": drop_noisy, "shuffle_seed": shuffle_seed,
-             **curation_stats(samples, rejected, count_noisy=not drop_noisy)}
+    stats = {
+        "shards": len(shard_paths),
+        "drop_noisy": drop_noisy,
+        "shuffle_seed": shuffle_seed,
+        **curation_stats(samples, rejected, count_noisy=not drop_noisy),
+    }
     if drop_noisy:
         stats["kept_noisy"] = 0
     if stats_output:
         write_json_atomic(stats_output, stats)
-    log.info("%s: %d raw records, %d kept, rejected %s", output, stats["raw"], stats["kept"],
-             stats["rejected_by_rule"])
+    log.info("%s: %d raw records, %d kept, rejected %s", output, stats["raw"], stats["kept"], stats["rejected_by_rule"])
     return stats

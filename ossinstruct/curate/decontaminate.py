@@ -237,7 +237,7 @@ def _spanning_match(matcher: Matcher, texts: Sequence[str], join: str, reach: in
         return None
     found = None
     for left, right in zip(texts, texts[1:]):
-        window = left[max(len(left) - reach, 0):] + join + right[:reach]
+        window = left[max(len(left) - reach, 0) :] + join + right[:reach]
         index = matcher.first_index(window)
         if index is not None and (found is None or index < found):
             found = index
@@ -245,7 +245,10 @@ def _spanning_match(matcher: Matcher, texts: Sequence[str], join: str, reach: in
 
 
 def find_matches(
-    samples: Iterable[dict], matcher: Matcher, fields: Sequence[str] = SAMPLE_FIELDS, where: str = "samples",
+    samples: Iterable[dict],
+    matcher: Matcher,
+    fields: Sequence[str] = SAMPLE_FIELDS,
+    where: str = "samples",
     join: str | None = None,
 ) -> Iterable[dict]:
     """One record per contaminated sample: the first field (in `fields` order) that contains
@@ -291,8 +294,9 @@ def match_samples(
     if others:
         raise ValueError(f"match_samples for {benchmark} was given strings of {', '.join(others)}")
     matcher = Matcher(strings)
-    return write_jsonl_atomic(out_path, find_matches(read_jsonl(samples_path, what="sample"), matcher, fields,
-                                                     str(samples_path), join=join))
+    return write_jsonl_atomic(
+        out_path, find_matches(read_jsonl(samples_path, what="sample"), matcher, fields, str(samples_path), join=join)
+    )
 
 
 CONTAMINATION_KEYS = ("benchmark", "task_id", "field", "benchmark_field", "matched")

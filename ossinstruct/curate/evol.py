@@ -89,14 +89,15 @@ def load_evol_rows(spec: dict, name: str | None = None) -> list[dict]:
         if not path:
             raise EvolSourceError(f"{key} is file but datasets.{name}.evol.path is not set")
         return _read_rows(Path(path), name, key)
-    raise EvolSourceError(f"{key}: unknown source {source!r} for dataset {name!r} "
-                          "(expected huggingface or file)")
+    raise EvolSourceError(f"{key}: unknown source {source!r} for dataset {name!r} (expected huggingface or file)")
 
 
 def _read_rows(path: Path, name: str, key: str) -> list[dict]:
     if not path.is_file():
-        raise EvolSourceError(f"Evol-Instruct file {str(path)!r} for dataset {name!r} does not exist "
-                              f"(datasets.{name}.evol.path, with {key} = file)")
+        raise EvolSourceError(
+            f"Evol-Instruct file {str(path)!r} for dataset {name!r} does not exist "
+            f"(datasets.{name}.evol.path, with {key} = file)"
+        )
     suffix = "".join(path.suffixes[-1:]).lower()
     try:
         if suffix == ".parquet":
@@ -122,8 +123,10 @@ def _read_rows(path: Path, name: str, key: str) -> list[dict]:
             return list(read_jsonl(path))
     except (ValueError, OSError, ImportError) as exc:
         raise EvolSourceError(f"cannot read Evol-Instruct file {str(path)!r} for dataset {name!r}: {exc}") from exc
-    raise EvolSourceError(f"Evol-Instruct file {str(path)!r} for dataset {name!r}: unsupported format "
-                          f"{suffix or '(none)'}; use .jsonl, .json or .parquet")
+    raise EvolSourceError(
+        f"Evol-Instruct file {str(path)!r} for dataset {name!r}: unsupported format "
+        f"{suffix or '(none)'}; use .jsonl, .json or .parquet"
+    )
 
 
 def _plain(value):
@@ -149,8 +152,10 @@ def evol_fields(rows: list[dict], dataset_name: str) -> tuple[str, str]:
             return "instruction", field
     if not rows:
         return "instruction", "response"
-    raise EvolSourceError(f"dataset {dataset_name!r}: rows have no response field "
-                          f"(one of {', '.join(_RESPONSE_FIELDS)}); fields: {sorted(first)}")
+    raise EvolSourceError(
+        f"dataset {dataset_name!r}: rows have no response field "
+        f"(one of {', '.join(_RESPONSE_FIELDS)}); fields: {sorted(first)}"
+    )
 
 
 def ingest_evol(rows: list[dict], dataset_name: str) -> tuple[list[dict], list[dict]]:
@@ -162,22 +167,34 @@ def ingest_evol(rows: list[dict], dataset_name: str) -> tuple[list[dict], list[d
     rejected: list[dict] = []
     for raw_index, row in enumerate(rows):
         problem, solution = row.get(instruction_field), row.get(response_field)
-        missing = [f for f, v in ((instruction_field, problem), (response_field, solution))
-                   if not isinstance(v, str) or not v.strip()]
+        missing = [
+            f
+            for f, v in ((instruction_field, problem), (response_field, solution))
+            if not isinstance(v, str) or not v.strip()
+        ]
         if missing:
-            rejected.append({**row, "raw_index": raw_index, "reject_rule": RULE_EMPTY,
-                             "reject_reason": "empty " + " and ".join(missing), "duplicate_of": None})
+            rejected.append(
+                {
+                    **row,
+                    "raw_index": raw_index,
+                    "reject_rule": RULE_EMPTY,
+                    "reject_reason": "empty " + " and ".join(missing),
+                    "duplicate_of": None,
+                }
+            )
             continue
         sample = dict.fromkeys(SAMPLE_FIELDS)
-        sample.update({
-            "lang": UNKNOWN_LANG,
-            "seed": None,
-            "problem": problem,
-            "solution": solution,
-            "index": len(samples),
-            "raw_index": raw_index,
-            "source": dataset_name,
-        })
+        sample.update(
+            {
+                "lang": UNKNOWN_LANG,
+                "seed": None,
+                "problem": problem,
+                "solution": solution,
+                "index": len(samples),
+                "raw_index": raw_index,
+                "source": dataset_name,
+            }
+        )
         sample["is_python"] = is_python_sample(sample)
         samples.append(sample)
     log.info("%s: %d rows, %d samples, %d rejected", dataset_name, len(rows), len(samples), len(rejected))

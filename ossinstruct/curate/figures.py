@@ -78,8 +78,9 @@ def token_lengths_figure(samples: Sequence[dict], path: str | os.PathLike, title
         if len(counts):
             bins = _bins(counts)
             ax.hist(np.clip(counts, 0, bins[-1]), bins=bins, color=color, alpha=0.85)
-            ax.axvline(np.median(counts), color="black", linestyle="--", linewidth=1,
-                       label=f"median {np.median(counts):.0f}")
+            ax.axvline(
+                np.median(counts), color="black", linestyle="--", linewidth=1, label=f"median {np.median(counts):.0f}"
+            )
             ax.legend(frameon=False)
         else:
             ax.text(0.5, 0.5, "no samples", ha="center", va="center", transform=ax.transAxes)
@@ -178,14 +179,19 @@ def _max_similarity(matrix, reference, chunk_size: int) -> tuple[np.ndarray, np.
     matrix = matrix.tocsr()
     ref_t = reference.T.tocsc()
     for start in range(0, n, chunk_size):
-        sims = (matrix[start:start + chunk_size] @ ref_t).toarray()  # chunk x |reference|
-        nearest[start:start + len(sims)] = sims.argmax(axis=1)
-        scores[start:start + len(sims)] = sims.max(axis=1)
+        sims = (matrix[start : start + chunk_size] @ ref_t).toarray()  # chunk x |reference|
+        nearest[start : start + len(sims)] = sims.argmax(axis=1)
+        scores[start : start + len(sims)] = sims.max(axis=1)
     return np.clip(scores, 0.0, 1.0), nearest
 
 
-def humaneval_similarities(samples: Sequence[dict], humaneval_texts: Sequence[str], vectorizer=None,
-                           chunk_size: int = 4096, return_nearest: bool = False):
+def humaneval_similarities(
+    samples: Sequence[dict],
+    humaneval_texts: Sequence[str],
+    vectorizer=None,
+    chunk_size: int = 4096,
+    return_nearest: bool = False,
+):
     """For each sample, the TF-IDF cosine similarity of its problem+solution to its most
     similar text in `humaneval_texts` (paper Figure 3), as a float array.
 
@@ -202,7 +208,7 @@ def humaneval_similarities(samples: Sequence[dict], humaneval_texts: Sequence[st
     else:
         if vectorizer is None:
             matrix = _tfidf().fit_transform(texts + humaneval_texts)  # tokenise once
-            samples_m, reference = matrix[:len(texts)], matrix[len(texts):]
+            samples_m, reference = matrix[: len(texts)], matrix[len(texts) :]
         else:
             samples_m, reference = vectorizer.transform(texts), vectorizer.transform(humaneval_texts)
         scores, nearest = _max_similarity(samples_m, reference, chunk_size)
@@ -212,8 +218,9 @@ def humaneval_similarities(samples: Sequence[dict], humaneval_texts: Sequence[st
 _COLORS = ("#ef8b36", "#3b75af", "#529f40", "#a05195", "#d45087", "#665191")
 
 
-def humaneval_similarity_figure(datasets: dict[str, Sequence[dict]], humaneval_problems: Sequence[str],
-                                path: str | os.PathLike, bins: int = 50) -> dict:
+def humaneval_similarity_figure(
+    datasets: dict[str, Sequence[dict]], humaneval_problems: Sequence[str], path: str | os.PathLike, bins: int = 50
+) -> dict:
     """Paper Figure 3: the distribution (share of samples per similarity bin) of each
     dataset's max TF-IDF cosine similarity to HumanEval, on the same axes, with each
     dataset's mean as a vertical line. One TfidfVectorizer is fitted on the union of all
@@ -252,8 +259,9 @@ def humaneval_similarity_figure(datasets: dict[str, Sequence[dict]], humaneval_p
         share = np.histogram(scores, bins=edges)[0] / len(scores)
         ax.plot(centers, share, color=color, label=f"{name} (n={len(scores)})")
         ax.fill_between(centers, share, color=color, alpha=0.35)
-        ax.axvline(scores.mean(), color=color, linestyle="--", linewidth=1.2,
-                   label=f"mean for {name}: {scores.mean():.3f}")
+        ax.axvline(
+            scores.mean(), color=color, linestyle="--", linewidth=1.2, label=f"mean for {name}: {scores.mean():.3f}"
+        )
         upper = max(upper, float(np.quantile(scores, 0.995)))
     ax.set_xlim(0, min(1.0, max(0.5, upper + 0.05)))
     ax.set_ylim(bottom=0)

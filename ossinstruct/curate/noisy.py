@@ -27,23 +27,116 @@ import warnings
 
 _PY_TAGS = {"python", "py", "python3", "py3", "ipython", "ipython3", "python2", "py2", "sage"}
 _HASH_COMMENT_TAGS = {
-    "sh", "bash", "shell", "zsh", "ksh", "fish", "console", "shell-session", "ruby", "rb",
-    "perl", "pl", "r", "yaml", "yml", "toml", "dockerfile", "docker", "makefile", "make",
-    "cmake", "powershell", "ps1", "ps", "elixir", "ex", "julia", "jl", "nim", "tcl", "awk",
-    "coffeescript", "coffee", "conf", "ini", "properties",
+    "sh",
+    "bash",
+    "shell",
+    "zsh",
+    "ksh",
+    "fish",
+    "console",
+    "shell-session",
+    "ruby",
+    "rb",
+    "perl",
+    "pl",
+    "r",
+    "yaml",
+    "yml",
+    "toml",
+    "dockerfile",
+    "docker",
+    "makefile",
+    "make",
+    "cmake",
+    "powershell",
+    "ps1",
+    "ps",
+    "elixir",
+    "ex",
+    "julia",
+    "jl",
+    "nim",
+    "tcl",
+    "awk",
+    "coffeescript",
+    "coffee",
+    "conf",
+    "ini",
+    "properties",
 } | _PY_TAGS
 _SLASH_COMMENT_TAGS = {
-    "c", "h", "cpp", "c++", "cc", "cxx", "hpp", "java", "javascript", "js", "jsx", "mjs",
-    "typescript", "ts", "tsx", "csharp", "cs", "c#", "rust", "rs", "swift", "go", "golang",
-    "kotlin", "kt", "scala", "dart", "objective-c", "objc", "objectivec", "groovy", "gradle",
-    "solidity", "sol", "zig", "vue", "less", "scss", "css", "json5", "jsonc", "proto",
-    "protobuf", "glsl", "hlsl", "cuda", "cu", "verilog", "v", "d", "haxe", "actionscript",
+    "c",
+    "h",
+    "cpp",
+    "c++",
+    "cc",
+    "cxx",
+    "hpp",
+    "java",
+    "javascript",
+    "js",
+    "jsx",
+    "mjs",
+    "typescript",
+    "ts",
+    "tsx",
+    "csharp",
+    "cs",
+    "c#",
+    "rust",
+    "rs",
+    "swift",
+    "go",
+    "golang",
+    "kotlin",
+    "kt",
+    "scala",
+    "dart",
+    "objective-c",
+    "objc",
+    "objectivec",
+    "groovy",
+    "gradle",
+    "solidity",
+    "sol",
+    "zig",
+    "vue",
+    "less",
+    "scss",
+    "css",
+    "json5",
+    "jsonc",
+    "proto",
+    "protobuf",
+    "glsl",
+    "hlsl",
+    "cuda",
+    "cu",
+    "verilog",
+    "v",
+    "d",
+    "haxe",
+    "actionscript",
 }
 _PHP_TAGS = {"php"}  # both // and # comments
 _SQL_TAGS = {"sql", "mysql", "postgresql", "psql", "plsql", "tsql", "sqlite", "haskell", "hs", "lua"}
 # Fences whose content is data or output, not code: never inspected.
-_NON_CODE_TAGS = {"text", "txt", "plaintext", "output", "json", "xml", "html", "csv", "md",
-                  "markdown", "diff", "log", "svg", "tsv"}
+_NON_CODE_TAGS = {
+    "text",
+    "txt",
+    "plaintext",
+    "output",
+    "json",
+    "xml",
+    "html",
+    "csv",
+    "md",
+    "markdown",
+    "diff",
+    "log",
+    "svg",
+    "tsv",
+}
 
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^\s`]*)[^`\n]*$")
 
@@ -79,32 +172,64 @@ def code_blocks(text: str) -> list[tuple[str, str]]:
 # identifiers or prose never counts). Each: (what, pattern).
 _COMMENT_MARKERS: tuple[tuple[str, re.Pattern], ...] = (
     # Upper-case TODO/FIXME as a word, or "todo:" in any case; not "TODO list/app/item".
-    ("TODO/FIXME marker",
-     re.compile(r"\b(?:TODO|FIXME)\b(?!-|\s*(?:lists?|apps?|items?|application|entry|entries|tasks?)\b)"
-                r"|(?i:\b(?:todo|fixme)\s*:)")),
-    ("'your code here' placeholder",
-     re.compile(r"(?i)\byour\s+(?:own\s+)?(?:code|implementation|logic)\b"
-                r"|\b(?:code|implementation|logic|solution)\s+(?:goes\s+|should\s+go\s+)?here\W*$")),
-    ("'implement this' placeholder",
-     re.compile(r"(?i)^\W*(?:please\s+)?implement\s+(?:this|me|here)\b"
-                r"|\b(?:needs?|has|have)\s+to\s+be\s+implemented\b"
-                r"|\b(?:to\s+be|yet\s+to\s+be|not\s+yet|not)\s+implemented\b")),
-    ("placeholder comment",
-     re.compile(r"(?i)^\W*placeholder\b"
-                r"|\bplaceholder\s+(?:implementation|logic|code|function|method|body)\b"
-                r"|\bplaceholder\s+for\s+(?:the\s+)?(?:actual|real|your)\b")),
-    ("elided code comment",
-     re.compile(r"^[\s/*#-]*(?:\.\.\.|…)"
-                r"|(?i:\b(?:rest|remainder)\s+of\s+(?:the\s+)?(?:code|implementation|class|methods|program|logic|function)\b)"
-                r"|(?i:\b(?:existing|previous|remaining|other)\s+(?:code|methods|implementation)\s*(?:\.\.\.|…))")),
+    (
+        "TODO/FIXME marker",
+        re.compile(
+            r"\b(?:TODO|FIXME)\b(?!-|\s*(?:lists?|apps?|items?|application|entry|entries|tasks?)\b)"
+            r"|(?i:\b(?:todo|fixme)\s*:)"
+        ),
+    ),
+    (
+        "'your code here' placeholder",
+        re.compile(
+            r"(?i)\byour\s+(?:own\s+)?(?:code|implementation|logic)\b"
+            r"|\b(?:code|implementation|logic|solution)\s+(?:goes\s+|should\s+go\s+)?here\W*$"
+        ),
+    ),
+    (
+        "'implement this' placeholder",
+        re.compile(
+            r"(?i)^\W*(?:please\s+)?implement\s+(?:this|me|here)\b"
+            r"|\b(?:needs?|has|have)\s+to\s+be\s+implemented\b"
+            r"|\b(?:to\s+be|yet\s+to\s+be|not\s+yet|not)\s+implemented\b"
+        ),
+    ),
+    (
+        "placeholder comment",
+        re.compile(
+            r"(?i)^\W*placeholder\b"
+            r"|\bplaceholder\s+(?:implementation|logic|code|function|method|body)\b"
+            r"|\bplaceholder\s+for\s+(?:the\s+)?(?:actual|real|your)\b"
+        ),
+    ),
+    (
+        "elided code comment",
+        re.compile(
+            r"^[\s/*#-]*(?:\.\.\.|…)"
+            r"|(?i:\b(?:rest|remainder)\s+of\s+(?:the\s+)?(?:code|implementation|class|methods|program|logic|function)\b)"
+            r"|(?i:\b(?:existing|previous|remaining|other)\s+(?:code|methods|implementation)\s*(?:\.\.\.|…))"
+        ),
+    ),
 )
 
 _NOT_IMPLEMENTED_TEXT = re.compile(r"(?i)\bnot\s+(?:yet\s+)?implemented\b|\bunimplemented\b")
 
 
 # Every marker needs one of these (lower-cased) substrings: a cheap pre-check.
-_MARKER_KEYS = ("todo", "fixme", "your", "implement", "code", "logic", "solution",
-                "placeholder", "...", "…", "rest", "remainder")
+_MARKER_KEYS = (
+    "todo",
+    "fixme",
+    "your",
+    "implement",
+    "code",
+    "logic",
+    "solution",
+    "placeholder",
+    "...",
+    "…",
+    "rest",
+    "remainder",
+)
 
 
 def _has_marker_key(text: str) -> bool:
@@ -125,8 +250,7 @@ def _comment_marker(comment: str) -> str | None:
 
 # ----------------------------------------------------------------- Python, on the AST
 
-_EXEMPT_DECORATORS = {"abstractmethod", "abstractproperty", "abstractclassmethod",
-                      "abstractstaticmethod", "overload"}
+_EXEMPT_DECORATORS = {"abstractmethod", "abstractproperty", "abstractclassmethod", "abstractstaticmethod", "overload"}
 
 
 def _name_of(node: ast.AST) -> str | None:
@@ -161,8 +285,11 @@ def _raises_not_implemented(stmt: ast.stmt) -> str | None:
         return "raise NotImplemented"
     if isinstance(exc, ast.Call) and exc.args:
         first = exc.args[0]
-        if (isinstance(first, ast.Constant) and isinstance(first.value, str)
-                and _NOT_IMPLEMENTED_TEXT.search(first.value)):
+        if (
+            isinstance(first, ast.Constant)
+            and isinstance(first.value, str)
+            and _NOT_IMPLEMENTED_TEXT.search(first.value)
+        ):
             return f"raise {name or 'exception'}({first.value[:40]!r})"
     return None
 
@@ -294,8 +421,12 @@ class _PythonChecker:
                 sole = len(body) == 1 or (len(body) == 2 and _is_docstring(body[0]))
                 if not (sole and isinstance(container, (ast.ExceptHandler, ast.ClassDef))):
                     self._flag(stmt, "elided code (a bare `...` statement)")
-            if func is None and isinstance(stmt, ast.Raise) and stmt.exc is not None \
-                    and _name_of(stmt.exc) == "NotImplemented":
+            if (
+                func is None
+                and isinstance(stmt, ast.Raise)
+                and stmt.exc is not None
+                and _name_of(stmt.exc) == "NotImplemented"
+            ):
                 self._flag(stmt, "raise NotImplemented")  # at module or class level
             # Recurse into compound statements, keeping the enclosing function.
             for field in ("body", "orelse", "finalbody"):
@@ -316,8 +447,12 @@ class _PythonChecker:
                 if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     walk(child, child.name.startswith("__") and child.name.endswith("__"))
                     continue
-                if (isinstance(child, ast.Name) and child.id == "NotImplemented" and not dunder
-                        and id(child) not in raised):
+                if (
+                    isinstance(child, ast.Name)
+                    and child.id == "NotImplemented"
+                    and not dunder
+                    and id(child) not in raised
+                ):
                     self._flag(child, "NotImplemented used outside a dunder method")
                 walk(child, dunder)
 
@@ -402,7 +537,7 @@ def _regex_pass_only(code: str) -> str | None:
             continue
         if line.rstrip().endswith("pass"):
             return f"pass-only body in `{m.group(2)}`"
-        rest = [ln for ln in lines[i + 1:] if ln.strip() and not ln.strip().startswith("#")]
+        rest = [ln for ln in lines[i + 1 :] if ln.strip() and not ln.strip().startswith("#")]
         if not rest or rest[0].strip() != "pass":
             continue
         indent = len(m.group(1).expandtabs())
@@ -429,7 +564,7 @@ def _regex_noisy(code: str, tag: str, elision: bool = True) -> str | None:
     parts: list[str] = []
     last = 0
     for m in _lexer(tag).finditer(code):
-        parts.append(code[last:m.start()])
+        parts.append(code[last : m.start()])
         text = m.group()
         blank = re.sub(r"[^\n]", " ", text)  # same length, same lines: positions align
         if m.group("comment") is not None:

@@ -15,20 +15,17 @@ from pathlib import Path
 
 from ossinstruct import benchmarks
 from ossinstruct.curate import clean as curate
-from ossinstruct.curate import decontaminate
-from ossinstruct.curate import evol
-from ossinstruct.curate import figures
-from ossinstruct.curate import trainset
+from ossinstruct.curate import decontaminate, evol, figures, trainset
 from ossinstruct.curate.card import dataset_card
 from ossinstruct.files import read_jsonl, write_json_atomic, write_jsonl_atomic, write_text_atomic
 
 log = logging.getLogger("ossinstruct.curate.steps")
 
 
-def clean_generations(shard_paths: list[str], out_clean: str, out_rejected: str, drop_noisy: bool,
-                      shuffle_seed: int | None = None) -> dict:
-    return curate.curate_shards(shard_paths, out_clean, out_rejected, drop_noisy=drop_noisy,
-                                shuffle_seed=shuffle_seed)
+def clean_generations(
+    shard_paths: list[str], out_clean: str, out_rejected: str, drop_noisy: bool, shuffle_seed: int | None = None
+) -> dict:
+    return curate.curate_shards(shard_paths, out_clean, out_rejected, drop_noisy=drop_noisy, shuffle_seed=shuffle_seed)
 
 
 def ingest_evol(name: str, spec: dict, out_clean: str, out_rejected: str) -> dict:
@@ -40,64 +37,98 @@ def ingest_evol(name: str, spec: dict, out_clean: str, out_rejected: str) -> dic
     return {"raw": len(rows), "kept": len(samples), "rejected": len(rejected)}
 
 
-def extract_benchmark_strings(benchmark: str, spec: dict, min_length: int, out_path: str,
-                              exempt: list[str] = ()) -> int:
+def extract_benchmark_strings(
+    benchmark: str, spec: dict, min_length: int, out_path: str, exempt: list[str] = ()
+) -> int:
     """Load one benchmark's texts (the source spec resolved by the workflow) and write the
     strings a training sample must not contain."""
-    strings = benchmarks.benchmark_strings(benchmark, benchmarks.load_rows(benchmark, spec), min_length,
-                                           exempt=exempt)
-    log.info("%s (%s): %d strings of at least %d characters", benchmark,
-             benchmarks.describe_source(spec), len(strings), min_length)
+    strings = benchmarks.benchmark_strings(benchmark, benchmarks.load_rows(benchmark, spec), min_length, exempt=exempt)
+    log.info(
+        "%s (%s): %d strings of at least %d characters",
+        benchmark,
+        benchmarks.describe_source(spec),
+        len(strings),
+        min_length,
+    )
     return write_jsonl_atomic(out_path, strings)
 
 
-def match_benchmark(samples_path: str, benchmark: str, strings_path: str, fields: list[str], out_path: str,
-                    join: str | None = None) -> int:
+def match_benchmark(
+    samples_path: str, benchmark: str, strings_path: str, fields: list[str], out_path: str, join: str | None = None
+) -> int:
     strings = list(read_jsonl(strings_path, required=("benchmark", "text"), what="benchmark string"))
     found = decontaminate.match_samples(samples_path, benchmark, strings, out_path, fields=fields, join=join)
     log.info("%s: %d samples contain a %s string", samples_path, found, benchmark)
     return found
 
 
-def merge_matches(samples_path: str, match_paths: list[str], benchmark_names: list[str],
-                  out_decontaminated: str, out_excluded: str, out_report: str) -> dict:
-    return decontaminate.merge(samples_path, match_paths, out_decontaminated, out_excluded, out_report,
-                               benchmarks=benchmark_names)
+def merge_matches(
+    samples_path: str,
+    match_paths: list[str],
+    benchmark_names: list[str],
+    out_decontaminated: str,
+    out_excluded: str,
+    out_report: str,
+) -> dict:
+    return decontaminate.merge(
+        samples_path, match_paths, out_decontaminated, out_excluded, out_report, benchmarks=benchmark_names
+    )
 
 
-def subset(parent_path: str, python: bool | None, out_decontaminated: str, out_report: str,
-           rule: str = "fence", size: int | None = None, seed: int = 1) -> dict:
+def subset(
+    parent_path: str,
+    python: bool | None,
+    out_decontaminated: str,
+    out_report: str,
+    rule: str = "fence",
+    size: int | None = None,
+    seed: int = 1,
+) -> dict:
     """A split of an already decontaminated dataset (paper §4.1, Table 5: Python /
     non-Python), by `rule` (ossinstruct.curate.trainset.python_split)."""
     parent = list(read_jsonl(parent_path, what="sample"))
     chosen = parent if python is None else trainset.python_split(parent, python, rule, size, seed)
     samples = curate.reindex(chosen)
     write_jsonl_atomic(out_decontaminated, samples)
-    report = {"subset_of": str(parent_path), "python": python, "python_rule": rule,
-              "python_sample_size": size if rule == "conservative" else None,
-              "parent_total": len(parent), "total": len(samples), "kept": len(samples),
-              "excluded": 0}
+    report = {
+        "subset_of": str(parent_path),
+        "python": python,
+        "python_rule": rule,
+        "python_sample_size": size if rule == "conservative" else None,
+        "parent_total": len(parent),
+        "total": len(samples),
+        "kept": len(samples),
+        "excluded": 0,
+    }
     write_json_atomic(out_report, report)
     return report
 
 
-def training_set(decontaminated_path: str, dataset: str, out_path: str,
-                 instruction: str = "magicoder") -> int:
-    return trainset.write_training_jsonl(read_jsonl(decontaminated_path, what="sample"), out_path, dataset=dataset,
-                                         instruction=instruction)
+def training_set(decontaminated_path: str, dataset: str, out_path: str, instruction: str = "magicoder") -> int:
+    return trainset.write_training_jsonl(
+        read_jsonl(decontaminated_path, what="sample"), out_path, dataset=dataset, instruction=instruction
+    )
 
 
-def card_and_figures(name: str, spec: dict, teacher: str | None, decontaminated_path: str, report_path: str,
-                     clean_path: str | None, rejected_path: str | None, out_card: str,
-                     out_token_figure: str, out_language_figure: str) -> None:
+def card_and_figures(
+    name: str,
+    spec: dict,
+    teacher: str | None,
+    decontaminated_path: str,
+    report_path: str,
+    clean_path: str | None,
+    rejected_path: str | None,
+    out_card: str,
+    out_token_figure: str,
+    out_language_figure: str,
+) -> None:
     import json
 
     samples = list(read_jsonl(decontaminated_path))
     report = json.loads(Path(report_path).read_text())
     counts: dict = {}
     if clean_path and rejected_path:
-        stats = curate.curation_stats(list(read_jsonl(clean_path)), list(read_jsonl(rejected_path)),
-                                      count_noisy=False)
+        stats = curate.curation_stats(list(read_jsonl(clean_path)), list(read_jsonl(rejected_path)), count_noisy=False)
         counts = {"raw": stats["raw"], "ok": stats["ok"], "deduplicated": stats["kept"]}
     counts["decontaminated"] = len(samples)
     counts["python"] = sum(1 for s in samples if s.get("is_python"))
@@ -127,8 +158,8 @@ def push_to_hub(repo_id: str, decontaminated_path: str, card_path: str, out_mark
         raise RuntimeError(f"pushing to {repo_id} needs the environment variable HF_TOKEN")
     api = HfApi(token=token)
     api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
-    api.upload_file(path_or_fileobj=decontaminated_path, path_in_repo="data/train.jsonl",
-                    repo_id=repo_id, repo_type="dataset")
-    info = api.upload_file(path_or_fileobj=card_path, path_in_repo="README.md", repo_id=repo_id,
-                           repo_type="dataset")
+    api.upload_file(
+        path_or_fileobj=decontaminated_path, path_in_repo="data/train.jsonl", repo_id=repo_id, repo_type="dataset"
+    )
+    info = api.upload_file(path_or_fileobj=card_path, path_in_repo="README.md", repo_id=repo_id, repo_type="dataset")
     write_json_atomic(out_marker, {"repo_id": repo_id, "commit": str(info)})

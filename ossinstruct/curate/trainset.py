@@ -66,8 +66,9 @@ def _dataset_of(sample: dict, dataset: str | None) -> str:
     return DEFAULT_DATASET
 
 
-def to_training_records(samples: Iterable[dict], dataset: str | None = None,
-                        instruction: str = "magicoder") -> list[dict]:
+def to_training_records(
+    samples: Iterable[dict], dataset: str | None = None, instruction: str = "magicoder"
+) -> list[dict]:
     """Samples -> prompt/completion records, in order.
 
     ``id`` is ``f"{dataset}/{raw_index}"``, stable across curation steps. `dataset` names
@@ -79,14 +80,16 @@ def to_training_records(samples: Iterable[dict], dataset: str | None = None,
     for position, sample in enumerate(samples):
         name = _dataset_of(sample, dataset)
         raw_index = sample.get("raw_index")
-        records.append({
-            "prompt": render_prompt(instruction_of(sample, instruction)),
-            "completion": sample["solution"],
-            "id": f"{name}/{raw_index if raw_index is not None else position}",
-            "lang": sample.get("lang"),
-            "is_python": bool(sample["is_python"]) if "is_python" in sample else is_python_sample(sample),
-            "source_dataset": name,
-        })
+        records.append(
+            {
+                "prompt": render_prompt(instruction_of(sample, instruction)),
+                "completion": sample["solution"],
+                "id": f"{name}/{raw_index if raw_index is not None else position}",
+                "lang": sample.get("lang"),
+                "is_python": bool(sample["is_python"]) if "is_python" in sample else is_python_sample(sample),
+                "source_dataset": name,
+            }
+        )
     return records
 
 
@@ -107,8 +110,9 @@ def select(samples: Iterable[dict], python: bool | None) -> list[dict]:
 PYTHON_RULES = ("fence", "conservative", "substring")
 
 
-def python_split(samples: Iterable[dict], python: bool, rule: str = "fence",
-                 size: int | None = None, seed: int = 1) -> list[dict]:
+def python_split(
+    samples: Iterable[dict], python: bool, rule: str = "fence", size: int | None = None, seed: int = 1
+) -> list[dict]:
     """The Python (True) or non-Python (False) side of the §4.1 / Table 5 ablation.
 
     ``fence`` (default): the authors' lang_ablation.py with ``--conservative False``:
@@ -147,16 +151,21 @@ def python_split(samples: Iterable[dict], python: bool, rule: str = "fence",
             raise ValueError(
                 f"the conservative Table 5 split has {len(found)} "
                 f"{'Python' if side else 'non-Python'} samples, fewer than python_sample_size="
-                f"{size}; lower it (datasets[].python_sample_size) or set it to null")
+                f"{size}; lower it (datasets[].python_sample_size) or set it to null"
+            )
     rng = random.Random(seed)
     python_side = rng.sample(sides[True], k=size)
     other_side = rng.sample(sides[False], k=size)
     return python_side if python else other_side
 
 
-def write_training_jsonl(samples: Iterable[dict], path: str, dataset: str | None = None,
-                         python: bool | None = None, instruction: str = "magicoder") -> int:
+def write_training_jsonl(
+    samples: Iterable[dict],
+    path: str,
+    dataset: str | None = None,
+    python: bool | None = None,
+    instruction: str = "magicoder",
+) -> int:
     """Write the training records of (the `python` split of) `samples` atomically;
     returns how many."""
-    return write_jsonl_atomic(
-        path, to_training_records(select(samples, python), dataset, instruction))
+    return write_jsonl_atomic(path, to_training_records(select(samples, python), dataset, instruction))

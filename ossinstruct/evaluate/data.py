@@ -29,11 +29,11 @@ import sys
 import time
 from pathlib import Path
 
-from ossinstruct.files import InputError, atomic_path, read_jsonl, write_json_atomic, write_jsonl_atomic
-from ossinstruct.logs import Progress
 from ossinstruct.benchmarks import EVALUATED, REGISTRY
 from ossinstruct.benchmarks.evalplus_tasks import REQUIRED_FIELDS as EVALPLUS_REQUIRED_FIELDS
+from ossinstruct.files import InputError, atomic_path, read_jsonl, write_json_atomic, write_jsonl_atomic
 from ossinstruct.llm.models import sha256_file
+from ossinstruct.logs import Progress
 
 log = logging.getLogger("ossinstruct.evaluate.data")
 
@@ -75,7 +75,8 @@ def _download_release(benchmark: str, version: str) -> str:
         raise BenchmarkDataError(
             f"evaluation.data.{benchmark}: could not download {RELEASE_NAMES[benchmark]} "
             f"{version} ({type(exc).__name__}: {exc}); offline, set evaluation.data."
-            f"{benchmark}.path to a release file") from None
+            f"{benchmark}.path to a release file"
+        ) from None
     return file
 
 
@@ -84,14 +85,11 @@ def _evalplus_data(benchmark: str, path: str | None, version: str | None = None)
     env = OVERRIDE_ENV[benchmark]
     if path:
         if not Path(path).is_file():
-            raise BenchmarkDataError(
-                f"config key evaluation.data.{benchmark}.path: no such file: {path}"
-            )
+            raise BenchmarkDataError(f"config key evaluation.data.{benchmark}.path: no such file: {path}")
         if "evalplus.data" in sys.modules and os.environ.get(env) != str(path):
             # evalplus read the variable when it was imported; too late to change it.
             raise BenchmarkDataError(
-                f"evalplus was imported before {env} was set to {path}; "
-                "prepare the data in a fresh process"
+                f"evalplus was imported before {env} was set to {path}; prepare the data in a fresh process"
             )
         os.environ[env] = str(path)
     elif os.environ.get(env) and "evalplus.data" not in sys.modules:
@@ -116,8 +114,9 @@ def check_rows(benchmark: str, rows: list[dict], file) -> None:
     for line, row in enumerate(rows, 1):
         missing = [key for key in REQUIRED_FIELDS if key not in row]
         if missing:
-            raise BenchmarkDataError(f"{file}: line {line}: not an EvalPlus {DISPLAY[benchmark]}+ row "
-                                     f"(missing {', '.join(missing)})")
+            raise BenchmarkDataError(
+                f"{file}: line {line}: not an EvalPlus {DISPLAY[benchmark]}+ row (missing {', '.join(missing)})"
+            )
         task_id = str(row["task_id"])
         if not task_id.startswith(TASK_ID_PREFIX[benchmark]):
             others = [DISPLAY[b] for b, prefix in TASK_ID_PREFIX.items() if task_id.startswith(prefix)]
@@ -150,8 +149,16 @@ def expected_outputs(benchmark: str, problem: dict) -> dict:
     return oracle
 
 
-def prepare_benchmark(benchmark: str, *, path: str | None, version: str | None, limit: int | None,
-                      out_tasks: str, out_info: str, out_expected: str) -> dict:
+def prepare_benchmark(
+    benchmark: str,
+    *,
+    path: str | None,
+    version: str | None,
+    limit: int | None,
+    out_tasks: str,
+    out_info: str,
+    out_expected: str,
+) -> dict:
     _check_name(benchmark)
     rows, file, release = _evalplus_data(benchmark, path, version)
     check_rows(benchmark, rows, file)
@@ -160,7 +167,8 @@ def prepare_benchmark(benchmark: str, *, path: str | None, version: str | None, 
     if version and known and version != known:
         raise BenchmarkDataError(
             f"config key evaluation.data.{benchmark}.version: {version!r}, but {file} is the "
-            f"{RELEASE_NAMES[benchmark]} {known} release file (sha256 {sha256[:12]})")
+            f"{RELEASE_NAMES[benchmark]} {known} release file (sha256 {sha256[:12]})"
+        )
     in_force = rows[:limit] if limit else rows
     start = time.monotonic()
     # The canonical solutions on every input: the long part (HumanEval+ ~30 s, MBPP+ ~85 s).

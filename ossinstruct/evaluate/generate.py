@@ -27,13 +27,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from ossinstruct.evaluate.prompts import build_prompt, postprocess
+from ossinstruct.files import write_jsonl_atomic
 from ossinstruct.llm.backends import get_backend
 from ossinstruct.llm.backends.base import Request, Response
 from ossinstruct.llm.cache import ResponseCache, request_key
-from ossinstruct.files import write_jsonl_atomic
-from ossinstruct.logs import Progress
 from ossinstruct.llm.models import EMBEDDED_PREFIX
-from ossinstruct.evaluate.prompts import build_prompt, postprocess
+from ossinstruct.logs import Progress
 
 log = logging.getLogger("ossinstruct.evaluate.generate")
 
@@ -42,8 +42,19 @@ ENGINES = ("transformers", "vllm")
 DEFAULT_DTYPE = {"transformers": "bfloat16", "vllm": "auto"}
 DEFAULT_DECODING = {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 512}
 
-SAMPLE_FIELDS = ("task_id", "benchmark", "style", "prompt", "raw", "completion", "solution",
-                 "sanitized", "finish_reason", "completion_tokens", "error")
+SAMPLE_FIELDS = (
+    "task_id",
+    "benchmark",
+    "style",
+    "prompt",
+    "raw",
+    "completion",
+    "solution",
+    "sanitized",
+    "finish_reason",
+    "completion_tokens",
+    "error",
+)
 
 
 class EvalGenerationError(RuntimeError):
@@ -55,8 +66,7 @@ def decoding_params(decoding: dict | None, stop: list[str]) -> dict:
     decoding = {**DEFAULT_DECODING, **(decoding or {})}
     unknown = sorted(set(decoding) - set(DEFAULT_DECODING))
     if unknown:
-        raise ValueError(f"unknown evaluation decoding keys {unknown}; "
-                         f"known: {', '.join(DEFAULT_DECODING)}")
+        raise ValueError(f"unknown evaluation decoding keys {unknown}; known: {', '.join(DEFAULT_DECODING)}")
     params = {
         "temperature": float(decoding["temperature"]),
         "top_p": float(decoding["top_p"]),
@@ -64,8 +74,7 @@ def decoding_params(decoding: dict | None, stop: list[str]) -> dict:
         "stop": list(stop),
     }
     if params["temperature"] < 0 or params["max_tokens"] < 1:
-        raise ValueError(f"evaluation decoding needs temperature >= 0 and max_new_tokens >= 1, "
-                         f"got {decoding}")
+        raise ValueError(f"evaluation decoding needs temperature >= 0 and max_new_tokens >= 1, got {decoding}")
     return params
 
 
@@ -106,8 +115,13 @@ def model_identity(engine: str, model: dict, temperature: float = 0.0) -> dict:
 
 def model_block(settings: dict, model: str, revision: str | None = None, dtype: str | None = None) -> dict:
     """The `model` argument of generate_samples from the config's `evaluation` block."""
-    return {"model": model, "revision": revision, "dtype": dtype or settings["dtype"],
-            "device": settings["device"], "gpu_memory_utilization": settings["gpu_memory_utilization"]}
+    return {
+        "model": model,
+        "revision": revision,
+        "dtype": dtype or settings["dtype"],
+        "device": settings["device"],
+        "gpu_memory_utilization": settings["gpu_memory_utilization"],
+    }
 
 
 def backend_config(engine: str, model: dict, batch_size: int | None) -> dict:
@@ -159,29 +173,37 @@ def generate_samples(
     if engine not in ENGINES:
         raise ValueError(f"unknown evaluation engine {engine!r}; known: {', '.join(ENGINES)}")
     if not model.get("model"):
-        raise ValueError("the model block needs a `model` spec (checkpoint dir, hub id, "
-                         "or embedded:...)")
+        raise ValueError("the model block needs a `model` spec (checkpoint dir, hub id, or embedded:...)")
     started = time.monotonic()
     _check_problems(problems)
     prompts = [build_prompt(benchmark, problem, style) for problem in problems]
     params = [decoding_params(decoding, prompt.stop) for prompt in prompts]
     temperature = params[0]["temperature"] if params else 0.0
     if temperature > 0:
-        log.warning("temperature %s: one sampled answer per task gives a noisy pass@1 (the "
-                    "paper's evaluation is greedy)", temperature)
+        log.warning(
+            "temperature %s: one sampled answer per task gives a noisy pass@1 (the paper's evaluation is greedy)",
+            temperature,
+        )
     identity = model_identity(engine, model, temperature)
     identity_text = json.dumps(identity, sort_keys=True)
     requests = [
-        Request(key=request_key(engine, identity_text, {"prompt": prompt.text}, p),
-                params=p, prompt=prompt.text)
+        Request(key=request_key(engine, identity_text, {"prompt": prompt.text}, p), params=p, prompt=prompt.text)
         for prompt, p in zip(prompts, params)
     ]
 
     cache = ResponseCache(cache_dir)
     responses, misses = cache.lookup(requests)  # two tasks with the same prompt: one request
     cache_hits = len(responses)
-    log.info("%s %s (%s, %s): %d tasks, %d cached, %d to generate", benchmark, style, engine,
-             model["model"], len(problems), cache_hits, len(misses))
+    log.info(
+        "%s %s (%s, %s): %d tasks, %d cached, %d to generate",
+        benchmark,
+        style,
+        engine,
+        model["model"],
+        len(problems),
+        cache_hits,
+        len(misses),
+    )
 
     tokens_this_run = 0
     generation_s = 0.0
@@ -204,12 +226,13 @@ def generate_samples(
         generation_s = time.monotonic() - generation_start
         unanswered = [k for k in misses if k not in responses]
         if unanswered:
-            raise EvalGenerationError(f"{out_path}: the {engine} backend gave no answer for "
-                                      f"{len(unanswered)} requests")
+            raise EvalGenerationError(f"{out_path}: the {engine} backend gave no answer for {len(unanswered)} requests")
 
-    failed = {problem["task_id"]: responses[request.key].error
-              for problem, request in zip(problems, requests)
-              if responses[request.key].failed}
+    failed = {
+        problem["task_id"]: responses[request.key].error
+        for problem, request in zip(problems, requests)
+        if responses[request.key].failed
+    }
     if len(failed) > max_failed_tasks:
         reasons = Counter(failed.values())
         raise EvalGenerationError(
@@ -222,17 +245,19 @@ def generate_samples(
     for problem, prompt, request in zip(problems, prompts, requests):
         response = responses[request.key]
         raw = None if response.failed else (response.text or "")
-        records.append({
-            "task_id": problem["task_id"],
-            "benchmark": benchmark,
-            "style": style,
-            "prompt": prompt.text,
-            "raw": raw,
-            **postprocess(benchmark, problem, style, raw or ""),
-            "finish_reason": response.finish_reason,
-            "completion_tokens": response.completion_tokens,
-            "error": response.error,
-        })
+        records.append(
+            {
+                "task_id": problem["task_id"],
+                "benchmark": benchmark,
+                "style": style,
+                "prompt": prompt.text,
+                "raw": raw,
+                **postprocess(benchmark, problem, style, raw or ""),
+                "finish_reason": response.finish_reason,
+                "completion_tokens": response.completion_tokens,
+                "error": response.error,
+            }
+        )
     write_jsonl_atomic(out_path, records)
 
     stats = {
@@ -253,8 +278,18 @@ def generate_samples(
         "tokens_per_s_this_run": round(tokens_this_run / generation_s, 1) if generation_s else None,
         "wall_s": round(time.monotonic() - started, 3),
     }
-    log.info("%s: %d samples (%d cached, %d generated, %d failed), %d completion tokens "
-             "(%d this run in %.1f s), finish reasons %s; %.1f s in all", out_path,
-             stats["tasks"], cache_hits, len(misses), len(failed), stats["completion_tokens"],
-             tokens_this_run, generation_s, stats["finish_reasons"], stats["wall_s"])
+    log.info(
+        "%s: %d samples (%d cached, %d generated, %d failed), %d completion tokens "
+        "(%d this run in %.1f s), finish reasons %s; %.1f s in all",
+        out_path,
+        stats["tasks"],
+        cache_hits,
+        len(misses),
+        len(failed),
+        stats["completion_tokens"],
+        tokens_this_run,
+        generation_s,
+        stats["finish_reasons"],
+        stats["wall_s"],
+    )
     return stats

@@ -12,9 +12,9 @@ check in evalplus too), MBPP+ v0.2.0 378/378 base; plus within one or two tasks 
 
 from __future__ import annotations
 
-from ossinstruct.files import read_jsonl, write_jsonl_atomic
 from ossinstruct.benchmarks import REGISTRY
 from ossinstruct.evaluate.data import DISPLAY, check_rows
+from ossinstruct.files import read_jsonl, write_jsonl_atomic
 
 
 def reference_samples(benchmark: str, tasks_path, out_path) -> int:

@@ -20,10 +20,10 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 
-from ossinstruct.files import InputError, read_jsonl, write_json_atomic, write_jsonl_atomic
-from ossinstruct.logs import Progress
 from ossinstruct.benchmarks import REGISTRY
 from ossinstruct.evaluate.data import evalplus_version, load_expected, load_tasks
+from ossinstruct.files import InputError, read_jsonl, write_json_atomic, write_jsonl_atomic
+from ossinstruct.logs import Progress
 from ossinstruct.sandbox.pool import Limits, SandboxPool, isolation_report
 
 log = logging.getLogger("ossinstruct.evaluate.score")
@@ -35,7 +35,6 @@ SOLUTION_FIELDS = ("sanitized", "raw")
 # evalplus gives each of the base and plus checks at most 60 s (+2 s to collect results);
 # the sandbox's own limit only catches what escapes that.
 JOB_TIMEOUT_S = 2 * 62 + 16
-
 
 
 class ScoringError(InputError, RuntimeError):
@@ -66,29 +65,44 @@ def _samples_by_task(samples_path, task_ids: list[str], solution_field: str = "s
         samples[sample["task_id"]] = sample
     missing = [t for t in task_ids if t not in samples]
     if missing:
-        raise ScoringError(f"{samples_path}: no sample for {len(missing)} task(s) in force: "
-                           f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+        raise ScoringError(
+            f"{samples_path}: no sample for {len(missing)} task(s) in force: "
+            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+        )
     extra = sorted(set(samples) - set(task_ids))
     if extra:
         raise ScoringError(f"{samples_path}: samples for tasks not in force: {', '.join(extra[:5])}")
     return samples
 
 
-def check_solutions(benchmark: str, problems: list[dict], solutions: list[str], expected: dict, *,
-                    min_time_limit: float = 1.0, gt_time_limit_factor: float = 4.0,
-                    memory_mb: int = 4096, workers: int = 1) -> list[dict]:
+def check_solutions(
+    benchmark: str,
+    problems: list[dict],
+    solutions: list[str],
+    expected: dict,
+    *,
+    min_time_limit: float = 1.0,
+    gt_time_limit_factor: float = 4.0,
+    memory_mb: int = 4096,
+    workers: int = 1,
+) -> list[dict]:
     """Per task, {"base": {status, n_tests, n_run}, "plus": {...}}, in problem order.
     A sandbox job that fails (timeout past evalplus's own limits, a crashed job) counts as
     a failure of that task, with status "sandbox:<what>"."""
     limits = Limits(timeout_s=JOB_TIMEOUT_S, memory_mb=memory_mb, network=False)
-    context = {"dataset": benchmark, "min_time_limit": min_time_limit,
-               "gt_time_limit_factor": gt_time_limit_factor, "memory_bytes": memory_mb * 2**20}
+    context = {
+        "dataset": benchmark,
+        "min_time_limit": min_time_limit,
+        "gt_time_limit_factor": gt_time_limit_factor,
+        "memory_bytes": memory_mb * 2**20,
+    }
     plugin = REGISTRY[benchmark]
-    payloads = [plugin.scoring_payload(problem, solution, expected)
-                for problem, solution in zip(problems, solutions, strict=True)]
+    payloads = [
+        plugin.scoring_payload(problem, solution, expected)
+        for problem, solution in zip(problems, solutions, strict=True)
+    ]
     progress = Progress(log, f"{benchmark}: checked", total=len(payloads))
-    with SandboxPool(plugin.scoring_handler, context,
-                     workers=workers, limits=limits) as pool:
+    with SandboxPool(plugin.scoring_handler, context, workers=workers, limits=limits) as pool:
         jobs = pool.run(payloads, on_done=progress.step)
     progress.done()
     checks = []
@@ -112,10 +126,24 @@ def pass_at_1(checks: list[dict]) -> dict:
     }
 
 
-def score(benchmark: str, *, model: str, samples_path, tasks_path, info: dict, expected_path,
-          out_result, out_tasks, solution_field: str = "sanitized", min_time_limit: float = 1.0,
-          gt_time_limit_factor: float = 4.0, memory_mb: int = 4096, workers: int = 1,
-          generation: dict | None = None, paper_row: str | None = None) -> dict:
+def score(
+    benchmark: str,
+    *,
+    model: str,
+    samples_path,
+    tasks_path,
+    info: dict,
+    expected_path,
+    out_result,
+    out_tasks,
+    solution_field: str = "sanitized",
+    min_time_limit: float = 1.0,
+    gt_time_limit_factor: float = 4.0,
+    memory_mb: int = 4096,
+    workers: int = 1,
+    generation: dict | None = None,
+    paper_row: str | None = None,
+) -> dict:
     """Score one model's samples on one benchmark; write the result file and tasks.jsonl."""
     problems = load_tasks(benchmark, tasks_path)
     task_ids = [p["task_id"] for p in problems]
@@ -123,8 +151,16 @@ def score(benchmark: str, *, model: str, samples_path, tasks_path, info: dict, e
     expected = load_expected(expected_path)
     solutions = [solution_of(samples[t], solution_field) for t in task_ids]
     start = time.monotonic()
-    checks = check_solutions(benchmark, problems, solutions, expected, min_time_limit=min_time_limit,
-                             gt_time_limit_factor=gt_time_limit_factor, memory_mb=memory_mb, workers=workers)
+    checks = check_solutions(
+        benchmark,
+        problems,
+        solutions,
+        expected,
+        min_time_limit=min_time_limit,
+        gt_time_limit_factor=gt_time_limit_factor,
+        memory_mb=memory_mb,
+        workers=workers,
+    )
     seconds = time.monotonic() - start
     numbers = pass_at_1(checks)
     statuses = Counter()
@@ -132,14 +168,19 @@ def score(benchmark: str, *, model: str, samples_path, tasks_path, info: dict, e
     for task_id, solution, check in zip(task_ids, solutions, checks, strict=True):
         statuses[f"base:{check['base']['status']}"] += 1
         statuses[f"plus:{check['plus']['status']}"] += 1
-        records.append({"task_id": task_id, "base_status": check["base"]["status"],
-                        "plus_status": check["plus"]["status"],
-                        "base_tests": [check["base"]["n_run"], check["base"]["n_tests"]],
-                        "plus_tests": [check["plus"]["n_run"], check["plus"]["n_tests"]],
-                        "passed_base": check["base"]["status"] == PASS,
-                        "passed_plus": check["base"]["status"] == PASS and check["plus"]["status"] == PASS,
-                        "solution": solution,
-                        **({"error": check["base"]["error"]} if check["base"].get("error") else {})})
+        records.append(
+            {
+                "task_id": task_id,
+                "base_status": check["base"]["status"],
+                "plus_status": check["plus"]["status"],
+                "base_tests": [check["base"]["n_run"], check["base"]["n_tests"]],
+                "plus_tests": [check["plus"]["n_run"], check["plus"]["n_tests"]],
+                "passed_base": check["base"]["status"] == PASS,
+                "passed_plus": check["base"]["status"] == PASS and check["plus"]["status"] == PASS,
+                "solution": solution,
+                **({"error": check["base"]["error"]} if check["base"].get("error") else {}),
+            }
+        )
     result = {
         "model": model,
         "benchmark": benchmark,
@@ -165,6 +206,13 @@ def score(benchmark: str, *, model: str, samples_path, tasks_path, info: dict, e
     if out_tasks:
         write_jsonl_atomic(out_tasks, records)
     write_json_atomic(out_result, result)
-    log.info("%s on %s: pass@1 %.1f (base), %.1f (plus) over %d tasks in %.0f s", model, benchmark,
-             100 * numbers["pass@1"]["base"], 100 * numbers["pass@1"]["plus"], len(task_ids), seconds)
+    log.info(
+        "%s on %s: pass@1 %.1f (base), %.1f (plus) over %d tasks in %.0f s",
+        model,
+        benchmark,
+        100 * numbers["pass@1"]["base"],
+        100 * numbers["pass@1"]["plus"],
+        len(task_ids),
+        seconds,
+    )
     return result

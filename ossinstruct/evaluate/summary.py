@@ -43,15 +43,27 @@ REQUIRED_RESULT_KEYS = ("model", "benchmark", "pass@1", "n_tasks", "limit", "pap
 # in input order.
 BENCHMARK_NAMES = {name: b.display for name, b in REGISTRY.items()}
 
-CSV_COLUMNS = ("model", "benchmark", "variant", "label", "ours", "paper", "diff", "n_tasks",
-               "n_tasks_release", "limit", "n_passed", "paper_row", "paper_table",
-               "data_version", "prompt")
+CSV_COLUMNS = (
+    "model",
+    "benchmark",
+    "variant",
+    "label",
+    "ours",
+    "paper",
+    "diff",
+    "n_tasks",
+    "n_tasks_release",
+    "limit",
+    "n_passed",
+    "paper_row",
+    "paper_table",
+    "data_version",
+    "prompt",
+)
 
 # The benchmark releases the paper scored (evalplus 1895d2f), and the base-model prompt
 # style of its EvalPlus-leaderboard rows.
-PAPER_DATA_VERSIONS = {
-    name: b.paper_release for name, b in REGISTRY.items() if getattr(b, "paper_release", None)
-}
+PAPER_DATA_VERSIONS = {name: b.paper_release for name, b in REGISTRY.items() if getattr(b, "paper_release", None)}
 PAPER_BASE_PROMPT = "completion-paper"
 
 DASH = "—"
@@ -115,12 +127,19 @@ def _check_paper_row(row_key, row, where: str, key: str) -> None:
     scores = row.get("scores")
     _expect(isinstance(scores, Mapping) and scores, where, f"{key}.scores", "expected a non-empty mapping")
     for benchmark, variants in scores.items():
-        _expect(isinstance(variants, Mapping) and variants, where, f"{key}.scores.{benchmark}",
-                "expected a non-empty mapping of variant: number")
+        _expect(
+            isinstance(variants, Mapping) and variants,
+            where,
+            f"{key}.scores.{benchmark}",
+            "expected a non-empty mapping of variant: number",
+        )
         for variant, value in variants.items():
-            _expect(value is None or (_is_number(value) and 0 <= value <= 100), where,
-                    f"{key}.scores.{benchmark}.{variant}",
-                    f"expected a percentage 0..100 or null, got {value!r}")
+            _expect(
+                value is None or (_is_number(value) and 0 <= value <= 100),
+                where,
+                f"{key}.scores.{benchmark}.{variant}",
+                f"expected a percentage 0..100 or null, got {value!r}",
+            )
 
 
 def _expect(condition, where: str, key: str, problem: str) -> None:
@@ -148,16 +167,20 @@ def find_paper_row(paper: dict, row_ref: str, benchmark: str) -> tuple[str | Non
     if ":" in row_ref:
         table_id, key = row_ref.split(":", 1)
         if table_id not in tables:
-            raise ValueError(f"paper_row {row_ref!r}: no table {table_id!r} in the paper's results; "
-                             f"tables: {', '.join(tables)}")
+            raise ValueError(
+                f"paper_row {row_ref!r}: no table {table_id!r} in the paper's results; tables: {', '.join(tables)}"
+            )
         if key not in tables[table_id]["rows"]:
-            raise ValueError(f"paper_row {row_ref!r}: {table_id} has no row {key!r}; "
-                             f"its rows: {', '.join(tables[table_id]['rows'])}")
+            raise ValueError(
+                f"paper_row {row_ref!r}: {table_id} has no row {key!r}; its rows: {', '.join(tables[table_id]['rows'])}"
+            )
         return table_id, tables[table_id]["rows"][key]
     if row_ref not in known_paper_rows(paper):
-        raise ValueError(f"paper_row {row_ref!r} is not a row of the paper's results "
-                         f"({PAPER_RESULTS_FILE}); known rows: {', '.join(known_paper_rows(paper))} "
-                         f"(or 'tableN:row' for one table's row)")
+        raise ValueError(
+            f"paper_row {row_ref!r} is not a row of the paper's results "
+            f"({PAPER_RESULTS_FILE}); known rows: {', '.join(known_paper_rows(paper))} "
+            f"(or 'tableN:row' for one table's row)"
+        )
     headline = list(paper["benchmark_tables"].get(benchmark, []))
     for table_id in headline + [t for t in tables if t not in headline]:
         row = tables[table_id]["rows"].get(row_ref)
@@ -189,22 +212,32 @@ def check_result(result, where: str) -> None:
     for key in ("model", "benchmark"):
         _expect(isinstance(result[key], str) and result[key], where, key, "expected a non-empty string")
     scores = result["pass@1"]
-    _expect(isinstance(scores, Mapping) and scores, where, "pass@1",
-            "expected a non-empty object of variant: fraction")
+    _expect(isinstance(scores, Mapping) and scores, where, "pass@1", "expected a non-empty object of variant: fraction")
     for variant, value in scores.items():
         # Fractions, not percent: a value above 1 is a unit mistake upstream.
-        _expect(_is_number(value) and 0 <= value <= 1, where, f"pass@1.{variant}",
-                f"expected a fraction 0..1, got {value!r}")
-    _expect(isinstance(result["n_tasks"], int) and result["n_tasks"] >= 0, where, "n_tasks",
-            "expected a non-negative integer")
-    _expect(result["limit"] is None or isinstance(result["limit"], int), where, "limit",
-            "expected null or an integer")
-    _expect(result["paper_row"] is None or isinstance(result["paper_row"], str), where, "paper_row",
-            "expected null or a string")
+        _expect(
+            _is_number(value) and 0 <= value <= 1,
+            where,
+            f"pass@1.{variant}",
+            f"expected a fraction 0..1, got {value!r}",
+        )
+    _expect(
+        isinstance(result["n_tasks"], int) and result["n_tasks"] >= 0,
+        where,
+        "n_tasks",
+        "expected a non-negative integer",
+    )
+    _expect(result["limit"] is None or isinstance(result["limit"], int), where, "limit", "expected null or an integer")
+    _expect(
+        result["paper_row"] is None or isinstance(result["paper_row"], str),
+        where,
+        "paper_row",
+        "expected null or a string",
+    )
 
 
 def variant_label(benchmark: str, variant: str) -> str:
-    """"HumanEval", "HumanEval+", "MBPP+", "MultiPL-E java", ..."""
+    """ "HumanEval", "HumanEval+", "MBPP+", "MultiPL-E java", ..."""
     name = BENCHMARK_NAMES.get(benchmark, benchmark)
     if variant == "base":
         return name
@@ -253,12 +286,15 @@ def protocol_notes(row: Mapping) -> list[str]:
     expected = PAPER_DATA_VERSIONS.get(row["benchmark"])
     if expected and row.get("data_version") != expected:
         found = row.get("data_version") or "an unrecorded version"
-        notes.append(f"{row['model']} on {name}: scored on {name}+ {found}; the paper used "
-                     f"{expected} (evalplus 1895d2f).")
+        notes.append(
+            f"{row['model']} on {name}: scored on {name}+ {found}; the paper used {expected} (evalplus 1895d2f)."
+        )
     if row.get("prompt") == "completion":
-        notes.append(f"{row['model']} on {name}: evalplus 0.3.1's base-model prompt and stop "
-                     f"strings; the paper's base rows used the EvalPlus leaderboard's of the time "
-                     f"(prompt: {PAPER_BASE_PROMPT}).")
+        notes.append(
+            f"{row['model']} on {name}: evalplus 0.3.1's base-model prompt and stop "
+            f"strings; the paper's base rows used the EvalPlus leaderboard's of the time "
+            f"(prompt: {PAPER_BASE_PROMPT})."
+        )
     return notes
 
 
@@ -273,8 +309,9 @@ def _benchmark_order(benchmarks) -> list[str]:
     return [b for b in BENCHMARK_NAMES if b in seen] + [b for b in seen if b not in BENCHMARK_NAMES]
 
 
-def summary_rows(results: Sequence[dict], paper: dict | None = None,
-                 sources: Sequence[str] | None = None) -> list[dict]:
+def summary_rows(
+    results: Sequence[dict], paper: dict | None = None, sources: Sequence[str] | None = None
+) -> list[dict]:
     """Long-format rows, one per (model, benchmark, variant): ``ours`` (percent, one
     decimal), ``paper`` (percent as printed, or None), ``diff`` (ours - paper, or None),
     ``n_tasks``, ``n_tasks_release``, ``limit``, ``n_passed``, ``paper_row`` and
@@ -289,8 +326,7 @@ def summary_rows(results: Sequence[dict], paper: dict | None = None,
         check_result(result, where)
         key = (result["model"], result["benchmark"])
         if key in seen:
-            raise ValueError(f"{where}: a second result for model {key[0]!r} on {key[1]!r} "
-                             f"(the first: {seen[key]})")
+            raise ValueError(f"{where}: a second result for model {key[0]!r} on {key[1]!r} (the first: {seen[key]})")
         seen[key] = where
         table_id, paper_row = None, None
         if result["paper_row"] is not None:
@@ -303,23 +339,25 @@ def summary_rows(results: Sequence[dict], paper: dict | None = None,
         for variant in _variant_order(result["pass@1"]):
             ours = _percent(result["pass@1"][variant])
             theirs = paper_scores.get(variant)
-            rows.append({
-                "model": result["model"],
-                "benchmark": result["benchmark"],
-                "variant": variant,
-                "label": variant_label(result["benchmark"], variant),
-                "ours": ours,
-                "paper": theirs,
-                "diff": None if theirs is None else _difference(ours, theirs),
-                "n_tasks": result["n_tasks"],
-                "n_tasks_release": _n_tasks_release(result),
-                "limit": result["limit"],
-                "n_passed": n_passed.get(variant),
-                "paper_row": result["paper_row"],
-                "paper_table": table_id,
-                "data_version": _data_version(result),
-                "prompt": (result.get("decoding") or {}).get("prompt"),
-            })
+            rows.append(
+                {
+                    "model": result["model"],
+                    "benchmark": result["benchmark"],
+                    "variant": variant,
+                    "label": variant_label(result["benchmark"], variant),
+                    "ours": ours,
+                    "paper": theirs,
+                    "diff": None if theirs is None else _difference(ours, theirs),
+                    "n_tasks": result["n_tasks"],
+                    "n_tasks_release": _n_tasks_release(result),
+                    "limit": result["limit"],
+                    "n_passed": n_passed.get(variant),
+                    "paper_row": result["paper_row"],
+                    "paper_table": table_id,
+                    "data_version": _data_version(result),
+                    "prompt": (result.get("decoding") or {}).get("prompt"),
+                }
+            )
     order = {b: i for i, b in enumerate(_benchmark_order(r["benchmark"] for r in rows))}
     # sorted() is stable: within a benchmark, models and variants keep their order.
     return sorted(rows, key=lambda r: order[r["benchmark"]])
@@ -359,8 +397,7 @@ def partial_note(row: Mapping) -> str:
         scope = f"the first {row['n_tasks']} of {row['n_tasks_release']} tasks"
     else:
         scope = f"the first {row['n_tasks']} tasks only (limit {row['limit']})"
-    return (f"{row['model']} on {name}: evaluated on {scope}; "
-            f"not comparable to the paper's full-benchmark numbers.")
+    return f"{row['model']} on {name}: evaluated on {scope}; not comparable to the paper's full-benchmark numbers."
 
 
 def summary_markdown(rows: Sequence[dict], paper: dict, results: Sequence[dict] = ()) -> str:
@@ -384,16 +421,22 @@ def summary_markdown(rows: Sequence[dict], paper: dict, results: Sequence[dict] 
         lines += [""]
     if not rows:
         lines += ["No evaluation results.", ""]
-    lines += ["pass@1 in percent (one greedy sample per task unless the run's decoding says "
-              "otherwise). *ours*: this pipeline; *paper*: the paper's number for the row named "
-              "in *Paper row*; Δ = ours − paper, in percentage points; "
-              f"{DASH} where the paper reports no number.", ""]
+    lines += [
+        "pass@1 in percent (one greedy sample per task unless the run's decoding says "
+        "otherwise). *ours*: this pipeline; *paper*: the paper's number for the row named "
+        "in *Paper row*; Δ = ours − paper, in percentage points; "
+        f"{DASH} where the paper reports no number.",
+        "",
+    ]
     if any(r["model"] == REFERENCE_MODEL for r in rows):
-        lines += [f"*{REFERENCE_MODEL}* is the harness self-check: each benchmark's own reference "
-                  "solutions, scored by the same sandboxed evalplus check as the models. evalplus "
-                  "itself gives 163/164 on HumanEval+ v0.1.10 (base and plus; HumanEval/32 fails) and "
-                  "378/378 base on MBPP+ v0.2.0; a lower number there is the harness's fault, not a "
-                  "model's.", ""]
+        lines += [
+            f"*{REFERENCE_MODEL}* is the harness self-check: each benchmark's own reference "
+            "solutions, scored by the same sandboxed evalplus check as the models. evalplus "
+            "itself gives 163/164 on HumanEval+ v0.1.10 (base and plus; HumanEval/32 fails) and "
+            "378/378 base on MBPP+ v0.2.0; a lower number there is the harness's fault, not a "
+            "model's.",
+            "",
+        ]
     for benchmark in _benchmark_order(r["benchmark"] for r in rows):
         lines += _benchmark_table(benchmark, [r for r in rows if r["benchmark"] == benchmark], paper)
     lines += _footer(rows, paper, results)
@@ -407,8 +450,12 @@ def _benchmark_table(benchmark: str, rows: list[dict], paper: dict) -> list[str]
     for variant in variants:
         header += [variant_label(benchmark, variant), "paper", "Δ"]
         align += ["---:"] * 3
-    lines = [f"## {BENCHMARK_NAMES.get(benchmark, benchmark)}", "",
-             "| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines = [
+        f"## {BENCHMARK_NAMES.get(benchmark, benchmark)}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(align) + "|",
+    ]
     for model in dict.fromkeys(r["model"] for r in rows):
         by_variant = {r["variant"]: r for r in rows if r["model"] == model}
         first = next(iter(by_variant.values()))
@@ -430,19 +477,28 @@ def _benchmark_table(benchmark: str, rows: list[dict], paper: dict) -> list[str]
 def _footer(rows: Sequence[dict], paper: dict, results: Sequence[dict]) -> list[str]:
     source = paper["source"]
     version = f"v{source['version']}" if source.get("version") else "version not stated"
-    table_ids = list(dict.fromkeys(r["paper_table"] for r in rows
-                                   if r["paper_table"] is not None and r["paper"] is not None))
-    lines = ["---", "",
-             f"Paper: {source.get('paper', 'Magicoder')}, arXiv:{source['arxiv']} ({version}"
-             + (f", {source['url']}" if source.get("url") else "") + ")."]
+    table_ids = list(
+        dict.fromkeys(r["paper_table"] for r in rows if r["paper_table"] is not None and r["paper"] is not None)
+    )
+    lines = [
+        "---",
+        "",
+        f"Paper: {source.get('paper', 'Magicoder')}, arXiv:{source['arxiv']} ({version}"
+        + (f", {source['url']}" if source.get("url") else "")
+        + ").",
+    ]
     for table_id in table_ids:
         table = paper["tables"][table_id]
         lines.append(f"- {_table_name(table_id, paper)}: {' '.join(table['metric'].split())}")
     lines.append("")
-    evalplus = sorted({str(r["scoring"]["evalplus_version"]) for r in results
-                       if isinstance(r.get("scoring"), Mapping) and r["scoring"].get("evalplus_version")})
-    lines.append(f"Scoring: evalplus {', '.join(evalplus)}." if evalplus
-                 else "Scoring: evalplus version not recorded.")
+    evalplus = sorted(
+        {
+            str(r["scoring"]["evalplus_version"])
+            for r in results
+            if isinstance(r.get("scoring"), Mapping) and r["scoring"].get("evalplus_version")
+        }
+    )
+    lines.append(f"Scoring: evalplus {', '.join(evalplus)}." if evalplus else "Scoring: evalplus version not recorded.")
     for benchmark in _benchmark_order(r["benchmark"] for r in results):
         datas = [r.get("data") for r in results if r["benchmark"] == benchmark]
         found = sorted({_data_id(d) for d in datas if isinstance(d, Mapping) and d.get("sha256")})
@@ -490,12 +546,10 @@ def summary_figure(rows: Sequence[dict], path: str | os.PathLike, title: str = "
     longest = max((len(m) for m in models), default=0)
     # Room under each panel for the (rotated) model names.
     height = 2.8 + (0.07 * longest if rotate else 0.3)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows + 0.9),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows + 0.9), squeeze=False, sharey=True)
     flat = list(axes.flat)
     if not panels:
-        flat[0].text(0.5, 0.5, "no evaluation results", ha="center", va="center",
-                     transform=flat[0].transAxes)
+        flat[0].text(0.5, 0.5, "no evaluation results", ha="center", va="center", transform=flat[0].transAxes)
         flat[0].set_axis_off()
     bar = 0.38
     label_size = 7 if len(models) <= 5 else 6
@@ -508,22 +562,31 @@ def summary_figure(rows: Sequence[dict], path: str | os.PathLike, title: str = "
             ours = ax.bar(x - bar / 2, row["ours"], bar, color="#3b75af", label="ours")
             ax.bar_label(ours, fmt="%.1f", fontsize=label_size, padding=1)
             if row["paper"] is not None:
-                theirs = ax.bar(x + bar / 2, row["paper"], bar, color="#3b75af", alpha=0.3, hatch="//",
-                                edgecolor="#3b75af", linewidth=0.5, label="paper")
+                theirs = ax.bar(
+                    x + bar / 2,
+                    row["paper"],
+                    bar,
+                    color="#3b75af",
+                    alpha=0.3,
+                    hatch="//",
+                    edgecolor="#3b75af",
+                    linewidth=0.5,
+                    label="paper",
+                )
                 ax.bar_label(theirs, fmt="%.1f", fontsize=label_size, padding=1, color="#555555")
         ax.set_title(variant_label(benchmark, variant))
         # Starred per panel: a model may be limited on one benchmark and not another.
         names = [m + (" *" if m in by_model and is_partial(by_model[m]) else "") for m in models]
-        ax.set_xticks(range(len(models)), names,
-                      rotation=30 if rotate else 0, ha="right" if rotate else "center",
-                      fontsize=8)
+        ax.set_xticks(
+            range(len(models)), names, rotation=30 if rotate else 0, ha="right" if rotate else "center", fontsize=8
+        )
         ax.set_ylim(0, 108)
         ax.set_yticks(range(0, 101, 20))
         if ax.get_subplotspec().is_first_col():
             ax.set_ylabel("pass@1 (%)")
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
-    for ax in flat[len(panels) or 1:]:
+    for ax in flat[len(panels) or 1 :]:
         ax.set_axis_off()
     # One legend for the figure, from whichever panels drew each kind of bar.
     handles = {}
@@ -532,25 +595,45 @@ def summary_figure(rows: Sequence[dict], path: str | os.PathLike, title: str = "
             handles.setdefault(label, handle)
     if handles:
         # Under the title, outside the panels, so it never hides a bar.
-        fig.legend(list(handles.values()), list(handles), loc="upper center", frameon=False, ncols=2,
-                   bbox_to_anchor=(0.5, 1 - 0.45 / fig.get_figheight()), fontsize=9)
-    fig.suptitle(title or "pass@1: this pipeline (solid) vs. the Magicoder paper (hatched)",
-                 y=1 - 0.12 / fig.get_figheight(), va="top")
+        fig.legend(
+            list(handles.values()),
+            list(handles),
+            loc="upper center",
+            frameon=False,
+            ncols=2,
+            bbox_to_anchor=(0.5, 1 - 0.45 / fig.get_figheight()),
+            fontsize=9,
+        )
+    fig.suptitle(
+        title or "pass@1: this pipeline (solid) vs. the Magicoder paper (hatched)",
+        y=1 - 0.12 / fig.get_figheight(),
+        va="top",
+    )
     if partial:
-        fig.text(0.01, 0.0, "* evaluated on a subset of the tasks: not comparable to the paper",
-                 fontsize=8, ha="left", va="bottom", color="#aa3300")
-    fig.tight_layout(rect=(0, 0.3 / fig.get_figheight() if partial else 0, 1,
-                           1 - 0.65 / fig.get_figheight()))
+        fig.text(
+            0.01,
+            0.0,
+            "* evaluated on a subset of the tasks: not comparable to the paper",
+            fontsize=8,
+            ha="left",
+            va="bottom",
+            color="#aa3300",
+        )
+    fig.tight_layout(rect=(0, 0.3 / fig.get_figheight() if partial else 0, 1, 1 - 0.65 / fig.get_figheight()))
     _save(fig, path)
 
 
 # --------------------------------------------------------------------------- entry point
 
 
-def write_summary(result_paths: Sequence[str | os.PathLike], md_path: str | os.PathLike,
-                  csv_path: str | os.PathLike, png_path: str | os.PathLike,
-                  paper: dict | str | os.PathLike | None = None,
-                  paper_rows: Mapping[str, str | None] | None = None) -> list[dict]:
+def write_summary(
+    result_paths: Sequence[str | os.PathLike],
+    md_path: str | os.PathLike,
+    csv_path: str | os.PathLike,
+    png_path: str | os.PathLike,
+    paper: dict | str | os.PathLike | None = None,
+    paper_rows: Mapping[str, str | None] | None = None,
+) -> list[dict]:
     """Read the result files and write summary.md, summary.csv and the figure, each
     atomically. `paper`: the paper's results (a dict, a YAML path, or None for the
     package's). `paper_rows` ({model: row key or None}, e.g. from config.yaml) overrides
@@ -563,8 +646,7 @@ def write_summary(result_paths: Sequence[str | os.PathLike], md_path: str | os.P
     sources = [str(p) for p in result_paths]
     results = [load_result(p) for p in result_paths]
     if paper_rows:
-        results = [{**r, "paper_row": paper_rows[r["model"]]} if r["model"] in paper_rows else r
-                   for r in results]
+        results = [{**r, "paper_row": paper_rows[r["model"]]} if r["model"] in paper_rows else r for r in results]
     rows = summary_rows(results, paper, sources=sources)
     # The figure and CSV first: the Markdown is the file people open, written last.
     summary_figure(rows, png_path)

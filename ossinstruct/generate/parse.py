@@ -61,18 +61,17 @@ def parse_response(text: str | None) -> Parsed:
     solution_match = SOLUTION_HEADER.search(text, problem_match.end() if problem_match else 0)
     if problem_match is None:
         first_solution = SOLUTION_HEADER.search(text)
-        return Parsed(None, _clean(text[first_solution.end():]) if first_solution else None,
-                      MISSING_PROBLEM)
+        return Parsed(None, _clean(text[first_solution.end() :]) if first_solution else None, MISSING_PROBLEM)
     if solution_match is None:
         if SOLUTION_HEADER.search(text, 0, problem_match.start()):
             return Parsed(None, None, SOLUTION_FIRST)
-        return Parsed(_clean(text[problem_match.end():]), None, MISSING_SOLUTION)
-    problem = _clean(text[problem_match.end():solution_match.start()])
-    solution_text = text[solution_match.end():]
+        return Parsed(_clean(text[problem_match.end() :]), None, MISSING_SOLUTION)
+    problem = _clean(text[problem_match.end() : solution_match.start()])
+    solution_text = text[solution_match.end() :]
     # A model that starts a second example after its solution: keep the first pair only.
     next_problem = PROBLEM_HEADER.search(solution_text)
     if next_problem:
-        solution_text = solution_text[:next_problem.start()]
+        solution_text = solution_text[: next_problem.start()]
     solution = _clean(solution_text)
     if not problem:
         return Parsed(problem, solution, EMPTY_PROBLEM)
@@ -91,11 +90,11 @@ def parse_response_magicoder(text: str | None) -> Parsed:
     if problem_at is None:
         return Parsed(None, None, MISSING_PROBLEM)
     if solution_at is None:
-        return Parsed("".join(lines[problem_at + 1:]).strip(), None, MISSING_SOLUTION)
+        return Parsed("".join(lines[problem_at + 1 :]).strip(), None, MISSING_SOLUTION)
     if problem_at >= solution_at:
         return Parsed(None, None, SAME_LINE if problem_at == solution_at else SOLUTION_FIRST)
-    problem = "".join(lines[problem_at + 1:solution_at]).strip()
-    solution = "".join(lines[solution_at + 1:]).strip()
+    problem = "".join(lines[problem_at + 1 : solution_at]).strip()
+    solution = "".join(lines[solution_at + 1 :]).strip()
     if not problem:
         return Parsed(problem, solution, EMPTY_PROBLEM)
     if not solution:

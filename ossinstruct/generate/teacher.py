@@ -13,13 +13,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from ossinstruct.files import read_jsonl, write_json_atomic, write_jsonl_atomic
+from ossinstruct.generate.parse import parser_for
+from ossinstruct.generate.prompts import Template, template_for
 from ossinstruct.llm.backends import get_backend
 from ossinstruct.llm.backends.base import Request, Response
 from ossinstruct.llm.cache import ResponseCache, request_key
-from ossinstruct.files import read_jsonl, write_json_atomic, write_jsonl_atomic
 from ossinstruct.logs import Progress
-from ossinstruct.generate.parse import parser_for
-from ossinstruct.generate.prompts import Template, template_for
 
 log = logging.getLogger("ossinstruct.generate.teacher")
 
@@ -33,8 +33,12 @@ NOT_STOPPED = "not_stopped"  # any other finish_reason, or none reported
 UNPARSEABLE = "unparseable"
 REQUEST_FAILED = "request_failed"  # no response after every retry; asked again on rerun
 PROMPT_TOO_LONG = "prompt_too_long"  # no room left for an answer: never requested (theirs: skipped)
-FINISH_STATUSES = {"length": TRUNCATED, "content_filter": CONTENT_FILTERED,
-                   "tool_calls": TOOL_CALL, "function_call": TOOL_CALL}
+FINISH_STATUSES = {
+    "length": TRUNCATED,
+    "content_filter": CONTENT_FILTERED,
+    "tool_calls": TOOL_CALL,
+    "function_call": TOOL_CALL,
+}
 
 
 class GenerationError(RuntimeError):
@@ -149,10 +153,11 @@ def generate_records(
     decoding = decoding_params(teacher, template)
     requests = [build_request(seed, teacher, template, decoding) for seed in seeds]
 
-    responses, misses = cache.lookup([r for r in requests if r is not None])  # the same snippet twice in a shard: one request
+    responses, misses = cache.lookup(
+        [r for r in requests if r is not None]
+    )  # the same snippet twice in a shard: one request
     cache_hits = len(responses)
-    log.info("%s: %d seeds, %d cached, %d to request from %s", label, len(seeds), cache_hits,
-             len(misses), teacher_name)
+    log.info("%s: %d seeds, %d cached, %d to request from %s", label, len(seeds), cache_hits, len(misses), teacher_name)
 
     sent_tokens = Counter()
     if misses:
@@ -173,8 +178,9 @@ def generate_records(
             backend.close()
         unanswered = [k for k in misses if k not in responses]
         if unanswered:
-            raise GenerationError(f"{label}: backend {teacher['backend']} gave no answer for "
-                                  f"{len(unanswered)} requests")
+            raise GenerationError(
+                f"{label}: backend {teacher['backend']} gave no answer for {len(unanswered)} requests"
+            )
 
     records = []
     for seed, request in zip(seeds, requests):
@@ -182,31 +188,31 @@ def generate_records(
             records.append(_too_long_record(seed, teacher_name, teacher, template, decoding))
             continue
         response = responses[request.key]
-        records.append({
-            **seed,
-            "teacher": teacher_name,
-            "backend": teacher["backend"],
-            "model": model_id(teacher),
-            "template_id": template.id,
-            "template_sha256": template.sha256,
-            "decoding": {**decoding, **request.params},
-            "request_hash": request.key,
-            **classify(response, template, teacher.get("parser", "magicoder")),
-            "response": response.text,
-            "finish_reason": response.finish_reason,
-            "usage": {"prompt_tokens": response.prompt_tokens,
-                      "completion_tokens": response.completion_tokens},
-            "latency_s": round(response.latency_s, 3),
-            "attempts": response.attempts,
-        })
+        records.append(
+            {
+                **seed,
+                "teacher": teacher_name,
+                "backend": teacher["backend"],
+                "model": model_id(teacher),
+                "template_id": template.id,
+                "template_sha256": template.sha256,
+                "decoding": {**decoding, **request.params},
+                "request_hash": request.key,
+                **classify(response, template, teacher.get("parser", "magicoder")),
+                "response": response.text,
+                "finish_reason": response.finish_reason,
+                "usage": {"prompt_tokens": response.prompt_tokens, "completion_tokens": response.completion_tokens},
+                "latency_s": round(response.latency_s, 3),
+                "attempts": response.attempts,
+            }
+        )
 
     stats = shard_stats(records, teacher, cache_hits, len(misses), sent_tokens, prices or {})
     stats["wall_s"] = round(time.monotonic() - started, 3)
     return ShardResult(records, stats)
 
 
-def _too_long_record(seed: dict, teacher_name: str, teacher: dict, template: Template,
-                     decoding: dict) -> dict:
+def _too_long_record(seed: dict, teacher_name: str, teacher: dict, template: Template, decoding: dict) -> dict:
     return {
         **seed,
         "teacher": teacher_name,
@@ -217,8 +223,10 @@ def _too_long_record(seed: dict, teacher_name: str, teacher: dict, template: Tem
         "decoding": decoding,
         "request_hash": None,
         "status": PROMPT_TOO_LONG,
-        "reason": (f"the prompt leaves no room for an answer within context_tokens="
-                   f"{decoding.get('context_tokens')}; not requested"),
+        "reason": (
+            f"the prompt leaves no room for an answer within context_tokens="
+            f"{decoding.get('context_tokens')}; not requested"
+        ),
         "problem": None,
         "solution": None,
         "response": None,
@@ -275,8 +283,7 @@ def generate_shard(
     """Generate one shard file; returns its stats. Raises GenerationError (writing no
     shard) when too many requests failed for good: the rerun asks only for those."""
     seeds = list(read_jsonl(seeds_path, required=("seed",), what="seed"))
-    result = generate_records(seeds, teacher_name, teacher, ResponseCache(cache_dir), prices,
-                              label=str(output_path))
+    result = generate_records(seeds, teacher_name, teacher, ResponseCache(cache_dir), prices, label=str(output_path))
     stats = result.stats
     failed = stats["request_failures"]
     if seeds and failed / len(seeds) > max_request_failure_rate:

@@ -94,6 +94,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address) -> None:
         import sys
+
         if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that left is no news
             super().handle_error(request, client_address)
 
@@ -142,10 +143,20 @@ class FakeServer:
     model: the model name reported (default: the one requested).
     """
 
-    def __init__(self, responder: Responder | None = None, *, faults: list[str] | None = None,
-                 policy: Policy | None = None, latency_s: float = 0.0, retry_after_s: float | None = 1,
-                 slow_s: float = 5.0, require_api_key: str | None = None, model: str | None = None,
-                 host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        faults: list[str] | None = None,
+        policy: Policy | None = None,
+        latency_s: float = 0.0,
+        retry_after_s: float | None = 1,
+        slow_s: float = 5.0,
+        require_api_key: str | None = None,
+        model: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
         self.responder = responder or default_responder
         self.faults = list(faults or [])
         self.policy = policy
@@ -168,8 +179,9 @@ class FakeServer:
         return f"http://{host}:{port}/v1"
 
     def start(self) -> FakeServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fakeserver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fakeserver", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -247,8 +259,7 @@ class FakeServer:
 
         action, status = "error", None
         try:
-            if self.require_api_key is not None and \
-                    h.headers.get("Authorization") != f"Bearer {self.require_api_key}":
+            if self.require_api_key is not None and h.headers.get("Authorization") != f"Bearer {self.require_api_key}":
                 action = "401"
             elif path not in ("/v1/chat/completions", "/v1/completions"):
                 action = "404"
@@ -263,8 +274,9 @@ class FakeServer:
             with self._lock:
                 self._log.append(LogEntry(received, answered, key, attempt, action, path, status, body))
 
-    def _answer(self, h: _Handler, path: str, body: dict, key: str, attempt: int, action: str,
-                answering: Callable[[], None]) -> int | None:
+    def _answer(
+        self, h: _Handler, path: str, body: dict, key: str, attempt: int, action: str, answering: Callable[[], None]
+    ) -> int | None:
         if action == "drop":
             answering()
             h.close_connection = True
@@ -293,8 +305,9 @@ class FakeServer:
         model = self.model or body.get("model") or "fake-teacher"
         if action == "nochoices":
             answering()
-            h.send(200, {"id": f"cmpl-{key}-{attempt}", "object": "chat.completion", "created": created,
-                         "model": model})
+            h.send(
+                200, {"id": f"cmpl-{key}-{attempt}", "object": "chat.completion", "created": created, "model": model}
+            )
             return 200
         answer = self.responder(body)
         text, finish_reason = (answer, "stop") if isinstance(answer, str) else answer
@@ -312,8 +325,11 @@ class FakeServer:
             "created": created,
             "model": model,
             "choices": [choice],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
         }
         answering()
         h.send(200, payload)
@@ -337,20 +353,32 @@ class FakeServer:
 
 def main(argv: list[str] | None = None) -> None:
     usage = __doc__.split("\n\n")
-    parser = argparse.ArgumentParser(prog="python -m ossinstruct.fakeserver",
-                                     description="\n\n".join(usage[:4]),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ossinstruct.fakeserver",
+        description="\n\n".join(usage[:4]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
-    parser.add_argument("--faults", default="", help="actions per attempt of every request body, e.g. 429,ok "
-                        "(ok, 429, 500, 503, slow, drop, malformed, nochoices)")
+    parser.add_argument(
+        "--faults",
+        default="",
+        help="actions per attempt of every request body, e.g. 429,ok "
+        "(ok, 429, 500, 503, slow, drop, malformed, nochoices)",
+    )
     parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of 429 answers")
     parser.add_argument("--model", default=None, help="model name to report (default: as requested)")
     args = parser.parse_args(argv)
     faults = [a.strip() for a in args.faults.split(",") if a.strip()]
-    with FakeServer(faults=faults, latency_s=args.latency, retry_after_s=args.retry_after,
-                    model=args.model, host=args.host, port=args.port) as server:
+    with FakeServer(
+        faults=faults,
+        latency_s=args.latency,
+        retry_after_s=args.retry_after,
+        model=args.model,
+        host=args.host,
+        port=args.port,
+    ) as server:
         print(f"fake OpenAI-compatible server at {server.base_url} (Ctrl-C stops it)", flush=True)
         try:
             while True:

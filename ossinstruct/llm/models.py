@@ -75,8 +75,7 @@ def resolve_model(spec: str) -> tuple[str, str | None]:
     if path.is_file():
         if path.suffix.lower() != ".gguf":
             raise ValueError(
-                f"model {spec!r} is a file but not a .gguf file; give a checkpoint "
-                "directory, a .gguf file or a hub id"
+                f"model {spec!r} is a file but not a .gguf file; give a checkpoint directory, a .gguf file or a hub id"
             )
         path = path.resolve()
         return str(path.parent), path.name
@@ -86,7 +85,8 @@ def resolve_model(spec: str) -> tuple[str, str | None]:
         spec.lower().endswith(".gguf")
         or spec.startswith(("/", "./", "../", "~", "\\"))
         or spec.count("/") > 1
-        or os.sep != "/" and os.sep in spec
+        or os.sep != "/"
+        and os.sep in spec
     )
     if looks_local:
         raise FileNotFoundError(f"model {spec!r}: no such file or directory")
@@ -119,9 +119,7 @@ def _assemble_embedded(spec: str) -> Path:
     try:
         package = EMBEDDED_MODELS[spec]
     except KeyError:
-        raise ValueError(
-            f"unknown embedded model {spec!r}; known: {', '.join(sorted(EMBEDDED_MODELS))}"
-        ) from None
+        raise ValueError(f"unknown embedded model {spec!r}; known: {', '.join(sorted(EMBEDDED_MODELS))}") from None
     try:
         module = importlib.import_module(package)
     except ImportError as err:
@@ -131,7 +129,7 @@ def _assemble_embedded(spec: str) -> Path:
         ) from err
     name = getattr(module, "MODEL_NAME", None)
     if os.environ.get(MODEL_CACHE_ENV):
-        target = cache_root() / "embedded" / (name or f"{spec[len(EMBEDDED_PREFIX):]}.gguf")
+        target = cache_root() / "embedded" / (name or f"{spec[len(EMBEDDED_PREFIX) :]}.gguf")
     elif hasattr(module, "default_output_path"):
         target = Path(module.default_output_path())
     else:
@@ -180,9 +178,7 @@ def expected_sha256(package: str, file_name: str) -> str:
     """The hash that `package`'s data/SHA256SUMS lists for `file_name`."""
     sums = Path(str(resources.files(package).joinpath("data").joinpath("SHA256SUMS")))
     if not sums.is_file():
-        raise ModelIntegrityError(
-            f"{package}: its checksum list {sums} is missing; cannot verify {file_name}"
-        )
+        raise ModelIntegrityError(f"{package}: its checksum list {sums} is missing; cannot verify {file_name}")
     for line in sums.read_text().splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[1].lstrip("*") == file_name:
@@ -225,7 +221,7 @@ def verify_sha256(path: str | Path, expected: str) -> None:
 
 
 def resolve_device(device: str | None = "auto") -> str:
-    """"auto" is cuda when a GPU is visible, else cpu; anything else is returned as is."""
+    """ "auto" is cuda when a GPU is visible, else cpu; anything else is returned as is."""
     if device in (None, "", "auto"):
         import torch
 
@@ -246,8 +242,7 @@ def resolve_dtype(dtype: Any = "bfloat16") -> Any:
     return getattr(torch, dtype)
 
 
-def load_tokenizer(spec: str, revision: str | None = None, *, padding_side: str = "left",
-                   **kwargs: Any):
+def load_tokenizer(spec: str, revision: str | None = None, *, padding_side: str = "left", **kwargs: Any):
     """The model's tokenizer, with a pad token (eos when it has none) and left padding.
 
     Left padding is what batched generation needs; training code may ask for "right".
@@ -268,8 +263,9 @@ def load_tokenizer(spec: str, revision: str | None = None, *, padding_side: str 
     return tokenizer
 
 
-def load_causal_lm(spec: str, revision: str | None = None, dtype: Any = "bfloat16",
-                   device: str | None = "auto", **kwargs: Any):
+def load_causal_lm(
+    spec: str, revision: str | None = None, dtype: Any = "bfloat16", device: str | None = "auto", **kwargs: Any
+):
     """A causal LM in eval mode on `device` ("auto": cuda if available, else cpu).
 
     `dtype` is bfloat16, float16, float32 or auto (the checkpoint's own; float32 for a
@@ -284,9 +280,7 @@ def load_causal_lm(spec: str, revision: str | None = None, dtype: Any = "bfloat1
         source, revision = str(_converted_model_dir(source, gguf)), None
     elif _is_local(source):
         revision = None
-    model = AutoModelForCausalLM.from_pretrained(
-        source, revision=revision, dtype=resolve_dtype(dtype), **kwargs
-    )
+    model = AutoModelForCausalLM.from_pretrained(source, revision=revision, dtype=resolve_dtype(dtype), **kwargs)
     if device is not None and "device_map" not in kwargs:
         model = model.to(resolve_device(device))
     return model.eval()
@@ -318,8 +312,7 @@ def _converted_tokenizer_dir(directory: str, gguf_file: str) -> Path:
         tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=gguf_file)
         tokenizer.save_pretrained(out)
 
-    return _cached(converted_gguf_dir(directory, gguf_file) / "tokenizer", convert,
-                   f"tokenizer of {gguf_file}")
+    return _cached(converted_gguf_dir(directory, gguf_file) / "tokenizer", convert, f"tokenizer of {gguf_file}")
 
 
 def _converted_model_dir(directory: str, gguf_file: str) -> Path:
@@ -334,7 +327,9 @@ def _converted_model_dir(directory: str, gguf_file: str) -> Path:
         with torch.device("meta"):
             skeleton = AutoModelForCausalLM.from_config(config)
         tensors = load_gguf_checkpoint(
-            str(Path(directory) / gguf_file), return_tensors=True, model_to_load=skeleton,
+            str(Path(directory) / gguf_file),
+            return_tensors=True,
+            model_to_load=skeleton,
             torch_dtype=torch.float32,
         )["tensors"]
         expected = set(skeleton.state_dict())
@@ -343,15 +338,13 @@ def _converted_model_dir(directory: str, gguf_file: str) -> Path:
             missing -= {"lm_head.weight"}
         if missing:
             raise ValueError(f"{gguf_file}: the GGUF file lacks weights {sorted(missing)[:5]}")
-        state = {name: t.to(torch.float32).contiguous() for name, t in tensors.items()
-                 if name in expected}
+        state = {name: t.to(torch.float32).contiguous() for name, t in tensors.items() if name in expected}
         config.dtype = torch.float32
         config.save_pretrained(out)
         GenerationConfig.from_model_config(config).save_pretrained(out)
         save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
 
-    return _cached(converted_gguf_dir(directory, gguf_file) / "model", convert,
-                   f"weights of {gguf_file}")
+    return _cached(converted_gguf_dir(directory, gguf_file) / "model", convert, f"weights of {gguf_file}")
 
 
 def _cached(target: Path, convert, what: str) -> Path:

@@ -34,8 +34,13 @@ PROGRAM_KEYS = {"argv", "stdin", "files", "timeout_s", "max_output_bytes", "env"
 
 
 def _write_job_file(name: Any, content: Any) -> None:
-    if not isinstance(name, str) or not name or "\0" in name or os.path.isabs(name) \
-            or os.path.normpath(name).split(os.sep)[0] == "..":
+    if (
+        not isinstance(name, str)
+        or not name
+        or "\0" in name
+        or os.path.isabs(name)
+        or os.path.normpath(name).split(os.sep)[0] == ".."
+    ):
         raise ValueError(f"run_program: file name {name!r} must be a relative path inside the work dir")
     if isinstance(content, str):
         content = content.encode("utf-8")
@@ -79,7 +84,7 @@ def _collect_output(process: subprocess.Popen, timeout_s: float | None, limit: i
                 open_fds.discard(fd)
                 continue
             room = limit - len(buffers[fd])
-            buffers[fd] += chunk[:max(0, room)]
+            buffers[fd] += chunk[: max(0, room)]
             truncated = truncated or len(chunk) > room
     if process.poll() is None:  # closed its output but still running
         try:
@@ -116,8 +121,9 @@ def run_program(context: Any, payload: dict) -> dict:
     if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
         raise ValueError(f"run_program: 'argv' must be a non-empty list of strings, got {argv!r}")
     timeout_s = payload.get("timeout_s")
-    if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
-                                  or timeout_s <= 0):
+    if timeout_s is not None and (
+        isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or timeout_s <= 0
+    ):
         raise ValueError(f"run_program: 'timeout_s' must be a positive number or None, got {timeout_s!r}")
     limit = payload.get("max_output_bytes", DEFAULT_MAX_OUTPUT_BYTES)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
@@ -128,8 +134,9 @@ def run_program(context: Any, payload: dict) -> dict:
     shared = context or {}
     for files in (shared.get("files") or {}, payload.get("files") or {}):
         if not isinstance(files, dict):
-            raise ValueError(f"run_program: 'files' must be a dict of relative name to text, "
-                             f"got {type(files).__name__}")
+            raise ValueError(
+                f"run_program: 'files' must be a dict of relative name to text, got {type(files).__name__}"
+            )
         for name, content in files.items():
             _write_job_file(name, content)
     env = dict(os.environ)
@@ -141,11 +148,22 @@ def run_program(context: Any, payload: dict) -> dict:
         stdin_file.write(stdin.encode("utf-8") if isinstance(stdin, str) else stdin)
         stdin_file.seek(0)
     try:
-        process = subprocess.Popen(argv, stdin=stdin_file or subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, env=env, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            stdin=stdin_file or subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
     finally:
         if stdin_file is not None:
             stdin_file.close()
     stdout, stderr, truncated, timed_out = _collect_output(process, timeout_s, limit)
-    return {"returncode": process.returncode, "stdout": stdout.decode("utf-8", "replace"),
-            "stderr": stderr.decode("utf-8", "replace"), "truncated": truncated, "timed_out": timed_out}
+    return {
+        "returncode": process.returncode,
+        "stdout": stdout.decode("utf-8", "replace"),
+        "stderr": stderr.decode("utf-8", "replace"),
+        "truncated": truncated,
+        "timed_out": timed_out,
+    }

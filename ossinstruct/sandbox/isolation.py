@@ -38,8 +38,13 @@ MS_RELATIME, MS_STRICTATIME = 1 << 21, 1 << 24
 # Per-mount flags that must be repeated on a read-only remount (in a user namespace the
 # kernel refuses a remount that would clear any of them).
 MOUNT_OPTION_FLAGS = {
-    "nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
-    "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME, "strictatime": MS_STRICTATIME,
+    "nosuid": MS_NOSUID,
+    "nodev": MS_NODEV,
+    "noexec": MS_NOEXEC,
+    "noatime": MS_NOATIME,
+    "nodiratime": MS_NODIRATIME,
+    "relatime": MS_RELATIME,
+    "strictatime": MS_STRICTATIME,
 }
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 NOBODY_ID = 65534
@@ -80,7 +85,7 @@ def child_pids_by_parent() -> dict[int, list[int]]:
         except OSError:
             continue
         # The command name (field 2) may contain spaces and parentheses: split after its last ')'.
-        fields = data[data.rfind(b")") + 2:].split()
+        fields = data[data.rfind(b")") + 2 :].split()
         children.setdefault(int(fields[1]), []).append(int(name))
     return children
 
@@ -98,6 +103,7 @@ def descendants(pid: int) -> list[int]:
 def remove_tree(path: str) -> None:
     """Remove a file or directory tree that a job may have made hard to remove
     (directories without write or search permission)."""
+
     def make_writable_and_retry(function, failed_path, _exc):
         try:
             os.chmod(os.path.dirname(failed_path), 0o700)
@@ -162,8 +168,15 @@ def host_uid() -> int:
 def interpreter_paths() -> set[str]:
     """The directories the zygote's interpreter needs to go on working: its prefix,
     sys.path (the checkout, the virtualenv) and PATH."""
-    wanted = {os.path.dirname(os.path.realpath(sys.executable)), sys.prefix, sys.base_prefix,
-              sys.exec_prefix, sys.base_exec_prefix, *sys.path, *os.environ.get("PATH", "").split(os.pathsep)}
+    wanted = {
+        os.path.dirname(os.path.realpath(sys.executable)),
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        *sys.path,
+        *os.environ.get("PATH", "").split(os.pathsep),
+    }
     return {os.path.realpath(p) for p in wanted if p and os.path.isdir(p)}
 
 
@@ -247,7 +260,7 @@ def _decode_mount_path(field: str) -> str:
     # /proc/self/mountinfo escapes space, tab, newline and backslash as \ooo.
     out, i = [], 0
     while i < len(field):
-        digits = field[i + 1:i + 4]
+        digits = field[i + 1 : i + 4]
         if field[i] == "\\" and len(digits) == 3 and digits.isdigit():
             out.append(chr(int(digits, 8)))
             i += 4
@@ -304,6 +317,7 @@ def drop_bounding_set() -> None:
 def drop_capabilities() -> None:
     """Drop every capability of this process (uid unchanged): used for root inside a user
     namespace, which must not be able to undo the read-only mounts."""
+
     class Header(ctypes.Structure):
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 

@@ -129,8 +129,12 @@ class Limits:
     processes: int = 256  # RLIMIT_NPROC (only effective for non-root)
 
     def __post_init__(self):
-        if isinstance(self.timeout_s, bool) or not isinstance(self.timeout_s, (int, float)) \
-                or not math.isfinite(self.timeout_s) or self.timeout_s <= 0:
+        if (
+            isinstance(self.timeout_s, bool)
+            or not isinstance(self.timeout_s, (int, float))
+            or not math.isfinite(self.timeout_s)
+            or self.timeout_s <= 0
+        ):
             raise ValueError(f"Limits.timeout_s must be a positive number of seconds, got {self.timeout_s!r}")
         for name, minimum in (("memory_mb", 16), ("file_size_mb", 1), ("processes", 1)):
             value = getattr(self, name)
@@ -159,8 +163,13 @@ class JobResult:
 # Globals a result may reference: plain containers only. Anything else (a class, a
 # function, os.system) would let a job run code in the pipeline when it is unpickled.
 SAFE_GLOBALS = {
-    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "complex"), ("builtins", "bytearray"),
-    ("builtins", "range"), ("builtins", "slice"), ("collections", "OrderedDict"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "complex"),
+    ("builtins", "bytearray"),
+    ("builtins", "range"),
+    ("builtins", "slice"),
+    ("collections", "OrderedDict"),
 }
 
 
@@ -170,7 +179,8 @@ class _DataUnpickler(pickle.Unpickler):
             return super().find_class(module, name)
         raise pickle.UnpicklingError(
             f"{module}.{name} is not plain data (a sandbox handler must return None, bool, int, float, "
-            "complex, str, bytes, or lists, tuples, dicts and sets of those)")
+            "complex, str, bytes, or lists, tuples, dicts and sets of those)"
+        )
 
 
 def _loads_data(data: bytes) -> Any:
@@ -198,8 +208,11 @@ def _candidate_methods() -> list[str]:
 
 
 def _zygote_environment(token: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items()
-           if not SECRET_WORDS.intersection(re.split(r"[^A-Z0-9]+", name.upper()))}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not SECRET_WORDS.intersection(re.split(r"[^A-Z0-9]+", name.upper()))
+    }
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -219,9 +232,14 @@ def _probe() -> tuple[str, dict]:
         host_dir = tempfile.mkdtemp(prefix="ossinstruct-sandbox-probe-")
         try:
             config = {"method": method, "host_dir": host_dir, "tmpfs_mb": 16}
-            done = subprocess.run(_zygote_command(method, False, "probe", config), capture_output=True,
-                                  timeout=PROBE_TIMEOUT_S, cwd="/", stdin=subprocess.DEVNULL,
-                                  env=_zygote_environment("probe-" + secrets.token_hex(4)))
+            done = subprocess.run(
+                _zygote_command(method, False, "probe", config),
+                capture_output=True,
+                timeout=PROBE_TIMEOUT_S,
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                env=_zygote_environment("probe-" + secrets.token_hex(4)),
+            )
             if done.returncode == 0:
                 report = json.loads(done.stdout)
                 for internal in ("work_root", "private_dirs", "kept_dirs"):
@@ -305,18 +323,33 @@ class _Worker:
         limits = self.setup.limits
         job_r, self.to_zygote = os.pipe()
         self.from_zygote, reply_w = os.pipe()
-        config = {"method": self.setup.method, "handler": self.setup.handler, "host_dir": self.setup.host_dir,
-                  "tmpfs_mb": max(256, 4 * limits.file_size_mb),
-                  "in_fd": job_r, "out_fd": reply_w, "context_fd": self.setup.context_fd,
-                  "limits": {"timeout_s": limits.timeout_s, "memory_mb": limits.memory_mb,
-                             "file_size_mb": limits.file_size_mb, "processes": limits.processes}}
+        config = {
+            "method": self.setup.method,
+            "handler": self.setup.handler,
+            "host_dir": self.setup.host_dir,
+            "tmpfs_mb": max(256, 4 * limits.file_size_mb),
+            "in_fd": job_r,
+            "out_fd": reply_w,
+            "context_fd": self.setup.context_fd,
+            "limits": {
+                "timeout_s": limits.timeout_s,
+                "memory_mb": limits.memory_mb,
+                "file_size_mb": limits.file_size_mb,
+                "processes": limits.processes,
+            },
+        }
         self.stderr = tempfile.TemporaryFile(prefix="ossinstruct-sandbox-stderr-")
         try:
             self.process = subprocess.Popen(
                 _zygote_command(self.setup.method, limits.network, "zygote", config),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr, cwd="/",
-                pass_fds=(job_r, reply_w, self.setup.context_fd), env=_zygote_environment(self.token),
-                start_new_session=True)  # Ctrl-C reaches the pipeline only, which then closes the pool
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self.stderr,
+                cwd="/",
+                pass_fds=(job_r, reply_w, self.setup.context_fd),
+                env=_zygote_environment(self.token),
+                start_new_session=True,
+            )  # Ctrl-C reaches the pipeline only, which then closes the pool
         except OSError as exc:
             self._close_fds()
             raise SandboxError(f"cannot start a sandbox worker for handler {self.setup.handler!r}: {exc}") from exc
@@ -338,8 +371,10 @@ class _Worker:
         why = message[1] if isinstance(message, tuple) and len(message) == 2 else "it exited during start-up"
         self.kill()
         tail = self.last_stderr
-        raise SandboxError(f"sandbox worker for handler {self.setup.handler!r} failed to start: {why}"
-                           + (f"\nworker stderr:\n{tail}" if tail else ""))
+        raise SandboxError(
+            f"sandbox worker for handler {self.setup.handler!r} failed to start: {why}"
+            + (f"\nworker stderr:\n{tail}" if tail else "")
+        )
 
     def start(self) -> None:
         self.launch()
@@ -360,22 +395,36 @@ class _Worker:
             if frame is None:
                 raise ConnectionError("end of file")
             reply = _loads_data(frame)
-            if not (isinstance(reply, tuple) and len(reply) == 6 and reply[:2] == ("result", job_id)
-                    and reply[2] in STATUSES and isinstance(reply[3], (bytes, type(None)))
-                    and isinstance(reply[4], (str, type(None))) and isinstance(reply[5], float)):
+            if not (
+                isinstance(reply, tuple)
+                and len(reply) == 6
+                and reply[:2] == ("result", job_id)
+                and reply[2] in STATUSES
+                and isinstance(reply[3], (bytes, type(None)))
+                and isinstance(reply[4], (str, type(None)))
+                and isinstance(reply[5], float)
+            ):
                 raise ConnectionError("malformed reply")
             self.busy = False
         except TimeoutError:
             self.kill()
-            return JobResult("timeout", None, f"the sandbox worker did not answer within {limits.backstop_s:.0f} s "
-                             "(the job's limit plus a margin); it was killed with everything it ran and is replaced",
-                             time.monotonic() - started)
+            return JobResult(
+                "timeout",
+                None,
+                f"the sandbox worker did not answer within {limits.backstop_s:.0f} s "
+                "(the job's limit plus a margin); it was killed with everything it ran and is replaced",
+                time.monotonic() - started,
+            )
         except (OSError, pickle.UnpicklingError, ValueError, EOFError) as exc:
             status = self.kill()
             tail = self.last_stderr
-            return JobResult("crashed", None, f"the sandbox worker died while running this job ({exc}; exit status "
-                             f"{status}); it is replaced" + (f"\nworker stderr:\n{tail}" if tail else ""),
-                             time.monotonic() - started)
+            return JobResult(
+                "crashed",
+                None,
+                f"the sandbox worker died while running this job ({exc}; exit status "
+                f"{status}); it is replaced" + (f"\nworker stderr:\n{tail}" if tail else ""),
+                time.monotonic() - started,
+            )
         _, _, status, value_bytes, error, elapsed = reply
         value = None
         if status == "ok":
@@ -484,7 +533,7 @@ def _context_file(data: bytes) -> int:
         handle.close()
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
     return fd
 
 
@@ -529,11 +578,18 @@ class SandboxPool:
             self.close()
             raise
         self.isolation = dict(self._workers[0].report)
-        missing = [k for k in ("pid_namespace", "net_namespace", "private_tmp", "readonly_fs", "unprivileged_user")
-                   if not self.isolation.get(k) and not (k == "net_namespace" and limits.network)]
+        missing = [
+            k
+            for k in ("pid_namespace", "net_namespace", "private_tmp", "readonly_fs", "unprivileged_user")
+            if not self.isolation.get(k) and not (k == "net_namespace" and limits.network)
+        ]
         if missing:
-            log.warning("sandbox for %s runs without %s: %s", handler, ", ".join(missing),
-                        "; ".join(self.isolation["notes"]) or "not available on this machine")
+            log.warning(
+                "sandbox for %s runs without %s: %s",
+                handler,
+                ", ".join(missing),
+                "; ".join(self.isolation["notes"]) or "not available on this machine",
+            )
 
     def run(self, payloads: Sequence[Any], on_done: Callable[[], None] | None = None) -> list[JobResult]:
         """Run the handler on each payload, ``workers`` at a time; results in payload order.
@@ -578,8 +634,10 @@ class SandboxPool:
                     with take:
                         on_done()
 
-        threads = [threading.Thread(target=drain, args=(worker,), daemon=True, name=f"sandbox-worker-{i}")
-                   for i, worker in enumerate(self._workers[:len(encoded)])]
+        threads = [
+            threading.Thread(target=drain, args=(worker,), daemon=True, name=f"sandbox-worker-{i}")
+            for i, worker in enumerate(self._workers[: len(encoded)])
+        ]
         self._threads = threads
         for thread in threads:
             thread.start()

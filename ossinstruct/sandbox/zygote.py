@@ -53,8 +53,9 @@ def load_handler(spec: str):
         module = importlib.import_module(module_name)
     except BaseException as exc:
         who = f" as uid {os.geteuid()}" if os.geteuid() != 0 else ""
-        raise RuntimeError(f"handler {spec!r}: cannot import module {module_name!r}{who}: "
-                           f"{type(exc).__name__}: {exc}") from None
+        raise RuntimeError(
+            f"handler {spec!r}: cannot import module {module_name!r}{who}: {type(exc).__name__}: {exc}"
+        ) from None
     target = module
     for part in attribute.split("."):
         if not hasattr(target, part):
@@ -247,7 +248,7 @@ def run_job(job_id: int, payload, handler, context, config: dict, report: dict, 
                     poller.unregister(result_r)
                 buffer += chunk
         if needed is None and len(buffer) >= FRAME_HEADER.size:
-            needed = FRAME_HEADER.size + FRAME_HEADER.unpack(bytes(buffer[:FRAME_HEADER.size]))[0]
+            needed = FRAME_HEADER.size + FRAME_HEADER.unpack(bytes(buffer[: FRAME_HEADER.size]))[0]
             oversized = needed > MAX_FRAME_BYTES + FRAME_HEADER.size
         if parent_gone or oversized or (needed is not None and len(buffer) >= needed):
             break
@@ -276,7 +277,7 @@ def run_job(job_id: int, payload, handler, context, config: dict, report: dict, 
     if parent_gone:
         return None
     complete = needed is not None and not oversized and len(buffer) >= needed
-    body = bytes(buffer[FRAME_HEADER.size:needed]) if complete else b""
+    body = bytes(buffer[FRAME_HEADER.size : needed]) if complete else b""
     if complete and body[:1] == b"V":
         return ("result", job_id, "ok", body[1:], None, elapsed)
     if complete and body[:1] == b"E":
@@ -338,8 +339,13 @@ def main(argv: list[str]) -> int:
     if mode == "probe":
         report = setup_isolation(config)
         # Jobs run programs with this interpreter: check it still starts after the drop.
-        subprocess.run([sys.executable, "-c", "import json"], check=True, timeout=60,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-c", "import json"],
+            check=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
         sys.stdout.write(json.dumps(report))
         return 0
     return zygote_main(config)

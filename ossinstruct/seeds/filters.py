@@ -46,9 +46,7 @@ def check_text(text: str | None, settings: dict) -> tuple[list[str] | None, str 
         return None, "empty"
     if "\x00" in text:
         return None, "binary"
-    if len(text) > settings["max_document_bytes"] or (
-        len(text.encode("utf-8")) > settings["max_document_bytes"]
-    ):
+    if len(text) > settings["max_document_bytes"] or (len(text.encode("utf-8")) > settings["max_document_bytes"]):
         return None, "huge"
     lines = document_lines(text)
     lengths = [len(line) for line in lines]
@@ -83,9 +81,7 @@ def draw_snippet(
     raise SeedsError(f"config key seeds.sampler: unknown sampler {sampler!r}; known: {SAMPLERS}")
 
 
-def cut_snippet(
-    text: str, lines: list[str], rng: random.Random, settings: dict
-) -> tuple[int, int, str]:
+def cut_snippet(text: str, lines: list[str], rng: random.Random, settings: dict) -> tuple[int, int, str]:
     """(start, end, snippet text) of one document, by ``settings["sampler"]``. `lines` are
     the universal-newline lines of `text` (the fit sampler's)."""
     sampler = settings.get("sampler", "magicoder")

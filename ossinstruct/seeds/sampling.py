@@ -46,7 +46,6 @@ Public API: :func:`shard_counts`, :func:`shard_spec`, :func:`sample_shard`,
 :func:`iter_eligible`, :func:`compile_glob`.
 """
 
-
 from __future__ import annotations
 
 import hashlib
@@ -91,9 +90,7 @@ log = logging.getLogger("ossinstruct.seeds")
 # --------------------------------------------------------------------------- sampling
 
 
-def iter_eligible(
-    spec: dict, stats: Counter | None = None
-) -> Iterator[tuple[str, int, int, str]]:
+def iter_eligible(spec: dict, stats: Counter | None = None) -> Iterator[tuple[str, int, int, str]]:
     """(document id, start, end, snippet) of each eligible document in stream order.
 
     `stats`, when given, counts "read" and each skip reason.
@@ -123,7 +120,10 @@ def iter_eligible(
 
 
 def pool_snippets(
-    documents: Iterable[tuple[str, str | None]], pool_size: int, pool_seed: int, settings: dict,
+    documents: Iterable[tuple[str, str | None]],
+    pool_size: int,
+    pool_seed: int,
+    settings: dict,
     chunk_size: int = 1000,
 ) -> list[tuple[str, int, int, str]]:
     """(document id, start, end, snippet) of the first `pool_size` documents, in order, as
@@ -139,8 +139,10 @@ def pool_snippets(
             rng.seed(pool_seed + row)
         if not isinstance(text, str) or not text.splitlines():
             # Their random.choice(range(0)) raises here: there is no snippet to draw.
-            raise SeedsError(f"row {row} ({doc_id}) of the pool has no text: the authors' "
-                             f"sampler cannot draw from it; use selection: stream")
+            raise SeedsError(
+                f"row {row} ({doc_id}) of the pool has no text: the authors' "
+                f"sampler cannot draw from it; use selection: stream"
+            )
         start, end, snippet = cut_snippet(text, document_lines(text), rng, settings)
         out.append((doc_id, start, end, snippet))
     return out
@@ -158,8 +160,11 @@ def _sample_pool_shard(spec: dict) -> tuple[list[dict], dict]:
     source = spec["source"]
     first, count = spec["shard"] * spec["shard_size"], spec["count"]
     label = source_label(spec)
-    snippets = pool_snippets(iter_documents(spec), source["pool_size"], source["pool_seed"],
-                             spec["seeds"]) if count > 0 else []
+    snippets = (
+        pool_snippets(iter_documents(spec), source["pool_size"], source["pool_seed"], spec["seeds"])
+        if count > 0
+        else []
+    )
     order = pool_order(len(snippets), source["pool_seed"])
     if first + count > len(order):
         raise SeedsError(
@@ -167,30 +172,47 @@ def _sample_pool_shard(spec: dict) -> tuple[list[dict], dict]:
             f"pool has {len(order)} documents (pool_size {source['pool_size']}), so it supports "
             f"a quota of at most {len(order)} but this shard needs {first + count}; lower "
             f"corpora.{spec['corpus']}.languages.{spec['lang']}.quota or raise "
-            f"corpora.{spec['corpus']}.pool_size")
+            f"corpora.{spec['corpus']}.pool_size"
+        )
     records = []
     for position in range(first, first + count):
         row = order[position]
         doc_id, start, end, text = snippets[row]
-        records.append({
-            "seed_id": f"{spec['corpus']}/{spec['lang']}/{position}",
-            "corpus": spec["corpus"],
-            "lang": spec["lang"],
-            "index": position,  # the authors' "index": the position after the shuffle
-            "shard": spec["shard"],
-            "document": doc_id,
-            "start_line": start + 1,
-            "end_line": end,
-            "seed": text,
-            "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            "source": label,
-            "raw_index": row,  # theirs: the row in the pool
-        })
-    summary = {"corpus": spec["corpus"], "lang": spec["lang"], "shard": spec["shard"],
-               "source": label, "documents_read": len(snippets), "skipped": {},
-               "earlier_shards": first, "seeds": len(records)}
-    log.info("seeds %s/%s shard %d (%s): pool of %d documents, wrote %d seeds", spec["corpus"],
-             spec["lang"], spec["shard"], label, len(snippets), len(records))
+        records.append(
+            {
+                "seed_id": f"{spec['corpus']}/{spec['lang']}/{position}",
+                "corpus": spec["corpus"],
+                "lang": spec["lang"],
+                "index": position,  # the authors' "index": the position after the shuffle
+                "shard": spec["shard"],
+                "document": doc_id,
+                "start_line": start + 1,
+                "end_line": end,
+                "seed": text,
+                "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                "source": label,
+                "raw_index": row,  # theirs: the row in the pool
+            }
+        )
+    summary = {
+        "corpus": spec["corpus"],
+        "lang": spec["lang"],
+        "shard": spec["shard"],
+        "source": label,
+        "documents_read": len(snippets),
+        "skipped": {},
+        "earlier_shards": first,
+        "seeds": len(records),
+    }
+    log.info(
+        "seeds %s/%s shard %d (%s): pool of %d documents, wrote %d seeds",
+        spec["corpus"],
+        spec["lang"],
+        spec["shard"],
+        label,
+        len(snippets),
+        len(records),
+    )
     return records, summary
 
 
@@ -239,8 +261,7 @@ def sample_shard_with_stats(spec: dict) -> tuple[list[dict], dict]:
     }
     skipped = ", ".join(f"{k}={v}" for k, v in summary["skipped"].items()) or "none"
     log.info(
-        "seeds %s/%s shard %d (%s): read %d documents, skipped %s, %d eligible for earlier "
-        "shards, wrote %d seeds",
+        "seeds %s/%s shard %d (%s): read %d documents, skipped %s, %d eligible for earlier shards, wrote %d seeds",
         spec["corpus"],
         spec["lang"],
         spec["shard"],

@@ -39,10 +39,7 @@ def _local_paths(source: dict, corpus: str) -> list[str]:
             if source.get("stdlib")
             else "the directory set by config key corpora.{c}.path"
         ).format(c=corpus)
-        raise SeedsError(
-            f"corpus {corpus!r}: root {str(root)!r} does not exist or is not a directory; "
-            f"it is {what}"
-        )
+        raise SeedsError(f"corpus {corpus!r}: root {str(root)!r} does not exist or is not a directory; it is {what}")
     extensions = tuple(source["extensions"])
     excluder = _Excluder(source.get("exclude", []))
     found = []
@@ -105,8 +102,7 @@ def _is_auth_error(exc: BaseException) -> bool:
 
 
 def open_hf_stream(
-    dataset: str, data_dir: str | None, revision: str, token: str, seed: int,
-    buffer_size: int | None
+    dataset: str, data_dir: str | None, revision: str, token: str, seed: int, buffer_size: int | None
 ) -> Iterable[dict]:
     """The one call that reaches the hub: the streamed train split, shuffled through a
     buffer, or in file order when `buffer_size` is None (tests replace it)."""
@@ -132,9 +128,7 @@ def hf_document_id(row: dict) -> str:
     return "sha256:" + hashlib.sha256(blob).hexdigest()
 
 
-def hf_documents(
-    rows: Iterable[dict], text_field: str, corpus: str = "?"
-) -> Iterator[tuple[str, str | None]]:
+def hf_documents(rows: Iterable[dict], text_field: str, corpus: str = "?") -> Iterator[tuple[str, str | None]]:
     """(document id, text) of each hub row."""
     for row in rows:
         if text_field not in row:
@@ -150,9 +144,7 @@ def iter_hf_documents(spec: dict) -> Iterator[tuple[str, str | None]]:
     source = spec["source"]
     token = os.environ.get(source["token_env"]) or None
     if token is None:
-        raise HubAccessError(
-            _token_message(source, spec, f"environment variable {source['token_env']} is not set")
-        )
+        raise HubAccessError(_token_message(source, spec, f"environment variable {source['token_env']} is not set"))
     seed = _stream_seed(spec["random_seed"], spec["corpus"], spec["lang"]) % 2**32
     try:
         rows = open_hf_stream(
@@ -169,12 +161,9 @@ def iter_hf_documents(spec: dict) -> Iterator[tuple[str, str | None]]:
     except Exception as exc:
         detail = _redact(f"{type(exc).__name__}: {exc}", token)
         if _is_auth_error(exc):
-            raise HubAccessError(
-                _token_message(source, spec, f"the hub refused access ({detail})")
-            ) from None
+            raise HubAccessError(_token_message(source, spec, f"the hub refused access ({detail})")) from None
         raise SeedsError(
-            f"corpus {spec['corpus']!r}, language {spec['lang']!r}: streaming "
-            f"{source['dataset']!r} failed: {detail}"
+            f"corpus {spec['corpus']!r}, language {spec['lang']!r}: streaming {source['dataset']!r} failed: {detail}"
         ) from None
 
 

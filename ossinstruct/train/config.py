@@ -11,8 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-OPTIMIZERS = {"adafactor": "adafactor", "adamw": "adamw_torch", "adamw_torch": "adamw_torch",
-              "sgd": "sgd"}
+OPTIMIZERS = {"adafactor": "adafactor", "adamw": "adamw_torch", "adamw_torch": "adamw_torch", "sgd": "sgd"}
 MODEL_DTYPES = ("auto", "bfloat16", "float32", "float16")
 TOKENIZATIONS = ("separate", "joint")
 LORA_DEFAULT_TARGETS = "all-linear"
@@ -69,8 +68,7 @@ class TrainConfig:
             raise ValueError(f"tokenization {self.tokenization!r}: one of {', '.join(TOKENIZATIONS)}")
         if self.model_dtype not in MODEL_DTYPES:
             raise ValueError(f"model_dtype {self.model_dtype!r}: one of {', '.join(MODEL_DTYPES)}")
-        for name in ("max_length", "effective_batch_size", "per_device_batch_size", "save_steps",
-                     "logging_steps"):
+        for name in ("max_length", "effective_batch_size", "per_device_batch_size", "save_steps", "logging_steps"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
         if self.max_steps is not None and self.max_steps < 1:
@@ -105,10 +103,12 @@ def normalise_lora(lora: dict) -> dict:
     targets = lora.get("target_modules") or LORA_DEFAULT_TARGETS
     if isinstance(targets, str) and targets != "all-linear":
         targets = [t.strip() for t in targets.split(",") if t.strip()]
-    return {"r": r, "alpha": float(lora.get("alpha") or 2 * r),
-            "dropout": float(lora.get("dropout", 0.05)),
-            "target_modules": targets if isinstance(targets, str) else list(targets)}
-
+    return {
+        "r": r,
+        "alpha": float(lora.get("alpha") or 2 * r),
+        "dropout": float(lora.get("dropout", 0.05)),
+        "target_modules": targets if isinstance(targets, str) else list(targets),
+    }
 
 
 # --------------------------------------------------------------------------- resolution
@@ -122,13 +122,12 @@ def world_size() -> int:
         return 1
 
 
-def gradient_accumulation_steps(effective_batch_size: int, per_device_batch_size: int,
-                                processes: int) -> int:
+def gradient_accumulation_steps(effective_batch_size: int, per_device_batch_size: int, processes: int) -> int:
     return max(1, math.ceil(effective_batch_size / (per_device_batch_size * processes)))
 
 
 def resolve_precision(bf16: bool) -> str:
-    """"bf16" where bf16 was asked for and the device supports it (CUDA with bf16), else
+    """ "bf16" where bf16 was asked for and the device supports it (CUDA with bf16), else
     "fp32". CPU runs (tests, the demo) train in float32: bf16 autocast on most CPUs is
     slower than float32 and not what the paper's GPUs did anyway."""
     if not bf16:
@@ -147,8 +146,7 @@ SCHEDULE_FIELDS = ("epochs", "max_steps", "learning_rate", "lr_scheduler", "warm
 def resolve_hyperparameters(config: TrainConfig, processes: int | None = None) -> dict:
     """What the run really uses: batch arithmetic from the world size, the precision."""
     processes = world_size() if processes is None else processes
-    accumulation = gradient_accumulation_steps(config.effective_batch_size,
-                                               config.per_device_batch_size, processes)
+    accumulation = gradient_accumulation_steps(config.effective_batch_size, config.per_device_batch_size, processes)
     precision = resolve_precision(config.bf16)
     model_dtype = config.model_dtype
     if model_dtype == "auto":

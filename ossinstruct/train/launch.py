@@ -71,8 +71,9 @@ def expand_nodelist(nodelist: str) -> list[str]:
 def _scontrol_hostnames(nodelist: str) -> list[str] | None:
     if shutil.which("scontrol") is None:
         return None
-    out = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True,
-                         text=True, timeout=30, check=True)
+    out = subprocess.run(
+        ["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, timeout=30, check=True
+    )
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
@@ -92,13 +93,21 @@ def main_host() -> str:
 def machine_rank() -> int:
     value = os.environ.get("SLURM_NODEID")
     if value is None:
-        raise RuntimeError("multi-node training needs SLURM_NODEID: run the launcher with "
-                           "srun --ntasks-per-node=1, once per node")
+        raise RuntimeError(
+            "multi-node training needs SLURM_NODEID: run the launcher with srun --ntasks-per-node=1, once per node"
+        )
     return int(value)
 
 
-def launch_command(script_args: list[str], gpus: int, nodes: int = 1, strategy: str = "ddp",
-                   main_process_port: int | None = None, *, python: str = "python") -> list[str]:
+def launch_command(
+    script_args: list[str],
+    gpus: int,
+    nodes: int = 1,
+    strategy: str = "ddp",
+    main_process_port: int | None = None,
+    *,
+    python: str = "python",
+) -> list[str]:
     """The argv that runs ``python -m ossinstruct train <script_args>`` on gpus x nodes."""
     if gpus < 0 or nodes < 1:
         raise ValueError(f"gpus must be >= 0 and nodes >= 1, got gpus={gpus}, nodes={nodes}")
@@ -107,16 +116,23 @@ def launch_command(script_args: list[str], gpus: int, nodes: int = 1, strategy: 
     if gpus <= 1 and nodes == 1:
         return [python, *TRAIN_ENTRY, *script_args]
     processes = max(gpus, 1) * nodes
-    cmd = ["accelerate", "launch", "--num_processes", str(processes),
-           "--num_machines", str(nodes)]
+    cmd = ["accelerate", "launch", "--num_processes", str(processes), "--num_machines", str(nodes)]
     if strategy == "ddp":
         cmd.append("--multi_gpu")
     else:
         cmd += ["--config_file", str(config)]
     if nodes > 1:
-        cmd += ["--machine_rank", str(machine_rank()), "--main_process_ip", main_host(),
-                "--main_process_port", str(main_process_port or DEFAULT_PORT),
-                "--rdzv_backend", "static", "--same_network"]
+        cmd += [
+            "--machine_rank",
+            str(machine_rank()),
+            "--main_process_ip",
+            main_host(),
+            "--main_process_port",
+            str(main_process_port or DEFAULT_PORT),
+            "--rdzv_backend",
+            "static",
+            "--same_network",
+        ]
     elif main_process_port:
         cmd += ["--main_process_port", str(main_process_port)]
     return cmd + [*TRAIN_ENTRY, *script_args]
@@ -124,20 +140,22 @@ def launch_command(script_args: list[str], gpus: int, nodes: int = 1, strategy: 
 
 def main(argv: list[str] | None = None) -> int:
     """Build the command for this node and run it (exec: signals reach the launcher)."""
-    parser = argparse.ArgumentParser(prog="python -m ossinstruct.launch",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ossinstruct.launch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gpus", type=int, required=True, help="GPUs per node")
     parser.add_argument("--nodes", type=int, default=1)
     parser.add_argument("--strategy", choices=STRATEGIES, default="ddp")
     parser.add_argument("--main-process-port", type=int)
     parser.add_argument("--dry-run", action="store_true", help="print the command only")
-    parser.add_argument("train_args", nargs=argparse.REMAINDER,
-                        help="arguments of `python -m ossinstruct train` (after --)")
+    parser.add_argument(
+        "train_args", nargs=argparse.REMAINDER, help="arguments of `python -m ossinstruct train` (after --)"
+    )
     args = parser.parse_args(argv)
     train_args = args.train_args[1:] if args.train_args[:1] == ["--"] else args.train_args
-    cmd = launch_command(train_args, args.gpus, args.nodes, args.strategy,
-                         args.main_process_port, python=sys.executable)
+    cmd = launch_command(
+        train_args, args.gpus, args.nodes, args.strategy, args.main_process_port, python=sys.executable
+    )
     if args.dry_run:
         print(" ".join(cmd))
         return 0

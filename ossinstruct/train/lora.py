@@ -17,12 +17,16 @@ def finish_model(trainer, config: TrainConfig, partial: Path, *, base_resolved, 
     if not config.lora:
         return "full"
     if not config.merge_lora:
-        write_json_atomic(partial / "base_model.json", {
-            "base_model": config.base_model, "base_revision": config.base_revision,
-            "resolved": base_resolved,
-            "note": "LoRA adapter only: load the base model and apply this adapter "
-                    "(peft.PeftModel.from_pretrained), or retrain with merge_lora=True",
-        })
+        write_json_atomic(
+            partial / "base_model.json",
+            {
+                "base_model": config.base_model,
+                "base_revision": config.base_revision,
+                "resolved": base_resolved,
+                "note": "LoRA adapter only: load the base model and apply this adapter "
+                "(peft.PeftModel.from_pretrained), or retrain with merge_lora=True",
+            },
+        )
         return "lora-adapter"
     # Merge from the saved adapter into a freshly loaded base: works whatever wrapped the
     # trained model (DDP, FSDP, ZeRO-3), on the main process only.
@@ -35,8 +39,7 @@ def finish_model(trainer, config: TrainConfig, partial: Path, *, base_resolved, 
     for item in list(partial.iterdir()):
         if item.name.startswith("adapter_") or item.name == "README.md":
             shutil.move(str(item), adapter / item.name)
-    base = load_causal_lm(config.base_model, config.base_revision,
-                          dtype=model_dtype, device="cpu")
+    base = load_causal_lm(config.base_model, config.base_revision, dtype=model_dtype, device="cpu")
     merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     merged.config.pad_token_id = trainer.processing_class.pad_token_id
     merged.save_pretrained(str(partial))

@@ -32,8 +32,9 @@ def git_commit(path: str | os.PathLike | None = None) -> str | None:
     """HEAD of the repository holding this package (None outside a git checkout)."""
     where = Path(path) if path else Path(__file__).resolve().parents[2]
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
-                             text=True, timeout=10, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     commit = out.stdout.strip()

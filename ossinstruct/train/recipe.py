@@ -29,8 +29,9 @@ Template, EOS, masking, truncation
     ``tokenization="separate"`` (default) encodes them as the authors' train.py does:
     BOS + the prompt, and the response + EOS, each tokenized alone without special tokens,
     then concatenated (`encode_separately`); TRL builds the labels (-100 over the prompt)
-    and truncates. ``tokenization="joint"`` is TRL's own preparation, below: TRL appends ``tokenizer.eos_token`` to each completion (unless it already ends with
-    it), tokenizes prompt and prompt+completion with the tokenizer's own special tokens
+    and truncates. ``tokenization="joint"`` is TRL's own preparation, below: TRL appends
+    ``tokenizer.eos_token`` to each completion (unless it already ends with it), tokenizes
+    prompt and prompt+completion with the tokenizer's own special tokens
     (so BOS, when the tokenizer adds one, appears once, at the start) and, with
     ``completion_only_loss=True``, sets the labels of the prompt tokens to -100. A
     tokenizer whose post-processor appends EOS by itself would end every sequence with
@@ -135,8 +136,11 @@ def prepare_tokenizer(tokenizer) -> dict:
     """
     if tokenizer.eos_token is None or tokenizer.eos_token_id is None:
         raise ValueError("the tokenizer has no EOS token: the model could never learn to stop")
-    changes: dict[str, Any] = {"eos_token": tokenizer.eos_token, "pad_token": tokenizer.pad_token,
-                               "auto_eos_disabled": False}
+    changes: dict[str, Any] = {
+        "eos_token": tokenizer.eos_token,
+        "pad_token": tokenizer.pad_token,
+        "auto_eos_disabled": False,
+    }
     probe = tokenizer("x")["input_ids"]
     if not probe or probe[-1] != tokenizer.eos_token_id:
         return changes
@@ -153,7 +157,8 @@ def prepare_tokenizer(tokenizer) -> dict:
     names = tokenizer.convert_ids_to_tokens(leading)
     prefix = "".join(f"{name}:0 " for name in names)
     backend.post_processor = processors.TemplateProcessing(
-        single=f"{prefix}$A:0", pair=f"{prefix}$A:0 $B:1",
+        single=f"{prefix}$A:0",
+        pair=f"{prefix}$A:0 $B:1",
         special_tokens=sorted(set(zip(names, leading))),
     )
     if hasattr(tokenizer, "_add_eos_token"):  # transformers' own flag, so save/reload agree
@@ -177,8 +182,7 @@ def load_records(train_file: str | os.PathLike):
     for n, record in enumerate(read_jsonl(train_file, what="training record"), 1):
         prompt, completion = record.get("prompt"), record.get("completion")
         if not isinstance(prompt, str) or not isinstance(completion, str) or not completion:
-            raise InputError(f"{train_file}: record {n} needs a string prompt and a non-empty "
-                             "string completion")
+            raise InputError(f"{train_file}: record {n} needs a string prompt and a non-empty string completion")
         prompts.append(prompt)
         completions.append(completion)
     if not prompts:
@@ -242,8 +246,7 @@ def dataset_stats(dataset, eos_token_id: int, max_length: int, packed: bool) -> 
     missing = ~full & ~with_eos
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
-        raise RuntimeError(f"prepared sample {row} is not truncated but does not end with a "
-                           "supervised EOS token")
+        raise RuntimeError(f"prepared sample {row} is not truncated but does not end with a supervised EOS token")
     doubled = with_eos & (lengths > 1) & (flat_ids[np.maximum(ends - 1, 0)] == eos_token_id)
     if doubled.any():
         row = int(np.flatnonzero(doubled)[0])
@@ -343,8 +346,12 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
     # Creating the arguments set up the process group: trust its world size over the
     # environment's (they differ only when a launcher's processes did not join one group).
     if args.world_size != hp["world_size"]:
-        logger.warning("WORLD_SIZE says %d processes but %d joined the run; using %d",
-                       hp["world_size"], args.world_size, args.world_size)
+        logger.warning(
+            "WORLD_SIZE says %d processes but %d joined the run; using %d",
+            hp["world_size"],
+            args.world_size,
+            args.world_size,
+        )
         hp = resolve_hyperparameters(config, processes=args.world_size)
         args.gradient_accumulation_steps = hp["gradient_accumulation_steps"]
     state = args.distributed_state
@@ -360,8 +367,12 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
     logger.info(
         "world size %d x per-device batch %d x accumulation %d = effective batch %d "
         "(requested %d); precision %s, weights %s",
-        hp["world_size"], hp["per_device_batch_size"], hp["gradient_accumulation_steps"],
-        hp["effective_batch_size"], hp["effective_batch_size_requested"], hp["precision"],
+        hp["world_size"],
+        hp["per_device_batch_size"],
+        hp["gradient_accumulation_steps"],
+        hp["effective_batch_size"],
+        hp["effective_batch_size_requested"],
+        hp["precision"],
         hp["model_dtype"],
     )
     if config.bf16 and hp["precision"] != "bf16":
@@ -374,8 +385,9 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
     model_kwargs = {}
     if config.attn_implementation:
         model_kwargs["attn_implementation"] = config.attn_implementation
-    model = load_causal_lm(config.base_model, config.base_revision, dtype=hp["model_dtype"],
-                           device=None, **model_kwargs)
+    model = load_causal_lm(
+        config.base_model, config.base_revision, dtype=hp["model_dtype"], device=None, **model_kwargs
+    )
     dataset = load_records(config.train_file)
     # The authors' handling of over-long samples: cut here, none dropped (TRL would drop a
     # row left without a supervised token). Packing chunks rows itself: TRL's path then.
@@ -390,9 +402,12 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
         from peft import LoraConfig
 
         peft_config = LoraConfig(
-            r=config.lora["r"], lora_alpha=config.lora["alpha"],
-            lora_dropout=config.lora["dropout"], target_modules=config.lora["target_modules"],
-            bias="none", task_type="CAUSAL_LM",
+            r=config.lora["r"],
+            lora_alpha=config.lora["alpha"],
+            lora_dropout=config.lora["dropout"],
+            target_modules=config.lora["target_modules"],
+            bias="none",
+            task_type="CAUSAL_LM",
         )
 
     # transformers 5 takes the TensorBoard directory only from this variable, read when
@@ -401,21 +416,31 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
     if config.logging_dir:
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(config.logging_dir)
     try:
-        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset,
-                             processing_class=tokenizer, peft_config=peft_config,
-                             callbacks=callbacks)
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=callbacks,
+        )
     finally:
         if saved is None:
             os.environ.pop("TENSORBOARD_LOGGING_DIR", None)
         else:
             os.environ["TENSORBOARD_LOGGING_DIR"] = saved
-    run = Run(config=config, hyperparameters=hp, work_dir=work_dir, resume_from=resume_from,
-              dataset_sha256=dataset_sha256, examples=len(dataset),
-              tokenizer_changes=tokenizer_changes, base_resolved=source)
-    run.stats = dataset_stats(trainer.train_dataset, tokenizer.eos_token_id, config.max_length,
-                              packed=config.packing)
-    run.stats["dropped_prompt_too_long"] = (
-        None if config.packing else len(dataset) - run.stats["rows"])
+    run = Run(
+        config=config,
+        hyperparameters=hp,
+        work_dir=work_dir,
+        resume_from=resume_from,
+        dataset_sha256=dataset_sha256,
+        examples=len(dataset),
+        tokenizer_changes=tokenizer_changes,
+        base_resolved=source,
+    )
+    run.stats = dataset_stats(trainer.train_dataset, tokenizer.eos_token_id, config.max_length, packed=config.packing)
+    run.stats["dropped_prompt_too_long"] = None if config.packing else len(dataset) - run.stats["rows"]
     run.stats["kept_prompt_only"] = _prompt_only_rows(trainer.train_dataset) if cut_here else 0
     if trainer.is_world_process_zero():
         logger.info("prepared %d samples: %s", len(dataset), run.stats)
@@ -436,8 +461,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> dict:
     run.started_at = started_at
     if run.resume_from is not None:
         logger.info("resuming from %s", run.resume_from)
-    result = trainer.train(
-        resume_from_checkpoint=str(run.resume_from) if run.resume_from else None)
+    result = trainer.train(resume_from_checkpoint=str(run.resume_from) if run.resume_from else None)
 
     output_dir = Path(config.output_dir)
     partial = output_dir.with_name(f".{output_dir.name}.partial")
@@ -449,12 +473,19 @@ def train(config: TrainConfig, callbacks: list | None = None) -> dict:
 
     manifest = None
     if trainer.is_world_process_zero():
-        output_format = finish_model(trainer, run.config, partial, base_resolved=run.base_resolved,
-                                     model_dtype=run.hyperparameters["model_dtype"])
+        output_format = finish_model(
+            trainer,
+            run.config,
+            partial,
+            base_resolved=run.base_resolved,
+            model_dtype=run.hyperparameters["model_dtype"],
+        )
         trainer.state.save_to_json(str(partial / "trainer_state.json"))
-        plot_loss_curve(trainer.state.log_history, partial / "loss_curve.png",
-                        title=f"{config.dataset_name or Path(config.train_file).stem}: "
-                              f"{config.base_model}")
+        plot_loss_curve(
+            trainer.state.log_history,
+            partial / "loss_curve.png",
+            title=f"{config.dataset_name or Path(config.train_file).stem}: {config.base_model}",
+        )
         manifest = _manifest(run, trainer, result, output_format, time.monotonic() - start)
         write_json_atomic(partial / MANIFEST, manifest)
         if output_dir.exists():
@@ -462,8 +493,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> dict:
         os.replace(partial, output_dir)
         if not config.keep_work_dir:
             shutil.rmtree(run.work_dir, ignore_errors=True)
-        logger.info("wrote %s (%s) in %.0f s", output_dir, output_format,
-                    time.monotonic() - start)
+        logger.info("wrote %s (%s) in %.0f s", output_dir, output_format, time.monotonic() - start)
     trainer.accelerator.wait_for_everyone()
     if manifest is None:
         manifest = json.loads((output_dir / MANIFEST).read_text())
@@ -482,8 +512,7 @@ def _manifest(run: Run, trainer, result, output_format: str, runtime_s: float) -
             "examples": run.examples,
             **run.stats,
         },
-        "base_model": {"spec": config.base_model, "revision": config.base_revision,
-                       "resolved": run.base_resolved},
+        "base_model": {"spec": config.base_model, "revision": config.base_revision, "resolved": run.base_resolved},
         "hyperparameters": run.hyperparameters,
         "tokenizer": run.tokenizer_changes,
         "output": {"format": output_format, "dir": str(config.output_dir)},
@@ -541,10 +570,12 @@ def _flag_type(annotation) -> tuple[type, bool]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ossinstruct train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config-json", help="TrainConfig fields as a JSON file or a JSON string; "
-                                         "the flags below override it")
+    p = argparse.ArgumentParser(
+        prog="python -m ossinstruct train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--config-json", help="TrainConfig fields as a JSON file or a JSON string; the flags below override it"
+    )
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         if f.name == "lora":
@@ -578,14 +609,20 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         except FileNotFoundError:
             raise InputError(f"{where}: no such file (expected TrainConfig fields as a JSON object)") from None
         except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                             "expected TrainConfig fields as a JSON object") from None
+            raise InputError(
+                f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                "expected TrainConfig fields as a JSON object"
+            ) from None
     for f in dataclasses.fields(TrainConfig):
         value = getattr(args, f.name, None)
         if value is not None:
             data[f.name] = value
-    lora_flags = {"r": args.lora_r, "alpha": args.lora_alpha, "dropout": args.lora_dropout,
-                  "target_modules": args.lora_target_modules}
+    lora_flags = {
+        "r": args.lora_r,
+        "alpha": args.lora_alpha,
+        "dropout": args.lora_dropout,
+        "target_modules": args.lora_target_modules,
+    }
     if any(v is not None for v in lora_flags.values()):
         lora = dict(data.get("lora") or {})
         lora.update({k: v for k, v in lora_flags.items() if v is not None})

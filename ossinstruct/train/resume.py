@@ -75,8 +75,7 @@ def prepare_work_dir(work_dir: Path, fingerprint: dict) -> Path | None:
     if previous != fingerprint:
         stale = [p for p in work_dir.iterdir() if CHECKPOINT_RE.match(p.name)]
         if stale:
-            logger.warning("%s holds checkpoints of a different run; deleting %d of them",
-                           work_dir, len(stale))
+            logger.warning("%s holds checkpoints of a different run; deleting %d of them", work_dir, len(stale))
             for path in stale:
                 shutil.rmtree(path, ignore_errors=True)
         write_json_atomic(run_file, fingerprint)

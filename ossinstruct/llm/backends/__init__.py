@@ -21,9 +21,7 @@ def get_backend(teacher: dict) -> Backend:
     try:
         target = BACKENDS[teacher["backend"]]
     except KeyError:
-        raise ValueError(
-            f"unknown teacher backend {teacher.get('backend')!r}; known: {', '.join(BACKENDS)}"
-        ) from None
+        raise ValueError(f"unknown teacher backend {teacher.get('backend')!r}; known: {', '.join(BACKENDS)}") from None
     module_name, class_name = target.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(teacher)

@@ -28,11 +28,10 @@ from collections.abc import Sequence
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from ossinstruct.llm.models import load_causal_lm, load_tokenizer
 from ossinstruct.llm.backends.base import Backend, OnResponse, Request, Response, normalize_decoding
+from ossinstruct.llm.models import load_causal_lm, load_tokenizer
 
 logger = logging.getLogger("ossinstruct.llm.backends.transformers")
-
 
 
 class TransformersBackend(Backend):
@@ -57,8 +56,7 @@ class TransformersBackend(Backend):
             return
         start = time.monotonic()
         self.tokenizer = load_tokenizer(self.spec, self.revision, padding_side="left")
-        self.model = load_causal_lm(self.spec, self.revision, dtype=self.dtype,
-                                    device=self.device_spec)
+        self.model = load_causal_lm(self.spec, self.revision, dtype=self.dtype, device=self.device_spec)
         self.device = next(self.model.parameters()).device
         eos = set()
         for value in (self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id):
@@ -71,8 +69,9 @@ class TransformersBackend(Backend):
             self.pad_id = self.eos_ids[0] if self.eos_ids else 0
         text_config = self.model.config.get_text_config()
         self.max_positions = getattr(text_config, "max_position_embeddings", None)
-        logger.info("loaded %s on %s (%s) in %.1f s", self.spec, self.device,
-                    self.model.dtype, time.monotonic() - start)
+        logger.info(
+            "loaded %s on %s (%s) in %.1f s", self.spec, self.device, self.model.dtype, time.monotonic() - start
+        )
 
     def close(self) -> None:
         if self.model is None:
@@ -92,9 +91,7 @@ class TransformersBackend(Backend):
 
     def _prompt_ids(self, request: Request) -> list[int]:
         if request.messages is not None:
-            text = self.tokenizer.apply_chat_template(
-                request.messages, tokenize=False, add_generation_prompt=True
-            )
+            text = self.tokenizer.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
             # The template already wrote the special tokens (bos, turn markers).
             return self.tokenizer(text, add_special_tokens=False)["input_ids"]
         if request.prompt is None:
@@ -120,11 +117,11 @@ class TransformersBackend(Backend):
             try:
                 ids = self._prompt_ids(request)
                 if self.max_positions and len(ids) >= self.max_positions:
-                    raise ValueError(f"prompt of {len(ids)} tokens does not fit the model's "
-                                     f"{self.max_positions} positions")
+                    raise ValueError(
+                        f"prompt of {len(ids)} tokens does not fit the model's {self.max_positions} positions"
+                    )
             except Exception as err:  # noqa: BLE001 - reported, never raised
-                on_response(request, Response(None, None, model=self.spec,
-                                              error=f"{type(err).__name__}: {err}"))
+                on_response(request, Response(None, None, model=self.spec, error=f"{type(err).__name__}: {err}"))
                 continue
             key = json.dumps(normalize_decoding(request.params), sort_keys=True)
             groups.setdefault(key, []).append((request, ids))
@@ -133,10 +130,16 @@ class TransformersBackend(Backend):
         for items in groups.values():
             items.sort(key=lambda item: len(item[1]), reverse=True)  # OOM shows up first
             for i in range(0, len(items), self.batch_size):
-                batches.append(items[i:i + self.batch_size])
+                batches.append(items[i : i + self.batch_size])
         total = sum(len(b) for b in batches)
-        self._progress = {"done": 0, "total": total, "batches": 0, "n_batches": len(batches),
-                          "tokens": 0, "seconds": 0.0}
+        self._progress = {
+            "done": 0,
+            "total": total,
+            "batches": 0,
+            "n_batches": len(batches),
+            "tokens": 0,
+            "seconds": 0.0,
+        }
         for batch in batches:
             self._run_batch(batch, on_response)
 
@@ -162,13 +165,11 @@ class TransformersBackend(Backend):
         # and must not make us report the same request twice.
         for (request, _), response in zip(batch, responses):
             on_response(request, response)
-        self._log_batch(len(batch), sum(r.completion_tokens for r in responses),
-                        time.monotonic() - start)
+        self._log_batch(len(batch), sum(r.completion_tokens for r in responses), time.monotonic() - start)
 
     def _failed(self, batch, err: BaseException, seconds: float) -> list[Response]:
         message = f"{type(err).__name__}: {err}"
-        return [Response(None, None, latency_s=seconds, model=self.spec, error=message)
-                for _ in batch]
+        return [Response(None, None, latency_s=seconds, model=self.spec, error=message) for _ in batch]
 
     def _log_batch(self, size: int, tokens: int, seconds: float) -> None:
         p = self._progress
@@ -177,9 +178,14 @@ class TransformersBackend(Backend):
         p["tokens"] += tokens
         p["seconds"] += seconds
         logger.info(
-            "batch %d/%d (%d requests): %d/%d done, %d tokens in %.1f s (%.1f tok/s; "
-            "%.1f tok/s overall)",
-            p["batches"], p["n_batches"], size, p["done"], p["total"], tokens, seconds,
+            "batch %d/%d (%d requests): %d/%d done, %d tokens in %.1f s (%.1f tok/s; %.1f tok/s overall)",
+            p["batches"],
+            p["n_batches"],
+            size,
+            p["done"],
+            p["total"],
+            tokens,
+            seconds,
             tokens / seconds if seconds > 0 else 0.0,
             p["tokens"] / p["seconds"] if p["seconds"] > 0 else 0.0,
         )
@@ -193,8 +199,8 @@ class TransformersBackend(Backend):
         attention = torch.zeros((len(batch), width), dtype=torch.long)
         for row, (_, ids) in enumerate(batch):
             if ids:
-                input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
-                attention[row, width - len(ids):] = 1
+                input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+                attention[row, width - len(ids) :] = 1
 
         criterion = StopStringCriterion(self.tokenizer, stops, width)
         kwargs = {
@@ -204,8 +210,7 @@ class TransformersBackend(Backend):
             "stopping_criteria": StoppingCriteriaList([criterion]) if stops else None,
         }
         if params["temperature"] > 0:
-            kwargs.update(do_sample=True, temperature=params["temperature"],
-                          top_p=params["top_p"], top_k=0)
+            kwargs.update(do_sample=True, temperature=params["temperature"], top_p=params["top_p"], top_k=0)
             torch.manual_seed(self.seed)
         else:
             kwargs.update(do_sample=False)
@@ -235,16 +240,20 @@ class TransformersBackend(Backend):
             cut = _first_stop(text, stops)
             if cut is not None:
                 text, finish = text[:cut], "stop"
-            responses.append(Response(
-                text=text, finish_reason=finish, prompt_tokens=len(ids),
-                completion_tokens=count, latency_s=seconds, model=self.spec,
-            ))
+            responses.append(
+                Response(
+                    text=text,
+                    finish_reason=finish,
+                    prompt_tokens=len(ids),
+                    completion_tokens=count,
+                    latency_s=seconds,
+                    model=self.spec,
+                )
+            )
         return responses
 
     def _decode(self, tokens: list[int]) -> str:
-        return self.tokenizer.decode(tokens, skip_special_tokens=True,
-                                     clean_up_tokenization_spaces=False)
-
+        return self.tokenizer.decode(tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
 
 
 def _first_stop(text: str, stops: Sequence[str]) -> int | None:
@@ -278,8 +287,7 @@ class StopStringCriterion(StoppingCriteria):
             if row in self.stopped_at:
                 done[row] = True
                 continue
-            text = self.tokenizer.decode(tail, skip_special_tokens=True,
-                                         clean_up_tokenization_spaces=False)
+            text = self.tokenizer.decode(tail, skip_special_tokens=True, clean_up_tokenization_spaces=False)
             if any(s in text for s in self.stops):
                 self.stopped_at[row] = generated
                 done[row] = True

@@ -43,10 +43,15 @@ class MalformedResponse(Exception):
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIStatusError):  # 4xx and 5xx answers
         return exc.status_code == 429 or exc.status_code >= 500
-    return isinstance(exc, (
-        openai.APIConnectionError,  # dropped connections; APITimeoutError is a subclass
-        openai.APIResponseValidationError, json.JSONDecodeError, MalformedResponse,
-    ))
+    return isinstance(
+        exc,
+        (
+            openai.APIConnectionError,  # dropped connections; APITimeoutError is a subclass
+            openai.APIResponseValidationError,
+            json.JSONDecodeError,
+            MalformedResponse,
+        ),
+    )
 
 
 def _retry_after(exc: BaseException | None) -> float:
@@ -119,8 +124,10 @@ class OpenAIBackend(Backend):
             return "EMPTY"  # local servers ignore the key, the client insists on one
         key = os.environ.get(env)
         if not key:
-            raise RuntimeError(f"teacher {self.teacher.get('model')!r}: the environment variable "
-                               f"{env} (api_key_env) holding the API key is not set or empty")
+            raise RuntimeError(
+                f"teacher {self.teacher.get('model')!r}: the environment variable "
+                f"{env} (api_key_env) holding the API key is not set or empty"
+            )
         return key
 
     def generate(self, requests: Sequence[Request], on_response: OnResponse) -> None:
@@ -141,8 +148,9 @@ class OpenAIBackend(Backend):
             timeout=timeout,
             limits=httpx2.Limits(max_connections=None, max_keepalive_connections=concurrency),
         )
-        client = openai.AsyncOpenAI(base_url=t.get("base_url"), api_key=self._api_key(),
-                                    max_retries=0, timeout=timeout, http_client=http)
+        client = openai.AsyncOpenAI(
+            base_url=t.get("base_url"), api_key=self._api_key(), max_retries=0, timeout=timeout, http_client=http
+        )
 
         async def one(request: Request) -> None:
             response = await self._request(client, request)
@@ -181,9 +189,14 @@ class OpenAIBackend(Backend):
         return max(backoff, _retry_after(state.outcome.exception()))
 
     def _log_retry(self, request: Request, state) -> None:
-        log.info("request %s: attempt %d of %d failed (%s), retrying in %.2fs",
-                 request.key[:12], state.attempt_number, self._max_attempts,
-                 _reason(state.outcome.exception()), state.next_action.sleep)
+        log.info(
+            "request %s: attempt %d of %d failed (%s), retrying in %.2fs",
+            request.key[:12],
+            state.attempt_number,
+            self._max_attempts,
+            _reason(state.outcome.exception()),
+            state.next_action.sleep,
+        )
 
     async def _request(self, client: openai.AsyncOpenAI, request: Request) -> Response:
         """One request, retries included; never raises except when cancelled."""
@@ -205,8 +218,13 @@ class OpenAIBackend(Backend):
         except Exception as exc:  # noqa: BLE001 - one request's failure is reported, not raised
             error = _failure(exc, attempts)
             log.warning("request %s failed: %s", request.key[:12], error)
-            return Response(text=None, finish_reason=None, error=error, attempts=attempts,
-                            latency_s=time.monotonic() - started if started else 0.0)
+            return Response(
+                text=None,
+                finish_reason=None,
+                error=error,
+                attempts=attempts,
+                latency_s=time.monotonic() - started if started else 0.0,
+            )
         response.latency_s = time.monotonic() - started
         response.attempts = attempts
         return response
@@ -214,8 +232,7 @@ class OpenAIBackend(Backend):
     async def _send(self, client: openai.AsyncOpenAI, request: Request) -> Response:
         model, kwargs = self.teacher["model"], _decoding(request.params)
         if request.messages is not None:
-            result = await client.chat.completions.create(model=model, messages=request.messages,
-                                                          **kwargs)
+            result = await client.chat.completions.create(model=model, messages=request.messages, **kwargs)
         elif request.prompt is not None:
             result = await client.completions.create(model=model, prompt=request.prompt, **kwargs)
         else:

@@ -22,8 +22,8 @@ import os
 import time
 from collections.abc import Sequence
 
-from ossinstruct.llm.models import resolve_model
 from ossinstruct.llm.backends.base import Backend, OnResponse, Request, Response, normalize_decoding
+from ossinstruct.llm.models import resolve_model
 
 logger = logging.getLogger("ossinstruct.llm.backends.vllm")
 
@@ -78,8 +78,9 @@ class VLLMBackend(Backend):
         groups: dict[tuple, list[Request]] = {}
         for request in requests:
             if request.messages is None and request.prompt is None:
-                on_response(request, Response(None, None, model=self.spec,
-                                              error="request has neither prompt nor messages"))
+                on_response(
+                    request, Response(None, None, model=self.spec, error="request has neither prompt nor messages")
+                )
                 continue
             mode = "chat" if request.messages is not None else "completion"
             key = (mode, json.dumps(sampling_kwargs(request.params), sort_keys=True))
@@ -90,33 +91,38 @@ class VLLMBackend(Backend):
         for (mode, _), group in groups.items():
             sampling = self.sampling_params(group[0].params)
             for i in range(0, len(group), self.chunk_size):
-                chunk = group[i:i + self.chunk_size]
+                chunk = group[i : i + self.chunk_size]
                 start = time.monotonic()
                 try:
                     if mode == "chat":
-                        outputs = self.llm.chat([r.messages for r in chunk], sampling,
-                                                use_tqdm=False)
+                        outputs = self.llm.chat([r.messages for r in chunk], sampling, use_tqdm=False)
                     else:
-                        outputs = self.llm.generate([r.prompt for r in chunk], sampling,
-                                                    use_tqdm=False)
+                        outputs = self.llm.generate([r.prompt for r in chunk], sampling, use_tqdm=False)
                     seconds = time.monotonic() - start
                     if len(outputs) != len(chunk):
-                        raise RuntimeError(f"vLLM returned {len(outputs)} outputs for "
-                                           f"{len(chunk)} requests")
+                        raise RuntimeError(f"vLLM returned {len(outputs)} outputs for {len(chunk)} requests")
                     responses = [to_response(out, seconds, self.spec) for out in outputs]
                 except Exception as err:  # noqa: BLE001 - one chunk's failure is not the run's
                     logger.exception("a chunk of %d requests failed", len(chunk))
                     seconds = time.monotonic() - start
-                    responses = [Response(None, None, latency_s=seconds, model=self.spec,
-                                          error=f"{type(err).__name__}: {err}") for _ in chunk]
+                    responses = [
+                        Response(None, None, latency_s=seconds, model=self.spec, error=f"{type(err).__name__}: {err}")
+                        for _ in chunk
+                    ]
                 for request, response in zip(chunk, responses):
                     on_response(request, response)
                 done += len(chunk)
                 chunk_tokens = sum(r.completion_tokens for r in responses)
                 tokens += chunk_tokens
-                logger.info("%d/%d done; chunk of %d: %d tokens in %.1f s (%.0f tok/s)",
-                            done, total, len(chunk), chunk_tokens, seconds,
-                            chunk_tokens / seconds if seconds > 0 else 0.0)
+                logger.info(
+                    "%d/%d done; chunk of %d: %d tokens in %.1f s (%.0f tok/s)",
+                    done,
+                    total,
+                    len(chunk),
+                    chunk_tokens,
+                    seconds,
+                    chunk_tokens / seconds if seconds > 0 else 0.0,
+                )
 
 
 def llm_kwargs(teacher: dict) -> dict:
