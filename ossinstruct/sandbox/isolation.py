@@ -165,9 +165,13 @@ def host_uid() -> int:
 # ---------------------------------------------------------------- isolation set-up
 
 
+EXPOSE_VARIABLE = "OSSINSTRUCT_SANDBOX_EXPOSE"  # extra directories jobs need (a toolchain's sysroot)
+
+
 def interpreter_paths() -> set[str]:
     """The directories the zygote's interpreter needs to go on working: its prefix,
-    sys.path (the checkout, the virtualenv) and PATH."""
+    sys.path (the checkout, the virtualenv), PATH, and the directories listed in
+    $OSSINSTRUCT_SANDBOX_EXPOSE (toolchains a handler runs, e.g. rustup's sysroot)."""
     wanted = {
         os.path.dirname(os.path.realpath(sys.executable)),
         sys.prefix,
@@ -176,6 +180,7 @@ def interpreter_paths() -> set[str]:
         sys.base_exec_prefix,
         *sys.path,
         *os.environ.get("PATH", "").split(os.pathsep),
+        *os.environ.get(EXPOSE_VARIABLE, "").split(os.pathsep),
     }
     return {os.path.realpath(p) for p in wanted if p and os.path.isdir(p)}
 

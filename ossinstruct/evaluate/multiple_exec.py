@@ -1,0 +1,349 @@
+"""MultiPL-E execution: compile and run one program per sample, inside the sandbox.
+
+The protocol follows MultiPL-E's own evaluators (nuprl/MultiPL-E evaluation/src/eval_*.py,
+read, not copied): C++ ``g++ -std=c++17``, Java ``javac`` then ``java -ea`` (javatuples on
+the classpath of BOTH: the harness ran without it, MultiPL-E issue #45), JavaScript
+``node``, PHP ``php``, Rust ``rustc``, Swift ``swiftc``; each step gets MultiPL-E's
+default limit of 15 s; pass = compiled, ran, exit status 0.
+
+Statuses per sample: pass, fail, compile_error, timeout, sandbox_error.
+
+Every compile and every run happens inside the existing sandbox (ossinstruct.sandbox:
+no network, private tmp, read-only filesystem, rlimits, process-group kill) through
+:func:`compile_and_run`, a sandbox handler built on ``handlers.run_program``. The JVM and
+V8 reserve large address ranges, so the JVM gets explicit heap, metaspace and code-cache
+bounds that fit the sandbox's RLIMIT_AS (tests/test_multiple_exec.py checks that a memory
+bomb still dies in every language).
+
+Results are cached per distinct (language, toolchain versions, program): one JSON file
+per entry, written by atomic rename (the design of ossinstruct/llm/cache.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("ossinstruct.evaluate.multiple_exec")
+
+LANGUAGES = ("java", "js", "cpp", "php", "rs", "swift")
+HANDLER = "ossinstruct.evaluate.multiple_exec:compile_and_run"
+STATUSES = ("pass", "fail", "compile_error", "timeout", "sandbox_error")
+# MultiPL-E's safe_subprocess.run default (seconds), for every compile and every run.
+STEP_TIMEOUT_S = 15.0
+# RLIMIT_AS of a job (compile and run); the JVM flags below keep Java within it.
+MEMORY_MB = 4096
+JAVATUPLES_CANDIDATES = ("/usr/share/java/javatuples-1.2.jar", "/usr/share/java/javatuples.jar")
+# The JVM reserves its heap, class space and code cache up front: bound each so that
+# javac and java start under RLIMIT_AS.
+JVM_FLAGS = (
+    "-Xmx1g",
+    "-Xss8m",
+    "-XX:ReservedCodeCacheSize=64m",
+    "-XX:CompressedClassSpaceSize=64m",
+    "-XX:MaxMetaspaceSize=256m",
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-Xshare:auto",
+)
+# The programs each language needs; the config key language list drops a language.
+TOOLCHAINS: dict[str, tuple[str, ...]] = {
+    "java": ("javac", "java"),
+    "js": ("node",),
+    "cpp": ("g++",),
+    "php": ("php",),
+    "rs": ("rustc",),
+    "swift": ("swiftc",),
+}
+VERSION_ARGS = {"java": "-version", "javac": "-version"}
+SOURCE_FILE = {
+    "java": "Problem.java",
+    "js": "main.js",
+    "cpp": "main.cpp",
+    "php": "main.php",
+    "rs": "main.rs",
+    "swift": "main.swift",
+}
+
+
+class ToolchainMissing(RuntimeError):
+    """A language's compiler or interpreter is not installed: never scored as 0%."""
+
+
+def javatuples_jar() -> str | None:
+    override = os.environ.get("OSSINSTRUCT_JAVATUPLES")
+    for path in ((override,) if override else ()) + JAVATUPLES_CANDIDATES:
+        if path and os.path.isfile(path):
+            return path
+    return None
+
+
+def _tool_version(tool: str) -> str | None:
+    path = shutil.which(tool)
+    if path is None:
+        return None
+    arg = VERSION_ARGS.get(tool, "--version")
+    try:
+        done = subprocess.run([path, arg], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (done.stdout or done.stderr).strip()
+    return text.splitlines()[0].strip() if text else None
+
+
+def toolchain_versions(languages: Sequence[str] = LANGUAGES) -> dict[str, dict[str, str | None]]:
+    """{language: {tool: first line of its version output, or None when missing}}; Java
+    also names the javatuples jar (None when missing)."""
+    out: dict[str, dict[str, str | None]] = {}
+    for lang in languages:
+        out[lang] = {tool: _tool_version(tool) for tool in TOOLCHAINS[lang]}
+        if lang == "java":
+            out[lang]["javatuples"] = javatuples_jar()
+    return out
+
+
+def missing_toolchains(versions: dict[str, dict[str, str | None]]) -> dict[str, list[str]]:
+    return {lang: [tool for tool, v in tools.items() if v is None] for lang, tools in versions.items() if None in tools.values()}
+
+
+def require_toolchains(languages: Sequence[str], config_key: str = "evaluation.multipl_e.languages") -> dict:
+    """The versions of the languages' toolchains; ToolchainMissing naming the tool and the
+    config key that drops the language when any is missing (checked before any job)."""
+    versions = toolchain_versions(languages)
+    missing = missing_toolchains(versions)
+    if missing:
+        parts = [f"{lang} needs {', '.join(tools)}" for lang, tools in missing.items()]
+        raise ToolchainMissing(
+            f"MultiPL-E: toolchain missing: {'; '.join(parts)} (not on PATH). Install it (`make toolchains` "
+            f"installs php-cli and javatuples on Debian; there is no Swift for Debian bookworm), or drop the "
+            f"language from {config_key} (now {list(languages)}). A missing toolchain is never scored as 0%."
+        )
+    return versions
+
+
+def resolve_tool(tool: str) -> tuple[str, str | None]:
+    """(the path to run, a directory the sandbox must expose or None). A rustup proxy
+    (~/.cargo/bin/rustc -> rustup) is resolved to the toolchain's own rustc, whose sysroot
+    is exposed: the proxy needs a writable rustup home, the sandbox has none."""
+    path = shutil.which(tool)
+    if path is None:
+        return tool, None
+    if os.path.basename(os.path.realpath(path)).startswith("rustup"):
+        try:
+            real = subprocess.run(["rustup", "which", tool], capture_output=True, text=True, timeout=60).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            real = ""
+        if real and os.path.isfile(real):
+            return real, os.path.dirname(os.path.dirname(os.path.realpath(real)))
+    return path, None
+
+
+@contextlib.contextmanager
+def _exposed(directories: list[str]):
+    from ossinstruct.sandbox.isolation import EXPOSE_VARIABLE
+
+    old = os.environ.get(EXPOSE_VARIABLE)
+    if directories:
+        os.environ[EXPOSE_VARIABLE] = os.pathsep.join([*directories, *([old] if old else [])])
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(EXPOSE_VARIABLE, None)
+        else:
+            os.environ[EXPOSE_VARIABLE] = old
+
+
+def build_job(language: str, program: str, timeout_s: float = STEP_TIMEOUT_S) -> dict:
+    """The payload of :func:`compile_and_run` for one program."""
+    if language not in TOOLCHAINS:
+        raise ValueError(f"unknown MultiPL-E language {language!r}; known: {', '.join(LANGUAGES)}")
+    source = SOURCE_FILE[language]
+    compile_argv: list[str] | None = None
+    if language == "cpp":
+        compile_argv = ["g++", "-std=c++17", source, "-o", "main"]
+        run_argv = ["./main"]
+    elif language == "rs":
+        compile_argv = [resolve_tool("rustc")[0], source, "-o", "main"]
+        run_argv = ["./main"]
+    elif language == "swift":
+        compile_argv = ["swiftc", source, "-o", "main"]
+        run_argv = ["./main"]
+    elif language == "java":
+        jar = javatuples_jar() or JAVATUPLES_CANDIDATES[0]
+        compile_argv = ["javac", *(f"-J{f}" for f in JVM_FLAGS), "-encoding", "UTF8", "-cp", jar, "-d", ".", source]
+        run_argv = ["java", *JVM_FLAGS, "-ea", "-cp", f".:{jar}", "Problem"]
+    elif language == "js":
+        run_argv = ["node", source]
+    else:  # php
+        run_argv = ["php", source]
+    return {
+        "language": language,
+        "files": {source: program},
+        "compile": compile_argv,
+        "run": run_argv,
+        "timeout_s": timeout_s,
+    }
+
+
+def _tail(text: str, n: int = 2000) -> str:
+    return text[-n:]
+
+
+def compile_and_run(context: Any, payload: dict) -> dict:
+    """Sandbox handler: write the program, compile it (if the language compiles), run it.
+    Returns {"status", "returncode", "stdout", "stderr" (tails), "compile_s", "run_s"}."""
+    from ossinstruct.sandbox.handlers import run_program
+
+    timeout_s = float(payload["timeout_s"])
+    compile_s = 0.0
+    if payload.get("compile"):
+        start = time.monotonic()
+        built = run_program(None, {"argv": payload["compile"], "files": payload["files"], "timeout_s": timeout_s})
+        compile_s = time.monotonic() - start
+        if built["timed_out"]:
+            return {"status": "timeout", "returncode": built["returncode"], "stdout": "",
+                    "stderr": _tail(built["stderr"]), "compile_s": compile_s, "run_s": 0.0, "step": "compile"}
+        if built["returncode"] != 0:
+            return {"status": "compile_error", "returncode": built["returncode"], "stdout": _tail(built["stdout"]),
+                    "stderr": _tail(built["stderr"]), "compile_s": compile_s, "run_s": 0.0}
+        files = None
+    else:
+        files = payload["files"]
+    start = time.monotonic()
+    ran = run_program(None, {"argv": payload["run"], "files": files or {}, "timeout_s": timeout_s})
+    run_s = time.monotonic() - start
+    out, err = ran["stdout"], ran["stderr"]
+    if ran["timed_out"]:
+        status = "timeout"
+    elif payload["language"] == "php" and ("PHP Parse error" in out + err or "Parse error:" in out + err):
+        status = "compile_error"  # PHP's parser is its compiler
+    elif ran["returncode"] == 0:
+        status = "pass"
+    else:
+        status = "fail"
+    return {"status": status, "returncode": ran["returncode"], "stdout": _tail(out), "stderr": _tail(err),
+            "compile_s": compile_s, "run_s": run_s}
+
+
+# ---------------------------------------------------------------- execution cache
+
+
+def execution_key(language: str, versions: dict, program: str, timeout_s: float = STEP_TIMEOUT_S) -> str:
+    material = {"language": language, "toolchain": versions, "program": program, "timeout_s": timeout_s}
+    canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class ExecutionCache:
+    """One JSON file per (language, toolchain versions, program), atomic rename; NFS-safe
+    (no shared file, racing writers write equivalent content). sandbox_error and timeout
+    results are not stored (they may depend on the machine's load)."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / key[2:4] / f"{key}.json"
+
+    def get(self, key: str) -> dict | None:
+        try:
+            return json.loads(self.path(key).read_text(encoding="utf-8"))["result"]
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring unreadable execution cache entry %s (%s)", self.path(key), exc)
+            return None
+
+    def put(self, key: str, result: dict) -> None:
+        if result.get("status") in ("sandbox_error", "timeout"):
+            return
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"key": key, "stored_at": time.time(), "result": result}, fh, ensure_ascii=False)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def score_programs(
+    jobs: Sequence[tuple[str, str]],
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    versions: dict | None = None,
+    workers: int = 1,
+    timeout_s: float = STEP_TIMEOUT_S,
+    memory_mb: int = MEMORY_MB,
+) -> tuple[list[dict], dict]:
+    """Score (language, program) pairs. Each distinct program is run once (and not at all
+    when the cache has it). Returns (results in order, stats {"distinct", "cached", "ran"})."""
+    from ossinstruct.sandbox.pool import Limits, SandboxPool
+
+    languages = sorted({lang for lang, _ in jobs})
+    if versions is None:
+        versions = require_toolchains(languages)
+    cache = ExecutionCache(cache_dir) if cache_dir is not None else None
+    keys = [execution_key(lang, versions[lang], program, timeout_s) for lang, program in jobs]
+    results_by_key: dict[str, dict] = {}
+    todo: dict[str, tuple[str, str]] = {}
+    cached = 0
+    for key, (lang, program) in zip(keys, jobs):
+        if key in results_by_key or key in todo:
+            continue
+        hit = cache.get(key) if cache else None
+        if hit is not None:
+            results_by_key[key] = {**hit, "cached": True}
+            cached += 1
+        else:
+            todo[key] = (lang, program)
+    if todo:
+        limits = Limits(timeout_s=2 * timeout_s + 10, memory_mb=memory_mb)
+        todo_keys = list(todo)
+        payloads = [build_job(lang, program, timeout_s) for lang, program in todo.values()]
+        exposed = sorted({d for lang in {lang for lang, _ in todo.values()} for t in TOOLCHAINS[lang]
+                          if (d := resolve_tool(t)[1])})
+        with _exposed(exposed), SandboxPool(HANDLER, None, workers=workers, limits=limits) as pool:
+            done = pool.run(payloads)
+        for key, job in zip(todo_keys, done):
+            if job.status == "ok" and isinstance(job.value, dict):
+                result = job.value
+            elif job.status == "timeout":
+                result = {"status": "timeout", "error": job.error}
+            else:
+                result = {"status": "sandbox_error", "error": job.error}
+            if cache:
+                cache.put(key, result)
+            results_by_key[key] = {**result, "cached": False}
+    stats = {"samples": len(jobs), "distinct": len(results_by_key), "cached": cached, "ran": len(todo)}
+    return [results_by_key[k] for k in keys], stats
+
+
+# ---------------------------------------------------------------- pass@k
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased estimator of Chen et al. 2021: 1 - C(n-c, k) / C(n, k)."""
+    if not 0 <= c <= n or k < 1 or k > n:
+        raise ValueError(f"pass_at_k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    prod = 1.0
+    for i in range(n - c + 1, n + 1):
+        prod *= 1.0 - k / i
+    return 1.0 - prod
