@@ -4,7 +4,9 @@ The protocol follows MultiPL-E's own evaluators (nuprl/MultiPL-E evaluation/src/
 read, not copied): C++ ``g++ -std=c++17``, Java ``javac`` then ``java -ea`` (javatuples on
 the classpath of BOTH: the harness ran without it, MultiPL-E issue #45), JavaScript
 ``node``, PHP ``php``, Rust ``rustc``, Swift ``swiftc``; each step gets MultiPL-E's
-default limit of 15 s; pass = compiled, ran, exit status 0.
+default limit of 15 s; pass = compiled, ran, exit status 0. JavaScript and PHP get a
+syntax check first (``node --check``, ``php -l``; MultiPL-E has none) so that a program
+that does not parse is a compile_error rather than a fail; pass/fail are unchanged.
 
 Statuses per sample: pass, fail, compile_error, timeout, sandbox_error.
 
@@ -113,7 +115,11 @@ def toolchain_versions(languages: Sequence[str] = LANGUAGES) -> dict[str, dict[s
 
 
 def missing_toolchains(versions: dict[str, dict[str, str | None]]) -> dict[str, list[str]]:
-    return {lang: [tool for tool, v in tools.items() if v is None] for lang, tools in versions.items() if None in tools.values()}
+    return {
+        lang: [tool for tool, v in tools.items() if v is None]
+        for lang, tools in versions.items()
+        if None in tools.values()
+    }
 
 
 def require_toolchains(languages: Sequence[str], config_key: str = "evaluation.multipl_e.languages") -> dict:
@@ -164,7 +170,9 @@ def _exposed(directories: list[str]):
             os.environ[EXPOSE_VARIABLE] = old
 
 
-def build_job(language: str, program: str, timeout_s: float = STEP_TIMEOUT_S) -> dict:
+def build_job(
+    language: str, program: str, timeout_s: float = STEP_TIMEOUT_S, compile_timeout_s: float = STEP_TIMEOUT_S
+) -> dict:
     """The payload of :func:`compile_and_run` for one program."""
     if language not in TOOLCHAINS:
         raise ValueError(f"unknown MultiPL-E language {language!r}; known: {', '.join(LANGUAGES)}")
@@ -183,9 +191,11 @@ def build_job(language: str, program: str, timeout_s: float = STEP_TIMEOUT_S) ->
         jar = javatuples_jar() or JAVATUPLES_CANDIDATES[0]
         compile_argv = ["javac", *(f"-J{f}" for f in JVM_FLAGS), "-encoding", "UTF8", "-cp", jar, "-d", ".", source]
         run_argv = ["java", *JVM_FLAGS, "-ea", "-cp", f".:{jar}", "Problem"]
-    elif language == "js":
+    elif language == "js":  # a syntax check first, so that a program that does not parse is a compile_error
+        compile_argv = ["node", "--check", source]
         run_argv = ["node", source]
-    else:  # php
+    else:  # php: likewise php -l
+        compile_argv = ["php", "-l", source]
         run_argv = ["php", source]
     return {
         "language": language,
@@ -193,6 +203,7 @@ def build_job(language: str, program: str, timeout_s: float = STEP_TIMEOUT_S) ->
         "compile": compile_argv,
         "run": run_argv,
         "timeout_s": timeout_s,
+        "compile_timeout_s": compile_timeout_s,
     }
 
 
@@ -206,17 +217,33 @@ def compile_and_run(context: Any, payload: dict) -> dict:
     from ossinstruct.sandbox.handlers import run_program
 
     timeout_s = float(payload["timeout_s"])
+    compile_timeout_s = float(payload.get("compile_timeout_s", timeout_s))
     compile_s = 0.0
     if payload.get("compile"):
         start = time.monotonic()
-        built = run_program(None, {"argv": payload["compile"], "files": payload["files"], "timeout_s": timeout_s})
+        built = run_program(
+            None, {"argv": payload["compile"], "files": payload["files"], "timeout_s": compile_timeout_s}
+        )
         compile_s = time.monotonic() - start
         if built["timed_out"]:
-            return {"status": "timeout", "returncode": built["returncode"], "stdout": "",
-                    "stderr": _tail(built["stderr"]), "compile_s": compile_s, "run_s": 0.0, "step": "compile"}
+            return {
+                "status": "timeout",
+                "returncode": built["returncode"],
+                "stdout": "",
+                "stderr": _tail(built["stderr"]),
+                "compile_s": compile_s,
+                "run_s": 0.0,
+                "step": "compile",
+            }
         if built["returncode"] != 0:
-            return {"status": "compile_error", "returncode": built["returncode"], "stdout": _tail(built["stdout"]),
-                    "stderr": _tail(built["stderr"]), "compile_s": compile_s, "run_s": 0.0}
+            return {
+                "status": "compile_error",
+                "returncode": built["returncode"],
+                "stdout": _tail(built["stdout"]),
+                "stderr": _tail(built["stderr"]),
+                "compile_s": compile_s,
+                "run_s": 0.0,
+            }
         files = None
     else:
         files = payload["files"]
@@ -226,20 +253,25 @@ def compile_and_run(context: Any, payload: dict) -> dict:
     out, err = ran["stdout"], ran["stderr"]
     if ran["timed_out"]:
         status = "timeout"
-    elif payload["language"] == "php" and ("PHP Parse error" in out + err or "Parse error:" in out + err):
-        status = "compile_error"  # PHP's parser is its compiler
     elif ran["returncode"] == 0:
         status = "pass"
     else:
         status = "fail"
-    return {"status": status, "returncode": ran["returncode"], "stdout": _tail(out), "stderr": _tail(err),
-            "compile_s": compile_s, "run_s": run_s}
+    return {
+        "status": status,
+        "returncode": ran["returncode"],
+        "stdout": _tail(out),
+        "stderr": _tail(err),
+        "compile_s": compile_s,
+        "run_s": run_s,
+    }
 
 
 # ---------------------------------------------------------------- execution cache
 
 
 def execution_key(language: str, versions: dict, program: str, timeout_s: float = STEP_TIMEOUT_S) -> str:
+    """Content hash of what determines a result: language, toolchain versions, program, run time limit."""
     material = {"language": language, "toolchain": versions, "program": program, "timeout_s": timeout_s}
     canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -289,6 +321,7 @@ def score_programs(
     versions: dict | None = None,
     workers: int = 1,
     timeout_s: float = STEP_TIMEOUT_S,
+    compile_timeout_s: float = STEP_TIMEOUT_S,
     memory_mb: int = MEMORY_MB,
 ) -> tuple[list[dict], dict]:
     """Score (language, program) pairs. Each distinct program is run once (and not at all
@@ -313,11 +346,12 @@ def score_programs(
         else:
             todo[key] = (lang, program)
     if todo:
-        limits = Limits(timeout_s=2 * timeout_s + 10, memory_mb=memory_mb)
+        limits = Limits(timeout_s=timeout_s + compile_timeout_s + 10, memory_mb=memory_mb)
         todo_keys = list(todo)
-        payloads = [build_job(lang, program, timeout_s) for lang, program in todo.values()]
-        exposed = sorted({d for lang in {lang for lang, _ in todo.values()} for t in TOOLCHAINS[lang]
-                          if (d := resolve_tool(t)[1])})
+        payloads = [build_job(lang, program, timeout_s, compile_timeout_s) for lang, program in todo.values()]
+        exposed = sorted(
+            {d for lang in {lang for lang, _ in todo.values()} for t in TOOLCHAINS[lang] if (d := resolve_tool(t)[1])}
+        )
         with _exposed(exposed), SandboxPool(HANDLER, None, workers=workers, limits=limits) as pool:
             done = pool.run(payloads)
         for key, job in zip(todo_keys, done):

@@ -1,0 +1,234 @@
+"""MultiPL-E execution through the real toolchains in the sandbox (ossinstruct.evaluate.multiple_exec).
+
+One scoring run (module fixture) holds every program: hand-written correct, wrong and
+non-compiling completions of real rows from the shared data (HumanEval_53_add in every
+language with a toolchain here, and Java's HumanEval_8_sum_product, which uses javatuples'
+Pair), and hostile programs per language. A rerun must be all cache hits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from ossinstruct.evaluate import multiple_exec as mx
+
+DATA = Path(
+    os.environ.get("OSSINSTRUCT_MULTIPLE_DATA", Path(__file__).resolve().parents[2] / "shared/benchmarks/multipl-e")
+)
+if not DATA.is_dir():
+    DATA = Path("/work/shared/benchmarks/multipl-e")
+
+AVAILABLE = [
+    lang for lang in ("java", "js", "cpp", "php", "rs") if not mx.missing_toolchains(mx.toolchain_versions([lang]))
+]
+
+ADD = {  # language: (correct, wrong, non-compiling) completions of HumanEval_53_add
+    "java": ("        return x + y;", "        return x - y;", "        return x + ;"),
+    "js": ("  return x + y;\n}", "  return x - y;\n}", "  return x + ;\n}"),
+    "cpp": ("    return x + y;", "    return x - y;", "    return x + ;"),
+    "php": ("  return $x + $y;\n}", "  return $x - $y;\n}", "  return $x + ;\n}"),
+    "rs": ("    x + y", "    x - y", "    x + "),
+}
+SUM_PRODUCT = (
+    "        long s = 0, p = 1;\n        for (long n : numbers) { s += n; p *= n; }\n        return Pair.with(s, p);",
+    "        return Pair.with(0l, 0l);",
+)
+TIMEOUT_S = 3  # per run (MultiPL-E's 15 s would make the loops slow); compiles get 60 s on a loaded CI
+MEMORY_MB = 2048  # the JVM flags must still let javac and java start under it
+SLEEPER = "987654"  # argument of the process a hostile program leaves behind
+
+
+def row(lang: str, prefix: str) -> dict:
+    rows = json.loads((DATA / f"humaneval-{lang}-reworded.json").read_text())
+    return next(r for r in rows if r["name"].startswith(prefix))
+
+
+def program(r: dict, completion: str) -> str:
+    return r["prompt"].strip() + "\n" + completion + "\n" + r["tests"]
+
+
+def hostile(lang: str, outside: str, port: int) -> dict[str, str]:
+    """kind: a whole program that exits 0 only if its hostile act succeeded (loop and bomb never exit 0)."""
+    if lang == "js":
+        return {
+            "loop": "while (true) {}",
+            "bomb": "let a = []; while (true) a.push(new Array(1e7).fill(1.5));",
+            "write": f"require('fs').writeFileSync({outside!r}, 'x');",
+            "connect": f"const s = require('net').connect({port}, '127.0.0.1', () => process.exit(0)); s.on('error', () => process.exit(1));",
+            "spawn": f"require('child_process').spawn('sleep', ['{SLEEPER}'], {{detached: true, stdio: 'ignore'}}).unref(); process.exit(1);",
+        }
+    if lang == "php":
+        return {
+            "loop": "<?php while (true) {}",
+            "bomb": "<?php ini_set('memory_limit', '-1'); $a = []; while (true) { $a[] = str_repeat('x', 1 << 26); }",
+            "write": f"<?php exit(file_put_contents('{outside}', 'x') === false ? 1 : 0);",
+            "connect": f"<?php $s = @fsockopen('127.0.0.1', {port}, $e, $m, 2); exit($s ? 0 : 1);",
+            "spawn": f"<?php exec('setsid sleep {SLEEPER} > /dev/null 2>&1 &'); exit(1);",
+        }
+    if lang == "cpp":
+        return {
+            "loop": "int main() { volatile long i = 0; while (true) i++; }",
+            "bomb": "#include <cstring>\n#include <cstdlib>\nint main() { while (true) { char* p = (char*)malloc(1 << 26); if (!p) return 1; memset(p, 1, 1 << 26); } }",
+            "write": f'#include <cstdio>\nint main() {{ FILE* f = fopen("{outside}", "w"); return f ? 0 : 1; }}',
+            "connect": "#include <sys/socket.h>\n#include <netinet/in.h>\n#include <arpa/inet.h>\n"
+            f"int main() {{ int s = socket(AF_INET, SOCK_STREAM, 0); sockaddr_in a{{}}; a.sin_family = AF_INET; a.sin_port = htons({port}); "
+            'inet_pton(AF_INET, "127.0.0.1", &a.sin_addr); return connect(s, (sockaddr*)&a, sizeof a) == 0 ? 0 : 1; }',
+            "spawn": f'#include <cstdlib>\nint main() {{ system("setsid sleep {SLEEPER} > /dev/null 2>&1 &"); return 1; }}',
+        }
+    if lang == "java":
+        return {
+            "loop": "class Problem { public static void main(String[] a) { while (true) {} } }",
+            "bomb": "class Problem { public static void main(String[] a) { java.util.List<long[]> l = new java.util.ArrayList<>(); while (true) l.add(new long[1 << 24]); } }",
+            "write": f'class Problem {{ public static void main(String[] a) throws Exception {{ new java.io.FileOutputStream("{outside}").close(); }} }}',
+        }
+    if lang == "rs":
+        return {
+            "loop": "fn main() { let mut i: u64 = 0; loop { i = i.wrapping_add(1); std::hint::black_box(i); } }",
+            "bomb": "fn main() { let mut v = Vec::new(); loop { v.push(vec![1u8; 1 << 26]); } }",
+            "write": f'fn main() {{ std::fs::write("{outside}", "x").unwrap(); }}',
+        }
+    return {}
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    if not AVAILABLE:
+        pytest.skip("no MultiPL-E toolchain on this machine")
+    outside_dir = tmp_path_factory.mktemp("outside")
+    outside_dir.chmod(0o777)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.settimeout(0.2)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    jobs, expected = [], []
+    for lang in AVAILABLE:
+        r = row(lang, "HumanEval_53_")
+        for completion, status in zip(ADD[lang], ("pass", "fail", "compile_error")):
+            jobs.append((lang, program(r, completion)))
+            expected.append((f"{lang} add {status}", status))
+        if lang == "java":
+            r8 = row("java", "HumanEval_8_")
+            for completion, status in zip(SUM_PRODUCT, ("pass", "fail")):
+                jobs.append((lang, program(r8, completion)))
+                expected.append((f"java sum_product (Pair) {status}", status))
+        for kind, text in hostile(lang, str(outside_dir / f"escaped-{lang}"), listener.getsockname()[1]).items():
+            jobs.append((lang, text))
+            expected.append((f"{lang} hostile {kind}", "timeout" if kind == "loop" else "fail"))
+    cache = tmp_path_factory.mktemp("exec-cache")
+    versions = mx.require_toolchains(AVAILABLE)
+    results, stats = mx.score_programs(
+        jobs,
+        cache_dir=cache,
+        versions=versions,
+        workers=2,
+        timeout_s=TIMEOUT_S,
+        compile_timeout_s=60,
+        memory_mb=MEMORY_MB,
+    )
+    stop.set()
+    thread.join()
+    listener.close()
+    return {
+        "jobs": jobs,
+        "expected": expected,
+        "results": results,
+        "stats": stats,
+        "cache": cache,
+        "versions": versions,
+        "outside": outside_dir,
+        "accepted": accepted,
+    }
+
+
+def test_statuses_are_right(scored):
+    got = {name: r["status"] for (name, _), r in zip(scored["expected"], scored["results"])}
+    want = dict(scored["expected"])
+    for name in want:  # a memory bomb dies of the memory limit, or of the time limit while it swaps in
+        if name.endswith("hostile bomb") and got[name] in ("fail", "timeout"):
+            got[name] = want[name]
+    assert got == want
+
+
+def test_hostile_programs_are_contained(scored):
+    assert list(scored["outside"].iterdir()) == []  # nothing written outside the work dir
+    assert scored["accepted"] == []  # no connection reached the host
+    leftovers = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if SLEEPER.encode() in cmdline and b"pytest" not in cmdline:
+            leftovers.append(pid)
+    assert leftovers == []  # no spawned process outlives its sample
+
+
+def test_rerun_is_all_cache_hits(scored):
+    stored = [
+        (job, r) for job, r in zip(scored["jobs"], scored["results"]) if r["status"] not in ("timeout", "sandbox_error")
+    ]
+    jobs = [job for job, _ in stored] * 2  # repeats within a run are one entry too
+    results, stats = mx.score_programs(
+        jobs,
+        cache_dir=scored["cache"],
+        versions=scored["versions"],
+        timeout_s=TIMEOUT_S,
+        compile_timeout_s=60,
+        memory_mb=MEMORY_MB,
+    )
+    assert stats == {"samples": len(jobs), "distinct": len(stored), "cached": len(stored), "ran": 0}
+    assert all(r["cached"] for r in results)
+    assert [r["status"] for r in results] == [r["status"] for _, r in stored] * 2
+
+
+def test_cache_key_depends_on_toolchain_version():
+    a = mx.execution_key("cpp", {"g++": "12"}, "int main(){}")
+    assert a == mx.execution_key("cpp", {"g++": "12"}, "int main(){}")
+    assert a != mx.execution_key("cpp", {"g++": "13"}, "int main(){}")
+    assert a != mx.execution_key("rs", {"g++": "12"}, "int main(){}")
+
+
+@pytest.mark.skipif(shutil.which("swiftc") is not None, reason="swiftc is installed here")
+def test_missing_swift_fails_naming_the_toolchain_and_config_key():
+    with pytest.raises(mx.ToolchainMissing, match=r"swift needs swiftc.*evaluation\.multipl_e\.languages"):
+        mx.require_toolchains(["java", "swift"])
+
+
+@pytest.mark.parametrize(
+    ("n", "c", "k", "value"),
+    [
+        (1, 1, 1, 1.0),
+        (1, 0, 1, 0.0),
+        (10, 3, 1, 0.3),
+        (50, 7, 1, 0.14),
+        (5, 2, 2, 0.7),
+        (10, 5, 10, 1.0),
+        (4, 1, 2, 0.5),
+    ],
+)
+def test_pass_at_k_known_values(n, c, k, value):
+    assert mx.pass_at_k(n, c, k) == pytest.approx(value)
+
+
+def test_pass_at_k_rejects_bad_input():
+    with pytest.raises(ValueError):
+        mx.pass_at_k(3, 4, 1)
