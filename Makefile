@@ -8,7 +8,7 @@ SNAKEMAKE := $(BIN)/snakemake
 # The venv first on PATH: shell rules call `python` and `accelerate`.
 OFFLINE := PATH=$(abspath $(BIN)):$$PATH HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 CORES ?= 2
-.PHONY: install demo test lint dryrun slurm-test clean report
+.PHONY: install demo test lint dryrun slurm-test clean report toolchains
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,18 @@ demo: install
 	@echo "Checkpoint:   results/checkpoints/demo-gemma-oss/ (merged LoRA; manifest.json, loss_curve.png)"
 	@echo "Evaluation:   results/eval/{demo-gemma-oss,gemma-3-270m-base}/humaneval.json (+ samples.jsonl, tasks.jsonl)"
 	@echo "Summary:      results/summary.md (results/summary.csv, results/summary.png)"
+
+# MultiPL-E's toolchains that a fresh Debian machine lacks (node, g++, javac, rustc are
+# present on this machine kind; Debian bookworm has no Swift). Root on Debian only;
+# elsewhere it says why and skips. Then prints every toolchain's version.
+toolchains:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -f /etc/debian_version ]; then \
+		( command -v php >/dev/null && [ -f /usr/share/java/javatuples-1.2.jar ] ) || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq php-cli libjavatuples-java; }; \
+	else \
+		echo "make toolchains: skipped (needs root on Debian, for apt-get install php-cli libjavatuples-java)"; \
+	fi
+	@$(PYTHON) -c 'import json, sys; sys.path.insert(0, "."); from ossinstruct.evaluate.multiple_exec import toolchain_versions; print(json.dumps(toolchain_versions(), indent=1))'
 
 # slurm-test last: the slowest. Installing SLURM slows no other Snakemake start (there is
 # no /etc/slurm/slurm.conf outside its run: see tests/slurm/cluster.sh).

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the hostile programs are one-liners in their own languages)
 """MultiPL-E execution through the real toolchains in the sandbox (ossinstruct.evaluate.multiple_exec).
 
 One scoring run (module fixture) holds every program: hand-written correct, wrong and
