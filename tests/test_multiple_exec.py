@@ -233,3 +233,60 @@ def test_pass_at_k_known_values(n, c, k, value):
 def test_pass_at_k_rejects_bad_input():
     with pytest.raises(ValueError):
         mx.pass_at_k(3, 4, 1)
+
+
+# ---------------------------------------------------------------- the benchmark module
+
+FIXTURE = Path(__file__).parent / "fixtures" / "benchmarks" / "multipl-e.jsonl"
+
+
+def fixture_rows():
+    from ossinstruct.benchmarks import REGISTRY
+
+    return REGISTRY["multipl-e"].load_rows({"source": "file", "path": str(FIXTURE)})
+
+
+def test_stop_token_truncation_on_real_rows():
+    from ossinstruct.benchmarks.multipl_e import BENCHMARK
+
+    rows = {(r["language"], r["name"][:13]): r for r in fixture_rows()}
+    java = rows[("java", "HumanEval_53_")]
+    out = BENCHMARK.multiple_postprocess(java, "        return x + y;\n    }\n    public static void junk() {}")
+    assert out["completion"] == "        return x + y;"  # cut at "\n    }\n"; the tests close the function
+    assert out["program"] == java["prompt"].strip() + "        return x + y;" + "\n" + java["tests"]
+    js = rows[("js", "HumanEval_53_")]
+    assert BENCHMARK.multiple_postprocess(js, "  return x + y;\n}\n// more\nfunction f() {}")["completion"] == (
+        "  return x + y;\n}"
+    )
+    php = rows[("php", "HumanEval_53_")]
+    assert BENCHMARK.multiple_postprocess(php, "  return $x + $y;\n}\nfunction g() {}")["completion"] == (
+        "  return $x + $y;\n}"
+    )
+    prompt = BENCHMARK.build_multiple_prompt(java)
+    assert prompt.text == java["prompt"].strip() and prompt.stop == java["stop_tokens"]
+    instruct = BENCHMARK.build_multiple_prompt(java, "instruct")
+    assert instruct.text.endswith(instruct.response_prefix) and instruct.stop == ["```"]
+    assert "@@ Instruction" in instruct.text
+    with pytest.raises(ValueError, match="prompt style"):
+        BENCHMARK.build_multiple_prompt(java, "chat")
+
+
+def test_weighted_average_and_harness_export():
+    from ossinstruct.benchmarks import multipl_e as me
+
+    assert me.weighted_average(dict.fromkeys(me.LANGUAGES, 0.5)) == pytest.approx(0.5)
+    scores = {"java": 1.0, "js": 0.0, "cpp": 0.0, "php": 0.0, "rs": 0.0, "swift": 0.0}
+    assert me.weighted_average(scores) == pytest.approx(158 / 955)
+    with pytest.raises(ValueError, match="swift"):
+        me.weighted_average({k: v for k, v in scores.items() if k != "swift"})
+    rows = [r for r in fixture_rows() if r["language"] == "js"]
+    gens = me.bigcode_generations(rows, {rows[0]["name"]: ["  return x + y;\n}", "  return 0;\n}"]})
+    assert gens == [[rows[0]["prompt"].strip() + "  return x + y;\n}", rows[0]["prompt"].strip() + "  return 0;\n}"]]
+    assert me.harness_keys({"java": 0.25}) == {"multiple-java": {"pass@1": 0.25}}
+    assert me.SAMPLING["table2"] == {
+        "temperature": 0.2,
+        "top_p": 0.95,
+        "n_samples": 50,
+        "max_length": 512,
+        "max_length_counts": "prompt+completion",
+    }

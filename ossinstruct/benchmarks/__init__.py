@@ -21,7 +21,7 @@ prompts and post-processing, :meth:`Benchmark.prepare` (rule eval_data) and
 
 from __future__ import annotations
 
-from ossinstruct.benchmarks import apps, ds1000, gsm8k, humaneval, mbpp
+from ossinstruct.benchmarks import apps, ds1000, gsm8k, humaneval, mbpp, multipl_e
 from ossinstruct.benchmarks.base import Benchmark, EvalPrompt, triple_quoted_blocks
 from ossinstruct.benchmarks.ds1000 import ds1000_problem
 from ossinstruct.benchmarks.humaneval import humaneval_docstring
@@ -48,6 +48,7 @@ REGISTRY: dict[str, Benchmark] = {
     "apps": apps.BENCHMARK,
     "ds1000": ds1000.BENCHMARK,
     "gsm8k": gsm8k.BENCHMARK,
+    "multipl-e": multipl_e.BENCHMARK,
 }
 
 BENCHMARKS = tuple(REGISTRY)
