@@ -290,3 +290,44 @@ def test_weighted_average_and_harness_export():
         "max_length": 512,
         "max_length_counts": "prompt+completion",
     }
+
+
+def test_score_multiple_writes_pass_at_1_per_language_and_the_harness_file(tmp_path):
+    from ossinstruct.evaluate.multiple_score import score_multiple
+
+    langs = [lang for lang in ("js", "php") if lang in AVAILABLE]
+    if not langs:
+        pytest.skip("no node or php here")
+    rows = {
+        lang: [r for r in fixture_rows() if r["language"] == lang and r["name"].startswith("HumanEval_53_")]
+        for lang in langs
+    }
+    completions = {lang: {rows[lang][0]["name"]: [ADD[lang][0]] * 3 + [ADD[lang][1]]} for lang in langs}
+    kwargs = dict(
+        model="toy", rows_by_language=rows, completions=completions, cache_dir=tmp_path / "cache", timeout_s=TIMEOUT_S
+    )
+    result = score_multiple(out_result=tmp_path / "multipl-e.json", out_generations_dir=tmp_path / "gens", **kwargs)
+    assert result["pass@1"] == dict.fromkeys(langs, 0.75)
+    assert result["scoring"]["execution"]["ran"] == 2 * len(langs)  # 4 samples, 2 distinct programs
+    assert json.loads((tmp_path / "multipl-e.json").read_text())["bigcode_harness"][f"multiple-{langs[0]}"] == {
+        "pass@1": 0.75
+    }
+    assert len(json.loads((tmp_path / "gens" / f"multiple-{langs[0]}.json").read_text())[0]) == 4
+    again = score_multiple(out_result=tmp_path / "again.json", **kwargs)
+    assert again["scoring"]["execution"]["ran"] == 0 and again["pass@1"] == result["pass@1"]
+
+
+@pytest.mark.skipif(shutil.which("swiftc") is not None, reason="swiftc is installed here")
+def test_score_multiple_with_swift_fails_before_any_job(tmp_path, monkeypatch):
+    from ossinstruct.evaluate import multiple_score
+
+    def no_jobs(*args, **kwargs):
+        raise AssertionError("a job ran")
+
+    monkeypatch.setattr(mx, "score_programs", no_jobs)
+    swift = [r for r in fixture_rows() if r["language"] == "swift"]
+    with pytest.raises(mx.ToolchainMissing, match=r"swiftc.*evaluation\.multipl_e\.languages"):
+        multiple_score.score_multiple(
+            model="toy", rows_by_language={"swift": swift}, completions={}, out_result=tmp_path / "r.json"
+        )
+    assert not (tmp_path / "r.json").exists()
