@@ -331,3 +331,16 @@ def test_score_multiple_with_swift_fails_before_any_job(tmp_path, monkeypatch):
             model="toy", rows_by_language={"swift": swift}, completions={}, out_result=tmp_path / "r.json"
         )
     assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.skipif(shutil.which("swiftc") is not None, reason="swiftc is installed here")
+def test_the_config_default_includes_swift_and_the_error_says_how_to_drop_it():
+    from ossinstruct.config import load_config
+    from ossinstruct.evaluate.multiple_score import settings
+
+    config = load_config(str(Path(__file__).parents[1] / "config.yaml"))
+    assert config["evaluation"]["multipl_e"]["languages"] == list(mx.LANGUAGES)
+    with pytest.raises(mx.ToolchainMissing, match=r"swift needs swiftc.*evaluation\.multipl_e\.languages"):
+        settings(config)
+    config["evaluation"]["multipl_e"]["languages"] = [x for x in AVAILABLE if x in ("js", "php")]
+    assert settings(config)["sampling"] == "table2"

@@ -23,6 +23,14 @@ from ossinstruct.evaluate import multiple_exec as mx
 CONFIG_KEY = "evaluation.multipl_e.languages"
 
 
+def settings(config: dict) -> dict:
+    """The config's evaluation.multipl_e block (schema defaults filled in), with its
+    languages' toolchains checked: ToolchainMissing names the key that drops a language."""
+    block = dict(config["evaluation"]["multipl_e"])
+    block["toolchains"] = mx.require_toolchains(block["languages"], CONFIG_KEY)
+    return block
+
+
 def score_multiple(
     *,
     model: str,
