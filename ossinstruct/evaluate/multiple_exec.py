@@ -24,17 +24,15 @@ per entry, written by atomic rename (the design of ossinstruct/llm/cache.py).
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
+
+from ossinstruct.llm.cache import JsonEntryStore, content_key
 
 log = logging.getLogger("ossinstruct.evaluate.multiple_exec")
 
@@ -272,46 +270,24 @@ def compile_and_run(context: Any, payload: dict) -> dict:
 
 def execution_key(language: str, versions: dict, program: str, timeout_s: float = STEP_TIMEOUT_S) -> str:
     """Content hash of what determines a result: language, toolchain versions, program, run time limit."""
-    material = {"language": language, "toolchain": versions, "program": program, "timeout_s": timeout_s}
-    canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return content_key({"language": language, "toolchain": versions, "program": program, "timeout_s": timeout_s})
 
 
-class ExecutionCache:
-    """One JSON file per (language, toolchain versions, program), atomic rename; NFS-safe
-    (no shared file, racing writers write equivalent content). sandbox_error and timeout
-    results are not stored (they may depend on the machine's load)."""
+class ExecutionCache(JsonEntryStore):
+    """One JSON file per (language, toolchain versions, program), the response cache's
+    store (atomic rename; NFS-safe: no shared file, racing writers write equivalent
+    content). sandbox_error and timeout results are not stored (they may depend on the
+    machine's load)."""
 
-    def __init__(self, root: str | os.PathLike):
-        self.root = Path(root)
-
-    def path(self, key: str) -> Path:
-        return self.root / key[:2] / key[2:4] / f"{key}.json"
+    field = "result"
 
     def get(self, key: str) -> dict | None:
-        try:
-            return json.loads(self.path(key).read_text(encoding="utf-8"))["result"]
-        except FileNotFoundError:
-            return None
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring unreadable execution cache entry %s (%s)", self.path(key), exc)
-            return None
+        return self.read(key)
 
     def put(self, key: str, result: dict) -> None:
         if result.get("status") in ("sandbox_error", "timeout"):
             return
-        path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"key": key, "stored_at": time.time(), "result": result}, fh, ensure_ascii=False)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self.write(key, result)
 
 
 def score_programs(

@@ -22,29 +22,38 @@ from ossinstruct.llm.backends.base import Request, Response
 log = logging.getLogger("ossinstruct.llm.cache")
 
 
-def request_key(backend: str, model: str, payload: dict, decoding: dict) -> str:
-    """Hash of everything that determines a teacher's answer.
-
-    `payload` is {"messages": [...]} or {"prompt": "..."}; `decoding` holds temperature,
-    top_p, max_tokens and stop. Canonical JSON, so key order never matters.
-    """
-    material = {"backend": backend, "model": model, **payload, "decoding": decoding}
+def content_key(material: dict) -> str:
+    """sha256 of canonical JSON (sorted keys, no spaces): key order never matters."""
     canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-class ResponseCache:
+def request_key(backend: str, model: str, payload: dict, decoding: dict) -> str:
+    """Hash of everything that determines a teacher's answer.
+
+    `payload` is {"messages": [...]} or {"prompt": "..."}; `decoding` holds temperature,
+    top_p, max_tokens and stop.
+    """
+    return content_key({"backend": backend, "model": model, **payload, "decoding": decoding})
+
+
+class JsonEntryStore:
+    """One JSON file per key under `root` ({"key", "stored_at", <field>: value}), written
+    by temporary file + rename in the same directory; shared by the response cache and
+    the execution cache of compiled benchmark programs."""
+
+    field = "value"
+
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / key[2:4] / f"{key}.json"
 
-    def get(self, key: str) -> Response | None:
+    def read(self, key: str):
         path = self.path(key)
         try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-            return Response.from_dict(entry["response"])
+            return json.loads(path.read_text(encoding="utf-8"))[self.field]
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError) as exc:
@@ -52,13 +61,10 @@ class ResponseCache:
             log.warning("ignoring unreadable cache entry %s (%s)", path, exc)
             return None
 
-    def put(self, key: str, response: Response) -> None:
-        """Store a received response. Failures are not stored: they are asked again."""
-        if response.failed:
-            return
+    def write(self, key: str, value) -> None:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        entry = {"key": key, "stored_at": time.time(), "response": response.to_dict()}
+        entry = {"key": key, "stored_at": time.time(), self.field: value}
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -69,6 +75,26 @@ class ResponseCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+class ResponseCache(JsonEntryStore):
+    field = "response"
+
+    def get(self, key: str) -> Response | None:
+        entry = self.read(key)
+        if entry is None:
+            return None
+        try:
+            return Response.from_dict(entry)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring unreadable cache entry %s (%s)", self.path(key), exc)
+            return None
+
+    def put(self, key: str, response: Response) -> None:
+        """Store a received response. Failures are not stored: they are asked again."""
+        if response.failed:
+            return
+        self.write(key, response.to_dict())
 
     def lookup(self, requests) -> tuple[dict[str, Response], dict[str, Request]]:
         """({key: cached response}, {key: request still to send}) for `requests`; two
