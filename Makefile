@@ -8,7 +8,7 @@ SNAKEMAKE := $(BIN)/snakemake
 # The venv first on PATH: shell rules call `python` and `accelerate`.
 OFFLINE := PATH=$(abspath $(BIN)):$$PATH HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 CORES ?= 2
-.PHONY: install demo test lint dryrun slurm-test clean report toolchains
+.PHONY: install demo test lint dryrun slurm-test clean report toolchains ds1000-env
 
 install: $(VENV)/.installed
 
@@ -75,3 +75,17 @@ REPORT ?= results/report.html
 report: install
 	$(OFFLINE) $(SNAKEMAKE) --configfile $(CONFIGFILE) --report $(REPORT)
 	@echo "Report:       $(REPORT)"
+
+# DS-1000's execution environment (envs/ds1000-venv.txt: DS-1000's pins, torch 2.13.0 from
+# this machine's disk, so Python 3.11): a separate virtualenv the sandbox runs DS-1000
+# samples under. Rebuilt only when the pins change; prints the versions it holds.
+DS1000_PYTHON ?= python3.11
+DS1000_VENV ?= .venv-ds1000
+ds1000-env: $(DS1000_VENV)/.installed
+
+$(DS1000_VENV)/.installed: envs/ds1000-venv.txt
+	test -x $(DS1000_VENV)/bin/python || $(DS1000_PYTHON) -m venv $(DS1000_VENV)
+	$(DS1000_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DS1000_VENV)/bin/python -m pip install --quiet -r envs/ds1000-venv.txt
+	PYTHONPATH=. $(DS1000_VENV)/bin/python -m ossinstruct.evaluate.ds1000_exec --versions
+	touch $@

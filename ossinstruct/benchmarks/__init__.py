@@ -49,6 +49,7 @@ REGISTRY: dict[str, Benchmark] = {
     "ds1000": ds1000.BENCHMARK,
     "gsm8k": gsm8k.BENCHMARK,
     "multipl-e": multipl_e.BENCHMARK,
+    "ds1000-insertion": ds1000.INSERTION,
 }
 
 BENCHMARKS = tuple(REGISTRY)

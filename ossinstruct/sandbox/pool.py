@@ -220,8 +220,8 @@ def _zygote_environment(token: str) -> dict[str, str]:
     return env
 
 
-def _zygote_command(method: str, network: bool, mode: str, config: dict) -> list[str]:
-    return [*_wrapper(method, network), sys.executable, "-m", ZYGOTE_MODULE, mode, json.dumps(config)]
+def _zygote_command(method: str, network: bool, mode: str, config: dict, python: str | None = None) -> list[str]:
+    return [*_wrapper(method, network), python or sys.executable, "-m", ZYGOTE_MODULE, mode, json.dumps(config)]
 
 
 @functools.lru_cache(maxsize=1)
@@ -299,6 +299,8 @@ class _PoolSetup:
     host_dir: str
     context_fd: int
     token: str
+    python: str | None = None  # the zygotes' interpreter (None: the pipeline's own)
+    preload: tuple[str, ...] = ()  # modules each zygote imports once, after the handler
 
 
 class _Worker:
@@ -331,6 +333,7 @@ class _Worker:
             "in_fd": job_r,
             "out_fd": reply_w,
             "context_fd": self.setup.context_fd,
+            "preload": list(self.setup.preload),
             "limits": {
                 "timeout_s": limits.timeout_s,
                 "memory_mb": limits.memory_mb,
@@ -341,7 +344,7 @@ class _Worker:
         self.stderr = tempfile.TemporaryFile(prefix="ossinstruct-sandbox-stderr-")
         try:
             self.process = subprocess.Popen(
-                _zygote_command(self.setup.method, limits.network, "zygote", config),
+                _zygote_command(self.setup.method, limits.network, "zygote", config, self.setup.python),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=self.stderr,
@@ -544,15 +547,38 @@ class SandboxPool:
     """``workers`` zygotes running ``handler(context, payload)`` in a fresh forked child
     per job, under ``limits``; see the module docstring. ``pool.isolation`` is the
     isolation report of this pool's workers; ``pool.token`` is in the environment of
-    every process it starts (``OSSINSTRUCT_SANDBOX_TOKEN=<token>-...``)."""
+    every process it starts (``OSSINSTRUCT_SANDBOX_TOKEN=<token>-...``).
 
-    def __init__(self, handler: str, context: Any = None, *, workers: int = 1, limits: Limits = Limits()):
+    ``python`` runs the zygotes under another interpreter (a virtualenv pinned for a
+    benchmark's execution, e.g. DS-1000's); it must be able to import this checkout's
+    ``ossinstruct.sandbox`` (standard library only) and the handler's module. ``preload``
+    names modules each zygote imports once after the handler (numpy, tensorflow...), so
+    that every forked job finds them imported. Both default to the plain behaviour: the
+    pipeline's interpreter, nothing preloaded."""
+
+    def __init__(
+        self,
+        handler: str,
+        context: Any = None,
+        *,
+        workers: int = 1,
+        limits: Limits = Limits(),
+        python: str | None = None,
+        preload: Sequence[str] = (),
+    ):
         if not isinstance(handler, str) or not HANDLER_PATTERN.fullmatch(handler):
             raise ValueError(f"handler {handler!r} is not of the form 'package.module:function'")
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a Limits, got {type(limits).__name__}")
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        if python is not None and not (isinstance(python, str) and os.path.isfile(python) and os.access(python, os.X_OK)):
+            raise ValueError(f"python {python!r} is not an executable file")
+        python = None if python is None else os.path.abspath(python)  # the zygotes start in /
+        if isinstance(preload, str) or not all(
+            isinstance(m, str) and re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", m) for m in preload
+        ):
+            raise ValueError(f"preload must be a list of module names, got {preload!r}")
         try:
             context_bytes = pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
@@ -562,7 +588,7 @@ class SandboxPool:
         self.token = secrets.token_hex(8)
         host_dir = self._host_dir = tempfile.mkdtemp(prefix="ossinstruct-sandbox-")
         context_fd = _context_file(context_bytes)
-        setup = _PoolSetup(handler, limits, method, host_dir, context_fd, self.token)
+        setup = _PoolSetup(handler, limits, method, host_dir, context_fd, self.token, python, tuple(preload))
         self._workers = [_Worker(setup, index) for index in range(workers)]
         self._finalizer = weakref.finalize(self, _shutdown, self._workers, host_dir, context_fd, self.token)
         self._job_ids = itertools.count(1)

@@ -1,0 +1,184 @@
+"""DS-1000's pinned execution environment, the pipeline side: finding its interpreter,
+recording its versions, and scoring samples through the sandbox under it.
+
+DS-1000 pins (its environment.yml): Python 3.10, numpy 1.26.4, pandas 1.5.3, scipy 1.12.0,
+scikit-learn 1.4.0, matplotlib 3.8.4, torch 2.2.0 (CPU), tensorflow-cpu 2.16.1, and
+seaborn 0.13.2, xgboost 2.0.3, gensim 4.3.2, statsmodels 0.14.1 for a few problems.
+``envs/ds1000.yaml`` is that env for conda (clusters). ``make ds1000-env`` builds
+``.venv-ds1000`` from PyPI with the same pins except two this machine forces: torch
+2.13.0 (the CPU build on its disk; any other torch downloads GBs of CUDA) and therefore
+Python 3.11 (that wheel is cp311 only). Which interpreter scores, and the versions it
+actually has, go into the result file (:func:`environment_report`).
+
+The interpreter is, first found: the ``python`` key of the benchmark's evaluation settings
+(e.g. the conda env's bin/python), $OSSINSTRUCT_DS1000_PYTHON, this checkout's
+.venv-ds1000/bin/python. None found, or one whose numpy, pandas, scipy, scikit-learn,
+matplotlib or tensorflow-cpu differ from the pins, is an error before any sample runs
+(``allow_unpinned: true`` in the settings accepts the difference, recorded).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from ossinstruct.evaluate import ds1000_exec as dx
+
+log = logging.getLogger("ossinstruct.evaluate.ds1000_env")
+
+REPO = Path(__file__).resolve().parent.parent.parent
+VENV = REPO / ".venv-ds1000"
+PYTHON_VARIABLE = "OSSINSTRUCT_DS1000_PYTHON"
+# DS-1000's pins (environment.yml of xlangai/DS-1000). The first six must match exactly.
+PINS = {
+    "python": "3.10",
+    "numpy": "1.26.4",
+    "pandas": "1.5.3",
+    "scipy": "1.12.0",
+    "scikit-learn": "1.4.0",
+    "matplotlib": "3.8.4",
+    "torch": "2.2.0",
+    "tensorflow-cpu": "2.16.1",
+    "seaborn": "0.13.2",
+    "xgboost": "2.0.3",
+    "gensim": "4.3.2",
+    "statsmodels": "0.14.1",
+}
+STRICT = ("numpy", "pandas", "scipy", "scikit-learn", "matplotlib", "tensorflow-cpu")
+# What .venv-ds1000 uses instead, and why (recorded beside the versions).
+LOCAL_EXCEPTIONS = {
+    "torch": "2.13.0: the CPU build on this machine's disk (pip's torch 2.2.0 would download GBs of CUDA builds)",
+    "python": "3.11: torch 2.13.0's local wheel is cp311 only",
+}
+MEMORY_MB = 8192  # RLIMIT_AS of a job: TensorFlow and torch imported already take ~2 GB of address space
+PROCESSES = 4096  # RLIMIT_NPROC counts threads; torch and TensorFlow start one pool per core
+
+
+class Ds1000EnvironmentError(RuntimeError):
+    """No usable DS-1000 interpreter: never scored as 0%."""
+
+
+def find_interpreter(settings: dict) -> tuple[str, str]:
+    """(interpreter path, where it came from)."""
+    candidates = [
+        (settings.get("python"), "evaluation settings key 'python'"),
+        (os.environ.get(PYTHON_VARIABLE), f"${PYTHON_VARIABLE}"),
+        (str(VENV / "bin" / "python"), "this checkout's .venv-ds1000 (make ds1000-env)"),
+    ]
+    for path, origin in candidates:
+        if not path:
+            continue
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return os.path.abspath(path), origin
+        if origin != candidates[-1][1]:
+            raise Ds1000EnvironmentError(f"DS-1000 interpreter from {origin}: {path} is not an executable file")
+    raise Ds1000EnvironmentError(
+        "DS-1000 is scored in its pinned environment, and none was found: run `make ds1000-env` (builds "
+        ".venv-ds1000 from PyPI), or create the conda env envs/ds1000.yaml and set the ds1000 evaluation "
+        f"settings' python (or ${PYTHON_VARIABLE}) to its bin/python"
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def interpreter_versions(python: str) -> dict:
+    """The versions `python -m ossinstruct.evaluate.ds1000_exec --versions` reports."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    try:
+        done = subprocess.run(
+            [python, "-m", "ossinstruct.evaluate.ds1000_exec", "--versions"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            cwd=str(REPO),
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise Ds1000EnvironmentError(f"DS-1000 interpreter {python}: cannot run it ({exc})") from None
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise Ds1000EnvironmentError(f"DS-1000 interpreter {python}: version probe failed: {' / '.join(tail)}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def environment_report(settings: dict) -> dict:
+    """{"interpreter", "found_by", "versions", "pins", "differs_from_pins", "local_exceptions",
+    "timeout_s"}; Ds1000EnvironmentError when a strict pin is missing or differs (unless
+    the settings say allow_unpinned)."""
+    python, origin = find_interpreter(settings)
+    versions = interpreter_versions(python)
+    differs = {}
+    for dist, pinned in PINS.items():
+        used = versions.get(dist)
+        if used is None or not (used == pinned or used.startswith(pinned + ".") or used.startswith(pinned + "+")):
+            differs[dist] = {"pinned": pinned, "used": used}
+    strict = {dist: d for dist, d in differs.items() if dist in STRICT}
+    missing = [dist for dist in STRICT if versions.get(dist) is None]
+    if missing or (strict and not settings.get("allow_unpinned")):
+        detail = ", ".join(f"{dist} {d['used']} (pinned {d['pinned']})" for dist, d in strict.items())
+        raise Ds1000EnvironmentError(
+            f"DS-1000 interpreter {python} ({origin}) does not hold DS-1000's pinned libraries: {detail}. "
+            "Rebuild it (`make ds1000-env`, or envs/ds1000.yaml), or set allow_unpinned: true in the ds1000 "
+            "evaluation settings to score anyway (recorded in the result)"
+        )
+    return {
+        "interpreter": python,
+        "found_by": origin,
+        "versions": versions,
+        "pins": dict(PINS),
+        "differs_from_pins": differs,
+        "local_exceptions": {k: v for k, v in LOCAL_EXCEPTIONS.items() if k in differs},
+        "timeout_s": float(settings.get("timeout_s", dx.TIMEOUT_S)),
+    }
+
+
+def check_solutions(
+    problems: dict[str, dict], pairs: list[tuple[str, str]], settings: dict, *, workers: int = 1
+) -> list[dict]:
+    """One {status, ...} per (task_id, solution), in order. Each distinct pair runs once:
+    DS-1000's test program in the sandbox, in a job forked from a zygote of DS-1000's
+    interpreter that has imported the libraries (ds1000_exec.PRELOAD) once."""
+    from ossinstruct.sandbox.pool import Limits, SandboxPool
+
+    unknown = sorted({tid for tid, _ in pairs if tid not in problems})
+    if unknown:
+        raise ValueError(f"DS-1000: samples for unknown tasks {unknown[:5]}")
+    report = environment_report(settings)
+    distinct = list(dict.fromkeys(pairs))
+    if not distinct:
+        return []
+    context = {"code_context": {tid: problems[tid]["code_context"] for tid in {tid for tid, _ in distinct}}}
+    limits = Limits(
+        timeout_s=report["timeout_s"],
+        memory_mb=int(settings.get("memory_mb", MEMORY_MB)),
+        processes=int(settings.get("processes", PROCESSES)),
+    )
+    start = time.monotonic()
+    with SandboxPool(
+        dx.HANDLER,
+        context,
+        workers=max(1, min(workers, len(distinct))),
+        limits=limits,
+        python=report["interpreter"],
+        preload=dx.PRELOAD,
+    ) as pool:
+        jobs = pool.run([{"task_id": tid, "solution": solution} for tid, solution in distinct])
+    log.info("DS-1000: %d distinct programs scored in %.1f s", len(distinct), time.monotonic() - start)
+    outcome = {}
+    for pair, job in zip(distinct, jobs):
+        if job.status == "ok" and isinstance(job.value, dict) and job.value.get("status") in ("pass", "fail"):
+            result = dict(job.value)
+        elif job.status == "timeout":
+            result = {"status": "timeout", "error": job.error}
+        elif job.status == "crashed":
+            result = {"status": "crashed", "error": (job.error or "")[-4000:]}
+        else:
+            result = {"status": "sandbox_error", "error": f"unexpected handler result {job.value!r}"[:4000]}
+        result["elapsed_s"] = round(job.elapsed_s, 3)
+        outcome[pair] = result
+    return [dict(outcome[pair]) for pair in pairs]

@@ -1,0 +1,384 @@
+"""DS-1000 (completion, Table 3) and DS-1000 insertion (Table 9): prompts, post-processing,
+task selection, the pinned execution environment, and execution of real rows in the
+sandbox (tests that need .venv-ds1000 are skipped, saying so, where it is absent)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from ossinstruct import benchmarks as B
+from ossinstruct.benchmarks import ds1000 as ds
+from ossinstruct.evaluate import ds1000_env, ds1000_exec
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "benchmarks" / "ds1000.jsonl.gz"
+VENV_PYTHON = REPO / ".venv-ds1000" / "bin" / "python"
+
+needs_data = pytest.mark.skipif(not DATA.is_file(), reason=f"{DATA} (DS-1000's rows) is not there")
+needs_venv = pytest.mark.skipif(
+    not VENV_PYTHON.is_file(), reason="DS-1000's execution env .venv-ds1000 is absent: run `make ds1000-env`"
+)
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    if not DATA.is_file():
+        pytest.skip(f"{DATA} is not there")
+    with gzip.open(DATA, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope="module")
+def tasks(rows) -> dict[str, dict]:
+    return {t["task_id"]: t for t in ds.BENCHMARK.tasks_from_rows(rows)}
+
+
+# ---------------------------------------------------------------- registry, tasks
+
+
+def test_both_benchmarks_are_registered_with_the_papers_columns():
+    assert B.get("ds1000") is ds.BENCHMARK and B.get("ds1000-insertion") is ds.INSERTION
+    assert ds.BENCHMARK.variants == ("matplotlib", "numpy", "pandas", "pytorch", "scipy", "sklearn", "tensorflow")
+    assert ds.INSERTION.variants == ds.BENCHMARK.variants[1:]  # Table 9 has no Matplotlib column
+    assert ds.BENCHMARK.sampling == {"temperature": 0.2, "top_p": 0.5, "max_length": 1024, "n_samples": 40}
+    assert ds.INSERTION.sampling == ds.BENCHMARK.sampling
+    assert ds.BENCHMARK.decontaminated_by_default and not ds.INSERTION.decontaminated_by_default
+    assert not ds.BENCHMARK.needs_tokenizer and ds.INSERTION.needs_tokenizer
+    assert set(ds.BENCHMARK.prompt_styles) == {"instruct", "completion", "completion-paper"}
+
+
+@needs_data
+def test_decontamination_strings_are_unchanged_and_shared_by_insertion(rows):
+    strings = list(ds.BENCHMARK.raw_strings(rows))
+    assert len(strings) == 1000 and strings[0][:2] == ("0", "prompt")
+    assert strings[0][2] == rows[0]["prompt"][: rows[0]["prompt"].index("BEGIN SOLUTION")].rsplit("\n", 1)[0] + "\n"
+    assert list(ds.INSERTION.raw_strings(rows)) == strings
+
+
+@needs_data
+def test_every_prompt_parses_as_the_authors_preprocessing_expects(rows):
+    for row in rows:
+        instruction, response = ds.instruct_parts(row["prompt"], str(row["metadata"]["problem_id"]))
+        assert "<code>" not in instruction + response and response.endswith("# Solution\n")
+        if row["metadata"]["library"] != "Matplotlib":
+            prefix, suffix = ds.insertion_parts(row["prompt"])
+            assert suffix == "\n" and "<code>" not in prefix and prefix.endswith("\n")
+
+
+@needs_data
+def test_limit_takes_problems_from_every_library(rows):
+    picked = ds.BENCHMARK.tasks_from_rows(rows, 9)
+    assert [t["library"] for t in picked] == [
+        "pandas",
+        "pandas",
+        "numpy",
+        "numpy",
+        "matplotlib",
+        "tensorflow",
+        "scipy",
+        "sklearn",
+        "pytorch",
+    ]
+    assert [t["task_id"] for t in picked] == sorted((t["task_id"] for t in picked), key=int)
+    insertion = ds.INSERTION.tasks_from_rows(rows, 6)
+    assert {t["library"] for t in insertion} == set(ds.INSERTION.variants)
+    assert len(ds.INSERTION.tasks_from_rows(rows)) == 845
+    with pytest.raises(ValueError, match="limit must be a positive integer"):
+        ds.BENCHMARK.tasks_from_rows(rows, 0)
+
+
+@needs_data
+def test_prepare_writes_tasks_info_and_expected(tmp_path):
+    out = {k: tmp_path / f"ds1000.{k}" for k in ("jsonl", "json", "expected.json")}
+    info = ds.INSERTION.prepare(
+        path=str(DATA),
+        version=None,
+        limit=12,
+        out_tasks=out["jsonl"],
+        out_info=out["json"],
+        out_expected=out["expected.json"],
+    )
+    written = [json.loads(line) for line in out["jsonl"].read_text().splitlines()]
+    assert len(written) == 12 and info["n_tasks"] == 12 and info["n_in_mode"] == 845 and info["n_rows"] == 1000
+    assert info["tasks_per_library"] == {lib: 2 for lib in ds.INSERTION.variants}
+    assert all(t["fim_suffix"] == "\n" and t["fim_prefix"] for t in written)
+    assert json.loads(out["json"].read_text())["sha256"] == info["sha256"] and len(info["sha256"]) == 64
+    assert json.loads(out["expected.json"].read_text()) == {}
+    assert "libraries take turns" in info["selection"]
+
+
+# ---------------------------------------------------------------- prompts
+
+
+NUMPY_300_PROMPT = (
+    "Problem:\nIs there a convenient way to calculate percentiles for a sequence or single-dimensional numpy array?\n"
+    "I am looking for something similar to Excel's percentile function.\nI looked in NumPy's statistics reference, "
+    "and couldn't find this. All I could find is the median (50th percentile), but not something more specific.\n\n"
+    "A:\n<code>\nimport numpy as np\na = np.array([1,2,3,4,5])\np = 25\n</code>\n"
+    "result = ... # put solution in this variable\nBEGIN SOLUTION\n<code>\n"
+)
+NUMPY_300_INSTRUCTION = (
+    "Is there a convenient way to calculate percentiles for a sequence or single-dimensional numpy array?\n"
+    "I am looking for something similar to Excel's percentile function.\nI looked in NumPy's statistics reference, "
+    "and couldn't find this. All I could find is the median (50th percentile), but not something more specific."
+)
+NUMPY_300_RESPONSE = (
+    "```python\nimport numpy as np\na = np.array([1,2,3,4,5])\np = 25\n"
+    "# result = ... # put solution in this variable\n# Solution\n"
+)
+MAGICODER_HEAD = (
+    "You are an exceptionally intelligent coding assistant that consistently delivers accurate and reliable "
+    "responses to user instructions.\n\n@@ Instruction\n"
+)
+
+
+@needs_data
+def test_instruct_prompt_is_the_authors_template_around_the_problem(tasks):
+    task = tasks["300"]
+    assert task["prompt"] == NUMPY_300_PROMPT
+    prompt = ds.BENCHMARK.build_prompt(task, "instruct")
+    assert prompt.text == MAGICODER_HEAD + NUMPY_300_INSTRUCTION + "\n\n@@ Response\n" + NUMPY_300_RESPONSE
+    assert prompt.response_prefix == NUMPY_300_RESPONSE and prompt.stop == ["```"]
+    # Cut at the first closing fence: the code after it is not the solution.
+    out = ds.BENCHMARK.postprocess(task, "instruct", "result = np.percentile(a, p)\n```\nprint(result)\n```")
+    assert out == {"completion": "result = np.percentile(a, p)\n", "solution": "result = np.percentile(a, p)\n"}
+
+
+@needs_data
+def test_instruct_prompt_of_matplotlib_and_function_problems(tasks):
+    plot = ds.BENCHMARK.build_prompt(tasks["520"], "instruct")
+    code = (
+        "import numpy as np\nimport pandas as pd\nimport matplotlib.pyplot as plt\nimport seaborn as sns\n\n"
+        "x = 10 * np.random.randn(10)\n\nplt.plot(x)\n\n# highlight in red the x range 2 to 4"
+    )
+    assert plot.text == (
+        MAGICODER_HEAD + "Write a solution to the following problem:\n```python\n" + code + "\n```"
+        "\n\n@@ Response\n```python\n" + code + "\n# Solution\n"
+    )
+    function = next(t for t in tasks.values() if "### BEGIN SOLUTION" in t["prompt"])
+    response = ds.BENCHMARK.build_prompt(function, "instruct").response_prefix
+    # The two comment lines before "### BEGIN SOLUTION" are dropped, the marker becomes "# Solution".
+    assert response.endswith("def f(df=example_df):\n    # Solution\n") and "# result = f(df)" not in response
+
+
+@needs_data
+@pytest.mark.parametrize("style", ["completion", "completion-paper"])
+def test_base_model_prompt_is_ds1000s_own_with_its_stop_strings(tasks, style):
+    prompt = ds.BENCHMARK.build_prompt(tasks["300"], style)
+    assert prompt.text == NUMPY_300_PROMPT and prompt.response_prefix == ""
+    assert prompt.stop == ["</code>", "# SOLUTION END"]
+    out = ds.BENCHMARK.postprocess(tasks["300"], style, "result = np.percentile(a, p)\n</code>\nEND SOLUTION\n")
+    assert out["solution"] == "result = np.percentile(a, p)\n"
+    # DS-1000's postprocess: fences and tags a model adds are removed.
+    out = ds.BENCHMARK.postprocess(tasks["300"], style, "```python\nresult = 1\n```\nmore")
+    assert out["solution"] == "\nresult = 1\n"
+    with pytest.raises(ValueError, match="unknown prompt style"):
+        ds.BENCHMARK.build_prompt(tasks["300"], "chat")
+
+
+def _tokenizer(extra_tokens: list[str]):
+    """A tiny word-level tokenizer with the given special tokens (no download)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.WordLevel({"<unk>": 0, "a": 1}, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", name_or_path="tiny-test")
+    tokenizer.add_special_tokens({"additional_special_tokens": extra_tokens})
+    return tokenizer
+
+
+DEEPSEEK_FIM = ["<｜fim▁hole｜>", "<｜fim▁begin｜>", "<｜fim▁end｜>", "<｜end▁of▁sentence｜>"]
+NUMPY_300_PREFIX = (
+    NUMPY_300_PROMPT.split("A:\n<code>")[0]
+    + "A:\n```python\nimport numpy as np\na = np.array([1,2,3,4,5])\np = 25\n"
+    + "# result = ... # put solution in this variable\n"
+)
+
+
+@needs_data
+def test_insertion_prompt_in_deepseek_coders_fim_tokens(tasks):
+    tokenizer = _tokenizer(DEEPSEEK_FIM)
+    assert ds.fim_family(tokenizer) == "deepseek-coder"
+    task = ds.INSERTION.task_of({**tasks["300"]}, 0)
+    prompt = ds.INSERTION.build_prompt(task, "instruct", tokenizer=tokenizer)
+    assert prompt.text == "<｜fim▁begin｜>" + NUMPY_300_PREFIX + "<｜fim▁hole｜>\n<｜fim▁end｜>"
+    assert prompt.response_prefix == "" and prompt.stop[0] == "```"
+    assert ds.INSERTION.build_prompt(task, "completion", tokenizer=tokenizer).text == prompt.text
+    # The FIM markers survive tokenization as single tokens.
+    ids = tokenizer(prompt.text, add_special_tokens=False)["input_ids"]
+    for marker in ("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"):
+        assert tokenizer.convert_tokens_to_ids(marker) in ids
+    out = ds.INSERTION.postprocess(task, "instruct", "result = np.percentile(a, p)\n```\nmore<｜end▁of▁sentence｜>")
+    assert out["solution"] == "result = np.percentile(a, p)\n"
+
+
+@needs_data
+def test_insertion_prompt_in_starcoder_and_codellama_tokens_and_none(tasks):
+    task = ds.INSERTION.task_of({**tasks["300"]}, 0)
+    star = ds.INSERTION.build_prompt(task, "completion", _tokenizer(["<fim_prefix>", "<fim_suffix>", "<fim_middle>"]))
+    assert star.text == "<fim_prefix>" + NUMPY_300_PREFIX + "<fim_suffix>\n<fim_middle>"
+    llama = ds.INSERTION.build_prompt(task, "completion", _tokenizer(["▁<PRE>", "▁<SUF>", "▁<MID>", "▁<EOT>"]))
+    assert llama.text == "▁<PRE>" + NUMPY_300_PREFIX + "▁<SUF>\n▁<MID>"
+    with pytest.raises(ValueError, match="has no fill-in-the-middle tokens.*'tiny-test'|'tiny-test'.*fill-in"):
+        ds.INSERTION.build_prompt(task, "completion", _tokenizer(["<s>"]))
+    with pytest.raises(ValueError, match="needs the evaluated model's tokenizer"):
+        ds.INSERTION.build_prompt(task, "completion", None)
+
+
+# ---------------------------------------------------------------- the pinned environment
+
+
+def test_pins_agree_across_the_conda_env_the_venv_requirements_and_the_checker():
+    import yaml
+
+    conda = yaml.safe_load((REPO / "envs" / "ds1000.yaml").read_text())
+    pins = {}
+    for dep in conda["dependencies"]:
+        if isinstance(dep, dict):
+            for entry in dep["pip"]:
+                if "==" in entry:
+                    name, version = entry.split("==")
+                    pins[name] = version
+        elif dep.startswith("python="):
+            pins["python"] = dep.split("=")[1]
+    assert pins.pop("torch") == "2.2.0+cpu"
+    for dist, version in ds1000_env.PINS.items():
+        if dist != "torch":
+            assert pins[dist] == version, dist
+    venv = dict(
+        line.split("==") for line in (REPO / "envs" / "ds1000-venv.txt").read_text().splitlines() if "==" in line
+    )
+    assert venv.pop("torch") == "2.13.0"
+    assert {k: v for k, v in pins.items() if k != "python"} == venv
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^ds1000-env: \$\(DS1000_VENV\)/\.installed$", makefile, re.M)
+    assert "envs/ds1000-venv.txt" in makefile and ".venv-ds1000/" in (REPO / ".gitignore").read_text()
+
+
+def test_a_missing_interpreter_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv(ds1000_env.PYTHON_VARIABLE, raising=False)
+    with pytest.raises(ds1000_env.Ds1000EnvironmentError, match="is not an executable file"):
+        ds1000_env.find_interpreter({"python": str(tmp_path / "nope" / "python")})
+    monkeypatch.setattr(ds1000_env, "VENV", tmp_path / "absent")
+    with pytest.raises(ds1000_env.Ds1000EnvironmentError, match="make ds1000-env"):
+        ds1000_env.find_interpreter({})
+
+
+def test_an_interpreter_without_the_pins_is_refused():
+    # The pipeline's own interpreter has pandas 3, scikit-learn 1.9, no tensorflow.
+    with pytest.raises(ds1000_env.Ds1000EnvironmentError, match="does not hold DS-1000's pinned libraries"):
+        ds1000_env.environment_report({"python": sys.executable})
+
+
+@needs_venv
+def test_the_pinned_envs_versions_are_recorded():
+    report = ds.BENCHMARK.result_extras({"selection": "all problems"}, {})["execution_environment"]
+    versions = report["versions"]
+    assert report["interpreter"] == str(VENV_PYTHON.absolute())
+    for dist in ds1000_env.STRICT:
+        assert versions[dist] == ds1000_env.PINS[dist], dist
+    assert versions["torch"].startswith("2.13.0") and versions["python"].startswith("3.11")
+    assert set(report["differs_from_pins"]) == {"torch", "python"} == set(report["local_exceptions"])
+    assert report["timeout_s"] == 120.0
+
+
+# ---------------------------------------------------------------- execution
+
+
+def _after_insert(task: dict) -> str:
+    context = re.search(r'exec_context = r"""(.*?)"""', task["code_context"], re.S).group(1)
+    return context.split("[insert]", 1)[1].strip()
+
+
+def _checkable(task: dict) -> bool:
+    after = _after_insert(task)
+    return "### BEGIN" not in task["prompt"] and (
+        task["library"] == "matplotlib" or after == "" or re.fullmatch(r"result ?= ?\w+", after) is not None
+    )
+
+
+def corrupted(task: dict) -> str:
+    """The reference with its answer destroyed: the checked variable set to None, or
+    (Matplotlib) the plot drawn on a figure that is then replaced by an empty one."""
+    if task["library"] == "matplotlib":
+        return task["reference_code"] + "\nplt.figure()\n"
+    after = _after_insert(task)
+    variable = after.split("=")[1].strip() if after else "result"
+    return task["reference_code"] + f"\n{variable} = None\n"
+
+
+HOSTILE = {
+    "loop": "while True:\n    pass\n",
+    "write_outside": f"open({str(REPO / 'ds1000-escape.txt')!r}, 'w').write('x')\nresult = None\n",
+    "exit": "import os\nos._exit(0)\n",
+}
+
+
+@needs_data
+@needs_venv
+def test_references_pass_corrupted_fail_and_hostile_samples_are_contained(tasks):
+    per_library = {}
+    for task in tasks.values():
+        if _checkable(task) and len(per_library.setdefault(task["library"], [])) < 2:
+            per_library[task["library"]].append(task)
+    assert set(per_library) == set(ds.BENCHMARK.variants) and all(len(v) == 2 for v in per_library.values())
+    chosen = [t for group in per_library.values() for t in group]
+    problems = {t["task_id"]: t for t in chosen}
+    samples = [{"task_id": t["task_id"], "sample": 0, "solution": t["reference_code"]} for t in chosen]
+    samples += [{"task_id": t["task_id"], "sample": 1, "solution": corrupted(t)} for t in chosen]
+    samples += [{"task_id": chosen[0]["task_id"], "sample": 0, "solution": chosen[0]["reference_code"]}]  # a repeat
+    target = chosen[2]["task_id"]
+    samples += [{"task_id": target, "sample": 2 + i, "solution": code} for i, code in enumerate(HOSTILE.values())]
+    escape = REPO / "ds1000-escape.txt"
+    escape.unlink(missing_ok=True)
+    results = ds.BENCHMARK.check_samples(problems, samples, {}, workers=2, settings={"timeout_s": 20})
+    assert len(results) == len(samples)
+    n = len(chosen)
+    for task, result in zip(chosen, results[:n]):
+        assert result["status"] == "pass", (task["task_id"], task["library"], result)
+    for task, result in zip(chosen, results[n : 2 * n]):
+        assert result["status"] == "fail", (task["task_id"], task["library"], result)
+    assert results[2 * n]["status"] == "pass"
+    loop, write, exit_ = results[2 * n + 1 :]
+    assert loop["status"] == "timeout"
+    assert write["status"] == "fail" and ("Read-only file system" in write["error"] or "ermission" in write["error"])
+    assert not escape.exists()
+    assert exit_["status"] == "crashed"
+
+
+@needs_data
+@needs_venv
+def test_test_string_is_checked_where_defined(tasks):
+    task = next(t for t in tasks.values() if "test_string(" in t["code_context"] and "tz_localize" in t["code_context"])
+    with_call = task["reference_code"]
+    assert "tz_localize" in with_call
+    # Same result without the call test_string asks for: test_execution passes, test_string fails.
+    without = 'df["datetime"] = df["datetime"].dt.tz_convert(None).dt.tz_localize(None)\n'.replace(
+        ".dt.tz_convert(None).dt.tz_localize(None)", ".apply(lambda x: x.replace(tzinfo=None))"
+    )
+    results = ds.BENCHMARK.check_samples(
+        {task["task_id"]: task},
+        [{"task_id": task["task_id"], "solution": with_call}, {"task_id": task["task_id"], "solution": without}],
+        {},
+        workers=1,
+        settings={},
+    )
+    assert results[0]["status"] == "pass", results[0]
+    assert results[1]["status"] == "fail" and "AssertionError" in results[1]["error"], results[1]
+
+
+def test_the_handler_module_imports_only_the_standard_library():
+    source = Path(ds1000_exec.__file__).read_text()
+    imported = set(re.findall(r"^(?:from|import) (\w+)", source, re.M))
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
+    assert ds1000_exec.test_program("CTX", "x = 1") == "CTX\ncode = 'x = 1'\ntest_execution(code)\n\n"
+    assert ds1000_exec.test_program("def test_string(s): ...", "x").endswith("test_execution(code)\ntest_string(code)\n")
+    assert shutil.which("python3") or True
