@@ -8,7 +8,7 @@ SNAKEMAKE := $(BIN)/snakemake
 # The venv first on PATH: shell rules call `python` and `accelerate`.
 OFFLINE := PATH=$(abspath $(BIN)):$$PATH HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 CORES ?= 2
-.PHONY: install demo test lint dryrun slurm-test clean report toolchains ds1000-env
+.PHONY: install demo test lint dryrun slurm-test clean report toolchains ds1000-env ds1000-data
 
 install: $(VENV)/.installed
 
@@ -89,3 +89,9 @@ $(DS1000_VENV)/.installed: envs/ds1000-venv.txt
 	$(DS1000_VENV)/bin/python -m pip install --quiet -r envs/ds1000-venv.txt
 	PYTHONPATH=. $(DS1000_VENV)/bin/python -m ossinstruct.evaluate.ds1000_exec --versions
 	touch $@
+
+# The datasets 15 DS-1000 problems download at run time (seaborn's penguins, tips, exercise,
+# planets; scikit-learn's California housing), fetched once into .ds1000-data (needs
+# GitHub and figshare; the sandbox itself has no network).
+ds1000-data: ds1000-env
+	PYTHONPATH=. $(DS1000_VENV)/bin/python -m ossinstruct.evaluate.ds1000_exec --fetch-data .ds1000-data

@@ -10,7 +10,6 @@ Opt-in (minutes): not a test. Needs `make ds1000-env` (or --python / evaluation 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -70,8 +69,10 @@ def main() -> int:
         "environment": report,
         "failures": failures,
     }
-    print(f"DS-1000 references: {summary['passed']}/{len(tasks)} pass ({100 * summary['pass_rate']:.1f}%) "
-          f"in {seconds:.0f} s with {args.workers} workers")
+    print(
+        f"DS-1000 references: {summary['passed']}/{len(tasks)} pass ({100 * summary['pass_rate']:.1f}%) "
+        f"in {seconds:.0f} s with {args.workers} workers"
+    )
     for lib, figure in summary["per_library"].items():
         print(f"  {lib:11s} {figure}")
     print(f"interpreter {report['interpreter']}; differs from DS-1000's pins: {report['differs_from_pins']}")

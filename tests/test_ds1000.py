@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,12 @@ def test_every_prompt_parses_as_the_authors_preprocessing_expects(rows):
 @needs_data
 def test_limit_takes_problems_from_every_library(rows):
     picked = ds.BENCHMARK.tasks_from_rows(rows, 9)
+    # One each (in variants order), then Matplotlib and NumPy a second; written in file order.
     assert [t["library"] for t in picked] == [
         "pandas",
-        "pandas",
         "numpy",
         "numpy",
+        "matplotlib",
         "matplotlib",
         "tensorflow",
         "scipy",
@@ -254,7 +256,9 @@ def test_pins_agree_across_the_conda_env_the_venv_requirements_and_the_checker()
         if dist != "torch":
             assert pins[dist] == version, dist
     venv = dict(
-        line.split("==") for line in (REPO / "envs" / "ds1000-venv.txt").read_text().splitlines() if "==" in line
+        line.split("==")
+        for line in (REPO / "envs" / "ds1000-venv.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
     )
     assert venv.pop("torch") == "2.13.0"
     assert {k: v for k, v in pins.items() if k != "python"} == venv
@@ -322,57 +326,82 @@ HOSTILE = {
 }
 
 
-@needs_data
-@needs_venv
-def test_references_pass_corrupted_fail_and_hostile_samples_are_contained(tasks):
-    per_library = {}
+def _string_checked(tasks: dict) -> tuple[dict, str, str]:
+    """A problem with a test_string, its reference, and a solution with the same values
+    that lacks the call test_string asks for."""
+    task = next(t for t in tasks.values() if "test_string(" in t["code_context"] and "tz_localize" in t["code_context"])
+    reference = task["reference_code"]
+    assert "tz_localize" in reference
+    return task, reference, reference.replace(".dt.tz_localize(None)", ".apply(lambda x: x.replace(tzinfo=None))")
+
+
+@pytest.fixture(scope="module")
+def scored(tasks):
+    """One check_samples call (one pool start) for every execution test: two problems per
+    library with their references and corrupted references, a repeated sample, a problem
+    with a test_string, and hostile samples."""
+    if not VENV_PYTHON.is_file():
+        pytest.skip("DS-1000's execution env .venv-ds1000 is absent: run `make ds1000-env`")
+    per_library: dict[str, list] = {}
     for task in tasks.values():
         if _checkable(task) and len(per_library.setdefault(task["library"], [])) < 2:
             per_library[task["library"]].append(task)
-    assert set(per_library) == set(ds.BENCHMARK.variants) and all(len(v) == 2 for v in per_library.values())
     chosen = [t for group in per_library.values() for t in group]
-    problems = {t["task_id"]: t for t in chosen}
+    string_task, string_ok, string_bad = _string_checked(tasks)
+    problems = {t["task_id"]: t for t in [*chosen, string_task]}
     samples = [{"task_id": t["task_id"], "sample": 0, "solution": t["reference_code"]} for t in chosen]
     samples += [{"task_id": t["task_id"], "sample": 1, "solution": corrupted(t)} for t in chosen]
-    samples += [{"task_id": chosen[0]["task_id"], "sample": 0, "solution": chosen[0]["reference_code"]}]  # a repeat
+    samples += [{"task_id": chosen[0]["task_id"], "sample": 2, "solution": chosen[0]["reference_code"]}]
+    samples += [
+        {"task_id": string_task["task_id"], "sample": i, "solution": c} for i, c in enumerate([string_ok, string_bad])
+    ]
     target = chosen[2]["task_id"]
-    samples += [{"task_id": target, "sample": 2 + i, "solution": code} for i, code in enumerate(HOSTILE.values())]
-    escape = REPO / "ds1000-escape.txt"
-    escape.unlink(missing_ok=True)
-    results = ds.BENCHMARK.check_samples(problems, samples, {}, workers=2, settings={"timeout_s": 20})
+    samples += [{"task_id": target, "sample": 3 + i, "solution": code} for i, code in enumerate(HOSTILE.values())]
+    (REPO / "ds1000-escape.txt").unlink(missing_ok=True)
+    results = ds.BENCHMARK.check_samples(problems, samples, {}, workers=2, settings={"timeout_s": 10})
     assert len(results) == len(samples)
     n = len(chosen)
-    for task, result in zip(chosen, results[:n]):
-        assert result["status"] == "pass", (task["task_id"], task["library"], result)
-    for task, result in zip(chosen, results[n : 2 * n]):
-        assert result["status"] == "fail", (task["task_id"], task["library"], result)
-    assert results[2 * n]["status"] == "pass"
-    loop, write, exit_ = results[2 * n + 1 :]
-    assert loop["status"] == "timeout"
-    assert write["status"] == "fail" and ("Read-only file system" in write["error"] or "ermission" in write["error"])
-    assert not escape.exists()
-    assert exit_["status"] == "crashed"
+    return {
+        "per_library": per_library,
+        "references": list(zip(chosen, results[:n])),
+        "corrupted": list(zip(chosen, results[n : 2 * n])),
+        "repeat": results[2 * n],
+        "test_string": results[2 * n + 1 : 2 * n + 3],
+        "hostile": dict(zip(HOSTILE, results[2 * n + 3 :])),
+    }
 
 
 @needs_data
-@needs_venv
-def test_test_string_is_checked_where_defined(tasks):
-    task = next(t for t in tasks.values() if "test_string(" in t["code_context"] and "tz_localize" in t["code_context"])
-    with_call = task["reference_code"]
-    assert "tz_localize" in with_call
-    # Same result without the call test_string asks for: test_execution passes, test_string fails.
-    without = 'df["datetime"] = df["datetime"].dt.tz_convert(None).dt.tz_localize(None)\n'.replace(
-        ".dt.tz_convert(None).dt.tz_localize(None)", ".apply(lambda x: x.replace(tzinfo=None))"
-    )
-    results = ds.BENCHMARK.check_samples(
-        {task["task_id"]: task},
-        [{"task_id": task["task_id"], "solution": with_call}, {"task_id": task["task_id"], "solution": without}],
-        {},
-        workers=1,
-        settings={},
-    )
-    assert results[0]["status"] == "pass", results[0]
-    assert results[1]["status"] == "fail" and "AssertionError" in results[1]["error"], results[1]
+def test_references_pass_per_library(scored):
+    assert set(scored["per_library"]) == set(ds.BENCHMARK.variants)
+    assert all(len(group) == 2 for group in scored["per_library"].values())
+    for task, result in scored["references"]:
+        assert result["status"] == "pass", (task["task_id"], task["library"], result)
+    assert scored["repeat"]["status"] == "pass"
+
+
+@needs_data
+def test_corrupted_references_fail_per_library(scored):
+    for task, result in scored["corrupted"]:
+        assert result["status"] == "fail", (task["task_id"], task["library"], result)
+        assert result["error"] and "traceback" in result
+
+
+@needs_data
+def test_test_string_is_checked_where_defined(scored):
+    with_call, without = scored["test_string"]
+    assert with_call["status"] == "pass", with_call
+    assert without["status"] == "fail" and "AssertionError" in without["traceback"], without
+
+
+@needs_data
+def test_hostile_samples_are_contained(scored):
+    hostile = scored["hostile"]
+    assert hostile["loop"]["status"] == "timeout"
+    error = hostile["write_outside"]["error"]
+    assert hostile["write_outside"]["status"] == "fail" and ("Read-only file system" in error or "ermission" in error)
+    assert not (REPO / "ds1000-escape.txt").exists()
+    assert hostile["exit"]["status"] == "crashed"
 
 
 def test_the_handler_module_imports_only_the_standard_library():
@@ -380,5 +409,31 @@ def test_the_handler_module_imports_only_the_standard_library():
     imported = set(re.findall(r"^(?:from|import) (\w+)", source, re.M))
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
     assert ds1000_exec.test_program("CTX", "x = 1") == "CTX\ncode = 'x = 1'\ntest_execution(code)\n\n"
-    assert ds1000_exec.test_program("def test_string(s): ...", "x").endswith("test_execution(code)\ntest_string(code)\n")
-    assert shutil.which("python3") or True
+    assert ds1000_exec.test_program("def test_string(s): ...", "x").endswith(
+        "test_execution(code)\ntest_string(code)\n"
+    )
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory the sandbox's unprivileged jobs can read (pytest's tmp_path is 0700 root)."""
+    path = Path(tempfile.mkdtemp(prefix="ds1000-data-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@needs_venv
+def test_datasets_are_read_from_the_data_home_without_network(shared_dir):
+    # seaborn.load_dataset("planets") downloads from GitHub unless SEABORN_DATA holds planets.csv.
+    (shared_dir / "planets.csv").write_text("method,number\nRadial Velocity,1\nTransit,2\n")
+    (shared_dir / "planets.csv").chmod(0o644)
+    context = "def test_execution(solution):\n    env = {}\n    exec(solution, env)\n    assert env['result'] == 2\n"
+    problems = {"t": {"code_context": context}}
+    sample = {"task_id": "t", "solution": "import seaborn as sns\nresult = len(sns.load_dataset('planets'))\n"}
+    with_data = ds.BENCHMARK.check_samples(problems, [sample], {}, workers=1, settings={"data_home": str(shared_dir)})
+    assert with_data[0]["status"] == "pass", with_data
+    empty = shared_dir / "empty"
+    empty.mkdir(mode=0o755)
+    without = ds.BENCHMARK.check_samples(problems, [sample], {}, workers=1, settings={"data_home": str(empty)})
+    assert without[0]["status"] == "fail" and "URLError" in without[0]["error"], without

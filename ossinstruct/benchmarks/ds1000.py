@@ -70,7 +70,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -414,9 +413,7 @@ class Ds1000(Benchmark):
         from ossinstruct.evaluate.ds1000_env import check_solutions
 
         by_id = problems if isinstance(problems, Mapping) else {p["task_id"]: p for p in problems}
-        return check_solutions(
-            by_id, [(s["task_id"], s["solution"]) for s in samples], settings or {}, workers=workers
-        )
+        return check_solutions(by_id, [(s["task_id"], s["solution"]) for s in samples], settings or {}, workers=workers)
 
     def result_extras(self, info: dict, settings: dict | None = None) -> dict:
         """The execution environment actually used (interpreter, library versions, the

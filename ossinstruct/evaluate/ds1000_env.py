@@ -19,6 +19,7 @@ matplotlib or tensorflow-cpu differ from the pins, is an error before any sample
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -55,6 +56,7 @@ LOCAL_EXCEPTIONS = {
     "torch": "2.13.0: the CPU build on this machine's disk (pip's torch 2.2.0 would download GBs of CUDA builds)",
     "python": "3.11: torch 2.13.0's local wheel is cp311 only",
 }
+DATA_HOME = REPO / ".ds1000-data"  # `make ds1000-data`; the settings' data_home overrides it
 MEMORY_MB = 8192  # RLIMIT_AS of a job: TensorFlow and torch imported already take ~2 GB of address space
 PROCESSES = 4096  # RLIMIT_NPROC counts threads; torch and TensorFlow start one pool per core
 
@@ -126,8 +128,12 @@ def environment_report(settings: dict) -> dict:
             "Rebuild it (`make ds1000-env`, or envs/ds1000.yaml), or set allow_unpinned: true in the ds1000 "
             "evaluation settings to score anyway (recorded in the result)"
         )
+    data_home = str(settings.get("data_home") or DATA_HOME)
     return {
         "interpreter": python,
+        "data_home": data_home if os.path.isdir(data_home) else None,
+        "data_present": dx.data_present(data_home),
+        "network": bool(settings.get("network", False)),
         "found_by": origin,
         "versions": versions,
         "pins": dict(PINS),
@@ -135,6 +141,27 @@ def environment_report(settings: dict) -> dict:
         "local_exceptions": {k: v for k, v in LOCAL_EXCEPTIONS.items() if k in differs},
         "timeout_s": float(settings.get("timeout_s", dx.TIMEOUT_S)),
     }
+
+
+@contextlib.contextmanager
+def _data_variables(data_home: str | None):
+    """SEABORN_DATA and SCIKIT_LEARN_DATA for the zygotes (they inherit the environment),
+    and the directory exposed in the sandbox's private /tmp should it lie there."""
+    from ossinstruct.sandbox.isolation import EXPOSE_VARIABLE
+
+    saved = {name: os.environ.get(name) for name in (*dx.DATA_VARIABLES, EXPOSE_VARIABLE)}
+    if data_home:
+        for name in dx.DATA_VARIABLES:
+            os.environ[name] = data_home
+        os.environ[EXPOSE_VARIABLE] = os.pathsep.join(p for p in (data_home, saved[EXPOSE_VARIABLE]) if p)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def check_solutions(
@@ -154,19 +181,31 @@ def check_solutions(
         return []
     context = {"code_context": {tid: problems[tid]["code_context"] for tid in {tid for tid, _ in distinct}}}
     limits = Limits(
+        network=report["network"],
         timeout_s=report["timeout_s"],
         memory_mb=int(settings.get("memory_mb", MEMORY_MB)),
         processes=int(settings.get("processes", PROCESSES)),
     )
+    missing = [name for name, present in report["data_present"].items() if not present]
+    if missing and not report["network"]:
+        log.warning(
+            "DS-1000: datasets %s are not in %s (`make ds1000-data`) and the sandbox has no network: the "
+            "problems that load them fail",
+            ", ".join(missing),
+            report["data_home"] or settings.get("data_home") or DATA_HOME,
+        )
     start = time.monotonic()
-    with SandboxPool(
-        dx.HANDLER,
-        context,
-        workers=max(1, min(workers, len(distinct))),
-        limits=limits,
-        python=report["interpreter"],
-        preload=dx.PRELOAD,
-    ) as pool:
+    with (
+        _data_variables(report["data_home"]),
+        SandboxPool(
+            dx.HANDLER,
+            context,
+            workers=max(1, min(workers, len(distinct))),
+            limits=limits,
+            python=report["interpreter"],
+            preload=dx.PRELOAD,
+        ) as pool,
+    ):
         jobs = pool.run([{"task_id": tid, "solution": solution} for tid, solution in distinct])
     log.info("DS-1000: %d distinct programs scored in %.1f s", len(distinct), time.monotonic() - start)
     outcome = {}

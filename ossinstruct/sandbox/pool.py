@@ -572,7 +572,9 @@ class SandboxPool:
             raise TypeError(f"limits must be a Limits, got {type(limits).__name__}")
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-        if python is not None and not (isinstance(python, str) and os.path.isfile(python) and os.access(python, os.X_OK)):
+        if python is not None and not (
+            isinstance(python, str) and os.path.isfile(python) and os.access(python, os.X_OK)
+        ):
             raise ValueError(f"python {python!r} is not an executable file")
         python = None if python is None else os.path.abspath(python)  # the zygotes start in /
         if isinstance(preload, str) or not all(
