@@ -4,6 +4,7 @@ the registry: a new benchmark module is covered by adding its fixture.
 Fixtures: tests/fixtures/benchmarks/{name}.jsonl, a few rows in the benchmark's real
 schema (its decontamination source); for an evaluated benchmark, {name}.eval.jsonl when its
 evaluation reads another schema (MBPP+ vs the original MBPP), else the same file.
+ds1000-insertion.jsonl: the non-Matplotlib rows of ds1000.jsonl (insertion has none).
 HumanEval+ and MBPP+ rows are copied from the EvalPlus release files (Apache-2.0).
 """
 
@@ -80,15 +81,29 @@ def test_each_prompt_style_builds_a_prompt(name):
         assert not benchmark.prompt_styles and not benchmark.scoring_handler
         return
     rows = _rows(benchmark, evaluation=True)
+    # A fill-in-the-middle benchmark gets a tokenizer with FIM tokens (DeepSeek-Coder's).
+    tokenizer = [_fim_tokenizer()] if getattr(benchmark, "needs_tokenizer", False) else []
     for style in benchmark.prompt_styles:
         for row in rows:
-            prompt = benchmark.build_prompt(row, style)
+            prompt = benchmark.build_prompt(row, style, *tokenizer)
             assert prompt.text and prompt.text.endswith(prompt.response_prefix)
             assert prompt.stop
             out = benchmark.postprocess(row, style, "    return 1\n```\ntrailing")
             assert "trailing" not in out["completion"] or style != "instruct"
     with pytest.raises(ValueError, match="prompt style"):
         benchmark.build_prompt(rows[0], "no-such-style")
+
+
+def _fim_tokenizer():
+    """A tiny tokenizer with DeepSeek-Coder's FIM tokens (no download)."""
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel({"<unk>": 0}, unk_token="<unk>")), unk_token="<unk>"
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"]})
+    return tokenizer
 
 
 @pytest.mark.parametrize("name", EVALUATED)
@@ -113,6 +128,9 @@ def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name
     from ossinstruct.evaluate.score import check_solutions, pass_at_1
 
     benchmark = B.REGISTRY[name]
+    if name in ("ds1000", "ds1000-insertion"):
+        _ds1000_reference_passes_and_corrupted_fails(benchmark)
+        return
     if not isinstance(benchmark, EvalPlusBenchmark):
         pytest.fail(f"{name}: add its family's reference and corrupted solutions to this test")
     problems = [benchmark.deserialize(row) for row in _rows(benchmark, evaluation=True)]
@@ -126,6 +144,24 @@ def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name
     n = len(problems)
     assert pass_at_1(checks[:n])["n_passed"] == {"base": n, "plus": n}
     assert pass_at_1(checks[n:])["n_passed"] == {"base": 0, "plus": 0}
+
+
+def _ds1000_reference_passes_and_corrupted_fails(benchmark):
+    # DS-1000's programs run under its pinned interpreter (tests/test_ds1000.py: real rows,
+    # per library); here the fixture's rows that check a result.
+    if not (Path(__file__).parents[1] / ".venv-ds1000" / "bin" / "python").is_file():
+        pytest.skip("DS-1000's execution env .venv-ds1000 is absent: run `make ds1000-env`")
+    problems = [p for p in benchmark.tasks_from_rows(_rows(benchmark, evaluation=True)) if p["library"] != "matplotlib"]
+    references = [benchmark.reference_solution(p) for p in problems]
+    corrupted = [ref + "\nresult = None\n" for ref in references]
+    samples = [
+        {"task_id": p["task_id"], "sample": 0, "solution": solution}
+        for p, solution in zip(problems + problems, references + corrupted)
+    ]
+    checks = benchmark.check_samples(problems, samples, {}, workers=1, cache_dir=None, settings={})
+    n = len(problems)
+    assert [c["status"] for c in checks[:n]] == ["pass"] * n, checks[:n]
+    assert [c["status"] for c in checks[n:]] == ["fail"] * n, checks[n:]
 
 
 def test_a_registered_benchmark_is_known_to_the_config_without_a_schema_edit(

@@ -525,3 +525,43 @@ def test_an_unpicklable_payload_is_named_in_the_error():
         with pytest.raises(TypeError, match="payload 1 cannot be pickled"):
             pool.run(["fine", lambda: None])
         assert pool.run(["still works"])[0].status == "ok"
+
+
+OTHER_PYTHONS = [p for p in ("/root/.pyenv/versions/3.12.1/bin/python3.12", "/usr/bin/python3") if os.path.isfile(p)]
+
+
+def test_zygotes_run_under_another_interpreter_with_preloaded_modules(monkeypatch):
+    # python=: a benchmark's pinned interpreter (DS-1000's); preload=: modules imported
+    # once per zygote, found imported by every job.
+    if not OTHER_PYTHONS:
+        pytest.skip("no second Python interpreter on this machine")
+    other = OTHER_PYTHONS[0]
+    directory = Path(tempfile.mkdtemp(prefix="osi-handler-", dir="/tmp"))
+    try:
+        directory.chmod(0o755)
+        module = directory / "osi_interpreter_handler.py"
+        module.write_text(
+            "import sys\n\ndef run(context, payload):\n"
+            "    return {'executable': sys.executable, 'imported': payload in sys.modules}\n"
+        )
+        module.chmod(0o644)
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(directory), os.environ.get("PYTHONPATH")])))
+        with SandboxPool("osi_interpreter_handler:run", python=other, preload=["decimal"]) as pool:
+            [preloaded, not_preloaded] = pool.run(["decimal", "fractions"])
+        assert preloaded.status == "ok", preloaded.error
+        assert preloaded.value == {"executable": other, "imported": True}
+        assert not_preloaded.value == {"executable": other, "imported": False}
+        with SandboxPool("osi_interpreter_handler:run") as pool:  # the default: the pipeline's, nothing preloaded
+            [plain] = pool.run(["decimal"])
+        assert plain.value["executable"] == sys.executable
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_a_bad_interpreter_or_preload_is_named_in_the_error(tmp_path):
+    with pytest.raises(ValueError, match="is not an executable file"):
+        SandboxPool(ECHO, python=str(tmp_path / "python"))
+    with pytest.raises(ValueError, match="preload must be a list of module names"):
+        SandboxPool(ECHO, preload="numpy")
+    with pytest.raises(SandboxError, match="cannot preload module 'osi_no_such_module'"):
+        SandboxPool(ECHO, preload=["osi_no_such_module"])

@@ -306,6 +306,9 @@ class Ds1000(Benchmark):
     paper_tables = ("table3",)
     sampling: ClassVar[dict] = SAMPLING
     needs_tokenizer: ClassVar[bool] = False
+    per_sample_scoring: ClassVar[bool] = True
+    settings_key: ClassVar[str | None] = "ds1000"  # evaluation.ds1000: python, data_home, timeout_s, ...
+    has_reference_solutions: ClassVar[bool] = True
     statuses: ClassVar[tuple[str, ...]] = STATUSES
     scoring_handler = "ossinstruct.evaluate.ds1000_exec:run_sample"
     mode: ClassVar[str] = "completion"
@@ -349,7 +352,10 @@ class Ds1000(Benchmark):
             raise ValueError(f"benchmark {self.name}: limit must be a positive integer or null, got {limit!r}")
         return spread_over_libraries(tasks, limit, self.variants)
 
-    def prepare(self, *, path, version, limit, out_tasks, out_info, out_expected) -> dict:
+    def reference_solution(self, problem: dict) -> str:
+        return problem["reference_code"]
+
+    def prepare(self, *, path, version, limit, out_tasks, out_info, out_expected, settings=None) -> dict:
         """The tasks in force (file order; `limit` spread over the libraries), their
         provenance, and an empty expected file (DS-1000's tests carry their answers)."""
         from ossinstruct.benchmarks.sources import describe_source
@@ -415,7 +421,7 @@ class Ds1000(Benchmark):
         by_id = problems if isinstance(problems, Mapping) else {p["task_id"]: p for p in problems}
         return check_solutions(by_id, [(s["task_id"], s["solution"]) for s in samples], settings or {}, workers=workers)
 
-    def result_extras(self, info: dict, settings: dict | None = None) -> dict:
+    def result_extras(self, info: dict, settings: dict | None = None, pass_at_1: dict | None = None) -> dict:
         """The execution environment actually used (interpreter, library versions, the
         pins and where they differ), the time limit and the prompt format."""
         from ossinstruct.evaluate.ds1000_env import environment_report

@@ -1,0 +1,96 @@
+"""Samples per second scoring DS-1000 references: the warm-worker design (zygotes of
+DS-1000's interpreter that imported numpy, pandas, scipy, sklearn, matplotlib, torch and
+tensorflow once, a forked process per sample) against a fresh interpreter per sample
+(the same sandbox, each sample's DS-1000 test program run as `python prog.py`), in the
+same run, on the same mix of libraries. Target: at least 5x.
+
+    .venv/bin/python bench/ds1000_scoring.py [--per-library 4] [--workers 2]
+
+Needs `make ds1000-env`. Prints figures; not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ossinstruct.benchmarks import ds1000 as ds  # noqa: E402
+from ossinstruct.evaluate import ds1000_env  # noqa: E402
+from ossinstruct.evaluate import ds1000_exec as dx  # noqa: E402
+from ossinstruct.sandbox.pool import Limits, SandboxPool  # noqa: E402
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "ds1000.jsonl.gz"
+NETWORK_MARKERS = ("load_dataset(", "fetch_")  # problems that download data: left out of the mix
+
+
+def mix(per_library: int) -> list[dict]:
+    rows = ds.BENCHMARK.load_rows({"source": "file", "path": str(DATA)})
+    tasks = [t for t in ds.BENCHMARK.tasks_from_rows(rows) if not any(m in t["code_context"] for m in NETWORK_MARKERS)]
+    chosen: dict[str, list] = {}
+    for task in tasks:
+        group = chosen.setdefault(task["library"], [])
+        if len(group) < per_library:
+            group.append(task)
+    return [t for group in chosen.values() for t in group]
+
+
+def fresh_interpreter(tasks: list[dict], python: str, workers: int) -> tuple[float, int]:
+    env = {**dx.ENVIRONMENT, "PYTHONDONTWRITEBYTECODE": "1"}
+    payloads = [
+        {
+            "argv": [python, "prog.py"],
+            "files": {"prog.py": dx.test_program(t["code_context"], t["reference_code"])},
+            "timeout_s": dx.TIMEOUT_S,
+            "env": env,
+        }
+        for t in tasks
+    ]
+    limits = Limits(timeout_s=dx.TIMEOUT_S + 10, memory_mb=ds1000_env.MEMORY_MB, processes=ds1000_env.PROCESSES)
+    start = time.monotonic()
+    with SandboxPool("ossinstruct.sandbox.handlers:run_program", workers=workers, limits=limits) as pool:
+        results = pool.run(payloads)
+    seconds = time.monotonic() - start
+    return seconds, sum(1 for r in results if r.status == "ok" and r.value["returncode"] == 0)
+
+
+def warm_workers(tasks: list[dict], workers: int) -> tuple[float, float, int]:
+    problems = {t["task_id"]: t for t in tasks}
+    start = time.monotonic()
+    # Pool start (the imports) counted in: one start per scoring run.
+    results = ds1000_env.check_solutions(
+        problems, [(t["task_id"], t["reference_code"]) for t in tasks], {}, workers=workers
+    )
+    seconds = time.monotonic() - start
+    run_only = sum(r["elapsed_s"] for r in results) / workers
+    return seconds, run_only, sum(1 for r in results if r["status"] == "pass")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-library", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    tasks = mix(args.per_library)
+    python = ds1000_env.environment_report({})["interpreter"]
+    print(f"{len(tasks)} samples (DS-1000 references, {args.per_library} per library), {args.workers} workers")
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
+    ds1000_env.interpreter_versions(python)  # the version probe, outside both timings
+    warm, warm_jobs, warm_pass = warm_workers(tasks, args.workers)
+    fresh, fresh_pass = fresh_interpreter(tasks, python, args.workers)
+    print(f"fresh interpreter per sample: {fresh:7.1f} s  {len(tasks) / fresh:6.2f} samples/s  ({fresh_pass} pass)")
+    print(
+        f"warm workers (incl. start):   {warm:7.1f} s  {len(tasks) / warm:6.2f} samples/s  ({warm_pass} pass); "
+        f"jobs alone {warm_jobs:.1f} s"
+    )
+    print(f"speed-up: {fresh / warm:.1f}x including the pool start, {fresh / max(warm_jobs, 1e-9):.1f}x steady state")
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
