@@ -94,4 +94,4 @@ $(DS1000_VENV)/.installed: envs/ds1000-venv.txt
 # planets; scikit-learn's California housing), fetched once into .ds1000-data (needs
 # GitHub and figshare; the sandbox itself has no network).
 ds1000-data: ds1000-env
-	PYTHONPATH=. $(DS1000_VENV)/bin/python -m ossinstruct.evaluate.ds1000_exec --fetch-data .ds1000-data
+	PYTHONPATH=. $(DS1000_VENV)/bin/python -m ossinstruct.evaluate.ds1000_data .ds1000-data

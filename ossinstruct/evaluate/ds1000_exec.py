@@ -98,7 +98,8 @@ DISTRIBUTIONS = (
 # Data a few problems download at run time (seaborn's example datasets from GitHub, 14
 # Matplotlib problems; scikit-learn's California housing from figshare, one problem).
 # The sandbox has no network: they are read from a data directory fetched once
-# (`make ds1000-data`), through the variables the two libraries read.
+# (`make ds1000-data`: ossinstruct.evaluate.ds1000_data), through the variables the two
+# libraries read.
 SEABORN_DATASETS = ("penguins", "tips", "exercise", "planets")
 SKLEARN_DATASETS = ("california_housing",)
 DATA_VARIABLES = ("SEABORN_DATA", "SCIKIT_LEARN_DATA")
@@ -166,34 +167,13 @@ def versions() -> dict:
     return found
 
 
-def fetch_data(directory: str) -> dict:
-    """Download the datasets above into directory (needs the network; run outside the
-    sandbox, once). Returns {dataset: file}."""
-    import seaborn
-    import sklearn.datasets
-
-    os.makedirs(directory, exist_ok=True)
-    fetched = {}
-    for name in SEABORN_DATASETS:
-        seaborn.load_dataset(name, data_home=directory)
-        fetched[name] = os.path.join(directory, f"{name}.csv")
-    sklearn.datasets.fetch_california_housing(data_home=directory)
-    fetched["california_housing"] = os.path.join(directory, "cal_housing.pkz")
-    return fetched
-
-
 def data_present(directory: str) -> dict:
     """{dataset: whether its file is in directory}."""
     files = {name: f"{name}.csv" for name in SEABORN_DATASETS} | {"california_housing": "cal_housing.pkz"}
     return {name: os.path.isfile(os.path.join(directory, file)) for name, file in files.items()}
 
 
-USAGE = "usage: python -m ossinstruct.evaluate.ds1000_exec --versions | --fetch-data DIRECTORY"
-
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--versions"]:
-        print(json.dumps(versions()))
-    elif len(sys.argv) == 3 and sys.argv[1] == "--fetch-data":
-        print(json.dumps(fetch_data(sys.argv[2])))
-    else:
-        sys.exit(USAGE)
+    if sys.argv[1:] != ["--versions"]:
+        sys.exit("usage: python -m ossinstruct.evaluate.ds1000_exec --versions")
+    print(json.dumps(versions()))
