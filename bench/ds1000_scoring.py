@@ -62,9 +62,10 @@ def warm_workers(tasks: list[dict], python: str, workers: int) -> tuple[float, f
     """(pool start seconds, run seconds, passed): the pool check_solutions starts, timed
     in its two parts."""
     context = {"code_context": {t["task_id"]: t["code_context"] for t in tasks}}
+    preload = ds1000_env.preload_modules(ds1000_env.environment_report({}))
     limits = Limits(timeout_s=dx.TIMEOUT_S, memory_mb=ds1000_env.MEMORY_MB, processes=ds1000_env.PROCESSES)
     start = time.monotonic()
-    with SandboxPool(dx.HANDLER, context, workers=workers, limits=limits, python=python, preload=dx.PRELOAD) as pool:
+    with SandboxPool(dx.HANDLER, context, workers=workers, limits=limits, python=python, preload=preload) as pool:
         started = time.monotonic()
         jobs = pool.run([{"task_id": t["task_id"], "solution": t["reference_code"]} for t in tasks])
         ran = time.monotonic()

@@ -143,6 +143,13 @@ def environment_report(settings: dict) -> dict:
     }
 
 
+def preload_modules(report: dict) -> tuple[str, ...]:
+    """What each zygote imports: ds1000_exec.PRELOAD and the optional modules the
+    interpreter has."""
+    optional = report["versions"].get("optional_preload") or []
+    return tuple(dx.PRELOAD) + tuple(m for m in dx.OPTIONAL_PRELOAD if m in optional)
+
+
 @contextlib.contextmanager
 def _data_variables(data_home: str | None):
     """SEABORN_DATA and SCIKIT_LEARN_DATA for the zygotes (they inherit the environment),
@@ -203,7 +210,7 @@ def check_solutions(
             workers=max(1, min(workers, len(distinct))),
             limits=limits,
             python=report["interpreter"],
-            preload=dx.PRELOAD,
+            preload=preload_modules(report),
         ) as pool,
     ):
         jobs = pool.run([{"task_id": tid, "solution": solution} for tid, solution in distinct])

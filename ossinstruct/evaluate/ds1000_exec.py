@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import importlib.util
 import io
 import json
 import os
@@ -78,6 +79,10 @@ PRELOAD = (
     "torch",
     "tensorflow",
 )
+# Preloaded too where the interpreter has them (the probe below says which): modules the
+# libraries' own test helpers import lazily on first use, e.g. torch 2.13's
+# torch.testing.assert_close imports torch.distributed.tensor (1 s a sample otherwise).
+OPTIONAL_PRELOAD = ("torch.testing", "torch.distributed.tensor")
 # The distributions whose versions the result file records.
 DISTRIBUTIONS = (
     "numpy",
@@ -157,13 +162,22 @@ def run_sample(context: dict, payload: dict) -> dict:
 
 
 def versions() -> dict:
-    """This interpreter's and DS-1000's libraries' versions (None when not installed)."""
+    """This interpreter's and DS-1000's libraries' versions (None when not installed), and
+    which OPTIONAL_PRELOAD modules it has ("optional_preload")."""
     found = {"python": platform.python_version(), "executable": sys.executable}
     for dist in DISTRIBUTIONS:
         try:
             found[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             found[dist] = None
+    available = []
+    for name in OPTIONAL_PRELOAD:
+        try:
+            if importlib.util.find_spec(name) is not None:
+                available.append(name)
+        except ImportError:
+            pass
+    found["optional_preload"] = available
     return found
 
 
