@@ -87,6 +87,41 @@ def default_responder(body: dict) -> str:
     )
 
 
+# What tests_responder's answers are meant to verify as, by prompt hash (see there).
+TESTS_OUTCOMES = ("pass", "fail", "pass-shell", "no_tests", "fail-shell")
+
+
+def tests_outcome(body: dict) -> str:
+    """The outcome tests_responder scripts for this request: one of TESTS_OUTCOMES."""
+    h = hashlib.sha256(prompt_text(body).encode()).hexdigest()
+    return TESTS_OUTCOMES[int(h[:8], 16) % len(TESTS_OUTCOMES)]
+
+
+def tests_responder(body: dict) -> str:
+    """For prompts that ask for a [Tests] section (oss-instruct-chat-tests-v1): an answer
+    with tests, deterministic in the prompt, whose verification outcome is scripted by
+    :func:`tests_outcome` and named in the problem ("Expected verification: ..."): Python
+    or shell tests that pass, tests that fail (a wrong solution), or no tests section.
+    Other prompts get :func:`default_responder`'s answer."""
+    if "[Tests]" not in prompt_text(body):
+        return default_responder(body)
+    h = hashlib.sha256(prompt_text(body).encode()).hexdigest()[:12]
+    outcome = tests_outcome(body)
+    problem = (
+        f"[Problem Description]\nWrite `fingerprint_{h}` returning the string '{h}', the fingerprint "
+        f"of the prompt this problem was generated from. Expected verification: {outcome}.\n\n"
+    )
+    wrong = outcome.startswith("fail")
+    value = h[::-1] if wrong else h
+    if outcome.endswith("shell"):
+        solution = f"[Solution]\n```bash\nfingerprint_{h}() {{\n  echo '{value}'\n}}\n```\n\n"
+        tests = f'[Tests]\n```bash\n[ "$(fingerprint_{h})" = "{h}" ] || exit 1\n```'
+    else:
+        solution = f"[Solution]\n```python\ndef fingerprint_{h}():\n    return '{value}'\n```\n\n"
+        tests = f"[Tests]\n```python\nassert fingerprint_{h}() == '{h}'\n```"
+    return problem + solution + ("" if outcome == "no_tests" else tests)
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024  # a burst of new pooled connections must not overflow the backlog
