@@ -35,6 +35,11 @@ CARD = DATASET + "README.md"
 TOKEN_FIGURE = DATASET + "figures/token_lengths.png"
 LANGUAGE_FIGURE = DATASET + "figures/languages.png"
 PUSHED = DATASET + "pushed.json"
+# The verify step (datasets with verify annotate or require; beyond the paper).
+VERIFIED = DATASET + "verified.jsonl"
+VERIFY_REJECTED = DATASET + "verify_rejected.jsonl"
+VERIFY_REPORT = DATASET + "verify_report.json"
+VERIFY_FIGURE = DATASET + "figures/verify_pass_rate.png"
 BENCHMARK_STRINGS = "results/decontamination/{benchmark}.strings.jsonl"
 SIMILARITY_FIGURE = "results/datasets/humaneval_similarity.png"
 
@@ -79,6 +84,7 @@ DEFAULT_RESOURCES = {
     "dataset_card": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
     "humaneval_similarity": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 1},
     "push_dataset": {"runtime": 30, "mem_mb": 4000, "cpus_per_task": 1},
+    "verify_samples": {"runtime": 120, "mem_mb": 8000, "cpus_per_task": 2},  # cpus: samples run at once
 }
 
 
@@ -134,10 +140,31 @@ def dataset_generation_shards(config: dict, dataset: str) -> list[str]:
     return [p for pair in spec.get("generations", []) for p in shard_paths(config, pair["teacher"], pair["corpus"])]
 
 
+def verifies(config: dict, dataset: str) -> bool:
+    """Whether a dataset has the verify step (verify annotate or require)."""
+    return dataset_specs(config)[dataset].get("verify", "off") not in ("off", False)
+
+
+def datasets_verified(config: dict) -> list[str]:
+    return [name for name in dataset_specs(config) if verifies(config, name)]
+
+
+def final_samples(config: dict, dataset: str) -> str:
+    """What training, the card, subsets and a push read: verified.jsonl when the dataset
+    verifies, else decontaminated.jsonl (verify off: the DAG of the paper's datasets)."""
+    return (VERIFIED if verifies(config, dataset) else DECONTAMINATED).format(dataset=dataset)
+
+
+def verify_resources(config: dict) -> dict:
+    return job_resources("verify_samples", config["verification"].get("resources"))
+
+
 def dataset_targets(config: dict) -> list[str]:
     targets = []
     for name, spec in dataset_specs(config).items():
         files = [DECONTAMINATED, REPORT, TRAIN, CARD, TOKEN_FIGURE, LANGUAGE_FIGURE]
+        if verifies(config, name):
+            files += [VERIFIED, VERIFY_REPORT, VERIFY_FIGURE]
         if spec.get("push_to_hub"):
             files.append(PUSHED)
         targets += [f.format(dataset=name) for f in files]

@@ -108,7 +108,16 @@ def dataset_matches(wildcards):
 
 
 def subset_parent(wildcards):
-    return wf.DECONTAMINATED.format(dataset=dataset_spec(wildcards)["subset_of"])
+    return wf.final_samples(config, dataset_spec(wildcards)["subset_of"])
+
+
+def final_samples(wildcards):
+    """decontaminated.jsonl, or verified.jsonl for a dataset with verify on."""
+    return wf.final_samples(config, wildcards.dataset)
+
+
+def verify_resource(name):
+    return lambda wildcards: wf.verify_resources(config)[name]
 
 
 def has_clean_step(name):
@@ -117,9 +126,11 @@ def has_clean_step(name):
 
 def card_inputs(wildcards):
     inputs = {
-        "samples": wf.DECONTAMINATED.format(dataset=wildcards.dataset),
+        "samples": wf.final_samples(config, wildcards.dataset),
         "report": wf.REPORT.format(dataset=wildcards.dataset),
     }
+    if wf.verifies(config, wildcards.dataset):
+        inputs["verify_report"] = wf.VERIFY_REPORT.format(dataset=wildcards.dataset)
     if has_clean_step(wildcards.dataset):
         inputs["clean"] = wf.CLEAN.format(dataset=wildcards.dataset)
         inputs["rejected"] = wf.REJECTED.format(dataset=wildcards.dataset)

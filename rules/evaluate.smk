@@ -128,6 +128,12 @@ rule eval_summary:
     resources:
         **wf.DEFAULT_RESOURCES["eval_summary"],
     params:
+        # Only when set (presets/verified.yaml): the paper's summary keeps its params.
+        **(
+            {"verification_study": config["verification_study"]}
+            if config.get("verification_study")
+            else {}
+        ),
         # Which paper row each model is compared with: a change redraws only the summary.
         paper_rows={
             name: spec["paper_row"] for name, spec in evaluated_models(config).items()
