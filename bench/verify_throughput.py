@@ -179,7 +179,7 @@ def main() -> None:
     print(f"naive  (1 process a step, no sandbox): {naive_s:7.2f} s  {n / naive_s:6.2f} samples/s")
     print(f"speed-up ours / naive: {naive_s / ours_s:.2f}x")
     print(f"ours, jobs' wall time in steps: compile {stats['compile_s']:.2f} s, run {stats['run_s']:.2f} s")
-    print("CPU seconds per sample (naive loop, children user+sys): compile / run, compile share")
+    print("CPU seconds per sample (naive loop's last run, children user+sys): compile / run, compile share")
     total = {"compile": 0.0, "run": 0.0}
     for lang in languages:
         c, r = cpu[lang]["compile"], cpu[lang]["run"]
@@ -190,7 +190,8 @@ def main() -> None:
         print(f"  {lang:7s} {c / k:6.3f} / {r / k:6.3f}   {share:5.1f}% compile")
     all_cpu = total["compile"] + total["run"]
     print(
-        f"  all     compile {100 * total['compile'] / all_cpu:.1f}% of {all_cpu:.1f} CPU s, run {100 * total['run'] / all_cpu:.1f}%"
+        f"  all     compile {100 * total['compile'] / all_cpu:.1f}% of {all_cpu:.1f} CPU s, "
+        f"run {100 * total['run'] / all_cpu:.1f}%"
     )
 
 
