@@ -474,3 +474,35 @@ def test_verify_end_to_end_through_snakemake(tmp_path):
         assert f"| {status} | {n} |" in card
     assert f"- **Samples**: {len(required)}" in card
     assert coloured_pixels(data / "required" / "figures" / "verify_pass_rate.png") > 100
+
+
+def test_the_summary_section_compares_the_study_models_with_the_baseline():
+    from ossinstruct.evaluate.summary import verification_study_markdown
+
+    def row(model, benchmark, variant, ours):
+        return {"model": model, "benchmark": benchmark, "variant": variant, "ours": ours}
+
+    study = {"baseline": "paper-data", "verified": "verified-data", "control": "tests-all"}
+    rows = [
+        row("paper-data", "humaneval", "base", 60.0),
+        row("paper-data", "humaneval", "plus", 55.0),
+        row("verified-data", "humaneval", "base", 62.5),
+        row("verified-data", "humaneval", "plus", 54.0),
+        row("tests-all", "humaneval", "base", 59.0),
+        row("other", "humaneval", "base", 1.0),
+        # a many-variant benchmark (MultiPL-E greedy: per language + average) shows its average
+        *[row("paper-data", "multipl-e-greedy", v, x) for v, x in (("cpp", 40.0), ("java", 41.0), ("average", 40.5))],
+        *[
+            row("verified-data", "multipl-e-greedy", v, x)
+            for v, x in (("cpp", 42.0), ("java", 43.0), ("average", 42.5))
+        ],
+    ]
+    text = verification_study_markdown(rows, study)
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(table) == 4 and "other" not in text  # header + the three roles
+    verified = next(line for line in table if "verified-data" in line)
+    assert "| 62.5 | +2.5 | 54.0 | -1.0 | 42.5 | +2.0 |" in verified
+    control = next(line for line in table if "tests-all" in line)
+    assert "| 59.0 | -1.0 | — | — | — | — |" in control
+    assert "cpp" not in table[0] and "average" in table[0]
+    assert "No results" in verification_study_markdown([], study)

@@ -10,7 +10,8 @@ without an API key. Start it, then point a teacher at it (no key needed):
         base_url: http://127.0.0.1:8000/v1
 
 Every answer is a well-formed OSS-Instruct response ([Problem Description] and [Solution])
-derived from the prompt, so generation, cleaning and decontamination run end to end.
+derived from the prompt, so generation, cleaning and decontamination run end to end
+(with --tests, prompts that ask for a [Tests] section get scripted tests: tests_responder).
 
 It answers POST /v1/chat/completions and /v1/completions with the real response schemas,
 from the standard library only (a ThreadingHTTPServer with HTTP/1.1 keep-alive, in a
@@ -404,9 +405,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of 429 answers")
     parser.add_argument("--model", default=None, help="model name to report (default: as requested)")
+    parser.add_argument(
+        "--tests",
+        action="store_true",
+        help="answer prompts that ask for [Tests] (oss-instruct-chat-tests-v1) with scripted tests (tests_responder)",
+    )
     args = parser.parse_args(argv)
     faults = [a.strip() for a in args.faults.split(",") if a.strip()]
     with FakeServer(
+        tests_responder if args.tests else None,
         faults=faults,
         latency_s=args.latency,
         retry_after_s=args.retry_after,
