@@ -188,8 +188,8 @@ def hostile(outside: str, port: int) -> dict[str, tuple[str, str]]:
         ),
         "python fork storm": (
             "python",
-            "import os, time\nfor _ in range(64):\n    if os.fork() == 0:\n        time.sleep(1000)\n"
-            "while True:\n    pass",
+            "import os\nfor _ in range(64):\n    if os.fork() == 0:\n"
+            f"        os.execvp('sleep', ['sleep', '{SLEEPER}'])\nwhile True:\n    pass",
         ),
         "bash write outside": ("bash", f"echo x > {outside}-sh"),
         "bash spawn": ("bash", f"setsid sleep {SLEEPER} > /dev/null 2>&1 &\nnohup sleep {SLEEPER} &\nexit 1"),
@@ -444,6 +444,15 @@ def test_verify_end_to_end_through_snakemake(tmp_path):
         )
         assert done.returncode == 0, done.stdout + done.stderr
         outcomes = {fakeserver.tests_outcome(e.body) for e in server.log}
+        again = subprocess.run(
+            [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n"],
+            cwd=tmp_path,
+            env=OFFLINE_ENV,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert "Nothing to be done" in again.stdout, again.stdout  # the verify step's params are stable
     assert {"pass", "fail", "no_tests"} <= outcomes  # the scripted mix was exercised
     data = tmp_path / "results" / "datasets"
     annotated = list(read_jsonl(data / "annotated" / "verified.jsonl"))
