@@ -103,6 +103,29 @@ def cmd_decontaminate(args) -> None:
     print(f"kept {report['kept']} of {report['total']}; excluded {report['excluded']}")
 
 
+def cmd_verify(args) -> None:
+    """The verify step of rule verify_samples on one samples file (beyond the paper)."""
+    from pathlib import Path
+
+    from ossinstruct.curate.steps import verify
+
+    settings = _config(args)["verification"]
+    out = Path(args.out_dir)
+    report = verify(
+        Path(args.samples).stem,
+        args.samples,
+        args.mode,
+        {k: settings[k] for k in ("timeout_s", "compile_timeout_s", "memory_mb")},
+        str(out / "verified.jsonl"),
+        str(out / "verify_rejected.jsonl"),
+        str(out / "verify_report.json"),
+        str(out / "figures" / "verify_pass_rate.png"),
+        workers=args.workers,
+        cache_dir=args.cache_dir or settings["cache_dir"],
+    )
+    print(f"{report['by_status']}; kept {report['kept']} of {report['total']}; wrote {out}")
+
+
 def cmd_eval_data(args) -> None:
     from pathlib import Path
 
@@ -239,6 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--samples", required=True, help="clean samples (.jsonl)")
     sub.add_argument("--benchmark", action="append", choices=BENCHMARKS, help="default: decontamination.benchmarks")
     sub.add_argument("--out-dir", required=True)
+
+    sub = stage("verify", cmd_verify, "run each sample's tests with its solution in the sandbox (beyond the paper)")
+    sub.add_argument("--samples", required=True, help="samples with `tests` (.jsonl), e.g. decontaminated.jsonl")
+    sub.add_argument("--mode", choices=["annotate", "require"], default="annotate")
+    sub.add_argument("--out-dir", required=True)
+    sub.add_argument("--workers", type=int, default=2, help="samples run at once")
+    sub.add_argument("--cache-dir", help="execution cache (default: verification.cache_dir)")
 
     sub = stage("eval-data", cmd_eval_data, "a benchmark's tasks in force and expected outputs")
     sub.add_argument("--benchmark", required=True, choices=EVALUATED)

@@ -515,3 +515,40 @@ def test_the_summary_section_compares_the_study_models_with_the_baseline():
     assert "| 59.0 | -1.0 | — | — | — | — |" in control
     assert "cpp" not in table[0] and "average" in table[0]
     assert "No results" in verification_study_markdown([], study)
+
+
+def test_the_cli_runs_the_rules_step(tmp_path):
+    samples = [
+        {**sample("python", "def f():\n    return 1", "assert f() == 1", "a"), "index": 0, "raw_index": 0},
+        {**sample("bash", "f() { echo 2; }", '[ "$(f)" = 1 ]', "b"), "index": 1, "raw_index": 1},
+    ]
+    path = tmp_path / "decontaminated.jsonl"
+    path.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ossinstruct",
+            "verify",
+            "--config",
+            str(REPO / "config.yaml"),
+            "--samples",
+            str(path),
+            "--mode",
+            "require",
+            "--out-dir",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        cwd=REPO,
+        env=OFFLINE_ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [s["raw_index"] for s in read_jsonl(out / "verified.jsonl")] == [0]
+    assert [r["verify_status"] for r in read_jsonl(out / "verify_rejected.jsonl")] == ["fail"]
+    assert coloured_pixels(out / "figures" / "verify_pass_rate.png") > 100
