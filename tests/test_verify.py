@@ -552,3 +552,31 @@ def test_the_cli_runs_the_rules_step(tmp_path):
     assert [s["raw_index"] for s in read_jsonl(out / "verified.jsonl")] == [0]
     assert [r["verify_status"] for r in read_jsonl(out / "verify_rejected.jsonl")] == ["fail"]
     assert coloured_pixels(out / "figures" / "verify_pass_rate.png") > 100
+
+
+PYTHON_TEST_STYLES = {
+    "unittest.main() under a main guard": "import unittest\n\nclass T(unittest.TestCase):\n"
+    "    def test_add(self):\n        self.assertEqual(add(1, 2), 3)\n\n"
+    "if __name__ == '__main__':\n    unittest.main()",
+    "asserts under a main guard": "if __name__ == '__main__':\n    assert add(1, 2) == 3",
+    "a TestCase only defined": "import unittest\n\nclass T(unittest.TestCase):\n"
+    "    def test_add(self):\n        self.assertEqual(add(1, 2), 3)",
+    "pytest-style functions only defined": "def test_add():\n    assert add(1, 2) == 3",
+    "an import of the solution module": "from solution import add\n\nassert add(1, 2) == 3",
+}
+
+
+def test_python_test_styles_all_run():
+    """A teacher's Python tests come in several styles; each must run (a wrong solution
+    fails), none may pass vacuously."""
+    samples = [
+        sample("python", solution, tests, f"{style} {which}")
+        for which, solution in (
+            ("right", "def add(a, b):\n    return a + b"),
+            ("wrong", "def add(a, b):\n    return a - b"),
+        )
+        for style, tests in PYTHON_TEST_STYLES.items()
+    ]
+    results, _ = verify.verify_samples(samples, workers=2, timeout_s=10)
+    got = {s["name"]: r["verify_status"] for s, r in zip(samples, results)}
+    assert got == {s["name"]: "pass" if s["name"].endswith("right") else "fail" for s in samples}

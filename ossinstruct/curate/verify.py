@@ -101,21 +101,27 @@ WHY_UNSUPPORTED = {
 
 FENCE_BLOCK = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([^\s`]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
-PYTHON_DRIVER = """import inspect, runpy, sys, unittest
-ns = runpy.run_path("solution.py", run_name="solution")
-ns["__name__"] = "__main__"
-before = set(ns)
-with open("tests.py", encoding="utf-8") as handle:
-    exec(compile(handle.read(), "tests.py", "exec"), ns)
-new = {name: value for name, value in ns.items() if name not in before}
-for name, value in new.items():
-    if name.startswith("test") and inspect.isfunction(value) and not inspect.signature(value).parameters:
-        value()
-cases = [v for v in new.values() if isinstance(v, type) and issubclass(v, unittest.TestCase)]
-if cases:
-    suite = unittest.TestSuite(unittest.defaultTestLoader.loadTestsFromTestCase(c) for c in cases)
-    if not unittest.TextTestRunner(stream=sys.stderr, verbosity=0).run(suite).wasSuccessful():
-        sys.exit(1)
+# The tests run in this script's own namespace (the __main__ module) with the solution's
+# names in it, so `unittest.main()` under an `if __name__ == "__main__"` guard finds the
+# tests' TestCase classes and a guarded block of asserts runs; test_* functions and
+# TestCase classes the tests only define are run afterwards (pytest style).
+PYTHON_DRIVER = """import inspect as _v_inspect, runpy as _v_runpy, sys as _v_sys, unittest as _v_unittest
+_v_solution = _v_runpy.run_path("solution.py", run_name="solution")
+globals().update({k: v for k, v in _v_solution.items() if not k.startswith("__")})
+_v_before = set(globals())
+with open("tests.py", encoding="utf-8") as _v_handle:
+    _v_code = compile(_v_handle.read(), "tests.py", "exec")
+exec(_v_code, globals())
+_v_new = {k: v for k, v in list(globals().items()) if k not in _v_before and not k.startswith("_v_")}
+for _v_name, _v_value in _v_new.items():
+    if _v_name.startswith("test") and _v_inspect.isfunction(_v_value):
+        if not _v_inspect.signature(_v_value).parameters:
+            _v_value()
+_v_cases = [v for v in _v_new.values() if isinstance(v, type) and issubclass(v, _v_unittest.TestCase)]
+if _v_cases:
+    _v_suite = _v_unittest.TestSuite(_v_unittest.defaultTestLoader.loadTestsFromTestCase(c) for c in _v_cases)
+    if not _v_unittest.TextTestRunner(stream=_v_sys.stderr, verbosity=0).run(_v_suite).wasSuccessful():
+        _v_sys.exit(1)
 """
 
 
