@@ -19,8 +19,10 @@ Languages. The sample's language is the tag of its solution's first fenced code 
 (the teacher may answer a C++ seed in Python), else the seed's ``lang``:
 
 - python: in the sandbox with this interpreter: the solution runs as a module (its
-  ``if __name__ == "__main__"`` block does not), then the tests in its namespace; test_*
-  functions and unittest.TestCase classes the tests define are run too.
+  ``if __name__ == "__main__"`` block does not), then the tests as ``__main__`` with the
+  solution's names (so a guarded ``unittest.main()`` finds their TestCases); test_*
+  functions and TestCase classes the tests only define are run too. Tests that only
+  print check nothing and pass: the template asks for assertions.
 - shell: ``bash`` on solution + tests, in the sandbox.
 - cpp, java, js, php, rs (rust), swift: MultiPL-E's runners
   (ossinstruct.evaluate.multiple_exec.build_job / compile_and_run, same flags and limits,
