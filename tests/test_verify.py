@@ -123,19 +123,19 @@ CASES = {
         "def add(a, b):\n    return a + b\n\nif __name__ == '__main__':\n    print(add(int(input()), 1))",
         "def add(a, b):\n    return a - b",
         "def test_add():\n    assert add(1, 2) == 3\n\nassert add(2, 2) == 4",
-        "while True:\n    pass",
+        "while True:\n    pass\nassert add(1, 2) == 3",
     ),
     "bash": (
         "add() { echo $(( $1 + $2 )); }",
         "add() { echo $(( $1 - $2 )); }",
         '[ "$(add 1 2)" = 3 ] || exit 1',
-        "while true; do :; done",
+        'while true; do :; done\n[ "$(add 1 2)" = 3 ] || exit 1',
     ),
     "cpp": (
         "int add(int a, int b) { return a + b; }\nint main() { return 0; }",
         "int add(int a, int b) { return a - b; }",
         "#include <cassert>\nint main() { assert(add(1, 2) == 3); }",
-        "int main() { volatile long i = 0; while (true) i++; }",
+        "#include <cassert>\nint main() { volatile long i = 0; while (true) i++; assert(add(1, 2) == 3); }",
     ),
     "java": (
         "import java.util.*;\n\npublic class Solution {\n    public static int add(int a, int b) { return a + b; }\n}",
@@ -143,25 +143,27 @@ CASES = {
         "import java.util.*;\n\npublic class Main {\n    public static void main(String[] args) {\n"
         "        assert Solution.add(1, 2) == 3;\n"
         "        if (Solution.add(2, 2) != 4) throw new AssertionError();\n    }\n}",
-        "class Main {\n    public static void main(String[] args) { while (true) {} }\n}",
+        "class Main {\n    public static void main(String[] args) {\n"
+        "        while (Solution.add(1, 2) == 3) {}\n        assert false;\n    }\n}",
     ),
     "rust": (
         "fn add(a: i32, b: i32) -> i32 { a + b }\nfn main() {}",
         "fn add(a: i32, b: i32) -> i32 { a - b }",
         "fn main() { assert_eq!(add(1, 2), 3); }",
-        "fn main() { let mut i: u64 = 0; loop { i = i.wrapping_add(1); std::hint::black_box(i); } }",
+        "fn main() {\n    let mut i: u64 = 1;\n    while i != 0 { i = std::hint::black_box(i.wrapping_add(1)); }\n"
+        "    assert_eq!(add(1, 2), 3);\n}",
     ),
     "javascript": (
         "function add(a, b) { return a + b; }",
         "function add(a, b) { return a - b; }",
         "const assert = require('assert');\nassert.strictEqual(add(1, 2), 3);",
-        "while (true) {}",
+        "while (true) {}\nthrow new Error('unreachable');",
     ),
     "php": (
         "<?php\nfunction add($a, $b) { return $a + $b; }\n?>",
         "<?php\nfunction add($a, $b) { return $a - $b; }",
         "<?php\nassert(add(1, 2) === 3);\nif (add(2, 2) !== 4) { throw new Exception('add'); }",
-        "<?php\nwhile (true) {}",
+        "<?php\nwhile (true) {}\nassert(false);",
     ),
 }
 TOOLS = {
@@ -179,8 +181,11 @@ AVAILABLE = [lang for lang, tool in TOOLS.items() if tool is None or shutil.whic
 def hostile(outside: str, port: int) -> dict[str, tuple[str, str]]:
     """name: (language, tests) whose hostile act, if it succeeded, would make them pass."""
     return {
-        "python write outside": ("python", f"open({outside + '-py'!r}, 'w').write('x')"),
-        "python network": ("python", f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)"),
+        "python write outside": ("python", f"assert open({outside + '-py'!r}, 'w').write('x') == 1"),
+        "python network": (
+            "python",
+            f"import socket\nassert socket.create_connection(('127.0.0.1', {port}), timeout=2)",
+        ),
         "python spawn": (
             "python",
             "import subprocess\nfor _ in range(50):\n"
@@ -189,13 +194,13 @@ def hostile(outside: str, port: int) -> dict[str, tuple[str, str]]:
         "python fork storm": (
             "python",
             "import os\nfor _ in range(64):\n    if os.fork() == 0:\n"
-            f"        os.execvp('sleep', ['sleep', '{SLEEPER}'])\nwhile True:\n    pass",
+            f"        os.execvp('sleep', ['sleep', '{SLEEPER}'])\nwhile True:\n    pass\nassert False",
         ),
-        "bash write outside": ("bash", f"echo x > {outside}-sh"),
+        "bash write outside": ("bash", f"echo x > {outside}-sh || exit 1"),
         "bash spawn": ("bash", f"setsid sleep {SLEEPER} > /dev/null 2>&1 &\nnohup sleep {SLEEPER} &\nexit 1"),
         "cpp write outside": (
             "cpp",
-            f'#include <cstdio>\nint main() {{ FILE* f = fopen("{outside}-cpp", "w"); return f ? 0 : 1; }}',
+            f'#include <cassert>\n#include <cstdio>\nint main() {{ assert(fopen("{outside}-cpp", "w")); }}',
         ),
     }
 
@@ -580,3 +585,10 @@ def test_python_test_styles_all_run():
     results, _ = verify.verify_samples(samples, workers=2, timeout_s=10)
     got = {s["name"]: r["verify_status"] for s, r in zip(samples, results)}
     assert got == {s["name"]: "pass" if s["name"].endswith("right") else "fail" for s in samples}
+
+
+def test_tests_that_check_nothing_are_no_tests():
+    s = sample("python", "def add(a, b):\n    return a - b", "print(add(1, 2))", "prints")
+    results, stats = verify.verify_samples([s])
+    assert results[0]["verify_status"] == "no_tests" and "check nothing" in results[0]["verify_detail"]
+    assert stats["ran"] == 0

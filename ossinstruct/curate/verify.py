@@ -4,7 +4,8 @@ The paper keeps every parsed sample, correct or not (§2.2). With the tests temp
 (oss-instruct-chat-tests-v1) each sample carries the teacher's `tests`; this step runs
 solution + tests in the sandbox and records per sample:
 
-- ``verify_status``: pass, fail, timeout, no_tests, unsupported_language
+- ``verify_status``: pass, fail, timeout, no_tests (none given, or none that checks
+  anything: :data:`CHECKS`), unsupported_language
 - ``verify_language``: the language it was run as (see :func:`sample_language`)
 - ``verify_detail``: the runner's own status (pass, fail, compile_error, timeout, crashed,
   sandbox_error), or why nothing ran (the tests' parse reason, the missing toolchain)
@@ -101,6 +102,18 @@ WHY_UNSUPPORTED = {
     "csharp": "csharp: no C# toolchain is part of this pipeline",
 }
 
+# Tests with none of these words check nothing (a print of the result): no_tests, not a
+# vacuous pass. Per language: its assertion, exception and exit-status idioms.
+CHECKS = {
+    "python": r"\bassert|\braise\b|unittest|\bpytest\b|sys\.exit|\bexit\(",
+    "shell": r"\bexit\b|\btest\b|\[|\bfalse\b|\|\||&&|\breturn\b",
+    "cpp": r"\bassert|\babort\b|\bexit\b|\bthrow\b|\breturn\s+[1-9]",
+    "java": r"\bassert|\bthrow\b|System\.exit",
+    "rs": r"\bassert|\bpanic!|\bunreachable!|process::exit|\.unwrap\(|\.expect\(",
+    "js": r"\bassert|\bthrow\b|process\.exit|exitCode",
+    "php": r"\bassert|\bthrow\b|\bexit\b|\bdie\b",
+    "swift": r"\bassert|\bprecondition|fatalError|\bexit\(",
+}
 FENCE_BLOCK = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([^\s`]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
 # The tests run in this script's own namespace (the __main__ module) with the solution's
@@ -306,6 +319,11 @@ def verify_samples(
         else:
             solution = code_of(sample.get("solution") or "", lang)
             tests = code_of(sample["tests"], lang)
+            if not re.search(CHECKS[lang], tests):
+                results[i] = _result(
+                    "no_tests", lang, "the tests check nothing (no assertion, exception or exit status)"
+                )
+                continue
             payload = build_payload(lang, solution, tests, timeout_s, compile_timeout_s)
             if isinstance(payload, str):
                 results[i] = _result("fail", lang, "not_assembled", payload)
