@@ -248,6 +248,16 @@ def all_targets(config: dict) -> list[str]:
     return generation_targets(config) + dataset_targets(config) + model_targets(config) + eval_targets(config)
 
 
+def pending_multiple_results(config: dict, root: str | Path = ".") -> list[str]:
+    """The targeted MultiPL-E result files not yet on disk (their toolchains are needed)."""
+    names = {
+        EVAL_RESULT.format(model=m, benchmark=b)
+        for m in evaluated_models(config)
+        for b in per_sample_benchmarks(config, "multiple")
+    }
+    return [t for t in eval_targets(config) if t in names and not (Path(root) / t).exists()]
+
+
 def eval_model_source(config: dict, model: str) -> dict:
     """What an evaluated model is loaded from: {"path": its checkpoint} for a model trained
     here, {"model", "revision"} for one of evaluation.models."""

@@ -36,8 +36,8 @@ wildcard_constraints:
 
 
 EVAL_BENCHMARKS = wf.name_pattern(list(EVALUATED))
-# The benchmarks of each scoring rule (evalplus: eval_score; MultiPL-E: eval_score_multiple;
-# the other per-sample ones: eval_score_sampled).
+# The benchmarks each scoring job family takes: evalplus's (eval_score), MultiPL-E's
+# (eval_score_multiple) and the other per-sample ones (eval_score_sampled).
 EVALPLUS_BENCHMARKS = wf.name_pattern(wf.per_sample_benchmarks(config, "evalplus"))
 MULTIPLE_BENCHMARKS = wf.name_pattern(wf.per_sample_benchmarks(config, "multiple"))
 SAMPLED_BENCHMARKS = wf.name_pattern(wf.per_sample_benchmarks(config, "sampled"))
@@ -69,13 +69,7 @@ def check_toolchains():
     }
     if any("apptainer" in m or "singularity" in m for m in methods):
         return
-    benchmarks = wf.per_sample_benchmarks(config, "multiple")
-    pending = [
-        path
-        for path in wf.eval_targets(config)
-        if any(path.endswith(f"/{b}.json") for b in benchmarks)
-        and not os.path.exists(path)
-    ]
+    pending = wf.pending_multiple_results(config)
     if pending:
         from ossinstruct.evaluate.multiple_exec import (
             ToolchainMissing,
