@@ -113,6 +113,9 @@ def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name
     from ossinstruct.evaluate.score import check_solutions, pass_at_1
 
     benchmark = B.REGISTRY[name]
+    if name == "apps":
+        _apps_reference_passes_and_corrupted_fails(benchmark)
+        return
     if not isinstance(benchmark, EvalPlusBenchmark):
         pytest.fail(f"{name}: add its family's reference and corrupted solutions to this test")
     problems = [benchmark.deserialize(row) for row in _rows(benchmark, evaluation=True)]
@@ -126,6 +129,33 @@ def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name
     n = len(problems)
     assert pass_at_1(checks[:n])["n_passed"] == {"base": n, "plus": n}
     assert pass_at_1(checks[n:])["n_passed"] == {"base": 0, "plus": 0}
+
+
+def _apps_reference_passes_and_corrupted_fails(benchmark):
+    rows = _rows(benchmark, evaluation=True)
+    parsed = benchmark.parse_rows(rows, "fixture")
+    problems = [{"task_id": f"apps/{r['problem_id']}", "difficulty": r["difficulty"]} for r in parsed]
+    expected = {p["task_id"]: r["tests"] for p, r in zip(problems, parsed)}
+    references = [benchmark.reference_solution(row) for row in rows]
+    corrupted = []
+    for row, ref in zip(parsed, references):
+        fn_name = row["tests"]["fn_name"]
+        if not fn_name:  # one more line of output
+            corrupted.append(ref + "\nprint('corrupted')\n")
+        elif "class Solution" in ref:  # the method redefined to return None
+            corrupted.append(
+                f"{ref}\n\nclass Solution:\n    def {fn_name}(self, *args, **kwargs):\n        return None\n"
+            )
+        else:
+            corrupted.append(f"{ref}\n\ndef {fn_name}(*args, **kwargs):\n    return None\n")
+    samples = [
+        {"task_id": p["task_id"], "sample": 0, "solution": solution}
+        for p, solution in zip(problems + problems, references + corrupted)
+    ]
+    checks = benchmark.check_samples(problems, samples, expected, workers=1, cache_dir=None, settings={})
+    n = len(problems)
+    assert [c["status"] for c in checks[:n]] == ["pass"] * n, checks[:n]
+    assert [c["status"] for c in checks[n:]] == ["fail"] * n, checks[n:]
 
 
 def test_a_registered_benchmark_is_known_to_the_config_without_a_schema_edit(

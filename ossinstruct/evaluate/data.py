@@ -39,14 +39,15 @@ log = logging.getLogger("ossinstruct.evaluate.data")
 
 # Per-benchmark facts (override variable, task id prefix, releases) are the benchmark
 # module's (ossinstruct/benchmarks/); these views keep this module's names.
-BENCHMARKS = EVALUATED
-OVERRIDE_ENV = {b: REGISTRY[b].env_override for b in EVALUATED}
-DISPLAY = {b: REGISTRY[b].display for b in EVALUATED}
-TASK_ID_PREFIX = {b: REGISTRY[b].task_id_prefix for b in EVALUATED}
+# EvalPlus's benchmarks only: per-sample scored ones (APPS, ...) prepare their own data.
+BENCHMARKS = tuple(b for b in EVALUATED if not REGISTRY[b].per_sample_scoring)
+OVERRIDE_ENV = {b: REGISTRY[b].env_override for b in BENCHMARKS}
+DISPLAY = {b: REGISTRY[b].display for b in BENCHMARKS}
+TASK_ID_PREFIX = {b: REGISTRY[b].task_id_prefix for b in BENCHMARKS}
 REQUIRED_FIELDS = EVALPLUS_REQUIRED_FIELDS
-PAPER_RELEASES = {b: REGISTRY[b].paper_release for b in EVALUATED}
-RELEASE_NAMES = {b: REGISTRY[b].release_name for b in EVALUATED}
-KNOWN_RELEASES = {sha: version for b in EVALUATED for sha, version in REGISTRY[b].known_releases.items()}
+PAPER_RELEASES = {b: REGISTRY[b].paper_release for b in BENCHMARKS}
+RELEASE_NAMES = {b: REGISTRY[b].release_name for b in BENCHMARKS}
+KNOWN_RELEASES = {sha: version for b in BENCHMARKS for sha, version in REGISTRY[b].known_releases.items()}
 
 
 class BenchmarkDataError(InputError, RuntimeError):

@@ -55,7 +55,9 @@ from ossinstruct.benchmarks.mbpp import INSTRUCTION as MBPP_INSTRUCTION
 from ossinstruct.benchmarks.mbpp import mbpp_instruction_parts
 
 BENCHMARKS = EVALUATED
-EVALPLUS_EXTRA_EOS = {name: list(_evaluated(name).extra_eos) for name in EVALUATED}
+EVALPLUS_EXTRA_EOS = {
+    name: list(_evaluated(name).extra_eos) for name in EVALUATED if hasattr(_evaluated(name), "extra_eos")
+}
 
 __all__ = [
     "BENCHMARKS",
