@@ -140,6 +140,13 @@ def _samples(tasks):
         "pass",
         "sys.exit with a status after the answer (APPS ignores it)",
     )
+    add(
+        4100,
+        "t=int(input())\nfor _ in range(t):\n    n,k=map(int,input().split())\n    print(*np.array(divmod(n,k)))\n"
+        "assert Counter and deque and gcd and heapq\n",
+        "pass",
+        "APPS's prelude names, numpy included",
+    )
     add(4103, "def other(arr):\n    return 0\n", "compile_error", "no function fn_name")
     add(4103, "def longest_run(arr):\n    return arr[10]\n", "runtime_error", "raises IndexError")
     add(4103, "def longest_run(arr):\n    return len(set(arr))\n", "fail", "wrong answer")
@@ -381,3 +388,9 @@ def test_config_block_defaults_and_rejects_unknown_keys():
     assert config["evaluation"]["apps"] == {"problem_ids": None, "subset_seed": 0, "memory_mb": 4096}
     with pytest.raises(ConfigError, match="apps"):
         validate_config({"evaluation": {"apps": {"problem_id": "x.txt"}}})
+
+
+def test_the_prelude_imports_numpy_only_for_solutions_that_name_np():
+    assert "import numpy as np" in C.prelude_for("print(np.zeros(3))")
+    assert "import numpy as np" not in C.prelude_for("import numpy\nprint(numpy.zeros(3))  # snp")
+    assert "from heapq import *" in C.prelude_for("") and C.prelude_for("").endswith("\n")

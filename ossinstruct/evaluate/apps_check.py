@@ -4,7 +4,8 @@ The rules are those of hendrycks/apps eval/testing_util.py (read, not copied; it
 pyext, which fails on Python 3.11), as its ``run_test`` decides pass or fail:
 
 * the program is APPS's import prelude (sys, itertools, collections, math, numpy as np,
-  heapq, ...; the names its solutions rely on without importing them) + the solution;
+  heapq, ...; the names its solutions rely on without importing them) + the solution
+  (numpy only when the solution names ``np``: see PRELUDE);
   a solution that does not compile is ``compile_error``;
 * standard input problems (no ``fn_name``): each test's input (a list is joined with
   newlines) is the program's stdin, and its stdout, split into lines, is compared with the
@@ -38,6 +39,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import secrets
 import signal
 import sys
@@ -60,7 +62,11 @@ STDERR_TAIL_CHARS = 2000
 SOLUTION_FILE = "solution.py"
 
 # The names testing_util's prelude makes available to every solution, imported the same
-# way (numpy only where installed: a missing numpy must not fail every solution).
+# way. numpy (`np`) is imported only for a solution that mentions the name np: importing it
+# is ~75% of a test process's start-up here, and a solution that never names np cannot
+# tell the difference; where numpy is not installed, the name is simply missing.
+NUMPY_PRELUDE = "try:\n    import numpy as np\nexcept ImportError:\n    pass\n"
+NAMES_NP = re.compile(r"\bnp\b")
 PRELUDE = "\n".join(
     [
         "import sys",
@@ -74,10 +80,6 @@ PRELUDE = "\n".join(
         "from math import sqrt, sin, cos, tan, ceil, fabs, floor, gcd, exp, log, log2",
         "import fractions",
         "from typing import List, Tuple",
-        "try:",
-        "    import numpy as np",
-        "except ImportError:",
-        "    pass",
         "import random",
         "import heapq",
         "from heapq import *",
@@ -203,6 +205,11 @@ def _run_test(mode: str, index: int, test_input, expected, payload: dict, limit:
     return {"status": "fail", "error": f"test {index}: wrong answer", "got": got}
 
 
+def prelude_for(solution: str) -> str:
+    """APPS's prelude for `solution` (numpy included where the solution names np)."""
+    return PRELUDE + (NUMPY_PRELUDE if NAMES_NP.search(solution) else "")
+
+
 def check(context, payload: dict) -> dict:
     """The check of one sample (a sandbox handler). payload: {"solution": code,
     "fn_name": str | None, "inputs": [...], "outputs": [...], "time_limit_s"?,
@@ -213,12 +220,13 @@ def check(context, payload: dict) -> dict:
         raise ValueError(f"APPS tests: {len(inputs)} inputs but {len(outputs)} outputs")
     limit = float(payload.get("time_limit_s") or TIME_LIMIT_S)
     max_output = int(payload.get("max_output_bytes") or MAX_OUTPUT_BYTES)
-    program = PRELUDE + payload["solution"]
+    prelude = prelude_for(payload["solution"])
+    program = prelude + payload["solution"]
     result = {"n_tests": len(inputs), "n_run": 0}
     try:
         compile(program, SOLUTION_FILE, "exec")
     except SyntaxError as exc:
-        line = (exc.lineno or 0) - PRELUDE.count("\n")  # the solution's own line number
+        line = (exc.lineno or 0) - prelude.count("\n")  # the solution's own line number
         where = f" (line {line} of the solution)" if line > 0 else ""
         return {**result, "status": "compile_error", "error": f"{type(exc).__name__}: {exc.msg}{where}"}
     except ValueError as exc:  # source with null bytes
