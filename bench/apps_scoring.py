@@ -44,7 +44,7 @@ def main() -> None:
     raw = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
     rows = apps.parse_rows(raw, str(FIXTURE))
     problems = [{"task_id": f"apps/{r['problem_id']}", "difficulty": r["difficulty"]} for r in rows]
-    expected = {f"apps/{r['problem_id']}": r["tests"] for r in rows}
+    expected = {f"apps/{r['problem_id']}": apps.tests_of(r) for r in rows}
 
     def samples(marker):
         return [

@@ -207,8 +207,7 @@ def _synthetic_split(n_per_difficulty=(100, 300, 100)):
     rows, pid = [], 0
     for difficulty, n in zip(A.DIFFICULTIES, n_per_difficulty):
         for _ in range(n):
-            tests = {"inputs": ["1\n"], "outputs": ["1\n"]}
-            rows.append({"problem_id": pid, "difficulty": difficulty, "tests": tests})
+            rows.append({"problem_id": pid, "difficulty": difficulty, "n_tests": 1})
             pid += 1
     return rows
 
@@ -234,7 +233,7 @@ def test_the_default_subset_is_a_deterministic_stratified_sample():
 
 def test_select_flags_the_approximation_and_honours_an_ids_file(tmp_path):
     rows = _synthetic_split()
-    rows.append({"problem_id": 999, "difficulty": "interview", "tests": {"inputs": [], "outputs": []}})
+    rows.append({"problem_id": 999, "difficulty": "interview", "n_tests": 0})
     chosen, subset = APPS.select(rows, {"subset_seed": 3})
     assert subset["subset_approximation"] is True and subset["subset"].startswith("approximation")
     assert subset["n_problems_per_difficulty"] == {"introductory": 60, "interview": 180, "competition": 60}
@@ -263,7 +262,7 @@ def test_select_flags_the_approximation_and_honours_an_ids_file(tmp_path):
 )
 def test_a_bad_ids_file_is_a_clear_error(tmp_path, content, message):
     rows = _synthetic_split()
-    rows.append({"problem_id": 999, "difficulty": "interview", "tests": {"inputs": [], "outputs": []}})
+    rows.append({"problem_id": 999, "difficulty": "interview", "n_tests": 0})
     ids = tmp_path / "ids.txt"
     if content is not None:
         ids.write_text(content)

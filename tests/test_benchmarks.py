@@ -135,11 +135,11 @@ def _apps_reference_passes_and_corrupted_fails(benchmark):
     rows = _rows(benchmark, evaluation=True)
     parsed = benchmark.parse_rows(rows, "fixture")
     problems = [{"task_id": f"apps/{r['problem_id']}", "difficulty": r["difficulty"]} for r in parsed]
-    expected = {p["task_id"]: r["tests"] for p, r in zip(problems, parsed)}
+    expected = {p["task_id"]: benchmark.tests_of(r) for p, r in zip(problems, parsed)}
     references = [benchmark.reference_solution(row) for row in rows]
     corrupted = []
     for row, ref in zip(parsed, references):
-        fn_name = row["tests"]["fn_name"]
+        fn_name = row["fn_name"]
         if not fn_name:  # one more line of output
             corrupted.append(ref + "\nprint('corrupted')\n")
         elif "class Solution" in ref:  # the method redefined to return None

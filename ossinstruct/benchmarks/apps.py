@@ -206,7 +206,7 @@ class Apps(Benchmark):
                     f"config key {CONFIG_KEY}.problem_ids: {len(missing)} id(s) of {ids_file} are not in the "
                     f"APPS test split: {shown}"
                 )
-            untested = [i for i in ids if not by_id[i]["tests"]["inputs"]]
+            untested = [i for i in ids if not by_id[i]["n_tests"]]
             if untested:
                 raise InputError(
                     f"config key {CONFIG_KEY}.problem_ids: problem(s) {', '.join(map(str, untested[:10]))} of "
@@ -215,7 +215,7 @@ class Apps(Benchmark):
             chosen = [by_id[i] for i in ids]
             subset = {"subset": f"problem_ids file {ids_file}", "subset_approximation": False, "subset_seed": None}
         else:
-            tested = [r for r in rows if r["tests"]["inputs"]]
+            tested = [r for r in rows if r["n_tests"]]
             chosen = stratified_subset(tested, seed)
             counts = "/".join(str(PAPER_SUBSET[d]) for d in DIFFICULTIES)
             subset = {
@@ -227,7 +227,13 @@ class Apps(Benchmark):
         per_difficulty = {d: sum(r["difficulty"] == d for r in chosen) for d in DIFFICULTIES}
         return chosen, {**subset, "n_problems_per_difficulty": per_difficulty}
 
+    def tests_of(self, row: dict) -> dict:
+        """{inputs, outputs, fn_name} of a row (raw or parsed)."""
+        return parse_tests(row, f"APPS problem {row.get('problem_id')!r}")
+
     def parse_rows(self, rows: list[dict], where: str) -> list[dict]:
+        """The rows, checked (ids unique integers, difficulty known, input_output well
+        formed), each with its problem_id as an int, n_tests and fn_name."""
         require_fields(self.name, rows, ROW_FIELDS)
         parsed, seen = [], set()
         for i, row in enumerate(rows):
@@ -241,7 +247,12 @@ class Apps(Benchmark):
             seen.add(problem_id)
             if row["difficulty"] not in DIFFICULTIES:
                 raise InputError(f"{at}: difficulty {row['difficulty']!r} is not one of {', '.join(DIFFICULTIES)}")
-            parsed.append({**row, "problem_id": problem_id, "tests": parse_tests(row, at)})
+            # The tests are checked here but not kept (the test split's are ~1 GB of JSON):
+            # tests_of parses them again for the tasks in force.
+            tests = parse_tests(row, at)
+            parsed.append(
+                {**row, "problem_id": problem_id, "n_tests": len(tests["inputs"]), "fn_name": tests["fn_name"]}
+            )
         return parsed
 
     def prepare(self, *, path, version, limit, out_tasks, out_info, out_expected, settings=None) -> dict:
@@ -270,12 +281,12 @@ class Apps(Benchmark):
                     "difficulty": row["difficulty"],
                     "question": row["question"],
                     "starter_code": row.get("starter_code") or "",
-                    "fn_name": row["tests"]["fn_name"],
+                    "fn_name": row["fn_name"],
                     "url": row.get("url", ""),
-                    "n_tests": len(row["tests"]["inputs"]),
+                    "n_tests": row["n_tests"],
                 }
             )
-            expected[task_id] = row["tests"]
+            expected[task_id] = self.tests_of(row)
         info = {
             "benchmark": self.name,
             "source": described,
