@@ -261,11 +261,10 @@ class Apps(Benchmark):
         tests as out_expected ({task_id: {inputs, outputs, fn_name}}). `path`: a local
         .jsonl(.gz) of the test split in APPS's schema instead of the hub; `version` is
         recorded as given (APPS has no releases)."""
+        from ossinstruct.benchmarks.sources import describe_source
         from ossinstruct.files import write_json_atomic, write_jsonl_atomic
 
         spec = {"source": "file", "path": str(path)} if path else dict(self.default_source)
-        from ossinstruct.benchmarks.sources import describe_source
-
         described = describe_source(spec)
         rows = self.parse_rows(self.load_rows(spec), described)
         chosen, subset = self.select(rows, settings)
