@@ -147,6 +147,14 @@ def _samples(tasks):
         "pass",
         "APPS's prelude names, numpy included",
     )
+    add(4103, "import os\nos.chdir('/')\n" + _reference(4103), "pass", "changes directory first")
+    add(
+        4100,
+        "import sys\nt=int(input())\nfor _ in range(t):\n    n,k=map(int,input().split())\n    print(n//k,n%k)\n"
+        "sys.stdout.close()\n",
+        "pass",
+        "closes stdout after answering",
+    )
     add(4103, "def other(arr):\n    return 0\n", "compile_error", "no function fn_name")
     add(4103, "def longest_run(arr):\n    return arr[10]\n", "runtime_error", "raises IndexError")
     add(4103, "def longest_run(arr):\n    return len(set(arr))\n", "fail", "wrong answer")

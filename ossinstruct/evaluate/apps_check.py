@@ -167,8 +167,10 @@ def output_cap(expected, max_output: int) -> int:
 
 def _run_test(mode: str, index: int, test_input, expected, payload: dict, limit: float, max_output: int) -> dict:
     """{status, ...} of one test: pass, fail, timeout, runtime_error or compile_error."""
-    verdict_file = f"verdict-{index}-{secrets.token_hex(4)}.json"
-    argv = [sys.executable, "-I", os.path.abspath(apps_runner.__file__), mode, SOLUTION_FILE, verdict_file, str(limit)]
+    # Absolute paths: a solution that changes directory must not lose its verdict.
+    verdict_file = os.path.abspath(f"verdict-{index}-{secrets.token_hex(4)}.json")
+    runner = os.path.abspath(apps_runner.__file__)
+    argv = [sys.executable, "-I", runner, mode, os.path.abspath(SOLUTION_FILE), verdict_file, str(limit)]
     program = {"timeout_s": limit + STARTUP_ALLOWANCE_S, "max_output_bytes": output_cap(expected, max_output)}
     if mode == "stdin":
         program["stdin"] = "\n".join(test_input) if isinstance(test_input, list) else str(test_input)
@@ -181,7 +183,7 @@ def _run_test(mode: str, index: int, test_input, expected, payload: dict, limit:
             "class_based": "class Solution" in payload["solution"],
         }
         program["files"] = {test_file: json.dumps(test)}
-        argv.append(test_file)
+        argv.append(os.path.abspath(test_file))
     run = run_program(None, {"argv": argv, **program})
     verdict = _read_verdict(verdict_file)
     if _died_of_alarm(run):

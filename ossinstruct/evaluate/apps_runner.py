@@ -47,6 +47,13 @@ def _disarm() -> None:
     signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+def _flush_stdout() -> None:
+    try:  # the solution may have closed or replaced sys.stdout
+        sys.stdout.flush()
+    except Exception:
+        pass
+
+
 def _error_tail() -> str:
     return traceback.format_exc()[-ERROR_TAIL_CHARS:]
 
@@ -118,11 +125,11 @@ def run_stdin(solution_path: str, verdict_path: str, limit: float) -> int:
         pass  # APPS catches SystemExit: exit() ends the program, whatever its status
     except BaseException:
         _disarm()
-        sys.stdout.flush()
+        _flush_stdout()
         _write_verdict(verdict_path, {"stage": "run", "error": _error_tail()})
         return 1
     _disarm()
-    sys.stdout.flush()
+    _flush_stdout()
     _write_verdict(verdict_path, {"stage": "done"})
     return 0
 
