@@ -20,7 +20,7 @@ SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 @lru_cache(maxsize=1)
 def schema() -> dict:
     """The config schema, its benchmark names filled in from the benchmark registry."""
-    from ossinstruct.benchmarks import EVALUATED, REGISTRY  # imports this module: not at the top
+    from ossinstruct.benchmarks import EVALPLUS, EVALUATED, REGISTRY  # imports this module: not at the top
 
     loaded = yaml.safe_load(SCHEMA_PATH.read_text())
     loaded["$defs"]["benchmark_name"]["enum"] = list(REGISTRY)
@@ -29,7 +29,7 @@ def schema() -> dict:
     properties["decontamination"]["properties"]["benchmarks"]["default"] = [
         name for name, b in REGISTRY.items() if b.decontaminated_by_default
     ]
-    properties["evaluation"]["properties"]["benchmarks"]["default"] = list(EVALUATED)
+    properties["evaluation"]["properties"]["benchmarks"]["default"] = list(EVALPLUS)
     return loaded
 
 

@@ -118,7 +118,7 @@ def test_evaluation_defaults_are_the_papers():
     config = validate_config(copy.deepcopy(MINIMAL))
     ev = config["evaluation"]
     assert ev["decoding"] == {"temperature": 0.0, "max_new_tokens": 512}
-    assert ev["benchmarks"] == ["humaneval", "mbpp", "apps"] and ev["limit"] is None and ev["engine"] == "vllm"
+    assert ev["benchmarks"] == ["humaneval", "mbpp"] and ev["limit"] is None and ev["engine"] == "vllm"
     assert ev["scoring"] == {"solution": "raw", "min_time_limit": 1.0, "gt_time_limit_factor": 4.0, "memory_mb": 4096}
 
 

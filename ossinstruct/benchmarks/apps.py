@@ -151,6 +151,17 @@ def read_problem_ids(path: str | Path, key: str = f"{CONFIG_KEY}.problem_ids") -
     return ids
 
 
+def first_solution(row: dict) -> str | None:
+    """The first of a row's `solutions` (a JSON string list, or a list), None when it has none."""
+    solutions = row.get("solutions")
+    if isinstance(solutions, str):
+        try:
+            solutions = json.loads(solutions) if solutions.strip() else []
+        except json.JSONDecodeError:
+            solutions = []
+    return solutions[0] if isinstance(solutions, list) and solutions and isinstance(solutions[0], str) else None
+
+
 def extract_code(text: str) -> str:
     """The code of an instruct answer: the fenced block the response prefix opened, up to
     its closing fence (a model that opens a second fence first gets that one skipped)."""
@@ -183,6 +194,7 @@ class Apps(Benchmark):
     settings_key: ClassVar[str | None] = "apps"
     sampling: ClassVar[dict] = SAMPLING
     statuses: ClassVar[tuple[str, ...]] = STATUSES
+    has_reference_solutions: ClassVar[bool] = True
 
     def raw_strings(self, rows):
         require_fields(self.name, rows, ("question",))
@@ -283,6 +295,8 @@ class Apps(Benchmark):
                     "fn_name": row["fn_name"],
                     "url": row.get("url", ""),
                     "n_tests": row["n_tests"],
+                    # The first of APPS's solutions: the harness self-check's sample.
+                    "reference_solution": first_solution(row),
                 }
             )
             expected[task_id] = self.tests_of(row)
@@ -294,6 +308,8 @@ class Apps(Benchmark):
             "revision": None if path else spec["revision"],
             "version": version,
             "n_rows_split": len(rows),
+            "n_tasks_release": len(rows),
+            "n_tasks_without_reference": sum(t["reference_solution"] is None for t in tasks),
             **subset,
             "limit": limit,
             "n_tasks": len(tasks),
@@ -349,10 +365,21 @@ class Apps(Benchmark):
             completion = text[: min(ends)] if ends else text
         return {"completion": completion, "solution": completion}
 
-    def reference_solution(self, row: dict) -> str:
-        """The first of a raw row's reference solutions (APPS's `solutions`, a JSON list)."""
-        solutions = json.loads(row["solutions"]) if isinstance(row["solutions"], str) else row["solutions"]
-        return solutions[0]
+    def reference_solution(self, problem: dict) -> str:
+        """The first of APPS's solutions of a task (or a raw row). A problem without one (a
+        few APPS rows have none) gets a program that prints nothing, which fails."""
+        solution = problem["reference_solution"] if "reference_solution" in problem else first_solution(problem)
+        return solution if solution is not None else "# APPS gives no solution for this problem\n"
+
+    def corrupted_solution(self, problem: dict, solution: str) -> str:
+        """A wrong version of a solution: one more line of output (standard input), or the
+        function (on class Solution where the solution has one) redefined to return None."""
+        fn_name = problem["fn_name"] if "fn_name" in problem else parse_tests(problem, "APPS row")["fn_name"]
+        if not fn_name:
+            return solution + "\nprint('corrupted')\n"
+        if "class Solution" in solution:
+            return f"{solution}\n\nclass Solution:\n    def {fn_name}(self, *args, **kwargs):\n        return None\n"
+        return f"{solution}\n\ndef {fn_name}(*args, **kwargs):\n    return None\n"
 
     def variant_of(self, problem: dict) -> str:
         if problem.get("difficulty") not in DIFFICULTIES:
@@ -414,7 +441,7 @@ class Apps(Benchmark):
                     checks[i] = {"status": "sandbox_error", "error": f"{job.status}: {(job.error or '')[-500:]}"}
         return checks
 
-    def result_extras(self, info: dict, settings: dict) -> dict:
+    def result_extras(self, info: dict, settings: dict, pass_at_1: dict | None = None) -> dict:
         from ossinstruct.evaluate import apps_check
 
         keys = ("subset", "subset_approximation", "subset_seed", "n_problems_per_difficulty", "source", "revision")

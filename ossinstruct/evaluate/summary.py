@@ -236,6 +236,23 @@ def check_result(result, where: str) -> None:
     )
 
 
+def paper_variant(benchmark: str, variant: str) -> str:
+    """The paper's name of a variant (MultiPL-E's js and rs are javascript and rust there)."""
+    plugin = REGISTRY.get(benchmark)
+    return (getattr(plugin, "paper_variants", None) or {}).get(variant, variant)
+
+
+def result_notes(results: Sequence[dict]) -> list[str]:
+    """The notes result files carry (e.g. MultiPL-E's Java Pair bug of the paper's harness),
+    each once, in result order."""
+    notes = []
+    for result in results:
+        for note in result.get("notes") or []:
+            if isinstance(note, str) and note not in notes:
+                notes.append(note)
+    return notes
+
+
 def variant_label(benchmark: str, variant: str) -> str:
     """ "HumanEval", "HumanEval+", "MBPP+", "MultiPL-E java", ..."""
     name = BENCHMARK_NAMES.get(benchmark, benchmark)
@@ -289,7 +306,7 @@ def protocol_notes(row: Mapping) -> list[str]:
         notes.append(
             f"{row['model']} on {name}: scored on {name}+ {found}; the paper used {expected} (evalplus 1895d2f)."
         )
-    if row.get("prompt") == "completion":
+    if expected and row.get("prompt") == "completion":  # an EvalPlus benchmark's base-model protocol
         notes.append(
             f"{row['model']} on {name}: evalplus 0.3.1's base-model prompt and stop "
             f"strings; the paper's base rows used the EvalPlus leaderboard's of the time "
@@ -338,7 +355,7 @@ def summary_rows(
         n_passed = result.get("n_passed") if isinstance(result.get("n_passed"), Mapping) else {}
         for variant in _variant_order(result["pass@1"]):
             ours = _percent(result["pass@1"][variant])
-            theirs = paper_scores.get(variant)
+            theirs = paper_scores.get(paper_variant(result["benchmark"], variant))
             rows.append(
                 {
                     "model": result["model"],
@@ -414,7 +431,7 @@ def summary_markdown(rows: Sequence[dict], paper: dict, results: Sequence[dict] 
         lines += ["> **⚠ Partial runs, not comparable to the paper:**"]
         lines += [f"> - {partial_note(r)}" for r in partial]
         lines += [""]
-    protocol = [note for r in runs.values() for note in protocol_notes(r)]
+    protocol = [note for r in runs.values() for note in protocol_notes(r)] + result_notes(results)
     if protocol:
         lines += ["> **⚠ Not measured as the paper's numbers were:**"]
         lines += [f"> - {note}" for note in protocol]
