@@ -401,3 +401,47 @@ def test_the_prelude_imports_numpy_only_for_solutions_that_name_np():
     assert "import numpy as np" in C.prelude_for("print(np.zeros(3))")
     assert "import numpy as np" not in C.prelude_for("import numpy\nprint(numpy.zeros(3))  # snp")
     assert "from heapq import *" in C.prelude_for("") and C.prelude_for("").endswith("\n")
+
+
+def test_the_generic_scorer_gives_pass_at_1_per_difficulty_and_the_subset_flag(tasks, tmp_path):
+    """eval_score's per-sample path (sampled_score) on APPS: the self-check's reference
+    samples pass; an interview task's corrupted sample halves interview's pass@1."""
+    from ossinstruct.evaluate.reference import reference_samples
+    from ossinstruct.evaluate.sampled_score import score_sampled
+    from ossinstruct.files import read_jsonl, write_jsonl_atomic
+
+    ids = tmp_path / "ids.txt"
+    ids.write_text("4100\n4103\n4104\n4105\n")
+    paths = {name: tmp_path / name for name in ("tasks.jsonl", "info.json", "expected.json")}
+    info = APPS.prepare(
+        path=str(FIXTURE),
+        version=None,
+        limit=None,
+        out_tasks=paths["tasks.jsonl"],
+        out_info=paths["info.json"],
+        out_expected=paths["expected.json"],
+        settings={"problem_ids": str(ids)},
+    )
+    assert reference_samples("apps", paths["tasks.jsonl"], tmp_path / "samples.jsonl") == 4
+    samples = list(read_jsonl(tmp_path / "samples.jsonl"))
+    problems = {p["task_id"]: p for p in read_jsonl(paths["tasks.jsonl"])}
+    for s in samples:
+        if s["task_id"] == "apps/4104":
+            s["solution"] = APPS.corrupted_solution(problems["apps/4104"], s["solution"])
+    write_jsonl_atomic(tmp_path / "samples.jsonl", samples)
+    result = score_sampled(
+        "apps",
+        model="reference-solutions",
+        samples_path=tmp_path / "samples.jsonl",
+        tasks_path=paths["tasks.jsonl"],
+        info=info,
+        expected_path=paths["expected.json"],
+        out_result=tmp_path / "apps.json",
+        out_tasks=tmp_path / "apps.tasks.jsonl",
+        settings={"problem_ids": str(ids)},
+        workers=2,
+    )
+    assert result["pass@1"] == {"introductory": 1.0, "interview": 0.5, "competition": 1.0, "overall": 0.75}
+    assert result["subset_approximation"] is False and result["subset"] == f"problem_ids file {ids}"
+    assert result["statuses"]["interview"] == {"fail": 1, "pass": 1}
+    assert json.loads((tmp_path / "apps.json").read_text())["pass@1"] == result["pass@1"]
