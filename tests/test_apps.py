@@ -445,3 +445,40 @@ def test_the_generic_scorer_gives_pass_at_1_per_difficulty_and_the_subset_flag(t
     assert result["subset_approximation"] is False and result["subset"] == f"problem_ids file {ids}"
     assert result["statuses"]["interview"] == {"fail": 1, "pass": 1}
     assert json.loads((tmp_path / "apps.json").read_text())["pass@1"] == result["pass@1"]
+
+
+def test_the_workflow_scores_the_self_check_on_apps(tmp_path):
+    """Snakemake's eval_data, eval_reference and eval_score_sampled for APPS on the fixture
+    (a local data file and an ids file in the config): every reference passes."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((root / "presets" / "demo.yaml").read_text())
+    (tmp_path / "ids.txt").write_text("4100\n4103\n4104\n4105\n")
+    config["evaluation"].update(
+        benchmarks=["apps"],
+        data={"apps": {"path": str(FIXTURE)}},
+        apps={"problem_ids": str(tmp_path / "ids.txt")},
+    )
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    snakemake = shutil.which("snakemake") or str(Path(sys.executable).parent / "snakemake")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    done = subprocess.run(
+        [snakemake, "--cores", "2", "--configfile", str(tmp_path / "config.yaml"), "--directory", str(tmp_path)]
+        + ["results/eval/reference-solutions/apps.json"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "results/eval/reference-solutions/apps.json").read_text())
+    assert result["pass@1"] == {"introductory": 1.0, "interview": 1.0, "competition": 1.0, "overall": 1.0}
+    assert result["n_tasks"] == 4 and result["subset_approximation"] is False
