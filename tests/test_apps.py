@@ -298,6 +298,7 @@ def test_prepare_writes_tasks_tests_and_provenance(tmp_path, rows):
         settings={"subset_seed": 0, "problem_ids": None},
     )
     assert info["n_tasks"] == 300 and info["n_rows_split"] == 360 and info["subset_approximation"]
+    assert info["n_tasks_release"] == 300  # the subset is the benchmark the paper scored
     assert info["sha256"] and json.loads(out["info.json"].read_text()) == info
     tasks = [json.loads(line) for line in out["tasks.jsonl"].read_text().splitlines()]
     expected = json.loads(out["expected.json"].read_text())
@@ -307,6 +308,10 @@ def test_prepare_writes_tasks_tests_and_provenance(tmp_path, rows):
     assert call["fn_name"] == "twoSum" and expected[call["task_id"]]["outputs"][0] == [0, 1]
     extras = APPS.result_extras(info, {})
     assert extras["subset_approximation"] is True and "approximation" in extras["subset"]
+    assert extras["notes"] == [f"APPS: {info['subset']}."]
+    from ossinstruct.evaluate.summary import result_notes
+
+    assert result_notes([extras]) == extras["notes"]
     # limit: the first N tasks of the subset.
     limited = APPS.prepare(
         path=str(split),
@@ -317,7 +322,7 @@ def test_prepare_writes_tasks_tests_and_provenance(tmp_path, rows):
         out_expected=tmp_path / "e4.json",
         settings={},
     )
-    assert limited["task_ids"] == info["task_ids"][:4]
+    assert limited["task_ids"] == info["task_ids"][:4] and limited["n_tasks_release"] == 300
 
 
 def test_a_malformed_row_names_its_problem(tmp_path):
@@ -443,6 +448,7 @@ def test_the_generic_scorer_gives_pass_at_1_per_difficulty_and_the_subset_flag(t
     )
     assert result["pass@1"] == {"introductory": 1.0, "interview": 0.5, "competition": 1.0, "overall": 0.75}
     assert result["subset_approximation"] is False and result["subset"] == f"problem_ids file {ids}"
+    assert result["notes"] == [] and result["data"]["n_tasks_release"] == result["n_tasks"] == 4
     assert result["statuses"]["interview"] == {"fail": 1, "pass": 1}
     assert json.loads((tmp_path / "apps.json").read_text())["pass@1"] == result["pass@1"]
 

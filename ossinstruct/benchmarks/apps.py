@@ -280,6 +280,7 @@ class Apps(Benchmark):
         described = describe_source(spec)
         rows = self.parse_rows(self.load_rows(spec), described)
         chosen, subset = self.select(rows, settings)
+        n_subset = len(chosen)
         if limit:
             chosen = chosen[:limit]
         tasks, expected = [], {}
@@ -308,7 +309,9 @@ class Apps(Benchmark):
             "revision": None if path else spec["revision"],
             "version": version,
             "n_rows_split": len(rows),
-            "n_tasks_release": len(rows),
+            # The benchmark as the paper scored it is the subset (300 problems), not the
+            # split: the summary calls a run partial only when `limit` cut the subset.
+            "n_tasks_release": n_subset,
             "n_tasks_without_reference": sum(t["reference_solution"] is None for t in tasks),
             **subset,
             "limit": limit,
@@ -455,6 +458,8 @@ class Apps(Benchmark):
             },
             "grader": f"ossinstruct APPS grader v{apps_check.GRADER_VERSION} (hendrycks/apps testing_util semantics)",
             "time_limit_s_per_test": apps_check.TIME_LIMIT_S,
+            # The summary prints result notes under its tables.
+            "notes": [f"APPS: {info['subset']}."] if info.get("subset_approximation") else [],
         }
 
 
