@@ -274,7 +274,7 @@ class Apps(Benchmark):
         .jsonl(.gz) of the test split in APPS's schema instead of the hub; `version` is
         recorded as given (APPS has no releases)."""
         from ossinstruct.benchmarks.sources import describe_source
-        from ossinstruct.files import write_json_atomic, write_jsonl_atomic
+        from ossinstruct.files import write_json_atomic, write_jsonl_atomic, write_text_atomic
 
         spec = {"source": "file", "path": str(path)} if path else dict(self.default_source)
         described = describe_source(spec)
@@ -323,7 +323,8 @@ class Apps(Benchmark):
 
             info["sha256"] = sha256_file(path)
         write_jsonl_atomic(out_tasks, tasks)
-        write_json_atomic(out_expected, expected)
+        # Compact: the tests of 300 APPS problems are tens of MB of JSON.
+        write_text_atomic(out_expected, json.dumps(expected, ensure_ascii=False, separators=(",", ":")) + "\n")
         write_json_atomic(out_info, info)
         return info
 
