@@ -32,7 +32,8 @@ there is one) + "\\nUse Standard Input format" or "\\nUse Call-Based format" +
 paper's numbers). ``instruct`` puts the problem in the Magicoder template (the authors'
 HumanEval instruction, "Write a solution to the following problem:", with the starter
 code in a fence and APPS's format line) and takes the code of the fenced block.
-The grader is ossinstruct/evaluate/apps_check.py (APPS's testing semantics).
+The grader is ossinstruct/evaluate/apps_check.py (APPS's testing semantics). The harness
+self-check (evaluation.self_check) scores each task's first APPS solution.
 """
 
 from __future__ import annotations
