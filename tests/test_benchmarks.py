@@ -113,6 +113,9 @@ def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name
     from ossinstruct.evaluate.score import check_solutions, pass_at_1
 
     benchmark = B.REGISTRY[name]
+    if name == "apps":  # its tests are in the expected file, its subset needs a config
+        _apps_reference_passes_and_corrupted_fails(benchmark, tmp_path)
+        return
     if benchmark.per_sample_scoring:
         _per_sample_reference_check(benchmark, tmp_path)
         return
@@ -129,6 +132,37 @@ def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name
     n = len(problems)
     assert pass_at_1(checks[:n])["n_passed"] == {"base": n, "plus": n}
     assert pass_at_1(checks[n:])["n_passed"] == {"base": 0, "plus": 0}
+
+
+def _apps_reference_passes_and_corrupted_fails(benchmark, tmp_path):
+    """APPS: the tasks its prepare writes from the fixture (every row, by an ids file), its
+    reference solutions pass and corrupted ones fail, with the tests of its expected file."""
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(str(row["problem_id"]) for row in _rows(benchmark, evaluation=True)))
+    benchmark.prepare(
+        path=str(FIXTURES / "apps.eval.jsonl"),
+        version=None,
+        limit=None,
+        out_tasks=tmp_path / "tasks.jsonl",
+        out_info=tmp_path / "info.json",
+        out_expected=tmp_path / "expected.json",
+        settings={"problem_ids": str(ids)},
+    )
+    from ossinstruct.evaluate.sampled_score import load_expected_file
+    from ossinstruct.files import read_jsonl
+
+    problems = list(read_jsonl(tmp_path / "tasks.jsonl"))
+    expected = load_expected_file(tmp_path / "expected.json")
+    references = [benchmark.reference_solution(p) for p in problems]
+    samples = [{"task_id": p["task_id"], "sample": 0, "solution": ref} for p, ref in zip(problems, references)]
+    samples += [
+        {"task_id": p["task_id"], "sample": 1, "solution": benchmark.corrupted_solution(p, ref)}
+        for p, ref in zip(problems, references)
+    ]
+    checks = benchmark.check_samples(problems, samples, expected, workers=1, cache_dir=None, settings={})
+    n = len(problems)
+    assert [c["status"] for c in checks[:n]] == ["pass"] * n, checks[:n]
+    assert [c["status"] for c in checks[n:]] == ["fail"] * n, checks[n:]
 
 
 # MultiPL-E has no reference solutions: hand-written correct and wrong completions of its
