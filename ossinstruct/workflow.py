@@ -317,10 +317,16 @@ def benchmark_settings(config: dict, benchmark: str) -> dict:
     return dict(config["evaluation"].get(key) or {}) if key else {}
 
 
-def eval_data_identity(config: dict, benchmark: str) -> dict:
-    """What the tasks in force depend on besides the data file: the benchmark's settings
-    block where it has one (MultiPL-E's languages), and its limit."""
-    return {"limit": eval_limit(config, benchmark), "settings": benchmark_settings(config, benchmark)}
+def settings_identity(settings: dict) -> dict:
+    """A settings block for rule params: a value naming an existing file (APPS's problem
+    ids) becomes that file's sha256, so editing the file reruns and moving it does not."""
+    out = {}
+    for key, value in settings.items():
+        if isinstance(value, str) and value and Path(value).is_file():
+            out[key] = {"sha256": file_sha256(value)}
+        else:
+            out[key] = value
+    return out
 
 
 def eval_limit(config: dict, benchmark: str) -> int | None:

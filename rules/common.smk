@@ -200,8 +200,9 @@ def eval_data_spec(wildcards):
     spec = config["evaluation"]["data"].get(wildcards.benchmark) or {}
     path = wf.eval_data_path(config, wildcards.benchmark)
     identity = wf.content_identity({"path": path}) if path else {"path": None}
-    settings = wf.benchmark_settings(config, wildcards.benchmark)
-    # A benchmark's settings block (MultiPL-E's languages) decides its tasks too.
+    settings = wf.settings_identity(wf.benchmark_settings(config, wildcards.benchmark))
+    # A benchmark's settings block (MultiPL-E's languages, APPS's problem ids file by its
+    # content) decides its tasks too.
     return {
         **identity,
         "version": spec.get("version"),

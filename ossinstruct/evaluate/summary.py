@@ -315,9 +315,15 @@ def protocol_notes(row: Mapping) -> list[str]:
     return notes
 
 
-def _variant_order(variants) -> list[str]:
-    # base before plus whatever the file's key order; other variants as given.
+def _variant_order(variants, benchmark: str | None = None) -> list[str]:
+    # base before plus whatever the file's key order; then the benchmark's own variants in
+    # its order (the paper's columns), then its overall/average, then any others as given.
+    plugin = REGISTRY.get(benchmark) if benchmark else None
+    declared = list(getattr(plugin, "variants", ()) or ())
+    overall = [getattr(plugin, "overall_variant", None), "overall", "average"]
     first = [v for v in ("base", "plus") if v in variants]
+    first += [v for v in declared if v in variants and v not in first]
+    first += [v for v in dict.fromkeys(overall) if v and v in variants and v not in first]
     return first + [v for v in variants if v not in first]
 
 
@@ -353,7 +359,7 @@ def summary_rows(
                 raise ValueError(f"{where}: {exc}") from None
         paper_scores = paper_row["scores"].get(result["benchmark"], {}) if paper_row else {}
         n_passed = result.get("n_passed") if isinstance(result.get("n_passed"), Mapping) else {}
-        for variant in _variant_order(result["pass@1"]):
+        for variant in _variant_order(result["pass@1"], result["benchmark"]):
             ours = _percent(result["pass@1"][variant])
             theirs = paper_scores.get(paper_variant(result["benchmark"], variant))
             rows.append(
@@ -461,7 +467,7 @@ def summary_markdown(rows: Sequence[dict], paper: dict, results: Sequence[dict] 
 
 
 def _benchmark_table(benchmark: str, rows: list[dict], paper: dict) -> list[str]:
-    variants = _variant_order(dict.fromkeys(r["variant"] for r in rows))
+    variants = _variant_order(dict.fromkeys(r["variant"] for r in rows), benchmark)
     header = ["Model", "Paper row", "Tasks"]
     align = ["---", "---", "---:"]
     for variant in variants:
@@ -653,7 +659,7 @@ STUDY_SUMMARY_VARIANTS = ("average", "overall")  # a many-variant benchmark show
 def _study_columns(rows: Sequence[dict]) -> list[tuple[str, str]]:
     columns = []
     for benchmark in _benchmark_order(r["benchmark"] for r in rows):
-        variants = _variant_order(dict.fromkeys(r["variant"] for r in rows if r["benchmark"] == benchmark))
+        variants = _variant_order(dict.fromkeys(r["variant"] for r in rows if r["benchmark"] == benchmark), benchmark)
         if len(variants) > 2:
             variants = [v for v in variants if v in STUDY_SUMMARY_VARIANTS] or variants
         columns += [(benchmark, v) for v in variants]
