@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ossinstruct.config import (
+    DATASET_KINDS,
     REFERENCE_MODEL,
     dataset_specs,
     evaluated_models,
@@ -36,6 +37,8 @@ TOKEN_FIGURE = DATASET + "figures/token_lengths.png"
 LANGUAGE_FIGURE = DATASET + "figures/languages.png"
 PUSHED = DATASET + "pushed.json"
 BENCHMARK_STRINGS = "results/decontamination/{benchmark}.strings.jsonl"
+# Comment-function pairs of the documents behind one seed shard (paper §4.2, Table 6).
+MINED_PAIRS = "results/comment-pairs/{corpus}/{lang}/{shard}.jsonl"
 SIMILARITY_FIGURE = "results/datasets/humaneval_similarity.png"
 
 CHECKPOINT = "results/checkpoints/{checkpoint}"
@@ -79,6 +82,8 @@ DEFAULT_RESOURCES = {
     "dataset_card": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
     "humaneval_similarity": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 1},
     "push_dataset": {"runtime": 30, "mem_mb": 4000, "cpus_per_task": 1},
+    "mine_comment_pairs": {"runtime": 120, "mem_mb": 8000, "cpus_per_task": 1},
+    "comment_pairs": {"runtime": 60, "mem_mb": 32000, "cpus_per_task": 1},
 }
 
 
@@ -94,11 +99,19 @@ def seed_shards(config: dict, corpus: str, lang: str) -> list[str]:
     return [shard_name(k) for k, _ in enumerate(seedlib.shard_counts(config, corpus, lang))]
 
 
+def generation_shards(config: dict, entry: dict, lang: str) -> list[str]:
+    """The seed shards a generation entry turns into generations: all, or the first
+    max_shards[lang] of them."""
+    shards = seed_shards(config, entry["corpus"], lang)
+    limit = entry.get("max_shards", {}).get(lang)
+    return shards if limit is None else shards[:limit]
+
+
 def generation_targets(config: dict) -> list[str]:
     targets = []
     for entry in config["generations"]:
         for lang in generation_languages(config, entry):
-            for shard in seed_shards(config, entry["corpus"], lang):
+            for shard in generation_shards(config, entry, lang):
                 names = {"teacher": entry["teacher"], "corpus": entry["corpus"], "lang": lang, "shard": shard}
                 targets += [GENERATIONS.format(**names), GENERATION_STATS.format(**names)]
     return targets
@@ -106,16 +119,17 @@ def generation_targets(config: dict) -> list[str]:
 
 def shard_paths(config: dict, teacher: str, corpus: str) -> list[str]:
     """Every generation shard of (teacher, corpus), in a fixed order: language, shard."""
+    entry = generation_entry(config, teacher, corpus)
     return [
         GENERATIONS.format(teacher=teacher, corpus=corpus, lang=lang, shard=shard)
         for lang in config["corpora"][corpus]["languages"]
-        for shard in seed_shards(config, corpus, lang)
+        for shard in generation_shards(config, entry, lang)
     ]
 
 
 def dataset_kind(config: dict, dataset: str) -> str:
     spec = dataset_specs(config)[dataset]
-    return next(k for k in ("generations", "evol", "subset_of") if k in spec)
+    return next(k for k in DATASET_KINDS if k in spec)
 
 
 def datasets_of_kind(config: dict, kind: str) -> list[str]:
@@ -132,6 +146,24 @@ def name_pattern(names: list[str]) -> str:
 def dataset_generation_shards(config: dict, dataset: str) -> list[str]:
     spec = dataset_specs(config)[dataset]
     return [p for pair in spec.get("generations", []) for p in shard_paths(config, pair["teacher"], pair["corpus"])]
+
+
+def mined_pair_paths(config: dict, dataset: str) -> list[str]:
+    """The mined pairs of every seed shard of a comment_pairs dataset's corpora, in a fixed
+    order: corpus, language, shard (the seeds' order)."""
+    spec = dataset_specs(config)[dataset]["comment_pairs"]
+    return [
+        MINED_PAIRS.format(corpus=corpus, lang=lang, shard=shard)
+        for corpus in spec["corpora"]
+        for lang in config["corpora"][corpus]["languages"]
+        for shard in seed_shards(config, corpus, lang)
+    ]
+
+
+def comment_pairs_reference(config: dict, dataset: str) -> list[str]:
+    """The decontaminated.jsonl whose count a comment_pairs dataset matches (size.same_as)."""
+    size = dataset_specs(config)[dataset]["comment_pairs"]["size"]
+    return [DECONTAMINATED.format(dataset=size["same_as"])] if isinstance(size, dict) else []
 
 
 def dataset_targets(config: dict) -> list[str]:
@@ -348,7 +380,7 @@ def teachers_needing_run(config: dict, root: str | Path = ".") -> set[str]:
         if entry["teacher"] in needed:
             continue
         for lang in generation_languages(config, entry):
-            for shard in seed_shards(config, entry["corpus"], lang):
+            for shard in generation_shards(config, entry, lang):
                 path = GENERATIONS.format(teacher=entry["teacher"], corpus=entry["corpus"], lang=lang, shard=shard)
                 if not (root / path).exists():
                     needed.add(entry["teacher"])
