@@ -211,6 +211,14 @@ def _name_of(node, lang: str) -> str:
     return ""
 
 
+def _node_type(node, lang: str) -> str:
+    """The node's type; a C++ definition without a return type is a constructor or
+    destructor (the grammar has no node of its own for them)."""
+    if lang == "cpp" and node.child_by_field_name("type") is None:
+        return "constructor_declaration"
+    return node.type
+
+
 def _outer(node):
     """The definition with what belongs to its signature: decorators, templates, export."""
     while node.parent is not None and node.parent.type in WRAPPERS:
@@ -285,7 +293,14 @@ def iter_pairs(text: str, lang: str) -> Iterator[Pair]:
         head = _first_line_start(_outer(node))
         if not _only_space_before(source, head.start_byte):
             continue  # shares its first line with other code: no clean signature
-        kind, comment_text, body_start = "comment", None, body.start_byte
+        kind, comment_text, body_start, body_end = "comment", None, body.start_byte, body.end_byte
+        if lang == "python":
+            # tree-sitter's block takes the comments after its last statement; they are not
+            # the body's (Python's ast ends the function at its last statement too).
+            statements = [c for c in body.named_children if c.type not in COMMENT_TYPES]
+            if not statements:
+                continue
+            body_end = statements[-1].end_byte
         if lang == "python":
             docstring = _python_docstring(body)
             if docstring is not None:
@@ -315,14 +330,14 @@ def iter_pairs(text: str, lang: str) -> Iterator[Pair]:
             comment=comment_text,
             signature=signature,
             problem=_text(source, start_byte, body_start),
-            solution=_text(source, body_start, body.end_byte),
+            solution=_text(source, body_start, body_end),
             start_byte=start_byte,
             body_start_byte=body_start,
-            end_byte=body.end_byte,
+            end_byte=body_end,
             start_line=source.count(b"\n", 0, start_byte) + 1,
             def_line=head.start_point[0] + 1,
-            end_line=body.end_point[0] + 1,
-            node_type=node.type,
+            end_line=source.count(b"\n", 0, body_end) + 1,
+            node_type=_node_type(node, lang),
             kind=kind,
         )
 
