@@ -1,0 +1,166 @@
+"""The paper's §4 and Appendix C.3 studies as presets (Tables 5, 6, 7, 10): each one
+validates on top of config.yaml, targets exactly its table's cells, and, run after a
+finished main study, schedules only its new jobs (no seed drawn, no teacher request sent
+and no checkpoint trained twice)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+from test_workflow import OFFLINE_ENV, planned_jobs
+
+from ossinstruct.config import evaluated_models, load_config
+from ossinstruct.evaluate.summary import find_paper_row, load_paper_results
+from ossinstruct.workflow import all_targets
+
+STUDIES = ["table5", "table6", "table7", "table10"]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+
+# The jobs each study adds to a finished main study. Every study reruns the summary (its
+# own table); Tables 6 and 7 add a dataset, so Figure 3 (similarity to HumanEval) is
+# redrawn with it.
+NEW_JOBS = {
+    "table5": {"train": 2, "eval_generate": 2, "eval_score": 2, "eval_summary": 1, "all": 1},
+    "table10": {"train": 1, "eval_generate": 1, "eval_score": 1, "eval_summary": 1, "all": 1},
+    "table6": {
+        "mine_comment_pairs": 80,  # one per seed shard: the seed documents, read again
+        "comment_pairs": 1,
+        "decontamination_match": 5,
+        "decontamination_merge": 1,
+        "training_set": 1,
+        "dataset_card": 1,
+        "humaneval_similarity": 1,
+        "train": 1,
+        "eval_generate": 1,
+        "eval_score": 1,
+        "eval_summary": 1,
+        "all": 1,
+    },
+    "table7": {
+        "generate": 20,  # Mixtral on 20 of the main study's 80 seed shards: no new seeds
+        "clean_generations": 1,
+        "decontamination_match": 5,
+        "decontamination_merge": 1,
+        "training_set": 1,
+        "dataset_card": 1,
+        "humaneval_similarity": 1,
+        "train": 1,
+        "eval_generate": 4,  # the student and the teacher, on HumanEval+ and MBPP+
+        "eval_score": 4,
+        "eval_summary": 1,
+        "all": 1,
+    },
+}
+
+
+def study_config(name: str) -> dict:
+    return load_config(REPO / "config.yaml", REPO / "presets" / f"{name}.yaml")
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_preset_validates_and_every_model_names_a_row_of_its_table(name):
+    config = study_config(name)
+    paper = load_paper_results()
+    table_rows = paper["tables"][name]["rows"]
+    rows = {m: spec["paper_row"] for m, spec in evaluated_models(config).items()}
+    assert all(row and row.startswith(f"{name}:") for row in rows.values()), rows
+    for row in rows.values():
+        find_paper_row(paper, row, "humaneval")
+    # Every row of the paper's table is a model here (its cells are the targets).
+    assert sorted(row.split(":", 1)[1] for row in rows.values()) == sorted(table_rows)
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_preset_targets_are_the_tables_cells(name):
+    config = study_config(name)
+    main = load_config(REPO / "config.yaml")
+    targets = set(all_targets(config))
+    evals = {t for t in targets if t.startswith("results/eval/") and t.count("/") == 3}
+    benchmarks = {"table5": ["humaneval"], "table6": ["humaneval"], "table7": ["humaneval", "mbpp"]}
+    expected = {
+        f"results/eval/{m}/{b}.json" for m in evaluated_models(config) for b in benchmarks.get(name, ["humaneval"])
+    }
+    expected |= {f"results/eval/reference-solutions/{b}.json" for b in benchmarks.get(name, ["humaneval"])}
+    assert evals == expected
+    # The main study's shared specs are the same: the same checkpoint / evaluation files.
+    shared = {m["name"]: m for m in main["models"]}
+    for model in config["models"]:
+        if model["name"] in shared:
+            same = {k: v for k, v in model.items() if k != "paper_row"}
+            assert same == {k: v for k, v in shared[model["name"]].items() if k != "paper_row"}
+    assert config["datasets"][: len(main["datasets"])] == main["datasets"]
+
+
+def outputs_of_dry_run(text: str) -> set[str]:
+    outputs = set()
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("output: "):
+            outputs.update(p.strip() for p in line[len("output: ") :].split(","))
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def finished_main_study(tmp_path_factory):
+    """A work directory where the main study (config.yaml) is finished: every output of
+    its DAG exists (empty files, checkpoint directories), stamped by `snakemake --touch`,
+    which also records each job's params and code as a real run does."""
+    root = tmp_path_factory.mktemp("main-study")
+    shutil.copy(REPO / "config.yaml", root / "config.yaml")
+    shutil.copytree(REPO / "presets", root / "presets")
+    env = {**OFFLINE_ENV, "OPENAI_API_KEY": "sk-not-used"}  # --touch sends no request
+
+    def run(*args):
+        result = subprocess.run([*SNAKEMAKE, *args], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    outputs = outputs_of_dry_run(run("-n"))
+    assert len(outputs) > 300
+    for output in outputs:
+        path = root / output
+        if re.fullmatch(r"results/checkpoints/[^/]+", output):
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+    run("--touch", "--cores", "1")
+    assert "Nothing to be done" in run("-n")
+    return root, run
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_study_after_the_main_study_schedules_only_its_new_jobs(finished_main_study, name):
+    root, run = finished_main_study
+    output = run("-n", "--configfile", f"presets/{name}.yaml")
+    assert planned_jobs(output) == NEW_JOBS[name]
+    # None of the main study's seeds, generations or checkpoints is rebuilt.
+    for line in output.splitlines():
+        if line.strip().startswith("output: "):
+            assert "results/seeds/" not in line
+            assert "gpt-3.5-turbo-1106" not in line
+            for model in ("Magicoder-CL-7B,", "CodeLlama-Python-7B/"):
+                assert f"results/checkpoints/{model}" not in line
+
+
+def test_slurm_profile_dry_run_gives_mixtral_two_gpus(finished_main_study):
+    root, run = finished_main_study
+    shutil.copytree(REPO / "slurm", root / "slurm", dirs_exist_ok=True)
+    env = {**OFFLINE_ENV, "OPENAI_API_KEY": "sk-not-used"}
+    result = subprocess.run(
+        [*SNAKEMAKE, "--profile", "slurm", "-n", "--configfile", "presets/table7.yaml"],
+        cwd=root,
+        env={**env, "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    generate = [block for block in result.stdout.split("\n\n") if "rule generate:" in block]
+    assert len(generate) == 20 and all("gpu=2" in block for block in generate)
