@@ -5,6 +5,7 @@ and no checkpoint trained twice)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ from conftest import REPO
 from test_workflow import OFFLINE_ENV, planned_jobs
 
 from ossinstruct.config import evaluated_models, load_config
-from ossinstruct.evaluate.summary import find_paper_row, load_paper_results
+from ossinstruct.evaluate.summary import find_paper_row, load_paper_results, summary_markdown, summary_rows
 from ossinstruct.workflow import all_targets
 
 STUDIES = ["table5", "table6", "table7", "table10"]
@@ -164,3 +165,76 @@ def test_slurm_profile_dry_run_gives_mixtral_two_gpus(finished_main_study):
     assert result.returncode == 0, result.stderr
     generate = [block for block in result.stdout.split("\n\n") if "rule generate:" in block]
     assert len(generate) == 20 and all("gpu=2" in block for block in generate)
+
+
+# --------------------------------------------------------------------------- the summary's table sections
+
+
+def humaneval_result(model: str, plus: float, paper_row: str, limit=None) -> dict:
+    return {
+        "model": model,
+        "benchmark": "humaneval",
+        "pass@1": {"base": plus + 0.05, "plus": plus},
+        "n_tasks": 164 if limit is None else limit,
+        "limit": limit,
+        "paper_row": paper_row,
+        "data": {"sha256": "ab" * 32, "version": "v0.1.9", "n_tasks_release": 164},
+    }
+
+
+def section(markdown: str, title: str) -> list[str]:
+    lines = markdown.splitlines()
+    start = lines.index(title)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(("## ", "---"))), len(lines))
+    return lines[start:end]
+
+
+def test_summary_prints_a_studys_table_with_ours_beside_the_papers_cells():
+    paper = load_paper_results()
+    results = [
+        humaneval_result("Magicoder-CL-7B", 0.5, "table5:Magicoder-CL-7B-Both-75K"),
+        humaneval_result("Magicoder-CL-7B-Python-43K", 0.42, "table5:Magicoder-CL-7B-Python-43K", limit=10),
+        humaneval_result("CodeLlama-Python-7B", 0.33, "table5:CodeLlama-Python-7B"),
+        humaneval_result("Other", 0.1, "Magicoder-DS-6.7B"),  # a Table 1/4 row: no section of its own
+    ]
+    rows = summary_rows(results, paper)
+    markdown = summary_markdown(rows, paper, results)
+    table = section(markdown, "## Table 5 of the paper, reproduced")
+    assert not any(line.startswith("## Table 1 of the paper") for line in markdown.splitlines())
+    assert table[4] == "| Paper's row | Our model | HumanEval+ ours | paper | MultiPL-E average ours | paper |"
+    cells = {line.split(" | ")[0].lstrip("| "): line for line in table if line.startswith("| ") and "ours" not in line}
+    # Each of the paper's rows, in its order, with its own number; ours where computed.
+    assert list(cells) == [
+        "CODELLAMA-PYTHON",
+        "Magicoder-CL (Python (43K))",
+        "Magicoder-CL (Others (32K))",
+        "Magicoder-CL (Both (75K))",
+    ]
+    assert cells["CODELLAMA-PYTHON"].endswith("| CodeLlama-Python-7B | 33.0 | 34.1 | not computed | 29.6 |")
+    assert "| 42.0 ⚠ | 47.6 |" in cells["Magicoder-CL (Python (43K))"]  # a partial run is flagged
+    assert cells["Magicoder-CL (Others (32K))"].endswith(
+        "| not computed | not computed | 44.5 | not computed | 38.3 |"
+    )  # no model points at it in this run
+    assert "| Magicoder-CL-7B | 50.0 | 55.5 |" in cells["Magicoder-CL (Both (75K))"]
+
+
+def test_every_study_summary_has_its_table_section(tmp_path):
+    from ossinstruct.evaluate.summary import write_summary
+
+    paper = load_paper_results()
+    for name in STUDIES:
+        config = study_config(name)
+        results = [humaneval_result(m, 0.3, spec["paper_row"]) for m, spec in evaluated_models(config).items()]
+        paths = []
+        for r in results:
+            path = tmp_path / name / f"{r['model']}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(r))
+            paths.append(path)
+        md = tmp_path / name / "summary.md"
+        write_summary(paths, md, tmp_path / name / "summary.csv", tmp_path / name / "summary.png", paper=paper)
+        number = paper["tables"][name]["number"]
+        table = section(md.read_text(), f"## Table {number} of the paper, reproduced")
+        body = [line for line in table if line.startswith("| ") and "ours |" not in line]
+        assert len(body) == len(paper["tables"][name]["rows"])
+        assert all("| 30.0 |" in line for line in body)  # every row has our HumanEval+ number
