@@ -281,12 +281,18 @@ def eval_scoring_identity(config: dict) -> dict:
     return {k: scoring[k] for k in ("solution", "min_time_limit", "gt_time_limit_factor", "memory_mb")}
 
 
-def eval_generate_resources(config: dict) -> dict:
+def eval_generate_resources(config: dict, model: str | None = None) -> dict:
     ev = config["evaluation"]
     resources = job_resources(f"eval_{ev['engine']}", ev["resources"].get("generate"))
     if ev["engine"] == "vllm":
-        resources["gpu"] = max(resources["gpu"], 1)
+        resources["gpu"] = max(resources["gpu"], 1, eval_tensor_parallel_size(config, model))
     return resources
+
+
+def eval_tensor_parallel_size(config: dict, model: str | None) -> int:
+    """GPUs the vllm engine splits an evaluated model over (evaluation.models[].tensor_parallel_size)."""
+    spec = next((m for m in config["evaluation"]["models"] if m["name"] == model), None)
+    return int(spec.get("tensor_parallel_size", 1)) if spec else 1
 
 
 def eval_score_resources(config: dict) -> dict:

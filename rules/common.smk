@@ -184,7 +184,7 @@ def eval_conda_env(wildcards):
 
 
 def eval_generate_resource(name):
-    return lambda wildcards: wf.eval_generate_resources(config)[name]
+    return lambda wildcards: wf.eval_generate_resources(config, wildcards.model)[name]
 
 
 def eval_score_resource(name):

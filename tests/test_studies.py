@@ -163,8 +163,19 @@ def test_slurm_profile_dry_run_gives_mixtral_two_gpus(finished_main_study):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    generate = [block for block in result.stdout.split("\n\n") if "rule generate:" in block]
-    assert len(generate) == 20 and all("gpu=2" in block for block in generate)
+    jobs, rule, output = [], None, None
+    for line in result.stdout.splitlines():
+        if re.fullmatch(r"(local)?rule \w+:", line):
+            rule = line.split()[-1].rstrip(":")
+        elif line.startswith("    output: "):
+            output = line.split(": ", 1)[1]
+        elif line.startswith("    resources: "):
+            jobs.append((rule, output, line.split(": ", 1)[1]))
+    generate = [resources for rule, _, resources in jobs if rule == "generate"]
+    assert len(generate) == 20 and all("gpu=2," in resources for resources in generate)
+    evaluations = {output.split("/")[2]: resources for rule, output, resources in jobs if rule == "eval_generate"}
+    assert evaluations["Mixtral-8x7B-Instruct-v0.1"].endswith("gpu=2")  # tensor parallel over 2
+    assert evaluations["Magicoder-CL-Mixtral-7B"].endswith("gpu=1")
 
 
 # --------------------------------------------------------------------------- the summary's table sections
@@ -238,3 +249,19 @@ def test_every_study_summary_has_its_table_section(tmp_path):
         body = [line for line in table if line.startswith("| ") and "ours |" not in line]
         assert len(body) == len(paper["tables"][name]["rows"])
         assert all("| 30.0 |" in line for line in body)  # every row has our HumanEval+ number
+
+
+def test_eval_generate_step_gives_vllm_the_models_tensor_parallel_size(monkeypatch, tmp_path):
+    from ossinstruct.evaluate import generate as eval_generate
+    from ossinstruct.evaluate.steps import eval_generate_step
+    from ossinstruct.workflow import eval_generation_identity
+
+    seen = {}
+    monkeypatch.setattr(eval_generate, "generate_samples", lambda problems, **kw: seen.update(kw["model"]))
+    (tmp_path / "tasks.jsonl").write_text('{"task_id": "HumanEval/0", "prompt": "def f():\\n"}\n')
+    config = study_config("table7")
+    for model, tp in (("Mixtral-8x7B-Instruct-v0.1", 2), ("CodeLlama-Python-7B", 1)):
+        generation = eval_generation_identity(config, model, "humaneval")
+        eval_generate_step(config, generation, tasks_path=tmp_path / "tasks.jsonl", out_path=tmp_path / "s.jsonl")
+        assert seen["tensor_parallel_size"] == tp and seen["model"] == evaluated_models(config)[model]["model"]
+        assert "tensor_parallel_size" not in generation  # not part of the samples' identity

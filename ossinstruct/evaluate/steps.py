@@ -77,20 +77,23 @@ def eval_generate_step(
     """Rule eval_generate: one sample per task from the model `generation` names.
     `checkpoint` is the local directory of a model trained here (source {"path": ...})."""
     from ossinstruct.evaluate.generate import generate_samples, model_block
+    from ossinstruct.workflow import eval_tensor_parallel_size
 
     settings = config["evaluation"]
     source = generation["source"]
+    block = model_block(
+        settings,
+        checkpoint if "path" in source else source["model"],
+        source.get("revision"),
+        generation["dtype"],
+    )
+    block["tensor_parallel_size"] = eval_tensor_parallel_size(config, generation["model"])
     return generate_samples(
         list(read_jsonl(tasks_path, required=("task_id", "prompt"), what="task")),
         benchmark=generation["benchmark"],
         style=generation["prompt"],
         engine=generation["engine"],
-        model=model_block(
-            settings,
-            checkpoint if "path" in source else source["model"],
-            source.get("revision"),
-            generation["dtype"],
-        ),
+        model=block,
         decoding={
             "temperature": generation["temperature"],
             "max_new_tokens": generation["max_new_tokens"],
