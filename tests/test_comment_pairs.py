@@ -360,9 +360,51 @@ def test_selection_passes_over_pairs_with_a_benchmark_string_so_decontamination_
     assert [s["pair_id"] for s in samples[:3]] == ["p0", "p2", "p3"]  # p1 passed over, overlapping ones first
     assert [r["reject_rule"] for r in read_jsonl(rejected)] == ["contaminated"]
     matches = tmp_path / "matches.jsonl"
-    assert steps.match_benchmark(str(clean), "humaneval", str(strings), ["problem", "solution"], str(matches), "\n\n") == 0
+    assert (
+        steps.match_benchmark(str(clean), "humaneval", str(strings), ["problem", "solution"], str(matches), "\n\n") == 0
+    )
     report = steps.merge_matches(
-        str(clean), [str(matches)], ["humaneval"], str(tmp_path / "d.jsonl"), str(tmp_path / "x.jsonl"),
+        str(clean),
+        [str(matches)],
+        ["humaneval"],
+        str(tmp_path / "d.jsonl"),
+        str(tmp_path / "x.jsonl"),
         str(tmp_path / "r.json"),
     )
     assert report["kept"] == 6 and report["excluded"] == 0
+
+
+@pytest.mark.parametrize("selection", ["magicoder", "stream"])
+def test_hub_seed_documents_are_found_again_in_the_same_stream(monkeypatch, tmp_path, selection):
+    """A hub corpus: the shard's documents are the rows of the same stream whose ids are
+    the seeds' (with the authors' selection, within the first pool_size rows); a row gone
+    from the stream (a moved revision) is an error naming the shard."""
+    from ossinstruct.seeds import sources as seed_sources
+    from ossinstruct.seeds.plan import SeedsError
+
+    texts = [(STDLIB / name).read_text(encoding="utf-8") for name in ("textwrap.py", "shlex.py", "fnmatch.py")]
+    rows = [{"id": f"row-{i}", "content": text} for i, text in enumerate(texts * 2)]
+    monkeypatch.setenv("HF_TOKEN", "hf_test")
+    monkeypatch.setattr(seed_sources, "open_hf_stream", lambda *a, **k: iter(rows))
+    corpus = {
+        "source": "huggingface",
+        "dataset": "bigcode/starcoderdata",
+        "selection": selection,
+        "languages": {"python": {"quota": 4, "data_dir": "python"}},
+    }
+    if selection == "magicoder":
+        corpus["pool_size"] = 5
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump({"seeds": {"shard_size": 4}, "corpora": {"hub": corpus}}))
+    config = load_config(REPO / "config.yaml", path)
+    spec = shard_spec(config, "hub", "python", 0)
+    seeds = sample_shard(spec)
+    by_id = {row["id"]: row["content"] for row in rows}
+    found = list(seed_documents(spec, seeds))
+    assert [s["seed_id"] for s, _ in found] == [s["seed_id"] for s in seeds]
+    assert all(text == by_id[seed["document"]] for seed, text in found)
+    assert any(p for _, text in found for p in cp.iter_pairs(text, "python"))
+    monkeypatch.setattr(seed_sources, "open_hf_stream", lambda *a, **k: iter(rows[1:]))
+    if selection == "stream" or any(s["document"] == "row-0" for s in seeds):
+        with pytest.raises(SeedsError, match="not found again in the stream"):
+            list(seed_documents(spec, seeds))
