@@ -16,6 +16,7 @@ import pytest
 from conftest import REPO
 from test_workflow import OFFLINE_ENV, planned_jobs
 
+from ossinstruct.benchmarks import EVALUATED
 from ossinstruct.config import evaluated_models, load_config
 from ossinstruct.evaluate.summary import find_paper_row, load_paper_results, summary_markdown, summary_rows
 from ossinstruct.workflow import all_targets
@@ -83,11 +84,12 @@ def test_preset_targets_are_the_tables_cells(name):
     main = load_config(REPO / "config.yaml")
     targets = set(all_targets(config))
     evals = {t for t in targets if t.startswith("results/eval/") and t.count("/") == 3}
-    benchmarks = {"table5": ["humaneval"], "table6": ["humaneval"], "table7": ["humaneval", "mbpp"]}
-    expected = {
-        f"results/eval/{m}/{b}.json" for m in evaluated_models(config) for b in benchmarks.get(name, ["humaneval"])
-    }
-    expected |= {f"results/eval/reference-solutions/{b}.json" for b in benchmarks.get(name, ["humaneval"])}
+    # The table's columns that this project evaluates (MultiPL-E joins when it is).
+    columns = {b for row in load_paper_results()["tables"][name]["rows"].values() for b in row["scores"]}
+    benchmarks = [b for b in EVALUATED if b in columns]
+    assert benchmarks and config["evaluation"]["benchmarks"] == benchmarks
+    expected = {f"results/eval/{m}/{b}.json" for m in evaluated_models(config) for b in benchmarks}
+    expected |= {f"results/eval/reference-solutions/{b}.json" for b in benchmarks}
     assert evals == expected
     # The main study's shared specs are the same: the same checkpoint / evaluation files.
     shared = {m["name"]: m for m in main["models"]}
