@@ -267,3 +267,18 @@ def test_eval_generate_step_gives_vllm_the_models_tensor_parallel_size(monkeypat
         eval_generate_step(config, generation, tasks_path=tmp_path / "tasks.jsonl", out_path=tmp_path / "s.jsonl")
         assert seen["tensor_parallel_size"] == tp and seen["model"] == evaluated_models(config)[model]["model"]
         assert "tensor_parallel_size" not in generation  # not part of the samples' identity
+
+
+def test_max_shards_takes_the_first_seed_shards_and_names_a_bad_language(tmp_path):
+    from ossinstruct.config import ConfigError
+    from ossinstruct.workflow import dataset_generation_shards
+
+    config = study_config("table7")
+    shards = dataset_generation_shards(config, "oss-instruct-mixtral")
+    assert len(shards) == 20 and shards[0].endswith("mixtral-8x7b-instruct/starcoderdata/python/00000.jsonl")
+    assert sum("/python/" in s for s in shards) == 12 and shards[11].endswith("/python/00011.jsonl")
+    assert len(dataset_generation_shards(config, "oss-instruct")) == 80  # the main teacher's: all
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("generations: [{teacher: gpt-3.5-turbo-1106, corpus: starcoderdata, max_shards: {go: 1}}]\n")
+    with pytest.raises(ConfigError, match="generations.0.max_shards: corpus 'starcoderdata' has no language 'go'"):
+        load_config(REPO / "config.yaml", bad)
