@@ -21,6 +21,10 @@ comments; a ``#!`` line is not a comment of anything). CodeSearchNet's filters a
 (:func:`reject_reason`): a comment of fewer than 3 tokens, a function of fewer than 3
 lines, a name containing "test", constructors and standard methods such as ``__str__`` or
 ``toString``.
+
+Not mined: anonymous functions (lambdas, TypeScript arrow functions assigned to a name),
+declarations without a body (abstract, interface, protocol, C# expression bodies), and a
+definition that shares its first line with other code.
 """
 
 from __future__ import annotations
@@ -226,7 +230,7 @@ def _outer(node):
     return node
 
 
-def _first_line_start(node) -> int:
+def _first_line_start(node):
     """Rust attributes (#[...]) are siblings before the function: they start its text."""
     start = node
     previous = node.prev_named_sibling
