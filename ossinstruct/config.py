@@ -20,7 +20,7 @@ SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 @lru_cache(maxsize=1)
 def schema() -> dict:
     """The config schema, its benchmark names filled in from the benchmark registry."""
-    from ossinstruct.benchmarks import EVALUATED, REGISTRY  # imports this module: not at the top
+    from ossinstruct.benchmarks import EVALPLUS, EVALUATED, REGISTRY  # imports this module: not at the top
 
     loaded = yaml.safe_load(SCHEMA_PATH.read_text())
     loaded["$defs"]["benchmark_name"]["enum"] = list(REGISTRY)
@@ -29,7 +29,7 @@ def schema() -> dict:
     properties["decontamination"]["properties"]["benchmarks"]["default"] = [
         name for name, b in REGISTRY.items() if b.decontaminated_by_default
     ]
-    properties["evaluation"]["properties"]["benchmarks"]["default"] = list(EVALUATED)
+    properties["evaluation"]["properties"]["benchmarks"]["default"] = list(EVALPLUS)
     return loaded
 
 
@@ -140,6 +140,7 @@ def _check_relations(config: dict) -> None:
     _check_datasets(config)
     _check_models(config)
     _check_evaluation(config)
+    check_verification_study(config)
     for i, entry in enumerate(config["generations"]):
         if entry["teacher"] not in config["teachers"]:
             raise ConfigError(
@@ -214,6 +215,7 @@ def _check_datasets(config: dict) -> None:
             raise ConfigError(f"{where}.drop_noisy: only for datasets made from generations")
         if spec["python"] is not None and "subset_of" not in spec:
             raise ConfigError(f"{where}.python: only for subset_of datasets")
+        check_verify(config, spec, where)
         seen = [name]
         parent = spec.get("subset_of")
         while parent is not None:
@@ -334,3 +336,33 @@ def missing_api_keys(config: dict, teachers: set[str]) -> list[str]:
         if env and not os.environ.get(env):
             missing.append(f"{env} (teacher {name})")
     return missing
+
+
+def check_verify(config: dict, spec: dict, where: str) -> None:
+    """A dataset's `verify`: a bare YAML `off` (a boolean) is "off"; verifying needs a
+    template that asks for tests (else every sample would be no_tests)."""
+    if spec.get("verify") is False:
+        spec["verify"] = "off"
+    if spec.get("verify", "off") == "off":
+        return
+    if "evol" in spec:
+        raise ConfigError(f"{where}.verify: Evol-Instruct rows have no tests; only OSS-Instruct generations")
+    from ossinstruct.generate.prompts import template_for
+
+    for i, pair in enumerate(spec.get("generations", [])):
+        template = template_for(config["teachers"][pair["teacher"]])
+        if not template.data.get("tests_section"):
+            raise ConfigError(
+                f"{where}.verify: {spec['verify']} needs tests, but teacher {pair['teacher']!r} "
+                f"(generations.{i}) uses template {template.id!r}, which asks for none; give it "
+                "template: oss-instruct-chat-tests-v1"
+            )
+
+
+def check_verification_study(config: dict) -> None:
+    """verification_study names models of `models` (presets/verified.yaml)."""
+    study = config.get("verification_study")
+    for role, name in (study or {}).items():
+        if name not in model_specs(config):
+            known = ", ".join(model_specs(config)) or "none"
+            raise ConfigError(f"config key verification_study.{role}: no model named {name!r} (known: {known})")

@@ -136,7 +136,7 @@ rule subset:
 
 rule training_set:
     input:
-        wf.DECONTAMINATED,
+        final_samples,
     output:
         wf.TRAIN,
     log:
@@ -214,7 +214,7 @@ rule humaneval_similarity:
 
 rule push_dataset:
     input:
-        samples=wf.DECONTAMINATED,
+        samples=final_samples,
         card=wf.CARD,
     output:
         wf.PUSHED,
@@ -230,6 +230,43 @@ rule push_dataset:
         repo_id=lambda wildcards: dataset_spec(wildcards)["push_to_hub"],
     script:
         "../scripts/push_dataset.py"
+
+
+rule verify_samples:
+    input:
+        samples=wf.DECONTAMINATED,
+    output:
+        verified=wf.VERIFIED,
+        rejected=wf.VERIFY_REJECTED,
+        report=wf.VERIFY_REPORT,
+        figure=report(
+            wf.VERIFY_FIGURE,
+            caption="../report/verify_pass_rate.rst",
+            category="Datasets",
+            subcategory="{dataset}",
+        ),
+    log:
+        "results/logs/datasets/{dataset}/verify.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/verify.tsv"
+    wildcard_constraints:
+        dataset=wf.name_pattern(wf.datasets_verified(config)),
+    conda:
+        "../envs/data.yaml"
+    threads: lambda wildcards: wf.verify_resources(config)["cpus_per_task"]
+    resources:
+        runtime=verify_resource("runtime"),
+        mem_mb=verify_resource("mem_mb"),
+        cpus_per_task=verify_resource("cpus_per_task"),
+    params:
+        mode=lambda wildcards: dataset_spec(wildcards)["verify"],
+        # The limits change results; the cache directory and workers do not.
+        limits={
+            k: config["verification"][k]
+            for k in ("timeout_s", "compile_timeout_s", "memory_mb")
+        },
+    script:
+        "../scripts/verify_samples.py"
 
 
 rule mine_comment_pairs:

@@ -61,6 +61,10 @@ def strings_by_benchmark() -> dict[str, list[dict]]:
         "ds1000": fixture_strings("ds1000", "ds1000.jsonl"),
         "gsm8k": fixture_strings("gsm8k", "gsm8k.jsonl"),
         "multipl-e": fixture_strings("multipl-e", "multipl-e.jsonl"),
+    } | {  # every other registered benchmark (e.g. multipl-e-greedy): its fixture's strings
+        name: fixture_strings(name, f"{name}.jsonl")
+        for name in B.BENCHMARKS
+        if name not in ("humaneval", "mbpp", "apps", "ds1000", "gsm8k", "multipl-e")
     }
 
 
@@ -500,19 +504,22 @@ def test_merge_and_report_counts(tmp_path, strings_by_benchmark):
         "kept": 3,
         "excluded": 5,
         "benchmarks": list(B.BENCHMARKS),
-        "per_benchmark": {"humaneval": 2, "mbpp": 1, "apps": 1, "ds1000": 1, "gsm8k": 1, "multipl-e": 0},
+        "per_benchmark": {
+            **dict.fromkeys(B.BENCHMARKS, 0),
+            **{"humaneval": 2, "mbpp": 1, "apps": 1, "ds1000": 1, "gsm8k": 1},
+        },
         "per_language": {
             "cpp": {"total": 2, "kept": 1, "excluded": 1},
             "python": {"total": 4, "kept": 1, "excluded": 3},
             "rust": {"total": 2, "kept": 1, "excluded": 1},
         },
         "per_benchmark_language": {
+            **{name: {} for name in B.BENCHMARKS},
             "humaneval": {"python": 2},
             "mbpp": {"python": 1},
             "apps": {"cpp": 1},
             "ds1000": {"rust": 1},
             "gsm8k": {"python": 1},
-            "multipl-e": {},
         },
     }
     # Kept samples: in order, renumbered, everything else unchanged.

@@ -88,6 +88,24 @@ class Benchmark:
     paper_tables: ClassVar[tuple[str, ...]] = ()  # paper_results.yaml tables it fills
     # The sandbox handler ("module:function") that checks one sample.
     scoring_handler: ClassVar[str | None] = None
+    # Per-sample scoring (ossinstruct.evaluate.sampled_score): n samples per task, pass@k by
+    # the unbiased estimator. False for HumanEval(+)/MBPP(+), which evalplus scores on its
+    # base and plus tests (ossinstruct.evaluate.score).
+    per_sample_scoring: ClassVar[bool] = False
+    # The paper's decoding for this benchmark: temperature, top_p, n_samples and exactly one
+    # of max_new_tokens or max_length (prompt + completion tokens, the bigcode harness's
+    # max_length_generation). Empty: the config's evaluation.decoding (greedy, one sample).
+    sampling: ClassVar[dict] = {}
+    # The summary column added as the mean over every task (None: none).
+    overall_variant: ClassVar[str | None] = None
+    # build_prompt needs the evaluated model's tokenizer (fill-in-the-middle tokens).
+    needs_tokenizer: ClassVar[bool] = False
+    # The config block of this benchmark's settings (evaluation.<key>), or None.
+    settings_key: ClassVar[str | None] = None
+    # The harness self-check (evaluation.self_check) scores the benchmark's own solutions.
+    has_reference_solutions: ClassVar[bool] = False
+    # Sample statuses a check can give; "pass" counts as passed.
+    statuses: ClassVar[tuple[str, ...]] = ("pass", "fail", "timeout", "sandbox_error")
 
     @property
     def evaluated(self) -> bool:
@@ -114,7 +132,12 @@ class Benchmark:
         if style not in self.prompt_styles:
             raise ValueError(f"unknown prompt style {style!r} for {self.name}; known: {', '.join(self.prompt_styles)}")
 
-    def build_prompt(self, problem: dict, style: str) -> EvalPrompt:
+    def style_for(self, model_prompt: str, settings: dict) -> str:
+        """This benchmark's prompt style for a model whose `prompt` is `model_prompt`
+        (instruct, completion, completion-paper)."""
+        return model_prompt
+
+    def build_prompt(self, problem: dict, style: str, tokenizer=None) -> EvalPrompt:
         raise NotImplementedError(f"{self.name} is not evaluated")
 
     def postprocess(self, problem: dict, style: str, generated_text: str) -> dict:
@@ -129,11 +152,72 @@ class Benchmark:
         out_tasks,
         out_info,
         out_expected,
+        settings: dict | None = None,
     ) -> dict:
         """Rule eval_data: write the tasks in force, their provenance and what scoring
-        compares with (out_expected); return the provenance."""
+        compares with (out_expected); return the provenance. `settings` is the config's
+        evaluation.<settings_key> block (None when the benchmark has none)."""
         raise NotImplementedError(f"{self.name} is not evaluated")
 
     def scoring_payload(self, problem: dict, solution: str, expected: dict) -> dict:
         """What `scoring_handler` gets, in the sandbox, for one sample of `problem`."""
         raise NotImplementedError(f"{self.name} is not evaluated")
+
+    # --------------------------------------------------------------- per-sample scoring
+    def variant_of(self, problem: dict) -> str:
+        """The summary column a task counts in (a language, a library, a difficulty)."""
+        raise NotImplementedError(f"{self.name} has no per-task variants")
+
+    def scoring_context(self, settings: dict) -> dict:
+        """The sandbox handler's context (read once per worker)."""
+        return {}
+
+    def scoring_limits(self, settings: dict):
+        """The sandbox limits of one sample's check."""
+        from ossinstruct.sandbox.pool import Limits
+
+        return Limits(timeout_s=60, memory_mb=4096, network=False)
+
+    def check_samples(
+        self,
+        problems: list[dict],
+        samples: list[dict],
+        expected,
+        *,
+        workers: int,
+        cache_dir: str | None,
+        settings: dict,
+    ) -> list[dict]:
+        """One {status, ...} per sample, in the order of `samples`: each sample's
+        `scoring_payload` through `scoring_handler` in the sandbox. A sandbox job that failed
+        (a crash, the backstop timeout) is status "sandbox_error", with its error."""
+        from ossinstruct.sandbox.pool import SandboxPool
+
+        by_id = {p["task_id"]: p for p in problems}
+        payloads = [self.scoring_payload(by_id[s["task_id"]], s["solution"], expected) for s in samples]
+        with SandboxPool(
+            self.scoring_handler, self.scoring_context(settings), workers=workers, limits=self.scoring_limits(settings)
+        ) as pool:
+            jobs = pool.run(payloads)
+        checks = []
+        for job in jobs:
+            if job.status == "ok" and isinstance(job.value, dict) and "status" in job.value:
+                checks.append(job.value)
+            else:
+                checks.append({"status": "sandbox_error", "error": f"{job.status}: {(job.error or '')[-500:]}"})
+        return checks
+
+    def result_extras(self, info: dict, settings: dict, pass_at_1: dict | None = None) -> dict:
+        """Provenance merged into the result file (toolchain versions, subset flags...);
+        `pass_at_1` is the scorer's {variant: fraction}, for derived numbers."""
+        return {}
+
+    def reference_solution(self, problem: dict) -> str:
+        """The benchmark's own solution of `problem` (has_reference_solutions benchmarks),
+        in the form a sample's `solution` has."""
+        raise NotImplementedError(f"{self.name} has no reference solutions")
+
+    def corrupted_solution(self, problem: dict, solution: str) -> str:
+        """A wrong version of a reference solution, which the benchmark's check must fail
+        (the contract test, tests/test_benchmarks.py): by default it exits first."""
+        return "raise SystemExit(3)\n" + solution

@@ -6,6 +6,8 @@ results/datasets/{dataset}/
   decontaminated.jsonl, excluded.jsonl, report.json
   train.jsonl                          prompt/completion records for the training stage
   README.md, figures/*.png             dataset card and figures
+  verified.jsonl, verify_rejected.jsonl, verify_report.json, figures/verify_pass_rate.png
+                                       only with verify annotate | require (beyond the paper)
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 from ossinstruct import benchmarks
 from ossinstruct.curate import clean as curate
 from ossinstruct.curate import decontaminate, evol, figures, trainset
-from ossinstruct.curate.card import dataset_card
+from ossinstruct.curate import verify as verification
+from ossinstruct.curate.card import card_with_verification, dataset_card
 from ossinstruct.files import read_jsonl, write_json_atomic, write_jsonl_atomic, write_text_atomic
 
 log = logging.getLogger("ossinstruct.curate.steps")
@@ -104,6 +107,27 @@ def subset(
     return report
 
 
+def verify(
+    name: str,
+    samples_path: str,
+    mode: str,
+    limits: dict,
+    out_verified: str,
+    out_rejected: str,
+    out_report: str,
+    out_figure: str,
+    workers: int = 1,
+    cache_dir: str | None = None,
+) -> dict:
+    """Run every sample's tests with its solution (ossinstruct.curate.verify), then draw
+    the pass rate by language."""
+    report = verification.verify_dataset(
+        samples_path, mode, out_verified, out_rejected, out_report, workers=workers, cache_dir=cache_dir, **limits
+    )
+    figures.verify_pass_rate_figure(report, out_figure, title=name)
+    return report
+
+
 def training_set(decontaminated_path: str, dataset: str, out_path: str, instruction: str = "magicoder") -> int:
     return trainset.write_training_jsonl(
         read_jsonl(decontaminated_path, what="sample"), out_path, dataset=dataset, instruction=instruction
@@ -121,16 +145,22 @@ def card_and_figures(
     out_card: str,
     out_token_figure: str,
     out_language_figure: str,
+    verify_report_path: str | None = None,
 ) -> None:
     import json
 
     samples = list(read_jsonl(decontaminated_path))
     report = json.loads(Path(report_path).read_text())
+    verify_report = json.loads(Path(verify_report_path).read_text()) if verify_report_path else None
     counts: dict = {}
     if clean_path and rejected_path:
         stats = curate.curation_stats(list(read_jsonl(clean_path)), list(read_jsonl(rejected_path)), count_noisy=False)
         counts = {"raw": stats["raw"], "ok": stats["ok"], "deduplicated": stats["kept"]}
-    counts["decontaminated"] = len(samples)
+    if verify_report:  # `samples` are the verified ones
+        counts["decontaminated"] = verify_report["total"]
+        counts["verified"] = len(samples)
+    else:
+        counts["decontaminated"] = len(samples)
     counts["python"] = sum(1 for s in samples if s.get("is_python"))
     counts["non_python"] = len(samples) - counts["python"]
     sources = {
@@ -138,7 +168,11 @@ def card_and_figures(
         for k, v in spec.items()
         if k in ("generations", "evol", "subset_of", "python", "drop_noisy", "comment_pairs")
     }
-    write_text_atomic(out_card, dataset_card(name, counts, sources, teacher, report))
+    data_file = "verified.jsonl" if verify_report else "decontaminated.jsonl"
+    card = dataset_card(name, counts, sources, teacher, report, data_file=data_file)
+    if verify_report:
+        card = card_with_verification(card, verify_report)
+    write_text_atomic(out_card, card)
     figures.token_lengths_figure(samples, out_token_figure, title=name)
     figures.language_figure(samples, out_language_figure, title=name)
 

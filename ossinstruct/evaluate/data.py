@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from ossinstruct.benchmarks import EVALUATED, REGISTRY
+from ossinstruct.benchmarks import EVALPLUS, REGISTRY
 from ossinstruct.benchmarks.evalplus_tasks import REQUIRED_FIELDS as EVALPLUS_REQUIRED_FIELDS
 from ossinstruct.files import InputError, atomic_path, read_jsonl, write_json_atomic, write_jsonl_atomic
 from ossinstruct.llm.models import sha256_file
@@ -39,14 +39,14 @@ log = logging.getLogger("ossinstruct.evaluate.data")
 
 # Per-benchmark facts (override variable, task id prefix, releases) are the benchmark
 # module's (ossinstruct/benchmarks/); these views keep this module's names.
-BENCHMARKS = EVALUATED
-OVERRIDE_ENV = {b: REGISTRY[b].env_override for b in EVALUATED}
-DISPLAY = {b: REGISTRY[b].display for b in EVALUATED}
-TASK_ID_PREFIX = {b: REGISTRY[b].task_id_prefix for b in EVALUATED}
+BENCHMARKS = EVALPLUS
+OVERRIDE_ENV = {b: REGISTRY[b].env_override for b in EVALPLUS}
+DISPLAY = {b: REGISTRY[b].display for b in EVALPLUS}
+TASK_ID_PREFIX = {b: REGISTRY[b].task_id_prefix for b in EVALPLUS}
 REQUIRED_FIELDS = EVALPLUS_REQUIRED_FIELDS
-PAPER_RELEASES = {b: REGISTRY[b].paper_release for b in EVALUATED}
-RELEASE_NAMES = {b: REGISTRY[b].release_name for b in EVALUATED}
-KNOWN_RELEASES = {sha: version for b in EVALUATED for sha, version in REGISTRY[b].known_releases.items()}
+PAPER_RELEASES = {b: REGISTRY[b].paper_release for b in EVALPLUS}
+RELEASE_NAMES = {b: REGISTRY[b].release_name for b in EVALPLUS}
+KNOWN_RELEASES = {sha: version for b in EVALPLUS for sha, version in REGISTRY[b].known_releases.items()}
 
 
 class BenchmarkDataError(InputError, RuntimeError):

@@ -236,6 +236,23 @@ def check_result(result, where: str) -> None:
     )
 
 
+def paper_variant(benchmark: str, variant: str) -> str:
+    """The paper's name of a variant (MultiPL-E's js and rs are javascript and rust there)."""
+    plugin = REGISTRY.get(benchmark)
+    return (getattr(plugin, "paper_variants", None) or {}).get(variant, variant)
+
+
+def result_notes(results: Sequence[dict]) -> list[str]:
+    """The notes result files carry (e.g. MultiPL-E's Java Pair bug of the paper's harness),
+    each once, in result order."""
+    notes = []
+    for result in results:
+        for note in result.get("notes") or []:
+            if isinstance(note, str) and note not in notes:
+                notes.append(note)
+    return notes
+
+
 def variant_label(benchmark: str, variant: str) -> str:
     """ "HumanEval", "HumanEval+", "MBPP+", "MultiPL-E java", ..."""
     name = BENCHMARK_NAMES.get(benchmark, benchmark)
@@ -289,7 +306,7 @@ def protocol_notes(row: Mapping) -> list[str]:
         notes.append(
             f"{row['model']} on {name}: scored on {name}+ {found}; the paper used {expected} (evalplus 1895d2f)."
         )
-    if row.get("prompt") == "completion":
+    if expected and row.get("prompt") == "completion":  # an EvalPlus benchmark's base-model protocol
         notes.append(
             f"{row['model']} on {name}: evalplus 0.3.1's base-model prompt and stop "
             f"strings; the paper's base rows used the EvalPlus leaderboard's of the time "
@@ -338,7 +355,7 @@ def summary_rows(
         n_passed = result.get("n_passed") if isinstance(result.get("n_passed"), Mapping) else {}
         for variant in _variant_order(result["pass@1"]):
             ours = _percent(result["pass@1"][variant])
-            theirs = paper_scores.get(variant)
+            theirs = paper_scores.get(paper_variant(result["benchmark"], variant))
             rows.append(
                 {
                     "model": result["model"],
@@ -414,7 +431,7 @@ def summary_markdown(rows: Sequence[dict], paper: dict, results: Sequence[dict] 
         lines += ["> **⚠ Partial runs, not comparable to the paper:**"]
         lines += [f"> - {partial_note(r)}" for r in partial]
         lines += [""]
-    protocol = [note for r in runs.values() for note in protocol_notes(r)]
+    protocol = [note for r in runs.values() for note in protocol_notes(r)] + result_notes(results)
     if protocol:
         lines += ["> **⚠ Not measured as the paper's numbers were:**"]
         lines += [f"> - {note}" for note in protocol]
@@ -683,6 +700,60 @@ def summary_figure(rows: Sequence[dict], path: str | os.PathLike, title: str = "
     _save(fig, path)
 
 
+# --------------------------------------------------------------------------- execution-verified data (issue 17)
+
+STUDY_ROLES = {
+    "baseline": "the paper's data",
+    "verified": "tests template, only samples whose tests pass (verify: require)",
+    "control": "tests template, every sample (verify: annotate)",
+}
+STUDY_SUMMARY_VARIANTS = ("average", "overall")  # a many-variant benchmark shows only these
+
+
+def _study_columns(rows: Sequence[dict]) -> list[tuple[str, str]]:
+    columns = []
+    for benchmark in _benchmark_order(r["benchmark"] for r in rows):
+        variants = _variant_order(dict.fromkeys(r["variant"] for r in rows if r["benchmark"] == benchmark))
+        if len(variants) > 2:
+            variants = [v for v in variants if v in STUDY_SUMMARY_VARIANTS] or variants
+        columns += [(benchmark, v) for v in variants]
+    return columns
+
+
+def verification_study_markdown(rows: Sequence[dict], study: Mapping[str, str]) -> str:
+    """The summary's section for presets/verified.yaml: pass@1 of the models trained on
+    the paper's data, on execution-verified data and (control) on the tests template's
+    unfiltered data, each with Δ against the baseline in percentage points."""
+    models = {role: study[role] for role in STUDY_ROLES if study.get(role)}
+    study_rows = [r for r in rows if r["model"] in models.values()]
+    lines = ["", "## Execution-verified OSS-Instruct data (beyond the paper)", ""]
+    if not study_rows:
+        return "\n".join(lines + ["No results of the study's models yet.", ""]) + "\n"
+    columns = _study_columns(study_rows)
+    score = {(r["model"], r["benchmark"], r["variant"]): r["ours"] for r in study_rows}
+    header = ["Role", "Model"]
+    for benchmark, variant in columns:
+        label = f"{BENCHMARK_NAMES.get(benchmark, benchmark)} {variant_label(benchmark, variant)}"
+        header += [label, "Δ"]
+    lines += ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (2 * len(columns))]
+    baseline = models["baseline"]
+    for role, model in models.items():
+        cells = [f"{role}: {STUDY_ROLES[role]}", _escape(model)]
+        for benchmark, variant in columns:
+            ours = score.get((model, benchmark, variant))
+            base = score.get((baseline, benchmark, variant))
+            diff = None if ours is None or base is None or role == "baseline" else _difference(ours, base)
+            cells += [_cell(ours), _cell(diff, signed=True)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "pass@1 in percent; Δ = model − baseline in percentage points. Same seeds, teacher, "
+        "recipe and base model; the data differ (ossinstruct/curate/verify.py, presets/verified.yaml).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -693,6 +764,7 @@ def write_summary(
     png_path: str | os.PathLike,
     paper: dict | str | os.PathLike | None = None,
     paper_rows: Mapping[str, str | None] | None = None,
+    verification_study: Mapping[str, str] | None = None,
 ) -> list[dict]:
     """Read the result files and write summary.md, summary.csv and the figure, each
     atomically. `paper`: the paper's results (a dict, a YAML path, or None for the
@@ -711,5 +783,8 @@ def write_summary(
     # The figure and CSV first: the Markdown is the file people open, written last.
     summary_figure(rows, png_path)
     write_summary_csv(rows, csv_path)
-    write_text_atomic(md_path, summary_markdown(rows, paper, results))
+    markdown = summary_markdown(rows, paper, results)
+    if verification_study:  # beyond the paper: presets/verified.yaml
+        markdown += verification_study_markdown(rows, verification_study)
+    write_text_atomic(md_path, markdown)
     return rows
