@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO
 from test_workflow import OFFLINE_ENV, planned_jobs
 
-from ossinstruct.benchmarks import EVALUATED
+from ossinstruct.benchmarks import EVALUATED, REGISTRY
 from ossinstruct.config import evaluated_models, load_config
 from ossinstruct.evaluate.summary import find_paper_row, load_paper_results, summary_markdown, summary_rows
 from ossinstruct.workflow import all_targets
@@ -28,7 +28,17 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 # own table); Tables 6 and 7 add a dataset, so Figure 3 (similarity to HumanEval) is
 # redrawn with it.
 NEW_JOBS = {
-    "table5": {"train": 2, "eval_generate": 2, "eval_score": 2, "eval_summary": 1, "all": 1},
+    # Tables 5 and 6: MultiPL-E greedy (multipl-e-greedy) is new for every model, the main
+    # study's included (it evaluates Table 2's sampled protocol); its data once.
+    "table5": {
+        "train": 2,
+        "eval_data": 1,
+        "eval_generate": 2 + 4,  # HumanEval+ for the 2 new models; MultiPL-E for all 4
+        "eval_score": 2,
+        "eval_score_multiple": 4,
+        "eval_summary": 1,
+        "all": 1,
+    },
     "table10": {"train": 1, "eval_generate": 1, "eval_score": 1, "eval_summary": 1, "all": 1},
     "table6": {
         "mine_comment_pairs": 80,  # one per seed shard: the seed documents, read again
@@ -39,8 +49,10 @@ NEW_JOBS = {
         "dataset_card": 1,
         "humaneval_similarity": 1,
         "train": 1,
-        "eval_generate": 1,
+        "eval_data": 1,
+        "eval_generate": 1 + 3,  # HumanEval+ for the new model; MultiPL-E for all 3
         "eval_score": 1,
+        "eval_score_multiple": 3,
         "eval_summary": 1,
         "all": 1,
     },
@@ -89,7 +101,9 @@ def test_preset_targets_are_the_tables_cells(name):
     benchmarks = [b for b in EVALUATED if b in columns]
     assert benchmarks and config["evaluation"]["benchmarks"] == benchmarks
     expected = {f"results/eval/{m}/{b}.json" for m in evaluated_models(config) for b in benchmarks}
-    expected |= {f"results/eval/reference-solutions/{b}.json" for b in benchmarks}
+    expected |= {
+        f"results/eval/reference-solutions/{b}.json" for b in benchmarks if REGISTRY[b].has_reference_solutions
+    }
     assert evals == expected
     # The main study's shared specs are the same: the same checkpoint / evaluation files.
     shared = {m["name"]: m for m in main["models"]}
@@ -109,6 +123,15 @@ def outputs_of_dry_run(text: str) -> set[str]:
     return outputs
 
 
+def directory_outputs() -> list[re.Pattern]:
+    """The outputs the rules declare as directory(wf.NAME), as patterns of paths."""
+    from ossinstruct import workflow
+
+    names = re.findall(r"directory\(wf\.([A-Z_]+)\)", "".join(p.read_text() for p in (REPO / "rules").glob("*.smk")))
+    assert "CHECKPOINT" in names
+    return [re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(getattr(workflow, n)))) for n in names]
+
+
 @pytest.fixture(scope="module")
 def finished_main_study(tmp_path_factory):
     """A work directory where the main study (config.yaml) is finished: every output of
@@ -126,9 +149,10 @@ def finished_main_study(tmp_path_factory):
 
     outputs = outputs_of_dry_run(run("-n"))
     assert len(outputs) > 300
+    directories = directory_outputs()
     for output in outputs:
         path = root / output
-        if re.fullmatch(r"results/checkpoints/[^/]+", output):
+        if any(pattern.fullmatch(output) for pattern in directories):
             path.mkdir(parents=True, exist_ok=True)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -209,12 +233,20 @@ def test_summary_prints_a_studys_table_with_ours_beside_the_papers_cells():
         humaneval_result("Magicoder-CL-7B-Python-43K", 0.42, "table5:Magicoder-CL-7B-Python-43K", limit=10),
         humaneval_result("CodeLlama-Python-7B", 0.33, "table5:CodeLlama-Python-7B"),
         humaneval_result("Other", 0.1, "Magicoder-DS-6.7B"),  # a Table 1/4 row: no section of its own
+        {
+            "model": "CodeLlama-Python-7B",
+            "benchmark": "multipl-e-greedy",
+            "pass@1": {**dict.fromkeys(["java", "javascript", "cpp", "php", "swift", "rust"], 0.3), "average": 0.301},
+            "n_tasks": 950,
+            "limit": None,
+            "paper_row": "table5:CodeLlama-Python-7B",
+        },
     ]
     rows = summary_rows(results, paper)
     markdown = summary_markdown(rows, paper, results)
     table = section(markdown, "## Table 5 of the paper, reproduced")
     assert not any(line.startswith("## Table 1 of the paper") for line in markdown.splitlines())
-    assert table[4] == "| Paper's row | Our model | HumanEval+ ours | paper | MultiPL-E average ours | paper |"
+    assert table[4] == "| Paper's row | Our model | HumanEval+ ours | paper | MultiPL-E (greedy) average ours | paper |"
     cells = {line.split(" | ")[0].lstrip("| "): line for line in table if line.startswith("| ") and "ours" not in line}
     # Each of the paper's rows, in its order, with its own number; ours where computed.
     assert list(cells) == [
@@ -223,7 +255,7 @@ def test_summary_prints_a_studys_table_with_ours_beside_the_papers_cells():
         "Magicoder-CL (Others (32K))",
         "Magicoder-CL (Both (75K))",
     ]
-    assert cells["CODELLAMA-PYTHON"].endswith("| CodeLlama-Python-7B | 33.0 | 34.1 | not computed | 29.6 |")
+    assert cells["CODELLAMA-PYTHON"].endswith("| CodeLlama-Python-7B | 33.0 | 34.1 | 30.1 | 29.6 |")
     assert "| 42.0 ⚠ | 47.6 |" in cells["Magicoder-CL (Python (43K))"]  # a partial run is flagged
     assert cells["Magicoder-CL (Others (32K))"].endswith(
         "| not computed | not computed | 44.5 | not computed | 38.3 |"
