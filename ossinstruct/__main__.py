@@ -74,6 +74,18 @@ def cmd_clean(args) -> None:
     clean_generations(args.shards, args.output, args.rejected, args.drop_noisy, shuffle_seed)
 
 
+def cmd_mine_comment_pairs(args) -> None:
+    """Paper §4.2: the comment-function pairs of one seed shard's documents (rule mine_comment_pairs)."""
+    from ossinstruct.curate.steps import mine_comment_pairs
+    from ossinstruct.seeds.sampling import shard_spec
+
+    config = _config(args)
+    if args.corpus not in config["corpora"]:
+        raise ConfigError(f"--corpus {args.corpus!r}: no such corpus under `corpora`")
+    stats = mine_comment_pairs(args.seeds, shard_spec(config, args.corpus, args.lang, args.shard), args.output)
+    print(f"{stats['pairs']} pairs from {stats['documents']} documents ({stats['overlapping']} overlap their seed)")
+
+
 def cmd_decontaminate(args) -> None:
     """Strings, one match file per benchmark, then the merge: the workflow's steps in a row."""
     from pathlib import Path
@@ -262,6 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="shuffle before deduplication with this seed, or none to keep "
         "the shards' order (default: datasets' dedup_shuffle_seed default, 666, as the rule)",
     )
+
+    sub = stage("mine-comment-pairs", cmd_mine_comment_pairs, "comment-function pairs of one seed shard's documents")
+    sub.add_argument("--corpus", required=True)
+    sub.add_argument("--lang", required=True)
+    sub.add_argument("--shard", type=int, required=True)
+    sub.add_argument("--seeds", required=True, help="that seed shard (.jsonl)")
+    sub.add_argument("-o", "--output", required=True)
 
     sub = stage("decontaminate", cmd_decontaminate, "decontaminate samples against benchmarks")
     sub.add_argument("--samples", required=True, help="clean samples (.jsonl)")

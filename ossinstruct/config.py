@@ -153,6 +153,11 @@ def _check_relations(config: dict) -> None:
                 f"under `corpora` (known: {', '.join(config['corpora']) or 'none'})"
             )
         corpus_langs = config["corpora"][entry["corpus"]]["languages"]
+        for lang in entry.get("max_shards", {}):
+            if lang not in corpus_langs:
+                raise ConfigError(
+                    f"config key generations.{i}.max_shards: corpus {entry['corpus']!r} has no language {lang!r}"
+                )
         for lang in entry.get("languages", []):
             if lang not in corpus_langs:
                 raise ConfigError(
@@ -165,6 +170,23 @@ def dataset_specs(config: dict) -> dict[str, dict]:
     return {spec["name"]: spec for spec in config["datasets"]}
 
 
+DATASET_KINDS = ("generations", "evol", "subset_of", "comment_pairs")
+
+
+def _check_comment_pairs(config: dict, spec: dict, where: str, datasets: dict) -> None:
+    pairs = spec["comment_pairs"]
+    for corpus in pairs["corpora"]:
+        if corpus not in config["corpora"]:
+            raise ConfigError(f"{where}.comment_pairs.corpora: no corpus named {corpus!r} under `corpora`")
+    size = pairs["size"]
+    if isinstance(size, dict):
+        other = size["same_as"]
+        if other not in datasets or other == spec["name"]:
+            raise ConfigError(f"{where}.comment_pairs.size.same_as: no other dataset named {other!r}")
+        if "comment_pairs" in datasets[other]:
+            raise ConfigError(f"{where}.comment_pairs.size.same_as: {other!r} is itself a comment_pairs dataset")
+
+
 def _check_datasets(config: dict) -> None:
     datasets = dataset_specs(config)
     if len(datasets) != len(config["datasets"]):
@@ -174,9 +196,11 @@ def _check_datasets(config: dict) -> None:
     for i, spec in enumerate(config["datasets"]):
         name = spec["name"]
         where = f"config key datasets.{i} ({name})"
-        kinds = [k for k in ("generations", "evol", "subset_of") if k in spec]
+        kinds = [k for k in DATASET_KINDS if k in spec]
         if len(kinds) != 1:
-            raise ConfigError(f"{where}: give exactly one of generations, evol, subset_of (got {kinds or 'none'})")
+            raise ConfigError(f"{where}: give exactly one of {', '.join(DATASET_KINDS)} (got {kinds or 'none'})")
+        if "comment_pairs" in spec:
+            _check_comment_pairs(config, spec, where, datasets)
         for i, pair in enumerate(spec.get("generations", [])):
             if pair["teacher"] not in config["teachers"]:
                 raise ConfigError(f"{where}.generations.{i}.teacher: no teacher named {pair['teacher']!r}")

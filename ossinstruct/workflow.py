@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ossinstruct.config import (
+    DATASET_KINDS,
     REFERENCE_MODEL,
     dataset_specs,
     evaluated_models,
@@ -41,6 +42,8 @@ VERIFY_REJECTED = DATASET + "verify_rejected.jsonl"
 VERIFY_REPORT = DATASET + "verify_report.json"
 VERIFY_FIGURE = DATASET + "figures/verify_pass_rate.png"
 BENCHMARK_STRINGS = "results/decontamination/{benchmark}.strings.jsonl"
+# Comment-function pairs of the documents behind one seed shard (paper §4.2, Table 6).
+MINED_PAIRS = "results/comment-pairs/{corpus}/{lang}/{shard}.jsonl"
 SIMILARITY_FIGURE = "results/datasets/humaneval_similarity.png"
 
 CHECKPOINT = "results/checkpoints/{checkpoint}"
@@ -86,6 +89,8 @@ DEFAULT_RESOURCES = {
     "dataset_card": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
     "humaneval_similarity": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 1},
     "push_dataset": {"runtime": 30, "mem_mb": 4000, "cpus_per_task": 1},
+    "mine_comment_pairs": {"runtime": 120, "mem_mb": 8000, "cpus_per_task": 1},
+    "comment_pairs": {"runtime": 60, "mem_mb": 32000, "cpus_per_task": 1},
     "verify_samples": {"runtime": 120, "mem_mb": 8000, "cpus_per_task": 2},  # cpus: samples run at once
 }
 
@@ -102,11 +107,19 @@ def seed_shards(config: dict, corpus: str, lang: str) -> list[str]:
     return [shard_name(k) for k, _ in enumerate(seedlib.shard_counts(config, corpus, lang))]
 
 
+def generation_shards(config: dict, entry: dict, lang: str) -> list[str]:
+    """The seed shards a generation entry turns into generations: all, or the first
+    max_shards[lang] of them."""
+    shards = seed_shards(config, entry["corpus"], lang)
+    limit = entry.get("max_shards", {}).get(lang)
+    return shards if limit is None else shards[:limit]
+
+
 def generation_targets(config: dict) -> list[str]:
     targets = []
     for entry in config["generations"]:
         for lang in generation_languages(config, entry):
-            for shard in seed_shards(config, entry["corpus"], lang):
+            for shard in generation_shards(config, entry, lang):
                 names = {"teacher": entry["teacher"], "corpus": entry["corpus"], "lang": lang, "shard": shard}
                 targets += [GENERATIONS.format(**names), GENERATION_STATS.format(**names)]
     return targets
@@ -114,16 +127,17 @@ def generation_targets(config: dict) -> list[str]:
 
 def shard_paths(config: dict, teacher: str, corpus: str) -> list[str]:
     """Every generation shard of (teacher, corpus), in a fixed order: language, shard."""
+    entry = generation_entry(config, teacher, corpus)
     return [
         GENERATIONS.format(teacher=teacher, corpus=corpus, lang=lang, shard=shard)
         for lang in config["corpora"][corpus]["languages"]
-        for shard in seed_shards(config, corpus, lang)
+        for shard in generation_shards(config, entry, lang)
     ]
 
 
 def dataset_kind(config: dict, dataset: str) -> str:
     spec = dataset_specs(config)[dataset]
-    return next(k for k in ("generations", "evol", "subset_of") if k in spec)
+    return next(k for k in DATASET_KINDS if k in spec)
 
 
 def datasets_of_kind(config: dict, kind: str) -> list[str]:
@@ -159,6 +173,25 @@ def final_samples(config: dict, dataset: str) -> str:
 
 def verify_resources(config: dict) -> dict:
     return job_resources("verify_samples", config["verification"].get("resources"))
+
+
+def mined_pair_paths(config: dict, dataset: str) -> list[str]:
+    """The mined pairs of every seed shard of a comment_pairs dataset's corpora, in a fixed
+    order: corpus, language, shard (the seeds' order)."""
+    spec = dataset_specs(config)[dataset]["comment_pairs"]
+    return [
+        MINED_PAIRS.format(corpus=corpus, lang=lang, shard=shard)
+        for corpus in spec["corpora"]
+        for lang in config["corpora"][corpus]["languages"]
+        for shard in seed_shards(config, corpus, lang)
+    ]
+
+
+def comment_pairs_reference(config: dict, dataset: str) -> list[str]:
+    """The samples whose count a comment_pairs dataset matches (size.same_as): the other
+    dataset's final samples (decontaminated.jsonl, or verified.jsonl when it verifies)."""
+    size = dataset_specs(config)[dataset]["comment_pairs"]["size"]
+    return [final_samples(config, size["same_as"])] if isinstance(size, dict) else []
 
 
 def dataset_targets(config: dict) -> list[str]:
@@ -355,12 +388,18 @@ def eval_scoring_identity(config: dict) -> dict:
     return {k: scoring[k] for k in ("solution", "min_time_limit", "gt_time_limit_factor", "memory_mb")}
 
 
-def eval_generate_resources(config: dict) -> dict:
+def eval_generate_resources(config: dict, model: str | None = None) -> dict:
     ev = config["evaluation"]
     resources = job_resources(f"eval_{ev['engine']}", ev["resources"].get("generate"))
     if ev["engine"] == "vllm":
-        resources["gpu"] = max(resources["gpu"], 1)
+        resources["gpu"] = max(resources["gpu"], 1, eval_tensor_parallel_size(config, model))
     return resources
+
+
+def eval_tensor_parallel_size(config: dict, model: str | None) -> int:
+    """GPUs the vllm engine splits an evaluated model over (evaluation.models[].tensor_parallel_size)."""
+    spec = next((m for m in config["evaluation"]["models"] if m["name"] == model), None)
+    return int(spec.get("tensor_parallel_size", 1)) if spec else 1
 
 
 def eval_score_resources(config: dict) -> dict:
@@ -472,7 +511,7 @@ def teachers_needing_run(config: dict, root: str | Path = ".") -> set[str]:
         if entry["teacher"] in needed:
             continue
         for lang in generation_languages(config, entry):
-            for shard in seed_shards(config, entry["corpus"], lang):
+            for shard in generation_shards(config, entry, lang):
                 path = GENERATIONS.format(teacher=entry["teacher"], corpus=entry["corpus"], lang=lang, shard=shard)
                 if not (root / path).exists():
                     needed.add(entry["teacher"])

@@ -242,8 +242,19 @@ def eval_conda_env(wildcards):
 
 
 def eval_generate_resource(name):
-    return lambda wildcards: wf.eval_generate_resources(config)[name]
+    return lambda wildcards: wf.eval_generate_resources(config, wildcards.model)[name]
 
 
 def eval_score_resource(name):
     return lambda wildcards: wf.eval_score_resources(config)[name]
+
+
+def comment_pair_grammars():
+    """The tree-sitter packages' versions, when any dataset mines comment-function pairs:
+    a new grammar re-mines (absent otherwise, so that other studies need no tree-sitter).
+    """
+    if not wf.datasets_of_kind(config, "comment_pairs"):
+        return {}
+    from ossinstruct.curate.comment_pairs import grammar_versions
+
+    return grammar_versions()

@@ -97,6 +97,7 @@ rule decontamination_merge:
         dataset=wf.name_pattern(
             wf.datasets_of_kind(config, "generations")
             + wf.datasets_of_kind(config, "evol")
+            + wf.datasets_of_kind(config, "comment_pairs")
         ),
     conda:
         "../envs/data.yaml"
@@ -266,3 +267,54 @@ rule verify_samples:
         },
     script:
         "../scripts/verify_samples.py"
+
+
+rule mine_comment_pairs:
+    input:
+        seeds=wf.SEEDS,
+    output:
+        wf.MINED_PAIRS,
+    log:
+        "results/logs/comment-pairs/{corpus}/{lang}/{shard}.log",
+    benchmark:
+        "results/benchmarks/comment-pairs/{corpus}/{lang}/{shard}.tsv"
+    conda:
+        "../envs/data.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["mine_comment_pairs"],
+    params:
+        # The shard's own spec: the script reads its documents again from it.
+        spec=seed_spec,
+        grammars=comment_pair_grammars(),
+    script:
+        "../scripts/mine_comment_pairs.py"
+
+
+rule comment_pairs:
+    input:
+        mined=lambda wildcards: wf.mined_pair_paths(config, wildcards.dataset),
+        reference=lambda wildcards: wf.comment_pairs_reference(
+            config, wildcards.dataset
+        ),
+        strings=expand(
+            wf.BENCHMARK_STRINGS, benchmark=config["decontamination"]["benchmarks"]
+        ),
+    output:
+        clean=wf.CLEAN,
+        rejected=wf.REJECTED,
+    log:
+        "results/logs/datasets/{dataset}/comment_pairs.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/comment_pairs.tsv"
+    wildcard_constraints:
+        dataset=wf.name_pattern(wf.datasets_of_kind(config, "comment_pairs")),
+    conda:
+        "../envs/data.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["comment_pairs"],
+    params:
+        spec=lambda wildcards: dataset_spec(wildcards)["comment_pairs"],
+        fields=config["decontamination"]["fields"],
+        join=config["decontamination"]["join"],
+    script:
+        "../scripts/comment_pairs.py"

@@ -82,9 +82,17 @@ def eval_generate_step(
     """Rule eval_generate: one sample per task from the model `generation` names.
     `checkpoint` is the local directory of a model trained here (source {"path": ...})."""
     from ossinstruct.evaluate.generate import generate_samples, model_block
+    from ossinstruct.workflow import eval_tensor_parallel_size
 
     settings = config["evaluation"]
     source = generation["source"]
+    block = model_block(
+        settings,
+        checkpoint if "path" in source else source["model"],
+        source.get("revision"),
+        generation["dtype"],
+    )
+    block["tensor_parallel_size"] = eval_tensor_parallel_size(config, generation["model"])
     decoding = generation.get("sampling") or {
         "temperature": generation["temperature"],
         "max_new_tokens": generation["max_new_tokens"],
@@ -94,12 +102,7 @@ def eval_generate_step(
         benchmark=generation["benchmark"],
         style=generation["prompt"],
         engine=generation["engine"],
-        model=model_block(
-            settings,
-            checkpoint if "path" in source else source["model"],
-            source.get("revision"),
-            generation["dtype"],
-        ),
+        model=block,
         decoding=decoding,
         cache_dir=config["cache_dir"],
         out_path=str(out_path),

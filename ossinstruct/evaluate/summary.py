@@ -462,6 +462,7 @@ def summary_markdown(rows: Sequence[dict], paper: dict, results: Sequence[dict] 
         ]
     for benchmark in _benchmark_order(r["benchmark"] for r in rows):
         lines += _benchmark_table(benchmark, [r for r in rows if r["benchmark"] == benchmark], paper)
+    lines += paper_table_sections(rows, paper)
     lines += _footer(rows, paper, results)
     return "\n".join(lines) + "\n"
 
@@ -494,6 +495,65 @@ def _benchmark_table(benchmark: str, rows: list[dict], paper: dict) -> list[str]
             else:
                 cells += [_cell(row["ours"]), _cell(row["paper"]), _cell(row["diff"], signed=True)]
         lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+# --------------------------------------------------------------------------- the paper's tables
+# A study preset (presets/table5.yaml, ...) points its models at one table's rows
+# ("table5:Magicoder-CL-7B-Python-43K"); the summary then prints that table as the paper
+# has it, with our number beside each of its cells.
+
+NOT_COMPUTED = "not computed"
+
+
+def paper_tables_named(rows: Sequence[dict]) -> list[str]:
+    """The tables that rows name explicitly ("tableN:row"), in the paper's order."""
+    named = {r["paper_row"].split(":", 1)[0] for r in rows if r["paper_row"] and ":" in r["paper_row"]}
+    return sorted(named, key=lambda t: (len(t), t))
+
+
+def paper_table_sections(rows: Sequence[dict], paper: dict) -> list[str]:
+    """One section per table a model's paper_row names explicitly (paper_tables_named)."""
+    lines: list[str] = []
+    for table_id in paper_tables_named(rows):
+        lines += paper_table_section(table_id, rows, paper)
+    return lines
+
+
+def _row_label(row: Mapping) -> str:
+    extra = [str(row[k]) for k in ("finetuning_data", "dataset_size") if row.get(k)]
+    return _escape(row["display"] + (f" ({', '.join(extra)})" if extra else ""))
+
+
+def paper_table_section(table_id: str, rows: Sequence[dict], paper: dict) -> list[str]:
+    """The paper's table `table_id` row by row, each cell as ours | paper: ours from the
+    model whose paper_row is "table_id:row"; "not computed" where no such model, or no
+    result for that benchmark, is in this run."""
+    table = paper["tables"][table_id]
+    columns = list(
+        dict.fromkeys((b, v) for row in table["rows"].values() for b, vs in row["scores"].items() for v in vs)
+    )
+    header = ["Paper's row", "Our model"]
+    align = ["---", "---"]
+    for benchmark, variant in columns:
+        header += [f"{variant_label(benchmark, variant)} ours", "paper"]
+        align += ["---:", "---:"]
+    caption = " ".join(str(table.get("caption", "")).split())
+    lines = [f"## {_table_name(table_id, paper)} of the paper, reproduced", ""]
+    if caption:
+        lines += [f"*{_escape(caption)}*", ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    for key, paper_row in table["rows"].items():
+        ours = [r for r in rows if r["paper_row"] == f"{table_id}:{key}"]
+        models = list(dict.fromkeys(r["model"] for r in ours))
+        cells = [_row_label(paper_row), _escape(", ".join(models)) if models else NOT_COMPUTED]
+        for benchmark, variant in columns:
+            found = [r for r in ours if r["benchmark"] == benchmark and r["variant"] == variant]
+            mine = " / ".join(_cell(r["ours"]) + (" ⚠" if is_partial(r) else "") for r in found) or NOT_COMPUTED
+            cells += [mine, _cell(paper_row["scores"].get(benchmark, {}).get(variant))]
+        lines.append("| " + " | ".join(cells) + " |")
+    if table.get("note"):
+        lines += ["", f"Paper's note: {_escape(' '.join(str(table['note']).split()))}"]
     return lines + [""]
 
 
