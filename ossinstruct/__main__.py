@@ -74,6 +74,18 @@ def cmd_clean(args) -> None:
     clean_generations(args.shards, args.output, args.rejected, args.drop_noisy, shuffle_seed)
 
 
+def cmd_mine_comment_pairs(args) -> None:
+    """Paper §4.2: the comment-function pairs of one seed shard's documents (rule mine_comment_pairs)."""
+    from ossinstruct.curate.steps import mine_comment_pairs
+    from ossinstruct.seeds.sampling import shard_spec
+
+    config = _config(args)
+    if args.corpus not in config["corpora"]:
+        raise ConfigError(f"--corpus {args.corpus!r}: no such corpus under `corpora`")
+    stats = mine_comment_pairs(args.seeds, shard_spec(config, args.corpus, args.lang, args.shard), args.output)
+    print(f"{stats['pairs']} pairs from {stats['documents']} documents ({stats['overlapping']} overlap their seed)")
+
+
 def cmd_decontaminate(args) -> None:
     """Strings, one match file per benchmark, then the merge: the workflow's steps in a row."""
     from pathlib import Path
@@ -103,6 +115,29 @@ def cmd_decontaminate(args) -> None:
     print(f"kept {report['kept']} of {report['total']}; excluded {report['excluded']}")
 
 
+def cmd_verify(args) -> None:
+    """The verify step of rule verify_samples on one samples file (beyond the paper)."""
+    from pathlib import Path
+
+    from ossinstruct.curate.steps import verify
+
+    settings = _config(args)["verification"]
+    out = Path(args.out_dir)
+    report = verify(
+        Path(args.samples).stem,
+        args.samples,
+        args.mode,
+        {k: settings[k] for k in ("timeout_s", "compile_timeout_s", "memory_mb")},
+        str(out / "verified.jsonl"),
+        str(out / "verify_rejected.jsonl"),
+        str(out / "verify_report.json"),
+        str(out / "figures" / "verify_pass_rate.png"),
+        workers=args.workers,
+        cache_dir=args.cache_dir or settings["cache_dir"],
+    )
+    print(f"{report['by_status']}; kept {report['kept']} of {report['total']}; wrote {out}")
+
+
 def cmd_eval_data(args) -> None:
     from pathlib import Path
 
@@ -119,7 +154,9 @@ def cmd_eval_data(args) -> None:
         out_info=out / f"{args.benchmark}.json",
         out_expected=out / f"{args.benchmark}.expected.pkl",
     )
-    print(f"{info['n_tasks']} of {info['n_tasks_release']} tasks from {info['path']} (sha256 {info['sha256'][:12]})")
+    sha = info.get("sha256")
+    digest = f" (sha256 {sha[:12]})" if isinstance(sha, str) else ""
+    print(f"{info['n_tasks']} of {info['n_tasks_release']} tasks from {info.get('path') or 'the hub'}{digest}")
 
 
 def cmd_eval_generate(args) -> None:
@@ -166,6 +203,8 @@ def cmd_eval_score(args) -> None:
     generation = json.loads(recorded.read_text(encoding="utf-8")) if recorded.is_file() else {}
     if args.generation and not recorded.is_file():
         raise InputError(f"--generation {args.generation}: no such file")
+    from ossinstruct.workflow import benchmark_settings
+
     result = eval_score_step(
         config["evaluation"]["scoring"],
         args.benchmark,
@@ -178,11 +217,12 @@ def cmd_eval_score(args) -> None:
         out_tasks=args.tasks_output,
         workers=args.workers,
         generation=generation,
+        settings=benchmark_settings(config, args.benchmark),
+        execution_cache=config["evaluation"]["execution_cache"],
+        out_exports=args.exports,
     )
-    print(
-        f"pass@1 {100 * result['pass@1']['base']:.1f} (base) {100 * result['pass@1']['plus']:.1f} (plus) "
-        f"over {result['n_tasks']} tasks; wrote {args.output}"
-    )
+    scores = " ".join(f"{100 * value:.1f} ({variant})" for variant, value in result["pass@1"].items())
+    print(f"pass@1 {scores} over {result['n_tasks']} tasks; wrote {args.output}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -235,10 +275,24 @@ def build_parser() -> argparse.ArgumentParser:
         "the shards' order (default: datasets' dedup_shuffle_seed default, 666, as the rule)",
     )
 
+    sub = stage("mine-comment-pairs", cmd_mine_comment_pairs, "comment-function pairs of one seed shard's documents")
+    sub.add_argument("--corpus", required=True)
+    sub.add_argument("--lang", required=True)
+    sub.add_argument("--shard", type=int, required=True)
+    sub.add_argument("--seeds", required=True, help="that seed shard (.jsonl)")
+    sub.add_argument("-o", "--output", required=True)
+
     sub = stage("decontaminate", cmd_decontaminate, "decontaminate samples against benchmarks")
     sub.add_argument("--samples", required=True, help="clean samples (.jsonl)")
     sub.add_argument("--benchmark", action="append", choices=BENCHMARKS, help="default: decontamination.benchmarks")
     sub.add_argument("--out-dir", required=True)
+
+    sub = stage("verify", cmd_verify, "run each sample's tests with its solution in the sandbox (beyond the paper)")
+    sub.add_argument("--samples", required=True, help="samples with `tests` (.jsonl), e.g. decontaminated.jsonl")
+    sub.add_argument("--mode", choices=["annotate", "require"], default="annotate")
+    sub.add_argument("--out-dir", required=True)
+    sub.add_argument("--workers", type=int, default=2, help="samples run at once")
+    sub.add_argument("--cache-dir", help="execution cache (default: verification.cache_dir)")
 
     sub = stage("eval-data", cmd_eval_data, "a benchmark's tasks in force and expected outputs")
     sub.add_argument("--benchmark", required=True, choices=EVALUATED)
@@ -247,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--limit", type=int, help="only the first N tasks")
     sub.add_argument("--out-dir", required=True)
 
-    sub = stage("eval-generate", cmd_eval_generate, "one greedy sample per task from a model")
+    sub = stage("eval-generate", cmd_eval_generate, "a benchmark's samples from a model (its decoding protocol)")
     sub.add_argument("--benchmark", required=True, choices=EVALUATED)
     sub.add_argument("--tasks", required=True, help="the tasks in force (eval-data's .jsonl)")
     sub.add_argument("--model", required=True, help="checkpoint dir, hub id or embedded:gemma-3-270m")
@@ -272,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--workers", type=int, default=2)
     sub.add_argument("-o", "--output", required=True, help="result .json")
     sub.add_argument("--tasks-output", help="also write per-task statuses (.jsonl) here")
+    sub.add_argument("--exports", help="per-sample benchmarks: write files for another harness here (MultiPL-E)")
     sub.add_argument(
         "--generation",
         help="the samples' generation identity, recorded in the result "

@@ -20,7 +20,7 @@ SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 @lru_cache(maxsize=1)
 def schema() -> dict:
     """The config schema, its benchmark names filled in from the benchmark registry."""
-    from ossinstruct.benchmarks import EVALUATED, REGISTRY  # imports this module: not at the top
+    from ossinstruct.benchmarks import EVALPLUS, EVALUATED, REGISTRY  # imports this module: not at the top
 
     loaded = yaml.safe_load(SCHEMA_PATH.read_text())
     loaded["$defs"]["benchmark_name"]["enum"] = list(REGISTRY)
@@ -29,7 +29,7 @@ def schema() -> dict:
     properties["decontamination"]["properties"]["benchmarks"]["default"] = [
         name for name, b in REGISTRY.items() if b.decontaminated_by_default
     ]
-    properties["evaluation"]["properties"]["benchmarks"]["default"] = list(EVALUATED)
+    properties["evaluation"]["properties"]["benchmarks"]["default"] = list(EVALPLUS)
     return loaded
 
 
@@ -140,6 +140,7 @@ def _check_relations(config: dict) -> None:
     _check_datasets(config)
     _check_models(config)
     _check_evaluation(config)
+    check_verification_study(config)
     for i, entry in enumerate(config["generations"]):
         if entry["teacher"] not in config["teachers"]:
             raise ConfigError(
@@ -152,6 +153,11 @@ def _check_relations(config: dict) -> None:
                 f"under `corpora` (known: {', '.join(config['corpora']) or 'none'})"
             )
         corpus_langs = config["corpora"][entry["corpus"]]["languages"]
+        for lang in entry.get("max_shards", {}):
+            if lang not in corpus_langs:
+                raise ConfigError(
+                    f"config key generations.{i}.max_shards: corpus {entry['corpus']!r} has no language {lang!r}"
+                )
         for lang in entry.get("languages", []):
             if lang not in corpus_langs:
                 raise ConfigError(
@@ -164,6 +170,23 @@ def dataset_specs(config: dict) -> dict[str, dict]:
     return {spec["name"]: spec for spec in config["datasets"]}
 
 
+DATASET_KINDS = ("generations", "evol", "subset_of", "comment_pairs")
+
+
+def _check_comment_pairs(config: dict, spec: dict, where: str, datasets: dict) -> None:
+    pairs = spec["comment_pairs"]
+    for corpus in pairs["corpora"]:
+        if corpus not in config["corpora"]:
+            raise ConfigError(f"{where}.comment_pairs.corpora: no corpus named {corpus!r} under `corpora`")
+    size = pairs["size"]
+    if isinstance(size, dict):
+        other = size["same_as"]
+        if other not in datasets or other == spec["name"]:
+            raise ConfigError(f"{where}.comment_pairs.size.same_as: no other dataset named {other!r}")
+        if "comment_pairs" in datasets[other]:
+            raise ConfigError(f"{where}.comment_pairs.size.same_as: {other!r} is itself a comment_pairs dataset")
+
+
 def _check_datasets(config: dict) -> None:
     datasets = dataset_specs(config)
     if len(datasets) != len(config["datasets"]):
@@ -173,9 +196,11 @@ def _check_datasets(config: dict) -> None:
     for i, spec in enumerate(config["datasets"]):
         name = spec["name"]
         where = f"config key datasets.{i} ({name})"
-        kinds = [k for k in ("generations", "evol", "subset_of") if k in spec]
+        kinds = [k for k in DATASET_KINDS if k in spec]
         if len(kinds) != 1:
-            raise ConfigError(f"{where}: give exactly one of generations, evol, subset_of (got {kinds or 'none'})")
+            raise ConfigError(f"{where}: give exactly one of {', '.join(DATASET_KINDS)} (got {kinds or 'none'})")
+        if "comment_pairs" in spec:
+            _check_comment_pairs(config, spec, where, datasets)
         for i, pair in enumerate(spec.get("generations", [])):
             if pair["teacher"] not in config["teachers"]:
                 raise ConfigError(f"{where}.generations.{i}.teacher: no teacher named {pair['teacher']!r}")
@@ -190,6 +215,7 @@ def _check_datasets(config: dict) -> None:
             raise ConfigError(f"{where}.drop_noisy: only for datasets made from generations")
         if spec["python"] is not None and "subset_of" not in spec:
             raise ConfigError(f"{where}.python: only for subset_of datasets")
+        check_verify(config, spec, where)
         seen = [name]
         parent = spec.get("subset_of")
         while parent is not None:
@@ -310,3 +336,33 @@ def missing_api_keys(config: dict, teachers: set[str]) -> list[str]:
         if env and not os.environ.get(env):
             missing.append(f"{env} (teacher {name})")
     return missing
+
+
+def check_verify(config: dict, spec: dict, where: str) -> None:
+    """A dataset's `verify`: a bare YAML `off` (a boolean) is "off"; verifying needs a
+    template that asks for tests (else every sample would be no_tests)."""
+    if spec.get("verify") is False:
+        spec["verify"] = "off"
+    if spec.get("verify", "off") == "off":
+        return
+    if "evol" in spec:
+        raise ConfigError(f"{where}.verify: Evol-Instruct rows have no tests; only OSS-Instruct generations")
+    from ossinstruct.generate.prompts import template_for
+
+    for i, pair in enumerate(spec.get("generations", [])):
+        template = template_for(config["teachers"][pair["teacher"]])
+        if not template.data.get("tests_section"):
+            raise ConfigError(
+                f"{where}.verify: {spec['verify']} needs tests, but teacher {pair['teacher']!r} "
+                f"(generations.{i}) uses template {template.id!r}, which asks for none; give it "
+                "template: oss-instruct-chat-tests-v1"
+            )
+
+
+def check_verification_study(config: dict) -> None:
+    """verification_study names models of `models` (presets/verified.yaml)."""
+    study = config.get("verification_study")
+    for role, name in (study or {}).items():
+        if name not in model_specs(config):
+            known = ", ".join(model_specs(config)) or "none"
+            raise ConfigError(f"config key verification_study.{role}: no model named {name!r} (known: {known})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ossinstruct.config import (
+    DATASET_KINDS,
     REFERENCE_MODEL,
     dataset_specs,
     evaluated_models,
@@ -35,7 +36,14 @@ CARD = DATASET + "README.md"
 TOKEN_FIGURE = DATASET + "figures/token_lengths.png"
 LANGUAGE_FIGURE = DATASET + "figures/languages.png"
 PUSHED = DATASET + "pushed.json"
+# The verify step (datasets with verify annotate or require; beyond the paper).
+VERIFIED = DATASET + "verified.jsonl"
+VERIFY_REJECTED = DATASET + "verify_rejected.jsonl"
+VERIFY_REPORT = DATASET + "verify_report.json"
+VERIFY_FIGURE = DATASET + "figures/verify_pass_rate.png"
 BENCHMARK_STRINGS = "results/decontamination/{benchmark}.strings.jsonl"
+# Comment-function pairs of the documents behind one seed shard (paper §4.2, Table 6).
+MINED_PAIRS = "results/comment-pairs/{corpus}/{lang}/{shard}.jsonl"
 SIMILARITY_FIGURE = "results/datasets/humaneval_similarity.png"
 
 CHECKPOINT = "results/checkpoints/{checkpoint}"
@@ -48,6 +56,8 @@ EVAL_EXPECTED = "results/eval/data/{benchmark}.expected.pkl"
 EVAL_SAMPLES = "results/eval/{model}/{benchmark}/samples.jsonl"
 EVAL_TASK_RESULTS = "results/eval/{model}/{benchmark}/tasks.jsonl"
 EVAL_RESULT = "results/eval/{model}/{benchmark}.json"
+# Files for another harness to rescore (MultiPL-E: bigcode-evaluation-harness generations).
+EVAL_EXPORTS = "results/eval/{model}/{benchmark}/exports"
 # The harness self-check's samples: the benchmark's reference solutions (evaluation.self_check).
 EVAL_REFERENCE_SAMPLES = EVAL_SAMPLES.replace("{model}", REFERENCE_MODEL)
 SUMMARY_MD = "results/summary.md"
@@ -79,6 +89,9 @@ DEFAULT_RESOURCES = {
     "dataset_card": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
     "humaneval_similarity": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 1},
     "push_dataset": {"runtime": 30, "mem_mb": 4000, "cpus_per_task": 1},
+    "mine_comment_pairs": {"runtime": 120, "mem_mb": 8000, "cpus_per_task": 1},
+    "comment_pairs": {"runtime": 60, "mem_mb": 32000, "cpus_per_task": 1},
+    "verify_samples": {"runtime": 120, "mem_mb": 8000, "cpus_per_task": 2},  # cpus: samples run at once
 }
 
 
@@ -94,11 +107,19 @@ def seed_shards(config: dict, corpus: str, lang: str) -> list[str]:
     return [shard_name(k) for k, _ in enumerate(seedlib.shard_counts(config, corpus, lang))]
 
 
+def generation_shards(config: dict, entry: dict, lang: str) -> list[str]:
+    """The seed shards a generation entry turns into generations: all, or the first
+    max_shards[lang] of them."""
+    shards = seed_shards(config, entry["corpus"], lang)
+    limit = entry.get("max_shards", {}).get(lang)
+    return shards if limit is None else shards[:limit]
+
+
 def generation_targets(config: dict) -> list[str]:
     targets = []
     for entry in config["generations"]:
         for lang in generation_languages(config, entry):
-            for shard in seed_shards(config, entry["corpus"], lang):
+            for shard in generation_shards(config, entry, lang):
                 names = {"teacher": entry["teacher"], "corpus": entry["corpus"], "lang": lang, "shard": shard}
                 targets += [GENERATIONS.format(**names), GENERATION_STATS.format(**names)]
     return targets
@@ -106,16 +127,17 @@ def generation_targets(config: dict) -> list[str]:
 
 def shard_paths(config: dict, teacher: str, corpus: str) -> list[str]:
     """Every generation shard of (teacher, corpus), in a fixed order: language, shard."""
+    entry = generation_entry(config, teacher, corpus)
     return [
         GENERATIONS.format(teacher=teacher, corpus=corpus, lang=lang, shard=shard)
         for lang in config["corpora"][corpus]["languages"]
-        for shard in seed_shards(config, corpus, lang)
+        for shard in generation_shards(config, entry, lang)
     ]
 
 
 def dataset_kind(config: dict, dataset: str) -> str:
     spec = dataset_specs(config)[dataset]
-    return next(k for k in ("generations", "evol", "subset_of") if k in spec)
+    return next(k for k in DATASET_KINDS if k in spec)
 
 
 def datasets_of_kind(config: dict, kind: str) -> list[str]:
@@ -134,10 +156,50 @@ def dataset_generation_shards(config: dict, dataset: str) -> list[str]:
     return [p for pair in spec.get("generations", []) for p in shard_paths(config, pair["teacher"], pair["corpus"])]
 
 
+def verifies(config: dict, dataset: str) -> bool:
+    """Whether a dataset has the verify step (verify annotate or require)."""
+    return dataset_specs(config)[dataset].get("verify", "off") not in ("off", False)
+
+
+def datasets_verified(config: dict) -> list[str]:
+    return [name for name in dataset_specs(config) if verifies(config, name)]
+
+
+def final_samples(config: dict, dataset: str) -> str:
+    """What training, the card, subsets and a push read: verified.jsonl when the dataset
+    verifies, else decontaminated.jsonl (verify off: the DAG of the paper's datasets)."""
+    return (VERIFIED if verifies(config, dataset) else DECONTAMINATED).format(dataset=dataset)
+
+
+def verify_resources(config: dict) -> dict:
+    return job_resources("verify_samples", config["verification"].get("resources"))
+
+
+def mined_pair_paths(config: dict, dataset: str) -> list[str]:
+    """The mined pairs of every seed shard of a comment_pairs dataset's corpora, in a fixed
+    order: corpus, language, shard (the seeds' order)."""
+    spec = dataset_specs(config)[dataset]["comment_pairs"]
+    return [
+        MINED_PAIRS.format(corpus=corpus, lang=lang, shard=shard)
+        for corpus in spec["corpora"]
+        for lang in config["corpora"][corpus]["languages"]
+        for shard in seed_shards(config, corpus, lang)
+    ]
+
+
+def comment_pairs_reference(config: dict, dataset: str) -> list[str]:
+    """The samples whose count a comment_pairs dataset matches (size.same_as): the other
+    dataset's final samples (decontaminated.jsonl, or verified.jsonl when it verifies)."""
+    size = dataset_specs(config)[dataset]["comment_pairs"]["size"]
+    return [final_samples(config, size["same_as"])] if isinstance(size, dict) else []
+
+
 def dataset_targets(config: dict) -> list[str]:
     targets = []
     for name, spec in dataset_specs(config).items():
         files = [DECONTAMINATED, REPORT, TRAIN, CARD, TOKEN_FIGURE, LANGUAGE_FIGURE]
+        if verifies(config, name):
+            files += [VERIFIED, VERIFY_REPORT, VERIFY_FIGURE]
         if spec.get("push_to_hub"):
             files.append(PUSHED)
         targets += [f.format(dataset=name) for f in files]
@@ -202,10 +264,14 @@ def model_targets(config: dict) -> list[str]:
 
 def eval_targets(config: dict) -> list[str]:
     """A result file per evaluated model and benchmark, and the summary (when any)."""
+    from ossinstruct.benchmarks import REGISTRY
+
     benchmarks = config["evaluation"]["benchmarks"]
     targets = [EVAL_RESULT.format(model=m, benchmark=b) for m in evaluated_models(config) for b in benchmarks]
     if targets and config["evaluation"]["self_check"]:
-        targets += [EVAL_RESULT.format(model=REFERENCE_MODEL, benchmark=b) for b in benchmarks]
+        # Only benchmarks with reference solutions (MultiPL-E's rows have none).
+        checked = [b for b in benchmarks if REGISTRY[b].has_reference_solutions]
+        targets += [EVAL_RESULT.format(model=REFERENCE_MODEL, benchmark=b) for b in checked]
     if targets:
         targets += [SUMMARY_MD, SUMMARY_CSV, SUMMARY_FIGURE]
     return targets
@@ -213,6 +279,16 @@ def eval_targets(config: dict) -> list[str]:
 
 def all_targets(config: dict) -> list[str]:
     return generation_targets(config) + dataset_targets(config) + model_targets(config) + eval_targets(config)
+
+
+def pending_multiple_results(config: dict, root: str | Path = ".") -> list[str]:
+    """The targeted MultiPL-E result files not yet on disk (their toolchains are needed)."""
+    names = {
+        EVAL_RESULT.format(model=m, benchmark=b)
+        for m in evaluated_models(config)
+        for b in per_sample_benchmarks(config, "multiple")
+    }
+    return [t for t in eval_targets(config) if t in names and not (Path(root) / t).exists()]
 
 
 def eval_model_source(config: dict, model: str) -> dict:
@@ -235,12 +311,75 @@ def eval_generation_identity(config: dict, model: str, benchmark: str) -> dict:
         "model": model,
         "source": eval_model_source(config, model),
         "benchmark": benchmark,
-        "prompt": spec["prompt"],
+        "prompt": eval_prompt_style(config, benchmark, spec["prompt"]),
         "engine": ev["engine"],
         "dtype": ev["dtype"],
-        "temperature": ev["decoding"]["temperature"],
-        "max_new_tokens": ev["decoding"]["max_new_tokens"],
+        **eval_decoding_identity(config, benchmark),
     }
+
+
+def eval_prompt_style(config: dict, benchmark: str, model_prompt: str) -> str:
+    """The benchmark's prompt style for a model whose `prompt` is `model_prompt`."""
+    from ossinstruct.benchmarks import evaluated
+
+    plugin = evaluated(benchmark)
+    return plugin.style_for(model_prompt, benchmark_settings(config, benchmark))
+
+
+def eval_decoding_identity(config: dict, benchmark: str) -> dict:
+    """The decoding of a benchmark's samples: evaluation.decoding (greedy, 512 new tokens:
+    HumanEval+, MBPP+), or the benchmark's own sampling protocol (MultiPL-E, DS-1000...),
+    as `sampling`."""
+    from ossinstruct.benchmarks import evaluated
+
+    plugin = evaluated(benchmark)
+    decoding = config["evaluation"]["decoding"]
+    identity = {"temperature": decoding["temperature"], "max_new_tokens": decoding["max_new_tokens"]}
+    if plugin.sampling:
+        sampling = dict(plugin.sampling)
+        identity = {"temperature": sampling["temperature"], "max_new_tokens": sampling.get("max_new_tokens")}
+        identity["sampling"] = sampling
+    return identity
+
+
+def benchmark_settings(config: dict, benchmark: str) -> dict:
+    """The config's evaluation.<settings_key> block of a benchmark ({} when it has none)."""
+    from ossinstruct.benchmarks import evaluated
+
+    key = evaluated(benchmark).settings_key
+    return dict(config["evaluation"].get(key) or {}) if key else {}
+
+
+def settings_identity(settings: dict) -> dict:
+    """A settings block for rule params: a value naming an existing file (APPS's problem
+    ids) becomes that file's sha256, so editing the file reruns and moving it does not."""
+    out = {}
+    for key, value in settings.items():
+        if isinstance(value, str) and value and Path(value).is_file():
+            out[key] = {"sha256": file_sha256(value)}
+        else:
+            out[key] = value
+    return out
+
+
+def eval_limit(config: dict, benchmark: str) -> int | None:
+    """evaluation.data.<benchmark>.limit, else evaluation.limit (None: every task)."""
+    spec = config["evaluation"]["data"].get(benchmark) or {}
+    return spec.get("limit") or config["evaluation"]["limit"]
+
+
+def per_sample_benchmarks(config: dict, family: str) -> list[str]:
+    """Evaluated benchmarks by scoring rule: "evalplus" (eval_score), "multiple"
+    (eval_score_multiple: MultiPL-E's toolchains) and "sampled" (eval_score_sampled)."""
+    from ossinstruct.benchmarks import EVALUATED, REGISTRY
+
+    def family_of(name: str) -> str:
+        plugin = REGISTRY[name]
+        if not plugin.per_sample_scoring:
+            return "evalplus"
+        return "multiple" if plugin.settings_key == "multipl_e" else "sampled"
+
+    return [name for name in EVALUATED if family_of(name) == family]
 
 
 def eval_scoring_identity(config: dict) -> dict:
@@ -249,12 +388,18 @@ def eval_scoring_identity(config: dict) -> dict:
     return {k: scoring[k] for k in ("solution", "min_time_limit", "gt_time_limit_factor", "memory_mb")}
 
 
-def eval_generate_resources(config: dict) -> dict:
+def eval_generate_resources(config: dict, model: str | None = None) -> dict:
     ev = config["evaluation"]
     resources = job_resources(f"eval_{ev['engine']}", ev["resources"].get("generate"))
     if ev["engine"] == "vllm":
-        resources["gpu"] = max(resources["gpu"], 1)
+        resources["gpu"] = max(resources["gpu"], 1, eval_tensor_parallel_size(config, model))
     return resources
+
+
+def eval_tensor_parallel_size(config: dict, model: str | None) -> int:
+    """GPUs the vllm engine splits an evaluated model over (evaluation.models[].tensor_parallel_size)."""
+    spec = next((m for m in config["evaluation"]["models"] if m["name"] == model), None)
+    return int(spec.get("tensor_parallel_size", 1)) if spec else 1
 
 
 def eval_score_resources(config: dict) -> dict:
@@ -284,6 +429,18 @@ def offline_benchmark_file(config: dict, benchmark: str) -> str | None:
     return None
 
 
+def offline_benchmark_dir(config: dict, benchmark: str) -> str | None:
+    """benchmark_files/<directory> of a benchmark whose offline copy is several files
+    (MultiPL-E's six languages) when it is there; None otherwise."""
+    from ossinstruct.benchmarks import REGISTRY
+
+    directory = config.get("benchmark_files")
+    name = getattr(REGISTRY[benchmark], "offline_dir", None)
+    if directory and name and (Path(directory) / name).is_dir():
+        return str(Path(directory) / name)
+    return None
+
+
 def benchmark_source(config: dict, benchmark: str) -> dict:
     """The source of a benchmark's decontamination strings: decontamination.sources, else
     the file in benchmark_files, else the default (the evalplus override variables win)."""
@@ -299,7 +456,7 @@ def eval_data_path(config: dict, benchmark: str) -> str | None:
     """The local HumanEval+/MBPP+ file of evaluation: evaluation.data.<b>.path, else the file
     in benchmark_files; None is evalplus's own download."""
     spec = config["evaluation"]["data"].get(benchmark) or {}
-    return spec.get("path") or offline_benchmark_file(config, benchmark)
+    return spec.get("path") or offline_benchmark_file(config, benchmark) or offline_benchmark_dir(config, benchmark)
 
 
 _SHA256: dict[tuple[str, int, int], str] = {}
@@ -320,10 +477,16 @@ def file_sha256(path: str | Path) -> str:
 def content_identity(spec: dict | None) -> dict | None:
     """A source spec for rule params: its `path` replaced by the file's sha256 (a path that is
     not a readable file stays, so that the job fails naming it)."""
-    if not spec or not spec.get("path") or not Path(spec["path"]).is_file():
+    if not spec or not spec.get("path"):
         return spec
+    path = Path(spec["path"])
     identity = {k: v for k, v in spec.items() if k != "path"}
-    identity["sha256"] = file_sha256(spec["path"])
+    if path.is_file():
+        identity["sha256"] = file_sha256(path)
+    elif path.is_dir():  # a directory of data files (MultiPL-E): each file by its content
+        identity["sha256"] = {f.name: file_sha256(f) for f in sorted(path.iterdir()) if f.is_file()}
+    else:
+        return spec
     return identity
 
 
@@ -348,7 +511,7 @@ def teachers_needing_run(config: dict, root: str | Path = ".") -> set[str]:
         if entry["teacher"] in needed:
             continue
         for lang in generation_languages(config, entry):
-            for shard in seed_shards(config, entry["corpus"], lang):
+            for shard in generation_shards(config, entry, lang):
                 path = GENERATIONS.format(teacher=entry["teacher"], corpus=entry["corpus"], lang=lang, shard=shard)
                 if not (root / path).exists():
                     needed.add(entry["teacher"])

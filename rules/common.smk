@@ -36,6 +36,11 @@ wildcard_constraints:
 
 
 EVAL_BENCHMARKS = wf.name_pattern(list(EVALUATED))
+# The benchmarks each scoring job family takes: evalplus's (eval_score), MultiPL-E's
+# (eval_score_multiple) and the other per-sample ones (eval_score_sampled).
+EVALPLUS_BENCHMARKS = wf.name_pattern(wf.per_sample_benchmarks(config, "evalplus"))
+MULTIPLE_BENCHMARKS = wf.name_pattern(wf.per_sample_benchmarks(config, "multiple"))
+SAMPLED_BENCHMARKS = wf.name_pattern(wf.per_sample_benchmarks(config, "sampled"))
 
 
 def all_targets(config):
@@ -51,6 +56,30 @@ def check_api_keys():
             + ", ".join(missing)
             + ". Export it before running; its value is never logged or written."
         )
+
+
+def check_toolchains():
+    """Fail before any job starts when MultiPL-E results still to be made need a compiler or
+    interpreter that is not installed (never scored as 0%). Skipped when the scoring jobs
+    run in MultiPL-E's container (--software-deployment-method apptainer), which has them.
+    """
+    methods = {
+        str(m).lower()
+        for m in getattr(workflow.deployment_settings, "deployment_method", ())
+    }
+    if any("apptainer" in m or "singularity" in m for m in methods):
+        return
+    pending = wf.pending_multiple_results(config)
+    if pending:
+        from ossinstruct.evaluate.multiple_exec import (
+            ToolchainMissing,
+            require_toolchains,
+        )
+
+        try:
+            require_toolchains(config["evaluation"]["multipl_e"]["languages"])
+        except ToolchainMissing as error:
+            raise WorkflowError(str(error)) from None
 
 
 def seed_spec(wildcards):
@@ -108,7 +137,16 @@ def dataset_matches(wildcards):
 
 
 def subset_parent(wildcards):
-    return wf.DECONTAMINATED.format(dataset=dataset_spec(wildcards)["subset_of"])
+    return wf.final_samples(config, dataset_spec(wildcards)["subset_of"])
+
+
+def final_samples(wildcards):
+    """decontaminated.jsonl, or verified.jsonl for a dataset with verify on."""
+    return wf.final_samples(config, wildcards.dataset)
+
+
+def verify_resource(name):
+    return lambda wildcards: wf.verify_resources(config)[name]
 
 
 def has_clean_step(name):
@@ -117,9 +155,11 @@ def has_clean_step(name):
 
 def card_inputs(wildcards):
     inputs = {
-        "samples": wf.DECONTAMINATED.format(dataset=wildcards.dataset),
+        "samples": wf.final_samples(config, wildcards.dataset),
         "report": wf.REPORT.format(dataset=wildcards.dataset),
     }
+    if wf.verifies(config, wildcards.dataset):
+        inputs["verify_report"] = wf.VERIFY_REPORT.format(dataset=wildcards.dataset)
     if has_clean_step(wildcards.dataset):
         inputs["clean"] = wf.CLEAN.format(dataset=wildcards.dataset)
         inputs["rejected"] = wf.REJECTED.format(dataset=wildcards.dataset)
@@ -160,7 +200,25 @@ def eval_data_spec(wildcards):
     spec = config["evaluation"]["data"].get(wildcards.benchmark) or {}
     path = wf.eval_data_path(config, wildcards.benchmark)
     identity = wf.content_identity({"path": path}) if path else {"path": None}
-    return {**identity, "version": spec.get("version")}
+    settings = wf.settings_identity(wf.benchmark_settings(config, wildcards.benchmark))
+    # A benchmark's settings block (MultiPL-E's languages, APPS's problem ids file by its
+    # content) decides its tasks too.
+    return {
+        **identity,
+        "version": spec.get("version"),
+        **({"settings": settings} if settings else {}),
+    }
+
+
+def eval_limit(wildcards):
+    return wf.eval_limit(config, wildcards.benchmark)
+
+
+def eval_sampled_scoring_json(wildcards):
+    """Scoring identity of a per-sample benchmark: its settings block (a change rescores)."""
+    return json.dumps(
+        {"settings": wf.benchmark_settings(config, wildcards.benchmark)}, sort_keys=True
+    )
 
 
 def eval_generate_inputs(wildcards):
@@ -184,8 +242,19 @@ def eval_conda_env(wildcards):
 
 
 def eval_generate_resource(name):
-    return lambda wildcards: wf.eval_generate_resources(config)[name]
+    return lambda wildcards: wf.eval_generate_resources(config, wildcards.model)[name]
 
 
 def eval_score_resource(name):
     return lambda wildcards: wf.eval_score_resources(config)[name]
+
+
+def comment_pair_grammars():
+    """The tree-sitter packages' versions, when any dataset mines comment-function pairs:
+    a new grammar re-mines (absent otherwise, so that other studies need no tree-sitter).
+    """
+    if not wf.datasets_of_kind(config, "comment_pairs"):
+        return {}
+    from ossinstruct.curate.comment_pairs import grammar_versions
+
+    return grammar_versions()

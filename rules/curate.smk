@@ -97,6 +97,7 @@ rule decontamination_merge:
         dataset=wf.name_pattern(
             wf.datasets_of_kind(config, "generations")
             + wf.datasets_of_kind(config, "evol")
+            + wf.datasets_of_kind(config, "comment_pairs")
         ),
     conda:
         "../envs/data.yaml"
@@ -135,7 +136,7 @@ rule subset:
 
 rule training_set:
     input:
-        wf.DECONTAMINATED,
+        final_samples,
     output:
         wf.TRAIN,
     log:
@@ -213,7 +214,7 @@ rule humaneval_similarity:
 
 rule push_dataset:
     input:
-        samples=wf.DECONTAMINATED,
+        samples=final_samples,
         card=wf.CARD,
     output:
         wf.PUSHED,
@@ -229,3 +230,91 @@ rule push_dataset:
         repo_id=lambda wildcards: dataset_spec(wildcards)["push_to_hub"],
     script:
         "../scripts/push_dataset.py"
+
+
+rule verify_samples:
+    input:
+        samples=wf.DECONTAMINATED,
+    output:
+        verified=wf.VERIFIED,
+        rejected=wf.VERIFY_REJECTED,
+        report=wf.VERIFY_REPORT,
+        figure=report(
+            wf.VERIFY_FIGURE,
+            caption="../report/verify_pass_rate.rst",
+            category="Datasets",
+            subcategory="{dataset}",
+        ),
+    log:
+        "results/logs/datasets/{dataset}/verify.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/verify.tsv"
+    wildcard_constraints:
+        dataset=wf.name_pattern(wf.datasets_verified(config)),
+    conda:
+        "../envs/data.yaml"
+    threads: lambda wildcards: wf.verify_resources(config)["cpus_per_task"]
+    resources:
+        runtime=verify_resource("runtime"),
+        mem_mb=verify_resource("mem_mb"),
+        cpus_per_task=verify_resource("cpus_per_task"),
+    params:
+        mode=lambda wildcards: dataset_spec(wildcards)["verify"],
+        # The limits change results; the cache directory and workers do not.
+        limits={
+            k: config["verification"][k]
+            for k in ("timeout_s", "compile_timeout_s", "memory_mb")
+        },
+    script:
+        "../scripts/verify_samples.py"
+
+
+rule mine_comment_pairs:
+    input:
+        seeds=wf.SEEDS,
+    output:
+        wf.MINED_PAIRS,
+    log:
+        "results/logs/comment-pairs/{corpus}/{lang}/{shard}.log",
+    benchmark:
+        "results/benchmarks/comment-pairs/{corpus}/{lang}/{shard}.tsv"
+    conda:
+        "../envs/data.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["mine_comment_pairs"],
+    params:
+        # The shard's own spec: the script reads its documents again from it.
+        spec=seed_spec,
+        grammars=comment_pair_grammars(),
+    script:
+        "../scripts/mine_comment_pairs.py"
+
+
+rule comment_pairs:
+    input:
+        mined=lambda wildcards: wf.mined_pair_paths(config, wildcards.dataset),
+        reference=lambda wildcards: wf.comment_pairs_reference(
+            config, wildcards.dataset
+        ),
+        strings=expand(
+            wf.BENCHMARK_STRINGS, benchmark=config["decontamination"]["benchmarks"]
+        ),
+    output:
+        clean=wf.CLEAN,
+        rejected=wf.REJECTED,
+    log:
+        "results/logs/datasets/{dataset}/comment_pairs.log",
+    benchmark:
+        "results/benchmarks/datasets/{dataset}/comment_pairs.tsv"
+    wildcard_constraints:
+        dataset=wf.name_pattern(wf.datasets_of_kind(config, "comment_pairs")),
+    conda:
+        "../envs/data.yaml"
+    resources:
+        **wf.DEFAULT_RESOURCES["comment_pairs"],
+    params:
+        spec=lambda wildcards: dataset_spec(wildcards)["comment_pairs"],
+        fields=config["decontamination"]["fields"],
+        join=config["decontamination"]["join"],
+    script:
+        "../scripts/comment_pairs.py"

@@ -1,6 +1,7 @@
-# Evaluation (paper §3.1, Tables 1 and 4): HumanEval(+) and MBPP(+) of every model.
-# Generation (GPU) and scoring (CPU, sandboxed) are separate jobs: GPU jobs never wait on
-# test execution, and a scoring change reruns scoring only.
+# Evaluation (paper §3.1, Tables 1-4 and 8-9): HumanEval(+) and MBPP(+) (evalplus's
+# checks), MultiPL-E (compiled and run per language), and the benchmarks scored per
+# sample. Generation (GPU) and scoring (CPU, sandboxed) are separate jobs: GPU jobs never
+# wait on test execution, and a scoring change reruns scoring only.
 
 
 rule eval_data:
@@ -20,7 +21,7 @@ rule eval_data:
         **wf.DEFAULT_RESOURCES["eval_data"],
     params:
         data=eval_data_spec,
-        limit=config["evaluation"]["limit"],
+        limit=eval_limit,
     script:
         "../scripts/eval_data.py"
 
@@ -87,7 +88,7 @@ rule eval_score:
     benchmark:
         "results/benchmarks/eval/{model}/{benchmark}.score.tsv"
     wildcard_constraints:
-        benchmark=EVAL_BENCHMARKS,
+        benchmark=EVALPLUS_BENCHMARKS,
         # Every evaluated model and the self-check's pseudo-model.
         model=wf.name_pattern([*evaluated_models(config), wf.REFERENCE_MODEL]),
     conda:
@@ -99,6 +100,74 @@ rule eval_score:
         cpus_per_task=eval_score_resource("cpus_per_task"),
     params:
         scoring=json.dumps(wf.eval_scoring_identity(config), sort_keys=True),
+        generation=eval_generation_json,
+    script:
+        "../scripts/eval_score.py"
+
+
+# MultiPL-E (Table 2; the greedy variant for Tables 5/6): every distinct program compiled
+# and run once in the sandbox, through the execution cache. On a cluster without the
+# toolchains, run with --software-deployment-method conda apptainer: the conda env inside
+# MultiPL-E's evaluation image (evaluation.multipl_e.container), which has all six.
+rule eval_score_multiple:
+    input:
+        samples=wf.EVAL_SAMPLES,
+        tasks=wf.EVAL_TASKS,
+        info=wf.EVAL_DATA_INFO,
+        expected=wf.EVAL_EXPECTED,
+    output:
+        result=wf.EVAL_RESULT,
+        tasks=wf.EVAL_TASK_RESULTS,
+        exports=directory(wf.EVAL_EXPORTS),
+    log:
+        "results/logs/eval/{model}/{benchmark}.score.log",
+    benchmark:
+        "results/benchmarks/eval/{model}/{benchmark}.score.tsv"
+    wildcard_constraints:
+        benchmark=MULTIPLE_BENCHMARKS,
+        model=wf.name_pattern(list(evaluated_models(config))),
+    conda:
+        "../envs/eval.yaml"
+    container:
+        config["evaluation"]["multipl_e"]["container"]
+    threads: eval_score_resource("cpus_per_task")
+    resources:
+        runtime=eval_score_resource("runtime"),
+        mem_mb=eval_score_resource("mem_mb"),
+        cpus_per_task=eval_score_resource("cpus_per_task"),
+    params:
+        scoring=eval_sampled_scoring_json,
+        generation=eval_generation_json,
+    script:
+        "../scripts/eval_score.py"
+
+
+# DS-1000 and APPS: each sample checked by its benchmark's sandboxed handler.
+rule eval_score_sampled:
+    input:
+        samples=wf.EVAL_SAMPLES,
+        tasks=wf.EVAL_TASKS,
+        info=wf.EVAL_DATA_INFO,
+        expected=wf.EVAL_EXPECTED,
+    output:
+        result=wf.EVAL_RESULT,
+        tasks=wf.EVAL_TASK_RESULTS,
+    log:
+        "results/logs/eval/{model}/{benchmark}.score.log",
+    benchmark:
+        "results/benchmarks/eval/{model}/{benchmark}.score.tsv"
+    wildcard_constraints:
+        benchmark=SAMPLED_BENCHMARKS,
+        model=wf.name_pattern([*evaluated_models(config), wf.REFERENCE_MODEL]),
+    conda:
+        "../envs/eval.yaml"
+    threads: eval_score_resource("cpus_per_task")
+    resources:
+        runtime=eval_score_resource("runtime"),
+        mem_mb=eval_score_resource("mem_mb"),
+        cpus_per_task=eval_score_resource("cpus_per_task"),
+    params:
+        scoring=eval_sampled_scoring_json,
         generation=eval_generation_json,
     script:
         "../scripts/eval_score.py"
@@ -128,6 +197,12 @@ rule eval_summary:
     resources:
         **wf.DEFAULT_RESOURCES["eval_summary"],
     params:
+        # Only when set (presets/verified.yaml): the paper's summary keeps its params.
+        **(
+            {"verification_study": config["verification_study"]}
+            if config.get("verification_study")
+            else {}
+        ),
         # Which paper row each model is compared with: a change redraws only the summary.
         paper_rows={
             name: spec["paper_row"] for name, spec in evaluated_models(config).items()

@@ -19,4 +19,5 @@ with rule_job(sm):
         sm.output.card,
         sm.output.tokens,
         sm.output.languages,
+        sm.input.get("verify_report"),
     )

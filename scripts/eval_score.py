@@ -1,5 +1,6 @@
-"""Snakemake entry point of rule eval_score: evalplus's checks of one model's samples on
-one benchmark, each in a sandbox; pass@1 on the base and plus tests."""
+"""Snakemake entry point of rules eval_score (evalplus's checks: pass@1 on the base and plus
+tests), eval_score_multiple and eval_score_sampled (per-sample checks, pass@k): one model's
+samples on one benchmark, each checked in a sandbox."""
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
 
@@ -23,4 +24,8 @@ with rule_job(sm):
         out_tasks=sm.output.tasks,
         workers=sm.threads,
         generation=json.loads(sm.params.generation),
+        # Per-sample benchmarks (rules eval_score_multiple, eval_score_sampled).
+        settings=json.loads(sm.params.scoring).get("settings"),
+        execution_cache=sm.config["evaluation"]["execution_cache"],
+        out_exports=sm.output.get("exports"),
     )

@@ -15,4 +15,5 @@ with rule_job(sm):
         sm.output.csv,
         sm.output.figure,
         paper_rows=dict(sm.params.paper_rows),
+        verification_study=sm.params.get("verification_study"),
     )

@@ -123,13 +123,19 @@ def test_paper_tables_agree_with_paper_results():
 
 
 @pytest.mark.parametrize("name", EVALUATED)
-def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name):
+def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name, tmp_path):
     from ossinstruct.evaluate.data import expected_outputs
     from ossinstruct.evaluate.score import check_solutions, pass_at_1
 
     benchmark = B.REGISTRY[name]
-    if name in ("ds1000", "ds1000-insertion"):
+    if name in ("ds1000", "ds1000-insertion"):  # executed under DS-1000's pinned interpreter
         _ds1000_reference_passes_and_corrupted_fails(benchmark)
+        return
+    if name == "apps":  # its tests are in the expected file, its subset needs a config
+        _apps_reference_passes_and_corrupted_fails(benchmark, tmp_path)
+        return
+    if benchmark.per_sample_scoring:
+        _per_sample_reference_check(benchmark, tmp_path)
         return
     if not isinstance(benchmark, EvalPlusBenchmark):
         pytest.fail(f"{name}: add its family's reference and corrupted solutions to this test")
@@ -162,6 +168,92 @@ def _ds1000_reference_passes_and_corrupted_fails(benchmark):
     n = len(problems)
     assert [c["status"] for c in checks[:n]] == ["pass"] * n, checks[:n]
     assert [c["status"] for c in checks[n:]] == ["fail"] * n, checks[n:]
+
+
+def _apps_reference_passes_and_corrupted_fails(benchmark, tmp_path):
+    """APPS: the tasks its prepare writes from the fixture (every row, by an ids file), its
+    reference solutions pass and corrupted ones fail, with the tests of its expected file."""
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(str(row["problem_id"]) for row in _rows(benchmark, evaluation=True)))
+    benchmark.prepare(
+        path=str(FIXTURES / "apps.eval.jsonl"),
+        version=None,
+        limit=None,
+        out_tasks=tmp_path / "tasks.jsonl",
+        out_info=tmp_path / "info.json",
+        out_expected=tmp_path / "expected.json",
+        settings={"problem_ids": str(ids)},
+    )
+    from ossinstruct.evaluate.sampled_score import load_expected_file
+    from ossinstruct.files import read_jsonl
+
+    problems = list(read_jsonl(tmp_path / "tasks.jsonl"))
+    expected = load_expected_file(tmp_path / "expected.json")
+    references = [benchmark.reference_solution(p) for p in problems]
+    samples = [{"task_id": p["task_id"], "sample": 0, "solution": ref} for p, ref in zip(problems, references)]
+    samples += [
+        {"task_id": p["task_id"], "sample": 1, "solution": benchmark.corrupted_solution(p, ref)}
+        for p, ref in zip(problems, references)
+    ]
+    checks = benchmark.check_samples(problems, samples, expected, workers=1, cache_dir=None, settings={})
+    n = len(problems)
+    assert [c["status"] for c in checks[:n]] == ["pass"] * n, checks[:n]
+    assert [c["status"] for c in checks[n:]] == ["fail"] * n, checks[n:]
+
+
+# MultiPL-E has no reference solutions: hand-written correct and wrong completions of its
+# fixture's HumanEval_53_add rows (the languages with a toolchain here).
+MULTIPLE_ADD = {
+    "java": ("        return x + y;", "        return x - y;"),
+    "js": ("  return x + y;\n}", "  return x - y;\n}"),
+    "cpp": ("    return x + y;", "    return x - y;"),
+    "php": ("  return $x + $y;\n}", "  return $x - $y;\n}"),
+    "rs": ("    x + y", "    x - y"),
+}
+
+
+def _per_sample_reference_check(benchmark, tmp_path):
+    """Per-sample benchmarks: the tasks its prepare writes from the fixture; correct samples
+    (its reference solutions, or MultiPL-E's hand-written ones) pass, corrupted ones fail."""
+    fixture = FIXTURES / f"{benchmark.name}.eval.jsonl"
+    fixture = fixture if fixture.is_file() else FIXTURES / f"{benchmark.name}.jsonl"
+    if not benchmark.has_reference_solutions:
+        from ossinstruct.evaluate import multiple_exec as mx
+
+        langs = [lang for lang in MULTIPLE_ADD if not mx.missing_toolchains(mx.toolchain_versions([lang]))]
+        rows = [r for r in _rows(benchmark) if r["language"] in langs and r["name"].startswith("HumanEval_53_")]
+        if not rows:
+            pytest.skip("no MultiPL-E toolchain here")
+        problems = [{**r, "task_id": f"{r['language']}/{r['name']}"} for r in rows]
+        good = [MULTIPLE_ADD[p["language"]][0] for p in problems]
+        bad = [MULTIPLE_ADD[p["language"]][1] for p in problems]
+        samples = [
+            {"task_id": p["task_id"], "sample": k, **benchmark.postprocess(p, "completion", text)}
+            for k, texts in enumerate((good, bad))
+            for p, text in zip(problems, texts)
+        ]
+    else:
+        benchmark.prepare(
+            path=str(fixture),
+            version=None,
+            limit=None,
+            out_tasks=tmp_path / "tasks.jsonl",
+            out_info=tmp_path / "info.json",
+            out_expected=tmp_path / "expected.json",
+        )
+        from ossinstruct.files import read_jsonl
+
+        problems = list(read_jsonl(tmp_path / "tasks.jsonl"))
+        references = [benchmark.reference_solution(p) for p in problems]
+        samples = [{"task_id": p["task_id"], "sample": 0, "solution": ref} for p, ref in zip(problems, references)]
+        samples += [
+            {"task_id": p["task_id"], "sample": 1, "solution": benchmark.corrupted_solution(p, ref)}
+            for p, ref in zip(problems, references)
+        ]
+    checks = benchmark.check_samples(problems, samples, {}, workers=1, cache_dir=None, settings={})
+    n = len(problems)
+    assert [c["status"] for c in checks[:n]] == ["pass"] * n
+    assert all(c["status"] != "pass" for c in checks[n:])
 
 
 def test_a_registered_benchmark_is_known_to_the_config_without_a_schema_edit(

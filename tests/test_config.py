@@ -173,7 +173,7 @@ MODEL = {"name": "m1", "base": "org/base", "stages": [{"dataset": "g", "max_leng
         (_with_datasets_and_models([GEN, GEN]), "config key datasets: names used twice: g"),
         (
             _with_datasets_and_models([{"name": "x"}]),
-            "config key datasets.0 (x): give exactly one of generations, evol, subset_of (got none)",
+            "config key datasets.0 (x): give exactly one of generations, evol, subset_of, comment_pairs (got none)",
         ),
         (
             _with_datasets_and_models([{**GEN, "subset_of": "g"}]),

@@ -61,7 +61,10 @@ def strings_by_benchmark() -> dict[str, list[dict]]:
         "ds1000": fixture_strings("ds1000", "ds1000.jsonl"),
         "gsm8k": fixture_strings("gsm8k", "gsm8k.jsonl"),
         "multipl-e": fixture_strings("multipl-e", "multipl-e.jsonl"),
-        "ds1000-insertion": fixture_strings("ds1000-insertion", "ds1000-insertion.jsonl"),
+    } | {  # every other registered benchmark (e.g. multipl-e-greedy): its fixture's strings
+        name: fixture_strings(name, f"{name}.jsonl")
+        for name in B.BENCHMARKS
+        if name not in ("humaneval", "mbpp", "apps", "ds1000", "gsm8k", "multipl-e")
     }
 
 
@@ -501,15 +504,10 @@ def test_merge_and_report_counts(tmp_path, strings_by_benchmark):
         "kept": 3,
         "excluded": 5,
         "benchmarks": list(B.BENCHMARKS),
-        # ds1000-insertion's texts are ds1000's: the DS-1000 prompt matches both.
         "per_benchmark": {
-            "humaneval": 2,
-            "mbpp": 1,
-            "apps": 1,
-            "ds1000": 1,
-            "gsm8k": 1,
-            "multipl-e": 0,
-            "ds1000-insertion": 1,
+            **dict.fromkeys(B.BENCHMARKS, 0),
+            # ds1000-insertion's texts are ds1000's: the DS-1000 prompt matches both.
+            **{"humaneval": 2, "mbpp": 1, "apps": 1, "ds1000": 1, "gsm8k": 1, "ds1000-insertion": 1},
         },
         "per_language": {
             "cpp": {"total": 2, "kept": 1, "excluded": 1},
@@ -517,12 +515,12 @@ def test_merge_and_report_counts(tmp_path, strings_by_benchmark):
             "rust": {"total": 2, "kept": 1, "excluded": 1},
         },
         "per_benchmark_language": {
+            **{name: {} for name in B.BENCHMARKS},
             "humaneval": {"python": 2},
             "mbpp": {"python": 1},
             "apps": {"cpp": 1},
             "ds1000": {"rust": 1},
             "gsm8k": {"python": 1},
-            "multipl-e": {},
             "ds1000-insertion": {"rust": 1},
         },
     }

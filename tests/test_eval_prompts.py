@@ -133,8 +133,8 @@ def test_every_real_task_builds_in_both_styles(humaneval, mbpp):
 
 
 def test_unknown_benchmark_style_and_malformed_mbpp_prompt(humaneval):
-    with pytest.raises(ValueError, match="unknown benchmark 'apps'"):
-        build_prompt("apps", humaneval["HumanEval/0"], "instruct")
+    with pytest.raises(ValueError, match="unknown benchmark 'gsm8k'"):
+        build_prompt("gsm8k", humaneval["HumanEval/0"], "instruct")
     with pytest.raises(ValueError, match="unknown prompt style 'chat'"):
         build_prompt("humaneval", humaneval["HumanEval/0"], "chat")
     with pytest.raises(ValueError, match="unknown prompt style 'chat'"):

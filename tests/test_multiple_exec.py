@@ -292,55 +292,85 @@ def test_weighted_average_and_harness_export():
     }
 
 
-def test_score_multiple_writes_pass_at_1_per_language_and_the_harness_file(tmp_path):
-    from ossinstruct.evaluate.multiple_score import score_multiple
+def _write_eval_files(tmp_path, rows, completions_per_task):
+    """tasks.jsonl, info, expected and samples.jsonl as rules eval_data and eval_generate
+    write them, for MultiPL-E rows and {task_id: [completion, ...]}."""
+    from ossinstruct.benchmarks.multipl_e import BENCHMARK
+    from ossinstruct.files import write_json_atomic, write_jsonl_atomic
 
+    tasks = [{**r, "task_id": f"{r['language']}/{r['name']}"} for r in rows]
+    write_jsonl_atomic(tmp_path / "tasks.jsonl", tasks)
+    write_json_atomic(tmp_path / "info.json", {"languages": sorted({r["language"] for r in rows}), "limit": None})
+    write_json_atomic(tmp_path / "expected.json", {})
+    samples = []
+    for task in tasks:
+        for k, completion in enumerate(completions_per_task[task["task_id"]]):
+            out = BENCHMARK.postprocess(task, "completion", completion)
+            samples.append({"task_id": task["task_id"], "sample": k, "raw": completion, **out})
+    write_jsonl_atomic(tmp_path / "samples.jsonl", samples)
+
+
+def _score(tmp_path, name, **kwargs):
+    from ossinstruct.evaluate.sampled_score import score_sampled
+
+    return score_sampled(
+        "multipl-e",
+        model="toy",
+        samples_path=tmp_path / "samples.jsonl",
+        tasks_path=tmp_path / "tasks.jsonl",
+        info=json.loads((tmp_path / "info.json").read_text()),
+        expected_path=tmp_path / "expected.json",
+        out_result=tmp_path / f"{name}.json",
+        out_tasks=tmp_path / f"{name}.tasks.jsonl",
+        cache_dir=tmp_path / "cache",
+        **kwargs,
+    )
+
+
+def test_multiple_scoring_writes_pass_at_1_per_language_and_the_harness_files(tmp_path):
+    """The rule's step (sampled_score + MultiplE.check_samples): pass@1 per language by the
+    unbiased estimator, the harness keys and --load_generations_path files, the execution
+    cache (4 samples, 2 distinct programs per language; none run again on rerun)."""
     langs = [lang for lang in ("js", "php") if lang in AVAILABLE]
     if not langs:
         pytest.skip("no node or php here")
-    rows = {
-        lang: [r for r in fixture_rows() if r["language"] == lang and r["name"].startswith("HumanEval_53_")]
-        for lang in langs
-    }
-    completions = {lang: {rows[lang][0]["name"]: [ADD[lang][0]] * 3 + [ADD[lang][1]]} for lang in langs}
-    kwargs = dict(
-        model="toy", rows_by_language=rows, completions=completions, cache_dir=tmp_path / "cache", timeout_s=TIMEOUT_S
-    )
-    result = score_multiple(out_result=tmp_path / "multipl-e.json", out_generations_dir=tmp_path / "gens", **kwargs)
+    rows = [r for r in fixture_rows() if r["language"] in langs and r["name"].startswith("HumanEval_53_")]
+    completions = {f"{r['language']}/{r['name']}": [ADD[r["language"]][0]] * 3 + [ADD[r["language"]][1]] for r in rows}
+    _write_eval_files(tmp_path, rows, completions)
+    result = _score(tmp_path, "multipl-e", out_exports=tmp_path / "exports")
     assert result["pass@1"] == dict.fromkeys(langs, 0.75)
-    assert result["scoring"]["execution"]["ran"] == 2 * len(langs)  # 4 samples, 2 distinct programs
-    assert json.loads((tmp_path / "multipl-e.json").read_text())["bigcode_harness"][f"multiple-{langs[0]}"] == {
-        "pass@1": 0.75
-    }
-    assert len(json.loads((tmp_path / "gens" / f"multiple-{langs[0]}.json").read_text())[0]) == 4
-    again = score_multiple(out_result=tmp_path / "again.json", **kwargs)
-    assert again["scoring"]["execution"]["ran"] == 0 and again["pass@1"] == result["pass@1"]
+    assert result["scoring_protocol"]["execution"]["ran"] == 2 * len(langs)
+    assert result["scoring_protocol"]["toolchains"][langs[0]]
+    on_disk = json.loads((tmp_path / "multipl-e.json").read_text())
+    assert on_disk["bigcode_harness"][f"multiple-{langs[0]}"] == {"pass@1": 0.75}
+    assert on_disk["n_samples_per_task"] == [4] and on_disk["sampling"]["n_samples"] == 50
+    gens = json.loads((tmp_path / "exports" / f"multiple-{langs[0]}.json").read_text())
+    assert len(gens) == 1 and len(gens[0]) == 4 and gens[0][0] == rows[0]["prompt"].strip() + ADD[langs[0]][0]
+    statuses = [json.loads(line)["status"] for line in (tmp_path / "multipl-e.tasks.jsonl").read_text().splitlines()]
+    assert statuses.count("pass") == 3 * len(langs) and statuses.count("fail") == len(langs)
+    again = _score(tmp_path, "again")
+    assert again["scoring_protocol"]["execution"]["ran"] == 0 and again["pass@1"] == result["pass@1"]
 
 
 @pytest.mark.skipif(shutil.which("swiftc") is not None, reason="swiftc is installed here")
-def test_score_multiple_with_swift_fails_before_any_job(tmp_path, monkeypatch):
-    from ossinstruct.evaluate import multiple_score
-
+def test_multiple_scoring_with_swift_fails_before_any_job(tmp_path, monkeypatch):
     def no_jobs(*args, **kwargs):
         raise AssertionError("a job ran")
 
     monkeypatch.setattr(mx, "score_programs", no_jobs)
     swift = [r for r in fixture_rows() if r["language"] == "swift"]
+    _write_eval_files(tmp_path, swift, {f"swift/{r['name']}": ["    return x + y"] for r in swift})
     with pytest.raises(mx.ToolchainMissing, match=r"swiftc.*evaluation\.multipl_e\.languages"):
-        multiple_score.score_multiple(
-            model="toy", rows_by_language={"swift": swift}, completions={}, out_result=tmp_path / "r.json"
-        )
+        _score(tmp_path, "r")
     assert not (tmp_path / "r.json").exists()
 
 
 @pytest.mark.skipif(shutil.which("swiftc") is not None, reason="swiftc is installed here")
 def test_the_config_default_includes_swift_and_the_error_says_how_to_drop_it():
     from ossinstruct.config import load_config
-    from ossinstruct.evaluate.multiple_score import settings
 
     config = load_config(str(Path(__file__).parents[1] / "config.yaml"))
     assert config["evaluation"]["multipl_e"]["languages"] == list(mx.LANGUAGES)
     with pytest.raises(mx.ToolchainMissing, match=r"swift needs swiftc.*evaluation\.multipl_e\.languages"):
-        settings(config)
-    config["evaluation"]["multipl_e"]["languages"] = [x for x in AVAILABLE if x in ("js", "php")]
-    assert settings(config)["sampling"] == "table2"
+        mx.require_toolchains(config["evaluation"]["multipl_e"]["languages"])
+    assert mx.require_toolchains([x for x in AVAILABLE if x in ("js", "php")]) is not None

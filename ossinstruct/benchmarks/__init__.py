@@ -49,11 +49,15 @@ REGISTRY: dict[str, Benchmark] = {
     "ds1000": ds1000.BENCHMARK,
     "gsm8k": gsm8k.BENCHMARK,
     "multipl-e": multipl_e.BENCHMARK,
+    "multipl-e-greedy": multipl_e.GREEDY_BENCHMARK,
     "ds1000-insertion": ds1000.INSERTION,
 }
 
 BENCHMARKS = tuple(REGISTRY)
 EVALUATED = tuple(name for name, b in REGISTRY.items() if b.evaluated)
+# The evaluated benchmarks evalplus scores (base and plus tests; ossinstruct.evaluate.score);
+# the others are scored per sample (ossinstruct.evaluate.sampled_score).
+EVALPLUS = tuple(name for name in EVALUATED if not REGISTRY[name].per_sample_scoring)
 DEFAULT_SOURCES = {name: b.default_source for name, b in REGISTRY.items()}
 ENV_OVERRIDES = {name: b.env_override for name, b in REGISTRY.items() if b.env_override}
 
@@ -81,6 +85,7 @@ __all__ = [
     "DEFAULT_MIN_LENGTH",
     "DEFAULT_SOURCES",
     "ENV_OVERRIDES",
+    "EVALPLUS",
     "EVALUATED",
     "REGISTRY",
     "SPEC_KEYS",

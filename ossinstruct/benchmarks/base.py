@@ -216,3 +216,8 @@ class Benchmark:
         """The benchmark's own solution of `problem` (has_reference_solutions benchmarks),
         in the form a sample's `solution` has."""
         raise NotImplementedError(f"{self.name} has no reference solutions")
+
+    def corrupted_solution(self, problem: dict, solution: str) -> str:
+        """A wrong version of a reference solution, which the benchmark's check must fail
+        (the contract test, tests/test_benchmarks.py): by default it exits first."""
+        return "raise SystemExit(3)\n" + solution

@@ -88,6 +88,7 @@ class EvalPlusBenchmark(Benchmark):
     prompt_styles = PROMPT_STYLES
     variants = ("base", "plus")
     scoring_handler = "ossinstruct.evaluate.evalplus_check:check"
+    has_reference_solutions = True
 
     # Every task id of a release starts so: a file of the other benchmark is told at once.
     task_id_prefix: ClassVar[str]

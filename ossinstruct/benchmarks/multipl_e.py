@@ -23,20 +23,29 @@ greedy decoding and the average over the six languages weighted by problem count
 (experiments/avg_multipl_e.py). The Magicoder instruction template is an option
 ("instruct"), not the default ("completion").
 
-Not a pipeline-evaluated benchmark yet (``prompt_styles`` is empty, so EVALUATED, the
-config's evaluation.benchmarks and the rules stay EvalPlus-only): its prompt styles are
-MULTIPLE_PROMPT_STYLES and its prompts come from :meth:`MultiplE.build_multiple_prompt`.
-Decontamination strings: the prompts (not in the default list: the paper did not
+Two registered benchmarks share this data and module: ``multipl-e`` (Table 2's protocol:
+temperature 0.2, top_p 0.95, 50 samples per problem) and ``multipl-e-greedy`` (Tables 5
+and 6: one greedy sample per problem; its result also holds the weighted ``average``).
+Their result files are results/eval/{model}/multipl-e.json and multipl-e-greedy.json,
+with pass@1 per language; the languages scored are ``evaluation.multipl_e.languages``.
+A model's prompt style maps to this benchmark's: base models (completion,
+completion-paper) get the harness's prompt; instruction-tuned models (instruct) get it
+too unless ``evaluation.multipl_e.prompt_style`` is ``instruct`` (the Magicoder template
+around the prompt), since the authors ran the bigcode harness's plain prompt on every
+model. Decontamination strings: the prompts (not in the default list: the paper did not
 decontaminate against MultiPL-E).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import ClassVar
 
 from ossinstruct.benchmarks.base import Benchmark, EvalPrompt, require_fields
+
+log = logging.getLogger("ossinstruct.benchmarks.multipl_e")
 
 LANGUAGES = ("java", "js", "cpp", "php", "rs", "swift")
 DISPLAY = {"java": "Java", "js": "JavaScript", "cpp": "C++", "php": "PHP", "rs": "Rust", "swift": "Swift"}
@@ -66,6 +75,15 @@ SAMPLING = {
 }
 INSTRUCTION = "Complete the following {language} function:\n```{fence}\n{prompt}\n```"
 FENCE = {"java": "java", "js": "javascript", "cpp": "cpp", "php": "php", "rs": "rust", "swift": "swift"}
+# paper_results.yaml's (the paper's) language names, where they differ from MultiPL-E's.
+PAPER_VARIANTS = {"js": "javascript", "rs": "rust"}
+# The Java problems whose tests use javatuples' Pair: the bigcode harness compiled with
+# javatuples on the classpath but ran without it (MultiPL-E issue #45), so they failed there.
+JAVA_PAIR_NOTE = (
+    "Java: bigcode-evaluation-harness at the authors' pin compiled with javatuples on the classpath but "
+    "ran without it (MultiPL-E issue #45), so problems using Pair (about 9 of 158) could not pass; the "
+    "paper's Java column probably carries that bug. Here javatuples is on both classpaths."
+)
 
 
 def cut_at_stop_tokens(text: str, stop_tokens: list[str]) -> str:
@@ -130,15 +148,97 @@ class MultiplE(Benchmark):
         "revision": REVISION,
         "split": "test",
     }
+    # benchmark_files/multipl-e/humaneval-{lang}-reworded.json (a directory of six files).
+    offline_dir: ClassVar[str] = OFFLINE_DIR
     decontaminated_by_default = False
+    prompt_styles = MULTIPLE_PROMPT_STYLES
     variants = LANGUAGES
     paper_tables = ("table2",)
-    sampling = SAMPLING
+    paper_variants: ClassVar[dict] = PAPER_VARIANTS
+    per_sample_scoring = True
+    # The handler every program runs through (check_samples adds the execution cache).
+    scoring_handler = "ossinstruct.evaluate.multiple_exec:compile_and_run"
+    has_reference_solutions = False  # the rows carry prompts and tests, no solutions
+    settings_key = "multipl_e"
+    sampling_name: ClassVar[str] = "table2"
+    sampling: ClassVar[dict] = SAMPLING["table2"]
+    overall_variant = None  # the weighted average is added by result_extras (all six only)
+    statuses = ("pass", "fail", "compile_error", "timeout", "sandbox_error")
 
     def raw_strings(self, rows):
         require_fields(self.name, rows, ROW_FIELDS)
         for row in rows:
             yield f"{row['language']}/{row['name']}", "prompt", row["prompt"]
+
+    # ------------------------------------------------------------------ data
+    def language_rows(self, path: str | None, language: str) -> list[dict]:
+        """One language's rows: from the offline directory `path` (six JSON files), else
+        the hub dataset at the pinned revision (config humaneval-{lang})."""
+        if path:
+            if not language_file(path, language).is_file():
+                from ossinstruct.benchmarks.sources import BenchmarkUnavailable
+
+                raise BenchmarkUnavailable(
+                    self.name, f"directory {path}", f"it has no {language_file(path, language).name}"
+                )
+            return load_language_rows(path, language)
+        spec = {**self.default_source, "config_name": f"humaneval-{language}"}
+        rows = self.load_rows(spec)
+        require_fields(self.name, rows, ROW_FIELDS)
+        return rows
+
+    def prepare(self, *, path, version, limit, out_tasks, out_info, out_expected, settings=None) -> dict:
+        """The tasks in force: for each configured language, its first `limit` rows (all
+        when None), each with task_id "{lang}/{name}" and its language; no expected outputs
+        (the tests are in the program)."""
+        from ossinstruct.files import write_json_atomic, write_jsonl_atomic
+
+        languages = list((settings or {}).get("languages") or LANGUAGES)
+        tasks, counts = [], {}
+        for lang in languages:
+            rows = self.language_rows(path, lang)
+            counts[lang] = len(rows)
+            for row in rows[:limit] if limit else rows:
+                tasks.append({**row, "task_id": f"{lang}/{row['name']}", "language": lang})
+        info = {
+            "benchmark": self.name,
+            "source": "file" if path else "huggingface",
+            "path": str(path) if path else None,
+            "dataset": "nuprl/MultiPL-E",
+            "revision": REVISION,
+            "configs": [f"humaneval-{lang}" for lang in languages],
+            "languages": languages,
+            "n_tasks_release": sum(counts.values()),
+            "n_tasks_release_per_language": counts,
+            "limit": limit,
+            "n_tasks": len(tasks),
+            "task_ids": [t["task_id"] for t in tasks],
+        }
+        if path:
+            from ossinstruct.llm.models import sha256_file
+
+            info["sha256"] = {lang: sha256_file(language_file(path, lang)) for lang in languages}
+        write_jsonl_atomic(out_tasks, tasks)
+        write_json_atomic(out_expected, {})
+        write_json_atomic(out_info, info)
+        return info
+
+    # ------------------------------------------------------------------ prompts
+    def style_for(self, model_prompt: str, settings: dict) -> str:
+        """The harness's prompt for every model, unless evaluation.multipl_e.prompt_style is
+        instruct: then instruction-tuned models get the Magicoder template."""
+        wanted = (settings or {}).get("prompt_style", "completion")
+        return "instruct" if model_prompt == "instruct" and wanted == "instruct" else "completion"
+
+    def build_prompt(self, problem: dict, style: str, tokenizer=None) -> EvalPrompt:
+        return self.build_multiple_prompt(problem, style)
+
+    def postprocess(self, problem: dict, style: str, generated_text: str) -> dict:
+        out = self.multiple_postprocess(problem, generated_text, style)
+        return {"completion": out["completion"], "solution": out["program"], "language": problem["language"]}
+
+    def variant_of(self, problem: dict) -> str:
+        return problem["language"]
 
     def build_multiple_prompt(self, row: dict, style: str = "completion") -> EvalPrompt:
         """The harness's prompt (row prompt stripped, stop at the row's stop_tokens), or
@@ -166,5 +266,80 @@ class MultiplE(Benchmark):
         completion = cut_at_stop_tokens(text, list(row["stop_tokens"]))
         return {"completion": completion, "program": program_of(row, completion)}
 
+    # ------------------------------------------------------------------ scoring
+    def check_samples(self, problems, samples, expected, *, workers, cache_dir, settings) -> list[dict]:
+        """Every distinct program compiled and run once in the sandbox, through the execution
+        cache (ossinstruct.evaluate.multiple_exec); toolchains checked before any job."""
+        from ossinstruct.evaluate import multiple_exec as mx
+
+        by_id = {p["task_id"]: p for p in problems}
+        languages = sorted({by_id[s["task_id"]]["language"] for s in samples})
+        versions = mx.require_toolchains(languages, "evaluation.multipl_e.languages")
+        jobs = [(by_id[s["task_id"]]["language"], s["solution"]) for s in samples]
+        results, stats = mx.score_programs(
+            jobs, cache_dir=cache_dir, versions=versions, workers=workers, timeout_s=mx.STEP_TIMEOUT_S
+        )
+        log.info("multipl-e: %s", stats)
+        self._last_execution = {"toolchains": versions, "execution": stats}
+        return [
+            {
+                "status": r["status"],
+                **({"stderr_tail": r.get("stderr", "")[-500:]} if r["status"] != "pass" else {}),
+                "cached": r.get("cached", False),
+            }
+            for r in results
+        ]
+
+    def result_extras(self, info: dict, settings: dict, pass_at_1: dict | None = None) -> dict:
+        extras = {
+            "sampling": {"name": self.sampling_name, **self.sampling},
+            "data": {k: info.get(k) for k in ("source", "path", "dataset", "revision", "configs", "sha256")},
+            "scoring_protocol": {
+                "step_timeout_s": 15.0,
+                "java_classpath": "javatuples on javac and java (MultiPL-E issue #45 fixed)",
+                "pass": "compiled, ran, exit status 0",
+                **getattr(self, "_last_execution", {}),
+            },
+            "notes": [JAVA_PAIR_NOTE] if "java" in (info.get("languages") or []) else [],
+        }
+        if pass_at_1 is not None:
+            languages = [v for v in pass_at_1 if v in LANGUAGES]
+            extras["bigcode_harness"] = harness_keys({lang: pass_at_1[lang] for lang in languages})
+            if set(LANGUAGES) <= set(languages):
+                # The Tables 5/6 column: a variant of pass@1 (merged into the scorer's).
+                extras["average_weighted"] = weighted_average(pass_at_1)
+                extras["pass@1"] = {"average": extras["average_weighted"]}
+        return extras
+
+    def export_generations(self, problems: list[dict], samples: list[dict], out_dir: str | Path) -> list[str]:
+        """bigcode-evaluation-harness --load_generations_path files, one per language:
+        multiple-{lang}.json, a list per problem (row order) of prompt + completion."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for lang in dict.fromkeys(p["language"] for p in problems):
+            rows = [p for p in problems if p["language"] == lang]
+            completions: dict[str, list[str]] = {}
+            for s in samples:
+                if s["task_id"].startswith(f"{lang}/"):
+                    completions.setdefault(s["task_id"].split("/", 1)[1], []).append(s["completion"])
+            from ossinstruct.files import write_text_atomic
+
+            path = out_dir / f"multiple-{lang}.json"
+            write_text_atomic(path, json.dumps(bigcode_generations(rows, completions)))
+            written.append(str(path))
+        return written
+
+
+class MultiplEGreedy(MultiplE):
+    """Tables 5 and 6: one greedy sample per problem, and the six languages' average."""
+
+    name = "multipl-e-greedy"
+    display = "MultiPL-E (greedy)"
+    paper_tables = ("table5", "table6")
+    sampling_name = "greedy"
+    sampling: ClassVar[dict] = SAMPLING["greedy"]
+
 
 BENCHMARK = MultiplE()
+GREEDY_BENCHMARK = MultiplEGreedy()

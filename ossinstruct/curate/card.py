@@ -41,6 +41,7 @@ _COUNT_LABELS = {
     "deduplicated": "after deduplication",
     "kept": "after cleaning",
     "decontaminated": "after decontamination",
+    "verified": "after execution verification",
     "train": "training records",
 }
 
@@ -137,7 +138,7 @@ def dataset_card(
     license: an SPDX id for the front matter; None writes ``other`` and a note.
     """
     final = None
-    for key in ("decontaminated", "train", "kept", "clean", "deduplicated"):
+    for key in ("verified", "decontaminated", "train", "kept", "clean", "deduplicated"):
         if isinstance(counts.get(key), int):
             final = counts[key]
             break
@@ -221,3 +222,66 @@ def dataset_card(
         "the teacher model's provider. Check both before redistributing or training on this data."
     )
     return "\n".join(front + body) + "\n"
+
+
+# --------------------------------------------------------------------------- verification (beyond the paper)
+
+VERIFY_FIELD_DESCRIPTIONS = {
+    "tests": "the teacher's [Tests] section (template oss-instruct-chat-tests-v1); null when it gave none",
+    "tests_reason": "why `tests` is null (missing, empty or malformed section), else null",
+    "verify_status": "pass, fail, timeout, no_tests or unsupported_language (ossinstruct/curate/verify.py)",
+    "verify_language": "the language solution + tests ran as",
+    "verify_detail": "the runner's status (compile_error, crashed, ...) or why nothing ran",
+    "verify_stderr": "the tail of the runner's stderr",
+}
+
+
+def verification_section(report: dict) -> list[str]:
+    """The card's execution-verification tables, from verify_report.json: samples per
+    status, and per language with its pass rate (pass / samples whose tests ran)."""
+    from ossinstruct.curate.verify import STATUSES
+
+    mode = report["mode"]
+    lines = [
+        "Beyond the paper: each sample's teacher-written tests were run with its solution in a "
+        f"sandbox (mode `{mode}`: "
+        + (
+            "every sample is kept, with its status)."
+            if mode == "annotate"
+            else "only samples whose tests pass are kept; the others are in verify_rejected.jsonl)."
+        ),
+        "",
+        "| status | samples |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {status} | {report['by_status'].get(status, 0)} |" for status in STATUSES]
+    lines += [f"| **all** | {report['total']} |", ""]
+    header = " | ".join(STATUSES)
+    lines += [f"| language | {header} | pass rate |", "| --- |" + " ---: |" * (len(STATUSES) + 1)]
+    for lang, counts in report["by_language"].items():
+        rate = counts.get("pass_rate")
+        cells = " | ".join(str(counts.get(status, 0)) for status in STATUSES)
+        lines.append(f"| {lang} | {cells} | {'–' if rate is None else f'{100 * rate:.1f}%'} |")
+    overall = report.get("pass_rate")
+    limits = report.get("limits", {})
+    lines += [
+        "",
+        f"Pass rate over samples whose tests ran (pass, fail, timeout): "
+        f"{'–' if overall is None else f'{100 * overall:.1f}%'}. Kept: {report['kept']}, dropped: "
+        f"{report['dropped']}. Limits: {_cell(limits.get('timeout_s'))} s a run, "
+        f"{_cell(limits.get('compile_timeout_s'))} s a compile, {_cell(limits.get('memory_mb'))} MB.",
+    ]
+    return lines
+
+
+def card_with_verification(card: str, report: dict) -> str:
+    """`card` with the execution-verification section before its field table, and the
+    verification fields in that table."""
+    head, marker, tail = card.partition("\n## Fields\n")
+    if not marker:
+        raise ValueError("card_with_verification: the card has no Fields section")
+    section = "\n## Execution verification\n\n" + "\n".join(verification_section(report)) + "\n"
+    fields_end = tail.find("\n\n## Usage")
+    rows = "".join(f"\n| `{f}` | {d} |" for f, d in VERIFY_FIELD_DESCRIPTIONS.items())
+    tail = tail[:fields_end] + rows + tail[fields_end:]
+    return head + section + marker + tail

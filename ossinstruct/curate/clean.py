@@ -74,6 +74,9 @@ SAMPLE_FIELDS = (
     "request_hash",
 )
 
+# Fields a sample has only when its template asked for tests (oss-instruct-chat-tests-v1).
+TEST_FIELDS = ("tests", "tests_reason")
+
 # reject_rule values (rejected records also carry reject_reason and duplicate_of).
 RULE_STATUS = "status"
 RULE_DUPLICATE_SEED = "duplicate_seed"
@@ -131,6 +134,11 @@ def make_sample(record: dict, raw_index: int, index: int | None = None) -> dict:
     }
     for field in SAMPLE_FIELDS[7:]:
         sample[field] = record.get(field)
+    # Records of a tests-section template (beyond the paper) carry their tests; the paper's
+    # records have no such keys, so their samples are unchanged.
+    for field in TEST_FIELDS:
+        if field in record:
+            sample[field] = record[field]
     return sample
 
 

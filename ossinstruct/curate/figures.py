@@ -273,3 +273,49 @@ def humaneval_similarity_figure(
     fig.tight_layout()
     _save(fig, path)
     return summary
+
+
+# Status colours of the verification figure (pass, fail, timeout, no_tests, unsupported_language).
+VERIFY_COLOURS = ("#529f40", "#c0392b", "#ef8b36", "#9a9a9a", "#3b75af")
+
+
+def verify_pass_rate_figure(report: dict, path: str | os.PathLike, title: str = "") -> dict:
+    """Beyond the paper: the pass rate of teacher-written tests by language (of the samples
+    whose tests ran: pass, fail, timeout), next to the samples per status and language
+    (stacked), from a verify_report.json (ossinstruct.curate.verify). Returns
+    {lang: pass rate or None}."""
+    from ossinstruct.curate.verify import STATUSES
+
+    by_language = report.get("by_language", {})
+    ordered = sorted(by_language.items(), key=lambda kv: (-kv[1]["total"], kv[0]))
+    names = [k for k, _ in ordered]
+    rates = [c["pass_rate"] for _, c in ordered]
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    x = np.arange(len(names))
+    left.bar(x, [100 * (r or 0.0) for r in rates], color="#529f40")
+    left.set_xticks(x, names, rotation=30, ha="right")
+    left.set_ylim(0, 105)
+    left.set_ylabel("pass rate (%)")
+    left.set_title("Tests pass (of those that ran)")
+    for xi, rate in zip(x, rates):
+        left.annotate(
+            "n/a" if rate is None else f"{100 * rate:.0f}%",
+            (xi, 100 * (rate or 0.0)),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    bottom = np.zeros(len(names))
+    for status, colour in zip(STATUSES, VERIFY_COLOURS):
+        values = np.array([c.get(status, 0) for _, c in ordered], dtype=float)
+        right.bar(x, values, bottom=bottom, color=colour, label=status)
+        bottom += values
+    right.set_xticks(x, names, rotation=30, ha="right")
+    right.set_ylabel("samples")
+    right.set_title("Verification status")
+    right.legend(fontsize=7)
+    fig.suptitle(title or f"Execution verification ({report.get('total', 0)} samples)")
+    fig.tight_layout()
+    _save(fig, path)
+    return dict(zip(names, rates))

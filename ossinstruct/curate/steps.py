@@ -6,6 +6,8 @@ results/datasets/{dataset}/
   decontaminated.jsonl, excluded.jsonl, report.json
   train.jsonl                          prompt/completion records for the training stage
   README.md, figures/*.png             dataset card and figures
+  verified.jsonl, verify_rejected.jsonl, verify_report.json, figures/verify_pass_rate.png
+                                       only with verify annotate | require (beyond the paper)
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 from ossinstruct import benchmarks
 from ossinstruct.curate import clean as curate
 from ossinstruct.curate import decontaminate, evol, figures, trainset
-from ossinstruct.curate.card import dataset_card
+from ossinstruct.curate import verify as verification
+from ossinstruct.curate.card import card_with_verification, dataset_card
 from ossinstruct.files import read_jsonl, write_json_atomic, write_jsonl_atomic, write_text_atomic
 
 log = logging.getLogger("ossinstruct.curate.steps")
@@ -104,6 +107,27 @@ def subset(
     return report
 
 
+def verify(
+    name: str,
+    samples_path: str,
+    mode: str,
+    limits: dict,
+    out_verified: str,
+    out_rejected: str,
+    out_report: str,
+    out_figure: str,
+    workers: int = 1,
+    cache_dir: str | None = None,
+) -> dict:
+    """Run every sample's tests with its solution (ossinstruct.curate.verify), then draw
+    the pass rate by language."""
+    report = verification.verify_dataset(
+        samples_path, mode, out_verified, out_rejected, out_report, workers=workers, cache_dir=cache_dir, **limits
+    )
+    figures.verify_pass_rate_figure(report, out_figure, title=name)
+    return report
+
+
 def training_set(decontaminated_path: str, dataset: str, out_path: str, instruction: str = "magicoder") -> int:
     return trainset.write_training_jsonl(
         read_jsonl(decontaminated_path, what="sample"), out_path, dataset=dataset, instruction=instruction
@@ -121,20 +145,34 @@ def card_and_figures(
     out_card: str,
     out_token_figure: str,
     out_language_figure: str,
+    verify_report_path: str | None = None,
 ) -> None:
     import json
 
     samples = list(read_jsonl(decontaminated_path))
     report = json.loads(Path(report_path).read_text())
+    verify_report = json.loads(Path(verify_report_path).read_text()) if verify_report_path else None
     counts: dict = {}
     if clean_path and rejected_path:
         stats = curate.curation_stats(list(read_jsonl(clean_path)), list(read_jsonl(rejected_path)), count_noisy=False)
         counts = {"raw": stats["raw"], "ok": stats["ok"], "deduplicated": stats["kept"]}
-    counts["decontaminated"] = len(samples)
+    if verify_report:  # `samples` are the verified ones
+        counts["decontaminated"] = verify_report["total"]
+        counts["verified"] = len(samples)
+    else:
+        counts["decontaminated"] = len(samples)
     counts["python"] = sum(1 for s in samples if s.get("is_python"))
     counts["non_python"] = len(samples) - counts["python"]
-    sources = {k: v for k, v in spec.items() if k in ("generations", "evol", "subset_of", "python", "drop_noisy")}
-    write_text_atomic(out_card, dataset_card(name, counts, sources, teacher, report))
+    sources = {
+        k: v
+        for k, v in spec.items()
+        if k in ("generations", "evol", "subset_of", "python", "drop_noisy", "comment_pairs")
+    }
+    data_file = "verified.jsonl" if verify_report else "decontaminated.jsonl"
+    card = dataset_card(name, counts, sources, teacher, report, data_file=data_file)
+    if verify_report:
+        card = card_with_verification(card, verify_report)
+    write_text_atomic(out_card, card)
     figures.token_lengths_figure(samples, out_token_figure, title=name)
     figures.language_figure(samples, out_language_figure, title=name)
 
@@ -163,3 +201,74 @@ def push_to_hub(repo_id: str, decontaminated_path: str, card_path: str, out_mark
     )
     info = api.upload_file(path_or_fileobj=card_path, path_in_repo="README.md", repo_id=repo_id, repo_type="dataset")
     write_json_atomic(out_marker, {"repo_id": repo_id, "commit": str(info)})
+
+
+def mine_comment_pairs(seeds_path: str, spec: dict, out_path: str) -> dict:
+    """Paper §4.2: every comment-function pair of the documents behind one seed shard (the
+    shard's spec re-reads them: ossinstruct.seeds.documents), unfiltered."""
+    from ossinstruct.curate import comment_pairs
+    from ossinstruct.seeds.documents import seed_documents
+
+    seeds = list(read_jsonl(seeds_path, required=("seed_id", "document", "start_line", "end_line"), what="seed"))
+    records = []
+    for seed, text in seed_documents(spec, seeds):
+        records += comment_pairs.mine_document(text, seed)
+    write_jsonl_atomic(out_path, records)
+    overlapping = sum(1 for r in records if r["overlaps_seed"])
+    log.info("%s: %d documents, %d pairs, %d overlap their seed", seeds_path, len(seeds), len(records), overlapping)
+    return {"documents": len(seeds), "pairs": len(records), "overlapping": overlapping}
+
+
+def comment_pairs_size(size, reference_path: str | None) -> int | None:
+    """A comment_pairs dataset's target count: an integer, all (None), or {same_as: X}, the
+    number of samples in X's decontaminated.jsonl (`reference_path`)."""
+    if isinstance(size, dict):
+        if reference_path is None:
+            raise ValueError(f"comment_pairs.size {size}: the dataset's decontaminated.jsonl is needed")
+        return sum(1 for _ in read_jsonl(reference_path, what="sample"))
+    return size
+
+
+def select_comment_pairs(
+    name: str,
+    mined_paths: list[str],
+    size,
+    reference_path: str | None,
+    shuffle_seed: int,
+    filters: dict,
+    strings_paths: list[str],
+    fields: list[str],
+    join: str | None,
+    out_clean: str,
+    out_rejected: str,
+) -> dict:
+    """The dataset's clean.jsonl: pairs overlapping a seed first, then the rest (shuffled),
+    until the target count; pairs containing a benchmark string are passed over here, so
+    that the dataset keeps its count through the decontamination rules that follow."""
+    from ossinstruct.curate import comment_pairs
+
+    target = comment_pairs_size(size, reference_path)
+    strings = [s for path in strings_paths for s in read_jsonl(path, required=("benchmark", "text"), what="string")]
+    matcher = decontaminate.Matcher(strings) if strings else None
+
+    def contaminated(pair: dict) -> bool:
+        probe = {"raw_index": pair["pair_id"], **pair}
+        return any(True for _ in decontaminate.find_matches([probe], matcher, fields, name, join=join))
+
+    pairs = (p for path in mined_paths for p in read_jsonl(path, required=("pair_id", "problem"), what="pair"))
+    kept, rejected, counts = comment_pairs.select_pairs(
+        pairs, target, shuffle_seed, contaminated if matcher is not None else None, filters
+    )
+    write_jsonl_atomic(out_clean, comment_pairs.as_samples(kept, name))
+    write_jsonl_atomic(out_rejected, rejected)
+    log.info(
+        "%s: %d of %d pairs (target %s; %d overlap a seed, of %d overlapping); passed over %s",
+        name,
+        len(kept),
+        counts["candidates"],
+        target,
+        counts["kept_overlapping"],
+        counts["overlapping"],
+        counts["filtered"],
+    )
+    return {**counts, "target": target}

@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from ossinstruct.benchmarks import EVALUATED, REGISTRY
+from ossinstruct.benchmarks import EVALPLUS, REGISTRY
 from ossinstruct.benchmarks.evalplus_tasks import REQUIRED_FIELDS as EVALPLUS_REQUIRED_FIELDS
 from ossinstruct.files import InputError, atomic_path, read_jsonl, write_json_atomic, write_jsonl_atomic
 from ossinstruct.llm.models import sha256_file
@@ -39,15 +39,14 @@ log = logging.getLogger("ossinstruct.evaluate.data")
 
 # Per-benchmark facts (override variable, task id prefix, releases) are the benchmark
 # module's (ossinstruct/benchmarks/); these views keep this module's names.
-# EvalPlus's benchmarks only: per-sample scored ones (APPS, ...) prepare their own data.
-BENCHMARKS = tuple(b for b in EVALUATED if not REGISTRY[b].per_sample_scoring)
-OVERRIDE_ENV = {b: REGISTRY[b].env_override for b in BENCHMARKS}
-DISPLAY = {b: REGISTRY[b].display for b in BENCHMARKS}
-TASK_ID_PREFIX = {b: REGISTRY[b].task_id_prefix for b in BENCHMARKS}
+BENCHMARKS = EVALPLUS
+OVERRIDE_ENV = {b: REGISTRY[b].env_override for b in EVALPLUS}
+DISPLAY = {b: REGISTRY[b].display for b in EVALPLUS}
+TASK_ID_PREFIX = {b: REGISTRY[b].task_id_prefix for b in EVALPLUS}
 REQUIRED_FIELDS = EVALPLUS_REQUIRED_FIELDS
-PAPER_RELEASES = {b: REGISTRY[b].paper_release for b in BENCHMARKS}
-RELEASE_NAMES = {b: REGISTRY[b].release_name for b in BENCHMARKS}
-KNOWN_RELEASES = {sha: version for b in BENCHMARKS for sha, version in REGISTRY[b].known_releases.items()}
+PAPER_RELEASES = {b: REGISTRY[b].paper_release for b in EVALPLUS}
+RELEASE_NAMES = {b: REGISTRY[b].release_name for b in EVALPLUS}
+KNOWN_RELEASES = {sha: version for b in EVALPLUS for sha, version in REGISTRY[b].known_releases.items()}
 
 
 class BenchmarkDataError(InputError, RuntimeError):

@@ -1,8 +1,14 @@
-"""One sample per task of HumanEval+ or MBPP+ from a local model, written as samples.jsonl.
+"""Samples of a benchmark's tasks from a local model, written as samples.jsonl.
 
-The protocol (prompts, stop strings, post-processing) is in `ossinstruct.evaluate.prompts`;
-decoding is the paper's (§3.1): greedy, at most 512 new tokens, one sample per task, so
-pass@1 is the fraction of tasks whose sample passes.
+The protocol (prompts, stop strings, post-processing) is the benchmark's
+(`ossinstruct.benchmarks`, through `ossinstruct.evaluate.prompts`). HumanEval+ and MBPP+
+follow the paper's §3.1: greedy, at most 512 new tokens, one sample per task, so pass@1 is
+the fraction of tasks whose sample passes. A benchmark with a sampling protocol of its own
+(``Benchmark.sampling``: MultiPL-E's Table 2, DS-1000) gets `n_samples` samples per task,
+sample i with the request seed i (its own cache key: a killed job keeps every sample it
+received), and, where the protocol bounds prompt plus completion (``max_length``, the bigcode
+harness's max_length_generation), max_tokens = max_length - the prompt's tokens under the
+model's own tokenizer (at least 1).
 
 The driver mirrors the teacher stage (`ossinstruct.generate.teacher`): every task becomes a
 `Request` keyed by `cache.request_key` over the engine, the model's identity, the prompt
@@ -41,6 +47,12 @@ ENGINES = ("transformers", "vllm")
 # The backends' own dtype defaults, so that leaving dtype out and naming it mean the same key.
 DEFAULT_DTYPE = {"transformers": "bfloat16", "vllm": "auto"}
 DEFAULT_DECODING = {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 512}
+# A sampling protocol's keys (Benchmark.sampling): n samples, and a bound on prompt +
+# completion tokens in place of max_new_tokens.
+SAMPLING_KEYS = ("n_samples", "max_length", "max_length_counts")
+# The record of a benchmark scored per sample (MultiPL-E, DS-1000, APPS): `sample` is the
+# index 0..n-1; the benchmark's postprocess fields follow `raw`.
+SAMPLED_FIELDS = ("task_id", "sample", "benchmark", "style", "prompt", "raw")
 
 SAMPLE_FIELDS = (
     "task_id",
@@ -63,7 +75,7 @@ class EvalGenerationError(RuntimeError):
 
 def decoding_params(decoding: dict | None, stop: list[str]) -> dict:
     """Request parameters (the backends' names) from an evaluation decoding block."""
-    decoding = {**DEFAULT_DECODING, **(decoding or {})}
+    decoding = {**DEFAULT_DECODING, **{k: v for k, v in (decoding or {}).items() if k not in SAMPLING_KEYS}}
     unknown = sorted(set(decoding) - set(DEFAULT_DECODING))
     if unknown:
         raise ValueError(f"unknown evaluation decoding keys {unknown}; known: {', '.join(DEFAULT_DECODING)}")
@@ -132,15 +144,36 @@ def backend_config(engine: str, model: dict, batch_size: int | None) -> dict:
     return config
 
 
-def _check_problems(problems: list[dict]) -> None:
+def _check_problems(problems: list[dict], required: tuple[str, ...] = ("task_id", "prompt", "entry_point")) -> None:
     seen = Counter(p.get("task_id") for p in problems)
     repeated = sorted(str(t) for t, n in seen.items() if n > 1)
     if repeated:
         raise ValueError(f"task ids repeated in the problems: {', '.join(repeated)}")
     for problem in problems:
-        missing = [k for k in ("task_id", "prompt", "entry_point") if k not in problem]
+        missing = [k for k in required if k not in problem]
         if missing:
             raise ValueError(f"problem {problem.get('task_id')!r} lacks {', '.join(missing)}")
+
+
+def n_samples_of(decoding: dict | None) -> int:
+    """Samples per task of a decoding block (1 unless it says n_samples); more than one
+    greedy sample would be the same text n times."""
+    decoding = decoding or {}
+    n = int(decoding.get("n_samples") or 1)
+    if n < 1:
+        raise ValueError(f"evaluation decoding needs n_samples >= 1, got {n}")
+    if n > 1 and float(decoding.get("temperature") or 0.0) == 0.0:
+        raise ValueError(f"n_samples {n} at temperature 0: greedy decoding gives the same sample every time")
+    return n
+
+
+def token_budget(decoding: dict | None, prompt_tokens: int) -> int | None:
+    """max_tokens of one request under a max_length (prompt + completion) bound; None when
+    the decoding has none (max_new_tokens applies)."""
+    max_length = (decoding or {}).get("max_length")
+    if not max_length:
+        return None
+    return max(1, int(max_length) - int(prompt_tokens))
 
 
 def generate_samples(
@@ -155,12 +188,15 @@ def generate_samples(
     out_path: str | os.PathLike,
     batch_size: int | None = None,
     max_failed_tasks: int = 0,
+    tokenizer=None,
 ) -> dict:
-    """Write `out_path` (one JSON line per problem, in problem order); return the stats.
+    """Write `out_path` (one JSON line per problem and sample, in problem order); return the stats.
 
     `model` is {"model": spec, "revision"?, "dtype"?, "device"?, ...engine options}
     (a teacher block without "backend"); `batch_size` overrides model["batch_size"] for
-    the transformers engine (vLLM schedules its own batches).
+    the transformers engine (vLLM schedules its own batches). `decoding` may carry a
+    sampling protocol (n_samples, max_length: see the module docstring); `tokenizer` (the
+    model's) is loaded here when a max_length or a fill-in-the-middle prompt needs it.
 
     A task whose request failed for good (out of memory on a single prompt, a prompt
     longer than the model's context, a vLLM abort) makes this raise EvalGenerationError
@@ -170,37 +206,55 @@ def generate_samples(
     not fit a small model's context), `max_failed_tasks` accepts that many: they are
     written with `error` set and an empty completion, and evalplus scores them as failed.
     """
+    from ossinstruct.benchmarks import evaluated
+
     if engine not in ENGINES:
         raise ValueError(f"unknown evaluation engine {engine!r}; known: {', '.join(ENGINES)}")
     if not model.get("model"):
         raise ValueError("the model block needs a `model` spec (checkpoint dir, hub id, or embedded:...)")
     started = time.monotonic()
-    _check_problems(problems)
-    prompts = [build_prompt(benchmark, problem, style) for problem in problems]
-    params = [decoding_params(decoding, prompt.stop) for prompt in prompts]
-    temperature = params[0]["temperature"] if params else 0.0
-    if temperature > 0:
+    plugin = evaluated(benchmark)
+    sampled = plugin.per_sample_scoring
+    _check_problems(problems, ("task_id",) if sampled else ("task_id", "prompt", "entry_point"))
+    n_samples = n_samples_of(decoding)
+    if tokenizer is None and (plugin.needs_tokenizer or (decoding or {}).get("max_length")):
+        from ossinstruct.llm.models import load_tokenizer
+
+        tokenizer = load_tokenizer(model["model"], model.get("revision"))
+    prompts = [build_prompt(benchmark, problem, style, tokenizer=tokenizer) for problem in problems]
+    base_params = [decoding_params(decoding, prompt.stop) for prompt in prompts]
+    if (decoding or {}).get("max_length"):
+        for prompt, p in zip(prompts, base_params):
+            p["max_tokens"] = token_budget(decoding, len(tokenizer(prompt.text, add_special_tokens=True)["input_ids"]))
+    temperature = base_params[0]["temperature"] if base_params else 0.0
+    if temperature > 0 and n_samples == 1:
         log.warning(
             "temperature %s: one sampled answer per task gives a noisy pass@1 (the paper's evaluation is greedy)",
             temperature,
         )
     identity = model_identity(engine, model, temperature)
     identity_text = json.dumps(identity, sort_keys=True)
-    requests = [
-        Request(key=request_key(engine, identity_text, {"prompt": prompt.text}, p), params=p, prompt=prompt.text)
-        for prompt, p in zip(prompts, params)
-    ]
+    # One request per (task, sample); sample i of a sampled run asks with seed i, so each
+    # sample has its own cache key (sample 0 of a greedy run keeps the old key: no seed).
+    slots = []  # (problem index, sample index, request)
+    for i, (prompt, p) in enumerate(zip(prompts, base_params)):
+        for k in range(n_samples):
+            params = {**p, "seed": k} if n_samples > 1 else p
+            key = request_key(engine, identity_text, {"prompt": prompt.text}, params)
+            slots.append((i, k, Request(key=key, params=params, prompt=prompt.text)))
+    requests = [request for _, _, request in slots]
 
     cache = ResponseCache(cache_dir)
     responses, misses = cache.lookup(requests)  # two tasks with the same prompt: one request
     cache_hits = len(responses)
     log.info(
-        "%s %s (%s, %s): %d tasks, %d cached, %d to generate",
+        "%s %s (%s, %s): %d tasks x %d samples, %d cached, %d to generate",
         benchmark,
         style,
         engine,
         model["model"],
         len(problems),
+        n_samples,
         cache_hits,
         len(misses),
     )
@@ -228,11 +282,10 @@ def generate_samples(
         if unanswered:
             raise EvalGenerationError(f"{out_path}: the {engine} backend gave no answer for {len(unanswered)} requests")
 
-    failed = {
-        problem["task_id"]: responses[request.key].error
-        for problem, request in zip(problems, requests)
-        if responses[request.key].failed
-    }
+    failed: dict[str, str] = {}
+    for i, _, request in slots:
+        if responses[request.key].failed:
+            failed.setdefault(problems[i]["task_id"], responses[request.key].error)
     if len(failed) > max_failed_tasks:
         reasons = Counter(failed.values())
         raise EvalGenerationError(
@@ -242,12 +295,16 @@ def generate_samples(
         )
 
     records = []
-    for problem, prompt, request in zip(problems, prompts, requests):
+    for i, k, request in slots:
+        problem, prompt = problems[i], prompts[i]
         response = responses[request.key]
         raw = None if response.failed else (response.text or "")
+        head = {"task_id": problem["task_id"]}
+        if sampled:
+            head["sample"] = k
         records.append(
             {
-                "task_id": problem["task_id"],
+                **head,
                 "benchmark": benchmark,
                 "style": style,
                 "prompt": prompt.text,
@@ -260,14 +317,17 @@ def generate_samples(
         )
     write_jsonl_atomic(out_path, records)
 
+    first = base_params[0] if base_params else {}
     stats = {
         "benchmark": benchmark,
         "style": style,
         "engine": engine,
         "model": identity,
-        "decoding": {k: v for k, v in (params[0] if params else {}).items() if k != "stop"},
+        "decoding": {k: v for k, v in first.items() if k != "stop"},
         "stop": prompts[0].stop if prompts else [],
-        "tasks": len(records),
+        "tasks": len(problems),
+        "samples_per_task": n_samples,
+        "samples": len(records),
         "cache_hits": cache_hits,
         "requests_sent": len(misses),
         "failed_tasks": sorted(failed),
@@ -278,11 +338,14 @@ def generate_samples(
         "tokens_per_s_this_run": round(tokens_this_run / generation_s, 1) if generation_s else None,
         "wall_s": round(time.monotonic() - started, 3),
     }
+    if (decoding or {}).get("max_length"):
+        stats["decoding"]["max_tokens"] = "max_length - prompt tokens"
+        stats["decoding"]["max_length"] = int(decoding["max_length"])
     log.info(
         "%s: %d samples (%d cached, %d generated, %d failed), %d completion tokens "
         "(%d this run in %.1f s), finish reasons %s; %.1f s in all",
         out_path,
-        stats["tasks"],
+        len(records),
         cache_hits,
         len(misses),
         len(failed),

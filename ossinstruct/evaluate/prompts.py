@@ -41,7 +41,7 @@ from __future__ import annotations
 
 # The protocol lives with each benchmark (ossinstruct/benchmarks/evalplus_tasks.py and the
 # benchmark's module); this module is the evaluation's entry point to it.
-from ossinstruct.benchmarks import EVALUATED, EvalPrompt
+from ossinstruct.benchmarks import EVALPLUS, EVALUATED, EvalPrompt
 from ossinstruct.benchmarks import evaluated as _evaluated
 from ossinstruct.benchmarks.evalplus_tasks import (
     CODE_FENCE,
@@ -55,9 +55,7 @@ from ossinstruct.benchmarks.mbpp import INSTRUCTION as MBPP_INSTRUCTION
 from ossinstruct.benchmarks.mbpp import mbpp_instruction_parts
 
 BENCHMARKS = EVALUATED
-EVALPLUS_EXTRA_EOS = {
-    name: list(_evaluated(name).extra_eos) for name in EVALUATED if hasattr(_evaluated(name), "extra_eos")
-}
+EVALPLUS_EXTRA_EOS = {name: list(_evaluated(name).extra_eos) for name in EVALPLUS}
 
 __all__ = [
     "BENCHMARKS",
@@ -78,14 +76,19 @@ __all__ = [
 
 def _check(benchmark: str, style: str):
     plugin = _evaluated(benchmark)
-    if style not in PROMPT_STYLES:
-        raise ValueError(f"unknown prompt style {style!r}; known: {', '.join(PROMPT_STYLES)}")
+    known = plugin.prompt_styles
+    if style not in known:
+        raise ValueError(f"unknown prompt style {style!r} for {benchmark}; known: {', '.join(known)}")
     return plugin
 
 
-def build_prompt(benchmark: str, problem: dict, style: str) -> EvalPrompt:
-    """The prompt text, response prefix and stop strings of one problem."""
-    return _check(benchmark, style).build_prompt(problem, style)
+def build_prompt(benchmark: str, problem: dict, style: str, tokenizer=None) -> EvalPrompt:
+    """The prompt text, response prefix and stop strings of one problem; `tokenizer` (the
+    evaluated model's) reaches only benchmarks that need it (fill-in-the-middle prompts)."""
+    plugin = _check(benchmark, style)
+    if plugin.needs_tokenizer:
+        return plugin.build_prompt(problem, style, tokenizer=tokenizer)
+    return plugin.build_prompt(problem, style)
 
 
 def postprocess(benchmark: str, problem: dict, style: str, generated_text: str) -> dict:

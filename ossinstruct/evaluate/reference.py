@@ -19,6 +19,24 @@ from ossinstruct.files import read_jsonl, write_jsonl_atomic
 
 def reference_samples(benchmark: str, tasks_path, out_path) -> int:
     """Write one sample per task in force, in the schema eval_generate writes; returns how many."""
+    plugin = REGISTRY[benchmark]
+    if plugin.per_sample_scoring:
+        tasks = list(read_jsonl(tasks_path, required=("task_id",), what=f"{plugin.display} task"))
+        samples = []
+        for task in tasks:
+            solution = plugin.reference_solution(task)
+            samples.append(
+                {
+                    "task_id": task["task_id"],
+                    "sample": 0,
+                    "benchmark": benchmark,
+                    "style": "reference",
+                    "raw": solution,
+                    "completion": solution,
+                    "solution": solution,
+                }
+            )
+        return write_jsonl_atomic(out_path, samples)
     tasks = list(
         read_jsonl(
             tasks_path,

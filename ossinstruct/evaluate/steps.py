@@ -29,16 +29,17 @@ def command_line_generation(
     """The generation identity of a model named on the command line (a checkpoint directory,
     a hub id or embedded:...), with the keys workflow.eval_generation_identity gives a
     configured one; what the flags leave out comes from the config's `evaluation` block."""
+    from ossinstruct.workflow import eval_decoding_identity, eval_prompt_style
+
     ev = config["evaluation"]
     return {
         "model": model,
         "source": {"model": model, "revision": revision},
         "benchmark": benchmark,
-        "prompt": prompt,
+        "prompt": eval_prompt_style(config, benchmark, prompt),
         "engine": engine or ev["engine"],
         "dtype": dtype or ev["dtype"],
-        "temperature": ev["decoding"]["temperature"],
-        "max_new_tokens": ev["decoding"]["max_new_tokens"],
+        **eval_decoding_identity(config, benchmark),
     }
 
 
@@ -55,14 +56,18 @@ def eval_data_step(
 ) -> dict:
     """Rule eval_data: a benchmark's tasks in force, provenance and expected outputs."""
     from ossinstruct.benchmarks import evaluated
+    from ossinstruct.workflow import benchmark_settings
 
-    return evaluated(benchmark).prepare(
+    plugin = evaluated(benchmark)
+    extra = {"settings": benchmark_settings(config, benchmark)} if plugin.settings_key else {}
+    return plugin.prepare(
         path=path,
         version=version,
         limit=limit,
         out_tasks=str(out_tasks),
         out_info=str(out_info),
         out_expected=str(out_expected),
+        **extra,
     )
 
 
@@ -77,24 +82,28 @@ def eval_generate_step(
     """Rule eval_generate: one sample per task from the model `generation` names.
     `checkpoint` is the local directory of a model trained here (source {"path": ...})."""
     from ossinstruct.evaluate.generate import generate_samples, model_block
+    from ossinstruct.workflow import eval_tensor_parallel_size
 
     settings = config["evaluation"]
     source = generation["source"]
+    block = model_block(
+        settings,
+        checkpoint if "path" in source else source["model"],
+        source.get("revision"),
+        generation["dtype"],
+    )
+    block["tensor_parallel_size"] = eval_tensor_parallel_size(config, generation["model"])
+    decoding = generation.get("sampling") or {
+        "temperature": generation["temperature"],
+        "max_new_tokens": generation["max_new_tokens"],
+    }
     return generate_samples(
-        list(read_jsonl(tasks_path, required=("task_id", "prompt"), what="task")),
+        list(read_jsonl(tasks_path, required=("task_id",), what="task")),
         benchmark=generation["benchmark"],
         style=generation["prompt"],
         engine=generation["engine"],
-        model=model_block(
-            settings,
-            checkpoint if "path" in source else source["model"],
-            source.get("revision"),
-            generation["dtype"],
-        ),
-        decoding={
-            "temperature": generation["temperature"],
-            "max_new_tokens": generation["max_new_tokens"],
-        },
+        model=block,
+        decoding=decoding,
         cache_dir=config["cache_dir"],
         out_path=str(out_path),
         batch_size=settings["batch_size"],
@@ -114,12 +123,36 @@ def eval_score_step(
     out_tasks,
     workers: int,
     generation: dict,
+    settings: dict | None = None,
+    execution_cache: str | None = None,
+    out_exports=None,
 ) -> dict:
-    """Rule eval_score: the model's samples checked in the sandbox; the result file."""
+    """Rule eval_score: the model's samples checked in the sandbox; the result file.
+    Benchmarks scored per sample (rules eval_score_sampled, eval_score_multiple) take the
+    config's settings block of the benchmark, the execution cache and an exports directory."""
+    from ossinstruct.benchmarks import evaluated
     from ossinstruct.evaluate.score import score
 
     with open(info_path, encoding="utf-8") as f:
         info = json.load(f)
+    if evaluated(benchmark).per_sample_scoring:
+        from ossinstruct.evaluate.sampled_score import score_sampled
+
+        return score_sampled(
+            benchmark,
+            model=model,
+            samples_path=samples_path,
+            tasks_path=tasks_path,
+            info=info,
+            expected_path=expected_path,
+            out_result=out_result,
+            out_tasks=out_tasks,
+            out_exports=out_exports,
+            settings=settings,
+            cache_dir=execution_cache,
+            workers=workers,
+            generation=generation,
+        )
     return score(
         benchmark,
         model=model,

@@ -236,6 +236,23 @@ def check_result(result, where: str) -> None:
     )
 
 
+def paper_variant(benchmark: str, variant: str) -> str:
+    """The paper's name of a variant (MultiPL-E's js and rs are javascript and rust there)."""
+    plugin = REGISTRY.get(benchmark)
+    return (getattr(plugin, "paper_variants", None) or {}).get(variant, variant)
+
+
+def result_notes(results: Sequence[dict]) -> list[str]:
+    """The notes result files carry (e.g. MultiPL-E's Java Pair bug of the paper's harness),
+    each once, in result order."""
+    notes = []
+    for result in results:
+        for note in result.get("notes") or []:
+            if isinstance(note, str) and note not in notes:
+                notes.append(note)
+    return notes
+
+
 def variant_label(benchmark: str, variant: str) -> str:
     """ "HumanEval", "HumanEval+", "MBPP+", "MultiPL-E java", ..."""
     name = BENCHMARK_NAMES.get(benchmark, benchmark)
@@ -289,7 +306,7 @@ def protocol_notes(row: Mapping) -> list[str]:
         notes.append(
             f"{row['model']} on {name}: scored on {name}+ {found}; the paper used {expected} (evalplus 1895d2f)."
         )
-    if row.get("prompt") == "completion":
+    if expected and row.get("prompt") == "completion":  # an EvalPlus benchmark's base-model protocol
         notes.append(
             f"{row['model']} on {name}: evalplus 0.3.1's base-model prompt and stop "
             f"strings; the paper's base rows used the EvalPlus leaderboard's of the time "
@@ -298,9 +315,15 @@ def protocol_notes(row: Mapping) -> list[str]:
     return notes
 
 
-def _variant_order(variants) -> list[str]:
-    # base before plus whatever the file's key order; other variants as given.
+def _variant_order(variants, benchmark: str | None = None) -> list[str]:
+    # base before plus whatever the file's key order; then the benchmark's own variants in
+    # its order (the paper's columns), then its overall/average, then any others as given.
+    plugin = REGISTRY.get(benchmark) if benchmark else None
+    declared = list(getattr(plugin, "variants", ()) or ())
+    overall = [getattr(plugin, "overall_variant", None), "overall", "average"]
     first = [v for v in ("base", "plus") if v in variants]
+    first += [v for v in declared if v in variants and v not in first]
+    first += [v for v in dict.fromkeys(overall) if v and v in variants and v not in first]
     return first + [v for v in variants if v not in first]
 
 
@@ -336,9 +359,9 @@ def summary_rows(
                 raise ValueError(f"{where}: {exc}") from None
         paper_scores = paper_row["scores"].get(result["benchmark"], {}) if paper_row else {}
         n_passed = result.get("n_passed") if isinstance(result.get("n_passed"), Mapping) else {}
-        for variant in _variant_order(result["pass@1"]):
+        for variant in _variant_order(result["pass@1"], result["benchmark"]):
             ours = _percent(result["pass@1"][variant])
-            theirs = paper_scores.get(variant)
+            theirs = paper_scores.get(paper_variant(result["benchmark"], variant))
             rows.append(
                 {
                     "model": result["model"],
@@ -414,7 +437,7 @@ def summary_markdown(rows: Sequence[dict], paper: dict, results: Sequence[dict] 
         lines += ["> **⚠ Partial runs, not comparable to the paper:**"]
         lines += [f"> - {partial_note(r)}" for r in partial]
         lines += [""]
-    protocol = [note for r in runs.values() for note in protocol_notes(r)]
+    protocol = [note for r in runs.values() for note in protocol_notes(r)] + result_notes(results)
     if protocol:
         lines += ["> **⚠ Not measured as the paper's numbers were:**"]
         lines += [f"> - {note}" for note in protocol]
@@ -439,12 +462,13 @@ def summary_markdown(rows: Sequence[dict], paper: dict, results: Sequence[dict] 
         ]
     for benchmark in _benchmark_order(r["benchmark"] for r in rows):
         lines += _benchmark_table(benchmark, [r for r in rows if r["benchmark"] == benchmark], paper)
+    lines += paper_table_sections(rows, paper)
     lines += _footer(rows, paper, results)
     return "\n".join(lines) + "\n"
 
 
 def _benchmark_table(benchmark: str, rows: list[dict], paper: dict) -> list[str]:
-    variants = _variant_order(dict.fromkeys(r["variant"] for r in rows))
+    variants = _variant_order(dict.fromkeys(r["variant"] for r in rows), benchmark)
     header = ["Model", "Paper row", "Tasks"]
     align = ["---", "---", "---:"]
     for variant in variants:
@@ -471,6 +495,65 @@ def _benchmark_table(benchmark: str, rows: list[dict], paper: dict) -> list[str]
             else:
                 cells += [_cell(row["ours"]), _cell(row["paper"]), _cell(row["diff"], signed=True)]
         lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+# --------------------------------------------------------------------------- the paper's tables
+# A study preset (presets/table5.yaml, ...) points its models at one table's rows
+# ("table5:Magicoder-CL-7B-Python-43K"); the summary then prints that table as the paper
+# has it, with our number beside each of its cells.
+
+NOT_COMPUTED = "not computed"
+
+
+def paper_tables_named(rows: Sequence[dict]) -> list[str]:
+    """The tables that rows name explicitly ("tableN:row"), in the paper's order."""
+    named = {r["paper_row"].split(":", 1)[0] for r in rows if r["paper_row"] and ":" in r["paper_row"]}
+    return sorted(named, key=lambda t: (len(t), t))
+
+
+def paper_table_sections(rows: Sequence[dict], paper: dict) -> list[str]:
+    """One section per table a model's paper_row names explicitly (paper_tables_named)."""
+    lines: list[str] = []
+    for table_id in paper_tables_named(rows):
+        lines += paper_table_section(table_id, rows, paper)
+    return lines
+
+
+def _row_label(row: Mapping) -> str:
+    extra = [str(row[k]) for k in ("finetuning_data", "dataset_size") if row.get(k)]
+    return _escape(row["display"] + (f" ({', '.join(extra)})" if extra else ""))
+
+
+def paper_table_section(table_id: str, rows: Sequence[dict], paper: dict) -> list[str]:
+    """The paper's table `table_id` row by row, each cell as ours | paper: ours from the
+    model whose paper_row is "table_id:row"; "not computed" where no such model, or no
+    result for that benchmark, is in this run."""
+    table = paper["tables"][table_id]
+    columns = list(
+        dict.fromkeys((b, v) for row in table["rows"].values() for b, vs in row["scores"].items() for v in vs)
+    )
+    header = ["Paper's row", "Our model"]
+    align = ["---", "---"]
+    for benchmark, variant in columns:
+        header += [f"{variant_label(benchmark, variant)} ours", "paper"]
+        align += ["---:", "---:"]
+    caption = " ".join(str(table.get("caption", "")).split())
+    lines = [f"## {_table_name(table_id, paper)} of the paper, reproduced", ""]
+    if caption:
+        lines += [f"*{_escape(caption)}*", ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    for key, paper_row in table["rows"].items():
+        ours = [r for r in rows if r["paper_row"] == f"{table_id}:{key}"]
+        models = list(dict.fromkeys(r["model"] for r in ours))
+        cells = [_row_label(paper_row), _escape(", ".join(models)) if models else NOT_COMPUTED]
+        for benchmark, variant in columns:
+            found = [r for r in ours if r["benchmark"] == benchmark and r["variant"] == variant]
+            mine = " / ".join(_cell(r["ours"]) + (" ⚠" if is_partial(r) else "") for r in found) or NOT_COMPUTED
+            cells += [mine, _cell(paper_row["scores"].get(benchmark, {}).get(variant))]
+        lines.append("| " + " | ".join(cells) + " |")
+    if table.get("note"):
+        lines += ["", f"Paper's note: {_escape(' '.join(str(table['note']).split()))}"]
     return lines + [""]
 
 
@@ -623,6 +706,60 @@ def summary_figure(rows: Sequence[dict], path: str | os.PathLike, title: str = "
     _save(fig, path)
 
 
+# --------------------------------------------------------------------------- execution-verified data (issue 17)
+
+STUDY_ROLES = {
+    "baseline": "the paper's data",
+    "verified": "tests template, only samples whose tests pass (verify: require)",
+    "control": "tests template, every sample (verify: annotate)",
+}
+STUDY_SUMMARY_VARIANTS = ("average", "overall")  # a many-variant benchmark shows only these
+
+
+def _study_columns(rows: Sequence[dict]) -> list[tuple[str, str]]:
+    columns = []
+    for benchmark in _benchmark_order(r["benchmark"] for r in rows):
+        variants = _variant_order(dict.fromkeys(r["variant"] for r in rows if r["benchmark"] == benchmark), benchmark)
+        if len(variants) > 2:
+            variants = [v for v in variants if v in STUDY_SUMMARY_VARIANTS] or variants
+        columns += [(benchmark, v) for v in variants]
+    return columns
+
+
+def verification_study_markdown(rows: Sequence[dict], study: Mapping[str, str]) -> str:
+    """The summary's section for presets/verified.yaml: pass@1 of the models trained on
+    the paper's data, on execution-verified data and (control) on the tests template's
+    unfiltered data, each with Δ against the baseline in percentage points."""
+    models = {role: study[role] for role in STUDY_ROLES if study.get(role)}
+    study_rows = [r for r in rows if r["model"] in models.values()]
+    lines = ["", "## Execution-verified OSS-Instruct data (beyond the paper)", ""]
+    if not study_rows:
+        return "\n".join(lines + ["No results of the study's models yet.", ""]) + "\n"
+    columns = _study_columns(study_rows)
+    score = {(r["model"], r["benchmark"], r["variant"]): r["ours"] for r in study_rows}
+    header = ["Role", "Model"]
+    for benchmark, variant in columns:
+        label = f"{BENCHMARK_NAMES.get(benchmark, benchmark)} {variant_label(benchmark, variant)}"
+        header += [label, "Δ"]
+    lines += ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (2 * len(columns))]
+    baseline = models["baseline"]
+    for role, model in models.items():
+        cells = [f"{role}: {STUDY_ROLES[role]}", _escape(model)]
+        for benchmark, variant in columns:
+            ours = score.get((model, benchmark, variant))
+            base = score.get((baseline, benchmark, variant))
+            diff = None if ours is None or base is None or role == "baseline" else _difference(ours, base)
+            cells += [_cell(ours), _cell(diff, signed=True)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "pass@1 in percent; Δ = model − baseline in percentage points. Same seeds, teacher, "
+        "recipe and base model; the data differ (ossinstruct/curate/verify.py, presets/verified.yaml).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -633,6 +770,7 @@ def write_summary(
     png_path: str | os.PathLike,
     paper: dict | str | os.PathLike | None = None,
     paper_rows: Mapping[str, str | None] | None = None,
+    verification_study: Mapping[str, str] | None = None,
 ) -> list[dict]:
     """Read the result files and write summary.md, summary.csv and the figure, each
     atomically. `paper`: the paper's results (a dict, a YAML path, or None for the
@@ -651,5 +789,8 @@ def write_summary(
     # The figure and CSV first: the Markdown is the file people open, written last.
     summary_figure(rows, png_path)
     write_summary_csv(rows, csv_path)
-    write_text_atomic(md_path, summary_markdown(rows, paper, results))
+    markdown = summary_markdown(rows, paper, results)
+    if verification_study:  # beyond the paper: presets/verified.yaml
+        markdown += verification_study_markdown(rows, verification_study)
+    write_text_atomic(md_path, markdown)
     return rows

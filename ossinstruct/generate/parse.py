@@ -12,6 +12,12 @@ Two parsers (``teachers.<name>.parser``):
 
 The problem must come first. A response that cannot be split is reported with a reason,
 never dropped.
+
+Templates with ``tests_section: true`` (oss-instruct-chat-tests-v1, beyond the paper) ask
+for a third section, [Tests]; :func:`split_tests` cuts it off the parsed solution. A
+missing or malformed tests section never makes a response unparseable: the sample keeps
+its problem and solution, `tests` is None and `tests_reason` says why (verification then
+records it as ``no_tests``).
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ EMPTY_PROBLEM = "empty problem"
 EMPTY_SOLUTION = "empty solution"
 EMPTY_RESPONSE = "empty response"
 SAME_LINE = "[Problem Description] and [Solution] on the same line"
+# `tests_reason` values (templates with a tests section).
+MISSING_TESTS = "missing [Tests] section"
+EMPTY_TESTS = "empty tests"
+TESTS_WITHOUT_CODE = "[Tests] section has no code"
+UNCLOSED_TESTS_FENCE = "[Tests] code block is not closed"
 PARSERS = ("magicoder", "lenient")
 
 
@@ -100,6 +111,50 @@ def parse_response_magicoder(text: str | None) -> Parsed:
     if not solution:
         return Parsed(problem, solution, EMPTY_SOLUTION)
     return Parsed(problem, solution, None)
+
+
+# A [Tests] header: the bracketed name (Test, Tests, Test Cases) alone on its line, with
+# markdown decoration, outside any code block.
+TESTS_HEADER = re.compile(r"^" + _DECOR + r"\[\s*tests?(?:\s+cases?)?\s*\]" + _DECOR + r"$", re.IGNORECASE)
+FENCE = re.compile(r"^\s*(```+|~~~+)")
+
+
+@dataclass(frozen=True)
+class SplitTests:
+    solution: str
+    tests: str | None
+    reason: str | None  # None when a non-empty tests section with a closed code block was found
+
+
+def split_tests(solution: str) -> SplitTests:
+    """Cut a [Tests] section off a parsed solution: the first header line outside a code
+    block starts it (a `[tests]` table inside a TOML block is not one). The tests are the
+    stripped text after the header (prose and fences kept: ossinstruct.curate.verify takes
+    the code out); a tests section without a code block, or whose block is not closed, is
+    malformed: tests None, with the reason."""
+    lines = solution.splitlines(keepends=True)
+    fence = None
+    for i, line in enumerate(lines):
+        opened = FENCE.match(line)
+        if opened:
+            marker = opened.group(1)
+            if fence is None:
+                fence = marker
+            elif marker.startswith(fence[0]) and len(marker) >= len(fence) and not line.strip()[len(marker) :]:
+                fence = None
+            continue
+        if fence is None and TESTS_HEADER.match(line.strip()):
+            head = "".join(lines[:i]).strip()
+            tests = "".join(lines[i + 1 :]).strip()
+            if not tests:
+                return SplitTests(head, None, EMPTY_TESTS)
+            fences = [ln for ln in tests.splitlines() if FENCE.match(ln)]
+            if not fences:
+                return SplitTests(head, None, TESTS_WITHOUT_CODE)
+            if len(fences) % 2:
+                return SplitTests(head, None, UNCLOSED_TESTS_FENCE)
+            return SplitTests(head, tests, None)
+    return SplitTests(solution, None, MISSING_TESTS)
 
 
 def parser_for(name: str):

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ossinstruct.files import read_jsonl, write_json_atomic, write_jsonl_atomic
-from ossinstruct.generate.parse import parser_for
+from ossinstruct.generate.parse import EMPTY_SOLUTION, parser_for, split_tests
 from ossinstruct.generate.prompts import Template, template_for
 from ossinstruct.llm.backends import get_backend
 from ossinstruct.llm.backends.base import Request, Response
@@ -131,7 +131,22 @@ def classify(response: Response, template: Template, parser: str = "magicoder") 
         status, reason = TRUNCATED, "finish_reason=length: the response hit max_tokens"
     else:
         status, reason = FINISH_STATUSES.get(finish, NOT_STOPPED), f"finish_reason={finish}"
-    return {"status": status, "reason": reason, "problem": parsed.problem, "solution": parsed.solution}
+    result = {"status": status, "reason": reason, "problem": parsed.problem, "solution": parsed.solution}
+    if template.data.get("tests_section"):  # only these templates' records have the keys
+        result.update(_tests_of(result))
+    return result
+
+
+def _tests_of(result: dict) -> dict:
+    """`tests` and `tests_reason` of a tests-section template's record; the solution loses
+    its [Tests] section (an empty remainder makes an ok record unparseable)."""
+    if not result["solution"]:
+        return {"tests": None, "tests_reason": result["reason"] or "no solution"}
+    split = split_tests(result["solution"])
+    out = {"solution": split.solution, "tests": split.tests, "tests_reason": split.reason}
+    if not split.solution and result["status"] == OK:
+        out.update(status=UNPARSEABLE, reason=EMPTY_SOLUTION)
+    return out
 
 
 @dataclass

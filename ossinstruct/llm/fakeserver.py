@@ -10,7 +10,8 @@ without an API key. Start it, then point a teacher at it (no key needed):
         base_url: http://127.0.0.1:8000/v1
 
 Every answer is a well-formed OSS-Instruct response ([Problem Description] and [Solution])
-derived from the prompt, so generation, cleaning and decontamination run end to end.
+derived from the prompt, so generation, cleaning and decontamination run end to end
+(with --tests, prompts that ask for a [Tests] section get scripted tests: tests_responder).
 
 It answers POST /v1/chat/completions and /v1/completions with the real response schemas,
 from the standard library only (a ThreadingHTTPServer with HTTP/1.1 keep-alive, in a
@@ -85,6 +86,41 @@ def default_responder(body: dict) -> str:
         f"'{h}', the fingerprint of the prompt this problem was generated from.\n\n"
         f"[Solution]\n```python\ndef fingerprint_{h}():\n    return '{h}'\n```"
     )
+
+
+# What tests_responder's answers are meant to verify as, by prompt hash (see there).
+TESTS_OUTCOMES = ("pass", "fail", "pass-shell", "no_tests", "fail-shell")
+
+
+def tests_outcome(body: dict) -> str:
+    """The outcome tests_responder scripts for this request: one of TESTS_OUTCOMES."""
+    h = hashlib.sha256(prompt_text(body).encode()).hexdigest()
+    return TESTS_OUTCOMES[int(h[:8], 16) % len(TESTS_OUTCOMES)]
+
+
+def tests_responder(body: dict) -> str:
+    """For prompts that ask for a [Tests] section (oss-instruct-chat-tests-v1): an answer
+    with tests, deterministic in the prompt, whose verification outcome is scripted by
+    :func:`tests_outcome` and named in the problem ("Expected verification: ..."): Python
+    or shell tests that pass, tests that fail (a wrong solution), or no tests section.
+    Other prompts get :func:`default_responder`'s answer."""
+    if "[Tests]" not in prompt_text(body):
+        return default_responder(body)
+    h = hashlib.sha256(prompt_text(body).encode()).hexdigest()[:12]
+    outcome = tests_outcome(body)
+    problem = (
+        f"[Problem Description]\nWrite `fingerprint_{h}` returning the string '{h}', the fingerprint "
+        f"of the prompt this problem was generated from. Expected verification: {outcome}.\n\n"
+    )
+    wrong = outcome.startswith("fail")
+    value = h[::-1] if wrong else h
+    if outcome.endswith("shell"):
+        solution = f"[Solution]\n```bash\nfingerprint_{h}() {{\n  echo '{value}'\n}}\n```\n\n"
+        tests = f'[Tests]\n```bash\n[ "$(fingerprint_{h})" = "{h}" ] || exit 1\n```'
+    else:
+        solution = f"[Solution]\n```python\ndef fingerprint_{h}():\n    return '{value}'\n```\n\n"
+        tests = f"[Tests]\n```python\nassert fingerprint_{h}() == '{h}'\n```"
+    return problem + solution + ("" if outcome == "no_tests" else tests)
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -369,9 +405,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of 429 answers")
     parser.add_argument("--model", default=None, help="model name to report (default: as requested)")
+    parser.add_argument(
+        "--tests",
+        action="store_true",
+        help="answer prompts that ask for [Tests] (oss-instruct-chat-tests-v1) with scripted tests (tests_responder)",
+    )
     args = parser.parse_args(argv)
     faults = [a.strip() for a in args.faults.split(",") if a.strip()]
     with FakeServer(
+        tests_responder if args.tests else None,
         faults=faults,
         latency_s=args.latency,
         retry_after_s=args.retry_after,

@@ -57,12 +57,24 @@ def normalize_decoding(params: dict) -> dict:
     if isinstance(stop, str):
         stop = [stop]
     max_tokens = params.get("max_tokens")
-    return {
+    decoding = {
         "temperature": float(params.get("temperature") or 0.0),
         "top_p": float(params.get("top_p") if params.get("top_p") is not None else 1.0),
         "max_tokens": int(max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS),
         "stop": [s for s in stop if s],
     }
+    if params.get("seed") is not None:  # a sampled evaluation's sample index
+        decoding["seed"] = int(params["seed"])
+    return decoding
+
+
+def batch_key(params: dict) -> str:
+    """What requests batched together must share: their decoding less the per-request
+    max_tokens and seed (each row gets its own budget; see the backends)."""
+    import json
+
+    decoding = normalize_decoding(params)
+    return json.dumps({k: v for k, v in decoding.items() if k not in ("max_tokens", "seed")}, sort_keys=True)
 
 
 class Backend(ABC):

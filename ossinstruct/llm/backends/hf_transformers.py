@@ -20,7 +20,6 @@ and otherwise reported as failed requests (Response.error); the next batch goes 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from collections.abc import Sequence
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from ossinstruct.llm.backends.base import Backend, OnResponse, Request, Response, normalize_decoding
+from ossinstruct.llm.backends.base import Backend, OnResponse, Request, Response, batch_key, normalize_decoding
 from ossinstruct.llm.models import load_causal_lm, load_tokenizer
 
 logger = logging.getLogger("ossinstruct.llm.backends.transformers")
@@ -123,8 +122,7 @@ class TransformersBackend(Backend):
             except Exception as err:  # noqa: BLE001 - reported, never raised
                 on_response(request, Response(None, None, model=self.spec, error=f"{type(err).__name__}: {err}"))
                 continue
-            key = json.dumps(normalize_decoding(request.params), sort_keys=True)
-            groups.setdefault(key, []).append((request, ids))
+            groups.setdefault(batch_key(request.params), []).append((request, ids))
 
         batches = []
         for items in groups.values():
@@ -193,6 +191,10 @@ class TransformersBackend(Backend):
     def _generate_batch(self, batch) -> list[Response]:
         start = time.monotonic()
         params = normalize_decoding(batch[0][0].params)
+        # Rows may differ in max_tokens (a max_length budget): generate up to the largest and
+        # cut each row at its own; a sampled batch is seeded by its first request's seed.
+        budgets = [normalize_decoding(request.params)["max_tokens"] for request, _ in batch]
+        params["max_tokens"] = max(budgets)
         stops = params["stop"]
         width = max(len(ids) for _, ids in batch)
         input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
@@ -211,7 +213,7 @@ class TransformersBackend(Backend):
         }
         if params["temperature"] > 0:
             kwargs.update(do_sample=True, temperature=params["temperature"], top_p=params["top_p"], top_k=0)
-            torch.manual_seed(self.seed)
+            torch.manual_seed(self.seed + params.get("seed", 0))
         else:
             kwargs.update(do_sample=False)
         with torch.inference_mode():
@@ -226,8 +228,10 @@ class TransformersBackend(Backend):
         eos = set(self.eos_ids)
         responses = []
         for row, (_, ids) in enumerate(batch):
-            tokens = new_tokens[row]
+            tokens = new_tokens[row][: budgets[row]]
             n_stop = criterion.stopped_at.get(row)
+            if n_stop is not None and n_stop > len(tokens):  # stopped only past its own budget
+                n_stop = None
             end = len(tokens) if n_stop is None else n_stop
             eos_at = next((j for j in range(end) if tokens[j] in eos), None)
             if eos_at is not None:

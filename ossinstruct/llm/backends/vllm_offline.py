@@ -22,7 +22,7 @@ import os
 import time
 from collections.abc import Sequence
 
-from ossinstruct.llm.backends.base import Backend, OnResponse, Request, Response, normalize_decoding
+from ossinstruct.llm.backends.base import Backend, OnResponse, Request, Response, batch_key, normalize_decoding
 from ossinstruct.llm.models import resolve_model
 
 logger = logging.getLogger("ossinstruct.llm.backends.vllm")
@@ -83,15 +83,20 @@ class VLLMBackend(Backend):
                 )
                 continue
             mode = "chat" if request.messages is not None else "completion"
-            key = (mode, json.dumps(sampling_kwargs(request.params), sort_keys=True))
-            groups.setdefault(key, []).append(request)
+            groups.setdefault((mode, batch_key(request.params)), []).append(request)
 
         total = sum(len(g) for g in groups.values())
         done = tokens = 0
         for (mode, _), group in groups.items():
-            sampling = self.sampling_params(group[0].params)
             for i in range(0, len(group), self.chunk_size):
                 chunk = group[i : i + self.chunk_size]
+                # One SamplingParams per request: requests of a group differ at most in
+                # max_tokens (a max_length budget) and seed (a sampled evaluation's sample).
+                distinct = {json.dumps(sampling_kwargs(r.params), sort_keys=True) for r in chunk}
+                if len(distinct) == 1:
+                    sampling = self.sampling_params(chunk[0].params)
+                else:
+                    sampling = [self.sampling_params(r.params) for r in chunk]
                 start = time.monotonic()
                 try:
                     if mode == "chat":
