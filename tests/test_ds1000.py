@@ -437,3 +437,49 @@ def test_datasets_are_read_from_the_data_home_without_network(shared_dir):
     empty.mkdir(mode=0o755)
     without = ds.BENCHMARK.check_samples(problems, [sample], {}, workers=1, settings={"data_home": str(empty)})
     assert without[0]["status"] == "fail" and "URLError" in without[0]["error"], without
+
+
+@needs_data
+@needs_venv
+def test_the_generic_sampled_scorer_writes_pass_at_1_per_library_and_the_env(tmp_path):
+    # eval_data (prepare: one problem per library) then eval_score_sampled's step on two
+    # samples per task: the reference and a sample that does nothing.
+    from ossinstruct.evaluate.sampled_score import score_sampled
+
+    paths = {k: tmp_path / k for k in ("tasks.jsonl", "info.json", "expected.json")}
+    info = ds.BENCHMARK.prepare(
+        path=str(DATA),
+        version=None,
+        limit=7,
+        out_tasks=paths["tasks.jsonl"],
+        out_info=paths["info.json"],
+        out_expected=paths["expected.json"],
+        settings={},
+    )
+    tasks = [json.loads(line) for line in paths["tasks.jsonl"].read_text().splitlines()]
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(
+        "".join(
+            json.dumps({"task_id": t["task_id"], "sample": k, "solution": solution}) + "\n"
+            for t in tasks
+            for k, solution in enumerate([t["reference_code"], "pass\n"])
+        )
+    )
+    score_sampled(
+        "ds1000",
+        model="references-and-nothing",
+        samples_path=samples,
+        tasks_path=paths["tasks.jsonl"],
+        info=info,
+        expected_path=paths["expected.json"],
+        out_result=tmp_path / "ds1000.json",
+        out_tasks=tmp_path / "scored.jsonl",
+        settings={},
+        workers=2,
+    )
+    result = json.loads((tmp_path / "ds1000.json").read_text())
+    assert result["pass@1"] == {**{lib: 0.5 for lib in ds.BENCHMARK.variants}, "overall": 0.5}
+    assert result["n_tasks"] == 7 and result["n_samples_per_task"] == [2]
+    env = result["execution_environment"]
+    assert env["versions"]["numpy"] == "1.26.4" and env["interpreter"].endswith(".venv-ds1000/bin/python")
+    assert "completion format" in result["prompt_format"] and result["mode"] == "completion"
