@@ -483,3 +483,23 @@ def test_the_generic_sampled_scorer_writes_pass_at_1_per_library_and_the_env(tmp
     env = result["execution_environment"]
     assert env["versions"]["numpy"] == "1.26.4" and env["interpreter"].endswith(".venv-ds1000/bin/python")
     assert "completion format" in result["prompt_format"] and result["mode"] == "completion"
+
+
+@needs_data
+@needs_venv
+def test_results_are_cached_by_content_and_reused(tasks, tmp_path):
+    task = tasks["300"]
+    samples = [{"task_id": "300", "solution": task["reference_code"]}, {"task_id": "300", "solution": "pass\n"}]
+    first = ds.BENCHMARK.check_samples({"300": task}, samples, {}, workers=1, cache_dir=str(tmp_path), settings={})
+    assert [r["status"] for r in first] == ["pass", "fail"] and not any(r["cached"] for r in first)
+    assert len(list(tmp_path.rglob("*.json"))) == 2
+    # No pool starts when every result is in the cache.
+    again = ds.BENCHMARK.check_samples({"300": task}, samples, {}, workers=1, cache_dir=str(tmp_path), settings={})
+    assert [r["status"] for r in again] == ["pass", "fail"] and all(r["cached"] for r in again)
+    # Another time limit, interpreter version or solution is another key.
+    report = ds1000_env.environment_report({})
+    key = ds1000_env.execution_key(report, task["code_context"], "pass\n")
+    assert key != ds1000_env.execution_key({**report, "timeout_s": 60.0}, task["code_context"], "pass\n")
+    newer = {**report, "versions": {**report["versions"], "pandas": "2.2.0"}}
+    assert key != ds1000_env.execution_key(newer, task["code_context"], "pass\n")
+    assert key != ds1000_env.execution_key(report, task["code_context"], "pass  \n")

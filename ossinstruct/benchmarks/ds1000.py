@@ -417,11 +417,13 @@ class Ds1000(Benchmark):
     # ------------------------------------------------------------ scoring
     def check_samples(self, problems, samples, expected, *, workers, cache_dir=None, settings=None) -> list[dict]:
         """One {status, ...} per sample, in order: DS-1000's test program of each distinct
-        (task, solution), once, in the sandbox under DS-1000's pinned interpreter."""
+        (task, solution), once, in the sandbox under DS-1000's pinned interpreter (results
+        reused from `cache_dir`, the execution cache, where it has them)."""
         from ossinstruct.evaluate.ds1000_env import check_solutions
 
         by_id = problems if isinstance(problems, Mapping) else {p["task_id"]: p for p in problems}
-        return check_solutions(by_id, [(s["task_id"], s["solution"]) for s in samples], settings or {}, workers=workers)
+        pairs = [(s["task_id"], s["solution"]) for s in samples]
+        return check_solutions(by_id, pairs, settings or {}, workers=workers, cache_dir=cache_dir)
 
     def result_extras(self, info: dict, settings: dict | None = None, pass_at_1: dict | None = None) -> dict:
         """The execution environment actually used (interpreter, library versions, the

@@ -171,21 +171,55 @@ def _data_variables(data_home: str | None):
                 os.environ[name] = value
 
 
+def execution_key(report: dict, code_context: str, solution: str) -> str:
+    """Content hash of what decides a program's result: the interpreter's versions, the
+    data and network it gets, the time limit, the problem's code_context, the solution."""
+    from ossinstruct.llm.cache import content_key
+
+    versions = {k: v for k, v in report["versions"].items() if k != "executable"}
+    return content_key(
+        {
+            "benchmark": "ds1000",
+            "versions": versions,
+            "data_present": report["data_present"],
+            "network": report["network"],
+            "timeout_s": report["timeout_s"],
+            "code_context": code_context,
+            "solution": solution,
+        }
+    )
+
+
 def check_solutions(
-    problems: dict[str, dict], pairs: list[tuple[str, str]], settings: dict, *, workers: int = 1
+    problems: dict[str, dict],
+    pairs: list[tuple[str, str]],
+    settings: dict,
+    *,
+    workers: int = 1,
+    cache_dir: str | os.PathLike | None = None,
 ) -> list[dict]:
     """One {status, ...} per (task_id, solution), in order. Each distinct pair runs once:
     DS-1000's test program in the sandbox, in a job forked from a zygote of DS-1000's
-    interpreter that has imported the libraries (ds1000_exec.PRELOAD) once."""
+    interpreter that has imported the libraries (ds1000_exec.PRELOAD) once. With
+    `cache_dir` (evaluation.execution_cache), pass and fail results are stored one JSON
+    file per execution_key and reused (timeouts, crashes and sandbox errors are rerun)."""
+    from ossinstruct.evaluate.multiple_exec import ExecutionCache
     from ossinstruct.sandbox.pool import Limits, SandboxPool
 
     unknown = sorted({tid for tid, _ in pairs if tid not in problems})
     if unknown:
         raise ValueError(f"DS-1000: samples for unknown tasks {unknown[:5]}")
     report = environment_report(settings)
-    distinct = list(dict.fromkeys(pairs))
+    cache = ExecutionCache(cache_dir) if cache_dir is not None else None
+    keys = {pair: execution_key(report, problems[pair[0]]["code_context"], pair[1]) for pair in dict.fromkeys(pairs)}
+    outcome: dict[tuple[str, str], dict] = {}
+    for pair, key in keys.items():
+        hit = cache.get(key) if cache else None
+        if hit is not None:
+            outcome[pair] = {**hit, "cached": True}
+    distinct = [pair for pair in keys if pair not in outcome]
     if not distinct:
-        return []
+        return [dict(outcome[pair]) for pair in pairs]
     context = {"code_context": {tid: problems[tid]["code_context"] for tid in {tid for tid, _ in distinct}}}
     limits = Limits(
         network=report["network"],
@@ -214,8 +248,12 @@ def check_solutions(
         ) as pool,
     ):
         jobs = pool.run([{"task_id": tid, "solution": solution} for tid, solution in distinct])
-    log.info("DS-1000: %d distinct programs scored in %.1f s", len(distinct), time.monotonic() - start)
-    outcome = {}
+    log.info(
+        "DS-1000: %d distinct programs scored in %.1f s (%d from the cache)",
+        len(distinct),
+        time.monotonic() - start,
+        len(outcome),
+    )
     for pair, job in zip(distinct, jobs):
         if job.status == "ok" and isinstance(job.value, dict) and job.value.get("status") in ("pass", "fail"):
             result = dict(job.value)
@@ -226,5 +264,7 @@ def check_solutions(
         else:
             result = {"status": "sandbox_error", "error": f"unexpected handler result {job.value!r}"[:4000]}
         result["elapsed_s"] = round(job.elapsed_s, 3)
-        outcome[pair] = result
+        if cache and result["status"] in ("pass", "fail"):
+            cache.put(keys[pair], result)
+        outcome[pair] = {**result, "cached": False}
     return [dict(outcome[pair]) for pair in pairs]
