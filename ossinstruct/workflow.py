@@ -350,6 +350,22 @@ def benchmark_settings(config: dict, benchmark: str) -> dict:
     return dict(config["evaluation"].get(key) or {}) if key else {}
 
 
+def task_settings_identity(config: dict, benchmark: str) -> dict:
+    """Rule eval_data's params of a benchmark's settings: its task_settings keys."""
+    from ossinstruct.benchmarks import evaluated
+
+    keys = evaluated(benchmark).task_settings
+    return settings_identity({k: v for k, v in benchmark_settings(config, benchmark).items() if k in keys})
+
+
+def scoring_settings_identity(config: dict, benchmark: str) -> dict:
+    """The per-sample scoring rules' params of a benchmark's settings: its scoring_settings keys."""
+    from ossinstruct.benchmarks import evaluated
+
+    keys = evaluated(benchmark).scoring_settings
+    return settings_identity({k: v for k, v in benchmark_settings(config, benchmark).items() if k in keys})
+
+
 def settings_identity(settings: dict) -> dict:
     """A settings block for rule params: a value naming an existing file (APPS's problem
     ids) becomes that file's sha256, so editing the file reruns and moving it does not."""
@@ -456,7 +472,24 @@ def eval_data_path(config: dict, benchmark: str) -> str | None:
     """The local HumanEval+/MBPP+ file of evaluation: evaluation.data.<b>.path, else the file
     in benchmark_files; None is evalplus's own download."""
     spec = config["evaluation"]["data"].get(benchmark) or {}
-    return spec.get("path") or offline_benchmark_file(config, benchmark) or offline_benchmark_dir(config, benchmark)
+    return (
+        spec.get("path")
+        or offline_benchmark_file(config, benchmark)
+        or offline_evaluation_file(config, benchmark)
+        or offline_benchmark_dir(config, benchmark)
+    )
+
+
+def offline_evaluation_file(config: dict, benchmark: str) -> str | None:
+    """benchmark_files/<file> that only evaluation reads (DS-1000's release file: its
+    decontamination keeps the hub source), when config names that directory and it is there."""
+    from ossinstruct.benchmarks import REGISTRY
+
+    directory = config.get("benchmark_files")
+    name = getattr(REGISTRY[benchmark], "eval_offline_file", None)
+    if directory and name and (Path(directory) / name).is_file():
+        return str(Path(directory) / name)
+    return None
 
 
 _SHA256: dict[tuple[str, int, int], str] = {}

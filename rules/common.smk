@@ -200,7 +200,7 @@ def eval_data_spec(wildcards):
     spec = config["evaluation"]["data"].get(wildcards.benchmark) or {}
     path = wf.eval_data_path(config, wildcards.benchmark)
     identity = wf.content_identity({"path": path}) if path else {"path": None}
-    settings = wf.settings_identity(wf.benchmark_settings(config, wildcards.benchmark))
+    settings = wf.task_settings_identity(config, wildcards.benchmark)
     # A benchmark's settings block (MultiPL-E's languages, APPS's problem ids file by its
     # content) decides its tasks too.
     return {
@@ -215,9 +215,10 @@ def eval_limit(wildcards):
 
 
 def eval_sampled_scoring_json(wildcards):
-    """Scoring identity of a per-sample benchmark: its settings block (a change rescores)."""
+    """Scoring identity of a per-sample benchmark: its scoring settings (a change rescores)."""
     return json.dumps(
-        {"settings": wf.benchmark_settings(config, wildcards.benchmark)}, sort_keys=True
+        {"settings": wf.scoring_settings_identity(config, wildcards.benchmark)},
+        sort_keys=True,
     )
 
 

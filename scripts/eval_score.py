@@ -11,6 +11,7 @@ with rule_job(sm):
     import json
 
     from ossinstruct.evaluate.steps import eval_score_step
+    from ossinstruct.workflow import benchmark_settings
 
     eval_score_step(
         json.loads(sm.params.scoring),
@@ -25,7 +26,8 @@ with rule_job(sm):
         workers=sm.threads,
         generation=json.loads(sm.params.generation),
         # Per-sample benchmarks (rules eval_score_multiple, eval_score_sampled).
-        settings=json.loads(sm.params.scoring).get("settings"),
+        # The whole settings block (machine-local paths included); the params hold its identity.
+        settings=benchmark_settings(sm.config, sm.wildcards.benchmark),
         execution_cache=sm.config["evaluation"]["execution_cache"],
         out_exports=sm.output.get("exports"),
     )

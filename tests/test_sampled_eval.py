@@ -262,3 +262,33 @@ def test_summary_table2_and_the_tables_5_6_average_next_to_the_paper():
     text = summary_markdown(rows, paper, results)
     assert text.count("MultiPL-E issue #45") == 1
     assert "## MultiPL-E (greedy)" in text and "## MultiPL-E" in text
+
+
+def test_summary_finds_tables_3_8_and_9_for_the_per_sample_benchmarks():
+    """DS-1000's libraries, DS-1000 insertion's and APPS's difficulties are the paper's
+    column keys, in the paper's order, with the overall column last."""
+    from ossinstruct.evaluate.summary import load_paper_results, summary_rows
+
+    libraries = ("matplotlib", "numpy", "pandas", "pytorch", "scipy", "sklearn", "tensorflow")
+    results = [
+        _result("ds1000", "ours-CL", "Magicoder-CL-7B", {**dict.fromkeys(libraries, 0.3), "overall": 0.3}),
+        _result(
+            "ds1000-insertion", "ours-DS", "Magicoder-DS-6.7B", {**dict.fromkeys(libraries[1:], 0.3), "overall": 0.3}
+        ),
+        _result(
+            "apps",
+            "ours-CL",
+            "Magicoder-CL-7B",
+            {"overall": 0.1, "competition": 0.0, "interview": 0.05, "introductory": 0.2},
+        ),
+    ]
+    rows = summary_rows(results, load_paper_results())
+    by = {(r["benchmark"], r["variant"]): r for r in rows}
+    assert by[("ds1000", "pandas")]["paper"] == 19.0 and by[("ds1000", "overall")]["paper"] == 29.9
+    assert (
+        by[("ds1000-insertion", "sklearn")]["paper"] == 44.6
+        and by[("ds1000-insertion", "numpy")]["paper_table"] == "table9"
+    )
+    assert by[("apps", "introductory")]["paper"] == 18.3 and by[("apps", "overall")]["paper"] == 7.3
+    apps = [r["variant"] for r in rows if r["benchmark"] == "apps"]
+    assert apps == ["introductory", "interview", "competition", "overall"]

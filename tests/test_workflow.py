@@ -116,15 +116,19 @@ def test_slurm_profile_dry_run_puts_generation_on_gpus_and_scoring_on_cpus():
     )
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
-    # 4 trained models + 4 evaluated as they are, on 3 benchmarks (HumanEval+, MBPP+,
-    # MultiPL-E); one data job each; the harness self-check's reference solutions scored on
-    # the two with reference solutions (MultiPL-E has none).
-    assert jobs["eval_data"] == 3 and jobs["eval_generate"] == 24
-    assert jobs["eval_score"] == 18 and jobs["eval_score_multiple"] == 8
-    assert jobs["eval_reference"] == 2
+    # 4 trained models + 4 evaluated as they are, on 5 benchmarks (HumanEval+, MBPP+,
+    # MultiPL-E, DS-1000, APPS); one data job each; the harness self-check's reference
+    # solutions scored on the four with reference solutions (MultiPL-E has none).
+    assert jobs["eval_data"] == 5 and jobs["eval_generate"] == 40
+    assert jobs["eval_score"] == 18 and jobs["eval_score_multiple"] == 8 and jobs["eval_score_sampled"] == 18
+    assert jobs["eval_reference"] == 4
     assert jobs["eval_summary"] == 1
     generate = result.stdout.split("rule eval_generate:")[1:]
-    score = result.stdout.split("rule eval_score:")[1:] + result.stdout.split("rule eval_score_multiple:")[1:]
+    score = [
+        block
+        for rule in ("eval_score", "eval_score_multiple", "eval_score_sampled")
+        for block in result.stdout.split(f"rule {rule}:")[1:]
+    ]
     assert all("gpu=1" in b.split("rule ")[0] for b in generate)
     assert all("gpu=" not in b.split("rule ")[0] and "cpus_per_task=8" in b.split("rule ")[0] for b in score)
     # A trained model is evaluated from its checkpoint, a base model from the hub.

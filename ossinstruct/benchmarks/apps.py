@@ -193,6 +193,8 @@ class Apps(Benchmark):
     scoring_handler = "ossinstruct.evaluate.apps_check:check"
     per_sample_scoring: ClassVar[bool] = True
     settings_key: ClassVar[str | None] = "apps"
+    task_settings: ClassVar[tuple[str, ...]] = ("problem_ids", "subset_seed")
+    scoring_settings: ClassVar[tuple[str, ...]] = ("memory_mb",)
     sampling: ClassVar[dict] = SAMPLING
     statuses: ClassVar[tuple[str, ...]] = STATUSES
     has_reference_solutions: ClassVar[bool] = True

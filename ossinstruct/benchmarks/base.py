@@ -102,6 +102,11 @@ class Benchmark:
     needs_tokenizer: ClassVar[bool] = False
     # The config block of this benchmark's settings (evaluation.<key>), or None.
     settings_key: ClassVar[str | None] = None
+    # Its keys that decide the tasks in force (rule eval_data's params: a change rewrites the
+    # tasks and so regenerates), and those that can change a score (the scoring rule's
+    # params: a change rescores only). Paths to machine-local tools are in neither.
+    task_settings: ClassVar[tuple[str, ...]] = ()
+    scoring_settings: ClassVar[tuple[str, ...]] = ()
     # The harness self-check (evaluation.self_check) scores the benchmark's own solutions.
     has_reference_solutions: ClassVar[bool] = False
     # Sample statuses a check can give; "pass" counts as passed.

@@ -308,6 +308,8 @@ class Ds1000(Benchmark):
     needs_tokenizer: ClassVar[bool] = False
     per_sample_scoring: ClassVar[bool] = True
     settings_key: ClassVar[str | None] = "ds1000"  # evaluation.ds1000: python, data_home, timeout_s, ...
+    task_settings: ClassVar[tuple[str, ...]] = ()
+    scoring_settings: ClassVar[tuple[str, ...]] = ("timeout_s", "memory_mb", "network", "allow_unpinned")
     has_reference_solutions: ClassVar[bool] = True
     statuses: ClassVar[tuple[str, ...]] = STATUSES
     scoring_handler = "ossinstruct.evaluate.ds1000_exec:run_sample"

@@ -160,6 +160,8 @@ class MultiplE(Benchmark):
     scoring_handler = "ossinstruct.evaluate.multiple_exec:compile_and_run"
     has_reference_solutions = False  # the rows carry prompts and tests, no solutions
     settings_key = "multipl_e"
+    task_settings: ClassVar[tuple[str, ...]] = ("languages",)
+    scoring_settings: ClassVar[tuple[str, ...]] = ("languages",)
     sampling_name: ClassVar[str] = "table2"
     sampling: ClassVar[dict] = SAMPLING["table2"]
     overall_variant = None  # the weighted average is added by result_extras (all six only)
