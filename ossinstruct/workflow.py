@@ -267,7 +267,12 @@ def eval_targets(config: dict) -> list[str]:
     from ossinstruct.benchmarks import REGISTRY
 
     benchmarks = config["evaluation"]["benchmarks"]
-    targets = [EVAL_RESULT.format(model=m, benchmark=b) for m in evaluated_models(config) for b in benchmarks]
+    targets = [
+        EVAL_RESULT.format(model=m, benchmark=b)
+        for m in evaluated_models(config)
+        for b in benchmarks
+        if evaluates(config, m, b)
+    ]
     if targets and config["evaluation"]["self_check"]:
         # Only benchmarks with reference solutions (MultiPL-E's rows have none).
         checked = [b for b in benchmarks if REGISTRY[b].has_reference_solutions]
@@ -275,6 +280,14 @@ def eval_targets(config: dict) -> list[str]:
     if targets:
         targets += [SUMMARY_MD, SUMMARY_CSV, SUMMARY_FIGURE]
     return targets
+
+
+def evaluates(config: dict, model: str, benchmark: str) -> bool:
+    """Whether `model` is evaluated on `benchmark`: every model, unless
+    evaluation.benchmark_models names the models of that benchmark (DS-1000 insertion:
+    the models trained for fill-in-the-middle)."""
+    only = config["evaluation"]["benchmark_models"].get(benchmark)
+    return only is None or model in only
 
 
 def all_targets(config: dict) -> list[str]:

@@ -292,3 +292,27 @@ def test_summary_finds_tables_3_8_and_9_for_the_per_sample_benchmarks():
     assert by[("apps", "introductory")]["paper"] == 18.3 and by[("apps", "overall")]["paper"] == 7.3
     apps = [r["variant"] for r in rows if r["benchmark"] == "apps"]
     assert apps == ["introductory", "interview", "competition", "overall"]
+
+
+def test_benchmark_models_restricts_a_benchmark_to_the_models_it_names():
+    """config.yaml runs DS-1000 insertion (Table 9) on the DeepSeek-Coder models only; a name
+    that is no evaluated model is a config error naming the key."""
+    from ossinstruct import workflow as wf
+    from ossinstruct.config import ConfigError, load_config, validate_config
+
+    config = load_config(str(ROOT / "config.yaml"))
+    targets = wf.eval_targets(config)
+    insertion = sorted(t.split("/")[2] for t in targets if t.endswith("/ds1000-insertion.json"))
+    assert insertion == sorted(
+        [
+            "DeepSeek-Coder-Base-6.7B",
+            "Magicoder-DS-6.7B",
+            "MagicoderS-DS-6.7B",
+            "reference-solutions",
+            "released-Magicoder-S-DS-6.7B",
+        ]
+    )
+    assert sum(t.endswith("/ds1000.json") for t in targets) == 9  # every model and the self-check
+    config["evaluation"]["benchmark_models"] = {"ds1000-insertion": ["Magicoder-DS-6.7B", "no-such-model"]}
+    with pytest.raises(ConfigError, match=r"evaluation\.benchmark_models\.ds1000-insertion: .*'no-such-model'"):
+        validate_config(config)

@@ -117,11 +117,12 @@ def test_slurm_profile_dry_run_puts_generation_on_gpus_and_scoring_on_cpus():
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
     # 4 trained models + 4 evaluated as they are, on 5 benchmarks (HumanEval+, MBPP+,
-    # MultiPL-E, DS-1000, APPS); one data job each; the harness self-check's reference
-    # solutions scored on the four with reference solutions (MultiPL-E has none).
-    assert jobs["eval_data"] == 5 and jobs["eval_generate"] == 40
-    assert jobs["eval_score"] == 18 and jobs["eval_score_multiple"] == 8 and jobs["eval_score_sampled"] == 18
-    assert jobs["eval_reference"] == 4
+    # MultiPL-E, DS-1000, APPS), and the 4 DeepSeek-Coder ones on DS-1000 insertion; one
+    # data job each; the harness self-check's reference solutions scored on the five with
+    # reference solutions (MultiPL-E has none).
+    assert jobs["eval_data"] == 6 and jobs["eval_generate"] == 44
+    assert jobs["eval_score"] == 18 and jobs["eval_score_multiple"] == 8 and jobs["eval_score_sampled"] == 23
+    assert jobs["eval_reference"] == 5
     assert jobs["eval_summary"] == 1
     generate = result.stdout.split("rule eval_generate:")[1:]
     score = [
