@@ -275,14 +275,6 @@ def _check_evaluation(config: dict) -> None:
         if model["name"] in seen:
             raise ConfigError(f"{where}.name: used twice")
         seen.add(model["name"])
-    known = trained | seen
-    for benchmark, names in config["evaluation"]["benchmark_models"].items():
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise ConfigError(
-                f"config key evaluation.benchmark_models.{benchmark}: no evaluated model named "
-                f"{', '.join(map(repr, unknown))} (known: {', '.join(sorted(known)) or 'none'})"
-            )
     rows = [(f"models.{i}", m) for i, m in enumerate(config["models"])]
     rows += [(f"evaluation.models.{i}", m) for i, m in enumerate(config["evaluation"]["models"])]
     for where, model in rows:
@@ -318,6 +310,7 @@ def evaluated_models(config: dict) -> dict[str, dict]:
             "prompt": "instruct",
             "paper_row": m.get("paper_row"),
             "trained": True,
+            "infilling": bool(m.get("infilling")),
         }
     for m in config["evaluation"]["models"]:
         models[m["name"]] = {
@@ -327,6 +320,7 @@ def evaluated_models(config: dict) -> dict[str, dict]:
             "prompt": m["prompt"],
             "paper_row": m.get("paper_row"),
             "trained": False,
+            "infilling": bool(m.get("infilling")),
         }
     return models
 

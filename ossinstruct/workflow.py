@@ -283,11 +283,12 @@ def eval_targets(config: dict) -> list[str]:
 
 
 def evaluates(config: dict, model: str, benchmark: str) -> bool:
-    """Whether `model` is evaluated on `benchmark`: every model, unless
-    evaluation.benchmark_models names the models of that benchmark (DS-1000 insertion:
-    the models trained for fill-in-the-middle)."""
-    only = config["evaluation"]["benchmark_models"].get(benchmark)
-    return only is None or model in only
+    """Whether `model` is evaluated on `benchmark`: every model, except that a benchmark
+    whose prompt needs fill-in-the-middle (DS-1000 insertion) takes only the models marked
+    `infilling: true`."""
+    from ossinstruct.benchmarks import REGISTRY
+
+    return not REGISTRY[benchmark].needs_infilling or evaluated_models(config)[model]["infilling"]
 
 
 def all_targets(config: dict) -> list[str]:

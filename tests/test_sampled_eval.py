@@ -294,13 +294,14 @@ def test_summary_finds_tables_3_8_and_9_for_the_per_sample_benchmarks():
     assert apps == ["introductory", "interview", "competition", "overall"]
 
 
-def test_benchmark_models_restricts_a_benchmark_to_the_models_it_names():
-    """config.yaml runs DS-1000 insertion (Table 9) on the DeepSeek-Coder models only; a name
-    that is no evaluated model is a config error naming the key."""
+def test_an_infilling_benchmark_runs_on_the_models_marked_infilling_only():
+    """config.yaml runs DS-1000 insertion (Table 9) on the four DeepSeek-Coder models
+    (`infilling: true`) and the self-check; every model runs DS-1000 completion. A preset
+    that replaces the models (the demo) carries no stale model names."""
     from ossinstruct import workflow as wf
-    from ossinstruct.config import ConfigError, load_config, validate_config
+    from ossinstruct.config import load_config, validate_config
 
-    config = load_config(str(ROOT / "config.yaml"))
+    config = validate_config(load_config(str(ROOT / "config.yaml")))
     targets = wf.eval_targets(config)
     insertion = sorted(t.split("/")[2] for t in targets if t.endswith("/ds1000-insertion.json"))
     assert insertion == sorted(
@@ -313,6 +314,10 @@ def test_benchmark_models_restricts_a_benchmark_to_the_models_it_names():
         ]
     )
     assert sum(t.endswith("/ds1000.json") for t in targets) == 9  # every model and the self-check
-    config["evaluation"]["benchmark_models"] = {"ds1000-insertion": ["Magicoder-DS-6.7B", "no-such-model"]}
-    with pytest.raises(ConfigError, match=r"evaluation\.benchmark_models\.ds1000-insertion: .*'no-such-model'"):
-        validate_config(config)
+    demo = _config(benchmarks=["humaneval", "ds1000-insertion"])
+    demo["evaluation"]["models"][0]["infilling"] = True
+    demo = validate_config(demo)
+    assert [t for t in wf.eval_targets(demo) if t.endswith("/ds1000-insertion.json")] == [
+        "results/eval/gemma-3-270m-base/ds1000-insertion.json",
+        "results/eval/reference-solutions/ds1000-insertion.json",
+    ]

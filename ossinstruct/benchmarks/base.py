@@ -100,6 +100,8 @@ class Benchmark:
     overall_variant: ClassVar[str | None] = None
     # build_prompt needs the evaluated model's tokenizer (fill-in-the-middle tokens).
     needs_tokenizer: ClassVar[bool] = False
+    # Only models trained for fill-in-the-middle (`infilling: true`) are evaluated on it.
+    needs_infilling: ClassVar[bool] = False
     # The config block of this benchmark's settings (evaluation.<key>), or None.
     settings_key: ClassVar[str | None] = None
     # Its keys that decide the tasks in force (rule eval_data's params: a change rewrites the

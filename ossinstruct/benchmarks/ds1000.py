@@ -455,6 +455,7 @@ class Ds1000Insertion(Ds1000):
     variants: ClassVar[tuple[str, ...]] = tuple(v for v in LIBRARIES.values() if v != "matplotlib")
     paper_tables = ("table9",)
     needs_tokenizer: ClassVar[bool] = True
+    needs_infilling: ClassVar[bool] = True  # only models marked `infilling: true` (config.yaml: DeepSeek-Coder)
     mode: ClassVar[str] = "insertion"
 
     def in_mode(self, task: dict) -> bool:
