@@ -36,8 +36,6 @@ wildcard_constraints:
 
 
 EVAL_BENCHMARKS = wf.name_pattern(list(EVALUATED))
-# This checkout, for shell rules whose processes import ossinstruct (rules/train.smk).
-CHECKOUT = workflow.basedir
 # The benchmarks each scoring job family takes: evalplus's (eval_score), MultiPL-E's
 # (eval_score_multiple) and the other per-sample ones (eval_score_sampled).
 EVALPLUS_BENCHMARKS = wf.name_pattern(wf.per_sample_benchmarks(config, "evalplus"))

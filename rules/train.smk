@@ -31,12 +31,12 @@ rule train:
         # Trainer checkpoints live outside the output, so a preempted or killed job
         # resumes from them after Snakemake removed its incomplete output.
         work_dir=lambda wildcards: wf.TRAIN_WORK.format(checkpoint=wildcards.checkpoint),
+        # The launcher and the processes it starts import ossinstruct from this checkout.
+        checkout=workflow.basedir,
     # Everything the launcher and every training process print (progress, a failure's
-    # traceback and cause, another rank's crash) goes into the log file. The launcher and
-    # the processes it starts import ossinstruct from this checkout (CHECKOUT, not a param:
-    # the same study run from a checkout elsewhere retrains nothing).
+    # traceback and cause, another rank's crash) goes into the log file.
     shell:
-        "(PYTHONPATH={CHECKOUT:q}${{PYTHONPATH:+:$PYTHONPATH}}"
+        "(PYTHONPATH={params.checkout:q}${{PYTHONPATH:+:$PYTHONPATH}}"
         " python -m ossinstruct.launch --gpus {resources.gpu} --strategy {params.strategy}"
         " -- --config-json {params.config:q} --train-file {input.train}"
         " --output-dir {output.model} --work-dir {params.work_dir}"
