@@ -27,7 +27,7 @@ demo: install
 	@echo "Generations:  results/generations/gemma-3-270m/stdlib/python/"
 	@echo "Dataset:      results/datasets/demo-oss-instruct/ (README.md, decontaminated.jsonl, train.jsonl, figures/)"
 	@echo "Checkpoint:   results/checkpoints/demo-gemma-oss/ (merged LoRA; manifest.json, loss_curve.png)"
-	@echo "Evaluation:   results/eval/{demo-gemma-oss,gemma-3-270m-base}/humaneval.json (+ samples.jsonl, tasks.jsonl)"
+	@echo "Evaluation:   results/eval/{demo-gemma-oss,gemma-3-270m-base}/{humaneval,multipl-e-greedy}.json (+ samples.jsonl, tasks.jsonl)"
 	@echo "Summary:      results/summary.md (results/summary.csv, results/summary.png)"
 
 # MultiPL-E's toolchains that a fresh Debian machine lacks (node, g++, javac, rustc are

@@ -263,7 +263,7 @@ def toolchains(languages: Sequence[str]) -> dict[str, dict]:
     if "python" in languages:
         versions["python"] = {"python": f"{platform.python_implementation()} {platform.python_version()}"}
     if "shell" in languages:
-        versions["shell"] = {"bash": multiple_exec._tool_version("bash")}
+        versions["shell"] = {"bash": multiple_exec.tool_version("bash")}
     return versions
 
 
@@ -349,7 +349,7 @@ def verify_samples(
             }
         )
         with (
-            multiple_exec._exposed(exposed),
+            multiple_exec.exposed_to_sandbox(exposed),
             SandboxPool(multiple_exec.HANDLER, None, workers=workers, limits=limits) as pool,
         ):
             done = pool.run(list(todo.values()))

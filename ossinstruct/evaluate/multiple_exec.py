@@ -88,7 +88,9 @@ def javatuples_jar() -> str | None:
     return None
 
 
-def _tool_version(tool: str) -> str | None:
+def tool_version(tool: str) -> str | None:
+    """The first line of `tool`'s version output; None when it is not on PATH (also used by
+    ossinstruct.curate.verify for bash)."""
     path = shutil.which(tool)
     if path is None:
         return None
@@ -106,7 +108,7 @@ def toolchain_versions(languages: Sequence[str] = LANGUAGES) -> dict[str, dict[s
     also names the javatuples jar (None when missing)."""
     out: dict[str, dict[str, str | None]] = {}
     for lang in languages:
-        out[lang] = {tool: _tool_version(tool) for tool in TOOLCHAINS[lang]}
+        out[lang] = {tool: tool_version(tool) for tool in TOOLCHAINS[lang]}
         if lang == "java":
             out[lang]["javatuples"] = javatuples_jar()
     return out
@@ -153,7 +155,9 @@ def resolve_tool(tool: str) -> tuple[str, str | None]:
 
 
 @contextlib.contextmanager
-def _exposed(directories: list[str]):
+def exposed_to_sandbox(directories: list[str]):
+    """Within this block, sandbox jobs see `directories` read-only (a toolchain outside the
+    interpreter's own paths: rustup's sysroot)."""
     from ossinstruct.sandbox.isolation import EXPOSE_VARIABLE
 
     old = os.environ.get(EXPOSE_VARIABLE)
@@ -328,7 +332,7 @@ def score_programs(
         exposed = sorted(
             {d for lang in {lang for lang, _ in todo.values()} for t in TOOLCHAINS[lang] if (d := resolve_tool(t)[1])}
         )
-        with _exposed(exposed), SandboxPool(HANDLER, None, workers=workers, limits=limits) as pool:
+        with exposed_to_sandbox(exposed), SandboxPool(HANDLER, None, workers=workers, limits=limits) as pool:
             done = pool.run(payloads)
         for key, job in zip(todo_keys, done):
             if job.status == "ok" and isinstance(job.value, dict):
