@@ -259,7 +259,9 @@ def test_summary_table2_and_the_tables_5_6_average_next_to_the_paper():
     assert by[("multipl-e", "java")]["paper_table"] == "table2"
     assert by[("multipl-e-greedy", "average")]["paper"] == 32.7
     assert by[("multipl-e-greedy", "js")]["paper"] is None  # Table 5 prints the average only
+    results[0]["data"] = {"sha256": {"js": "a" * 64, "cpp": "b" * 64}}
     text = summary_markdown(rows, paper, results)
+    assert "- MultiPL-E data: sha256 cpp bbbbbbbbbbbb, js aaaaaaaaaaaa." in text
     assert text.count("MultiPL-E issue #45") == 1
     assert "## MultiPL-E (greedy)" in text and "## MultiPL-E" in text
 

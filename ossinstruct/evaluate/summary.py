@@ -596,7 +596,10 @@ def _footer(rows: Sequence[dict], paper: dict, results: Sequence[dict]) -> list[
 
 def _data_id(data: Mapping) -> str:
     version = f" ({data['version']})" if data.get("version") else ""
-    return f"sha256 {str(data['sha256'])[:12]}{version}"
+    sha = data["sha256"]
+    if isinstance(sha, Mapping):  # one file per language (MultiPL-E)
+        return "sha256 " + ", ".join(f"{name} {str(digest)[:12]}" for name, digest in sorted(sha.items())) + version
+    return f"sha256 {str(sha)[:12]}{version}"
 
 
 # --------------------------------------------------------------------------- CSV and figure
