@@ -323,3 +323,18 @@ def test_an_infilling_benchmark_runs_on_the_models_marked_infilling_only():
         "results/eval/gemma-3-270m-base/ds1000-insertion.json",
         "results/eval/reference-solutions/ds1000-insertion.json",
     ]
+
+
+def test_samples_file_errors_name_the_file_and_the_tasks(tmp_path):
+    from ossinstruct.evaluate.sampled_score import SampledScoringError, samples_by_task
+    from ossinstruct.files import write_jsonl_atomic
+
+    path = tmp_path / "samples.jsonl"
+    write_jsonl_atomic(path, [{"task_id": "js/a", "sample": 0, "solution": "x"}])
+    with pytest.raises(SampledScoringError, match=r"samples.jsonl: no sample for 1 task\(s\) in force: js/b"):
+        samples_by_task(path, ["js/a", "js/b"])
+    with pytest.raises(SampledScoringError, match="samples for tasks not in force: js/a"):
+        samples_by_task(path, [])
+    write_jsonl_atomic(path, [{"task_id": "js/a", "sample": 0, "solution": "x"}] * 2)
+    with pytest.raises(SampledScoringError, match="js/a has sample 0 twice"):
+        samples_by_task(path, ["js/a"])

@@ -66,15 +66,9 @@ def samples_by_task(samples_path, task_ids: list[str]) -> dict[str, list[dict]]:
         if sample["sample"] in per_task:
             raise SampledScoringError(f"{samples_path}: task {sample['task_id']} has sample {sample['sample']} twice")
         per_task[sample["sample"]] = sample
-    missing = [t for t in task_ids if t not in grouped]
-    if missing:
-        raise SampledScoringError(
-            f"{samples_path}: no sample for {len(missing)} task(s) in force: "
-            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
-        )
-    extra = sorted(set(grouped) - set(task_ids))
-    if extra:
-        raise SampledScoringError(f"{samples_path}: samples for tasks not in force: {', '.join(extra[:5])}")
+    from ossinstruct.evaluate.score import check_coverage
+
+    check_coverage(samples_path, grouped, task_ids, SampledScoringError)
     return {t: [grouped[t][k] for k in sorted(grouped[t])] for t in task_ids}
 
 

@@ -63,16 +63,23 @@ def _samples_by_task(samples_path, task_ids: list[str], solution_field: str = "s
         if sample["task_id"] in samples:
             raise ScoringError(f"{samples_path}: task {sample['task_id']} has more than one sample")
         samples[sample["task_id"]] = sample
-    missing = [t for t in task_ids if t not in samples]
+    check_coverage(samples_path, samples, task_ids)
+    return samples
+
+
+def check_coverage(samples_path, sampled_ids, task_ids: list[str], error=None) -> None:
+    """Every task in force has a sample and no sample names another task (ScoringError, or
+    `error`, naming the file and the first task ids otherwise)."""
+    error = error or ScoringError
+    missing = [t for t in task_ids if t not in sampled_ids]
     if missing:
-        raise ScoringError(
+        raise error(
             f"{samples_path}: no sample for {len(missing)} task(s) in force: "
             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
         )
-    extra = sorted(set(samples) - set(task_ids))
+    extra = sorted(set(sampled_ids) - set(task_ids))
     if extra:
-        raise ScoringError(f"{samples_path}: samples for tasks not in force: {', '.join(extra[:5])}")
-    return samples
+        raise error(f"{samples_path}: samples for tasks not in force: {', '.join(extra[:5])}")
 
 
 def check_solutions(
