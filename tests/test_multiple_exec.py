@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from test_sandbox import pids_with_cmdline
 
 from ossinstruct.evaluate import multiple_exec as mx
 
@@ -172,15 +173,7 @@ def test_statuses_are_right(scored):
 def test_hostile_programs_are_contained(scored):
     assert list(scored["outside"].iterdir()) == []  # nothing written outside the work dir
     assert scored["accepted"] == []  # no connection reached the host
-    leftovers = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if SLEEPER.encode() in cmdline and b"pytest" not in cmdline:
-            leftovers.append(pid)
-    assert leftovers == []  # no spawned process outlives its sample
+    assert pids_with_cmdline(SLEEPER) == []  # no spawned process outlives its sample
 
 
 def test_rerun_is_all_cache_hits(scored):
@@ -339,7 +332,12 @@ def test_multiple_scoring_writes_pass_at_1_per_language_and_the_harness_files(tm
     _write_eval_files(tmp_path, rows, completions)
     result = _score(tmp_path, "multipl-e", out_exports=tmp_path / "exports")
     assert result["pass@1"] == dict.fromkeys(langs, 0.75)
-    assert result["scoring_protocol"]["execution"]["ran"] == 2 * len(langs)
+    assert result["scoring"]["execution"] == {
+        "samples": 4 * len(langs),
+        "distinct": 2 * len(langs),
+        "cached": 0,
+        "ran": 2 * len(langs),
+    }
     assert result["scoring_protocol"]["toolchains"][langs[0]]
     on_disk = json.loads((tmp_path / "multipl-e.json").read_text())
     assert on_disk["bigcode_harness"][f"multiple-{langs[0]}"] == {"pass@1": 0.75}
@@ -349,7 +347,8 @@ def test_multiple_scoring_writes_pass_at_1_per_language_and_the_harness_files(tm
     statuses = [json.loads(line)["status"] for line in (tmp_path / "multipl-e.tasks.jsonl").read_text().splitlines()]
     assert statuses.count("pass") == 3 * len(langs) and statuses.count("fail") == len(langs)
     again = _score(tmp_path, "again")
-    assert again["scoring_protocol"]["execution"]["ran"] == 0 and again["pass@1"] == result["pass@1"]
+    assert again["scoring"]["execution"]["ran"] == 0 and again["scoring"]["execution"]["cached"] == 2 * len(langs)
+    assert again["pass@1"] == result["pass@1"]
 
 
 @pytest.mark.skipif(shutil.which("swiftc") is not None, reason="swiftc is installed here")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO, coloured_pixels, write_tree
+from test_sandbox import pids_with_cmdline
 
 from ossinstruct.config import ConfigError, load_config, validate_config
 from ossinstruct.curate import verify
@@ -286,15 +287,7 @@ def test_failures_carry_the_runners_stderr(verified):
 def test_hostile_tests_are_contained(verified):
     assert list(verified["outside"].iterdir()) == []  # nothing written outside the work dir
     assert verified["accepted"] == []  # no connection reached the host
-    leftovers = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if SLEEPER.encode() in cmdline and b"pytest" not in cmdline:
-            leftovers.append(pid)
-    assert leftovers == []  # no spawned process outlives its sample
+    assert pids_with_cmdline(SLEEPER) == []  # no spawned process outlives its sample
 
 
 def test_a_rerun_is_all_cache_hits(verified):

@@ -111,8 +111,6 @@ class Benchmark:
     scoring_settings: ClassVar[tuple[str, ...]] = ()
     # The harness self-check (evaluation.self_check) scores the benchmark's own solutions.
     has_reference_solutions: ClassVar[bool] = False
-    # Sample statuses a check can give; "pass" counts as passed.
-    statuses: ClassVar[tuple[str, ...]] = ("pass", "fail", "timeout", "sandbox_error")
 
     @property
     def evaluated(self) -> bool:

@@ -165,7 +165,6 @@ class MultiplE(Benchmark):
     sampling_name: ClassVar[str] = "table2"
     sampling: ClassVar[dict] = SAMPLING["table2"]
     overall_variant = None  # the weighted average is added by result_extras (all six only)
-    statuses = ("pass", "fail", "compile_error", "timeout", "sandbox_error")
 
     def raw_strings(self, rows):
         require_fields(self.name, rows, ROW_FIELDS)
@@ -282,17 +281,19 @@ class MultiplE(Benchmark):
             jobs, cache_dir=cache_dir, versions=versions, workers=workers, timeout_s=mx.STEP_TIMEOUT_S
         )
         log.info("multipl-e: %s", stats)
-        self._last_execution = {"toolchains": versions, "execution": stats}
         return [
             {
                 "status": r["status"],
                 **({"stderr_tail": r.get("stderr", "")[-500:]} if r["status"] != "pass" else {}),
                 "cached": r.get("cached", False),
+                "execution_key": r["key"],
             }
             for r in results
         ]
 
     def result_extras(self, info: dict, settings: dict, pass_at_1: dict | None = None) -> dict:
+        from ossinstruct.evaluate import multiple_exec as mx
+
         extras = {
             "sampling": {"name": self.sampling_name, **self.sampling},
             "data": {k: info.get(k) for k in ("source", "path", "dataset", "revision", "configs", "sha256")},
@@ -300,7 +301,8 @@ class MultiplE(Benchmark):
                 "step_timeout_s": 15.0,
                 "java_classpath": "javatuples on javac and java (MultiPL-E issue #45 fixed)",
                 "pass": "compiled, ran, exit status 0",
-                **getattr(self, "_last_execution", {}),
+                # The versions check_samples required (and keyed the execution cache with).
+                "toolchains": mx.toolchain_versions(info.get("languages") or LANGUAGES),
             },
             "notes": [JAVA_PAIR_NOTE] if "java" in (info.get("languages") or []) else [],
         }

@@ -305,7 +305,8 @@ def score_programs(
     memory_mb: int = MEMORY_MB,
 ) -> tuple[list[dict], dict]:
     """Score (language, program) pairs. Each distinct program is run once (and not at all
-    when the cache has it). Returns (results in order, stats {"distinct", "cached", "ran"})."""
+    when the cache has it). Returns (results in order, each with its execution `key`, and
+    stats {"distinct", "cached", "ran"})."""
     from ossinstruct.sandbox.pool import Limits, SandboxPool
 
     languages = sorted({lang for lang, _ in jobs})
@@ -345,7 +346,7 @@ def score_programs(
                 cache.put(key, result)
             results_by_key[key] = {**result, "cached": False}
     stats = {"samples": len(jobs), "distinct": len(results_by_key), "cached": cached, "ran": len(todo)}
-    return [results_by_key[k] for k in keys], stats
+    return [{**results_by_key[k], "key": k} for k in keys], stats
 
 
 # ---------------------------------------------------------------- pass@k

@@ -99,6 +99,17 @@ def aggregate(plugin, problems: list[dict], statuses: dict[str, list[str]]) -> d
     return out
 
 
+def execution_counts(checks: list[dict]) -> dict:
+    """From checks that name their execution-cache entry (MultiPL-E): samples, distinct
+    programs, how many of those came from the cache and how many ran; {} otherwise."""
+    keyed = [c for c in checks if c.get("execution_key")]
+    if not keyed:
+        return {}
+    distinct = {c["execution_key"]: c.get("cached", False) for c in keyed}
+    cached = sum(distinct.values())
+    return {"samples": len(keyed), "distinct": len(distinct), "cached": cached, "ran": len(distinct) - cached}
+
+
 def score_sampled(
     benchmark: str,
     *,
@@ -142,6 +153,7 @@ def score_sampled(
     for sample, check in zip(samples, checks, strict=True):
         by_variant.setdefault(variant_of[sample["task_id"]], Counter())[check["status"]] += 1
     n_per_task = sorted({len(v) for v in statuses.values()})
+    execution = execution_counts(checks)
     extras_fn = plugin.result_extras
     kwargs = {"pass_at_1": numbers["pass@1"]} if "pass_at_1" in inspect.signature(extras_fn).parameters else {}
     extras = extras_fn(info, settings, **kwargs)
@@ -161,6 +173,7 @@ def score_sampled(
             "isolation": isolation_report(),
             "workers": workers,
             "seconds": round(seconds, 1),
+            **({"execution": execution} if execution else {}),
         },
         "statuses": {v: dict(sorted(c.items())) for v, c in by_variant.items()},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
