@@ -186,7 +186,7 @@ def test_the_grader_passes_references_fails_wrong_code_and_contains_bad_code(tas
     assert len(checks) == len(samples)
     for (_, status, why), check in zip(cases, checks):
         assert check["status"] == status, (why, check)
-        assert check["status"] in APPS.statuses
+        assert check["status"] in C.STATUSES
     by_why = {why: check for (_, _, why), check in zip(cases, checks)}
     assert "output over" in by_why["floods stdout, then exits"]["error"]
     assert "EOFError" in by_why["reads more input than given"]["error"]

@@ -55,7 +55,6 @@ PAPER_SUBSET = {"introductory": 60, "interview": 180, "competition": 60}
 DEFAULT_SUBSET_SEED = 0
 ROW_FIELDS = ("problem_id", "question", "input_output", "difficulty", "starter_code")
 SAMPLING = {"temperature": 0.0, "top_p": 1.0, "n_samples": 1, "max_new_tokens": 1024}
-STATUSES = ("pass", "fail", "timeout", "runtime_error", "compile_error", "sandbox_error")
 PROMPT_STYLES = ("instruct", "completion", "completion-paper")
 CONFIG_KEY = "evaluation.apps"
 
@@ -196,7 +195,6 @@ class Apps(Benchmark):
     task_settings: ClassVar[tuple[str, ...]] = ("problem_ids", "subset_seed")
     scoring_settings: ClassVar[tuple[str, ...]] = ("memory_mb",)
     sampling: ClassVar[dict] = SAMPLING
-    statuses: ClassVar[tuple[str, ...]] = STATUSES
     has_reference_solutions: ClassVar[bool] = True
 
     def raw_strings(self, rows):
@@ -440,7 +438,11 @@ class Apps(Benchmark):
             ) as pool:
                 jobs = pool.run([p for _, p in todo])
             for (i, _), job in zip(todo, jobs):
-                if job.status == "ok" and isinstance(job.value, dict) and job.value.get("status") in STATUSES:
+                if (
+                    job.status == "ok"
+                    and isinstance(job.value, dict)
+                    and job.value.get("status") in apps_check.STATUSES
+                ):
                     checks[i] = job.value
                     if store is not None and job.value["status"] in apps_check.CACHED_STATUSES:
                         store.write(keys[i], job.value)

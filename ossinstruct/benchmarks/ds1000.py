@@ -96,7 +96,6 @@ PROMPT_STYLES = ("instruct", "completion", "completion-paper")
 # DS-1000's stop strings (its inference scripts' stop=[...]).
 DS1000_STOP = ["</code>", "# SOLUTION END"]
 CODE_FENCE = "```"
-STATUSES = ("pass", "fail", "timeout", "crashed", "sandbox_error")
 # Paper Tables 3 and 9 (following WizardCoder): max_length bounds prompt + completion tokens.
 SAMPLING = {"temperature": 0.2, "top_p": 0.5, "max_length": 1024, "n_samples": 40}
 # The file of the hub revision's rows, looked for where benchmark data lies offline.
@@ -311,7 +310,6 @@ class Ds1000(Benchmark):
     task_settings: ClassVar[tuple[str, ...]] = ()
     scoring_settings: ClassVar[tuple[str, ...]] = ("timeout_s", "memory_mb", "network", "allow_unpinned")
     has_reference_solutions: ClassVar[bool] = True
-    statuses: ClassVar[tuple[str, ...]] = STATUSES
     scoring_handler = "ossinstruct.evaluate.ds1000_exec:run_sample"
     mode: ClassVar[str] = "completion"
 
