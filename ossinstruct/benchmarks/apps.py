@@ -412,8 +412,9 @@ class Apps(Benchmark):
         """One {status, n_tests, n_run, ...} per sample, in order: each sample's tests in one
         sandbox job (one process per test, apps_check), the job's time limit sized for the
         most tests of any problem. Results of pass/fail/compile_error/runtime_error are
-        cached per (grader version, solution, tests) under `cache_dir`; timeouts and sandbox
-        errors are not (they may depend on the machine's load)."""
+        cached per (grader version, solution, tests) under `cache_dir` as each sample ends (a
+        killed job keeps them); timeouts and sandbox errors are not (they may depend on the
+        machine's load)."""
         from ossinstruct.evaluate import apps_check
         from ossinstruct.llm.cache import JsonEntryStore, content_key
         from ossinstruct.sandbox.pool import SandboxPool
@@ -431,23 +432,22 @@ class Apps(Benchmark):
                     checks[i] = {**cached, "cached": True}
                     continue
             todo.append((i, payload))
+
+        def keep(index: int, job) -> None:  # as each sample ends: a killed run keeps what it finished
+            i = todo[index][0]
+            if job.status == "ok" and isinstance(job.value, dict) and job.value.get("status") in apps_check.STATUSES:
+                checks[i] = job.value
+                if store is not None and job.value["status"] in apps_check.CACHED_STATUSES:
+                    store.write(keys[i], job.value)
+            else:
+                checks[i] = {"status": "sandbox_error", "error": f"{job.status}: {(job.error or '')[-500:]}"}
+
         if todo:
             most_tests = max(len(p["inputs"]) for _, p in todo)
             with SandboxPool(
                 self.scoring_handler, None, workers=workers, limits=self.scoring_limits(settings, most_tests)
             ) as pool:
-                jobs = pool.run([p for _, p in todo])
-            for (i, _), job in zip(todo, jobs):
-                if (
-                    job.status == "ok"
-                    and isinstance(job.value, dict)
-                    and job.value.get("status") in apps_check.STATUSES
-                ):
-                    checks[i] = job.value
-                    if store is not None and job.value["status"] in apps_check.CACHED_STATUSES:
-                        store.write(keys[i], job.value)
-                else:
-                    checks[i] = {"status": "sandbox_error", "error": f"{job.status}: {(job.error or '')[-500:]}"}
+                pool.run([p for _, p in todo], on_result=keep)
         return checks
 
     def result_extras(self, info: dict, settings: dict, pass_at_1: dict | None = None) -> dict:

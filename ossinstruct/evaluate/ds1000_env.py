@@ -202,7 +202,8 @@ def check_solutions(
     DS-1000's test program in the sandbox, in a job forked from a zygote of DS-1000's
     interpreter that has imported the libraries (ds1000_exec.PRELOAD) once. With
     `cache_dir` (evaluation.execution_cache), pass and fail results are stored one JSON
-    file per execution_key and reused (timeouts, crashes and sandbox errors are rerun)."""
+    file per execution_key as each program ends (a killed job keeps them) and reused
+    (timeouts, crashes and sandbox errors are rerun)."""
     from ossinstruct.evaluate.multiple_exec import ExecutionCache
     from ossinstruct.sandbox.pool import Limits, SandboxPool
 
@@ -235,26 +236,9 @@ def check_solutions(
             ", ".join(missing),
             report["data_home"] or settings.get("data_home") or DATA_HOME,
         )
-    start = time.monotonic()
-    with (
-        _data_variables(report["data_home"]),
-        SandboxPool(
-            dx.HANDLER,
-            context,
-            workers=max(1, min(workers, len(distinct))),
-            limits=limits,
-            python=report["interpreter"],
-            preload=preload_modules(report),
-        ) as pool,
-    ):
-        jobs = pool.run([{"task_id": tid, "solution": solution} for tid, solution in distinct])
-    log.info(
-        "DS-1000: %d distinct programs scored in %.1f s (%d from the cache)",
-        len(distinct),
-        time.monotonic() - start,
-        len(outcome),
-    )
-    for pair, job in zip(distinct, jobs):
+
+    def store(index: int, job) -> None:  # as each program ends: a killed run keeps what it finished
+        pair = distinct[index]
         if job.status == "ok" and isinstance(job.value, dict) and job.value.get("status") in ("pass", "fail"):
             result = dict(job.value)
         elif job.status == "timeout":
@@ -267,4 +251,24 @@ def check_solutions(
         if cache and result["status"] in ("pass", "fail"):
             cache.put(keys[pair], result)
         outcome[pair] = {**result, "cached": False}
+
+    start = time.monotonic()
+    with (
+        _data_variables(report["data_home"]),
+        SandboxPool(
+            dx.HANDLER,
+            context,
+            workers=max(1, min(workers, len(distinct))),
+            limits=limits,
+            python=report["interpreter"],
+            preload=preload_modules(report),
+        ) as pool,
+    ):
+        pool.run([{"task_id": tid, "solution": solution} for tid, solution in distinct], on_result=store)
+    log.info(
+        "DS-1000: %d distinct programs scored in %.1f s (%d from the cache)",
+        len(distinct),
+        time.monotonic() - start,
+        len(outcome) - len(distinct),
+    )
     return [dict(outcome[pair]) for pair in pairs]

@@ -18,7 +18,9 @@ bounds that fit the sandbox's RLIMIT_AS (tests/test_multiple_exec.py checks that
 bomb still dies in every language).
 
 Results are cached per distinct (language, toolchain versions, program): one JSON file
-per entry, written by atomic rename (the design of ossinstruct/llm/cache.py).
+per entry, written by atomic rename (the design of ossinstruct/llm/cache.py) as each
+program ends, so that a scoring job killed midway (a time limit, a preemption) keeps every
+result it finished and its retry runs only the rest.
 """
 
 from __future__ import annotations
@@ -333,9 +335,8 @@ def score_programs(
         exposed = sorted(
             {d for lang in {lang for lang, _ in todo.values()} for t in TOOLCHAINS[lang] if (d := resolve_tool(t)[1])}
         )
-        with exposed_to_sandbox(exposed), SandboxPool(HANDLER, None, workers=workers, limits=limits) as pool:
-            done = pool.run(payloads)
-        for key, job in zip(todo_keys, done):
+
+        def store(index: int, job) -> None:  # as each program ends: a killed run keeps what it finished
             if job.status == "ok" and isinstance(job.value, dict):
                 result = job.value
             elif job.status == "timeout":
@@ -343,8 +344,11 @@ def score_programs(
             else:
                 result = {"status": "sandbox_error", "error": job.error}
             if cache:
-                cache.put(key, result)
-            results_by_key[key] = {**result, "cached": False}
+                cache.put(todo_keys[index], result)
+            results_by_key[todo_keys[index]] = {**result, "cached": False}
+
+        with exposed_to_sandbox(exposed), SandboxPool(HANDLER, None, workers=workers, limits=limits) as pool:
+            pool.run(payloads, on_result=store)
     stats = {"samples": len(jobs), "distinct": len(results_by_key), "cached": cached, "ran": len(todo)}
     return [{**results_by_key[k], "key": k} for k in keys], stats
 

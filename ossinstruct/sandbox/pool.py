@@ -619,9 +619,18 @@ class SandboxPool:
                 "; ".join(self.isolation["notes"]) or "not available on this machine",
             )
 
-    def run(self, payloads: Sequence[Any], on_done: Callable[[], None] | None = None) -> list[JobResult]:
+    def run(
+        self,
+        payloads: Sequence[Any],
+        on_done: Callable[[], None] | None = None,
+        on_result: Callable[[int, JobResult], None] | None = None,
+    ) -> list[JobResult]:
         """Run the handler on each payload, ``workers`` at a time; results in payload order.
-        `on_done` is called (from one thread at a time) after each job, e.g. for progress."""
+        `on_done` is called (from one thread at a time) after each job, e.g. for progress.
+        `on_result(index, result)` is called as each job ends, before the worker takes its
+        next job, from that worker's thread (calls for different jobs may overlap): a caller
+        stores each result there, so that a run killed midway keeps what it finished. An
+        exception it raises stops the run and is raised by run()."""
         if not self._finalizer.alive:
             raise SandboxError("this SandboxPool is closed")
         encoded = []
@@ -635,13 +644,21 @@ class SandboxPool:
             if self.workers == 1 or len(encoded) <= 1:
                 for index, payload in enumerate(encoded):
                     results[index] = self._workers[0].run_job(next(self._job_ids), payload)
+                    if on_result is not None:
+                        on_result(index, results[index])
                     if on_done is not None:
                         on_done()
                 return results
-            self._run_parallel(encoded, results, on_done)
+            self._run_parallel(encoded, results, on_done, on_result)
         return results
 
-    def _run_parallel(self, encoded: list[bytes], results: list, on_done: Callable[[], None] | None = None) -> None:
+    def _run_parallel(
+        self,
+        encoded: list[bytes],
+        results: list,
+        on_done: Callable[[], None] | None = None,
+        on_result: Callable[[int, JobResult], None] | None = None,
+    ) -> None:
         pending = iter(range(len(encoded)))
         take = threading.Lock()
         errors: list[BaseException] = []
@@ -655,6 +672,8 @@ class SandboxPool:
                     return
                 try:
                     results[index] = worker.run_job(job_id, encoded[index])
+                    if on_result is not None:
+                        on_result(index, results[index])
                 except BaseException as exc:  # e.g. a replacement zygote that cannot start
                     errors.append(exc)
                     return
