@@ -20,9 +20,11 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 
 
+# The checks look at the jobs this command will run, not at every target of the study.
 onstart:
-    check_api_keys()
-    check_toolchains()
+    check_slurm()
+    check_api_keys(planned_jobs())
+    check_toolchains(planned_jobs())
 
 
 rule all:

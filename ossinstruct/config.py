@@ -140,6 +140,7 @@ def _check_relations(config: dict) -> None:
     _check_datasets(config)
     _check_models(config)
     _check_evaluation(config)
+    _check_evaluation_data(config)
     check_verification_study(config)
     for i, entry in enumerate(config["generations"]):
         if entry["teacher"] not in config["teachers"]:
@@ -295,6 +296,32 @@ def _check_evaluation(config: dict) -> None:
                     find_paper_row(paper, model["paper_row"], "humaneval")
                 except ValueError as exc:
                     raise ConfigError(f"config key {where}.paper_row: {exc}") from None
+
+
+def _check_evaluation_data(config: dict) -> None:
+    """evaluation.data.<benchmark>.path names what the benchmark reads, checked before any
+    job (as a corpus directory is): a file (HumanEval+, MBPP+, DS-1000, APPS: .jsonl or
+    .jsonl.gz), or MultiPL-E's directory of one file per configured language."""
+    from ossinstruct.benchmarks import REGISTRY
+
+    for name, spec in config["evaluation"]["data"].items():
+        if not (spec or {}).get("path"):
+            continue
+        key = f"evaluation.data.{name}.path"
+        path = Path(spec["path"]).expanduser()
+        if REGISTRY[name].settings_key == "multipl_e":
+            from ossinstruct.benchmarks.multipl_e import data_dir_problem
+
+            problem = data_dir_problem(path, config["evaluation"]["multipl_e"]["languages"], key)
+            if problem:
+                raise ConfigError(problem)
+        elif not path.exists():
+            raise ConfigError(f"config key {key}: file {path} does not exist")
+        elif not path.is_file():
+            raise ConfigError(
+                f"config key {key}: {path} is a directory; {REGISTRY[name].display} reads one file "
+                "(.jsonl or .jsonl.gz in the benchmark's schema)"
+            )
 
 
 def evaluated_models(config: dict) -> dict[str, dict]:

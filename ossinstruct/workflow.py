@@ -6,6 +6,7 @@ teacher settings are identity, what resources a job asks for) live here, unit-te
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from ossinstruct.config import (
@@ -295,14 +296,39 @@ def all_targets(config: dict) -> list[str]:
     return generation_targets(config) + dataset_targets(config) + model_targets(config) + eval_targets(config)
 
 
-def pending_multiple_results(config: dict, root: str | Path = ".") -> list[str]:
-    """The targeted MultiPL-E result files not yet on disk (their toolchains are needed)."""
-    names = {
-        EVAL_RESULT.format(model=m, benchmark=b)
-        for m in evaluated_models(config)
-        for b in per_sample_benchmarks(config, "multiple")
-    }
-    return [t for t in eval_targets(config) if t in names and not (Path(root) / t).exists()]
+# --------------------------------------------------------------------------- start-up checks
+# onstart looks at the jobs the command will run (Snakemake's planned jobs, as (rule,
+# wildcards) pairs), not at every target of the study: a seeds-only run needs no API key
+# and no compiler, and a result that is out of date needs what a missing one needs.
+
+
+def teachers_of_jobs(jobs: Iterable[tuple[str, dict]]) -> set[str]:
+    """The teachers the planned generation jobs call."""
+    return {wildcards["teacher"] for rule, wildcards in jobs if rule == "generate"}
+
+
+def multiple_scoring_jobs(jobs: Iterable[tuple[str, dict]]) -> list[dict]:
+    """The wildcards of the planned MultiPL-E scoring jobs (they need the toolchains)."""
+    return [wildcards for rule, wildcards in jobs if rule == "eval_score_multiple"]
+
+
+def slurm_controller_problem(timeout_s: float = 30.0) -> str | None:
+    """Why no SLURM controller answers from this machine (None when `scontrol ping` says it
+    is UP): the slurm executor would otherwise fail every job with sinfo/sacct errors."""
+    import shutil
+    import subprocess
+
+    scontrol = shutil.which("scontrol")
+    if scontrol is None:
+        return "scontrol is not on PATH: no SLURM client is installed here"
+    try:
+        done = subprocess.run([scontrol, "ping"], capture_output=True, text=True, timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"`scontrol ping` failed: {exc}"
+    said = " ".join((done.stdout + " " + done.stderr).split())
+    if done.returncode != 0 or " is UP" not in done.stdout:
+        return f"`scontrol ping` says: {said or f'exit status {done.returncode}'}"
+    return None
 
 
 def eval_model_source(config: dict, model: str) -> dict:

@@ -7,6 +7,7 @@ import sys
 sys.path.insert(0, workflow.basedir)
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from ossinstruct.seeds import sampling as seedlib
 from ossinstruct.benchmarks import EVALUATED
@@ -47,9 +48,38 @@ def all_targets(config):
     return wf.all_targets(config)
 
 
-def check_api_keys():
-    """Fail before any job starts when a teacher that still has work lacks its key."""
-    missing = missing_api_keys(config, wf.teachers_needing_run(config))
+def planned_jobs():
+    """(rule, wildcards) of each job this command will run (onstart: the DAG is built)."""
+    return [
+        (job.rule.name, dict(job.wildcards_dict)) for job in workflow.dag.needrun_jobs()
+    ]
+
+
+def remote_executor():
+    """The executor's name when jobs run elsewhere (slurm), else None (local)."""
+    plugin = workflow.executor_plugin
+    if plugin is None or workflow.local_exec:
+        return None
+    return str(plugin.name).removeprefix("snakemake_executor_plugin_")
+
+
+def check_slurm():
+    """With --profile slurm on a machine that reaches no SLURM controller, one clear error
+    instead of an sinfo/sacct error per job."""
+    if remote_executor() != "slurm":
+        return
+    problem = wf.slurm_controller_problem()
+    if problem:
+        raise WorkflowError(
+            f"--profile slurm: no SLURM controller is reachable from this machine ({problem}). "
+            "Run it from a SLURM login node, or run locally instead: the same command without "
+            "--profile slurm, with --cores N (e.g. snakemake --cores 8 ...)."
+        )
+
+
+def check_api_keys(jobs):
+    """Fail before any job starts when a planned generation job's teacher lacks its key."""
+    missing = missing_api_keys(config, wf.teachers_of_jobs(jobs))
     if missing:
         raise WorkflowError(
             "Missing API key environment variable(s): "
@@ -58,28 +88,31 @@ def check_api_keys():
         )
 
 
-def check_toolchains():
-    """Fail before any job starts when MultiPL-E results still to be made need a compiler or
-    interpreter that is not installed (never scored as 0%). Skipped when the scoring jobs
-    run in MultiPL-E's container (--software-deployment-method apptainer), which has them.
-    """
+def check_toolchains(jobs):
+    """Fail before any job starts when planned MultiPL-E scoring jobs, run on this machine,
+    need a compiler or interpreter that is not installed (never scored as 0%). Jobs that run
+    elsewhere (a cluster's compute nodes, or MultiPL-E's container with
+    --software-deployment-method apptainer) check their own at their start."""
+    if not wf.multiple_scoring_jobs(jobs):
+        return
     methods = {
         str(m).lower()
         for m in getattr(workflow.deployment_settings, "deployment_method", ())
     }
     if any("apptainer" in m or "singularity" in m for m in methods):
         return
-    pending = wf.pending_multiple_results(config)
-    if pending:
-        from ossinstruct.evaluate.multiple_exec import (
-            ToolchainMissing,
-            require_toolchains,
+    if remote_executor():
+        logger.info(
+            "MultiPL-E's toolchains are checked by each scoring job where it runs "
+            f"({remote_executor()} executor), not on this machine."
         )
+        return
+    from ossinstruct.evaluate.multiple_exec import ToolchainMissing, require_toolchains
 
-        try:
-            require_toolchains(config["evaluation"]["multipl_e"]["languages"])
-        except ToolchainMissing as error:
-            raise WorkflowError(str(error)) from None
+    try:
+        require_toolchains(config["evaluation"]["multipl_e"]["languages"])
+    except ToolchainMissing as error:
+        raise WorkflowError(str(error)) from None
 
 
 def seed_spec(wildcards):

@@ -100,6 +100,29 @@ def kill_midway_then_rerun(work: Path, benchmark: str, settings: dict, n_program
     return result
 
 
+# ---------------------------------------------------------------- the pool's per-job report
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_pool_reports_each_job_as_it_ends(workers):
+    from ossinstruct.sandbox.pool import Limits, SandboxPool
+
+    seen, boom = [], []
+    with SandboxPool("ossinstruct.sandbox.handlers:echo", workers=workers, limits=Limits(timeout_s=30)) as pool:
+        results = pool.run(list(range(6)), on_result=lambda i, r: seen.append((i, r.status, r.value["payload"])))
+        assert sorted(seen) == [(i, "ok", i) for i in range(6)] and [r.value["payload"] for r in results] == [*range(6)]
+
+        def fail_on_third(index, result):  # e.g. a full disk when storing: the run stops and says so
+            boom.append(index)
+            if len(boom) == 3:
+                raise OSError("no space left on device")
+
+        with pytest.raises(OSError, match="no space left"):
+            pool.run(list(range(20)), on_result=fail_on_third)
+        assert len(boom) < 20
+        assert [r.value["payload"] for r in pool.run([7, 8])] == [7, 8]  # the pool still works
+
+
 # ---------------------------------------------------------------- MultiPL-E
 
 
@@ -121,7 +144,9 @@ def multiple_files(work: Path, n: int) -> None:
     for k in range(n):
         body = f"  const end = Date.now() + 300; while (Date.now() < end) {{}}  // sample {k}\n"
         completion = body + ("  return x + y;\n}" if k % 2 == 0 else "  return x - y;\n}")
-        samples.append({"task_id": task["task_id"], "sample": k, **BENCHMARK.postprocess(task, "completion", completion)})
+        samples.append(
+            {"task_id": task["task_id"], "sample": k, **BENCHMARK.postprocess(task, "completion", completion)}
+        )
     write_jsonl_atomic(work / "samples.jsonl", samples)
 
 

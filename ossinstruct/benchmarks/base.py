@@ -173,6 +173,11 @@ class Benchmark:
         """The summary column a task counts in (a language, a library, a difficulty)."""
         raise NotImplementedError(f"{self.name} has no per-task variants")
 
+    def check_environment(self, settings: dict) -> None:
+        """What scoring needs on the machine the scoring job runs on (toolchains, a pinned
+        interpreter), checked at the job's start, before it reads anything: an error names
+        what is missing and the config key. Nothing by default."""
+
     def scoring_context(self, settings: dict) -> dict:
         """The sandbox handler's context (read once per worker)."""
         return {}

@@ -365,8 +365,18 @@ class Ds1000(Benchmark):
         if version and not path:
             spec["revision"] = version
         rows = self.load_rows(spec)
-        n_in_mode = len(self.tasks_from_rows(rows))
-        tasks = self.tasks_from_rows(rows, limit)
+        try:
+            n_in_mode = len(self.tasks_from_rows(rows))
+            tasks = self.tasks_from_rows(rows, limit)
+        except ValueError as exc:
+            if not path:
+                raise
+            from ossinstruct.files import InputError
+
+            raise InputError(
+                f"{path}: not DS-1000's release file ({exc}); config key evaluation.data.{self.name}.path must "
+                "name DS-1000's ds1000.jsonl or ds1000.jsonl.gz (README.md, section DS-1000)"
+            ) from None
         info = {
             "benchmark": self.name,
             "mode": self.mode,
@@ -424,6 +434,12 @@ class Ds1000(Benchmark):
         by_id = problems if isinstance(problems, Mapping) else {p["task_id"]: p for p in problems}
         pairs = [(s["task_id"], s["solution"]) for s in samples]
         return check_solutions(by_id, pairs, settings or {}, workers=workers, cache_dir=cache_dir)
+
+    def check_environment(self, settings: dict) -> None:
+        """DS-1000's pinned interpreter, on this (the scoring job's) machine."""
+        from ossinstruct.evaluate.ds1000_env import environment_report
+
+        environment_report(settings or {})
 
     def result_extras(self, info: dict, settings: dict | None = None, pass_at_1: dict | None = None) -> dict:
         """The execution environment actually used (interpreter, library versions, the

@@ -101,6 +101,29 @@ def language_file(directory: str | Path, language: str) -> Path:
     return Path(directory) / f"humaneval-{language}-reworded.json"
 
 
+# Where the README says what MultiPL-E's offline data is (a wrong path's message points here).
+DATA_DOC = "README.md, section MultiPL-E, item Data"
+
+
+def data_dir_problem(path: str | Path, languages, key: str = "evaluation.data.multipl-e.path") -> str | None:
+    """What is wrong with `path` as MultiPL-E's offline data for `languages` (None: nothing):
+    it must be a directory holding humaneval-{lang}-reworded.json for each language."""
+    path = Path(path).expanduser()
+    what = (
+        f"MultiPL-E's offline data is a directory holding humaneval-{{lang}}-reworded.json for each language "
+        f"of evaluation.multipl_e.languages (the MultiPL-E repository's files, ../shared/benchmarks/multipl-e "
+        f"here; {DATA_DOC})"
+    )
+    if not path.exists():
+        return f"config key {key}: {path} does not exist; {what}"
+    if not path.is_dir():
+        return f"config key {key}: {path} is a file, not a directory; {what}"
+    missing = [language_file(path, lang).name for lang in languages if not language_file(path, lang).is_file()]
+    if missing:
+        return f"config key {key}: directory {path} has no {', '.join(missing)}; {what}"
+    return None
+
+
 def load_language_rows(directory: str | Path, language: str) -> list[dict]:
     """The rows of one language from the offline copy (a JSON list, or JSON lines)."""
     if language not in LANGUAGES:
@@ -176,12 +199,11 @@ class MultiplE(Benchmark):
         """One language's rows: from the offline directory `path` (six JSON files), else
         the hub dataset at the pinned revision (config humaneval-{lang})."""
         if path:
-            if not language_file(path, language).is_file():
-                from ossinstruct.benchmarks.sources import BenchmarkUnavailable
+            problem = data_dir_problem(path, [language], f"evaluation.data.{self.name}.path (or benchmark_files)")
+            if problem:
+                from ossinstruct.files import InputError
 
-                raise BenchmarkUnavailable(
-                    self.name, f"directory {path}", f"it has no {language_file(path, language).name}"
-                )
+                raise InputError(problem)
             return load_language_rows(path, language)
         spec = {**self.default_source, "config_name": f"humaneval-{language}"}
         rows = self.load_rows(spec)
@@ -290,6 +312,12 @@ class MultiplE(Benchmark):
             }
             for r in results
         ]
+
+    def check_environment(self, settings: dict) -> None:
+        """The configured languages' toolchains, on this (the scoring job's) machine."""
+        from ossinstruct.evaluate import multiple_exec as mx
+
+        mx.require_toolchains((settings or {}).get("languages") or LANGUAGES, "evaluation.multipl_e.languages")
 
     def result_extras(self, info: dict, settings: dict, pass_at_1: dict | None = None) -> dict:
         from ossinstruct.evaluate import multiple_exec as mx

@@ -133,6 +133,8 @@ def eval_score_step(
     from ossinstruct.benchmarks import evaluated
     from ossinstruct.evaluate.score import score
 
+    # Where the job runs (a compute node's PATH, not the login node's), before anything is read.
+    evaluated(benchmark).check_environment(settings or {})
     with open(info_path, encoding="utf-8") as f:
         info = json.load(f)
     if evaluated(benchmark).per_sample_scoring:
