@@ -1,7 +1,7 @@
 """MultiPL-E scoring speed: the project's scorer against a naive loop (prints figures).
 
     .venv/bin/python bench/multiple_scoring.py [--languages java js cpp php rs]
-        [--problems 20] [--samples 20] [--workers 2]
+        [--problems 20] [--samples 20] [--workers 2] [--no-naive]
 
 Samples: for each language, the first --problems rows of ../shared/benchmarks/multipl-e and
 --samples completions per problem, drawn (fixed seed) from four variants with weights
@@ -12,7 +12,11 @@ distinct program pays a real compile and run (and fails: timing only).
 Ours: ossinstruct.evaluate.multiple_exec.score_programs (sandboxed, each distinct program
 once, a fresh empty execution cache). Naive: one fresh compile and run per sample with
 plain subprocess in a temporary directory, no sandbox, no cache. Same run, same machine.
-Also prints the CPU seconds (children's user+sys) per distinct program per language.
+Also prints, per language, the cost of one distinct program that sizes the scoring jobs
+(README, "Sizing the scoring jobs"): CPU seconds (the children's user+sys), worker seconds
+(the job's compile + run time inside its sandbox job) and the largest resident set of any
+process so far (ru_maxrss of the waited-for children: run one language per invocation for
+a per-language figure). --no-naive skips the naive loop (the cost figures only).
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=20)
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive loop (cost figures only)")
     args = parser.parse_args()
     versions = mx.require_toolchains(args.languages)
     rng = random.Random(0)
@@ -92,24 +97,31 @@ def main() -> None:
     shape = f"{args.problems} problems x {args.samples} samples x {len(args.languages)} languages"
     print(f"samples: {len(all_jobs)} ({shape})")
     print(f"distinct programs: {distinct} (total {sum(distinct.values())})")
-    ours_s, cpu = 0.0, {}
+    ours_s, cpu, worker, rss = 0.0, {}, {}, {}
     with tempfile.TemporaryDirectory() as cache:
         for lang in args.languages:
             c0, t0 = children_cpu(), time.perf_counter()
             results, stats = mx.score_programs(by_lang[lang], cache_dir=cache, versions=versions, workers=args.workers)
             ours_s += time.perf_counter() - t0
             cpu[lang] = (children_cpu() - c0) / stats["ran"]
+            ran = {r["key"]: r for r in results if not r.get("cached")}
+            worker[lang] = sum(r.get("compile_s", 0.0) + r.get("run_s", 0.0) for r in ran.values()) / len(ran)
+            rss[lang] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             # php -l reports HumanEval_23's redeclared strlen as a compile error (no completion passes it)
             bad = [r["status"] for r in results if r["status"] not in ("fail", "compile_error")]
             if bad:
                 print(f"  {lang}: unexpected statuses {sorted(set(bad))}")
-    t0 = time.perf_counter()
-    naive(all_jobs)
-    naive_s = time.perf_counter() - t0
     print(f"ours:  {ours_s:7.1f} s  {len(all_jobs) / ours_s:7.2f} samples/s (sandboxed, {args.workers} workers, cache)")
-    print(f"naive: {naive_s:7.1f} s  {len(all_jobs) / naive_s:7.2f} samples/s (no sandbox, one compile+run per sample)")
-    print(f"speed-up: {naive_s / ours_s:.1f}x")
+    if not args.no_naive:
+        t0 = time.perf_counter()
+        naive(all_jobs)
+        naive_s = time.perf_counter() - t0
+        rate = len(all_jobs) / naive_s
+        print(f"naive: {naive_s:7.1f} s  {rate:7.2f} samples/s (no sandbox, one compile+run per sample)")
+        print(f"speed-up: {naive_s / ours_s:.1f}x")
     print("CPU seconds per distinct program: " + ", ".join(f"{lang} {s:.2f}" for lang, s in cpu.items()))
+    print("worker seconds per distinct program: " + ", ".join(f"{lang} {s:.2f}" for lang, s in worker.items()))
+    print("largest resident set so far (MB): " + ", ".join(f"{lang} {s:.0f}" for lang, s in rss.items()))
 
 
 if __name__ == "__main__":

@@ -458,8 +458,15 @@ def eval_tensor_parallel_size(config: dict, model: str | None) -> int:
     return int(spec.get("tensor_parallel_size", 1)) if spec else 1
 
 
-def eval_score_resources(config: dict) -> dict:
-    return job_resources("eval_score", config["evaluation"]["resources"].get("score"))
+def eval_score_resources(config: dict, benchmark: str | None = None) -> dict:
+    """A scoring job's resources: evaluation.resources.score over, for MultiPL-E, DS-1000
+    and APPS, the sizing from their measured per-program cost
+    (ossinstruct/evaluate/scoring_cost.py), else over the eval_score defaults."""
+    from ossinstruct.evaluate.scoring_cost import scoring_resources
+
+    configured = config["evaluation"]["resources"].get("score")
+    sized = scoring_resources(config, benchmark, configured) if benchmark else None
+    return job_resources("eval_score", sized or configured)
 
 
 # --------------------------------------------------------------------------- data files

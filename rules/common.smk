@@ -280,7 +280,7 @@ def eval_generate_resource(name):
 
 
 def eval_score_resource(name):
-    return lambda wildcards: wf.eval_score_resources(config)[name]
+    return lambda wildcards: wf.eval_score_resources(config, wildcards.benchmark)[name]
 
 
 def comment_pair_grammars():
