@@ -583,22 +583,6 @@ def generation_entry(config: dict, teacher: str, corpus: str) -> dict:
     }
 
 
-def teachers_needing_run(config: dict, root: str | Path = ".") -> set[str]:
-    """Teachers with at least one targeted generation shard not yet on disk."""
-    root = Path(root)
-    needed = set()
-    for entry in config["generations"]:
-        if entry["teacher"] in needed:
-            continue
-        for lang in generation_languages(config, entry):
-            for shard in generation_shards(config, entry, lang):
-                path = GENERATIONS.format(teacher=entry["teacher"], corpus=entry["corpus"], lang=lang, shard=shard)
-                if not (root / path).exists():
-                    needed.add(entry["teacher"])
-                    break
-    return needed
-
-
 def job_resources(kind: str, configured: dict | None) -> dict:
     """Resources of one job: config values over the defaults of its kind."""
     return {**DEFAULT_RESOURCES[kind], **(configured or {})}
