@@ -49,7 +49,10 @@ def all_targets(config):
 
 
 def planned_jobs():
-    """(rule, wildcards) of each job this command will run (onstart: the DAG is built)."""
+    """(rule, wildcards) of each job this command will run (onstart: the DAG is built);
+    none under --touch, which runs nothing and sends no request."""
+    if workflow.touch:
+        return []
     return [
         (job.rule.name, dict(job.wildcards_dict)) for job in workflow.dag.needrun_jobs()
     ]

@@ -131,7 +131,17 @@ def test_slurm_profile_dry_run_puts_generation_on_gpus_and_scoring_on_cpus():
         for block in result.stdout.split(f"rule {rule}:")[1:]
     ]
     assert all("gpu=1" in b.split("rule ")[0] for b in generate)
-    assert all("gpu=" not in b.split("rule ")[0] and "cpus_per_task=8" in b.split("rule ")[0] for b in score)
+    assert all("gpu=" not in b.split("rule ")[0] for b in score)
+    # Scoring on CPUs: evalplus's with the defaults, the others sized per benchmark (scoring_cost).
+    from ossinstruct import workflow as wf
+    from ossinstruct.config import load_config
+
+    config = load_config(str(REPO / "config.yaml"))
+    for block in score:
+        benchmark = block.split("benchmark=")[1].split("\n")[0].split(",")[0].strip()
+        cpus = wf.eval_score_resources(config, benchmark)["cpus_per_task"]
+        resources = block[block.index("resources:") :].splitlines()[0] + ","
+        assert f"cpus_per_task={cpus}," in resources, resources
     # A trained model is evaluated from its checkpoint, a base model from the hub.
     trained = [b for b in generate if "model=MagicoderS-DS-6.7B," in b]
     assert "results/checkpoints/MagicoderS-DS-6.7B" in trained[0]
