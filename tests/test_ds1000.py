@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import require_path, require_shared
 
 from ossinstruct import benchmarks as B
 from ossinstruct.benchmarks import ds1000 as ds
@@ -22,16 +23,18 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "benchmarks" / "ds1000.jsonl.gz"
 VENV_PYTHON = REPO / ".venv-ds1000" / "bin" / "python"
 
-needs_data = pytest.mark.skipif(not DATA.is_file(), reason=f"{DATA} (DS-1000's rows) is not there")
-needs_venv = pytest.mark.skipif(
-    not VENV_PYTHON.is_file(), reason="DS-1000's execution env .venv-ds1000 is absent: run `make ds1000-env`"
-)
+needs_data = pytest.mark.usefixtures("ds1000_rows_file")
+needs_venv = pytest.mark.usefixtures("ds1000_venv")
+
+
+@pytest.fixture
+def ds1000_rows_file() -> Path:
+    return require_shared(DATA.name) / DATA.name
 
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict]:
-    if not DATA.is_file():
-        pytest.skip(f"{DATA} is not there")
+    require_shared(DATA.name)
     with gzip.open(DATA, "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 
@@ -340,8 +343,7 @@ def scored(tasks):
     """One check_samples call (one pool start) for every execution test: two problems per
     library with their references and corrupted references, a repeated sample, a problem
     with a test_string, and hostile samples."""
-    if not VENV_PYTHON.is_file():
-        pytest.skip("DS-1000's execution env .venv-ds1000 is absent: run `make ds1000-env`")
+    require_path(VENV_PYTHON, "DS-1000's execution env", "`make ds1000-env`")
     per_library: dict[str, list] = {}
     for task in tasks.values():
         if _checkable(task) and len(per_library.setdefault(task["library"], [])) < 2:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import require_shared
 
 from ossinstruct.evaluate.prompts import (
     PROMPT_STYLES,
@@ -47,11 +48,7 @@ COMPLETION_EOS = ["<|endoftext|>", "<|endofmask|>", "</s>", "\nif __name__", "\n
 
 def _rows(name: str) -> list[dict]:
     path = BENCHMARKS_DIR / name
-    if not path.is_file():
-        pytest.skip(
-            f"real benchmark file {path} is missing (the shared/benchmarks directory "
-            "beside the checkout holds the EvalPlus release files)"
-        )
+    require_shared(name)
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         return [json.loads(line) for line in fh]
 

@@ -12,6 +12,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from conftest import require_shared
 
 from ossinstruct.curate import trainset
 from ossinstruct.generate.prompts import load_template
@@ -380,9 +381,7 @@ def test_default_data_is_the_papers_release(monkeypatch, tmp_path):
 
     from ossinstruct.evaluate import data
 
-    shared = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "HumanEvalPlus.jsonl.gz"
-    if not shared.is_file():
-        pytest.skip("../shared/benchmarks is not beside this checkout")
+    shared = require_shared("HumanEvalPlus.jsonl.gz") / "HumanEvalPlus.jsonl.gz"
     asked = []
 
     def fake_cache(url, path):
@@ -418,9 +417,7 @@ def test_a_version_label_that_contradicts_the_file_is_an_error(tmp_path):
     import subprocess
     import sys
 
-    shared = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "MbppPlus.jsonl.gz"
-    if not shared.is_file():
-        pytest.skip("../shared/benchmarks is not beside this checkout")
+    shared = require_shared("MbppPlus.jsonl.gz") / "MbppPlus.jsonl.gz"
     # A fresh process: evalplus reads its override variable when first imported.
     code = (
         "from ossinstruct.evaluate.data import prepare_benchmark, BenchmarkDataError\n"

@@ -43,7 +43,7 @@ def test_self_check_targets_follow_the_config(tmp_path):
         )
 
 
-@pytest.mark.skipif(not HUMANEVAL.exists() or not MBPP.exists(), reason="no shared benchmark files")
+@pytest.mark.usefixtures("shared_benchmarks")
 def test_reference_solutions_score_through_the_rules(tmp_path):
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     (tmp_path / "check.yaml").write_text(
@@ -111,7 +111,7 @@ def test_summary_explains_the_self_check_row():
     assert "harness self-check" not in summary_markdown([], paper, [])
 
 
-@pytest.mark.skipif(not HUMANEVAL.exists(), reason="no shared benchmark files")
+@pytest.mark.usefixtures("shared_benchmarks")
 def test_reference_samples_are_what_the_canonical_scoring_tests_score(tmp_path):
     """tests/test_eval_score.py scores prompt + canonical_solution of every task (163/164 on
     HumanEval+, as evalplus); the self-check's samples are exactly those."""
