@@ -189,6 +189,7 @@ def generate_samples(
     batch_size: int | None = None,
     max_failed_tasks: int = 0,
     tokenizer=None,
+    tabs_to_spaces: bool = False,
 ) -> dict:
     """Write `out_path` (one JSON line per problem and sample, in problem order); return the stats.
 
@@ -309,7 +310,7 @@ def generate_samples(
                 "style": style,
                 "prompt": prompt.text,
                 "raw": raw,
-                **postprocess(benchmark, problem, style, raw or ""),
+                **postprocess(benchmark, problem, style, raw or "", tabs_to_spaces=tabs_to_spaces),
                 "finish_reason": response.finish_reason,
                 "completion_tokens": response.completion_tokens,
                 "error": response.error,
@@ -325,6 +326,7 @@ def generate_samples(
         "model": identity,
         "decoding": {k: v for k, v in first.items() if k != "stop"},
         "stop": prompts[0].stop if prompts else [],
+        "tabs_to_spaces": tabs_to_spaces,
         "tasks": len(problems),
         "samples_per_task": n_samples,
         "samples": len(records),
