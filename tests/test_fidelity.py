@@ -701,3 +701,28 @@ def test_the_training_row_is_what_the_trainer_gets_from_config_yaml(tmp_path):
         ("Magicoder-DS-6.7B", "oss-instruct"): 1216,
         ("MagicoderS-DS-6.7B", "evol-instruct"): 1024,
     }
+
+
+def test_the_fidelity_table_has_a_row_for_every_benchmark_protocol_point():
+    """README Fidelity: a row per protocol point of issue 22 (MultiPL-E limits, APPS's grader
+    semantics one by one, DS-1000's release and insertion prompt, CodeLlama's tabs, the
+    self-check figures), each naming the setting that chooses it."""
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("## Fidelity") :]
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
+    expected = {
+        "MultiPL-E time limits": "STEP_LIMITS_S",
+        "APPS grader": "grader: script",
+        "APPS `exit()` / `quit()`": "reliability_guard",
+        "APPS stdin / stdout": "mock_open",
+        "APPS `__name__`": "tmp_sol",
+        "APPS time per sample": "sample_timeout_s: 11",
+        "APPS subset": "theoxo/self-repair",
+        "DS-1000 release": "2022",
+        "DS-1000 insertion": "fim_format",
+        "CodeLlama base rows: tabs": "tabs_to_spaces",
+        "self-check figures": "v0.1.10",
+    }
+    for point, setting in expected.items():
+        assert point in rows, point
+        assert setting in rows[point], (point, setting)

@@ -101,6 +101,18 @@ CODE_FENCE = "```"
 SAMPLING = {"temperature": 0.2, "top_p": 0.5, "max_length": 1024, "n_samples": 40}
 # The file of the hub revision's rows, looked for where benchmark data lies offline.
 OFFLINE_FILE = "ds1000.jsonl.gz"
+REVISION = "4416080ac5cb80bdf7576aefb8f9a0b4d5426a44"
+# The release this module reads, and the one the paper scored: the authors' experiments/
+# ds_1000.py imports the original release (`from ds1000 import DS1000Dataset`, HKUNLP/DS-1000,
+# 2022) with its own harness, Completion/Insertion prompt files and library versions;
+# xlangai/DS-1000 (2024) reformatted it (one code_context harness per problem, some problems fixed).
+RELEASE = "2024 reformat (xlangai/DS-1000)"
+PAPER_RELEASE = "2022 original (HKUNLP/DS-1000)"
+RELEASE_NOTE = (
+    "{model} on {name}: scored on DS-1000's 2024 reformat (xlangai/DS-1000 at 4416080a: a new code_context test "
+    "harness, some problems fixed; insertion prompts rebuilt from its rows, see fim_format in the tasks file); the "
+    "paper used the original 2022 release (HKUNLP/DS-1000, its own harness and library versions)."
+)
 
 
 class Ds1000PromptError(ValueError):
@@ -341,7 +353,7 @@ class Ds1000(Benchmark):
     default_source: ClassVar[dict] = {
         "source": "huggingface",
         "dataset": "xlangai/DS-1000",
-        "revision": "4416080ac5cb80bdf7576aefb8f9a0b4d5426a44",
+        "revision": REVISION,
         "split": "test",
     }
     # Not `offline_file`: that would switch decontamination's source too. The evaluation's
@@ -421,7 +433,9 @@ class Ds1000(Benchmark):
             "mode": self.mode,
             "source": describe_source(spec),
             "sha256": _sha256(Path(path)) if path else None,
-            "version": spec.get("revision"),
+            "version": spec.get("revision") or REVISION,
+            "release": RELEASE,
+            "paper_release": PAPER_RELEASE,
             "n_rows": len(rows),
             "n_tasks_release": n_in_mode,
             "n_tasks": len(tasks),
@@ -481,11 +495,16 @@ class Ds1000(Benchmark):
 
         extras = {
             "execution_environment": environment_report(settings or {}),
+            "release": RELEASE,
+            "paper_release": PAPER_RELEASE,
             "mode": self.mode,
             "prompt_format": self.prompt_format_note(),
             "selection": info.get("selection"),
         }
         return extras
+
+    def release_note(self, model: str, data_version: str | None) -> str | None:
+        return RELEASE_NOTE.format(model=model, name=self.display)
 
     def prompt_format_note(self) -> str:
         return (
