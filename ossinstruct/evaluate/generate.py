@@ -198,6 +198,8 @@ def generate_samples(
     the transformers engine (vLLM schedules its own batches). `decoding` may carry a
     sampling protocol (n_samples, max_length: see the module docstring); `tokenizer` (the
     model's) is loaded here when a max_length or a fill-in-the-middle prompt needs it.
+    `tabs_to_spaces`: evalplus 1895d2f's tab replacement of completion-paper samples
+    (HumanEval+/MBPP+, CodeLlama-Python; ossinstruct.evaluate.prompts.postprocess).
 
     A task whose request failed for good (out of memory on a single prompt, a prompt
     longer than the model's context, a vLLM abort) makes this raise EvalGenerationError

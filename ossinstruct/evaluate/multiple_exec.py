@@ -55,7 +55,10 @@ STEP_LIMITS_S: dict[str, dict[str, float]] = {
     "rs": {"compile": 15.0, "run": 5.0},  # eval_rust.py: rustc timeout=15, the binary timeout=5
     "swift": {"compile": 45.0, "run": 5.0},  # eval_swift.py: swiftc timeout_seconds=45, the binary 5
 }
-# RLIMIT_AS of a job (compile and run); the JVM flags below keep Java within it.
+# RLIMIT_AS of each process of a job (compile and run); the JVM flags below keep Java within
+# it. swiftc (not runnable here) is reasoned to fit: the limit is per process (driver,
+# frontend, linker), a one-file frontend maps hundreds of MB, and glibc falls back to its
+# main arena when a per-thread arena's 64 MB reservation fails (README, MultiPL-E).
 MEMORY_MB = 4096
 JAVATUPLES_CANDIDATES = ("/usr/share/java/javatuples-1.2.jar", "/usr/share/java/javatuples.jar")
 # The JVM reserves its heap, class space and code cache up front: bound each so that
