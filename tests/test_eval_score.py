@@ -35,9 +35,7 @@ HUMANEVAL_SHA256 = "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09
 
 TIME_LIMITED_MBPP = {"Mbpp/255", "Mbpp/392"}
 
-pytestmark = pytest.mark.skipif(
-    not HUMANEVAL.exists() or not MBPP.exists(), reason=f"the real benchmark files are not in {BENCH}"
-)
+pytestmark = pytest.mark.usefixtures("shared_benchmarks")
 
 
 def prepare(out: Path, benchmark: str, path: Path, limit: int | None = None) -> Path:

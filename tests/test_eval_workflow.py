@@ -9,6 +9,7 @@ import json
 import shutil
 
 import pytest
+import torch
 import yaml
 from conftest import SHARED, coloured_pixels, write_tree
 from test_train import _tokenizer
@@ -16,8 +17,6 @@ from test_workflow import CORPUS, contaminating_responder, planned_jobs, snakema
 
 from ossinstruct.files import read_jsonl
 from ossinstruct.llm.fakeserver import FakeServer
-
-torch = pytest.importorskip("torch")
 
 HUMANEVAL = SHARED / "benchmarks" / "HumanEvalPlus.jsonl.gz"
 LIMIT = 3
@@ -111,7 +110,7 @@ def write_config(
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HUMANEVAL.exists(), reason=f"no {HUMANEVAL}")
+@pytest.mark.usefixtures("shared_benchmarks")
 def test_seeds_to_summary_and_what_a_change_reruns(tmp_path):
     """README: the whole pipeline through Snakemake from seeds to the summary, and "a change
     rebuilds only the outputs it affects": the exact results the fixture implies (a tiny

@@ -8,11 +8,10 @@ import json
 import os
 from pathlib import Path
 
+import gguf
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
-gguf = pytest.importorskip("gguf")
+import torch
 
 from ossinstruct.llm import models  # noqa: E402
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 
+import datasets
+import pandas as pd
 import pytest
-
-pd = pytest.importorskip("pandas")
-datasets = pytest.importorskip("datasets")
-
 from conftest import REPO  # noqa: E402
 from test_curate import MAGICODER_ROWS  # noqa: E402
 from test_seeds import TOKEN, hf_config, python_module  # noqa: E402

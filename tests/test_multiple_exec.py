@@ -13,23 +13,19 @@ import json
 import os
 import shutil
 import socket
+import tempfile
 import threading
 from pathlib import Path
 
 import pytest
+from conftest import SHARED, require_ci_toolchains, require_path, toolchain_languages
 from test_sandbox import pids_with_cmdline
 
 from ossinstruct.evaluate import multiple_exec as mx
 
-DATA = Path(
-    os.environ.get("OSSINSTRUCT_MULTIPLE_DATA", Path(__file__).resolve().parents[2] / "shared/benchmarks/multipl-e")
-)
-if not DATA.is_dir():
-    DATA = Path("/work/shared/benchmarks/multipl-e")
+DATA = Path(os.environ.get("OSSINSTRUCT_MULTIPLE_DATA", SHARED / "benchmarks" / "multipl-e"))
 
-AVAILABLE = [
-    lang for lang in ("java", "js", "cpp", "php", "rs") if not mx.missing_toolchains(mx.toolchain_versions([lang]))
-]
+AVAILABLE = toolchain_languages()
 
 ADD = {  # language: (correct, wrong, non-compiling) completions of HumanEval_53_add
     "java": ("        return x + y;", "        return x - y;", "        return x + ;"),
@@ -99,10 +95,19 @@ def hostile(lang: str, outside: str, port: int) -> dict[str, str]:
     return {}
 
 
+def test_every_toolchain_make_toolchains_provides_is_here():
+    """java (javac, java, javatuples), js, cpp, php and rs: under CI a failure naming the
+    missing tool; elsewhere a skip saying so (the other tests then run the languages here)."""
+    require_ci_toolchains(AVAILABLE, skip=True)
+    assert AVAILABLE == ["java", "js", "cpp", "php", "rs"]
+
+
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
+    require_ci_toolchains(AVAILABLE)
+    require_path(DATA, "MultiPL-E's rows", "../shared beside the checkout")
     if not AVAILABLE:
-        pytest.skip("no MultiPL-E toolchain on this machine")
+        pytest.skip("no MultiPL-E toolchain on this machine (`make toolchains`)")
     outside_dir = tmp_path_factory.mktemp("outside")
     outside_dir.chmod(0o777)
     listener = socket.socket()
@@ -201,8 +206,14 @@ def test_cache_key_depends_on_toolchain_version():
     assert a != mx.execution_key("rs", {"g++": "12"}, "int main(){}")
 
 
-@pytest.mark.skipif(shutil.which("swiftc") is not None, reason="swiftc is installed here")
-def test_missing_swift_fails_naming_the_toolchain_and_config_key():
+@pytest.fixture
+def no_swiftc(monkeypatch):
+    """This machine as one without swiftc, whether or not it has one."""
+    real = mx.tool_version
+    monkeypatch.setattr(mx, "tool_version", lambda tool: None if tool == "swiftc" else real(tool))
+
+
+def test_missing_swift_fails_naming_the_toolchain_and_config_key(no_swiftc):
     with pytest.raises(mx.ToolchainMissing, match=r"swift needs swiftc.*evaluation\.multipl_e\.languages"):
         mx.require_toolchains(["java", "swift"])
 
@@ -324,9 +335,10 @@ def test_multiple_scoring_writes_pass_at_1_per_language_and_the_harness_files(tm
     """The rule's step (sampled_score + MultiplE.check_samples): pass@1 per language by the
     unbiased estimator, the harness keys and --load_generations_path files, the execution
     cache (4 samples, 2 distinct programs per language; none run again on rerun)."""
+    require_ci_toolchains(AVAILABLE)
     langs = [lang for lang in ("js", "php") if lang in AVAILABLE]
     if not langs:
-        pytest.skip("no node or php here")
+        pytest.skip("no node or php here (`make toolchains`)")
     rows = [r for r in fixture_rows() if r["language"] in langs and r["name"].startswith("HumanEval_53_")]
     completions = {f"{r['language']}/{r['name']}": [ADD[r["language"]][0]] * 3 + [ADD[r["language"]][1]] for r in rows}
     _write_eval_files(tmp_path, rows, completions)
@@ -351,8 +363,7 @@ def test_multiple_scoring_writes_pass_at_1_per_language_and_the_harness_files(tm
     assert again["pass@1"] == result["pass@1"]
 
 
-@pytest.mark.skipif(shutil.which("swiftc") is not None, reason="swiftc is installed here")
-def test_multiple_scoring_with_swift_fails_before_any_job(tmp_path, monkeypatch):
+def test_multiple_scoring_with_swift_fails_before_any_job(tmp_path, monkeypatch, no_swiftc):
     def no_jobs(*args, **kwargs):
         raise AssertionError("a job ran")
 
@@ -364,8 +375,7 @@ def test_multiple_scoring_with_swift_fails_before_any_job(tmp_path, monkeypatch)
     assert not (tmp_path / "r.json").exists()
 
 
-@pytest.mark.skipif(shutil.which("swiftc") is not None, reason="swiftc is installed here")
-def test_the_config_default_includes_swift_and_the_error_says_how_to_drop_it():
+def test_the_config_default_includes_swift_and_the_error_says_how_to_drop_it(no_swiftc):
     from ossinstruct.config import load_config
 
     config = load_config(str(Path(__file__).parents[1] / "config.yaml"))
@@ -373,3 +383,121 @@ def test_the_config_default_includes_swift_and_the_error_says_how_to_drop_it():
     with pytest.raises(mx.ToolchainMissing, match=r"swift needs swiftc.*evaluation\.multipl_e\.languages"):
         mx.require_toolchains(config["evaluation"]["multipl_e"]["languages"])
     assert mx.require_toolchains([x for x in AVAILABLE if x in ("js", "php")]) is not None
+
+
+# ---------------------------------------------------------------- the harness's limits and result
+
+# bigcode-evaluation-harness at be2a44c (the paper authors' pin),
+# bigcode_eval/tasks/custom_metrics/multiple_metrics/eval_<lang>.py, as read there:
+# safe_subprocess.run defaults to 15 s; eval_javascript.py runs node with timeout=5;
+# eval_rust.py compiles with timeout=15 and runs with timeout=5; eval_swift.py compiles with
+# timeout_seconds=45 and runs with 5; eval_cpp.py, eval_java.py and eval_php.py use the default.
+HARNESS_LIMITS = {
+    "cpp": (15, 15),
+    "java": (15, 15),
+    "js": (None, 5),
+    "php": (None, 15),
+    "rs": (15, 5),
+    "swift": (45, 5),
+}
+
+
+def test_each_language_gets_the_harness_s_limits_and_the_result_records_them():
+    for lang, (compile_s, run_s) in HARNESS_LIMITS.items():
+        limits = mx.STEP_LIMITS_S[lang]
+        assert limits["run"] == run_s
+        # js and php compile nothing there: our syntax check gets the run's limit.
+        assert limits["compile"] == (compile_s if compile_s is not None else run_s)
+        job = mx.build_job(lang, "x")
+        assert (job["compile_timeout_s"], job["timeout_s"]) == (limits["compile"], limits["run"])
+    # An explicit limit (verify's) still overrides.
+    assert mx.build_job("js", "x", 10, 30)["timeout_s"] == 10
+    from ossinstruct.benchmarks.multipl_e import BENCHMARK
+
+    extras = BENCHMARK.result_extras({"languages": ["js", "swift"]}, {})
+    assert extras["scoring_protocol"]["step_limits_s"] == {
+        "js": {"compile": 5.0, "run": 5.0},
+        "swift": {"compile": 45.0, "run": 5.0},
+    }
+    assert "step_timeout_s" not in extras["scoring_protocol"]
+
+
+def test_a_program_running_past_its_language_s_limit_times_out(tmp_path):
+    """JavaScript and Rust programs get 5 s to run (15 s for C++): a 7 s program is a timeout."""
+    require_ci_toolchains(AVAILABLE)
+    programs = {
+        "js": "const t = Date.now(); while (Date.now() - t < 7000) {}",
+        "rs": "fn main() { std::thread::sleep(std::time::Duration::from_secs(7)); }",
+    }
+    jobs = [(lang, text) for lang, text in programs.items() if lang in AVAILABLE]
+    if not jobs:
+        pytest.skip("no node or rustc here (`make toolchains`)")
+    results, _ = mx.score_programs(jobs, versions=mx.require_toolchains([lang for lang, _ in jobs]), workers=2)
+    assert [r["status"] for r in results] == ["timeout"] * len(jobs), results
+    assert all(r["run_s"] < 6.5 for r in results if "run_s" in r)
+
+
+SWIFTC_STAND_IN = """#!/bin/sh
+# A stand-in for swiftc (Swift has no Debian package): "compiles" main.swift into a program
+# that exits 0 when the source returns x + y, 1 otherwise.
+if [ "$1" = "--version" ]; then echo "swiftc stand-in (tests/test_multiple_exec.py)"; exit 0; fi
+if grep -q "return x + y" "$1"; then code=0; else code=1; fi
+printf '#!/bin/sh\\nexit %s\\n' "$code" > "$3"
+chmod +x "$3"
+"""
+
+
+def test_the_scorer_writes_the_weighted_average_and_the_java_pair_note(tmp_path, monkeypatch):
+    """multipl-e-greedy through the scorer (sampled_score, the sandbox, the execution cache)
+    on samples of all six languages: the result file it writes has the Tables 5/6 average
+    weighted by problem count, computed from its own pass@1, and the note on the paper's
+    Java column; the Java problem using Pair passes (javatuples on both classpaths). Swift
+    runs through a stand-in swiftc (no Swift toolchain exists for Debian); the other five
+    languages through their real toolchains."""
+    from ossinstruct.benchmarks import multipl_e as me
+    from ossinstruct.evaluate.sampled_score import score_sampled
+    from ossinstruct.evaluate.summary import load_paper_results, summary_markdown, summary_rows
+
+    require_ci_toolchains(AVAILABLE, skip=True)
+    bin_dir = Path(tempfile.mkdtemp(prefix="osi-swiftc-", dir=Path(__file__).resolve().parents[1]))
+    try:
+        bin_dir.chmod(0o755)  # sandbox jobs run as nobody
+        (bin_dir / "swiftc").write_text(SWIFTC_STAND_IN)
+        (bin_dir / "swiftc").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+        rows = [r for r in fixture_rows() if r["name"].startswith(("HumanEval_53_", "HumanEval_8_"))]
+        assert sorted({r["language"] for r in rows}) == sorted(me.LANGUAGES)
+        completions = {}
+        for r in rows:
+            lang = r["language"]
+            if r["name"].startswith("HumanEval_8_"):
+                completions[f"{lang}/{r['name']}"] = [SUM_PRODUCT[0]]
+            elif lang == "js":
+                completions[f"{lang}/{r['name']}"] = [ADD["js"][1]]  # wrong: JavaScript scores 0
+            else:
+                completions[f"{lang}/{r['name']}"] = [ADD.get(lang, ("    return x + y",))[0]]
+        _write_eval_files(tmp_path, rows, completions)
+        result = score_sampled(
+            "multipl-e-greedy",
+            model="toy",
+            samples_path=tmp_path / "samples.jsonl",
+            tasks_path=tmp_path / "tasks.jsonl",
+            info=json.loads((tmp_path / "info.json").read_text()),
+            expected_path=tmp_path / "expected.json",
+            out_result=tmp_path / "multipl-e-greedy.json",
+            out_tasks=tmp_path / "multipl-e-greedy.tasks.jsonl",
+            cache_dir=tmp_path / "cache",
+        )
+    finally:
+        shutil.rmtree(bin_dir)
+    on_disk = json.loads((tmp_path / "multipl-e-greedy.json").read_text())
+    assert on_disk["pass@1"] == result["pass@1"]
+    per_language = {lang: on_disk["pass@1"][lang] for lang in me.LANGUAGES}
+    assert per_language == {"java": 1.0, "js": 0.0, "cpp": 1.0, "php": 1.0, "rs": 1.0, "swift": 1.0}
+    assert on_disk["pass@1"]["average"] == pytest.approx((158 + 161 + 161 + 156 + 158) / 955)
+    assert on_disk["average_weighted"] == on_disk["pass@1"]["average"]
+    assert on_disk["notes"] == [me.JAVA_PAIR_NOTE]
+    assert on_disk["scoring_protocol"]["step_limits_s"] == mx.STEP_LIMITS_S
+    assert "stand-in" in on_disk["scoring_protocol"]["toolchains"]["swift"]["swiftc"]
+    summary = summary_markdown(summary_rows([on_disk]), load_paper_results(), [on_disk])
+    assert me.JAVA_PAIR_NOTE in summary and "MultiPL-E (greedy) average" in summary

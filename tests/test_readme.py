@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SHARED
+from conftest import REPO, require_path
 
 RUNNABLE = re.compile(r"<!-- runnable -->\n```bash\n(.*?)```", re.S)
 
@@ -29,12 +29,9 @@ def results_files() -> set:
     return {p for p in (REPO / "results").rglob("*")} if (REPO / "results").exists() else set()
 
 
-@pytest.mark.skipif(not (REPO / ".venv" / "bin" / "activate").exists(), reason="no .venv (make install)")
-@pytest.mark.skipif(
-    not (SHARED / "benchmarks" / "HumanEvalPlus.jsonl.gz").exists(),
-    reason="no ../shared",
-)
+@pytest.mark.usefixtures("shared_benchmarks")
 def test_readme_runnable_blocks_run_as_written():
+    require_path(REPO / ".venv" / "bin" / "activate", "the project's .venv", "`make install`")
     blocks = runnable_blocks((REPO / "README.md").read_text())
     assert len(blocks) >= 2  # the Quick start and the chain
     script = "set -euo pipefail\n" + "\n".join(blocks) + '\necho "README_W=$W"\n'

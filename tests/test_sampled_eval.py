@@ -198,17 +198,21 @@ def _snakemake(args, cwd, env_extra=None):
     )
 
 
-@pytest.mark.skipif(shutil.which("swiftc") is not None, reason="swiftc is installed here")
 def test_a_run_with_swift_and_no_swiftc_fails_before_any_job(tmp_path):
-    """The demo with Swift added to MultiPL-E's languages: snakemake stops before its first
-    job, naming swiftc and the config key; dropping Swift plans the same run."""
+    """The demo with Swift added to MultiPL-E's languages, on a machine without swiftc (PATH
+    without it): snakemake stops before its first job, naming swiftc and the config key;
+    dropping Swift plans the same run."""
+    from conftest import path_without
+
     preset = tmp_path / "swift.yaml"
     preset.write_text(
         "evaluation:\n  multipl_e:\n    languages: [js, swift]\n"
         f"benchmark_files: {ROOT.parent / 'shared' / 'benchmarks'}\n"
     )
     done = _snakemake(
-        ["--configfile", "presets/demo.yaml", str(preset), "--cores", "1", "--directory", str(tmp_path)], ROOT
+        ["--configfile", "presets/demo.yaml", str(preset), "--cores", "1", "--directory", str(tmp_path)],
+        ROOT,
+        {"PATH": path_without("swiftc")},
     )
     assert done.returncode != 0
     assert "swiftc" in done.stderr and "evaluation.multipl_e.languages" in done.stderr

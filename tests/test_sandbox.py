@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import missing
 
 from ossinstruct.sandbox import pool as sandbox
 from ossinstruct.sandbox.pool import Limits, SandboxError, SandboxPool, isolation_report
@@ -89,16 +90,17 @@ def method(request, monkeypatch):
     if request.param == "none":
         monkeypatch.setattr(sandbox, "_candidate_methods", lambda: ["none"])
     elif isolation_report()["method"] == "none":
-        pytest.skip("no namespace method works on this machine")
+        # CI runs as root on Debian, where unshare works.
+        missing("a namespace method (unshare as root, or unprivileged user namespaces)", "run as root, as CI does")
     yield request.param
     sandbox._probe.cache_clear()
 
 
 def require(pool: SandboxPool, layer: str) -> None:
     if not pool.isolation[layer]:
-        pytest.skip(
-            f"isolation layer {layer!r} is unavailable here ({pool.isolation['method']}): "
-            + "; ".join(pool.isolation["notes"])
+        missing(
+            f"isolation layer {layer!r} ({pool.isolation['method']}: " + "; ".join(pool.isolation["notes"]) + ")",
+            "run as root, as CI does",
         )
 
 
@@ -534,7 +536,7 @@ def test_zygotes_run_under_another_interpreter_with_preloaded_modules(monkeypatc
     # python=: a benchmark's pinned interpreter (DS-1000's); preload=: modules imported
     # once per zygote, found imported by every job.
     if not OTHER_PYTHONS:
-        pytest.skip("no second Python interpreter on this machine")
+        missing("a second Python interpreter (/usr/bin/python3)", "Debian's python3, as on CI's machines")
     other = OTHER_PYTHONS[0]
     directory = Path(tempfile.mkdtemp(prefix="osi-handler-", dir="/tmp"))
     try:

@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import missing
 from test_eval_score import Listener
 from test_sandbox import pids_with_cmdline, wait_for
 
@@ -55,7 +56,7 @@ def _user_and_python(user: str) -> tuple[list[str], str]:
     if user == "self" or os.geteuid() != 0:
         return [], sys.executable
     if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) is not installed: cannot drop to an unprivileged user")
+        missing("setpriv (util-linux), to drop to an unprivileged user", "Debian's util-linux, as on CI's machines")
     errors = []
     # This virtualenv's interpreter may live where nobody cannot read (e.g. under /root).
     for python in dict.fromkeys([sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"]):
@@ -69,7 +70,7 @@ def _user_and_python(user: str) -> tuple[list[str], str]:
         if probe.returncode == 0:
             return AS_NOBODY, python
         errors.append(f"{python}: {(probe.stderr.strip() or 'cannot run').splitlines()[-1]}")
-    pytest.skip("no Python that nobody can run with this checkout: " + "; ".join(errors))
+    missing("a Python that nobody can run with this checkout (" + "; ".join(errors) + ")", "Debian's /usr/bin/python3")
 
 
 def _program(python: str, code: str) -> list[str]:
@@ -138,7 +139,7 @@ def test_hostile_actions_do_damage_outside_and_none_inside(user, method):
             text=True,
         )
         if check.returncode != 0:
-            pytest.skip(f"user namespaces are not available to an unprivileged user here: {check.stderr.strip()}")
+            missing(f"user namespaces for an unprivileged user ({check.stderr.strip()})", "a kernel that allows them")
     marker = f"osi-hostile-{uuid.uuid4().hex}"
     # Canaries under /tmp (private in the sandbox) and in the checkout (read-only there).
     tmp_dir = Path(tempfile.mkdtemp(prefix="osi-canary-", dir="/tmp"))

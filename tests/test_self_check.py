@@ -43,7 +43,7 @@ def test_self_check_targets_follow_the_config(tmp_path):
         )
 
 
-@pytest.mark.skipif(not HUMANEVAL.exists() or not MBPP.exists(), reason="no shared benchmark files")
+@pytest.mark.usefixtures("shared_benchmarks")
 def test_reference_solutions_score_through_the_rules(tmp_path):
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     (tmp_path / "check.yaml").write_text(
@@ -111,7 +111,44 @@ def test_summary_explains_the_self_check_row():
     assert "harness self-check" not in summary_markdown([], paper, [])
 
 
-@pytest.mark.skipif(not HUMANEVAL.exists(), reason="no shared benchmark files")
+@pytest.mark.parametrize(
+    ("versions", "stated", "not_stated"),
+    [
+        ({"humaneval": "v0.1.10", "mbpp": "v0.2.0"}, ["HumanEval v0.1.10: 163/164", "MBPP v0.2.0: 378/378 base"], []),
+        (
+            {"humaneval": "v0.1.9", "mbpp": "v0.1.0"},
+            ["HumanEval v0.1.9: no self-check figure measured here (measured: v0.1.10)", "MBPP v0.1.0: no self-check"],
+            ["163/164", "378/378"],
+        ),
+    ],
+)
+def test_the_self_check_figures_are_those_of_the_releases_in_force(versions, stated, not_stated):
+    """The summary states what the self-check should give for the release each result was
+    scored on, never another release's figure (the paper's releases were not measured here)."""
+    results = [
+        {
+            "model": "reference-solutions",
+            "benchmark": benchmark,
+            "pass@1": {"base": 1.0, "plus": 1.0},
+            "n_tasks": 10,
+            "limit": None,
+            "paper_row": None,
+            "data": {"version": version},
+        }
+        for benchmark, version in versions.items()
+    ]
+    paper = load_paper_results()
+    text = summary_markdown(summary_rows(results, paper), paper, results)
+    for line in stated:
+        assert line in text, text
+    for figure in not_stated:
+        assert figure not in text
+    from ossinstruct.evaluate import reference
+
+    assert "163/164" not in reference.__doc__ and "378/378" not in reference.__doc__
+
+
+@pytest.mark.usefixtures("shared_benchmarks")
 def test_reference_samples_are_what_the_canonical_scoring_tests_score(tmp_path):
     """tests/test_eval_score.py scores prompt + canonical_solution of every task (163/164 on
     HumanEval+, as evalplus); the self-check's samples are exactly those."""

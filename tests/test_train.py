@@ -14,13 +14,8 @@ import os
 from pathlib import Path
 
 import pytest
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
-pytest.importorskip("trl")
-pytest.importorskip("peft")
-yaml = pytest.importorskip("yaml")
-
+import torch
+import yaml
 from conftest import coloured_pixels  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 

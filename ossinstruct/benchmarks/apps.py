@@ -16,9 +16,12 @@ outputs and, for call-based problems, fn_name), difficulty, url, starter_code.
 
 Evaluation (paper Appendix C.1, Table 8): zero-shot, greedy, pass@1 per difficulty on the
 300-problem test subset of Olausson et al. (2024), 60 introductory, 180 interview and 60
-competition problems. Their id list is not published in a reachable form: the config's
-``evaluation.apps.problem_ids`` names a file of ids; without one the subset is a seeded,
-stratified sample of 60/180/60 (:func:`stratified_subset`), and the result says it is an
+competition problems. Their list is published in theoxo/self-repair under paper/data/apps/
+(Git LFS tarballs whose records name each problem by ``prob_path``, <APPS_DIR>/test/NNNN;
+their src/apps/get_completions.py reads a JSON list of problem numbers), which could not
+be read from here: the config's ``evaluation.apps.problem_ids`` names a file of ids in
+either form (:func:`parse_problem_id`); without one the subset is a seeded, stratified
+sample of 60/180/60 (:func:`stratified_subset`), and the result says it is an
 approximation. Decoding: greedy, one sample, at most 1024 new tokens; neither the
 Magicoder authors (no APPS script in ise-uiuc/magicoder) nor a reachable copy of
 Olausson et al.'s code states a length, and 1024 is the bound of APPS's own generation
@@ -32,8 +35,10 @@ there is one) + "\\nUse Standard Input format" or "\\nUse Call-Based format" +
 paper's numbers). ``instruct`` puts the problem in the Magicoder template (the authors'
 HumanEval instruction, "Write a solution to the following problem:", with the starter
 code in a fence and APPS's format line) and takes the code of the fenced block.
-The grader is ossinstruct/evaluate/apps_check.py (APPS's testing semantics). The harness
-self-check (evaluation.self_check) scores each task's first APPS solution.
+The grader is ossinstruct/evaluate/apps_check.py: by default APPS's testing_util.py
+semantics emulated in a sandboxed child process (``evaluation.apps.grader``,
+``sample_timeout_s``). The harness self-check (evaluation.self_check) scores each task's
+first APPS solution.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -68,7 +74,8 @@ STARTER = "\n\nStart from this code:\n```python\n{starter}\n```"
 INSTRUCT_PREFIX = "```python\n"
 APPROXIMATION = (
     "approximation: a seeded stratified sample ({counts}, seed {seed}) of the test split, not "
-    "Olausson et al. (2024)'s 300 problems (their id list is not published in a reachable form)"
+    "Olausson et al. (2024)'s 300 problems (their list is in theoxo/self-repair's paper/data/apps/, Git LFS "
+    "tarballs that could not be read here; give it as evaluation.apps.problem_ids)"
 )
 
 
@@ -115,8 +122,38 @@ def stratified_subset(
     return chosen
 
 
+# An APPS test problem as Olausson et al.'s data names it (theoxo/self-repair): the problem
+# number (src/apps/get_completions.py reads a JSON list of them and zero-pads to 4 digits)
+# or the problem's directory, prob_path = <APPS_DIR>/test/<NNNN> (their result files).
+_PROB_PATH = re.compile(r"^(?:.*/)?(train|test)/(\d+)/?$")
+
+
+def parse_problem_id(value) -> int:
+    """The test-split problem number of one ids-file entry: 42, "42", "0042", "test/0042",
+    or a prob_path ending in /test/0042. ValueError saying why otherwise (a train-split
+    path, a float, anything else)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{value!r} is not a problem id (an integer, or an APPS test path like test/0042)")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = value.strip()
+        match = _PROB_PATH.match(text)
+        if match:
+            if match.group(1) != "test":
+                raise ValueError(f"{value!r} is a train-split problem; the subset is of the test split")
+            text = match.group(2)
+        if not text.isdigit():
+            raise ValueError(f"{value!r} is not a problem id (an integer, or an APPS test path like test/0042)")
+        number = int(text)
+    if number < 0:
+        raise ValueError(f"{value!r} is not a problem id (a negative number)")
+    return number
+
+
 def read_problem_ids(path: str | Path, key: str = f"{CONFIG_KEY}.problem_ids") -> list[int]:
-    """Problem ids from a file: a JSON list, or one id a line ('#' starts a comment)."""
+    """Problem ids from a file: a JSON list, or one id a line ('#' starts a comment); each
+    in a form :func:`parse_problem_id` reads (Olausson et al.'s numbers or prob_paths)."""
     path = Path(path).expanduser()
     try:
         text = path.read_text(encoding="utf-8")
@@ -137,11 +174,9 @@ def read_problem_ids(path: str | Path, key: str = f"{CONFIG_KEY}.problem_ids") -
     ids, seen = [], set()
     for where, value in entries:
         try:
-            if isinstance(value, bool) or isinstance(value, float):
-                raise ValueError
-            problem_id = int(value)
-        except (TypeError, ValueError):
-            raise InputError(f"config key {key}: {where}: {value!r} is not a problem id (an integer)") from None
+            problem_id = parse_problem_id(value)
+        except ValueError as exc:
+            raise InputError(f"config key {key}: {where}: {exc}") from None
         if problem_id in seen:
             raise InputError(f"config key {key}: {where}: problem id {problem_id} is listed twice")
         seen.add(problem_id)
@@ -173,6 +208,26 @@ def extract_code(text: str) -> str:
     return text if end < 0 else text[:end]
 
 
+GRADER_NOTES = {
+    "testing_util": "graded as APPS's testing_util.py runs a sample (emulated in one sandboxed process: exit()/quit() "
+    "disabled, stdin/stdout patched in process, module name tmp_sol, the sample's global timeout)",
+    "script": "graded with evaluation.apps.grader: script, not APPS's testing_util semantics (one process per test, "
+    "the solution run as __main__ with real file descriptors, exit() allowed): verdicts can differ from APPS's",
+}
+
+
+def grader_settings(settings: dict | None) -> tuple[str, float | None]:
+    """(grader, sample time limit) of evaluation.apps: testing_util and 11 s by default."""
+    from ossinstruct.evaluate import apps_check
+
+    settings = settings or {}
+    grader = settings.get("grader") or apps_check.DEFAULT_GRADER
+    if grader not in apps_check.GRADERS:
+        raise InputError(f"config key {CONFIG_KEY}.grader: {grader!r} is not one of {', '.join(apps_check.GRADERS)}")
+    timeout = settings.get("sample_timeout_s", apps_check.SAMPLE_TIMEOUT_S)
+    return grader, None if timeout is None else float(timeout)
+
+
 class Apps(Benchmark):
     name = "apps"
     display = "APPS"
@@ -193,7 +248,7 @@ class Apps(Benchmark):
     per_sample_scoring: ClassVar[bool] = True
     settings_key: ClassVar[str | None] = "apps"
     task_settings: ClassVar[tuple[str, ...]] = ("problem_ids", "subset_seed")
-    scoring_settings: ClassVar[tuple[str, ...]] = ("memory_mb",)
+    scoring_settings: ClassVar[tuple[str, ...]] = ("memory_mb", "grader", "sample_timeout_s")
     sampling: ClassVar[dict] = SAMPLING
     has_reference_solutions: ClassVar[bool] = True
 
@@ -392,21 +447,26 @@ class Apps(Benchmark):
         return problem["difficulty"]
 
     # ------------------------------------------------------------------ scoring
-    def scoring_payload(self, problem: dict, solution: str, expected: dict) -> dict:
+    def scoring_payload(self, problem: dict, solution: str, expected: dict, settings: dict | None = None) -> dict:
+        grader, sample_timeout_s = grader_settings(settings)
         tests = expected[problem["task_id"]]
         return {
             "solution": solution,
             "fn_name": tests.get("fn_name"),
             "inputs": tests["inputs"],
             "outputs": tests["outputs"],
+            "grader": grader,
+            "sample_timeout_s": sample_timeout_s,
         }
 
     def scoring_limits(self, settings: dict, n_tests: int = 1):
         from ossinstruct.evaluate.apps_check import check_budget_s
         from ossinstruct.sandbox.pool import Limits
 
+        grader, sample_timeout_s = grader_settings(settings)
         memory_mb = int((settings or {}).get("memory_mb", 4096))
-        return Limits(timeout_s=check_budget_s(n_tests), memory_mb=memory_mb, network=False)
+        budget = check_budget_s(n_tests, sample_limit=sample_timeout_s, grader=grader)
+        return Limits(timeout_s=budget, memory_mb=memory_mb, network=False)
 
     def check_samples(self, problems, samples, expected, *, workers, cache_dir, settings) -> list[dict]:
         """One {status, n_tests, n_run, ...} per sample, in order: each sample's tests in one
@@ -424,7 +484,7 @@ class Apps(Benchmark):
         checks: list[dict | None] = [None] * len(samples)
         keys, todo = [None] * len(samples), []
         for i, sample in enumerate(samples):
-            payload = self.scoring_payload(by_id[sample["task_id"]], sample["solution"], expected)
+            payload = self.scoring_payload(by_id[sample["task_id"]], sample["solution"], expected, settings)
             if store is not None:
                 keys[i] = content_key({"grader": apps_check.GRADER_VERSION, **payload})
                 cached = store.read(keys[i])
@@ -453,6 +513,7 @@ class Apps(Benchmark):
     def result_extras(self, info: dict, settings: dict, pass_at_1: dict | None = None) -> dict:
         from ossinstruct.evaluate import apps_check
 
+        grader, sample_timeout_s = grader_settings(settings)
         keys = ("subset", "subset_approximation", "subset_seed", "n_problems_per_difficulty", "source", "revision")
         return {
             **{k: info.get(k) for k in keys},
@@ -463,9 +524,13 @@ class Apps(Benchmark):
                 "instruct": "Magicoder template; the code of the fenced block",
             },
             "grader": f"ossinstruct APPS grader v{apps_check.GRADER_VERSION} (hendrycks/apps testing_util semantics)",
+            "grader_mode": grader,
+            "grader_mode_note": GRADER_NOTES[grader],
             "time_limit_s_per_test": apps_check.TIME_LIMIT_S,
+            "sample_timeout_s": sample_timeout_s,
             # The summary prints result notes under its tables.
-            "notes": [f"APPS: {info['subset']}."] if info.get("subset_approximation") else [],
+            "notes": ([f"APPS: {info['subset']}."] if info.get("subset_approximation") else [])
+            + ([f"APPS: {GRADER_NOTES[grader]}"] if grader != apps_check.DEFAULT_GRADER else []),
         }
 
 

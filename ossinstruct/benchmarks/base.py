@@ -222,6 +222,12 @@ class Benchmark:
         `pass_at_1` is the scorer's {variant: fraction}, for derived numbers."""
         return {}
 
+    def release_note(self, model: str, data_version: str | None) -> str | None:
+        """The summary's warning when a result compared with a paper number was scored on a
+        release of the benchmark other than the paper's (None: the same, or not known to
+        differ). HumanEval+/MBPP+ compare versions in the summary itself (paper_release)."""
+        return None
+
     def reference_solution(self, problem: dict) -> str:
         """The benchmark's own solution of `problem` (has_reference_solutions benchmarks),
         in the form a sample's `solution` has."""

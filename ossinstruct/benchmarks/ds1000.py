@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -100,6 +101,18 @@ CODE_FENCE = "```"
 SAMPLING = {"temperature": 0.2, "top_p": 0.5, "max_length": 1024, "n_samples": 40}
 # The file of the hub revision's rows, looked for where benchmark data lies offline.
 OFFLINE_FILE = "ds1000.jsonl.gz"
+REVISION = "4416080ac5cb80bdf7576aefb8f9a0b4d5426a44"
+# The release this module reads, and the one the paper scored: the authors' experiments/
+# ds_1000.py imports the original release (`from ds1000 import DS1000Dataset`, HKUNLP/DS-1000,
+# 2022) with its own harness, Completion/Insertion prompt files and library versions;
+# xlangai/DS-1000 (2024) reformatted it (one code_context harness per problem, some problems fixed).
+RELEASE = "2024 reformat (xlangai/DS-1000)"
+PAPER_RELEASE = "2022 original (HKUNLP/DS-1000)"
+RELEASE_NOTE = (
+    "{model} on {name}: scored on DS-1000's 2024 reformat (xlangai/DS-1000 at 4416080a: a new code_context test "
+    "harness, some problems fixed; insertion prompts rebuilt from its rows, see fim_format in the tasks file); the "
+    "paper used the original 2022 release (HKUNLP/DS-1000, its own harness and library versions)."
+)
 
 
 class Ds1000PromptError(ValueError):
@@ -188,22 +201,70 @@ def instruct_parts(prompt: str, task_id: str = "?") -> tuple[str, str]:
     return _fences(instruction), _fences(response)
 
 
+# "X = ... # put solution in this variable": the completion prompt's instruction line whose
+# variable the 2022 insertion prompt printed after END SOLUTION (<code>\nprint(X)\n</code>).
+_SOLUTION_VARIABLE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\.\.\.\s*#\s*put solution in this variable\s*$")
+FIM_FORMAT_2022 = "2022"
+FIM_FORMAT_DERIVED = "derived"
+
+
 def insertion_parts(prompt: str, task_id: str = "?") -> tuple[str, str]:
-    """(prefix, suffix) of the fill-in-the-middle prompt derived from a DS-1000
-    (completion-format) prompt; the module docstring says how and why."""
+    """(prefix, suffix) of the fill-in-the-middle prompt of a DS-1000 (2024, completion-
+    format) prompt; :func:`insertion_form` says how each was obtained."""
+    prefix, suffix, _, _ = insertion_form(prompt, task_id)
+    return prefix, suffix
+
+
+def insertion_form(prompt: str, task_id: str = "?") -> tuple[str, str, str, str]:
+    """(prefix, suffix, format, note): the insertion prompt the authors' preprocess_insertion_prompt
+    (experiments/ds_1000.py) made of the problem's 2022 insertion file, where this 2024 row
+    determines it; otherwise a prefix and suffix derived from the row, flagged.
+
+    preprocess_insertion_prompt keeps the 2022 prompt up to "</code>\nBEGIN SOLUTION\n<code>
+    \n[insert]\n</code>\nEND SOLUTION" as the prefix (stripped, then a newline) and, where
+    a "<code>" block follows END SOLUTION, that block's code as the suffix (a newline, then
+    the code stripped, its "</code>" a fence); <code>/</code> become fences. The 2022 files
+    followed the problem's code block with that hole and, after END SOLUTION, a block
+    printing the solution's variable (``print(result)``, the variable the 2024 completion
+    prompt names in its line "X = ... # put solution in this variable"). So:
+
+    * format "2022" (problems with exactly that line, 716 of the 845 non-Matplotlib): prefix =
+      the prompt up to the "</code>" before the line; suffix = "\nprint(X)\n```";
+    * format "derived" (function problems, "these variables", other instruction lines, none):
+      the 2022 file's text after the hole is not determined by the row; prefix = the prompt
+      up to that "</code>" plus the instruction line(s) as "# " comments (function problems:
+      the prompt up to "### BEGIN SOLUTION"), suffix = "\n" (the form without a trailing
+      block); `note` says why.
+    """
     if "SOLUTION START" in prompt:
         raise Ds1000PromptError(f"DS-1000 problem {task_id}: Matplotlib problems have no insertion form")
     if "### BEGIN SOLUTION" in prompt:
         head = prompt[: prompt.rindex("### BEGIN SOLUTION") + len("### BEGIN SOLUTION")]
-    else:
-        begin = prompt.rfind("BEGIN SOLUTION")
-        close = prompt.rfind("</code>", 0, begin)
-        if begin < 0 or close < 0:
-            raise Ds1000PromptError(f"DS-1000 problem {task_id}: no '</code>' ... 'BEGIN SOLUTION' to insert at")
-        between = prompt[close + len("</code>") : begin].strip("\n")
-        comments = "".join(f"# {line.lstrip()}\n" for line in between.splitlines() if line.strip())
-        head = prompt[:close] + comments
-    return _fences(head.strip() + "\n"), "\n"
+        note = (
+            "derived: a function problem; the 2022 insertion file's code after the hole is not in the 2024 row "
+            "(prefix: the prompt up to '### BEGIN SOLUTION'; suffix: newline)"
+        )
+        return _fences(head.strip() + "\n"), "\n", FIM_FORMAT_DERIVED, note
+    begin = prompt.rfind("BEGIN SOLUTION")
+    close = prompt.rfind("</code>", 0, begin)
+    if begin < 0 or close < 0:
+        raise Ds1000PromptError(f"DS-1000 problem {task_id}: no '</code>' ... 'BEGIN SOLUTION' to insert at")
+    between = [line for line in prompt[close + len("</code>") : begin].strip("\n").splitlines() if line.strip()]
+    match = _SOLUTION_VARIABLE.match(between[0]) if len(between) == 1 else None
+    if match:
+        note = (
+            f"2022: the insertion file's block after END SOLUTION printed {match.group(1)}, the variable of the "
+            "completion prompt's 'put solution in this variable' line (preprocess_insertion_prompt's suffix)"
+        )
+        return _fences(prompt[:close].strip() + "\n"), f"\nprint({match.group(1)})\n```", FIM_FORMAT_2022, note
+    comments = "".join(f"# {line.lstrip()}\n" for line in between)
+    shown = "; ".join(line.strip() for line in between) or "none"
+    note = (
+        f"derived: instruction line(s) {shown!r} name no single solution variable, so the 2022 insertion file's "
+        "block after the hole is not determined by the 2024 row (prefix: the prompt up to the '</code>' plus "
+        "these lines as '# ' comments; suffix: newline)"
+    )
+    return _fences((prompt[:close] + comments).strip() + "\n"), "\n", FIM_FORMAT_DERIVED, note
 
 
 def ds1000_postprocess(code: str) -> str:
@@ -292,7 +353,7 @@ class Ds1000(Benchmark):
     default_source: ClassVar[dict] = {
         "source": "huggingface",
         "dataset": "xlangai/DS-1000",
-        "revision": "4416080ac5cb80bdf7576aefb8f9a0b4d5426a44",
+        "revision": REVISION,
         "split": "test",
     }
     # Not `offline_file`: that would switch decontamination's source too. The evaluation's
@@ -382,7 +443,9 @@ class Ds1000(Benchmark):
             "mode": self.mode,
             "source": describe_source(spec),
             "sha256": _sha256(Path(path)) if path else None,
-            "version": spec.get("revision"),
+            "version": spec.get("revision") or REVISION,
+            "release": RELEASE,
+            "paper_release": PAPER_RELEASE,
             "n_rows": len(rows),
             "n_tasks_release": n_in_mode,
             "n_tasks": len(tasks),
@@ -448,11 +511,16 @@ class Ds1000(Benchmark):
 
         extras = {
             "execution_environment": environment_report(settings or {}),
+            "release": RELEASE,
+            "paper_release": PAPER_RELEASE,
             "mode": self.mode,
             "prompt_format": self.prompt_format_note(),
             "selection": info.get("selection"),
         }
         return extras
+
+    def release_note(self, model: str, data_version: str | None) -> str | None:
+        return RELEASE_NOTE.format(model=model, name=self.display)
 
     def prompt_format_note(self) -> str:
         return (
@@ -478,7 +546,8 @@ class Ds1000Insertion(Ds1000):
     def task_of(self, row: dict, i: int) -> dict:
         task = super().task_of(row, i)
         if task["library"] != "matplotlib":
-            task["fim_prefix"], task["fim_suffix"] = insertion_parts(row["prompt"], task["task_id"])
+            prefix, suffix, form, note = insertion_form(row["prompt"], task["task_id"])
+            task.update(fim_prefix=prefix, fim_suffix=suffix, fim_format=form, fim_note=note)
         return task
 
     def build_prompt(self, problem: dict, style: str, tokenizer=None) -> EvalPrompt:
@@ -503,12 +572,13 @@ class Ds1000Insertion(Ds1000):
 
     def prompt_format_note(self) -> str:
         return (
-            "insertion (fill-in-the-middle) format, derived from the completion-format prompts: prefix = the "
-            "prompt up to the '</code>' before 'BEGIN SOLUTION' plus its instruction lines as '# ' comments "
-            "(function problems: the prompt up to '### BEGIN SOLUTION'), stripped, + newline, <code>/</code> as "
-            "fences; suffix = newline (the original files' trailing code is not in this data); in the model's FIM "
-            "tokens (DeepSeek-Coder, StarCoder or CodeLlama, found in its vocabulary); Matplotlib excluded; the "
-            "answer cut at the first fence"
+            "insertion (fill-in-the-middle) format: where the 2024 row determines it (fim_format '2022' in the "
+            "tasks file), the prompt the authors' preprocess_insertion_prompt made of DS-1000 2022's insertion "
+            "file: prefix = the prompt up to the problem's '</code>', stripped, + newline; suffix = "
+            "'\\nprint(<variable>)\\n```'; elsewhere (fim_format 'derived', with fim_note saying why: function "
+            "problems, several or other instruction lines) the prefix adds the instruction lines as '# ' comments "
+            "and the suffix is a newline; <code>/</code> as fences; in the model's FIM tokens (DeepSeek-Coder, "
+            "StarCoder or CodeLlama, found in its vocabulary); Matplotlib excluded; the answer cut at the first fence"
         )
 
 

@@ -12,6 +12,7 @@ prompt + completion, and its sanitizer keeps what the entry point needs.
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from typing import ClassVar
 
@@ -22,6 +23,20 @@ PROMPT_STYLES = ("instruct", "completion", "completion-paper")
 
 # evalplus at 1895d2f (the paper's EvalPlus), codegen/model.py: EOS, the only stop strings.
 PAPER_ERA_EOS = ["<|endoftext|>", "<|endofmask|>", "</s>"]
+# The base models evalplus 1895d2f generated with its VLlmDecoder, which replaced every tab
+# of the output with four spaces (codegen/model.py; make_model sends "code-llama-*", i.e.
+# codellama/CodeLlama-{size}-Python-hf, there). DeepSeek-Coder base went through its
+# HFTorchDecoder, which does not.
+PAPER_ERA_VLLM_MODEL = re.compile(r"codellama-[0-9.]+b-python", re.IGNORECASE)
+
+
+def paper_era_tabs_to_spaces(model_id: str | None, override: bool | None = None) -> bool:
+    """Whether completion-paper samples of `model_id` get evalplus 1895d2f's tab replacement:
+    `override` when given (evaluation.models[].tabs_to_spaces), else CodeLlama-Python."""
+    if override is not None:
+        return bool(override)
+    return bool(model_id) and bool(PAPER_ERA_VLLM_MODEL.search(str(model_id).rstrip("/").rsplit("/", 1)[-1]))
+
 
 CODE_FENCE = "```"
 
@@ -122,11 +137,13 @@ class EvalPlusBenchmark(Benchmark):
             stop=[CODE_FENCE],
         )
 
-    def postprocess(self, problem: dict, style: str, generated_text: str) -> dict:
+    def postprocess(self, problem: dict, style: str, generated_text: str, tabs_to_spaces: bool = False) -> dict:
         """{completion, solution, sanitized} of one generation, as evalplus scores it.
 
         The cut is applied here even though the backends already stop at the stop strings,
         so the result does not depend on which engine (or cached response) produced the text.
+        `tabs_to_spaces` (completion-paper): evalplus 1895d2f's vLLM decoder's tab replacement
+        (:func:`paper_era_tabs_to_spaces`).
         """
         self.check_style(style)
         text = generated_text or ""
@@ -134,7 +151,7 @@ class EvalPlusBenchmark(Benchmark):
             completion = cut(text, [CODE_FENCE])
             solution = problem["prompt"] + completion
         elif style == "completion-paper":
-            completion = cut(text, PAPER_ERA_EOS)
+            completion = cut(text.replace("\t", "    ") if tabs_to_spaces else text, PAPER_ERA_EOS)
             solution = problem["prompt"] + completion
         else:
             prompt = self.build_prompt(problem, style)

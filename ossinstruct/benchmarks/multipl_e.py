@@ -299,9 +299,8 @@ class MultiplE(Benchmark):
         languages = sorted({by_id[s["task_id"]]["language"] for s in samples})
         versions = mx.require_toolchains(languages, "evaluation.multipl_e.languages")
         jobs = [(by_id[s["task_id"]]["language"], s["solution"]) for s in samples]
-        results, stats = mx.score_programs(
-            jobs, cache_dir=cache_dir, versions=versions, workers=workers, timeout_s=mx.STEP_TIMEOUT_S
-        )
+        # Each language's compile and run limits are the harness's (mx.STEP_LIMITS_S).
+        results, stats = mx.score_programs(jobs, cache_dir=cache_dir, versions=versions, workers=workers)
         log.info("multipl-e: %s", stats)
         return [
             {
@@ -322,15 +321,18 @@ class MultiplE(Benchmark):
     def result_extras(self, info: dict, settings: dict, pass_at_1: dict | None = None) -> dict:
         from ossinstruct.evaluate import multiple_exec as mx
 
+        languages = info.get("languages") or list(LANGUAGES)
         extras = {
             "sampling": {"name": self.sampling_name, **self.sampling},
             "data": {k: info.get(k) for k in ("source", "path", "dataset", "revision", "configs", "sha256")},
             "scoring_protocol": {
-                "step_timeout_s": 15.0,
+                # The limits check_samples ran under: bigcode-evaluation-harness be2a44c's, per language.
+                "step_limits_s": {lang: dict(mx.STEP_LIMITS_S[lang]) for lang in languages},
+                "memory_mb": mx.MEMORY_MB,
                 "java_classpath": "javatuples on javac and java (MultiPL-E issue #45 fixed)",
                 "pass": "compiled, ran, exit status 0",
                 # The versions check_samples required (and keyed the execution cache with).
-                "toolchains": mx.toolchain_versions(info.get("languages") or LANGUAGES),
+                "toolchains": mx.toolchain_versions(languages),
             },
             "notes": [JAVA_PAIR_NOTE] if "java" in (info.get("languages") or []) else [],
         }

@@ -1,15 +1,18 @@
 """APPS's testing semantics, reimplemented: the check of one sample, as a sandbox handler.
 
-The rules are those of hendrycks/apps eval/testing_util.py (read, not copied; it imports
-pyext, which fails on Python 3.11), as its ``run_test`` decides pass or fail:
+The rules are those of hendrycks/apps eval/testing_util.py and eval/test_one_solution.py
+(read, not copied; testing_util imports pyext, which fails on Python 3.11), as they decide
+pass or fail. Olausson et al. (2024), the paper's source for the APPS subset, did not
+release their own executor (theoxo/self-repair leaves ``exec_sample`` unimplemented), so
+APPS's own grader is the reference:
 
 * the program is APPS's import prelude (sys, itertools, collections, math, numpy as np,
   heapq, ...; the names its solutions rely on without importing them) + the solution
   (numpy only when the solution names ``np``: see PRELUDE);
   a solution that does not compile is ``compile_error``;
 * standard input problems (no ``fn_name``): each test's input (a list is joined with
-  newlines) is the program's stdin, and its stdout, split into lines, is compared with the
-  expected output by APPS's sequence of fallbacks (:func:`stdout_matches`): whole text
+  newlines) is the program's input, and its output, split into lines, is compared with
+  the expected output by APPS's sequence of fallbacks (:func:`stdout_matches`): whole text
   stripped; lines stripped; line lists with blank lines dropped; every line a float
   within ``numpy.allclose``'s tolerance; and finally the set of lines, each a set of
   whitespace-separated tokens (order-insensitive, as APPS is), also with every token
@@ -22,13 +25,24 @@ pyext, which fails on Python 3.11), as its ``run_test`` decides pass or fail:
 * a per-test time limit of 4 s (APPS's ``timeout``); a sample passes only if every test
   passes, so checking stops at the first test that does not.
 
-Differences from testing_util, each because its way cannot be contained or is a quirk of
-running code in-process: every test runs in its own process (apps_runner.py; APPS ran all
-in the grader's process under signal.alarm), standard input programs run as scripts
-(APPS wrapped the code in a function, so ``if __name__ == "__main__":`` blocks and
-``global`` statements misbehaved there), output past ``max_output_bytes`` fails the test,
-and an uncaught exception, a non-zero exit status or death by a signal other than the
-alarm is ``runtime_error`` (``sys.exit`` of any status is a normal end, as in APPS).
+Two graders (``evaluation.apps.grader``), both run in a child process of the sandbox job,
+never in the pipeline's process:
+
+* ``testing_util`` (default): APPS's own execution model, emulated in ONE child process
+  per sample (apps_runner.run_testing_util): exit()/quit() and the other functions of
+  reliability_guard disabled; the solution a module named ``tmp_sol`` (not ``__main__``),
+  a standard input solution wrapped in ``def code():``; stdin and stdout patched in
+  process (``sys.stdin.buffer``, ``os.read(0)``, output of threads that outlive the test
+  and writes to the real descriptors are lost, as there); the whole sample limited to
+  ``sample_timeout_s`` (test_one_solution.py: ``TIMEOUT`` 10 s, joined with 1 s more).
+* ``script`` (this project's earlier grader, an option): one process per test, the
+  solution run as a script (``__name__ == "__main__"``, real file descriptors, exit() a
+  normal end, APPS's disabled functions available), the alarm killing the process.
+
+Both: output past ``max_output_bytes`` fails the test (containment; APPS has no cap), and
+an uncaught exception, a non-zero exit status (script) or death by a signal other than
+the alarm is ``runtime_error`` (``sys.exit`` of any status in a standard input program is
+a normal end, as in APPS).
 
 Statuses of a sample: pass, fail, timeout, runtime_error, compile_error (and
 sandbox_error, given by the caller when the sandbox job itself fails).
@@ -43,8 +57,10 @@ import re
 import secrets
 import signal
 import sys
+import time
 
 from ossinstruct.evaluate import apps_runner
+from ossinstruct.evaluate.apps_runner import output_cap, stdout_matches
 from ossinstruct.sandbox.handlers import run_program
 
 STATUSES = ("pass", "fail", "timeout", "runtime_error", "compile_error", "sandbox_error")
@@ -52,8 +68,12 @@ STATUSES = ("pass", "fail", "timeout", "runtime_error", "compile_error", "sandbo
 # the ones a cache may keep.
 CACHED_STATUSES = ("pass", "fail", "runtime_error", "compile_error")
 # Part of the cache key: bump it when a change here can change a verdict.
-GRADER_VERSION = 1
+GRADER_VERSION = 2
+GRADERS = ("testing_util", "script")
+DEFAULT_GRADER = "testing_util"
 TIME_LIMIT_S = 4.0  # testing_util's `timeout`, per test
+# test_one_solution.py's global timeout of a sample: TIMEOUT = 10, p.join(timeout=TIMEOUT + 1).
+SAMPLE_TIMEOUT_S = 11.0
 # A test's process gets this much longer than its alarm before run_program kills it:
 # interpreter start and the prelude's imports (~0.1 s here) happen before the alarm.
 STARTUP_ALLOWANCE_S = 3.0
@@ -88,57 +108,6 @@ PRELUDE = "\n".join(
 )
 
 
-# ---------------------------------------------------------------- stdout comparison
-
-
-def _allclose(got: list[float], want: list[float]) -> bool:
-    """numpy.allclose's default test (rtol 1e-5, atol 1e-8, equal infinities match)."""
-    if len(got) != len(want):
-        return False
-    return all(a == b or abs(a - b) <= 1e-8 + 1e-5 * abs(b) for a, b in zip(got, want))
-
-
-def _token_sets(lines: list[str]) -> set[frozenset]:
-    return {frozenset(line.split()) for line in lines}
-
-
-def stdout_matches(stdout: str, expected) -> bool:
-    """Whether a standard input program's stdout passes a test expecting `expected` (a
-    string, or a list of lines joined with newlines), by testing_util's fallbacks in order."""
-    if isinstance(expected, list):
-        expected = "\n".join(expected)
-    lines = stdout.splitlines()
-    want = expected.strip()
-    # 1. the whole output, then the output with every line stripped, against the expected text
-    if "\n".join(lines).strip() == want or "\n".join(line.strip() for line in lines).strip() == want:
-        return True
-    # 2. line lists: expected lines (empty ones dropped, then stripped) against the output's
-    #    lines, then against its non-empty lines
-    want_lines = [line.strip() for line in expected.split("\n") if line]
-    if lines == want_lines:
-        return True
-    nonempty = [line for line in lines if line]
-    if nonempty == want_lines:
-        return True
-    # 3. every line one number, all within allclose's tolerance
-    try:
-        if _allclose([float(x) for x in nonempty], [float(x) for x in want_lines]):
-            return True
-    except ValueError:
-        pass
-    # 4. order-insensitive: the set of lines, each the set of its tokens (lines without a
-    #    token dropped from the output only, as APPS does)
-    got_sets = [line for line in nonempty if line.split()]
-    if _token_sets(got_sets) == _token_sets(want_lines):
-        return True
-    # 5. the same with every token a number rounded to 3 decimals
-    try:
-        rounded = {frozenset(round(float(t), 3) for t in line.split()) for line in got_sets}
-        return rounded == {frozenset(round(float(t), 3) for t in line.split()) for line in want_lines}
-    except (ValueError, OverflowError):
-        return False
-
-
 # ---------------------------------------------------------------- one sample
 
 
@@ -157,12 +126,6 @@ def _read_verdict(path: str) -> dict | None:
 
 def _died_of_alarm(run: dict) -> bool:
     return run["timed_out"] or run["returncode"] == -signal.SIGALRM
-
-
-def output_cap(expected, max_output: int) -> int:
-    """The bytes of stdout kept: `max_output`, or more where the expected output is large."""
-    size = len(json.dumps(expected, ensure_ascii=False).encode("utf-8"))
-    return max(max_output, 2 * size + 65536)
 
 
 def _run_test(mode: str, index: int, test_input, expected, payload: dict, limit: float, max_output: int) -> dict:
@@ -214,9 +177,10 @@ def prelude_for(solution: str) -> str:
 
 def check(context, payload: dict) -> dict:
     """The check of one sample (a sandbox handler). payload: {"solution": code,
-    "fn_name": str | None, "inputs": [...], "outputs": [...], "time_limit_s"?,
-    "max_output_bytes"?}. Returns {"status", "n_tests", "n_run", ...}: the first test that
-    does not pass decides (`failed_test`, `error`)."""
+    "fn_name": str | None, "inputs": [...], "outputs": [...], "grader"? (testing_util),
+    "sample_timeout_s"? (11; None: no limit), "time_limit_s"? (4), "max_output_bytes"?}.
+    Returns {"status", "n_tests", "n_run", ...}: the first test that does not pass decides
+    (`failed_test`, `error`)."""
     inputs, outputs = payload["inputs"], payload["outputs"]
     if len(inputs) != len(outputs):
         raise ValueError(f"APPS tests: {len(inputs)} inputs but {len(outputs)} outputs")
@@ -235,17 +199,69 @@ def check(context, payload: dict) -> dict:
         return {**result, "status": "compile_error", "error": f"{type(exc).__name__}: {exc}"}
     if not inputs:
         return {**result, "status": "fail", "error": "the problem has no tests"}
+    grader = payload.get("grader") or DEFAULT_GRADER
+    if grader not in GRADERS:
+        raise ValueError(f"APPS grader {grader!r} is not one of {', '.join(GRADERS)}")
+    sample_limit = payload.get("sample_timeout_s", SAMPLE_TIMEOUT_S)
+    if grader == "testing_util":
+        with open(SOLUTION_FILE, "w", encoding="utf-8") as f:
+            f.write(payload["solution"])
+        return {**result, **_run_testing_util(payload, prelude, limit, sample_limit, max_output)}
     with open(SOLUTION_FILE, "w", encoding="utf-8") as f:
         f.write(program)
     mode = "call" if payload.get("fn_name") else "stdin"
+    started = time.monotonic()
     for index, (test_input, expected) in enumerate(zip(inputs, outputs)):
         outcome = _run_test(mode, index, test_input, expected, payload, limit, max_output)
         result["n_run"] = index + 1
         if outcome["status"] != "pass":
             return {**result, **outcome, "failed_test": index}
+        if sample_limit and time.monotonic() - started > sample_limit:
+            why = f"test {index}: over the sample's {sample_limit:g} s time limit"
+            return {**result, "status": "timeout", "error": why, "failed_test": index}
     return {**result, "status": "pass"}
 
 
-def check_budget_s(n_tests: int, limit: float = TIME_LIMIT_S) -> float:
-    """The sandbox time limit of one sample's job: every test may use its full time."""
-    return math.ceil(n_tests * (limit + STARTUP_ALLOWANCE_S) + 30.0)
+def _run_testing_util(payload: dict, prelude: str, limit: float, sample_limit: float | None, max_output: int) -> dict:
+    """{status, n_run, ...} of a sample under the testing_util grader: one child process
+    (apps_runner.run_testing_util) runs every test; killed past the sample's time limit."""
+    verdict_file = os.path.abspath(f"verdict-{secrets.token_hex(4)}.json")
+    tests_file = os.path.abspath("tests.json")
+    tests = {k: payload[k] for k in ("inputs", "outputs", "fn_name")}
+    with open(tests_file, "w", encoding="utf-8") as f:
+        json.dump({**tests, "prelude": prelude}, f)
+    runner = os.path.abspath(apps_runner.__file__)
+    argv = [sys.executable, "-I", runner, "testing_util", os.path.abspath(SOLUTION_FILE), tests_file, verdict_file]
+    argv += [str(limit), str(sample_limit or 0), str(max_output)]
+    # Without a sample limit every test may use its full alarm (and a swallowed alarm, one more).
+    wall = (sample_limit or len(tests["inputs"]) * 2 * limit) + limit + STARTUP_ALLOWANCE_S
+    run = run_program(None, {"argv": argv, "timeout_s": wall, "max_output_bytes": 1 << 16})
+    verdict = _read_verdict(verdict_file)
+    if verdict is None:
+        if run["timed_out"]:
+            return {"status": "timeout", "error": f"the sample ran past its {wall:g} s limit (no result, as in APPS)"}
+        why = f"the grader's process died (exit status {run['returncode']}) with no result"
+        return {"status": "runtime_error", "error": why, "stderr_tail": _tail(run["stderr"])}
+    results = verdict.get("results") or []
+    out = {"status": verdict.get("status"), "n_run": len(results), "results": results}
+    for key in ("failed_test", "error", "got"):
+        if key in verdict:
+            out[key] = _tail(str(verdict[key])) if key == "error" else verdict[key]
+    if out["status"] not in STATUSES:
+        return {"status": "runtime_error", "error": f"unexpected verdict {verdict!r}"[-STDERR_TAIL_CHARS:]}
+    return out
+
+
+def check_budget_s(
+    n_tests: int,
+    limit: float = TIME_LIMIT_S,
+    sample_limit: float | None = SAMPLE_TIMEOUT_S,
+    grader: str = DEFAULT_GRADER,
+) -> float:
+    """The sandbox time limit of one sample's job: the sample's own limit (testing_util), or
+    every test with its full time (script, or no sample limit), plus a margin."""
+    if grader == "testing_util":
+        inner = (sample_limit or n_tests * 2 * limit) + limit + STARTUP_ALLOWANCE_S
+        return math.ceil(inner + 30.0)
+    per_tests = n_tests * (limit + STARTUP_ALLOWANCE_S)
+    return math.ceil(min(per_tests, (sample_limit or per_tests) + limit + STARTUP_ALLOWANCE_S) + 30.0)

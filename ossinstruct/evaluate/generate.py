@@ -189,6 +189,7 @@ def generate_samples(
     batch_size: int | None = None,
     max_failed_tasks: int = 0,
     tokenizer=None,
+    tabs_to_spaces: bool = False,
 ) -> dict:
     """Write `out_path` (one JSON line per problem and sample, in problem order); return the stats.
 
@@ -197,6 +198,8 @@ def generate_samples(
     the transformers engine (vLLM schedules its own batches). `decoding` may carry a
     sampling protocol (n_samples, max_length: see the module docstring); `tokenizer` (the
     model's) is loaded here when a max_length or a fill-in-the-middle prompt needs it.
+    `tabs_to_spaces`: evalplus 1895d2f's tab replacement of completion-paper samples
+    (HumanEval+/MBPP+, CodeLlama-Python; ossinstruct.evaluate.prompts.postprocess).
 
     A task whose request failed for good (out of memory on a single prompt, a prompt
     longer than the model's context, a vLLM abort) makes this raise EvalGenerationError
@@ -309,7 +312,7 @@ def generate_samples(
                 "style": style,
                 "prompt": prompt.text,
                 "raw": raw,
-                **postprocess(benchmark, problem, style, raw or ""),
+                **postprocess(benchmark, problem, style, raw or "", tabs_to_spaces=tabs_to_spaces),
                 "finish_reason": response.finish_reason,
                 "completion_tokens": response.completion_tokens,
                 "error": response.error,
@@ -325,6 +328,7 @@ def generate_samples(
         "model": identity,
         "decoding": {k: v for k, v in first.items() if k != "stop"},
         "stop": prompts[0].stop if prompts else [],
+        "tabs_to_spaces": tabs_to_spaces,
         "tasks": len(problems),
         "samples_per_task": n_samples,
         "samples": len(records),

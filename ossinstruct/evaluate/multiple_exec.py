@@ -1,12 +1,15 @@
 """MultiPL-E execution: compile and run one program per sample, inside the sandbox.
 
-The protocol follows MultiPL-E's own evaluators (nuprl/MultiPL-E evaluation/src/eval_*.py,
-read, not copied): C++ ``g++ -std=c++17``, Java ``javac`` then ``java -ea`` (javatuples on
-the classpath of BOTH: the harness ran without it, MultiPL-E issue #45), JavaScript
-``node``, PHP ``php``, Rust ``rustc``, Swift ``swiftc``; each step gets MultiPL-E's
-default limit of 15 s; pass = compiled, ran, exit status 0. JavaScript and PHP get a
-syntax check first (``node --check``, ``php -l``; MultiPL-E has none) so that a program
-that does not parse is a compile_error rather than a fail; pass/fail are unchanged.
+The protocol follows the evaluators of bigcode-evaluation-harness at be2a44c, the paper
+authors' pin (bigcode_eval/tasks/custom_metrics/multiple_metrics/eval_*.py, MultiPL-E's
+own; read, not copied): C++ ``g++ -std=c++17``, Java ``javac`` then ``java -ea``
+(javatuples on the classpath of BOTH: the harness ran without it, MultiPL-E issue #45),
+JavaScript ``node``, PHP ``php``, Rust ``rustc``, Swift ``swiftc``; each step with that
+harness's limit for its language (:data:`STEP_LIMITS_S`: e.g. JavaScript 5 s, Rust 15 s
+to compile and 5 s to run, Swift 45 s and 5 s); pass = compiled, ran, exit status 0.
+JavaScript and PHP get a syntax check first (``node --check``, ``php -l``; the harness has
+none) so that a program that does not parse is a compile_error rather than a fail;
+pass/fail are unchanged.
 
 Statuses per sample: pass, fail, compile_error, timeout, sandbox_error.
 
@@ -41,9 +44,21 @@ log = logging.getLogger("ossinstruct.evaluate.multiple_exec")
 LANGUAGES = ("java", "js", "cpp", "php", "rs", "swift")
 HANDLER = "ossinstruct.evaluate.multiple_exec:compile_and_run"
 STATUSES = ("pass", "fail", "compile_error", "timeout", "sandbox_error")
-# MultiPL-E's safe_subprocess.run default (seconds), for every compile and every run.
-STEP_TIMEOUT_S = 15.0
-# RLIMIT_AS of a job (compile and run); the JVM flags below keep Java within it.
+# Seconds per step and language, as bigcode-evaluation-harness be2a44c's eval_<lang>.py
+# gives them (the limits in force, recorded in every MultiPL-E result). "compile" of js and
+# php is this project's syntax check (node --check, php -l), given the run's limit.
+STEP_LIMITS_S: dict[str, dict[str, float]] = {
+    "cpp": {"compile": 15.0, "run": 15.0},  # eval_cpp.py: run() with its default, for g++ and the binary
+    "java": {"compile": 15.0, "run": 15.0},  # eval_java.py: run() with its default, for javac and java
+    "js": {"compile": 5.0, "run": 5.0},  # eval_javascript.py: subprocess.run(["node", ...], timeout=5)
+    "php": {"compile": 15.0, "run": 15.0},  # eval_php.py: run() with its default
+    "rs": {"compile": 15.0, "run": 5.0},  # eval_rust.py: rustc timeout=15, the binary timeout=5
+    "swift": {"compile": 45.0, "run": 5.0},  # eval_swift.py: swiftc timeout_seconds=45, the binary 5
+}
+# RLIMIT_AS of each process of a job (compile and run); the JVM flags below keep Java within
+# it. swiftc (not runnable here) is reasoned to fit: the limit is per process (driver,
+# frontend, linker), a one-file frontend maps hundreds of MB, and glibc falls back to its
+# main arena when a per-thread arena's 64 MB reservation fails (README, MultiPL-E).
 MEMORY_MB = 4096
 JAVATUPLES_CANDIDATES = ("/usr/share/java/javatuples-1.2.jar", "/usr/share/java/javatuples.jar")
 # The JVM reserves its heap, class space and code cache up front: bound each so that
@@ -174,12 +189,23 @@ def exposed_to_sandbox(directories: list[str]):
             os.environ[EXPOSE_VARIABLE] = old
 
 
-def build_job(
-    language: str, program: str, timeout_s: float = STEP_TIMEOUT_S, compile_timeout_s: float = STEP_TIMEOUT_S
-) -> dict:
-    """The payload of :func:`compile_and_run` for one program."""
+def step_limits(language: str, timeout_s: float | None = None, compile_timeout_s: float | None = None) -> tuple:
+    """(run, compile) seconds of a language's steps: the harness's (:data:`STEP_LIMITS_S`)
+    unless given (ossinstruct.curate.verify gives its own)."""
     if language not in TOOLCHAINS:
         raise ValueError(f"unknown MultiPL-E language {language!r}; known: {', '.join(LANGUAGES)}")
+    limits = STEP_LIMITS_S[language]
+    return (
+        float(limits["run"] if timeout_s is None else timeout_s),
+        float(limits["compile"] if compile_timeout_s is None else compile_timeout_s),
+    )
+
+
+def build_job(
+    language: str, program: str, timeout_s: float | None = None, compile_timeout_s: float | None = None
+) -> dict:
+    """The payload of :func:`compile_and_run` for one program; limits as :func:`step_limits`."""
+    timeout_s, compile_timeout_s = step_limits(language, timeout_s, compile_timeout_s)
     source = SOURCE_FILE[language]
     compile_argv: list[str] | None = None
     if language == "cpp":
@@ -274,8 +300,10 @@ def compile_and_run(context: Any, payload: dict) -> dict:
 # ---------------------------------------------------------------- execution cache
 
 
-def execution_key(language: str, versions: dict, program: str, timeout_s: float = STEP_TIMEOUT_S) -> str:
-    """Content hash of what determines a result: language, toolchain versions, program, run time limit."""
+def execution_key(language: str, versions: dict, program: str, timeout_s: float | None = None) -> str:
+    """Content hash of what determines a result: language, toolchain versions, program, run
+    time limit (the language's, :data:`STEP_LIMITS_S`, unless given)."""
+    timeout_s = step_limits(language, timeout_s)[0]
     return content_key({"language": language, "toolchain": versions, "program": program, "timeout_s": timeout_s})
 
 
@@ -302,13 +330,15 @@ def score_programs(
     cache_dir: str | os.PathLike | None = None,
     versions: dict | None = None,
     workers: int = 1,
-    timeout_s: float = STEP_TIMEOUT_S,
-    compile_timeout_s: float = STEP_TIMEOUT_S,
+    timeout_s: float | None = None,
+    compile_timeout_s: float | None = None,
     memory_mb: int = MEMORY_MB,
 ) -> tuple[list[dict], dict]:
-    """Score (language, program) pairs. Each distinct program is run once (and not at all
-    when the cache has it). Returns (results in order, each with its execution `key`, and
-    stats {"distinct", "cached", "ran"})."""
+    """Score (language, program) pairs, each step under its language's limit
+    (:data:`STEP_LIMITS_S`; `timeout_s` / `compile_timeout_s` override it for every
+    language). Each distinct program is run once (and not at all when the cache has it).
+    Returns (results in order, each with its execution `key`, and stats {"distinct",
+    "cached", "ran"})."""
     from ossinstruct.sandbox.pool import Limits, SandboxPool
 
     languages = sorted({lang for lang, _ in jobs})
@@ -329,7 +359,9 @@ def score_programs(
         else:
             todo[key] = (lang, program)
     if todo:
-        limits = Limits(timeout_s=timeout_s + compile_timeout_s + 10, memory_mb=memory_mb)
+        # The sandbox's backstop: the slowest language's compile and run, and a margin.
+        longest = max(sum(step_limits(lang, timeout_s, compile_timeout_s)) for lang, _ in todo.values())
+        limits = Limits(timeout_s=longest + 10, memory_mb=memory_mb)
         todo_keys = list(todo)
         payloads = [build_job(lang, program, timeout_s, compile_timeout_s) for lang, program in todo.values()]
         exposed = sorted(

@@ -23,7 +23,9 @@ a response prefix that opens a Python code block:
 base-model rows in late 2023 (evalplus at 1895d2f, the commit the Magicoder authors pin;
 its codegen/generate.py and codegen/model.py): the task's prompt as it is, generation
 stops only at the end-of-text strings "<|endoftext|>", "<|endofmask|>" and "</s>", and
-the solution is the prompt + the completion as generated.
+the solution is the prompt + the completion as generated; for CodeLlama-Python, which
+evalplus ran through its vLLM decoder, every tab of the output becomes four spaces
+(``evaluation.models[].tabs_to_spaces``).
 
 ``completion`` — base models, evalplus 0.3.1 direct completion (evalplus/codegen.py and
 evalplus/provider/utility.py), today's EvalPlus protocol: the prompt is
@@ -91,6 +93,11 @@ def build_prompt(benchmark: str, problem: dict, style: str, tokenizer=None) -> E
     return plugin.build_prompt(problem, style)
 
 
-def postprocess(benchmark: str, problem: dict, style: str, generated_text: str) -> dict:
-    """{completion, solution, sanitized} of one generation, as evalplus scores it."""
-    return _check(benchmark, style).postprocess(problem, style, generated_text)
+def postprocess(benchmark: str, problem: dict, style: str, generated_text: str, tabs_to_spaces: bool = False) -> dict:
+    """{completion, solution, sanitized} of one generation, as evalplus scores it.
+    `tabs_to_spaces` reaches HumanEval(+)/MBPP(+)'s completion-paper style only (evalplus
+    1895d2f's vLLM decoder, :func:`ossinstruct.benchmarks.evalplus_tasks.paper_era_tabs_to_spaces`)."""
+    plugin = _check(benchmark, style)
+    if tabs_to_spaces and benchmark in EVALPLUS:
+        return plugin.postprocess(problem, style, generated_text, tabs_to_spaces=True)
+    return plugin.postprocess(problem, style, generated_text)

@@ -116,9 +116,11 @@ def job_resources(family: str, work_s: float, cpus: int) -> dict:
 def time_limit_s(family: str, settings: dict) -> float:
     """How long one program that runs into its limit holds a worker."""
     if family == "multipl_e":
-        from ossinstruct.evaluate.multiple_exec import STEP_TIMEOUT_S
+        from ossinstruct.evaluate.multiple_exec import LANGUAGES, STEP_LIMITS_S
 
-        return STEP_TIMEOUT_S
+        # A program that runs into its limit mostly does so when run (its compile ended).
+        languages = settings.get("languages") or LANGUAGES
+        return max(STEP_LIMITS_S[lang]["run"] for lang in languages)
     if family == "ds1000":
         from ossinstruct.evaluate.ds1000_exec import TIMEOUT_S
 

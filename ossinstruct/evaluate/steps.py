@@ -29,10 +29,10 @@ def command_line_generation(
     """The generation identity of a model named on the command line (a checkpoint directory,
     a hub id or embedded:...), with the keys workflow.eval_generation_identity gives a
     configured one; what the flags leave out comes from the config's `evaluation` block."""
-    from ossinstruct.workflow import eval_decoding_identity, eval_prompt_style
+    from ossinstruct.workflow import eval_decoding_identity, eval_prompt_style, eval_tabs_to_spaces
 
     ev = config["evaluation"]
-    return {
+    identity = {
         "model": model,
         "source": {"model": model, "revision": revision},
         "benchmark": benchmark,
@@ -41,6 +41,9 @@ def command_line_generation(
         "dtype": dtype or ev["dtype"],
         **eval_decoding_identity(config, benchmark),
     }
+    if eval_tabs_to_spaces(benchmark, identity["prompt"], model):
+        identity["tabs_to_spaces"] = True
+    return identity
 
 
 def eval_data_step(
@@ -107,6 +110,7 @@ def eval_generate_step(
         cache_dir=config["cache_dir"],
         out_path=str(out_path),
         batch_size=settings["batch_size"],
+        tabs_to_spaces=bool(generation.get("tabs_to_spaces")),
     )
 
 

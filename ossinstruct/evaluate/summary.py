@@ -300,6 +300,10 @@ def protocol_notes(row: Mapping) -> list[str]:
         return []
     name = BENCHMARK_NAMES.get(row["benchmark"], row["benchmark"])
     notes = []
+    plugin = REGISTRY.get(row["benchmark"])
+    release = plugin.release_note(row["model"], row.get("data_version")) if plugin else None
+    if release:  # a benchmark scored on another release than the paper's (DS-1000's reformat)
+        notes.append(release)
     expected = PAPER_DATA_VERSIONS.get(row["benchmark"])
     if expected and row.get("data_version") != expected:
         found = row.get("data_version") or "an unrecorded version"
@@ -452,12 +456,14 @@ def summary_markdown(rows: Sequence[dict], paper: dict, results: Sequence[dict] 
         "",
     ]
     if any(r["model"] == REFERENCE_MODEL for r in rows):
+        from ossinstruct.evaluate.reference import self_check_expectations
+
         lines += [
             f"*{REFERENCE_MODEL}* is the harness self-check: each benchmark's own reference "
-            "solutions, scored by the same sandboxed evalplus check as the models. evalplus "
-            "itself gives 163/164 on HumanEval+ v0.1.10 (base and plus; HumanEval/32 fails) and "
-            "378/378 base on MBPP+ v0.2.0; a lower number there is the harness's fault, not a "
-            "model's.",
+            "solutions, scored by the same sandboxed check as the models; below the figure "
+            "where one was measured, the harness is at fault, not a model. For the releases in force:",
+            "",
+            *[f"- {line}" for line in self_check_expectations(results)],
             "",
         ]
     for benchmark in _benchmark_order(r["benchmark"] for r in rows):

@@ -9,7 +9,9 @@
 # slurmctld and slurmd from there, waits until the node is idle, runs COMMAND with
 # SLURM_CONF pointing at that configuration, and stops the three daemons by their own pid
 # files when COMMAND ends, fails or is interrupted. Exits with COMMAND's status.
-# Elsewhere (not root, not Debian) it says why and exits 0 without running COMMAND.
+# Where it cannot start a cluster (not root, not Debian, a slurm.conf already there) it
+# says why and exits 0 without running COMMAND; under CI (CI=true, as .ci/run runs) that
+# is a failure (exit 1): CI must run the SLURM test, not skip it.
 #
 # The configuration lives in the private directory. Clients find it through SLURM_CONF,
 # except srun inside a job: Snakemake's jobstep plugin strips SLURM_* from its
@@ -31,13 +33,22 @@ if [[ $# -eq 0 ]]; then
     echo "usage: $0 COMMAND [ARGS...]" >&2
     exit 2
 fi
-if [[ $(id -u) -ne 0 ]]; then
-    echo "SLURM cluster test skipped: it installs and runs SLURM daemons, which needs root (uid $(id -u))."
+# No cluster here: a skip, saying why; under CI a failure.
+cannot_start() {
+    case "${CI:-}" in
+    1 | true | TRUE | True | yes)
+        echo "SLURM cluster test FAILED under CI: $1" >&2
+        exit 1
+        ;;
+    esac
+    echo "SLURM cluster test skipped: $1"
     exit 0
+}
+if [[ $(id -u) -ne 0 ]]; then
+    cannot_start "it installs and runs SLURM daemons, which needs root (uid $(id -u))."
 fi
 if [[ ! -f /etc/debian_version ]] || ! command -v apt-get >/dev/null; then
-    echo "SLURM cluster test skipped: it installs SLURM with apt-get, on Debian only (no /etc/debian_version or apt-get)."
-    exit 0
+    cannot_start "it installs SLURM with apt-get, on Debian only (no /etc/debian_version or apt-get)."
 fi
 
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then
@@ -55,8 +66,7 @@ if [[ -L $SYSTEM_CONF && $(readlink "$SYSTEM_CONF") == /tmp/ossinstruct-slurm.*/
     fi
 fi
 if [[ -e $SYSTEM_CONF || -L $SYSTEM_CONF ]]; then
-    echo "SLURM cluster test skipped: $SYSTEM_CONF exists (a configured SLURM machine?); this test does not replace it."
-    exit 0
+    cannot_start "$SYSTEM_CONF exists (a configured SLURM machine?); this test does not replace it."
 fi
 
 ROOT=$(mktemp -d /tmp/ossinstruct-slurm.XXXXXX)
