@@ -244,6 +244,50 @@ def train_recipe(config: dict, checkpoint: str) -> dict:
     }
 
 
+# TrainConfig fields the rule passes as paths or leaves to bookkeeping (checkpoint cadence,
+# logging): none changes the weights, so none is in the train rule's params.
+TRAIN_RUN_FIELDS = (
+    "train_file",
+    "output_dir",
+    "work_dir",
+    "logging_dir",
+    "keep_work_dir",
+    "report_to",
+    "save_steps",
+    "save_total_limit",
+    "logging_steps",
+)
+
+
+def train_config(config: dict, checkpoint: str) -> dict:
+    """Every TrainConfig field in force for a checkpoint, the code's defaults included (a
+    changed default in ossinstruct/train/config.py retrains), without TRAIN_RUN_FIELDS."""
+    import dataclasses
+
+    from ossinstruct.train.config import TrainConfig
+
+    recipe = train_recipe(config, checkpoint)
+    fields = {k: v for k, v in recipe["training"].items() if k != "strategy"}
+    base = recipe["base"]
+    fields.update(
+        base_model=base.get("path") or base["model"],
+        base_revision=base.get("revision"),
+        max_length=recipe["max_length"],
+        dataset_name=recipe["dataset"],
+    )
+    resolved = dataclasses.asdict(TrainConfig.from_dict({**fields, "train_file": "", "output_dir": ""}))
+    return {k: v for k, v in resolved.items() if k not in TRAIN_RUN_FIELDS}
+
+
+def accelerate_config_identity(config: dict, checkpoint: str) -> dict | None:
+    """The accelerate config file of a checkpoint's training strategy (fsdp, deepspeed) by
+    its sha256; None for ddp, which needs none."""
+    from ossinstruct.train.launch import accelerate_config
+
+    path = accelerate_config(train_recipe(config, checkpoint)["training"]["strategy"])
+    return {"name": path.name, "sha256": file_sha256(path)} if path else None
+
+
 def train_resources(config: dict, checkpoint: str) -> dict:
     model, _ = parse_checkpoint(config, checkpoint)
     return job_resources("train", model.get("resources"))
