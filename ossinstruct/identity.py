@@ -34,7 +34,6 @@ import ast
 import hashlib
 import json
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -569,8 +568,12 @@ def lock_differences(lock: dict | None = None, code: dict | None = None) -> list
                 changed = [k for k, digest in code[kind][name].items() if known.get(k) != digest]
                 shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
                 text += f"code changed: {shown}" if changed else "code changed (definitions removed or renamed)"
-            bumps = [f"{p} {old_versions.get(p)} -> {v}" for p, v in versions.items() if old_versions.get(p) != v]
-            text += f"; version {', '.join(bumps)}" if bumps else "; version unchanged"
+            bumps = [
+                f"{p if kind == 'steps' else p + '_version'} {old_versions.get(p)} -> {v}"
+                for p, v in versions.items()
+                if old_versions.get(p) != v
+            ]
+            text += f"; {', '.join(bumps)}" if bumps else "; version unchanged"
             if any(old_versions.get(p) is not None and v < old_versions[p] for p, v in versions.items()):
                 text += " (a version never goes down)"
             out.append(text)
