@@ -70,9 +70,10 @@ def test_code_identity_holds_versions_and_constants_in_force(monkeypatch):
         },
     }
     monkeypatch.setattr(mx, "STEP_TIMEOUT_S", 3.0)  # read when called: the value in force
-    assert identity.code_identity("eval_score_multiple", config, "multipl-e")["benchmark"]["protocol"][
-        "step_timeout_s"
-    ] == 3.0
+    assert (
+        identity.code_identity("eval_score_multiple", config, "multipl-e")["benchmark"]["protocol"]["step_timeout_s"]
+        == 3.0
+    )
     assert identity.code_identity("seeds") == {"step": "seeds", "version": identity.STEPS["seeds"].version}
     prompt = identity.code_identity("training_set")["constants"]["prompt_template"]
     assert prompt.startswith("You are an exceptionally intelligent coding assistant")
