@@ -24,7 +24,7 @@ from test_studies import directory_outputs, outputs_of_dry_run
 from test_workflow import OFFLINE_ENV
 
 from ossinstruct import identity
-from ossinstruct.changes import parse_dry_run, params_lines, split_params_change
+from ossinstruct.changes import params_lines, parse_dry_run, split_params_change
 
 DEMO = ["--configfile", "presets/demo.yaml"]
 
@@ -116,7 +116,7 @@ def test_a_definitions_digest_ignores_formatting_comments_and_docstrings(tmp_pat
     styled = _digest(
         tmp_path,
         "b",
-        "def f(\n    x,\n    y,\n):  # why\n    # the sum\n    '''Another docstring.'''\n    return (x\n            + y)\n",
+        "def f(\n    x,\n    y,\n):  # why\n    # the sum\n    '''Another docstring.'''\nreturn (x\n            + y)\n",
     )
     changed = _digest(tmp_path, "c", "def f(x, y):\n    return x - y\n")
     constant = _digest(tmp_path, "d", "def f(x, y):\n    return x + y + 0\n")
