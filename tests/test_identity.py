@@ -113,11 +113,17 @@ def _digest(tmp_path, name: str, source: str) -> str:
 def test_a_definitions_digest_ignores_formatting_comments_and_docstrings(tmp_path, monkeypatch):
     monkeypatch.setattr(identity, "REPO", tmp_path)
     plain = _digest(tmp_path, "a", 'def f(x, y):\n    """Add."""\n    return x + y\n')
-    styled = _digest(
-        tmp_path,
-        "b",
-        "def f(\n    x,\n    y,\n):  # why\n    # the sum\n    '''Another docstring.'''\nreturn (x\n            + y)\n",
-    )
+    styled_source = [
+        "def f(",
+        "    x,",
+        "    y,",
+        "):  # why",
+        "    # the sum",
+        "    '''Another docstring.'''",
+        "    return (x",
+        "            + y)",
+    ]
+    styled = _digest(tmp_path, "b", "\n".join(styled_source) + "\n")
     changed = _digest(tmp_path, "c", "def f(x, y):\n    return x - y\n")
     constant = _digest(tmp_path, "d", "def f(x, y):\n    return x + y + 0\n")
     assert plain == styled and len({plain, changed, constant}) == 3
