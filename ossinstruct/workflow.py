@@ -279,6 +279,41 @@ def train_config(config: dict, checkpoint: str) -> dict:
     return {k: v for k, v in resolved.items() if k not in TRAIN_RUN_FIELDS}
 
 
+def train_launch_command(
+    python: str,
+    *,
+    gpus: int,
+    strategy: str,
+    config_json: str,
+    train_file: str,
+    output_dir: str,
+    work_dir: str,
+    logging_dir: str,
+) -> list[str]:
+    """The train rule's command (scripts/train.py): the launcher, which starts one training
+    process or `accelerate launch` on the job's GPUs (ossinstruct.train.launch)."""
+    return [
+        python,
+        "-m",
+        "ossinstruct.launch",
+        "--gpus",
+        str(gpus),
+        "--strategy",
+        strategy,
+        "--",
+        "--config-json",
+        config_json,
+        "--train-file",
+        train_file,
+        "--output-dir",
+        output_dir,
+        "--work-dir",
+        work_dir,
+        "--logging-dir",
+        logging_dir,
+    ]
+
+
 def accelerate_config_identity(config: dict, checkpoint: str) -> dict | None:
     """The accelerate config file of a checkpoint's training strategy (fsdp, deepspeed) by
     its sha256; None for ddp, which needs none."""

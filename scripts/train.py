@@ -4,12 +4,13 @@ Runs `python -m ossinstruct.launch` (accelerate launch, or one training process)
 imports ossinstruct from this checkout, found at run time (scripts/_checkout.py) rather than
 passed in params: another checkout of the same code retrains nothing. Everything the
 launcher and every training process print (progress, a failure's traceback and cause,
-another rank's crash) goes into the rule's log file. A cancelled job (SIGTERM from SLURM or
-Snakemake) passes the signal on; the trainer checkpoints under work_dir stay, and the next
-run resumes from them. Then the loss curve's copy for the report.
+another rank's crash) goes into the rule's log file, the command first. A cancelled job
+(SIGTERM from SLURM or Snakemake) passes the signal on; the trainer checkpoints under
+work_dir stay, and the next run resumes from them. Then the loss curve's copy for the report.
 """
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -17,29 +18,23 @@ import sys
 
 import _checkout
 
+from ossinstruct.workflow import train_launch_command
+
 sm = snakemake  # noqa: F821 - injected by Snakemake
-command = [
+command = train_launch_command(
     sys.executable,
-    "-m",
-    "ossinstruct.launch",
-    "--gpus",
-    str(sm.resources.gpu),
-    "--strategy",
-    sm.params.strategy,
-    "--",
-    "--config-json",
-    sm.params.config,
-    "--train-file",
-    sm.input.train,
-    "--output-dir",
-    sm.output.model,
-    "--work-dir",
-    sm.params.work_dir,
-    "--logging-dir",
-    sm.params.logging_dir,
-]
+    gpus=sm.resources.gpu,
+    strategy=sm.params.strategy,
+    config_json=sm.params.config,
+    train_file=sm.input.train,
+    output_dir=sm.output.model,
+    work_dir=sm.params.work_dir,
+    logging_dir=sm.params.logging_dir,
+)
 env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_checkout.CHECKOUT, os.environ.get("PYTHONPATH")]))}
 with open(sm.log[0], "w") as log:
+    log.write(f"launching: {shlex.join(command)}\n")
+    log.flush()
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda received, frame: process.send_signal(received))

@@ -20,6 +20,7 @@ import pytest
 from test_sandbox import pids_with_cmdline
 
 from ossinstruct.evaluate import multiple_exec as mx
+from ossinstruct.identity import code_identity
 
 DATA = Path(
     os.environ.get("OSSINSTRUCT_MULTIPLE_DATA", Path(__file__).resolve().parents[2] / "shared/benchmarks/multipl-e")
@@ -339,6 +340,10 @@ def test_multiple_scoring_writes_pass_at_1_per_language_and_the_harness_files(tm
         "ran": 2 * len(langs),
     }
     assert result["scoring_protocol"]["toolchains"][langs[0]]
+    # The limits in force, recorded as the scoring rule's params hold them (its code identity).
+    protocol = code_identity("eval_score_multiple", None, "multipl-e")["benchmark"]["protocol"]
+    assert protocol == {"step_timeout_s": mx.STEP_TIMEOUT_S, "memory_mb": mx.MEMORY_MB}
+    assert {k: result["scoring_protocol"][k] for k in protocol} == protocol
     on_disk = json.loads((tmp_path / "multipl-e.json").read_text())
     assert on_disk["bigcode_harness"][f"multiple-{langs[0]}"] == {"pass@1": 0.75}
     assert on_disk["n_samples_per_task"] == [4] and on_disk["sampling"]["n_samples"] == 50
@@ -349,6 +354,21 @@ def test_multiple_scoring_writes_pass_at_1_per_language_and_the_harness_files(tm
     again = _score(tmp_path, "again")
     assert again["scoring"]["execution"]["ran"] == 0 and again["scoring"]["execution"]["cached"] == 2 * len(langs)
     assert again["pass@1"] == result["pass@1"]
+
+
+def test_the_result_records_the_step_limit_in_force(tmp_path, monkeypatch):
+    """README "What reruns when": the result file's scoring_protocol is read from the
+    constants when scoring runs, not written as a literal: with another STEP_TIMEOUT_S, the
+    result and the rule's params both say so."""
+    if "js" not in AVAILABLE:
+        pytest.skip("no node here")
+    monkeypatch.setattr(mx, "STEP_TIMEOUT_S", 7.0)
+    rows = [r for r in fixture_rows() if r["language"] == "js" and r["name"].startswith("HumanEval_53_")]
+    _write_eval_files(tmp_path, rows, {f"js/{r['name']}": [ADD["js"][0]] for r in rows})
+    result = _score(tmp_path, "multipl-e")
+    assert result["pass@1"] == {"js": 1.0}
+    assert result["scoring_protocol"]["step_timeout_s"] == 7.0
+    assert code_identity("eval_score_multiple", None, "multipl-e")["benchmark"]["protocol"]["step_timeout_s"] == 7.0
 
 
 @pytest.mark.skipif(shutil.which("swiftc") is not None, reason="swiftc is installed here")
