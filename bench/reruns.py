@@ -12,7 +12,8 @@ checkout's own settings (plain `snakemake --configfile presets/demo.yaml`) and w
 `--rerun-triggers params input software-env`:
 
   another checkout   a second clone at another path, results/ and .snakemake/ copied in
-                     with their modification times (cp -a);
+                     with their modification times (cp -a), and a third with cp -r (new
+                     modification times, in the order cp copies);
   code change        the first clone with MultiPL-E's step time limit set to 1 s
                      (STEP_TIMEOUT_S in ossinstruct/evaluate/multiple_exec.py).
 
@@ -114,6 +115,11 @@ def main() -> None:
         print("another checkout (second clone at another path, cp -a):")
         show("default invocation", planned(second))
         show("--rerun-triggers params input software-env", planned(second, *triggers))
+        third = clone(commit, Path(tmp) / "third")
+        for name in ("results", ".snakemake"):
+            subprocess.run(["cp", "-r", str(first / name), str(third / name)], check=True)
+        print("another checkout, copied with cp -r (new modification times, in copy order):")
+        show("default invocation", planned(third))
         path = first / "ossinstruct" / "evaluate" / "multiple_exec.py"
         path.write_text(path.read_text().replace("STEP_TIMEOUT_S = 15.0", "STEP_TIMEOUT_S = 1.0"))
         print("code change (MultiPL-E's STEP_TIMEOUT_S = 1.0):")
