@@ -172,6 +172,7 @@ def test_seeds_to_summary_and_what_a_change_reruns(tmp_path):
         # path (a clone, new modification times), the study directory copied there as
         # `cp -a` does: nothing to do with the project's default invocation.
         other = clone(tmp_path / "second-checkout")
+        (other / "study").mkdir()
         for name in ("config.yaml", "corpus", "benchmarks", "tiny-base-model", "results", ".snakemake"):
             copy_entry = shutil.copytree if (tmp_path / name).is_dir() else shutil.copy2
             copy_entry(tmp_path / name, other / "study" / name)

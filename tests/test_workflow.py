@@ -96,7 +96,8 @@ def test_slurm_profile_dry_run_declares_resources(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Using profile slurm" in out + result.stderr
+    # The SLURM profile, and the workflow profile (profiles/default: the rerun triggers) under it.
+    assert "Using profiles slurm and workflow specific profile profiles/default" in out + result.stderr
     assert planned_jobs(out) == {"seeds": 5, "generate": 10, "all": 1}
     blocks = out.split("rule generate:")[1:]
     gpu_blocks = [b for b in blocks if "teacher=local-llm" in b]
