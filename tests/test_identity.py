@@ -299,6 +299,7 @@ def test_another_checkout_at_another_path_plans_nothing(finished_demo, tmp_path)
     for name in ("results", ".snakemake"):
         shutil.copytree(checkout / name, other / name, symlinks=True)
     assert planned(other) == set()
+    assert planned(other, "--profile", "slurm") == set()  # the workflow profile applies under it
     changes = subprocess.run(
         [sys.executable, "-m", "ossinstruct", "changes", *DEMO],
         cwd=other,
