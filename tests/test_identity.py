@@ -31,10 +31,16 @@ DEMO = ["--configfile", "presets/demo.yaml"]
 # ------------------------------------------------------------------ the lock and the table
 
 
-def test_the_lock_matches_the_code():
+@pytest.fixture(scope="module")
+def code() -> dict:
+    """What each step and benchmark reaches, as the code stands (computed once: seconds)."""
+    return identity.current_code()
+
+
+def test_the_lock_matches_the_code(code):
     """Fails after a change to the code a step runs: bump the version of each step whose
     outputs it can change, then `python -m ossinstruct identity --update-lock`."""
-    differences = identity.lock_differences()
+    differences = identity.lock_differences(code=code)
     assert not differences, identity.check_message(differences)
 
 
@@ -83,11 +89,10 @@ def test_code_identity_holds_versions_and_constants_in_force(monkeypatch):
         identity.code_identity("no_such_rule")
 
 
-def test_a_steps_code_is_what_it_reaches():
+def test_a_steps_code_is_what_it_reaches(code):
     """Lazy imports, module aliases, re-exports and handler strings are followed; a benchmark
     looked up in the registry is not (it has its own versions); a step reaches no other
     stage's code."""
-    code = identity.current_code()
     seeds, train = set(code["steps"]["seeds"]), set(code["steps"]["train"])
     assert "ossinstruct/seeds/sampling.py:write_shard" in seeds and "scripts/seeds.py:<module>" in seeds
     assert not any(k.startswith(("ossinstruct/benchmarks/", "ossinstruct/evaluate/")) for k in seeds)
@@ -129,9 +134,8 @@ def test_a_definitions_digest_ignores_formatting_comments_and_docstrings(tmp_pat
     assert plain == styled and len({plain, changed, constant}) == 3
 
 
-def test_the_lock_names_what_changed_and_a_bump(tmp_path):
-    lock = identity.current_lock()
-    code = identity.current_code()
+def test_the_lock_names_what_changed_and_a_bump(code):
+    lock = identity.current_lock(code)
     key = "ossinstruct/evaluate/multiple_exec.py:STEP_TIMEOUT_S"
     edited = json.loads(json.dumps(code))
     for kind in edited.values():
