@@ -30,7 +30,7 @@ _REASONS = (
     ("Code has changed since last execution", "its script is newer than its output (the `code` trigger)"),
     ("Software environment definition has changed since last execution", "its software environment changed"),
     ("Incomplete output files", "a previous run of it did not finish"),
-    ("Forced execution", "forced (-R, -F or a target named with --forcerun)"),
+    ("Forced execution", "forced (--force, --forceall or --forcerun)"),
 )
 
 
