@@ -288,10 +288,8 @@ class _Module:
                 else:
                     root = alias.name.split(".")[0]
                     target = _module_file(root) or self._script_module(root)
-                    if target:
+                    if target:  # `import a.b.c`: a.b.c.f is followed as an attribute chain from a
                         into[root] = (target, None)
-                        # `import a.b.c` also makes a.b.c reachable as an attribute chain.
-                        into.setdefault(f"{root}.", (target, None))
             return
         if node.level:
             package = list(self.path.relative_to(REPO).with_suffix("").parts[:-1])
