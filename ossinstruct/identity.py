@@ -25,7 +25,8 @@ outputs the change can alter, and refresh the lock either way:
     python -m ossinstruct identity --update-lock
 
 A new rule opts in with one line in its params, ``code=code_identity_of("my_rule")``
-(rules/common.smk), and one entry in :data:`STEPS`.
+(rules/common.smk; ``code_identity_of("my_rule", benchmarks=<function of wildcards>)`` for
+a job over several benchmarks), and one entry in :data:`STEPS`.
 """
 
 from __future__ import annotations
@@ -113,9 +114,10 @@ STEPS: dict[str, Step] = {
 }
 
 
-def code_identity(step: str, config: dict | None = None, benchmark: str | None = None) -> dict:
+def code_identity(step: str, config: dict | None = None, benchmark: str | list[str] | None = None) -> dict:
     """A rule's `code` param: its step's version, the constants in force and, for a rule per
-    benchmark, the benchmark's version of that part (and its scoring protocol)."""
+    benchmark, the benchmark's version of that part (and its scoring protocol); for a job
+    over several benchmarks (a list), each one's."""
     try:
         spec = STEPS[step]
     except KeyError:
@@ -127,7 +129,10 @@ def code_identity(step: str, config: dict | None = None, benchmark: str | None =
     if spec.benchmark_part:
         if benchmark is None:
             raise ValueError(f"step {step!r} runs per benchmark: pass the benchmark")
-        identity["benchmark"] = benchmark_identity(benchmark, spec.benchmark_part, config)
+        if isinstance(benchmark, str):
+            identity["benchmark"] = benchmark_identity(benchmark, spec.benchmark_part, config)
+        else:
+            identity["benchmarks"] = [benchmark_identity(b, spec.benchmark_part, config) for b in sorted(benchmark)]
     return identity
 
 

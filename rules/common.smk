@@ -83,10 +83,16 @@ def check_toolchains():
             raise WorkflowError(str(error)) from None
 
 
-def code_identity_of(step):
+def code_identity_of(step, benchmarks=None):
     """A rule's `code` param: the identity of the code behind its outputs (its step's
-    version, the result-shaping constants in force; ossinstruct/identity.py)."""
-    return lambda wildcards: code_identity(step, config, wildcards.get("benchmark"))
+    version, the result-shaping constants in force; ossinstruct/identity.py). The benchmark
+    is the job's {benchmark} wildcard; `benchmarks(wildcards)` names them for a job over
+    several."""
+    return lambda wildcards: code_identity(
+        step,
+        config,
+        benchmarks(wildcards) if benchmarks else wildcards.get("benchmark"),
+    )
 
 
 def seed_spec(wildcards):

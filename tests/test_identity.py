@@ -83,6 +83,9 @@ def test_code_identity_holds_versions_and_constants_in_force(monkeypatch):
     assert identity.code_identity("seeds") == {"step": "seeds", "version": identity.STEPS["seeds"].version}
     prompt = identity.code_identity("training_set")["constants"]["prompt_template"]
     assert prompt.startswith("You are an exceptionally intelligent coding assistant")
+    # A job over several benchmarks (one generation job per model) carries each one's version.
+    several = identity.code_identity("eval_generate", config, ["multipl-e-greedy", "humaneval"])
+    assert [b["name"] for b in several["benchmarks"]] == ["humaneval", "multipl-e-greedy"]
     with pytest.raises(ValueError, match="per benchmark"):
         identity.code_identity("eval_data", config)
     with pytest.raises(KeyError, match="STEPS"):
