@@ -458,6 +458,30 @@ def _docstrings(checkout: Path) -> None:
     path.write_text(text)
 
 
+def test_moving_a_whole_module_plans_nothing(finished_demo):
+    """As issue 25 moves benchmark modules: MultiPL-E's executor into the benchmarks package,
+    every import and every string naming it (sandbox handlers) rewritten. The lock then names
+    the definitions whose text changed (the handler strings): refreshed, no bump."""
+    checkout = finished_demo[0]
+    package = checkout / "ossinstruct"
+    saved = {p: p.read_text() for p in [*package.rglob("*.py"), *(checkout / "scripts").glob("*.py")]}
+    old, new = package / "evaluate" / "multiple_exec.py", package / "benchmarks" / "multiple_exec.py"
+    try:
+        old.rename(new)
+        for path, text in [*saved.items(), (new, saved[old])]:
+            if path.exists():
+                moved = text.replace("ossinstruct.evaluate.multiple_exec", "ossinstruct.benchmarks.multiple_exec")
+                moved = moved.replace(
+                    "from ossinstruct.evaluate import multiple_exec", "from ossinstruct.benchmarks import multiple_exec"
+                )
+                path.write_text(moved)
+        assert planned(checkout) == set()
+    finally:
+        new.rename(old)
+        for path, text in saved.items():
+            path.write_text(text)
+
+
 @pytest.mark.parametrize("change", [_move_function, _reformat, _docstrings], ids=["move", "reformat", "docstrings"])
 def test_moving_reformatting_or_documenting_code_plans_nothing(finished_demo, change):
     """Not even the lock changes: a step's code digest ignores formatting and docstrings, and
