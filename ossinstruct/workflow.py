@@ -244,24 +244,15 @@ def train_recipe(config: dict, checkpoint: str) -> dict:
     }
 
 
-# TrainConfig fields the rule passes as paths or leaves to bookkeeping (checkpoint cadence,
-# logging): none changes the weights, so none is in the train rule's params.
-TRAIN_RUN_FIELDS = (
-    "train_file",
-    "output_dir",
-    "work_dir",
-    "logging_dir",
-    "keep_work_dir",
-    "report_to",
-    "save_steps",
-    "save_total_limit",
-    "logging_steps",
-)
+# TrainConfig fields the rule passes as flags (paths), and those that are bookkeeping
+# (checkpoint cadence, logging): none changes the weights, so none is in the rule's params.
+TRAIN_PATH_FIELDS = ("train_file", "output_dir", "work_dir", "logging_dir")
+TRAIN_RUN_FIELDS = ("keep_work_dir", "report_to", "save_steps", "save_total_limit", "logging_steps")
 
 
 def train_config(config: dict, checkpoint: str) -> dict:
-    """Every TrainConfig field in force for a checkpoint, the code's defaults included (a
-    changed default in ossinstruct/train/config.py retrains), without TRAIN_RUN_FIELDS."""
+    """Every TrainConfig field in force for a checkpoint but the paths (the launcher's
+    --config-json): the config's training settings over the code's defaults."""
     import dataclasses
 
     from ossinstruct.train.config import TrainConfig
@@ -276,7 +267,13 @@ def train_config(config: dict, checkpoint: str) -> dict:
         dataset_name=recipe["dataset"],
     )
     resolved = dataclasses.asdict(TrainConfig.from_dict({**fields, "train_file": "", "output_dir": ""}))
-    return {k: v for k, v in resolved.items() if k not in TRAIN_RUN_FIELDS}
+    return {k: v for k, v in resolved.items() if k not in TRAIN_PATH_FIELDS}
+
+
+def train_identity(config: dict, checkpoint: str) -> dict:
+    """The train rule's `config` param: train_config without the bookkeeping fields, so a
+    changed default in ossinstruct/train/config.py retrains and a checkpoint cadence does not."""
+    return {k: v for k, v in train_config(config, checkpoint).items() if k not in TRAIN_RUN_FIELDS}
 
 
 def train_launch_command(

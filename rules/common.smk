@@ -192,9 +192,10 @@ def train_inputs(wildcards):
     return inputs
 
 
-def train_config_json(wildcards):
-    """The TrainConfig fields of ossinstruct.train.recipe for this checkpoint, as JSON."""
-    return json.dumps(wf.train_config(config, wildcards.checkpoint), sort_keys=True)
+def train_identity_json(wildcards):
+    """The TrainConfig fields in force for this checkpoint, bookkeeping aside, as JSON (the
+    script passes them all: workflow.train_config)."""
+    return json.dumps(wf.train_identity(config, wildcards.checkpoint), sort_keys=True)
 
 
 def train_accelerate_config(wildcards):

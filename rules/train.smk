@@ -22,8 +22,8 @@ rule train:
         runtime=train_resource("runtime"),
     params:
         # Base, dataset, maximum length and every TrainConfig field in force (the code's
-        # defaults included): a change retrains.
-        config=train_config_json,
+        # defaults included), checkpoint cadence and logging aside: a change retrains.
+        config=train_identity_json,
         accelerate_config=train_accelerate_config,
         strategy=lambda wildcards: wf.train_recipe(config, wildcards.checkpoint)[
             "training"

@@ -9,6 +9,7 @@ another rank's crash) goes into the rule's log file, the command first. A cancel
 work_dir stay, and the next run resumes from them. Then the loss curve's copy for the report.
 """
 
+import json
 import os
 import shlex
 import shutil
@@ -18,14 +19,15 @@ import sys
 
 import _checkout
 
-from ossinstruct.workflow import train_launch_command
+from ossinstruct.workflow import train_config, train_launch_command
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 command = train_launch_command(
     sys.executable,
     gpus=sm.resources.gpu,
     strategy=sm.params.strategy,
-    config_json=sm.params.config,
+    # Every field, checkpoint cadence and logging included (the params hold all but those).
+    config_json=json.dumps(train_config(sm.config, sm.wildcards.checkpoint), sort_keys=True),
     train_file=sm.input.train,
     output_dir=sm.output.model,
     work_dir=sm.params.work_dir,

@@ -167,6 +167,9 @@ def test_slurm_profile_dry_run_shows_training_resources_and_launch():
     for name, max_length in (("MagicoderS-CL-7B", 1024), ("Magicoder-CL-7B", 1216)):
         params = wf.train_config(config, name)
         assert params["max_length"] == max_length and params["seed"] == 42  # a code default, in force
+        # The rule's params: all of it but checkpoint cadence and logging (they never change weights).
+        assert wf.train_identity(config, name) == {k: v for k, v in params.items() if k not in wf.TRAIN_RUN_FIELDS}
+        assert params["save_steps"] == 50 and "save_steps" not in wf.train_identity(config, name)
         command = wf.train_launch_command(
             "python",
             gpus=wf.train_resources(config, name)["gpu"],
