@@ -248,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     stages.add_parser("train", help="fine-tune one checkpoint (see python -m ossinstruct train -h)")
     stages.add_parser("launch", help="launch training on the allocated GPUs (python -m ossinstruct launch -h)")
+    stages.add_parser(
+        "identity", help="check the code identity lock, or refresh it (python -m ossinstruct identity -h)"
+    )
+    stages.add_parser(
+        "changes", help="per planned job, which part of its identity changed (python -m ossinstruct changes -h)"
+    )
     stage("check-config", cmd_check, "validate the config (with presets) and exit")
     stage("targets", cmd_targets, "list the files `snakemake` (rule all) would build")
 
@@ -337,7 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Stages with their own argument parsers: `python -m ossinstruct train ...` is
 # `python -m ossinstruct.train.recipe ...` (what `accelerate launch -m ossinstruct train` runs).
-DELEGATED = {"train": "ossinstruct.train.recipe", "launch": "ossinstruct.train.launch"}
+DELEGATED = {
+    "train": "ossinstruct.train.recipe",
+    "launch": "ossinstruct.train.launch",
+    "identity": "ossinstruct.identity",
+    "changes": "ossinstruct.changes",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

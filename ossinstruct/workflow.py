@@ -245,6 +245,82 @@ def train_recipe(config: dict, checkpoint: str) -> dict:
     }
 
 
+# TrainConfig fields the rule passes as flags (paths), and those that are bookkeeping
+# (checkpoint cadence, logging): none changes the weights, so none is in the rule's params.
+TRAIN_PATH_FIELDS = ("train_file", "output_dir", "work_dir", "logging_dir")
+TRAIN_RUN_FIELDS = ("keep_work_dir", "report_to", "save_steps", "save_total_limit", "logging_steps")
+
+
+def train_config(config: dict, checkpoint: str) -> dict:
+    """Every TrainConfig field in force for a checkpoint but the paths (the launcher's
+    --config-json): the config's training settings over the code's defaults."""
+    import dataclasses
+
+    from ossinstruct.train.config import TrainConfig
+
+    recipe = train_recipe(config, checkpoint)
+    fields = {k: v for k, v in recipe["training"].items() if k != "strategy"}
+    base = recipe["base"]
+    fields.update(
+        base_model=base.get("path") or base["model"],
+        base_revision=base.get("revision"),
+        max_length=recipe["max_length"],
+        dataset_name=recipe["dataset"],
+    )
+    resolved = dataclasses.asdict(TrainConfig.from_dict({**fields, "train_file": "", "output_dir": ""}))
+    return {k: v for k, v in resolved.items() if k not in TRAIN_PATH_FIELDS}
+
+
+def train_identity(config: dict, checkpoint: str) -> dict:
+    """The train rule's `config` param: train_config without the bookkeeping fields, so a
+    changed default in ossinstruct/train/config.py retrains and a checkpoint cadence does not."""
+    return {k: v for k, v in train_config(config, checkpoint).items() if k not in TRAIN_RUN_FIELDS}
+
+
+def train_launch_command(
+    python: str,
+    *,
+    gpus: int,
+    strategy: str,
+    config_json: str,
+    train_file: str,
+    output_dir: str,
+    work_dir: str,
+    logging_dir: str,
+) -> list[str]:
+    """The train rule's command (scripts/train.py): the launcher, which starts one training
+    process or `accelerate launch` on the job's GPUs (ossinstruct.train.launch)."""
+    return [
+        python,
+        "-m",
+        "ossinstruct.launch",
+        "--gpus",
+        str(gpus),
+        "--strategy",
+        strategy,
+        "--",
+        "--config-json",
+        config_json,
+        "--train-file",
+        train_file,
+        "--output-dir",
+        output_dir,
+        "--work-dir",
+        work_dir,
+        "--logging-dir",
+        logging_dir,
+    ]
+
+
+def accelerate_config_identity(config: dict, checkpoint: str) -> dict | None:
+    """The accelerate config file of a checkpoint's training strategy (fsdp, deepspeed) by
+    its sha256; None for ddp, which needs none."""
+    from ossinstruct.train.launch import accelerate_config
+
+    path = accelerate_config(train_recipe(config, checkpoint)["training"]["strategy"])
+    return {"name": path.name, "sha256": file_sha256(path)} if path else None
+
+
 def train_resources(config: dict, checkpoint: str) -> dict:
     model, _ = parse_checkpoint(config, checkpoint)
     return job_resources("train", model.get("resources"))

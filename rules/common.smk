@@ -12,6 +12,7 @@ from snakemake.logging import logger
 from ossinstruct.seeds import sampling as seedlib
 from ossinstruct.benchmarks import EVALUATED
 from ossinstruct import workflow as wf
+from ossinstruct.identity import code_identity
 from ossinstruct.config import (
     ConfigError,
     dataset_specs,
@@ -118,10 +119,27 @@ def check_toolchains(jobs):
         raise WorkflowError(str(error)) from None
 
 
+def code_identity_of(step, benchmarks=None):
+    """A rule's `code` param: the identity of the code behind its outputs (its step's
+    version, the result-shaping constants in force; ossinstruct/identity.py). The benchmark
+    is the job's {benchmark} wildcard; `benchmarks(wildcards)` names them for a job over
+    several."""
+    return lambda wildcards: code_identity(
+        step,
+        config,
+        benchmarks(wildcards) if benchmarks else wildcards.get("benchmark"),
+    )
+
+
 def seed_spec(wildcards):
     return seedlib.shard_spec(
         config, wildcards.corpus, wildcards.lang, wf.shard_index(wildcards.shard)
     )
+
+
+def seed_spec_identity(wildcards):
+    """A shard's spec for params: a local corpus by its documents' digest, not its path."""
+    return seedlib.spec_identity(seed_spec(wildcards))
 
 
 def seed_resource(name):
@@ -210,18 +228,15 @@ def train_inputs(wildcards):
     return inputs
 
 
-def train_config_json(wildcards):
-    """The TrainConfig fields of ossinstruct.train.recipe for this checkpoint, as JSON."""
-    recipe = wf.train_recipe(config, wildcards.checkpoint)
-    fields = {k: v for k, v in recipe["training"].items() if k != "strategy"}
-    base = recipe["base"]
-    fields.update(
-        base_model=base.get("path") or base["model"],
-        base_revision=base.get("revision"),
-        max_length=recipe["max_length"],
-        dataset_name=recipe["dataset"],
-    )
-    return json.dumps(fields, sort_keys=True)
+def train_identity_json(wildcards):
+    """The TrainConfig fields in force for this checkpoint, bookkeeping aside, as JSON (the
+    script passes them all: workflow.train_config)."""
+    return json.dumps(wf.train_identity(config, wildcards.checkpoint), sort_keys=True)
+
+
+def train_accelerate_config(wildcards):
+    """The accelerate config file of the checkpoint's strategy, by content (none for ddp)."""
+    return wf.accelerate_config_identity(config, wildcards.checkpoint)
 
 
 def train_resource(name):

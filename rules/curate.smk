@@ -13,6 +13,7 @@ rule benchmark_strings:
         source=benchmark_source,
         min_length=config["decontamination"]["min_length"],
         exempt=config["decontamination"]["exempt"],
+        code=code_identity_of("benchmark_strings"),
     script:
         "../scripts/benchmark_strings.py"
 
@@ -36,6 +37,7 @@ rule clean_generations:
     params:
         drop_noisy=lambda wildcards: dataset_spec(wildcards)["drop_noisy"],
         shuffle_seed=lambda wildcards: dataset_spec(wildcards)["dedup_shuffle_seed"],
+        code=code_identity_of("clean_generations"),
     script:
         "../scripts/clean_generations.py"
 
@@ -56,6 +58,7 @@ rule ingest_evol:
         **wf.DEFAULT_RESOURCES["ingest_evol"],
     params:
         evol=lambda wildcards: wf.content_identity(dataset_spec(wildcards)["evol"]),
+        code=code_identity_of("ingest_evol"),
     script:
         "../scripts/ingest_evol.py"
 
@@ -77,6 +80,7 @@ rule decontamination_match:
     params:
         fields=config["decontamination"]["fields"],
         join=config["decontamination"]["join"],
+        code=code_identity_of("decontamination_match"),
     script:
         "../scripts/decontamination_match.py"
 
@@ -105,6 +109,7 @@ rule decontamination_merge:
         **wf.DEFAULT_RESOURCES["decontamination_merge"],
     params:
         benchmarks=config["decontamination"]["benchmarks"],
+        code=code_identity_of("decontamination_merge"),
     script:
         "../scripts/decontamination_merge.py"
 
@@ -130,6 +135,7 @@ rule subset:
         rule=lambda wildcards: dataset_spec(wildcards)["python_rule"],
         size=lambda wildcards: dataset_spec(wildcards)["python_sample_size"],
         seed=lambda wildcards: dataset_spec(wildcards)["python_sample_seed"],
+        code=code_identity_of("subset"),
     script:
         "../scripts/subset.py"
 
@@ -150,6 +156,7 @@ rule training_set:
     params:
         # The instruction's wording: a change rewrites train.jsonl (and retrains).
         instruction=lambda wildcards: dataset_spec(wildcards)["instruction"],
+        code=code_identity_of("training_set"),
     script:
         "../scripts/training_set.py"
 
@@ -182,6 +189,7 @@ rule dataset_card:
     params:
         spec=dataset_spec,
         teacher=lambda wildcards: dataset_teacher(wildcards.dataset),
+        code=code_identity_of("dataset_card"),
     script:
         "../scripts/dataset_card.py"
 
@@ -208,6 +216,7 @@ rule humaneval_similarity:
         humaneval=lambda wildcards: wf.content_identity(
             wf.benchmark_source(config, "humaneval")
         ),
+        code=code_identity_of("humaneval_similarity"),
     script:
         "../scripts/humaneval_similarity.py"
 
@@ -228,6 +237,7 @@ rule push_dataset:
         **wf.DEFAULT_RESOURCES["push_dataset"],
     params:
         repo_id=lambda wildcards: dataset_spec(wildcards)["push_to_hub"],
+        code=code_identity_of("push_dataset"),
     script:
         "../scripts/push_dataset.py"
 
@@ -265,6 +275,7 @@ rule verify_samples:
             k: config["verification"][k]
             for k in ("timeout_s", "compile_timeout_s", "memory_mb")
         },
+        code=code_identity_of("verify_samples"),
     script:
         "../scripts/verify_samples.py"
 
@@ -284,8 +295,9 @@ rule mine_comment_pairs:
         **wf.DEFAULT_RESOURCES["mine_comment_pairs"],
     params:
         # The shard's own spec: the script reads its documents again from it.
-        spec=seed_spec,
+        spec=seed_spec_identity,
         grammars=comment_pair_grammars(),
+        code=code_identity_of("mine_comment_pairs"),
     script:
         "../scripts/mine_comment_pairs.py"
 
@@ -316,5 +328,6 @@ rule comment_pairs:
         spec=lambda wildcards: dataset_spec(wildcards)["comment_pairs"],
         fields=config["decontamination"]["fields"],
         join=config["decontamination"]["join"],
+        code=code_identity_of("comment_pairs"),
     script:
         "../scripts/comment_pairs.py"

@@ -22,6 +22,7 @@ rule eval_data:
     params:
         data=eval_data_spec,
         limit=eval_limit,
+        code=code_identity_of("eval_data"),
     script:
         "../scripts/eval_data.py"
 
@@ -49,6 +50,7 @@ rule eval_generate:
         # Model, prompt style, engine, dtype and decoding: a change regenerates. Batch size
         # and memory settings are read from config by the script.
         generation=eval_generation_json,
+        code=code_identity_of("eval_generate"),
     script:
         "../scripts/eval_generate.py"
 
@@ -70,6 +72,8 @@ rule eval_reference:
         "../envs/eval.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["eval_reference"],
+    params:
+        code=code_identity_of("eval_reference"),
     script:
         "../scripts/eval_reference.py"
 
@@ -101,6 +105,7 @@ rule eval_score:
     params:
         scoring=json.dumps(wf.eval_scoring_identity(config), sort_keys=True),
         generation=eval_generation_json,
+        code=code_identity_of("eval_score"),
     script:
         "../scripts/eval_score.py"
 
@@ -138,6 +143,7 @@ rule eval_score_multiple:
     params:
         scoring=eval_sampled_scoring_json,
         generation=eval_generation_json,
+        code=code_identity_of("eval_score_multiple"),
     script:
         "../scripts/eval_score.py"
 
@@ -169,6 +175,7 @@ rule eval_score_sampled:
     params:
         scoring=eval_sampled_scoring_json,
         generation=eval_generation_json,
+        code=code_identity_of("eval_score_sampled"),
     script:
         "../scripts/eval_score.py"
 
@@ -207,5 +214,6 @@ rule eval_summary:
         paper_rows={
             name: spec["paper_row"] for name, spec in evaluated_models(config).items()
         },
+        code=code_identity_of("eval_summary"),
     script:
         "../scripts/eval_summary.py"

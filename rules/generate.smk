@@ -23,5 +23,6 @@ rule generate:
         teacher=lambda wildcards: teacher_identity(
             config["teachers"][wildcards.teacher]
         ),
+        code=code_identity_of("generate"),
     script:
         "../scripts/generate.py"

@@ -14,6 +14,7 @@ rule seeds:
     params:
         # Everything that determines the shard's content, and nothing else: raising a
         # quota adds shards and leaves the finished ones untouched.
-        spec=seed_spec,
+        spec=seed_spec_identity,
+        code=code_identity_of("seeds"),
     script:
         "../scripts/seeds.py"

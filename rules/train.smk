@@ -21,8 +21,10 @@ rule train:
         mem_mb=train_resource("mem_mb"),
         runtime=train_resource("runtime"),
     params:
-        # Base, dataset, maximum length and every hyperparameter: a change retrains.
-        config=train_config_json,
+        # Base, dataset, maximum length and every TrainConfig field in force (the code's
+        # defaults included), checkpoint cadence and logging aside: a change retrains.
+        config=train_identity_json,
+        accelerate_config=train_accelerate_config,
         strategy=lambda wildcards: wf.train_recipe(config, wildcards.checkpoint)[
             "training"
         ]["strategy"],
@@ -31,14 +33,6 @@ rule train:
         # Trainer checkpoints live outside the output, so a preempted or killed job
         # resumes from them after Snakemake removed its incomplete output.
         work_dir=lambda wildcards: wf.TRAIN_WORK.format(checkpoint=wildcards.checkpoint),
-        # The launcher and the processes it starts import ossinstruct from this checkout.
-        checkout=workflow.basedir,
-    # Everything the launcher and every training process print (progress, a failure's
-    # traceback and cause, another rank's crash) goes into the log file.
-    shell:
-        "(PYTHONPATH={params.checkout:q}${{PYTHONPATH:+:$PYTHONPATH}}"
-        " python -m ossinstruct.launch --gpus {resources.gpu} --strategy {params.strategy}"
-        " -- --config-json {params.config:q} --train-file {input.train}"
-        " --output-dir {output.model} --work-dir {params.work_dir}"
-        " --logging-dir {params.logging_dir}"
-        " && cp {output.model}/loss_curve.png {output.loss_curve}) > {log} 2>&1"
+        code=code_identity_of("train"),
+    script:
+        "../scripts/train.py"

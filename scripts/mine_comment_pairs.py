@@ -7,5 +7,8 @@ from ossinstruct.logs import rule_job
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
     from ossinstruct.curate import steps as datasets
+    from ossinstruct.seeds.sampling import shard_spec
 
-    datasets.mine_comment_pairs(sm.input.seeds, sm.params.spec, sm.output[0])
+    # The shard's own spec: its documents are read again from it (the params hold its identity).
+    spec = shard_spec(sm.config, sm.wildcards.corpus, sm.wildcards.lang, sm.wildcards.shard)
+    datasets.mine_comment_pairs(sm.input.seeds, spec, sm.output[0])

@@ -6,6 +6,8 @@ from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
-    from ossinstruct.seeds.sampling import write_shard
+    from ossinstruct.seeds.sampling import shard_spec, write_shard
 
-    write_shard(sm.params.spec, sm.output[0])
+    # The rule's params hold the spec's identity (a local corpus by its documents' digest);
+    # the spec itself, with the corpus's path on this machine, comes from config.
+    write_shard(shard_spec(sm.config, sm.wildcards.corpus, sm.wildcards.lang, sm.wildcards.shard), sm.output[0])

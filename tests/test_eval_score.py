@@ -121,6 +121,10 @@ def test_canonical_mbpp_plus_subset_passes(mbpp_30, tmp_path):
     result, _ = run_score(tmp_path, mbpp_30, "mbpp", canonical(rows))
     assert result["n_passed"] == {"base": 30, "plus": 30}
     assert result["limit"] == 30 and result["data"]["n_tasks_release"] == 378
+    # The job time limit in force, as the scoring rule's params hold it (its code identity).
+    from ossinstruct.identity import code_identity
+
+    assert result["scoring"]["job_timeout_s"] == code_identity("eval_score", None, "mbpp")["constants"]["job_timeout_s"]
 
 
 @pytest.mark.skipif(os.environ.get("OSSINSTRUCT_FULL_EVAL") != "1", reason="minutes; set OSSINSTRUCT_FULL_EVAL=1")

@@ -7,13 +7,16 @@ only the summary, a decoding setting regeneration."""
 import gzip
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
 import yaml
 from conftest import SHARED, coloured_pixels, write_tree
+from test_identity import clone
 from test_train import _tokenizer
-from test_workflow import CORPUS, contaminating_responder, planned_jobs, snakemake
+from test_workflow import CORPUS, OFFLINE_ENV, contaminating_responder, planned_jobs, snakemake
 
 from ossinstruct.files import read_jsonl
 from ossinstruct.llm.fakeserver import FakeServer
@@ -57,7 +60,9 @@ def write_config(
                 "decontamination": {"benchmarks": ["humaneval"]},
                 "seeds": {"shard_size": 3},
                 "corpora": {
-                    "src": {"source": "local", "path": str(workdir / "corpus"), "languages": {"python": {"quota": 4}}}
+                    # Relative to the working directory, as the model and the data: the study
+                    # directory moves as a whole.
+                    "src": {"source": "local", "path": "corpus", "languages": {"python": {"quota": 4}}}
                 },
                 "teachers": {
                     "fake": {
@@ -115,13 +120,15 @@ def test_seeds_to_summary_and_what_a_change_reruns(tmp_path):
     """README: the whole pipeline through Snakemake from seeds to the summary, and "a change
     rebuilds only the outputs it affects": the exact results the fixture implies (a tiny
     random model passes no task), nothing to do after the run (also with evalplus's
-    override variable pointing at the same data, as `make demo` used to set it), a moved
+    override variable pointing at the same data, as `make demo` used to set it, and in
+    another checkout at another path with the study copied there), a moved
     data directory reruns nothing (data files are keyed on their sha256), new data content
     reruns what reads it, and what a scoring, paper-row or decoding change reruns."""
     write_tree(tmp_path / "corpus", CORPUS)
     (tmp_path / "benchmarks").mkdir()
     shutil.copy(HUMANEVAL, tmp_path / "benchmarks" / HUMANEVAL.name)
-    base = tiny_model(tmp_path / "tiny-base-model")
+    tiny_model(tmp_path / "tiny-base-model")
+    base = "tiny-base-model"
     env = {"OSSI_TEST_KEY": "sk-test-123"}
     with FakeServer(contaminating_responder, require_api_key="sk-test-123") as server:
         write_config(tmp_path, server.base_url, base)
@@ -160,6 +167,23 @@ def test_seeds_to_summary_and_what_a_change_reruns(tmp_path):
         assert f"first {LIMIT} of 164" in summary
         assert coloured_pixels(results / "summary.png") > 100  # the paper's bars at least
         assert "Nothing to be done" in snakemake("-n", cwd=tmp_path, env=env).stdout
+        # README "What reruns when": the same study in another checkout of the code at another
+        # path (a clone, new modification times), the study directory copied there as
+        # `cp -a` does: nothing to do with the project's default invocation.
+        other = clone(tmp_path / "second-checkout")
+        (other / "study").mkdir()
+        for name in ("config.yaml", "corpus", "benchmarks", "tiny-base-model", "results", ".snakemake"):
+            copy_entry = shutil.copytree if (tmp_path / name).is_dir() else shutil.copy2
+            copy_entry(tmp_path / name, other / "study" / name)
+        moved = subprocess.run(
+            [sys.executable, "-m", "snakemake", "-s", str(other / "Snakefile"), "-n"],
+            cwd=other / "study",
+            env={**OFFLINE_ENV, **env},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert moved.returncode == 0 and "Nothing to be done" in moved.stdout, moved.stdout + moved.stderr
         # The data as `make demo` used to pass it (evalplus's variable, another path to a copy).
         copy = tmp_path / "copy" / HUMANEVAL.name
         copy.parent.mkdir()

@@ -22,6 +22,7 @@ from conftest import SHARED, require_ci_toolchains, require_path, toolchain_lang
 from test_sandbox import pids_with_cmdline
 
 from ossinstruct.evaluate import multiple_exec as mx
+from ossinstruct.identity import code_identity
 
 DATA = Path(os.environ.get("OSSINSTRUCT_MULTIPLE_DATA", SHARED / "benchmarks" / "multipl-e"))
 
@@ -351,6 +352,10 @@ def test_multiple_scoring_writes_pass_at_1_per_language_and_the_harness_files(tm
         "ran": 2 * len(langs),
     }
     assert result["scoring_protocol"]["toolchains"][langs[0]]
+    # The limits in force, recorded as the scoring rule's params hold them (its code identity).
+    protocol = code_identity("eval_score_multiple", None, "multipl-e")["benchmark"]["protocol"]
+    assert protocol == {"step_limits_s": mx.STEP_LIMITS_S, "memory_mb": mx.MEMORY_MB}
+    assert {k: result["scoring_protocol"][k] for k in protocol} == protocol
     on_disk = json.loads((tmp_path / "multipl-e.json").read_text())
     assert on_disk["bigcode_harness"][f"multiple-{langs[0]}"] == {"pass@1": 0.75}
     assert on_disk["n_samples_per_task"] == [4] and on_disk["sampling"]["n_samples"] == 50
@@ -361,6 +366,22 @@ def test_multiple_scoring_writes_pass_at_1_per_language_and_the_harness_files(tm
     again = _score(tmp_path, "again")
     assert again["scoring"]["execution"]["ran"] == 0 and again["scoring"]["execution"]["cached"] == 2 * len(langs)
     assert again["pass@1"] == result["pass@1"]
+
+
+def test_the_result_records_the_step_limits_in_force(tmp_path, monkeypatch):
+    """README "What reruns when": the result file's scoring_protocol is read from the
+    constants when scoring runs, not written as a literal: with another JavaScript run limit,
+    the result and the rule's params both say so."""
+    limits = {lang: dict(v) for lang, v in mx.STEP_LIMITS_S.items()}
+    limits["js"]["run"] = 7.0
+    monkeypatch.setattr(mx, "STEP_LIMITS_S", limits)
+    rows = [r for r in fixture_rows() if r["language"] == "js" and r["name"].startswith("HumanEval_53_")]
+    _write_eval_files(tmp_path, rows, {f"js/{r['name']}": [ADD["js"][0]] for r in rows})
+    result = _score(tmp_path, "multipl-e")
+    assert result["pass@1"] == {"js": 1.0}
+    assert result["scoring_protocol"]["step_limits_s"]["js"] == {"compile": 5.0, "run": 7.0}
+    protocol = code_identity("eval_score_multiple", None, "multipl-e")["benchmark"]["protocol"]
+    assert protocol["step_limits_s"]["js"]["run"] == 7.0
 
 
 def test_multiple_scoring_with_swift_fails_before_any_job(tmp_path, monkeypatch, no_swiftc):
@@ -414,12 +435,10 @@ def test_each_language_gets_the_harness_s_limits_and_the_result_records_them():
     assert mx.build_job("js", "x", 10, 30)["timeout_s"] == 10
     from ossinstruct.benchmarks.multipl_e import BENCHMARK
 
-    extras = BENCHMARK.result_extras({"languages": ["js", "swift"]}, {})
-    assert extras["scoring_protocol"]["step_limits_s"] == {
+    assert BENCHMARK.scoring_protocol({"languages": ["js", "swift"]})["step_limits_s"] == {
         "js": {"compile": 5.0, "run": 5.0},
         "swift": {"compile": 45.0, "run": 5.0},
     }
-    assert "step_timeout_s" not in extras["scoring_protocol"]
 
 
 def test_a_program_running_past_its_language_s_limit_times_out(tmp_path):

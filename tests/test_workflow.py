@@ -96,7 +96,8 @@ def test_slurm_profile_dry_run_declares_resources(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Using profile slurm" in out + result.stderr
+    # The SLURM profile, and the workflow profile (profiles/default: the rerun triggers) under it.
+    assert "Using profiles slurm and workflow specific profile profiles/default" in out + result.stderr
     assert planned_jobs(out) == {"seeds": 5, "generate": 10, "all": 1}
     blocks = out.split("rule generate:")[1:]
     gpu_blocks = [b for b in blocks if "teacher=local-llm" in b]
@@ -161,16 +162,36 @@ def test_slurm_profile_dry_run_shows_training_resources_and_launch():
     assert result.returncode == 0, result.stderr
     blocks = {b.split("wildcards: checkpoint=")[1].split()[0]: b for b in result.stdout.split("rule train:")[1:]}
     assert sorted(blocks) == ["Magicoder-CL-7B", "Magicoder-DS-6.7B", "MagicoderS-CL-7B", "MagicoderS-DS-6.7B"]
-    for name, block in blocks.items():
+    for block in blocks.values():
         assert "gpu=2" in block and "cpus_per_task=16" in block and "runtime=1440" in block
-        assert "python -m ossinstruct.launch --gpus 2 --strategy ddp" in block
-        assert f"--output-dir results/checkpoints/{name}" in block
     # MagicoderS starts from Magicoder's checkpoint, itself a Snakemake output.
     assert (
         "input: results/datasets/evol-instruct/train.jsonl, results/checkpoints/Magicoder-CL-7B"
         in blocks["MagicoderS-CL-7B"]
     )
-    assert '"max_length": 1024' in blocks["MagicoderS-CL-7B"] and '"max_length": 1216' in blocks["Magicoder-CL-7B"]
+    # The rule's command (scripts/train.py), from its params and resources.
+    from ossinstruct import workflow as wf
+    from ossinstruct.config import load_config
+
+    config = load_config(REPO / "config.yaml")
+    for name, max_length in (("MagicoderS-CL-7B", 1024), ("Magicoder-CL-7B", 1216)):
+        params = wf.train_config(config, name)
+        assert params["max_length"] == max_length and params["seed"] == 42  # a code default, in force
+        # The rule's params: all of it but checkpoint cadence and logging (they never change weights).
+        assert wf.train_identity(config, name) == {k: v for k, v in params.items() if k not in wf.TRAIN_RUN_FIELDS}
+        assert params["save_steps"] == 50 and "save_steps" not in wf.train_identity(config, name)
+        command = wf.train_launch_command(
+            "python",
+            gpus=wf.train_resources(config, name)["gpu"],
+            strategy=wf.train_recipe(config, name)["training"]["strategy"],
+            config_json=json.dumps(params),
+            train_file="t.jsonl",
+            output_dir=wf.CHECKPOINT.format(checkpoint=name),
+            work_dir="w",
+            logging_dir="l",
+        )
+        assert " ".join(command[:8]) == "python -m ossinstruct.launch --gpus 2 --strategy ddp --"
+        assert command[command.index("--output-dir") + 1] == f"results/checkpoints/{name}"
     launch = subprocess.run(
         [sys.executable, "-m", "ossinstruct.launch", "--gpus", "2", "--dry-run", "--", "--train-file", "t.jsonl"],
         cwd=REPO,

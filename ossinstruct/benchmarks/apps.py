@@ -459,6 +459,16 @@ class Apps(Benchmark):
             "sample_timeout_s": sample_timeout_s,
         }
 
+    def scoring_protocol(self, settings: dict) -> dict:
+        from ossinstruct.evaluate import apps_check
+
+        return {
+            "grader_version": apps_check.GRADER_VERSION,
+            "time_limit_s_per_test": apps_check.TIME_LIMIT_S,
+            "startup_allowance_s": apps_check.STARTUP_ALLOWANCE_S,
+            "memory_mb": self.scoring_limits(settings).memory_mb,
+        }
+
     def scoring_limits(self, settings: dict, n_tests: int = 1):
         from ossinstruct.evaluate.apps_check import check_budget_s
         from ossinstruct.sandbox.pool import Limits

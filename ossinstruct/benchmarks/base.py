@@ -111,6 +111,14 @@ class Benchmark:
     scoring_settings: ClassVar[tuple[str, ...]] = ()
     # The harness self-check (evaluation.self_check) scores the benchmark's own solutions.
     has_reference_solutions: ClassVar[bool] = False
+    # Behaviour versions of this benchmark's code, one per part the workflow runs (README
+    # "What reruns when"): bump one when a change can alter that part's outputs: its
+    # decontamination strings, its tasks, its prompts and post-processing (the samples), its
+    # scores. tests/test_identity.py says when this benchmark's code changed.
+    strings_version: ClassVar[int] = 1
+    data_version: ClassVar[int] = 1
+    generation_version: ClassVar[int] = 1
+    scoring_version: ClassVar[int] = 1
 
     @property
     def evaluated(self) -> bool:
@@ -180,6 +188,13 @@ class Benchmark:
 
     def scoring_context(self, settings: dict) -> dict:
         """The sandbox handler's context (read once per worker)."""
+        return {}
+
+    def scoring_protocol(self, settings: dict) -> dict:
+        """The constants in force that shape this benchmark's scores (time and memory limits,
+        grader versions), as JSON values: in the scoring rule's params, so that a change
+        rescores, and recorded in every result file (`scoring_protocol`). Read them where
+        they are defined, when called: the values in force, never a copy."""
         return {}
 
     def scoring_limits(self, settings: dict):

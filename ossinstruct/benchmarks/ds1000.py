@@ -488,6 +488,16 @@ class Ds1000(Benchmark):
         return {"completion": completion, "solution": ds1000_postprocess(completion)}
 
     # ------------------------------------------------------------ scoring
+    def scoring_protocol(self, settings: dict) -> dict:
+        from ossinstruct.evaluate import ds1000_env, ds1000_exec
+
+        settings = settings or {}
+        return {
+            "timeout_s": float(settings.get("timeout_s", ds1000_exec.TIMEOUT_S)),
+            "memory_mb": int(settings.get("memory_mb", ds1000_env.MEMORY_MB)),
+            "processes": int(settings.get("processes", ds1000_env.PROCESSES)),
+        }
+
     def check_samples(self, problems, samples, expected, *, workers, cache_dir=None, settings=None) -> list[dict]:
         """One {status, ...} per sample, in order: DS-1000's test program of each distinct
         (task, solution), once, in the sandbox under DS-1000's pinned interpreter (results

@@ -290,6 +290,14 @@ class MultiplE(Benchmark):
         return {"completion": completion, "program": program_of(row, completion)}
 
     # ------------------------------------------------------------------ scoring
+    def scoring_protocol(self, settings: dict) -> dict:
+        from ossinstruct.evaluate import multiple_exec as mx
+
+        # The limits check_samples runs under: bigcode-evaluation-harness be2a44c's, per
+        # configured language.
+        languages = (settings or {}).get("languages") or LANGUAGES
+        return {"step_limits_s": {lang: dict(mx.STEP_LIMITS_S[lang]) for lang in languages}, "memory_mb": mx.MEMORY_MB}
+
     def check_samples(self, problems, samples, expected, *, workers, cache_dir, settings) -> list[dict]:
         """Every distinct program compiled and run once in the sandbox, through the execution
         cache (ossinstruct.evaluate.multiple_exec); toolchains checked before any job."""
@@ -325,10 +333,8 @@ class MultiplE(Benchmark):
         extras = {
             "sampling": {"name": self.sampling_name, **self.sampling},
             "data": {k: info.get(k) for k in ("source", "path", "dataset", "revision", "configs", "sha256")},
+            # Merged into the scorer's scoring_protocol (this class's: the limits in force).
             "scoring_protocol": {
-                # The limits check_samples ran under: bigcode-evaluation-harness be2a44c's, per language.
-                "step_limits_s": {lang: dict(mx.STEP_LIMITS_S[lang]) for lang in languages},
-                "memory_mb": mx.MEMORY_MB,
                 "java_classpath": "javatuples on javac and java (MultiPL-E issue #45 fixed)",
                 "pass": "compiled, ran, exit status 0",
                 # The versions check_samples required (and keyed the execution cache with).

@@ -176,6 +176,8 @@ def score_sampled(
             **({"execution": execution} if execution else {}),
         },
         "statuses": {v: dict(sorted(c.items())) for v, c in by_variant.items()},
+        # The time and memory limits and grader versions in force (also in the rule's params).
+        "scoring_protocol": plugin.scoring_protocol(settings or {}),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     for key, value in extras.items():

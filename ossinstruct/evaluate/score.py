@@ -203,6 +203,7 @@ def score(
             "min_time_limit": min_time_limit,
             "gt_time_limit_factor": gt_time_limit_factor,
             "memory_mb": memory_mb,
+            "job_timeout_s": JOB_TIMEOUT_S,  # the limit in force (also in the rule's params)
             "fast_check": True,
             "isolation": isolation_report(),
             "seconds": round(seconds, 1),

@@ -13,9 +13,6 @@ from pathlib import Path
 
 from ossinstruct.files import InputError
 
-# Bump when the sampling algorithm changes the content of shards: it is part of every spec,
-# so Snakemake reruns the shards.
-SAMPLER_VERSION = 1
 SAMPLERS = ("magicoder", "fit")
 
 # Keys of config["seeds"] that decide a shard's content (shard_size is kept apart).
@@ -83,9 +80,10 @@ def stdlib_root() -> Path:
 def shard_spec(config: dict, corpus: str, lang: str, shard: int) -> dict:
     """Everything that determines shard `shard` of (corpus, lang), and nothing else.
 
-    JSON-serialisable; meant as the Snakemake rule's params. Holds neither the quota nor
-    other languages/corpora, so raising a quota changes only the last partial shard's
-    `count` and adds shards.
+    JSON-serialisable. The rule's params hold its spec_identity (a local corpus by the
+    digest of its documents, not its path); the script recomputes the spec. Holds neither
+    the quota nor other languages/corpora, so raising a quota changes only the last partial
+    shard's `count` and adds shards.
     """
     counts = shard_counts(config, corpus, lang)
     if isinstance(shard, str) and shard.isdigit():  # a Snakemake wildcard
@@ -140,7 +138,6 @@ def shard_spec(config: dict, corpus: str, lang: str, shard: int) -> dict:
         raise SeedsError(f"corpora.{corpus}.source: unknown source {kind!r}")
     seeds_cfg = config["seeds"]
     return {
-        "sampler": SAMPLER_VERSION,
         "corpus": corpus,
         "lang": lang,
         "source": source,

@@ -65,7 +65,6 @@ from ossinstruct.seeds.filters import (  # noqa: F401 - part of this module's AP
     draw_snippet,
 )
 from ossinstruct.seeds.plan import (  # noqa: F401 - part of this module's API
-    SAMPLER_VERSION,
     SAMPLERS,
     SKIP_REASONS,
     HubAccessError,
@@ -84,6 +83,7 @@ from ossinstruct.seeds.sources import (  # noqa: F401 - part of this module's AP
     iter_local_documents,
     open_hf_stream,
     source_label,
+    spec_identity,
 )
 
 log = logging.getLogger("ossinstruct.seeds")

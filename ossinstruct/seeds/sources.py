@@ -57,6 +57,42 @@ def _local_paths(source: dict, corpus: str) -> list[str]:
     return sorted(found)
 
 
+_CORPUS_IDENTITY: dict[tuple, str] = {}
+
+
+def local_corpus_digest(source: dict, corpus: str, max_document_bytes: int) -> str:
+    """sha256 of what a local corpus gives the sampler: each document's path relative to the
+    root and its content's sha256 (a document over `max_document_bytes`, skipped unread,
+    only as "huge"). The root's own location is not in it: the same files elsewhere (another
+    checkout, a moved corpus) have the same digest. Computed once per process."""
+    key = (source["root"], tuple(source["extensions"]), tuple(source.get("exclude", [])), max_document_bytes)
+    if key not in _CORPUS_IDENTITY:
+        root = Path(source["root"])
+        digest = hashlib.sha256()
+        for rel in _local_paths(source, corpus):
+            path = root / rel
+            try:
+                if path.stat().st_size > max_document_bytes:
+                    content = "huge"
+                else:
+                    content = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                content = "unreadable"
+            digest.update(json.dumps([rel, content]).encode("utf-8") + b"\n")
+        _CORPUS_IDENTITY[key] = digest.hexdigest()
+    return _CORPUS_IDENTITY[key]
+
+
+def spec_identity(spec: dict) -> dict:
+    """A shard spec for rule params: a local corpus's root (an absolute path, which differs
+    between checkouts and machines) replaced by the digest of the documents under it."""
+    source = spec["source"]
+    if source["type"] != "local":
+        return spec
+    documents = local_corpus_digest(source, spec["corpus"], spec["seeds"]["max_document_bytes"])
+    return {**spec, "source": {**{k: v for k, v in source.items() if k != "root"}, "documents_sha256": documents}}
+
+
 def iter_local_documents(spec: dict) -> Iterator[tuple[str, bytes | Skip]]:
     source = spec["source"]
     paths = _local_paths(source, spec["corpus"])
