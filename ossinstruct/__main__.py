@@ -34,7 +34,17 @@ def cmd_seeds(args) -> None:
     config = _config(args)
     if args.corpus not in config["corpora"]:
         raise ConfigError(f"--corpus {args.corpus!r}: no such corpus under `corpora`")
-    write_shard(shard_spec(config, args.corpus, args.lang, args.shard), args.output)
+    write_shard(shard_spec(config, args.corpus, args.lang, args.shard), args.output, pool=args.pool)
+
+
+def cmd_seed_pool(args) -> None:
+    from ossinstruct.seeds.pool import pool_spec, write_pool
+
+    config = _config(args)
+    if args.corpus not in config["corpora"]:
+        raise ConfigError(f"--corpus {args.corpus!r}: no such corpus under `corpora`")
+    rows = write_pool(pool_spec(config, args.corpus, args.lang), args.output)
+    print(f"{rows} rows in {args.output}")
 
 
 def cmd_generate(args) -> None:
@@ -255,7 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--corpus", required=True)
     sub.add_argument("--lang", required=True)
     sub.add_argument("--shard", type=int, required=True)
+    sub.add_argument("--pool", help="the language's pool file (seed-pool's output) instead of the hub")
     sub.add_argument("-o", "--output", required=True)
+
+    sub = stage("seed-pool", cmd_seed_pool, "read a language's seed pool from the hub once (selection magicoder)")
+    sub.add_argument("--corpus", required=True)
+    sub.add_argument("--lang", required=True)
+    sub.add_argument("-o", "--output", required=True, help="the pool file (.jsonl.gz)")
 
     sub = stage("generate", cmd_generate, "turn one seed shard into teacher generations")
     sub.add_argument("--teacher", required=True)

@@ -9,6 +9,7 @@ sys.path.insert(0, workflow.basedir)
 from snakemake.exceptions import WorkflowError
 
 from ossinstruct.seeds import sampling as seedlib
+from ossinstruct.seeds import pool as seedpool
 from ossinstruct.benchmarks import EVALUATED
 from ossinstruct import workflow as wf
 from ossinstruct.config import (
@@ -86,6 +87,13 @@ def seed_spec(wildcards):
     return seedlib.shard_spec(
         config, wildcards.corpus, wildcards.lang, wf.shard_index(wildcards.shard)
     )
+
+
+def seed_pool_input(wildcards):
+    """The pool file a seed shard (or the mining of its documents) reads, never a rerun
+    trigger by itself; none for local corpora and selection stream."""
+    path = wf.seed_pool_path(config, wildcards.corpus, wildcards.lang)
+    return ancient(path) if path else []
 
 
 def seed_resource(name):

@@ -272,6 +272,7 @@ rule verify_samples:
 rule mine_comment_pairs:
     input:
         seeds=wf.SEEDS,
+        pool=seed_pool_input,
     output:
         wf.MINED_PAIRS,
     log:

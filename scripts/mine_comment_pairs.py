@@ -8,4 +8,7 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
     from ossinstruct.curate import steps as datasets
 
-    datasets.mine_comment_pairs(sm.input.seeds, sm.params.spec, sm.output[0])
+    # The language's pool file (selection magicoder): the documents without the hub.
+    pool = sm.input.get("pool") or None
+    pool = pool if isinstance(pool, str) or pool is None else pool[0]
+    datasets.mine_comment_pairs(sm.input.seeds, sm.params.spec, sm.output[0], pool=pool)
