@@ -22,6 +22,7 @@ include: "rules/evaluate.smk"
 
 onstart:
     check_api_keys()
+    check_teachers()
     check_toolchains()
 
 

@@ -59,6 +59,20 @@ def check_api_keys():
         )
 
 
+def check_teachers():
+    """Before any job: each OpenAI-compatible teacher with work left must be served by its
+    endpoint to its key (GET /v1/models/{id}): a retired model or a refused key is one
+    error naming the model and the config key, not a failure per request in every job."""
+    from ossinstruct.generate.teacher import preflight_teacher
+    from ossinstruct.llm.backends.openai_api import TeacherUnavailable
+
+    for name in sorted(wf.teachers_needing_run(config)):
+        try:
+            preflight_teacher(name, config["teachers"][name])
+        except TeacherUnavailable as error:
+            raise WorkflowError(str(error)) from None
+
+
 def check_toolchains():
     """Fail before any job starts when MultiPL-E results still to be made need a compiler or
     interpreter that is not installed (never scored as 0%). Skipped when the scoring jobs

@@ -18,6 +18,7 @@ from ossinstruct.generate.parse import EMPTY_SOLUTION, parser_for, split_tests
 from ossinstruct.generate.prompts import Template, template_for
 from ossinstruct.llm.backends import get_backend
 from ossinstruct.llm.backends.base import Request, Response
+from ossinstruct.llm.backends.openai_api import TeacherUnavailable
 from ossinstruct.llm.cache import ResponseCache, request_key
 from ossinstruct.logs import Progress
 
@@ -189,6 +190,8 @@ def generate_records(
         backend = get_backend(teacher)
         try:
             backend.generate(list(misses.values()), on_response)
+        except TeacherUnavailable as exc:  # the model is gone or the key refused: every request would fail
+            raise exc.named(teacher_name) from None
         finally:
             backend.close()
         unanswered = [k for k in misses if k not in responses]
@@ -311,6 +314,16 @@ def generate_shard(
     write_json_atomic(stats_path, stats)
     log.info("%s: %s", output_path, stats["statuses"])
     return stats
+
+
+def preflight_teacher(name: str, teacher: dict) -> None:
+    """Before any job: an OpenAI-compatible teacher's endpoint must serve its model to its
+    key (TeacherUnavailable otherwise, naming the model and the config key). Local backends
+    load their model in the job (ossinstruct.llm.models says when it is not cached)."""
+    if teacher["backend"] == "openai":
+        from ossinstruct.llm.backends.openai_api import check_model
+
+        check_model(teacher, name)
 
 
 def teacher_identity(teacher: dict) -> dict:

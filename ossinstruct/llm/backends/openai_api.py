@@ -7,8 +7,14 @@
   about one second's worth, so there is no start-up burst;
 * retries with tenacity what may succeed later: 429, 5xx, timeouts, dropped connections and
   malformed bodies. The wait is exponential backoff with full jitter, never shorter than the
-  server's Retry-After. Other 4xx (bad request, auth, unknown model) fail at once;
-* reports every request exactly once through `on_response`, as soon as it is done.
+  server's Retry-After. Other 4xx fail that request at once, and an answer that no request
+  can get past (401: the key is rejected; 403: no access; 404: the model does not exist or
+  was retired) stops the whole call at once with TeacherUnavailable, naming the model;
+* reports every request exactly once through `on_response`, as soon as it is done (except
+  the requests a TeacherUnavailable stops).
+
+`check_model` is the preflight: GET /v1/models/{model} (then the list /v1/models, for
+servers without the per-model route, e.g. `vllm serve`) before any job sends a request.
 
 The API key is read from the environment variable named by `api_key_env`; it is handed to the
 client only and never logged or stored.
@@ -31,13 +37,105 @@ import openai
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from ossinstruct.files import InputError
 from ossinstruct.llm.backends.base import Backend, OnResponse, Request, Response
 
 log = logging.getLogger("ossinstruct.llm.backends.openai")
 
+# Answers no request of this teacher can get past: the whole call stops at the first one.
+FATAL_STATUSES = (401, 403, 404)
+
 
 class MalformedResponse(Exception):
     """A 2xx answer whose body holds no usable completion."""
+
+
+class TeacherUnavailable(InputError, RuntimeError):
+    """The endpoint refuses the teacher model itself: unknown or retired (404), the key
+    rejected (401) or without access to it (403), or the endpoint unreachable (status None).
+    Its message names the model, the config key and what to do."""
+
+    def __init__(self, teacher: dict, status: int | None, detail: str, name: str | None = None):
+        self.teacher, self.status, self.detail, self.name = teacher, status, detail, name
+        super().__init__(self._message())
+
+    def named(self, name: str) -> TeacherUnavailable:
+        """The same error, naming the teacher's config block."""
+        return TeacherUnavailable(self.teacher, self.status, self.detail, name)
+
+    def _message(self) -> str:
+        t = self.teacher
+        model, url = t.get("model"), t.get("base_url") or "https://api.openai.com/v1"
+        block = f"teachers.{self.name}" if self.name else "teachers.<name>"
+        key_env = t.get("api_key_env")
+        key = f"the key in {key_env} ({block}.api_key_env)" if key_env else "no key (api_key_env is null)"
+        detail = f" ({self.detail})" if self.detail else ""
+        if self.status == 404:
+            what = (
+                f"{url} has no model {model!r} (404){detail}: it does not exist there, was retired, or "
+                f"{key} has no access to it. Set config key {block}.model to a model the endpoint serves "
+                "(README: If the teacher model is retired)"
+            )
+        elif self.status == 401:
+            what = f"{url} rejected {key} (401){detail}; export a valid key"
+        elif self.status == 403:
+            what = f"{key} has no access to model {model!r} at {url} (403){detail} (config key {block}.model)"
+        else:
+            what = f"cannot reach {url} to check model {model!r}{detail} (config key {block}.base_url)"
+        return f"teacher {self.name or model!r}: {what}"
+
+
+def _server_message(exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    message = str(getattr(exc, "message", None) or exc).removeprefix(f"Error code: {status} - ")
+    return message[:200]
+
+
+def check_model(teacher: dict, name: str | None = None, api_key: str | None = None) -> None:
+    """Preflight: raise TeacherUnavailable unless the endpoint serves the teacher's model to
+    this key. GET /models/{model}; on a 404 the list /models decides (servers without the
+    per-model route list their models)."""
+    key = api_key if api_key is not None else _api_key(teacher)
+    client = openai.OpenAI(
+        base_url=teacher.get("base_url"),
+        api_key=key,
+        max_retries=2,  # the client's own backoff, for a 429 or 5xx of the moment
+        timeout=float(teacher.get("timeout_s") or 30),
+    )
+    model = teacher["model"]
+    try:
+        try:
+            client.models.retrieve(model)
+            return
+        except openai.NotFoundError as exc:
+            missing = exc
+        try:
+            served = [m.id for m in client.models.list()]
+        except openai.APIStatusError:
+            raise TeacherUnavailable(teacher, 404, _server_message(missing), name) from None
+        if model in served:
+            return
+        shown = ", ".join(sorted(served)[:20]) + (", ..." if len(served) > 20 else "")
+        raise TeacherUnavailable(teacher, 404, f"it serves: {shown or 'no model'}", name) from None
+    except openai.APIStatusError as exc:
+        raise TeacherUnavailable(teacher, exc.status_code, _server_message(exc), name) from None
+    except openai.APIConnectionError as exc:
+        raise TeacherUnavailable(teacher, None, f"{type(exc).__name__}: {exc}", name) from None
+    finally:
+        client.close()
+
+
+def _api_key(teacher: dict) -> str:
+    env = teacher.get("api_key_env")
+    if not env:
+        return "EMPTY"  # local servers ignore the key, the client insists on one
+    key = os.environ.get(env)
+    if not key:
+        raise RuntimeError(
+            f"teacher {teacher.get('model')!r}: the environment variable "
+            f"{env} (api_key_env) holding the API key is not set or empty"
+        )
+    return key
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -119,16 +217,7 @@ class OpenAIBackend(Backend):
         self._api_key()  # fail now, not after the first request, when the key is missing
 
     def _api_key(self) -> str:
-        env = self.teacher.get("api_key_env")
-        if not env:
-            return "EMPTY"  # local servers ignore the key, the client insists on one
-        key = os.environ.get(env)
-        if not key:
-            raise RuntimeError(
-                f"teacher {self.teacher.get('model')!r}: the environment variable "
-                f"{env} (api_key_env) holding the API key is not set or empty"
-            )
-        return key
+        return _api_key(self.teacher)
 
     def generate(self, requests: Sequence[Request], on_response: OnResponse) -> None:
         if requests:
@@ -144,6 +233,7 @@ class OpenAIBackend(Backend):
         self._tpm = _bucket(t.get("tokens_per_minute"))
         self._tpm_lock = asyncio.Lock()
         self._max_attempts = int(t.get("max_attempts") or 8)
+        self._fatal: TeacherUnavailable | None = None
         http = openai.DefaultAsyncHttpxClient(  # keep one pooled connection per slot alive
             timeout=timeout,
             limits=httpx2.Limits(max_connections=None, max_keepalive_connections=concurrency),
@@ -178,6 +268,8 @@ class OpenAIBackend(Backend):
                         part = min(tokens, self._tpm.max_rate)
                         await self._tpm.acquire(part)
                         tokens -= part
+            if self._fatal is not None:  # another request learnt that none can succeed
+                raise self._fatal
             yield
 
     def _wait(self, state) -> float:
@@ -199,7 +291,7 @@ class OpenAIBackend(Backend):
         )
 
     async def _request(self, client: openai.AsyncOpenAI, request: Request) -> Response:
-        """One request, retries included; never raises except when cancelled."""
+        """One request, retries included; raises only when cancelled or on TeacherUnavailable."""
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=self._wait,
@@ -215,7 +307,13 @@ class OpenAIBackend(Backend):
                     async with self._slot(request):
                         started = started or time.monotonic()
                         response = await self._send(client, request)
+        except TeacherUnavailable:
+            raise
         except Exception as exc:  # noqa: BLE001 - one request's failure is reported, not raised
+            if isinstance(exc, openai.APIStatusError) and exc.status_code in FATAL_STATUSES:
+                # No request can succeed (the model is gone, the key refused): stop them all.
+                self._fatal = TeacherUnavailable(self.teacher, exc.status_code, _server_message(exc))
+                raise self._fatal from None
             error = _failure(exc, attempts)
             log.warning("request %s failed: %s", request.key[:12], error)
             return Response(
