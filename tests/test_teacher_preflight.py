@@ -7,9 +7,9 @@ from __future__ import annotations
 import socket
 
 import pytest
+from conftest import write_tree
 from test_workflow import CORPUS, snakemake, write_config
 
-from conftest import write_tree
 from ossinstruct.files import read_jsonl, write_jsonl_atomic
 from ossinstruct.generate.teacher import generate_shard, preflight_teacher
 from ossinstruct.llm.backends.openai_api import TeacherUnavailable, check_model
@@ -83,7 +83,8 @@ def test_an_unreachable_endpoint_is_named():
 
 
 def _seeds(path, n):
-    write_jsonl_atomic(path, [{"seed_id": f"s/{i}", "index": i, "seed": f"def f{i}(x):\n    return {i}\n"} for i in range(n)])
+    seeds = [{"seed_id": f"s/{i}", "index": i, "seed": f"def f{i}(x):\n    return {i}\n"} for i in range(n)]
+    write_jsonl_atomic(path, seeds)
 
 
 def test_a_404_during_a_run_stops_the_shard_at_once(tmp_path):

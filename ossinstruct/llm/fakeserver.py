@@ -159,8 +159,8 @@ class _Handler(BaseHTTPRequestHandler):
             fake._model_checks.append(path)
         known = fake.known_models
         if fake.require_api_key is not None and self.headers.get("Authorization") != f"Bearer {fake.require_api_key}":
-            error = {"message": "Incorrect API key provided.", "type": "invalid_request_error", "code": "invalid_api_key"}
-            self.send(401, {"error": error})
+            error = {"message": "Incorrect API key provided.", "type": "invalid_request_error"}
+            self.send(401, {"error": {**error, "code": "invalid_api_key"}})
         elif path == "/v1/models":
             ids = sorted(known) if known is not None else [fake.model or "fake-teacher"]
             models = [{"id": model, "object": "model", "owned_by": "fake"} for model in ids]
