@@ -65,6 +65,7 @@ def cmd_generate(args) -> None:
         config["cache_dir"],
         config["prices"],
         entry["max_request_failure_rate"],
+        api_jobs=config["teacher_api_jobs"],
     )
 
 

@@ -48,6 +48,19 @@ def all_targets(config):
     return wf.all_targets(config)
 
 
+def cap_teacher_api_jobs():
+    """At most teacher_api_jobs generation jobs call a teacher API at once (their llm_api
+    resource), whatever the profile or --resources say: each job sends at 1/teacher_api_jobs
+    of the account's rate limits. A lower --resources llm_api=N stays in force."""
+    cap = int(config["teacher_api_jobs"])
+    given = workflow.global_resources.get("llm_api").value
+    if given is None or given > cap:
+        workflow.register_resource("llm_api", cap)
+
+
+cap_teacher_api_jobs()
+
+
 def check_api_keys():
     """Fail before any job starts when a teacher that still has work lacks its key."""
     missing = missing_api_keys(config, wf.teachers_needing_run(config))
@@ -119,7 +132,7 @@ def teacher_resource(name):
 
 
 def llm_api_slots(wildcards):
-    # One slot per job that calls a remote API: `--resources llm_api=N` caps them.
+    # One slot per job that calls a remote API: teacher_api_jobs caps them.
     return int(config["teachers"][wildcards.teacher]["backend"] == "openai")
 
 

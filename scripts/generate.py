@@ -19,4 +19,5 @@ with rule_job(sm):
         cache_dir=sm.config["cache_dir"],
         prices=sm.config["prices"],
         max_request_failure_rate=entry["max_request_failure_rate"],
+        api_jobs=sm.config["teacher_api_jobs"],
     )

@@ -288,6 +288,25 @@ def shard_stats(records, teacher, cache_hits, sent, sent_tokens, prices) -> dict
     }
 
 
+def job_rate_limits(teacher: dict, api_jobs: int) -> dict:
+    """The teacher block one generation job sends with: its requests_per_minute and
+    tokens_per_minute are the account's limits, shared evenly by the `api_jobs` jobs the
+    workflow lets call a teacher API at once (config key teacher_api_jobs, the llm_api
+    resource's cap), so that together they stay within the account's."""
+    shared = dict(teacher)
+    for key in ("requests_per_minute", "tokens_per_minute"):
+        if teacher.get(key):
+            shared[key] = teacher[key] / api_jobs
+    if api_jobs > 1 and (teacher.get("requests_per_minute") or teacher.get("tokens_per_minute")):
+        log.info(
+            "rate limits: this job's share, 1/%d of the account's: %s requests/min, %s tokens/min",
+            api_jobs,
+            f"{shared['requests_per_minute']:g}" if shared.get("requests_per_minute") else "unlimited",
+            f"{shared['tokens_per_minute']:g}" if shared.get("tokens_per_minute") else "unlimited",
+        )
+    return shared
+
+
 def generate_shard(
     seeds_path: str,
     output_path: str,
@@ -297,10 +316,14 @@ def generate_shard(
     cache_dir: str,
     prices: dict | None = None,
     max_request_failure_rate: float = 0.0,
+    api_jobs: int = 1,
 ) -> dict:
     """Generate one shard file; returns its stats. Raises GenerationError (writing no
-    shard) when too many requests failed for good: the rerun asks only for those."""
+    shard) when too many requests failed for good: the rerun asks only for those.
+    `api_jobs`: the generation jobs that may run at once, sharing the rate limits."""
     seeds = list(read_jsonl(seeds_path, required=("seed",), what="seed"))
+    if teacher["backend"] == "openai":
+        teacher = job_rate_limits(teacher, api_jobs)
     result = generate_records(seeds, teacher_name, teacher, ResponseCache(cache_dir), prices, label=str(output_path))
     stats = result.stats
     failed = stats["request_failures"]

@@ -4,7 +4,14 @@
 
 * keeps at most `concurrency` requests in flight (a semaphore, released while waiting to retry);
 * paces sends under `requests_per_minute` / `tokens_per_minute` with leaky buckets that hold
-  about one second's worth, so there is no start-up burst;
+  about one second's worth, so there is no start-up burst. The limits it is given are this
+  job's share of the account's (ossinstruct.generate.teacher.job_rate_limits). A request
+  reserves tokens by `token_budget`: `usage` (default), the prompt's estimate (characters
+  / 4) plus the mean completion of the answers received so far (max_tokens until
+  EXPECTED_AFTER have arrived), settled with the answer's reported usage (the difference
+  paid or refunded); `max_tokens`, max(max_tokens, the prompt's estimate), never settled:
+  what OpenAI's admission counts (its rate-limit guide: "the maximum of max_tokens and the
+  estimated number of tokens based on the character count of your request");
 * retries with tenacity what may succeed later: 429, 5xx, timeouts, dropped connections and
   malformed bodies. The wait is exponential backoff with full jitter, never shorter than the
   server's Retry-After. Other 4xx fail that request at once, and an answer that no request
@@ -38,7 +45,7 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from ossinstruct.files import InputError
-from ossinstruct.llm.backends.base import Backend, OnResponse, Request, Response
+from ossinstruct.llm.backends.base import Backend, OnResponse, Request, Response, StopSending
 
 log = logging.getLogger("ossinstruct.llm.backends.openai")
 
@@ -188,6 +195,50 @@ def _failure(exc: BaseException, attempts: int) -> str:
     return error
 
 
+# Answers received before a request reserves their mean completion instead of max_tokens.
+EXPECTED_AFTER = 8
+
+
+class TokenBudget:
+    """A leaky bucket of tokens per minute holding one second's worth, whose reservations
+    are settled after the fact: `acquire(estimate)` before a request, `settle(estimate,
+    used)` with the answer's usage (the difference is paid, or given back)."""
+
+    def __init__(self, per_minute: float):
+        self.rate = per_minute / 60.0  # tokens per second
+        self.capacity = max(1.0, self.rate)
+        self.level = 0.0  # tokens in the bucket; it drains at `rate`
+        self._updated = time.monotonic()
+        self._lock = asyncio.Lock()
+        self.reserved = 0.0  # totals, for the log and the tests
+        self.settled = 0.0
+
+    def _drain(self) -> None:
+        now = time.monotonic()
+        self.level = max(0.0, self.level - (now - self._updated) * self.rate)
+        self._updated = now
+
+    async def acquire(self, tokens: float) -> None:
+        async with self._lock:  # one request at a time, so none starves the others
+            self.reserved += tokens
+            while tokens > 0:  # estimates above the bucket's size are paid in parts
+                part = min(tokens, self.capacity)
+                self._drain()
+                wait = (self.level + part - self.capacity) / self.rate
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue
+                self.level += part
+                tokens -= part
+
+    def settle(self, reserved: float, used: float) -> None:
+        """The answer used `used` tokens where `reserved` were taken: a debt fills the bucket
+        (later requests wait for it to drain), a surplus empties it."""
+        self._drain()
+        self.level = max(0.0, self.level + used - reserved)
+        self.settled += used - reserved
+
+
 def _bucket(per_minute: float | None) -> AsyncLimiter | None:
     """A leaky bucket for `per_minute` holding one second's worth (at least 1); None: unlimited."""
     if per_minute is None:
@@ -230,10 +281,12 @@ class OpenAIBackend(Backend):
         # Per-call state (one generate() at a time per backend): slots, rate limits, retries.
         self._semaphore = asyncio.Semaphore(concurrency)
         self._rpm = _bucket(t.get("requests_per_minute"))
-        self._tpm = _bucket(t.get("tokens_per_minute"))
-        self._tpm_lock = asyncio.Lock()
+        self._tpm = TokenBudget(t["tokens_per_minute"]) if t.get("tokens_per_minute") else None
+        self._completions: list[int] = []  # completion tokens of the answers received
         self._max_attempts = int(t.get("max_attempts") or 8)
         self._fatal: TeacherUnavailable | None = None
+        self._stopped: StopSending | None = None
+        self._admitted: set[str] = set()
         http = openai.DefaultAsyncHttpxClient(  # keep one pooled connection per slot alive
             timeout=timeout,
             limits=httpx2.Limits(max_connections=None, max_keepalive_connections=concurrency),
@@ -243,7 +296,11 @@ class OpenAIBackend(Backend):
         )
 
         async def one(request: Request) -> None:
-            response = await self._request(client, request)
+            try:
+                response = await self._request(client, request)
+            except StopSending as stop:  # not sent: the requests in flight still finish
+                self._stopped = self._stopped or stop
+                return
             on_response(request, response)  # may raise (a broken cache): stop everything
 
         tasks = [asyncio.create_task(one(r)) for r in requests]
@@ -254,23 +311,54 @@ class OpenAIBackend(Backend):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await client.close()
+            if self._tpm:
+                log.info(
+                    "tokens reserved against tokens_per_minute: %.0f, settled with usage: %+.0f",
+                    self._tpm.reserved,
+                    self._tpm.settled,
+                )
+        if self._stopped is not None:
+            raise self._stopped
+
+    def token_estimate(self, request: Request) -> int:
+        """What a request reserves against tokens_per_minute (see the module docstring)."""
+        prompt = math.ceil(_prompt_chars(request) / 4)
+        max_tokens = int(request.params.get("max_tokens") or 0)
+        if self.teacher.get("token_budget") == "max_tokens":
+            return max(max_tokens, prompt)
+        if len(self._completions) < EXPECTED_AFTER:
+            return prompt + max_tokens
+        expected = math.ceil(sum(self._completions) / len(self._completions))
+        return prompt + (min(expected, max_tokens) if max_tokens else expected)
 
     @asynccontextmanager
     async def _slot(self, request: Request):
-        """Hold a concurrency slot and pay the rate limits for one attempt."""
+        """Hold a concurrency slot and pay the rate limits for one attempt; yields the
+        tokens reserved (0 without tokens_per_minute)."""
         async with self._semaphore:
+            if self._stopped is not None:
+                raise self._stopped
+            if request.key not in self._admitted and self.admit is not None:
+                self.admit(request)  # may raise StopSending (the cost ceiling)
+            self._admitted.add(request.key)
             if self._rpm:
                 await self._rpm.acquire()
+            tokens = 0
             if self._tpm:
-                tokens = math.ceil(_prompt_chars(request) / 4) + (request.params.get("max_tokens") or 0)
-                async with self._tpm_lock:  # one request at a time, so none starves the others
-                    while tokens > 0:  # estimates above the bucket size are paid in parts
-                        part = min(tokens, self._tpm.max_rate)
-                        await self._tpm.acquire(part)
-                        tokens -= part
+                tokens = self.token_estimate(request)
+                await self._tpm.acquire(tokens)
             if self._fatal is not None:  # another request learnt that none can succeed
                 raise self._fatal
-            yield
+            if self._stopped is not None:
+                raise self._stopped
+            yield tokens
+
+    def _settle(self, reserved: int, response: Response) -> None:
+        used = response.prompt_tokens + response.completion_tokens
+        if response.completion_tokens:
+            self._completions.append(response.completion_tokens)
+        if self._tpm and reserved and used and self.teacher.get("token_budget") != "max_tokens":
+            self._tpm.settle(reserved, used)
 
     def _wait(self, state) -> float:
         t = self.teacher
@@ -304,10 +392,11 @@ class OpenAIBackend(Backend):
             async for attempt in retrying:
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
-                    async with self._slot(request):
+                    async with self._slot(request) as reserved:
                         started = started or time.monotonic()
                         response = await self._send(client, request)
-        except TeacherUnavailable:
+                    self._settle(reserved, response)
+        except (TeacherUnavailable, StopSending):
             raise
         except Exception as exc:  # noqa: BLE001 - one request's failure is reported, not raised
             if isinstance(exc, openai.APIStatusError) and exc.status_code in FATAL_STATUSES:
