@@ -10,9 +10,9 @@ import json
 
 import pytest
 import yaml
+from conftest import write_tree
 from test_workflow import snakemake
 
-from conftest import write_tree
 from ossinstruct.generate.teacher import job_rate_limits
 from ossinstruct.llm.backends.base import Request
 from ossinstruct.llm.backends.openai_api import EXPECTED_AFTER, OpenAIBackend, TokenBudget

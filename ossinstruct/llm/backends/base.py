@@ -52,6 +52,7 @@ class StopSending(RuntimeError):
     """Raised by a backend's `admit` hook: send no further request (the cost ceiling). The
     requests already in flight finish and are reported; then `generate` raises it."""
 
+
 DEFAULT_MAX_TOKENS = 2048
 
 
