@@ -23,6 +23,7 @@ include: "rules/evaluate.smk"
 onstart:
     check_api_keys()
     check_teachers()
+    report_cost()
     check_toolchains()
 
 

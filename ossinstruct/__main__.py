@@ -18,8 +18,22 @@ def _config(args) -> dict:
 
 
 def cmd_check(args) -> None:
-    _config(args)
+    config = _config(args)
     print("config OK")
+    if config["generations"]:
+        from ossinstruct.generate.cost import estimate_study_cost, format_cost
+
+        print(format_cost(estimate_study_cost(config)))
+
+
+def cmd_cost(args) -> None:
+    """The study's teacher API cost: estimated, spent, left, against max_cost_usd."""
+    import json
+
+    from ossinstruct.generate.cost import estimate_study_cost, format_cost
+
+    estimate = estimate_study_cost(_config(args), args.root)
+    print(json.dumps(estimate, indent=1) if args.json else format_cost(estimate))
 
 
 def cmd_targets(args) -> None:
@@ -48,6 +62,7 @@ def cmd_seed_pool(args) -> None:
 
 
 def cmd_generate(args) -> None:
+    from ossinstruct.generate.cost import job_ceiling
     from ossinstruct.generate.teacher import generate_shard
     from ossinstruct.workflow import generation_entry
 
@@ -66,6 +81,7 @@ def cmd_generate(args) -> None:
         config["prices"],
         entry["max_request_failure_rate"],
         api_jobs=config["teacher_api_jobs"],
+        ceiling=job_ceiling(config, args.teacher, args.output),
     )
 
 
@@ -261,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     stages.add_parser("launch", help="launch training on the allocated GPUs (python -m ossinstruct launch -h)")
     stage("check-config", cmd_check, "validate the config (with presets) and exit")
     stage("targets", cmd_targets, "list the files `snakemake` (rule all) would build")
+    sub = stage("cost", cmd_cost, "the study's teacher API cost: estimated, spent, left, against max_cost_usd")
+    sub.add_argument("--root", default=".", help="the directory holding results/ (default .)")
+    sub.add_argument("--json", action="store_true", help="print the estimate as JSON")
 
     sub = stage("seeds", cmd_seeds, "sample one seed shard")
     sub.add_argument("--corpus", required=True)

@@ -86,6 +86,18 @@ def check_teachers():
             raise WorkflowError(str(error)) from None
 
 
+def report_cost():
+    """Before any job: the teacher API cost estimate against max_cost_usd (a warning when
+    it passes: the jobs will stop at the ceiling with shards left)."""
+    if not any(config["teachers"][t]["backend"] == "openai" for t in wf.teachers_needing_run(config)):
+        return
+    from snakemake.logging import logger
+    from ossinstruct.generate.cost import estimate_study_cost, format_cost
+
+    estimate = estimate_study_cost(config)
+    (logger.warning if estimate["over_ceiling"] else logger.info)(format_cost(estimate))
+
+
 def check_toolchains():
     """Fail before any job starts when MultiPL-E results still to be made need a compiler or
     interpreter that is not installed (never scored as 0%). Skipped when the scoring jobs

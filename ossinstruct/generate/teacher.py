@@ -163,7 +163,9 @@ def generate_records(
     cache: ResponseCache,
     prices: dict | None = None,
     label: str = "shard",
+    ceiling=None,
 ) -> ShardResult:
+    """`ceiling`: the job's ossinstruct.generate.cost.CostCeiling (max_cost_usd), or None."""
     started = time.monotonic()
     template = template_for(teacher)
     decoding = decoding_params(teacher, template)
@@ -181,6 +183,8 @@ def generate_records(
 
         def on_response(request: Request, response: Response) -> None:
             cache.put(request.key, response)  # before anything else: it is paid for
+            if ceiling is not None:
+                ceiling.answered(request, response)
             responses[request.key] = response
             if not response.failed:
                 sent_tokens["prompt"] += response.prompt_tokens
@@ -188,12 +192,16 @@ def generate_records(
             progress.step(failed=response.failed)
 
         backend = get_backend(teacher)
+        if ceiling is not None:
+            backend.admit = ceiling.admit
         try:
             backend.generate(list(misses.values()), on_response)
         except TeacherUnavailable as exc:  # the model is gone or the key refused: every request would fail
             raise exc.named(teacher_name) from None
         finally:
             backend.close()
+            if ceiling is not None:
+                ceiling.release()
         unanswered = [k for k in misses if k not in responses]
         if unanswered:
             raise GenerationError(
@@ -317,14 +325,18 @@ def generate_shard(
     prices: dict | None = None,
     max_request_failure_rate: float = 0.0,
     api_jobs: int = 1,
+    ceiling=None,
 ) -> dict:
     """Generate one shard file; returns its stats. Raises GenerationError (writing no
     shard) when too many requests failed for good: the rerun asks only for those.
-    `api_jobs`: the generation jobs that may run at once, sharing the rate limits."""
+    `api_jobs`: the generation jobs that may run at once, sharing the rate limits;
+    `ceiling`: the study's cost ceiling (ossinstruct.generate.cost.job_ceiling), or None."""
     seeds = list(read_jsonl(seeds_path, required=("seed",), what="seed"))
     if teacher["backend"] == "openai":
         teacher = job_rate_limits(teacher, api_jobs)
-    result = generate_records(seeds, teacher_name, teacher, ResponseCache(cache_dir), prices, label=str(output_path))
+    result = generate_records(
+        seeds, teacher_name, teacher, ResponseCache(cache_dir), prices, label=str(output_path), ceiling=ceiling
+    )
     stats = result.stats
     failed = stats["request_failures"]
     if seeds and failed / len(seeds) > max_request_failure_rate:
