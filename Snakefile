@@ -13,6 +13,7 @@ configfile: "config.yaml"
 
 
 include: "rules/common.smk"
+include: "rules/prefetch.smk"
 include: "rules/seeds.smk"
 include: "rules/generate.smk"
 include: "rules/curate.smk"

@@ -26,6 +26,26 @@ def cmd_check(args) -> None:
         print(format_cost(estimate_study_cost(config)))
 
 
+def cmd_prefetch(args) -> None:
+    """Fetch the study's downloads where the network is (what rule prefetch does), or list them."""
+    import os
+
+    from ossinstruct import prefetch
+
+    config = _config(args)
+    items = prefetch.study_items(config)
+    names = args.item or sorted(items)
+    if args.list:
+        for name in names:
+            done = os.path.exists(prefetch.marker_path(config, name))
+            print(f"{'fetched' if done else 'missing'}  {name}  (config key {', '.join(items[name].why)})")
+        return
+    for name in names:
+        if args.item or not os.path.exists(prefetch.marker_path(config, name)):
+            prefetch.prefetch_item(config, name)
+    print(f"{len(names)} download(s) in {prefetch.cache_dir(config)}")
+
+
 def cmd_cost(args) -> None:
     """The study's teacher API cost: estimated, spent, left, against max_cost_usd."""
     import json
@@ -277,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     stages.add_parser("launch", help="launch training on the allocated GPUs (python -m ossinstruct launch -h)")
     stage("check-config", cmd_check, "validate the config (with presets) and exit")
     stage("targets", cmd_targets, "list the files `snakemake` (rule all) would build")
+    sub = stage("prefetch", cmd_prefetch, "fetch what the study's jobs need from the network into downloads.cache_dir")
+    sub.add_argument("--item", action="append", help="only this download, fetched again (repeat); default all missing")
+    sub.add_argument("--list", action="store_true", help="list the downloads and whether each is fetched")
     sub = stage("cost", cmd_cost, "the study's teacher API cost: estimated, spent, left, against max_cost_usd")
     sub.add_argument("--root", default=".", help="the directory holding results/ (default .)")
     sub.add_argument("--json", action="store_true", help="print the estimate as JSON")

@@ -72,6 +72,7 @@ DEFAULT_RESOURCES = {
     "seeds": {"runtime": 60, "mem_mb": 4000, "cpus_per_task": 1, "gpu": 0},
     # A localrule (it reads the hub): these matter only to the local scheduler.
     "seed_pool": {"runtime": 120, "mem_mb": 2000, "cpus_per_task": 1},
+    "prefetch": {"runtime": 240, "mem_mb": 2000, "cpus_per_task": 1},  # a localrule too
     "openai": {"runtime": 720, "mem_mb": 4000, "cpus_per_task": 2, "gpu": 0},
     "transformers": {"runtime": 240, "mem_mb": 16000, "cpus_per_task": 4, "gpu": 0},
     "vllm": {"runtime": 240, "mem_mb": 64000, "cpus_per_task": 8, "gpu": 1},

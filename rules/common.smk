@@ -20,11 +20,16 @@ from ossinstruct.config import (
     validate_config,
 )
 from ossinstruct.generate.teacher import teacher_identity
+from ossinstruct import prefetch
 
 try:
     validate_config(config)
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
+
+# Every job inherits these (SLURM's sbatch exports the environment): the shared download
+# cache and, with downloads.offline_jobs, the hub offline (ossinstruct/prefetch.py).
+os.environ.update(prefetch.job_environment(config))
 
 
 wildcard_constraints:
@@ -128,6 +133,17 @@ def seed_spec(wildcards):
     )
 
 
+def downloads(rule, key):
+    """The prefetch markers a job of `rule` needs (`key`: the wildcard naming its teacher,
+    checkpoint, model, benchmark or dataset): made by the localrule prefetch before it
+    runs, never a rerun trigger by themselves (ancient)."""
+
+    def markers(wildcards):
+        return [ancient(m) for m in prefetch.markers_for(config, rule, wildcards[key])]
+
+    return markers
+
+
 def seed_pool_input(wildcards):
     """The pool file a seed shard (or the mining of its documents) reads, never a rerun
     trigger by itself; none for local corpora and selection stream."""
@@ -218,6 +234,9 @@ def train_inputs(wildcards):
     inputs = {"train": wf.TRAIN.format(dataset=recipe["dataset"])}
     if "path" in recipe["base"]:
         inputs["base"] = recipe["base"]["path"]
+    markers = downloads("train", "checkpoint")(wildcards)
+    if markers:  # the base model, fetched by rule prefetch
+        inputs["downloads"] = markers
     return inputs
 
 
@@ -274,6 +293,9 @@ def eval_generate_inputs(wildcards):
     source = wf.eval_model_source(config, wildcards.model)
     if "path" in source:
         inputs["model"] = source["path"]
+    markers = downloads("eval_generate", "model")(wildcards)
+    if markers:  # a hub model evaluated as it is, fetched by rule prefetch
+        inputs["downloads"] = markers
     return inputs
 
 

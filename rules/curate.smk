@@ -1,4 +1,7 @@
 rule benchmark_strings:
+    input:
+        # A hub source, fetched by rule prefetch (ossinstruct/prefetch.py).
+        downloads=downloads("benchmark_strings", "benchmark"),
     output:
         wf.BENCHMARK_STRINGS,
     log:
@@ -41,6 +44,8 @@ rule clean_generations:
 
 
 rule ingest_evol:
+    input:
+        downloads=downloads("ingest_evol", "dataset"),
     output:
         clean=wf.CLEAN,
         rejected=wf.REJECTED,

@@ -18,7 +18,6 @@ from ossinstruct.generate.parse import EMPTY_SOLUTION, parser_for, split_tests
 from ossinstruct.generate.prompts import Template, template_for
 from ossinstruct.llm.backends import get_backend
 from ossinstruct.llm.backends.base import Request, Response
-from ossinstruct.llm.backends.openai_api import TeacherUnavailable
 from ossinstruct.llm.cache import ResponseCache, request_key
 from ossinstruct.logs import Progress
 
@@ -71,16 +70,18 @@ def _tiktoken_count(text: str, model: str) -> int:
         import tiktoken  # lazy: only prompts near the context limit need it
     except ImportError as exc:
         raise GenerationError("counting prompt tokens needs tiktoken (pip install tiktoken)") from exc
+    from ossinstruct.prefetch import require_tiktoken, tiktoken_encoding
+
+    name = tiktoken_encoding(model) or "cl100k_base"
+    require_tiktoken(name)  # offline and not cached: NotCached names it and the command
     try:
-        try:
-            encoding = tiktoken.encoding_for_model(model)
-        except KeyError:
-            encoding = tiktoken.get_encoding("cl100k_base")
+        encoding = tiktoken.get_encoding(name)
         return len(encoding.encode(text, disallowed_special=()))
     except Exception as exc:  # its BPE file is downloaded once, then cached
         raise GenerationError(
             f"tiktoken could not load its encoding for {model!r} ({type(exc).__name__}: {exc}); "
-            "it downloads the BPE file once (then TIKTOKEN_CACHE_DIR holds it)"
+            f"it downloads the BPE file once (then TIKTOKEN_CACHE_DIR holds it: `python -m ossinstruct "
+            f"prefetch --item tiktoken/{name}`)"
         ) from exc
 
 
@@ -190,6 +191,10 @@ def generate_records(
                 sent_tokens["prompt"] += response.prompt_tokens
                 sent_tokens["completion"] += response.completion_tokens
             progress.step(failed=response.failed)
+
+        # Lazily: the openai client is this backend's dependency only (the data steps
+        # import this module for its statuses).
+        from ossinstruct.llm.backends.openai_api import TeacherUnavailable
 
         backend = get_backend(teacher)
         if ceiling is not None:
