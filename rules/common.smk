@@ -80,7 +80,8 @@ def check_api_keys():
 def check_teachers():
     """Before any job: each OpenAI-compatible teacher with work left must be served by its
     endpoint to its key (GET /v1/models/{id}): a retired model or a refused key is one
-    error naming the model and the config key, not a failure per request in every job."""
+    error naming the model and the config key, not a failure per request in every job.
+    """
     from ossinstruct.generate.teacher import preflight_teacher
     from ossinstruct.llm.backends.openai_api import TeacherUnavailable
 
@@ -94,7 +95,10 @@ def check_teachers():
 def report_cost():
     """Before any job: the teacher API cost estimate against max_cost_usd (a warning when
     it passes: the jobs will stop at the ceiling with shards left)."""
-    if not any(config["teachers"][t]["backend"] == "openai" for t in wf.teachers_needing_run(config)):
+    if not any(
+        config["teachers"][t]["backend"] == "openai"
+        for t in wf.teachers_needing_run(config)
+    ):
         return
     from snakemake.logging import logger
     from ossinstruct.generate.cost import estimate_study_cost, format_cost
