@@ -77,15 +77,27 @@ def check_api_keys():
         )
 
 
+def planned_teachers():
+    """The teachers whose generation jobs this run executes (onstart: the DAG is built)."""
+    if workflow.dag is None:
+        return wf.teachers_needing_run(config)
+    return {
+        job.wildcards["teacher"]
+        for job in workflow.dag.needrun_jobs()
+        if job.rule.name == "generate"
+    }
+
+
 def check_teachers():
-    """Before any job: each OpenAI-compatible teacher with work left must be served by its
-    endpoint to its key (GET /v1/models/{id}): a retired model or a refused key is one
-    error naming the model and the config key, not a failure per request in every job.
+    """Before any job: each OpenAI-compatible teacher this run generates with must be
+    served by its endpoint to its key (GET /v1/models/{id}): a retired model or a refused
+    key is one error naming the model and the config key, not a failure per request in
+    every job.
     """
     from ossinstruct.generate.teacher import preflight_teacher
     from ossinstruct.llm.backends.openai_api import TeacherUnavailable
 
-    for name in sorted(wf.teachers_needing_run(config)):
+    for name in sorted(planned_teachers()):
         try:
             preflight_teacher(name, config["teachers"][name])
         except TeacherUnavailable as error:
@@ -96,8 +108,7 @@ def report_cost():
     """Before any job: the teacher API cost estimate against max_cost_usd (a warning when
     it passes: the jobs will stop at the ceiling with shards left)."""
     if not any(
-        config["teachers"][t]["backend"] == "openai"
-        for t in wf.teachers_needing_run(config)
+        config["teachers"][t]["backend"] == "openai" for t in planned_teachers()
     ):
         return
     from snakemake.logging import logger

@@ -97,7 +97,9 @@ def test_slurm_profile_dry_run_declares_resources(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Using profile slurm" in out + result.stderr
-    assert planned_jobs(out) == {"seeds": 5, "generate": 10, "all": 1}
+    # The rust seed pool and two downloads (the local teacher's weights, tiktoken's BPE
+    # file for the API teacher) run first, on the submit host (localrules).
+    assert planned_jobs(out) == {"prefetch": 2, "seed_pool": 1, "seeds": 5, "generate": 10, "all": 1}
     blocks = out.split("rule generate:")[1:]
     gpu_blocks = [b for b in blocks if "teacher=local-llm" in b]
     api_blocks = [b for b in blocks if "teacher=gpt-3.5-turbo-1106" in b]
