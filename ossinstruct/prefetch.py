@@ -154,12 +154,13 @@ def _not_cached(what: str, name: str, where: str, detail: str = "") -> NotCached
 
 
 def _hub_id(spec: str | None) -> bool:
-    """A hub repo id ("org/name"), not a path, a .gguf file or an embedded model."""
+    """A hub repo id ("org/name", or a bare "gpt2"), not a path, a .gguf file or an
+    embedded model (as ossinstruct.llm.models.resolve_model tells them apart)."""
     if not spec or spec.startswith("embedded:") or spec.lower().endswith(".gguf"):
         return False
     if spec.startswith(("/", "./", "../", "~")) or Path(spec).expanduser().exists():
         return False
-    return spec.count("/") == 1
+    return spec.count("/") <= 1
 
 
 def model_item(repo: str, revision: str | None, why: str) -> Item:
@@ -254,10 +255,11 @@ def items_by_consumer(config: dict) -> dict[tuple[str, str], list[Item]]:
     return needs
 
 
-def study_items(config: dict) -> dict[str, Item]:
-    """Every item the study's jobs need, by name (each once, with every config key needing it)."""
+def study_items(config: dict, needs: dict | None = None) -> dict[str, Item]:
+    """Every item the study's jobs need, by name (each once, with every config key needing
+    it); `needs`: items_by_consumer(config), when already computed."""
     items: dict[str, Item] = {}
-    for found in items_by_consumer(config).values():
+    for found in (needs if needs is not None else items_by_consumer(config)).values():
         for item in found:
             known = items.get(item.name)
             spec = dict(item.spec)
@@ -273,11 +275,11 @@ def study_items(config: dict) -> dict[str, Item]:
     return items
 
 
-def markers_for(config: dict, rule: str, key: str) -> list[str]:
+def markers_for(config: dict, rule: str, key: str, needs: dict | None = None) -> list[str]:
     """The markers a job of `rule` (for `key`: its teacher, checkpoint, model, benchmark or
-    dataset) needs before it can run offline."""
-    items = items_by_consumer(config).get((rule, key), [])
-    return [marker_path(config, item.name) for item in items]
+    dataset) needs before it can run offline; `needs` as in study_items."""
+    needs = needs if needs is not None else items_by_consumer(config)
+    return [marker_path(config, item.name) for item in needs.get((rule, key), [])]
 
 
 # --------------------------------------------------------------------------- fetching

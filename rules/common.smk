@@ -30,6 +30,9 @@ except ConfigError as error:
 # Every job inherits these (SLURM's sbatch exports the environment): the shared download
 # cache and, with downloads.offline_jobs, the hub offline (ossinstruct/prefetch.py).
 os.environ.update(prefetch.job_environment(config))
+# The downloads each job needs, and the study's downloads (rule prefetch), computed once.
+DOWNLOAD_NEEDS = prefetch.items_by_consumer(config)
+DOWNLOADS = prefetch.study_items(config, DOWNLOAD_NEEDS)
 
 
 wildcard_constraints:
@@ -154,7 +157,10 @@ def downloads(rule, key):
     runs, never a rerun trigger by themselves (ancient)."""
 
     def markers(wildcards):
-        return [ancient(m) for m in prefetch.markers_for(config, rule, wildcards[key])]
+        return [
+            ancient(m)
+            for m in prefetch.markers_for(config, rule, wildcards[key], DOWNLOAD_NEEDS)
+        ]
 
     return markers
 

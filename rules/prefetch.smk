@@ -18,13 +18,13 @@ rule prefetch:
     benchmark:
         "results/benchmarks/prefetch/{item}.tsv"
     wildcard_constraints:
-        item=wf.name_pattern(list(prefetch.study_items(config))),
+        item=wf.name_pattern(list(DOWNLOADS)),
     conda:
         "../envs/inference.yaml"
     resources:
         **wf.DEFAULT_RESOURCES["prefetch"],
     params:
         # What is fetched (repository and revision, file patterns, release and version).
-        item=lambda wildcards: prefetch.study_items(config)[wildcards.item].spec,
+        item=lambda wildcards: DOWNLOADS[wildcards.item].spec,
     script:
         "../scripts/prefetch.py"
