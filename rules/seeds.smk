@@ -16,10 +16,10 @@ rule seed_pool:
     resources:
         **wf.DEFAULT_RESOURCES["seed_pool"],
     params:
-        # What decides the pool's rows (dataset, data_dir, revision, text field,
-        # pool_size), and the token variable to read it with.
-        spec=lambda wildcards: seedpool.pool_spec(
-            config, wildcards.corpus, wildcards.lang
+        # Only what decides the pool's rows (dataset, data_dir, revision, text field,
+        # pool_size); the token variable is read from config by the script.
+        pool=lambda wildcards: seedpool.pool_identity(
+            seedpool.pool_spec(config, wildcards.corpus, wildcards.lang)
         ),
     script:
         "../scripts/seed_pool.py"

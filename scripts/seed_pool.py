@@ -6,6 +6,6 @@ from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
-    from ossinstruct.seeds.pool import write_pool
+    from ossinstruct.seeds.pool import pool_spec, write_pool
 
-    write_pool(sm.params.spec, sm.output[0])
+    write_pool(pool_spec(sm.config, sm.wildcards.corpus, sm.wildcards.lang), sm.output[0])
