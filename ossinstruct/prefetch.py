@@ -404,12 +404,15 @@ def tiktoken_source(encoding: str) -> tuple[str, str | None]:
         seen["url"], seen["sha256"] = path, expected_hash
         return {}
 
-    real = public.load_tiktoken_bpe
-    public.load_tiktoken_bpe = record
+    def unsupported(*args, **kwargs):  # gpt2's two-file format: never fetched here
+        raise ValueError(f"tiktoken encoding {encoding!r}: its files are not fetched by prefetch")
+
+    real, real_data_gym = public.load_tiktoken_bpe, public.data_gym_to_mergeable_bpe_ranks
+    public.load_tiktoken_bpe, public.data_gym_to_mergeable_bpe_ranks = record, unsupported
     try:
         constructor()
     finally:
-        public.load_tiktoken_bpe = real
+        public.load_tiktoken_bpe, public.data_gym_to_mergeable_bpe_ranks = real, real_data_gym
     return seen["url"], seen.get("sha256")
 
 
