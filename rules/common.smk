@@ -81,14 +81,17 @@ def check_api_keys():
 
 
 def planned_teachers():
-    """The teachers whose generation jobs this run executes (onstart: the DAG is built)."""
+    """The teachers whose generation jobs this run executes (onstart: the DAG is built),
+    among those with a generation shard missing (a --touch run executes none)."""
+    left = wf.teachers_needing_run(config)
     if workflow.dag is None:
-        return wf.teachers_needing_run(config)
-    return {
+        return left
+    planned = {
         job.wildcards["teacher"]
         for job in workflow.dag.needrun_jobs()
         if job.rule.name == "generate"
     }
+    return planned & left
 
 
 def check_teachers():

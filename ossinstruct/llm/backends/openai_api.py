@@ -16,9 +16,10 @@
   malformed bodies. The wait is exponential backoff with full jitter, never shorter than the
   server's Retry-After. Other 4xx fail that request at once, and an answer that no request
   can get past (401: the key is rejected; 403: no access; 404: the model does not exist or
-  was retired) stops the whole call at once with TeacherUnavailable, naming the model;
+  was retired) stops the call: nothing more is sent or retried, the requests in flight
+  finish, then TeacherUnavailable names the model;
 * reports every request exactly once through `on_response`, as soon as it is done (except
-  the requests a TeacherUnavailable stops).
+  the requests a TeacherUnavailable or the cost ceiling kept from being sent).
 
 `check_model` is the preflight: GET /v1/models/{model} (then the list /v1/models, for
 servers without the per-model route, e.g. `vllm serve`) before any job sends a request.
@@ -298,8 +299,13 @@ class OpenAIBackend(Backend):
         async def one(request: Request) -> None:
             try:
                 response = await self._request(client, request)
-            except StopSending as stop:  # not sent: the requests in flight still finish
-                self._stopped = self._stopped or stop
+            except (StopSending, TeacherUnavailable) as stop:
+                # Nothing more is sent; the requests in flight still finish and are
+                # reported (an answer paid for is never lost), then generate() raises.
+                if isinstance(stop, TeacherUnavailable):
+                    self._fatal = self._fatal or stop
+                else:
+                    self._stopped = self._stopped or stop
                 return
             on_response(request, response)  # may raise (a broken cache): stop everything
 
@@ -317,6 +323,8 @@ class OpenAIBackend(Backend):
                     self._tpm.reserved,
                     self._tpm.settled,
                 )
+        if self._fatal is not None:
+            raise self._fatal
         if self._stopped is not None:
             raise self._stopped
 
