@@ -13,6 +13,7 @@ configfile: "config.yaml"
 
 
 include: "rules/common.smk"
+include: "rules/prefetch.smk"
 include: "rules/seeds.smk"
 include: "rules/generate.smk"
 include: "rules/curate.smk"
@@ -24,6 +25,8 @@ include: "rules/evaluate.smk"
 onstart:
     check_slurm()
     check_api_keys(planned_jobs())
+    check_teachers()
+    report_cost()
     check_toolchains(planned_jobs())
 
 

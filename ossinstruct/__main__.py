@@ -18,8 +18,42 @@ def _config(args) -> dict:
 
 
 def cmd_check(args) -> None:
-    _config(args)
+    config = _config(args)
     print("config OK")
+    if config["generations"]:
+        from ossinstruct.generate.cost import estimate_study_cost, format_cost
+
+        print(format_cost(estimate_study_cost(config)))
+
+
+def cmd_prefetch(args) -> None:
+    """Fetch the study's downloads where the network is (what rule prefetch does), or list them."""
+    import os
+
+    from ossinstruct import prefetch
+
+    config = _config(args)
+    items = prefetch.study_items(config)
+    names = args.item or sorted(items)
+    if args.list:
+        for name in names:
+            done = os.path.exists(prefetch.marker_path(config, name))
+            print(f"{'fetched' if done else 'missing'}  {name}  (config key {', '.join(items[name].why)})")
+        return
+    for name in names:
+        if args.item or not os.path.exists(prefetch.marker_path(config, name)):
+            prefetch.prefetch_item(config, name)
+    print(f"{len(names)} download(s) in {prefetch.cache_dir(config)}")
+
+
+def cmd_cost(args) -> None:
+    """The study's teacher API cost: estimated, spent, left, against max_cost_usd."""
+    import json
+
+    from ossinstruct.generate.cost import estimate_study_cost, format_cost
+
+    estimate = estimate_study_cost(_config(args), args.root)
+    print(json.dumps(estimate, indent=1) if args.json else format_cost(estimate))
 
 
 def cmd_targets(args) -> None:
@@ -34,10 +68,21 @@ def cmd_seeds(args) -> None:
     config = _config(args)
     if args.corpus not in config["corpora"]:
         raise ConfigError(f"--corpus {args.corpus!r}: no such corpus under `corpora`")
-    write_shard(shard_spec(config, args.corpus, args.lang, args.shard), args.output)
+    write_shard(shard_spec(config, args.corpus, args.lang, args.shard), args.output, pool=args.pool)
+
+
+def cmd_seed_pool(args) -> None:
+    from ossinstruct.seeds.pool import pool_spec, write_pool
+
+    config = _config(args)
+    if args.corpus not in config["corpora"]:
+        raise ConfigError(f"--corpus {args.corpus!r}: no such corpus under `corpora`")
+    rows = write_pool(pool_spec(config, args.corpus, args.lang), args.output)
+    print(f"{rows} rows in {args.output}")
 
 
 def cmd_generate(args) -> None:
+    from ossinstruct.generate.cost import job_ceiling
     from ossinstruct.generate.teacher import generate_shard
     from ossinstruct.workflow import generation_entry
 
@@ -55,6 +100,8 @@ def cmd_generate(args) -> None:
         config["cache_dir"],
         config["prices"],
         entry["max_request_failure_rate"],
+        api_jobs=config["teacher_api_jobs"],
+        ceiling=job_ceiling(config, args.teacher, args.output),
     )
 
 
@@ -256,12 +303,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stage("check-config", cmd_check, "validate the config (with presets) and exit")
     stage("targets", cmd_targets, "list the files `snakemake` (rule all) would build")
+    sub = stage("prefetch", cmd_prefetch, "fetch what the study's jobs need from the network into downloads.cache_dir")
+    sub.add_argument("--item", action="append", help="only this download, fetched again (repeat); default all missing")
+    sub.add_argument("--list", action="store_true", help="list the downloads and whether each is fetched")
+    sub = stage("cost", cmd_cost, "the study's teacher API cost: estimated, spent, left, against max_cost_usd")
+    sub.add_argument("--root", default=".", help="the directory holding results/ (default .)")
+    sub.add_argument("--json", action="store_true", help="print the estimate as JSON")
 
     sub = stage("seeds", cmd_seeds, "sample one seed shard")
     sub.add_argument("--corpus", required=True)
     sub.add_argument("--lang", required=True)
     sub.add_argument("--shard", type=int, required=True)
+    sub.add_argument("--pool", help="the language's pool file (seed-pool's output) instead of the hub")
     sub.add_argument("-o", "--output", required=True)
+
+    sub = stage("seed-pool", cmd_seed_pool, "read a language's seed pool from the hub once (selection magicoder)")
+    sub.add_argument("--corpus", required=True)
+    sub.add_argument("--lang", required=True)
+    sub.add_argument("-o", "--output", required=True, help="the pool file (.jsonl.gz)")
 
     sub = stage("generate", cmd_generate, "turn one seed shard into teacher generations")
     sub.add_argument("--teacher", required=True)

@@ -137,6 +137,9 @@ def _check_relations(config: dict) -> None:
             )
         if teacher["api_key_env"] and teacher["backend"] != "openai":
             raise ConfigError(f"config key teachers.{name}.api_key_env: only the openai backend uses a key")
+    from ossinstruct.generate.cost import check_prices
+
+    check_prices(config)
     _check_datasets(config)
     _check_models(config)
     _check_evaluation(config)

@@ -87,6 +87,8 @@ def _summary_constants() -> dict:
 # rule name -> its step. The train rule's TrainConfig defaults are in its `config` param
 # (the whole TrainConfig in force), the teacher's prompt template in generate's `teacher`.
 STEPS: dict[str, Step] = {
+    "prefetch": Step(1, "scripts/prefetch.py"),
+    "seed_pool": Step(1, "scripts/seed_pool.py"),
     "seeds": Step(1, "scripts/seeds.py"),
     "generate": Step(1, "scripts/generate.py"),
     "benchmark_strings": Step(1, "scripts/benchmark_strings.py", benchmark_part="strings"),

@@ -22,6 +22,9 @@ from ossinstruct.config import (
 from ossinstruct.seeds import sampling as seedlib
 
 SEEDS = "results/seeds/{corpus}/{lang}/{shard}.jsonl"
+# A language's pool of documents (selection magicoder), read from the hub once for every
+# shard (rule seed_pool; ossinstruct/seeds/pool.py).
+SEED_POOL = "results/seeds/{corpus}/{lang}/pool.jsonl.gz"
 GENERATIONS = "results/generations/{teacher}/{corpus}/{lang}/{shard}.jsonl"
 GENERATION_STATS = "results/generations/{teacher}/{corpus}/{lang}/{shard}.stats.json"
 
@@ -68,6 +71,9 @@ SUMMARY_FIGURE = "results/summary.png"
 # Per-job resources when config gives none. Minutes, MB.
 DEFAULT_RESOURCES = {
     "seeds": {"runtime": 60, "mem_mb": 4000, "cpus_per_task": 1, "gpu": 0},
+    # A localrule (it reads the hub): these matter only to the local scheduler.
+    "seed_pool": {"runtime": 120, "mem_mb": 2000, "cpus_per_task": 1},
+    "prefetch": {"runtime": 240, "mem_mb": 2000, "cpus_per_task": 1},  # a localrule too
     "openai": {"runtime": 720, "mem_mb": 4000, "cpus_per_task": 2, "gpu": 0},
     "transformers": {"runtime": 240, "mem_mb": 16000, "cpus_per_task": 4, "gpu": 0},
     "vllm": {"runtime": 240, "mem_mb": 64000, "cpus_per_task": 8, "gpu": 1},
@@ -106,6 +112,14 @@ def shard_index(name: str) -> int:
 
 def seed_shards(config: dict, corpus: str, lang: str) -> list[str]:
     return [shard_name(k) for k, _ in enumerate(seedlib.shard_counts(config, corpus, lang))]
+
+
+def seed_pool_path(config: dict, corpus: str, lang: str) -> str | None:
+    """The pool file a seed shard of (corpus, lang) reads, or None (local corpora and
+    selection stream read their documents themselves)."""
+    from ossinstruct.seeds.pool import has_pool
+
+    return SEED_POOL.format(corpus=corpus, lang=lang) if has_pool(config, corpus) else None
 
 
 def generation_shards(config: dict, entry: dict, lang: str) -> list[str]:

@@ -10,6 +10,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from ossinstruct.seeds import sampling as seedlib
+from ossinstruct.seeds import pool as seedpool
 from ossinstruct.benchmarks import EVALUATED
 from ossinstruct import workflow as wf
 from ossinstruct.identity import code_identity
@@ -21,11 +22,19 @@ from ossinstruct.config import (
     validate_config,
 )
 from ossinstruct.generate.teacher import teacher_identity
+from ossinstruct import prefetch
 
 try:
     validate_config(config)
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
+
+# Every job inherits these (SLURM's sbatch exports the environment): the shared download
+# cache and, with downloads.offline_jobs, the hub offline (ossinstruct/prefetch.py).
+os.environ.update(prefetch.job_environment(config))
+# The downloads each job needs, and the study's downloads (rule prefetch), computed once.
+DOWNLOAD_NEEDS = prefetch.items_by_consumer(config)
+DOWNLOADS = prefetch.study_items(config, DOWNLOAD_NEEDS)
 
 
 wildcard_constraints:
@@ -47,6 +56,19 @@ SAMPLED_BENCHMARKS = wf.name_pattern(wf.per_sample_benchmarks(config, "sampled")
 
 def all_targets(config):
     return wf.all_targets(config)
+
+
+def cap_teacher_api_jobs():
+    """At most teacher_api_jobs generation jobs call a teacher API at once (their llm_api
+    resource), whatever the profile or --resources say: each job sends at 1/teacher_api_jobs
+    of the account's rate limits. A lower --resources llm_api=N stays in force."""
+    cap = int(config["teacher_api_jobs"])
+    given = workflow.global_resources.get("llm_api").value
+    if given is None or given > cap:
+        workflow.register_resource("llm_api", cap)
+
+
+cap_teacher_api_jobs()
 
 
 def planned_jobs():
@@ -90,6 +112,41 @@ def check_api_keys(jobs):
             + ", ".join(missing)
             + ". Export it before running; its value is never logged or written."
         )
+
+
+def planned_teachers():
+    """The teachers whose generation jobs this run executes (none under --touch)."""
+    return wf.teachers_of_jobs(planned_jobs())
+
+
+def check_teachers():
+    """Before any job: each OpenAI-compatible teacher this run generates with must be
+    served by its endpoint to its key (GET /v1/models/{id}): a retired model or a refused
+    key is one error naming the model and the config key, not a failure per request in
+    every job.
+    """
+    from ossinstruct.generate.teacher import preflight_teacher
+    from ossinstruct.llm.backends.openai_api import TeacherUnavailable
+
+    for name in sorted(planned_teachers()):
+        try:
+            preflight_teacher(name, config["teachers"][name])
+        except TeacherUnavailable as error:
+            raise WorkflowError(str(error)) from None
+
+
+def report_cost():
+    """Before any job: the teacher API cost estimate against max_cost_usd (a warning when
+    it passes: the jobs will stop at the ceiling with shards left)."""
+    if not any(
+        config["teachers"][t]["backend"] == "openai" for t in planned_teachers()
+    ):
+        return
+    from snakemake.logging import logger
+    from ossinstruct.generate.cost import estimate_study_cost, format_cost
+
+    estimate = estimate_study_cost(config)
+    (logger.warning if estimate["over_ceiling"] else logger.info)(format_cost(estimate))
 
 
 def check_toolchains(jobs):
@@ -142,6 +199,27 @@ def seed_spec_identity(wildcards):
     return seedlib.spec_identity(seed_spec(wildcards))
 
 
+def downloads(rule, key):
+    """The prefetch markers a job of `rule` needs (`key`: the wildcard naming its teacher,
+    checkpoint, model, benchmark or dataset): made by the localrule prefetch before it
+    runs, never a rerun trigger by themselves (ancient)."""
+
+    def markers(wildcards):
+        return [
+            ancient(m)
+            for m in prefetch.markers_for(config, rule, wildcards[key], DOWNLOAD_NEEDS)
+        ]
+
+    return markers
+
+
+def seed_pool_input(wildcards):
+    """The pool file a seed shard (or the mining of its documents) reads, never a rerun
+    trigger by itself; none for local corpora and selection stream."""
+    path = wf.seed_pool_path(config, wildcards.corpus, wildcards.lang)
+    return ancient(path) if path else []
+
+
 def seed_resource(name):
     return lambda wildcards: wf.seed_resources(config, wildcards.corpus)[name]
 
@@ -151,7 +229,7 @@ def teacher_resource(name):
 
 
 def llm_api_slots(wildcards):
-    # One slot per job that calls a remote API: `--resources llm_api=N` caps them.
+    # One slot per job that calls a remote API: teacher_api_jobs caps them.
     return int(config["teachers"][wildcards.teacher]["backend"] == "openai")
 
 
@@ -225,6 +303,9 @@ def train_inputs(wildcards):
     inputs = {"train": wf.TRAIN.format(dataset=recipe["dataset"])}
     if "path" in recipe["base"]:
         inputs["base"] = recipe["base"]["path"]
+    markers = downloads("train", "checkpoint")(wildcards)
+    if markers:  # the base model, fetched by rule prefetch
+        inputs["downloads"] = markers
     return inputs
 
 
@@ -278,6 +359,9 @@ def eval_generate_inputs(wildcards):
     source = wf.eval_model_source(config, wildcards.model)
     if "path" in source:
         inputs["model"] = source["path"]
+    markers = downloads("eval_generate", "model")(wildcards)
+    if markers:  # a hub model evaluated as it is, fetched by rule prefetch
+        inputs["downloads"] = markers
     return inputs
 
 

@@ -1,4 +1,7 @@
 rule benchmark_strings:
+    input:
+        # A hub source, fetched by rule prefetch (ossinstruct/prefetch.py).
+        downloads=downloads("benchmark_strings", "benchmark"),
     output:
         wf.BENCHMARK_STRINGS,
     log:
@@ -43,6 +46,8 @@ rule clean_generations:
 
 
 rule ingest_evol:
+    input:
+        downloads=downloads("ingest_evol", "dataset"),
     output:
         clean=wf.CLEAN,
         rejected=wf.REJECTED,
@@ -283,6 +288,7 @@ rule verify_samples:
 rule mine_comment_pairs:
     input:
         seeds=wf.SEEDS,
+        pool=seed_pool_input,
     output:
         wf.MINED_PAIRS,
     log:

@@ -5,6 +5,9 @@
 
 
 rule eval_data:
+    input:
+        # A release file or hub dataset, fetched by rule prefetch (ossinstruct/prefetch.py).
+        downloads=downloads("eval_data", "benchmark"),
     output:
         tasks=wf.EVAL_TASKS,
         info=wf.EVAL_DATA_INFO,

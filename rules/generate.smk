@@ -1,6 +1,8 @@
 rule generate:
     input:
         seeds=wf.SEEDS,
+        # A local teacher's hub model, tiktoken's BPE file (ossinstruct/prefetch.py).
+        downloads=downloads("generate", "teacher"),
     output:
         records=wf.GENERATIONS,
         stats=wf.GENERATION_STATS,

@@ -6,6 +6,7 @@ from ossinstruct.logs import rule_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_job(sm):
+    from ossinstruct.generate.cost import job_ceiling
     from ossinstruct.generate.teacher import generate_shard
     from ossinstruct.workflow import generation_entry
 
@@ -19,4 +20,6 @@ with rule_job(sm):
         cache_dir=sm.config["cache_dir"],
         prices=sm.config["prices"],
         max_request_failure_rate=entry["max_request_failure_rate"],
+        api_jobs=sm.config["teacher_api_jobs"],
+        ceiling=job_ceiling(sm.config, sm.wildcards.teacher, sm.output.records),
     )

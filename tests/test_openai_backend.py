@@ -162,7 +162,7 @@ def type_name(status):
     }[status]
 
 
-@pytest.mark.parametrize("status", ["400", "401", "403", "404", "422"])
+@pytest.mark.parametrize("status", ["400", "422"])
 def test_client_errors_are_not_retried(status):
     with FakeServer(faults=[status, "ok"]) as server:
         answers = run(teacher(server), [chat(0)])
@@ -171,6 +171,19 @@ def test_client_errors_are_not_retried(status):
     expected = f"{type_name(status)}: {status} after 1 attempt (fake server: scripted {status})"
     assert response.error == expected
     assert len(server.log) == 1
+
+
+@pytest.mark.parametrize("status", ["401", "403", "404"])
+def test_answers_no_request_can_pass_stop_the_whole_call(status):
+    """A rejected key, no access or an unknown (retired) model: no request of the teacher can
+    succeed, so the first such answer stops the call, naming the model; nothing is retried."""
+    from ossinstruct.llm.backends.openai_api import TeacherUnavailable
+
+    with FakeServer(faults=[status, "ok"]) as server:
+        with pytest.raises(TeacherUnavailable) as err:
+            run(teacher(server, concurrency=1), [chat(i) for i in range(5)])
+    assert err.value.status == int(status) and "fake server: scripted" in str(err.value)
+    assert len(server.log) == 1  # one answer, no retry, no further request
 
 
 def test_many_requests_with_mixed_faults():
@@ -254,12 +267,14 @@ def test_api_key_reaches_server_and_is_never_logged(monkeypatch, caplog):
 
 
 def test_wrong_api_key_is_not_retried(monkeypatch):
+    from ossinstruct.llm.backends.openai_api import TeacherUnavailable
+
     monkeypatch.setenv("OSSI_TEST_API_KEY", "sk-wrong")
     with FakeServer(require_api_key="sk-right") as server:
-        answers = run(teacher(server, api_key_env="OSSI_TEST_API_KEY"), [chat(0)])
-    response = only(answers, "chat-0000")
-    assert response.error.startswith("AuthenticationError: 401") and len(server.log) == 1
-    assert "sk-wrong" not in response.error
+        with pytest.raises(TeacherUnavailable) as err:
+            run(teacher(server, api_key_env="OSSI_TEST_API_KEY"), [chat(0)])
+    assert err.value.status == 401 and len(server.log) == 1
+    assert "rejected the key in OSSI_TEST_API_KEY" in str(err.value) and "sk-wrong" not in str(err.value)
 
 
 def test_missing_api_key_env_is_a_clear_error(monkeypatch):

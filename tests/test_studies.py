@@ -57,6 +57,7 @@ NEW_JOBS = {
         "all": 1,
     },
     "table7": {
+        "prefetch": 1,  # Mixtral's weights: the teacher's and its own evaluation's one download
         "generate": 20,  # Mixtral on 20 of the main study's 80 seed shards: no new seeds
         "clean_generations": 1,
         "decontamination_match": 5,

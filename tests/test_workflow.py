@@ -98,7 +98,9 @@ def test_slurm_profile_dry_run_declares_resources(tmp_path):
     out = result.stdout
     # The SLURM profile, and the workflow profile (profiles/default: the rerun triggers) under it.
     assert "Using profiles slurm and workflow specific profile profiles/default" in out + result.stderr
-    assert planned_jobs(out) == {"seeds": 5, "generate": 10, "all": 1}
+    # The rust seed pool and two downloads (the local teacher's weights, tiktoken's BPE
+    # file for the API teacher) run first, on the submit host (localrules).
+    assert planned_jobs(out) == {"prefetch": 2, "seed_pool": 1, "seeds": 5, "generate": 10, "all": 1}
     blocks = out.split("rule generate:")[1:]
     gpu_blocks = [b for b in blocks if "teacher=local-llm" in b]
     api_blocks = [b for b in blocks if "teacher=gpt-3.5-turbo-1106" in b]

@@ -221,6 +221,12 @@ def _load_hub(name: str, spec: Mapping) -> list[dict]:
         import datasets
     except ImportError as exc:
         raise BenchmarkUnavailable(name, tried, f"cannot import datasets ({exc})") from None
+    from ossinstruct.prefetch import local_dataset
+
+    # A job the workflow runs offline reads the snapshot rule prefetch fetched.
+    snapshot = local_dataset(spec["dataset"], spec.get("revision"))
+    if snapshot is not None:
+        spec = {**spec, "dataset": snapshot}
     try:
         if spec.get("data_files"):
             files = spec["data_files"]

@@ -72,10 +72,14 @@ def load_evol_rows(spec: dict, name: str | None = None) -> list[dict]:
         if not dataset:
             raise EvolSourceError(f"{key} is huggingface but datasets.{name}.evol.dataset is not set")
         revision, split = spec.get("revision", "main"), spec.get("split", "train")
+        from ossinstruct.prefetch import local_dataset
+
+        # A job the workflow runs offline reads the snapshot rule prefetch fetched.
+        source_path = local_dataset(dataset, revision) or dataset
         try:
             import datasets
 
-            loaded = datasets.load_dataset(dataset, revision=revision, split=split)
+            loaded = datasets.load_dataset(source_path, revision=revision, split=split)
         except Exception as exc:  # offline, gated, missing revision or split, ...
             raise EvolSourceError(
                 f"cannot load Evol-Instruct dataset {dataset!r} (revision {revision!r}, split "

@@ -203,15 +203,16 @@ def push_to_hub(repo_id: str, decontaminated_path: str, card_path: str, out_mark
     write_json_atomic(out_marker, {"repo_id": repo_id, "commit": str(info)})
 
 
-def mine_comment_pairs(seeds_path: str, spec: dict, out_path: str) -> dict:
+def mine_comment_pairs(seeds_path: str, spec: dict, out_path: str, pool: str | None = None) -> dict:
     """Paper §4.2: every comment-function pair of the documents behind one seed shard (the
-    shard's spec re-reads them: ossinstruct.seeds.documents), unfiltered."""
+    shard's spec re-reads them: ossinstruct.seeds.documents; `pool`, the language's pool
+    file, instead of the hub), unfiltered."""
     from ossinstruct.curate import comment_pairs
     from ossinstruct.seeds.documents import seed_documents
 
     seeds = list(read_jsonl(seeds_path, required=("seed_id", "document", "start_line", "end_line"), what="seed"))
     records = []
-    for seed, text in seed_documents(spec, seeds):
+    for seed, text in seed_documents(spec, seeds, pool):
         records += comment_pairs.mine_document(text, seed)
     write_jsonl_atomic(out_path, records)
     overlapping = sum(1 for r in records if r["overlaps_seed"])

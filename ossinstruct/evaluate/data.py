@@ -63,9 +63,16 @@ def _check_name(benchmark: str) -> None:
 
 
 def _download_release(benchmark: str, version: str) -> str:
-    """evalplus's cached copy of release `version` (downloaded once into its cache). Its
-    loaders pin one release (0.3.1's HumanEval+ loader ignores a version), so the file is
-    fetched with evalplus's own helpers."""
+    """The release file of `version`: the download cache's (rule prefetch fetched it; a
+    job the workflow runs offline finds it there or fails naming it), else evalplus's
+    cached copy (downloaded once into its cache). Its loaders pin one release (0.3.1's
+    HumanEval+ loader ignores a version), so the file is fetched with evalplus's own
+    helpers."""
+    from ossinstruct.prefetch import require_evalplus
+
+    prefetched = require_evalplus(RELEASE_NAMES[benchmark], version)
+    if prefetched is not None:
+        return str(prefetched)
     from evalplus.data.utils import get_dataset_metadata, make_cache
 
     url, file = get_dataset_metadata(RELEASE_NAMES[benchmark], version, False)

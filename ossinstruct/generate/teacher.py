@@ -70,16 +70,18 @@ def _tiktoken_count(text: str, model: str) -> int:
         import tiktoken  # lazy: only prompts near the context limit need it
     except ImportError as exc:
         raise GenerationError("counting prompt tokens needs tiktoken (pip install tiktoken)") from exc
+    from ossinstruct.prefetch import require_tiktoken, tiktoken_encoding
+
+    name = tiktoken_encoding(model) or "cl100k_base"
+    require_tiktoken(name)  # offline and not cached: NotCached names it and the command
     try:
-        try:
-            encoding = tiktoken.encoding_for_model(model)
-        except KeyError:
-            encoding = tiktoken.get_encoding("cl100k_base")
+        encoding = tiktoken.get_encoding(name)
         return len(encoding.encode(text, disallowed_special=()))
     except Exception as exc:  # its BPE file is downloaded once, then cached
         raise GenerationError(
             f"tiktoken could not load its encoding for {model!r} ({type(exc).__name__}: {exc}); "
-            "it downloads the BPE file once (then TIKTOKEN_CACHE_DIR holds it)"
+            f"it downloads the BPE file once (then TIKTOKEN_CACHE_DIR holds it: `python -m ossinstruct "
+            f"prefetch --item tiktoken/{name}`)"
         ) from exc
 
 
@@ -162,7 +164,9 @@ def generate_records(
     cache: ResponseCache,
     prices: dict | None = None,
     label: str = "shard",
+    ceiling=None,
 ) -> ShardResult:
+    """`ceiling`: the job's ossinstruct.generate.cost.CostCeiling (max_cost_usd), or None."""
     started = time.monotonic()
     template = template_for(teacher)
     decoding = decoding_params(teacher, template)
@@ -180,17 +184,29 @@ def generate_records(
 
         def on_response(request: Request, response: Response) -> None:
             cache.put(request.key, response)  # before anything else: it is paid for
+            if ceiling is not None:
+                ceiling.answered(request, response)
             responses[request.key] = response
             if not response.failed:
                 sent_tokens["prompt"] += response.prompt_tokens
                 sent_tokens["completion"] += response.completion_tokens
             progress.step(failed=response.failed)
 
+        # Lazily: the openai client is this backend's dependency only (the data steps
+        # import this module for its statuses).
+        from ossinstruct.llm.backends.openai_api import TeacherUnavailable
+
         backend = get_backend(teacher)
+        if ceiling is not None:
+            backend.admit = ceiling.admit
         try:
             backend.generate(list(misses.values()), on_response)
+        except TeacherUnavailable as exc:  # the model is gone or the key refused: every request would fail
+            raise exc.named(teacher_name) from None
         finally:
             backend.close()
+            if ceiling is not None:
+                ceiling.release()
         unanswered = [k for k in misses if k not in responses]
         if unanswered:
             raise GenerationError(
@@ -285,6 +301,25 @@ def shard_stats(records, teacher, cache_hits, sent, sent_tokens, prices) -> dict
     }
 
 
+def job_rate_limits(teacher: dict, api_jobs: int) -> dict:
+    """The teacher block one generation job sends with: its requests_per_minute and
+    tokens_per_minute are the account's limits, shared evenly by the `api_jobs` jobs the
+    workflow lets call a teacher API at once (config key teacher_api_jobs, the llm_api
+    resource's cap), so that together they stay within the account's."""
+    shared = dict(teacher)
+    for key in ("requests_per_minute", "tokens_per_minute"):
+        if teacher.get(key):
+            shared[key] = teacher[key] / api_jobs
+    if api_jobs > 1 and (teacher.get("requests_per_minute") or teacher.get("tokens_per_minute")):
+        log.info(
+            "rate limits: this job's share, 1/%d of the account's: %s requests/min, %s tokens/min",
+            api_jobs,
+            f"{shared['requests_per_minute']:g}" if shared.get("requests_per_minute") else "unlimited",
+            f"{shared['tokens_per_minute']:g}" if shared.get("tokens_per_minute") else "unlimited",
+        )
+    return shared
+
+
 def generate_shard(
     seeds_path: str,
     output_path: str,
@@ -294,11 +329,19 @@ def generate_shard(
     cache_dir: str,
     prices: dict | None = None,
     max_request_failure_rate: float = 0.0,
+    api_jobs: int = 1,
+    ceiling=None,
 ) -> dict:
     """Generate one shard file; returns its stats. Raises GenerationError (writing no
-    shard) when too many requests failed for good: the rerun asks only for those."""
+    shard) when too many requests failed for good: the rerun asks only for those.
+    `api_jobs`: the generation jobs that may run at once, sharing the rate limits;
+    `ceiling`: the study's cost ceiling (ossinstruct.generate.cost.job_ceiling), or None."""
     seeds = list(read_jsonl(seeds_path, required=("seed",), what="seed"))
-    result = generate_records(seeds, teacher_name, teacher, ResponseCache(cache_dir), prices, label=str(output_path))
+    if teacher["backend"] == "openai":
+        teacher = job_rate_limits(teacher, api_jobs)
+    result = generate_records(
+        seeds, teacher_name, teacher, ResponseCache(cache_dir), prices, label=str(output_path), ceiling=ceiling
+    )
     stats = result.stats
     failed = stats["request_failures"]
     if seeds and failed / len(seeds) > max_request_failure_rate:
@@ -311,6 +354,16 @@ def generate_shard(
     write_json_atomic(stats_path, stats)
     log.info("%s: %s", output_path, stats["statuses"])
     return stats
+
+
+def preflight_teacher(name: str, teacher: dict) -> None:
+    """Before any job: an OpenAI-compatible teacher's endpoint must serve its model to its
+    key (TeacherUnavailable otherwise, naming the model and the config key). Local backends
+    load their model in the job (ossinstruct.llm.models says when it is not cached)."""
+    if teacher["backend"] == "openai":
+        from ossinstruct.llm.backends.openai_api import check_model
+
+        check_model(teacher, name)
 
 
 def teacher_identity(teacher: dict) -> dict:

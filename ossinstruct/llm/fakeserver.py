@@ -14,6 +14,8 @@ derived from the prompt, so generation, cleaning and decontamination run end to 
 (with --tests, prompts that ask for a [Tests] section get scripted tests: tests_responder).
 
 It answers POST /v1/chat/completions and /v1/completions with the real response schemas,
+GET /v1/models and /v1/models/{id} (the teacher preflight; `known_models` scripts a
+retired model: 404 there and on completions),
 from the standard library only (a ThreadingHTTPServer with HTTP/1.1 keep-alive, in a
 background thread, bound to 127.0.0.1).
 
@@ -45,6 +47,7 @@ import select
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -150,10 +153,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.fake._handle(self)
 
     def do_GET(self) -> None:  # noqa: N802
-        if self.path.rstrip("/") == "/v1/models":
-            model = self.server.fake.model or "fake-teacher"
-            models = [{"id": model, "object": "model", "owned_by": "fake"}]
+        fake = self.server.fake
+        path = urllib.parse.unquote(self.path.split("?")[0].rstrip("/"))  # ids may hold a "/"
+        with fake._lock:
+            fake._model_checks.append(path)
+        known = fake.known_models
+        if fake.require_api_key is not None and self.headers.get("Authorization") != f"Bearer {fake.require_api_key}":
+            error = {"message": "Incorrect API key provided.", "type": "invalid_request_error"}
+            self.send(401, {"error": {**error, "code": "invalid_api_key"}})
+        elif path == "/v1/models":
+            ids = sorted(known) if known is not None else [fake.model or "fake-teacher"]
+            models = [{"id": model, "object": "model", "owned_by": "fake"} for model in ids]
             self.send(200, {"object": "list", "data": models})
+        elif path.startswith("/v1/models/") and fake.model_route:
+            model = path.removeprefix("/v1/models/")
+            if known is None or model in known:
+                self.send(200, {"id": model, "object": "model", "owned_by": "fake"})
+            else:  # OpenAI's answer for a retired or unknown model
+                message = f"The model `{model}` does not exist or you do not have access to it."
+                error = {"message": message, "type": "invalid_request_error", "code": "model_not_found"}
+                self.send(404, {"error": error})
         else:
             self.send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
 
@@ -177,6 +196,10 @@ class FakeServer:
     latency_s: added before every answer. retry_after_s: the Retry-After of "429" answers.
     slow_s: how long "slow" waits. require_api_key: answer 401 unless `Bearer <key>` is sent.
     model: the model name reported (default: the one requested).
+    known_models: the models GET /v1/models/{id} knows (404 for others, as OpenAI answers
+    for a retired model) and /v1/models lists; None: every model. model_route: False to
+    answer /v1/models/{id} with 404 whatever the id, as servers without that route do
+    (`vllm serve`). `model_checks` logs the GET paths asked.
     """
 
     def __init__(
@@ -190,6 +213,8 @@ class FakeServer:
         slow_s: float = 5.0,
         require_api_key: str | None = None,
         model: str | None = None,
+        known_models: set[str] | None = None,
+        model_route: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
@@ -201,6 +226,8 @@ class FakeServer:
         self.slow_s = slow_s
         self.require_api_key = require_api_key
         self.model = model
+        self.known_models = None if known_models is None else set(known_models)
+        self.model_route = model_route
         self._lock = threading.Lock()
         self.reset()
         self._httpd = _HTTPServer((host, port), _Handler)
@@ -242,6 +269,7 @@ class FakeServer:
             self._counts: dict[str, int] = {}
             self._in_flight = 0
             self._max_in_flight = 0
+            self._model_checks: list[str] = []
 
     @property
     def log(self) -> list[LogEntry]:
@@ -257,6 +285,12 @@ class FakeServer:
         """Requests received per body hash."""
         with self._lock:
             return dict(self._counts)
+
+    @property
+    def model_checks(self) -> list[str]:
+        """The GET paths asked (the teacher preflight's /v1/models/{id}, /v1/models)."""
+        with self._lock:
+            return list(self._model_checks)
 
     @property
     def max_in_flight(self) -> int:
@@ -299,6 +333,8 @@ class FakeServer:
                 action = "401"
             elif path not in ("/v1/chat/completions", "/v1/completions"):
                 action = "404"
+            elif self.known_models is not None and body.get("model") not in self.known_models:
+                action = "404"  # a retired or unknown model
             else:
                 action = self.action_for(key, attempt)
             if self.latency_s:
@@ -406,6 +442,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of 429 answers")
     parser.add_argument("--model", default=None, help="model name to report (default: as requested)")
     parser.add_argument(
+        "--known-model",
+        action="append",
+        help="a model the server has (repeat); others get 404, as a retired model does (default: every model)",
+    )
+    parser.add_argument(
         "--tests",
         action="store_true",
         help="answer prompts that ask for [Tests] (oss-instruct-chat-tests-v1) with scripted tests (tests_responder)",
@@ -418,6 +459,7 @@ def main(argv: list[str] | None = None) -> None:
         latency_s=args.latency,
         retry_after_s=args.retry_after,
         model=args.model,
+        known_models=args.known_model,
         host=args.host,
         port=args.port,
     ) as server:

@@ -63,8 +63,13 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ossinstruct" / "models"
 
 
-def resolve_model(spec: str) -> tuple[str, str | None]:
-    """Return (directory or hub id, GGUF file name inside that directory or None)."""
+def resolve_model(spec: str, revision: str | None = None) -> tuple[str, str | None]:
+    """Return (directory or hub id, GGUF file name inside that directory or None).
+
+    In a job the workflow runs offline (downloads.offline_jobs), a hub id must be in the
+    download cache at `revision`, complete: otherwise ossinstruct.prefetch.NotCached names
+    the model, the cache and the command that fetches it, before any loader tries the
+    network (ossinstruct/prefetch.py)."""
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"a model spec must be a non-empty string, got {spec!r}")
     spec = spec.strip()
@@ -90,6 +95,10 @@ def resolve_model(spec: str) -> tuple[str, str | None]:
     )
     if looks_local:
         raise FileNotFoundError(f"model {spec!r}: no such file or directory")
+    from ossinstruct import prefetch
+
+    if prefetch.offline():
+        prefetch.cached_snapshot(spec, revision)
     return spec, None
 
 
@@ -249,7 +258,7 @@ def load_tokenizer(spec: str, revision: str | None = None, *, padding_side: str 
     """
     from transformers import AutoTokenizer
 
-    source, gguf = resolve_model(spec)
+    source, gguf = resolve_model(spec, revision)
     if gguf is not None:
         source, revision = str(_converted_tokenizer_dir(source, gguf)), None
     elif _is_local(source):
@@ -275,7 +284,7 @@ def load_causal_lm(
     """
     from transformers import AutoModelForCausalLM
 
-    source, gguf = resolve_model(spec)
+    source, gguf = resolve_model(spec, revision)
     if gguf is not None:
         source, revision = str(_converted_model_dir(source, gguf)), None
     elif _is_local(source):

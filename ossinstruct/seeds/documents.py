@@ -11,6 +11,8 @@ snippets were cut from:
   (ossinstruct.seeds.sources.hf_document_id) is one of the shard's are kept. With
   ``selection: magicoder`` every seed comes from the first ``pool_size`` rows, so reading
   stops there at the latest; it stops as soon as every document is found either way.
+  With that selection the rows are read from the language's pool file (rule seed_pool,
+  ossinstruct.seeds.pool) when one is given: the same rows, without the hub.
 
 Each document is decoded as the seeds stage decodes it (decode_document).
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from ossinstruct.seeds.filters import decode_document
 from ossinstruct.seeds.plan import SeedsError
+from ossinstruct.seeds.pool import iter_pool
 from ossinstruct.seeds.sources import Skip, iter_documents
 
 
@@ -34,8 +37,10 @@ def _decode(content, settings: dict) -> str | None:
     return content
 
 
-def seed_documents(spec: dict, seeds: Sequence[dict]) -> Iterator[tuple[dict, str]]:
-    """(seed record, its document's text) for each seed of the shard, in seed order."""
+def seed_documents(spec: dict, seeds: Sequence[dict], pool: str | None = None) -> Iterator[tuple[dict, str]]:
+    """(seed record, its document's text) for each seed of the shard, in seed order.
+
+    `pool`: the language's pool file (selection magicoder), read instead of the hub."""
     seeds = list(seeds)
     if not seeds:
         return
@@ -58,7 +63,8 @@ def seed_documents(spec: dict, seeds: Sequence[dict]) -> Iterator[tuple[dict, st
     wanted = {seed["document"] for seed in seeds}
     found: dict[str, str] = {}
     limit = source.get("pool_size") if source.get("selection") == "magicoder" else None
-    for row, (doc_id, content) in enumerate(iter_documents(spec)):
+    rows = iter_pool(pool, spec) if pool is not None else iter_documents(spec)
+    for row, (doc_id, content) in enumerate(rows):
         if limit is not None and row >= limit:
             break
         if doc_id in wanted and doc_id not in found:

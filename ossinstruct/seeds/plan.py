@@ -94,7 +94,6 @@ def shard_spec(config: dict, corpus: str, lang: str, shard: int) -> dict:
             f"the quota gives {len(counts)} shard(s)"
         )
     ccfg = _corpus_config(config, corpus)
-    lcfg = ccfg["languages"][lang]
     kind = ccfg["source"]
     if kind == "local":
         extensions = config.get("languages", {}).get(lang)
@@ -113,27 +112,7 @@ def shard_spec(config: dict, corpus: str, lang: str, shard: int) -> dict:
             "exclude": list(ccfg.get("exclude", [])),
         }
     elif kind == "huggingface":
-        dataset = lcfg.get("dataset") or ccfg.get("dataset")
-        if not dataset:
-            raise SeedsError(
-                f"corpus {corpus!r} is a huggingface corpus but no dataset is set for "
-                f"{lang!r}: set corpora.{corpus}.languages.{lang}.dataset or "
-                f"corpora.{corpus}.dataset"
-            )
-        source = {
-            "type": "huggingface",
-            "dataset": dataset,
-            "data_dir": lcfg.get("data_dir"),
-            "revision": lcfg.get("revision") or ccfg.get("revision", "main"),
-            "text_field": ccfg.get("text_field", "content"),
-            "token_env": ccfg.get("token_env", "HF_TOKEN"),
-            "selection": ccfg.get("selection", "magicoder"),
-        }
-        if source["selection"] == "magicoder":
-            source["pool_size"] = int(ccfg.get("pool_size", 150000))
-            source["pool_seed"] = int(ccfg.get("pool_seed", 976))
-        else:
-            source["shuffle_buffer"] = int(ccfg.get("shuffle_buffer", 10000))
+        source = hf_source(config, corpus, lang)
     else:  # the schema forbids it; keep the error readable anyway
         raise SeedsError(f"corpora.{corpus}.source: unknown source {kind!r}")
     seeds_cfg = config["seeds"]
@@ -147,6 +126,34 @@ def shard_spec(config: dict, corpus: str, lang: str, shard: int) -> dict:
         "shard_size": int(seeds_cfg["shard_size"]),
         "count": counts[shard],
     }
+
+
+def hf_source(config: dict, corpus: str, lang: str) -> dict:
+    """The `source` of a huggingface corpus's shard spec (see shard_spec)."""
+    ccfg = _corpus_config(config, corpus)
+    lcfg = _language_config(config, corpus, lang)
+    dataset = lcfg.get("dataset") or ccfg.get("dataset")
+    if not dataset:
+        raise SeedsError(
+            f"corpus {corpus!r} is a huggingface corpus but no dataset is set for "
+            f"{lang!r}: set corpora.{corpus}.languages.{lang}.dataset or "
+            f"corpora.{corpus}.dataset"
+        )
+    source = {
+        "type": "huggingface",
+        "dataset": dataset,
+        "data_dir": lcfg.get("data_dir"),
+        "revision": lcfg.get("revision") or ccfg.get("revision", "main"),
+        "text_field": ccfg.get("text_field", "content"),
+        "token_env": ccfg.get("token_env", "HF_TOKEN"),
+        "selection": ccfg.get("selection", "magicoder"),
+    }
+    if source["selection"] == "magicoder":
+        source["pool_size"] = int(ccfg.get("pool_size", 150000))
+        source["pool_seed"] = int(ccfg.get("pool_seed", 976))
+    else:
+        source["shuffle_buffer"] = int(ccfg.get("shuffle_buffer", 10000))
+    return source
 
 
 # --------------------------------------------------------------------------- hashing, RNG

@@ -74,6 +74,7 @@ from ossinstruct.seeds.plan import (  # noqa: F401 - part of this module's API
     shard_spec,
     stdlib_root,
 )
+from ossinstruct.seeds.pool import iter_pool
 from ossinstruct.seeds.sources import (  # noqa: F401 - part of this module's API
     Skip,
     hf_document_id,
@@ -156,15 +157,13 @@ def pool_order(n: int, pool_seed: int) -> list[int]:
     return np.random.default_rng(pool_seed).permutation(n).tolist()
 
 
-def _sample_pool_shard(spec: dict) -> tuple[list[dict], dict]:
+def _sample_pool_shard(spec: dict, pool: str | os.PathLike | None = None) -> tuple[list[dict], dict]:
     source = spec["source"]
     first, count = spec["shard"] * spec["shard_size"], spec["count"]
     label = source_label(spec)
-    snippets = (
-        pool_snippets(iter_documents(spec), source["pool_size"], source["pool_seed"], spec["seeds"])
-        if count > 0
-        else []
-    )
+    # The pool file rule seed_pool wrote (the same rows as the stream), else the hub.
+    documents = iter_pool(pool, spec) if pool is not None else iter_documents(spec)
+    snippets = pool_snippets(documents, source["pool_size"], source["pool_seed"], spec["seeds"]) if count > 0 else []
     order = pool_order(len(snippets), source["pool_seed"])
     if first + count > len(order):
         raise SeedsError(
@@ -216,10 +215,15 @@ def _sample_pool_shard(spec: dict) -> tuple[list[dict], dict]:
     return records, summary
 
 
-def sample_shard_with_stats(spec: dict) -> tuple[list[dict], dict]:
-    """The shard's seed records and a summary: documents read, skipped by reason, seeds."""
+def sample_shard_with_stats(spec: dict, pool: str | os.PathLike | None = None) -> tuple[list[dict], dict]:
+    """The shard's seed records and a summary: documents read, skipped by reason, seeds.
+
+    `pool`: the language's pool file (ossinstruct.seeds.pool; selection magicoder only),
+    read instead of streaming the hub: the same seeds, byte for byte."""
     if spec["source"].get("selection") == "magicoder":
-        return _sample_pool_shard(spec)
+        return _sample_pool_shard(spec, pool)
+    if pool is not None:
+        raise SeedsError(f"corpus {spec['corpus']!r}: only selection magicoder reads a pool file")
     first = spec["shard"] * spec["shard_size"]
     count = spec["count"]
     label = source_label(spec)
@@ -283,11 +287,11 @@ def sample_shard_with_stats(spec: dict) -> tuple[list[dict], dict]:
     return records, summary
 
 
-def sample_shard(spec: dict) -> list[dict]:
+def sample_shard(spec: dict, pool: str | os.PathLike | None = None) -> list[dict]:
     """The shard's seed records, in index order."""
-    return sample_shard_with_stats(spec)[0]
+    return sample_shard_with_stats(spec, pool)[0]
 
 
-def write_shard(spec: dict, path: str | os.PathLike) -> int:
+def write_shard(spec: dict, path: str | os.PathLike, pool: str | os.PathLike | None = None) -> int:
     """Write the shard as JSON Lines, atomically; returns the number of seeds."""
-    return write_jsonl_atomic(path, sample_shard(spec))
+    return write_jsonl_atomic(path, sample_shard(spec, pool))

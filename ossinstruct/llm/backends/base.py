@@ -47,6 +47,12 @@ class Response:
 
 OnResponse = Callable[[Request, Response], None]
 
+
+class StopSending(RuntimeError):
+    """Raised by a backend's `admit` hook: send no further request (the cost ceiling). The
+    requests already in flight finish and are reported; then `generate` raises it."""
+
+
 DEFAULT_MAX_TOKENS = 2048
 
 
@@ -81,6 +87,9 @@ class Backend(ABC):
     """A teacher backend, built from one `teachers.<name>` config block."""
 
     name: str = ""
+    # Called with each request before it is first sent, by backends that pay per request
+    # (openai); raising StopSending stops sending (ossinstruct.generate.cost's ceiling).
+    admit: Callable[[Request], None] | None = None
 
     def __init__(self, teacher: dict):
         self.teacher = teacher

@@ -132,7 +132,7 @@ class VLLMBackend(Backend):
 
 def llm_kwargs(teacher: dict) -> dict:
     """Keyword arguments of vllm.LLM for one teacher config block."""
-    source, gguf = resolve_model(teacher["model"])
+    source, gguf = resolve_model(teacher["model"], teacher.get("revision"))
     kwargs: dict = {}
     if gguf is not None:
         # vLLM reads a GGUF file given as the model; the tokenizer is read from the same
