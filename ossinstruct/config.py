@@ -163,6 +163,11 @@ def _check_relations(config: dict) -> None:
                 raise ConfigError(
                     f"config key generations.{i}.languages: corpus {entry['corpus']!r} has no language {lang!r}"
                 )
+    # Every training job's peak GPU memory against cluster.gpu_memory_gib: refused here,
+    # before any GPU is allocated (ossinstruct/train/memory.py has the arithmetic).
+    from ossinstruct.train.memory import check_training_memory
+
+    check_training_memory(config)
 
 
 def dataset_specs(config: dict) -> dict[str, dict]:
