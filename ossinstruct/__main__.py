@@ -22,6 +22,12 @@ def cmd_check(args) -> None:
     print("config OK")
 
 
+def cmd_plan(args) -> None:
+    from ossinstruct.plan import plan_lines
+
+    print("\n".join(plan_lines(_config(args))))
+
+
 def cmd_targets(args) -> None:
     from ossinstruct.workflow import all_targets
 
@@ -250,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     stages.add_parser("launch", help="launch training on the allocated GPUs (python -m ossinstruct launch -h)")
     stage("check-config", cmd_check, "validate the config (with presets) and exit")
     stage("targets", cmd_targets, "list the files `snakemake` (rule all) would build")
+    stage(
+        "plan",
+        cmd_plan,
+        "the study's jobs per rule with estimated time, memory and GPUs, GPU- and CPU-hours, "
+        "and each training job's GPU memory",
+    )
 
     sub = stage("seeds", cmd_seeds, "sample one seed shard")
     sub.add_argument("--corpus", required=True)

@@ -29,8 +29,8 @@ h = hidden size, F = MLP width, L = layers, V = vocabulary, P = parameters):
   (4 under fp32). LoRA
   adds, per adapted linear layer, its adapter's fp32 dropout output and mask (5 bytes per
   input element) and its rank-r fp32 output.
-  The head (TRL's fused LM head, which never builds the t x V logits) saves the final
-  norm's tensors and a copy of the hidden states.
+  The head: the final norm's 4h + 2dh (TRL's fused LM head never builds the t x V
+  logits).
 * activations with gradient checkpointing (each decoder layer recomputed in the
   backward): every layer's input, d x h per token, and the head; in the backward one
   layer's full activations exist again while it is recomputed ("recompute").
@@ -323,7 +323,7 @@ def estimate(arch: Architecture, setup: TrainingSetup) -> MemoryEstimate:
         # each adapted layer adds its adapter's fp32 dropout output and mask (5 B per input
         # element) and its rank-r fp32 output; the frozen layers save what full fine-tuning does
         per_layer += sum(5 * i + 4 * r for i, _ in _lora_shapes(arch, setup.lora)) // arch.layers
-    head = 4 * arch.hidden + 3 * d * arch.hidden  # final norm + the fused head's copy of the hidden states
+    head = 4 * arch.hidden + 2 * d * arch.hidden  # the final norm (the fused head saves its output)
     eager = setup.attn_implementation == "eager"
     # softmax's fp32 output, and its cast to the compute dtype when that is narrower
     matrix_bytes = 4 + (d if d < 4 else 0)
@@ -493,6 +493,7 @@ class CheckpointMemory:
     setup: TrainingSetup | None = None
     estimate: MemoryEstimate | None = None
     alternatives: list[str] = field(default_factory=list)
+    architecture: Architecture | None = None
 
     @property
     def on_gpu(self) -> bool:
@@ -601,10 +602,10 @@ def checkpoint_memory(config: dict, checkpoint: str) -> CheckpointMemory:
     from ossinstruct import workflow as wf
 
     recipe = wf.train_recipe(config, checkpoint)
-    resources = wf.train_resources(config, checkpoint)
     model, stage = wf.parse_checkpoint(config, checkpoint)
+    resources = wf.job_resources("train", model.get("resources"))
     index = next(i for i, m in enumerate(config["models"]) if m["name"] == model["name"])
-    gpus, nodes = int(resources.get("gpu", 0)), int(resources.get("nodes", 1))
+    gpus, nodes = int(resources["gpu"]), int(resources["nodes"])  # gpu: of each node
     gpu_memory = float(config["cluster"]["gpu_memory_gib"])
     training = recipe["training"]
     base, revision = root_base(config, model["name"])
@@ -627,6 +628,7 @@ def checkpoint_memory(config: dict, checkpoint: str) -> CheckpointMemory:
         gradient_checkpointing=resolved,
         setup=setup,
         estimate=estimate(arch, setup) if arch else None,
+        architecture=arch,
     )
     if plan.fits is False:
         plan.alternatives = _alternatives(arch, setup, gpu_memory)
