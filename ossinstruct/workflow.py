@@ -86,7 +86,7 @@ DEFAULT_RESOURCES = {
     "eval_score": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 8, "gpu": 0},
     # The CPU rules of rules/curate.smk and rules/evaluate.smk without a resources key in
     # the config: these are their only values.
-    "eval_data": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
+    "eval_data": {"runtime": 60, "mem_mb": 8000, "cpus_per_task": 1},
     "eval_reference": {"runtime": 10, "mem_mb": 2000, "cpus_per_task": 1},
     "eval_summary": {"runtime": 10, "mem_mb": 2000, "cpus_per_task": 1},
     "benchmark_strings": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},

@@ -85,11 +85,13 @@ def expand_nodelist(nodelist: str) -> list[str]:
 
 
 def _scontrol_hostnames(nodelist: str) -> list[str] | None:
+    """The hosts of a nodelist by scontrol; None without scontrol or when it fails (no
+    slurm.conf on this machine): the caller parses the nodelist itself."""
     if shutil.which("scontrol") is None:
         return None
-    out = subprocess.run(
-        ["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, timeout=30, check=True
-    )
+    out = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        return None
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
@@ -122,10 +124,11 @@ def _scontrol_job(job_id: str) -> dict[str, str]:
     """`scontrol show job -o <id>` as key=value pairs ({} without scontrol)."""
     if shutil.which("scontrol") is None:
         return {}
-    out = subprocess.run(
-        ["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, timeout=30, check=True
-    ).stdout
-    return dict(item.split("=", 1) for item in out.split() if "=" in item)
+    result = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        print(f"ossinstruct.launch: scontrol show job {job_id}: {result.stderr.strip()}", file=sys.stderr)
+        return {}
+    return dict(item.split("=", 1) for item in result.stdout.split() if "=" in item)
 
 
 def allocation() -> dict:
@@ -238,9 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     train_args = args.train_args[1:] if args.train_args[:1] == ["--"] else args.train_args
-    job = allocation() if args.nodes is None or args.cpus_per_task is None else {}
+    job = allocation() if args.nodes is None else {}
     nodes = args.nodes or job.get("nodes") or 1
     if nodes > 1 and not is_node_task(nodes):
+        if args.cpus_per_task is None and "cpus_per_task" not in job:
+            job = allocation()
         again = ["--gpus", str(args.gpus), "--nodes", str(nodes), "--strategy", args.strategy]
         if args.main_process_port:
             again += ["--main-process-port", str(args.main_process_port)]
