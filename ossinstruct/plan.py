@@ -61,9 +61,27 @@ CPU_SECONDS = {"multiple": 0.8, "ds1000": 0.35, "evalplus": 1.0, "apps": 1.0}
 VERIFY_SAMPLES_PER_CPU_S = 2.65
 
 
-def _params_b(model: str) -> float:
-    """Parameters (billions) of an evaluated or trained model: 46.7 for Mixtral, else 7."""
-    return 46.7 if "mixtral" in model.lower() else 6.7
+MIXTRAL_PARAMS = 46.7e9  # Mixtral-8x7B: all experts are loaded (93 GB in bf16)
+DEFAULT_PARAMS = 7e9  # a model whose shape is unknown here: assumed 7B
+
+
+def _params(model: str) -> float:
+    """Parameters of a hub model or checkpoint directory (ossinstruct.train.memory), Mixtral's
+    46.7B by name, else 7B."""
+    from ossinstruct.train.memory import architecture_of
+
+    arch, _ = architecture_of(model)
+    if arch:
+        return arch.params
+    return MIXTRAL_PARAMS if "mixtral" in model.lower() else DEFAULT_PARAMS
+
+
+def _evaluated_params(config: dict, name: str) -> float:
+    """Parameters of an evaluated model: a trained one has its base model's."""
+    from ossinstruct.train.memory import root_base
+
+    spec = evaluated_models(config)[name]
+    return _params(root_base(config, name)[0] if spec["trained"] else spec["model"])
 
 
 # --------------------------------------------------------------------------- jobs
@@ -227,7 +245,7 @@ def _train_minutes(config: dict, job: Job) -> tuple[float, str]:
     if training.get("max_steps"):
         samples, epochs = min(samples * epochs, training["max_steps"] * training["effective_batch_size"]), 1
     tokens = samples * epochs * per_sample
-    params = memory.architecture.params if memory.architecture else _params_b(memory.base) * 1e9
+    params = memory.architecture.params if memory.architecture else _params(memory.base)
     factor = 8 if memory.gradient_checkpointing else 6
     gpus = memory.gpus_per_node * memory.nodes
     seconds = tokens * factor * params / (gpus * GPU_TFLOPS * 1e12 * MFU)
@@ -254,13 +272,13 @@ def _generate_minutes(config: dict, job: Job) -> tuple[float, str]:
             f"TPM / 4 jobs / {PROMPT_TOKENS + max_tokens} reserved tokens ({by_tpm:.0f})"
         )
     if teacher["backend"] == "vllm":
-        params = _params_b(teacher["model"])
-        kind = "mixtral" if params > 10 else "7b"
-        load = params * 2 / LOAD_GB_PER_MIN + ENGINE_START_MIN
+        params = _params(teacher["model"])
+        kind = "mixtral" if params > 10e9 else "7b"
+        load = params * 2 / 1e9 / LOAD_GB_PER_MIN + ENGINE_START_MIN
         tokens = requests * 600
         gen = tokens / VLLM_TOKENS_PER_S[kind] / 60
         return load + gen, (
-            f"load {params * 2:.0f} GB at 1 GB/s + {ENGINE_START_MIN} min start, then {requests} x 600 tokens "
+            f"load {params * 2 / 1e9:.0f} GB at 1 GB/s + {ENGINE_START_MIN} min start, then {requests} x 600 tokens "
             f"at {VLLM_TOKENS_PER_S[kind]} tokens/s"
         )
     return float("nan"), "transformers backend: CPU or small GPU runs (the demo), no paper-scale estimate"
@@ -281,15 +299,14 @@ EVAL_WORK = {
 
 def _eval_generate_minutes(config: dict, job: Job) -> tuple[float, str]:
     tasks, n, tokens, _ = EVAL_WORK.get(job.get("benchmark"), (500, 1, 256, "evalplus"))
-    spec = evaluated_models(config)[job.get("model")]
-    params = _params_b(spec.get("model") or job.get("model"))
     if config["evaluation"]["engine"] != "vllm":
         return float("nan"), "transformers engine: CPU runs (the demo), no paper-scale estimate"
-    kind = "mixtral" if params > 10 else "7b"
-    load = params * 2 / LOAD_GB_PER_MIN + ENGINE_START_MIN
+    params = _evaluated_params(config, job.get("model"))
+    kind = "mixtral" if params > 10e9 else "7b"
+    load = params * 2 / 1e9 / LOAD_GB_PER_MIN + ENGINE_START_MIN
     gen = tasks * n * tokens / VLLM_TOKENS_PER_S[kind] / 60
     return load + gen, (
-        f"load {params * 2:.0f} GB + {ENGINE_START_MIN} min, {tasks} tasks x {n} samples x {tokens} tokens "
+        f"load {params * 2 / 1e9:.0f} GB + {ENGINE_START_MIN} min, {tasks} tasks x {n} samples x {tokens} tokens "
         f"at {VLLM_TOKENS_PER_S[kind]} tokens/s"
     )
 
@@ -452,7 +469,7 @@ def rules_section(config: dict) -> list[str]:
     lines += ["", "Arithmetic of the estimates:"]
     seen = set()
     for row in rows:
-        key = (row.rule, row.label)
+        key = (row.rule, row.label, row.basis)
         if key in seen or math.isnan(row.minutes):
             continue
         seen.add(key)

@@ -578,6 +578,13 @@ def test_manifest_records_data_model_and_batch_arithmetic(stage1):
     assert hp["world_size"] == 1
     assert hp["gradient_accumulation_steps"] == 1 and hp["effective_batch_size"] == 4
     assert hp["precision"] == "fp32" and hp["model_dtype"] == "float32"  # CPU: no bf16
+    # The memory estimate of this run (ossinstruct.train.memory), logged at its start; its
+    # gradient checkpointing "auto" resolved (off: no GPU), and no GPU peak measured on CPU.
+    assert hp["gradient_checkpointing"] is False and hp["strategy"] == "ddp"
+    estimate = hp["memory_estimate"]
+    assert set(estimate["components_gib"]) >= {"weights", "gradients", "activations"}
+    assert 0 < estimate["peak_gib"] < estimate["required_gib"]
+    assert manifest["training"]["peak_gpu_memory_allocated_gib"] is None
     for lib in ("torch", "transformers", "trl", "peft", "accelerate"):
         assert manifest["versions"][lib]
     assert manifest["git_commit"] is None or len(manifest["git_commit"]) >= 40
