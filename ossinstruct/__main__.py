@@ -23,9 +23,14 @@ def cmd_check(args) -> None:
 
 
 def cmd_plan(args) -> None:
+    """The whole plan, also for a config that a training job cannot fit (its section says
+    which and what would fit); then that refusal, as check-config and Snakemake give it."""
     from ossinstruct.plan import plan_lines
+    from ossinstruct.train.memory import check_training_memory
 
-    print("\n".join(plan_lines(_config(args))))
+    config = load_config(*(args.config or ["config.yaml"]), check_memory=False)
+    print("\n".join(plan_lines(config)), flush=True)
+    check_training_memory(config)
 
 
 def cmd_targets(args) -> None:

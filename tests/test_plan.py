@@ -182,3 +182,20 @@ def test_two_nodes_ask_slurm_for_each_nodes_gpus_and_one_task_per_node(tmp_path)
     assert memory.setup.world_size == 16 and memory.gpus_per_node == 8
     minutes, basis = P.estimated_minutes(config, P.Job("train", (("checkpoint", "Magicoder-CL-7B"),)))
     assert "16 GPUs" in basis and minutes < 60
+
+
+def test_the_plan_of_a_config_that_cannot_fit_shows_why_then_refuses(tmp_path):
+    preset = tmp_path / "big.yaml"
+    preset.write_text("training: {per_device_batch_size: 8, gradient_checkpointing: false}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "ossinstruct", "plan", "--config", "config.yaml", "--config", str(preset)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 2
+    assert "Magicoder-CL-7B: codellama/CodeLlama-7b-Python-hf, 8 x 1216 tokens per device" in result.stdout
+    assert "does NOT fit cluster.gpu_memory_gib = 79" in result.stdout
+    assert "  fits instead: gradient_checkpointing: true (needs" in result.stdout
+    assert "error: config key models.0 (Magicoder-CL-7B) stage 1" in result.stderr
