@@ -280,7 +280,7 @@ def estimate(arch: Architecture, setup: TrainingSetup) -> MemoryEstimate:
         trainable = sum(r * (i + o) for i, o in shapes)
         trainable_bytes = 4  # peft keeps adapters in fp32 (autocast_adapter_dtype)
         largest = max(r * max(i, o) for i, o in shapes)
-        notes.append("LoRA: measured within 10% on a tiny Llama on CPU (tests/test_train_memory.py)")
+        notes.append("LoRA: its terms checked on a tiny Llama on CPU (bench/train_memory.py)")
         add("weights", P * w + trainable * 4, f"{P / 1e9:.2f}B x {w} B + LoRA {trainable / 1e6:.1f}M x 4 B")
     else:
         trainable, trainable_bytes, largest = P, w, arch.largest_param
