@@ -67,7 +67,7 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def load_config(*paths: str | os.PathLike) -> dict:
+def load_config(*paths: str | os.PathLike, check_memory: bool = True) -> dict:
     """Read config files in order (later ones override), validate, fill defaults."""
     config: dict = {}
     for path in paths:
@@ -80,12 +80,13 @@ def load_config(*paths: str | os.PathLike) -> dict:
         if not isinstance(data, dict):
             raise ConfigError(f"config file {path} must hold a mapping at the top level")
         config = deep_merge(config, data)
-    return validate_config(config)
+    return validate_config(config, check_memory=check_memory)
 
 
-def validate_config(config: dict) -> dict:
+def validate_config(config: dict, check_memory: bool = True) -> dict:
     """Check `config` against the schema, fill its defaults in place, then check the
-    relations the schema cannot express. Returns the same dict."""
+    relations the schema cannot express and (`check_memory`) that every training job fits
+    the cluster's GPUs. Returns the same dict."""
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
@@ -95,6 +96,12 @@ def validate_config(config: dict) -> dict:
     # recipe), on the schema with the registry's benchmark names filled in.
     _DefaultFilling(schema()).validate(config)
     _check_relations(config)
+    if check_memory:
+        # Every training job's peak GPU memory against cluster.gpu_memory_gib: refused
+        # here, before any GPU is allocated (ossinstruct/train/memory.py: the arithmetic).
+        from ossinstruct.train.memory import check_training_memory
+
+        check_training_memory(config)
     return config
 
 

@@ -130,24 +130,34 @@ def time_limit_s(family: str, settings: dict) -> float:
     return TIME_LIMIT_S
 
 
-def scoring_resources(config: dict, benchmark: str, configured: dict | None = None) -> dict | None:
-    """{runtime, mem_mb, cpus_per_task} of `benchmark`'s scoring job under `config` (one
-    model's samples), `configured` (evaluation.resources.score) taking precedence; None
-    for a benchmark without a cost table (evalplus's: the generic defaults)."""
+def scoring_work(config: dict, benchmark: str, n_samples: int | None = None) -> tuple[float, int]:
+    """(worker-seconds, programs) of one model's scoring job of `benchmark` (a benchmark
+    with a cost table); `n_samples` instead of the benchmark's (the self-check: 1)."""
     from ossinstruct.benchmarks import REGISTRY
     from ossinstruct.workflow import benchmark_settings, eval_limit
 
     plugin = REGISTRY[benchmark]
     family = family_of(plugin)
-    if family is None:
-        return None
     settings = benchmark_settings(config, benchmark)
     variants = {v: n for v, n in RELEASE_TASKS[family].items() if v in plugin.variants}
     if family == "multipl_e":
         variants = {v: n for v, n in variants.items() if v in (settings.get("languages") or variants)}
-    n_samples = int(plugin.sampling.get("n_samples", 1)) if plugin.sampling else 1
+    if n_samples is None:
+        n_samples = int(plugin.sampling.get("n_samples", 1)) if plugin.sampling else 1
     programs = planned_programs(plugin, variants, eval_limit(config, benchmark), n_samples)
-    work = scoring_work_s(family, programs, time_limit_s(family, settings))
+    return scoring_work_s(family, programs, time_limit_s(family, settings)), sum(programs.values())
+
+
+def scoring_resources(config: dict, benchmark: str, configured: dict | None = None) -> dict | None:
+    """{runtime, mem_mb, cpus_per_task} of `benchmark`'s scoring job under `config` (one
+    model's samples), `configured` (evaluation.resources.score) taking precedence; None
+    for a benchmark without a cost table (evalplus's: the generic defaults)."""
+    from ossinstruct.benchmarks import REGISTRY
+
+    family = family_of(REGISTRY[benchmark])
+    if family is None:
+        return None
+    work = scoring_work(config, benchmark)[0]
     cpus = (configured or {}).get("cpus_per_task") or min(
         MAX_CPUS[family], max(MIN_CPUS, math.ceil(work / TARGET_WORK_S))
     )

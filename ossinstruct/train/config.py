@@ -36,11 +36,13 @@ class TrainConfig:
     warmup_steps: int = 15
     optimizer: str = "adafactor"
     effective_batch_size: int = 512
-    per_device_batch_size: int = 8
+    per_device_batch_size: int = 2  # the authors' README-DEV.md: 2 per device x 128 x 2 GPUs
     max_steps: int | None = None  # overrides epochs when set (the demo: a handful)
     bf16: bool = True  # used only where supported (see resolve_precision)
     packing: bool = False  # padding-free best-fit-decreasing packing
-    gradient_checkpointing: bool = False
+    # True, False, or "auto": on only where the memory estimate (ossinstruct.train.memory)
+    # says the run does not fit the GPU without it; off on CPU. The authors trained without.
+    gradient_checkpointing: bool | str = "auto"
     lora: dict | None = None  # {"r", "alpha", "dropout", "target_modules"}; None: full fine-tuning
     merge_lora: bool = True  # write the merged full checkpoint (evaluation loads it like any model)
     seed: int = 42
@@ -66,6 +68,8 @@ class TrainConfig:
             raise ValueError(f"optimizer {self.optimizer!r}: one of {', '.join(OPTIMIZERS)}")
         if self.tokenization not in TOKENIZATIONS:
             raise ValueError(f"tokenization {self.tokenization!r}: one of {', '.join(TOKENIZATIONS)}")
+        if self.gradient_checkpointing not in (True, False, "auto"):
+            raise ValueError(f"gradient_checkpointing {self.gradient_checkpointing!r}: true, false or auto")
         if self.model_dtype not in MODEL_DTYPES:
             raise ValueError(f"model_dtype {self.model_dtype!r}: one of {', '.join(MODEL_DTYPES)}")
         for name in ("max_length", "effective_batch_size", "per_device_batch_size", "save_steps", "logging_steps"):

@@ -289,6 +289,47 @@ def _check_base_is_full_model(source: str) -> None:
         )
 
 
+def _strategy(args) -> str:
+    """ddp, fsdp or deepspeed: what the launcher started (accelerate's distributed type)."""
+    kind = str(getattr(args.distributed_state, "distributed_type", "")).upper()
+    return "fsdp" if "FSDP" in kind else "deepspeed" if "DEEPSPEED" in kind else "ddp"
+
+
+def _plan_memory(config: TrainConfig, hp: dict, args, model) -> dict:
+    """Resolve gradient_checkpointing "auto" from the memory estimate for this GPU, set it on
+    the trainer's arguments, and log the estimate (ossinstruct.train.memory) at job start."""
+    from ossinstruct.train import memory
+
+    gpu_memory = memory.device_memory_gib()
+    hp = {**hp, "strategy": _strategy(args)}
+    checkpointing, estimate, why = memory.job_plan(
+        model.config.to_dict(), hp, config.gradient_checkpointing, gpu_memory
+    )
+    args.activation_checkpointing = args.gradient_checkpointing = checkpointing
+    hp["gradient_checkpointing"] = checkpointing
+    if estimate is None:
+        logger.info("no memory estimate: %s", why)
+        return hp
+    hp["memory_estimate"] = estimate.as_dict()
+    if args.distributed_state.is_main_process:
+        where = f"this GPU's {gpu_memory:.1f} GiB" if gpu_memory else "no GPU: a CPU run"
+        logger.info(
+            "estimated peak memory per process (gradient checkpointing %s%s; %s):\n%s",
+            "on" if checkpointing else "off",
+            ", auto" if config.gradient_checkpointing == "auto" else "",
+            where,
+            "\n".join(estimate.lines()),
+        )
+        if gpu_memory and not estimate.fits(gpu_memory):
+            logger.warning(
+                "the estimate (%.1f GiB) exceeds this GPU's %.1f GiB: expect CUDA out of memory "
+                "(python -m ossinstruct plan lists settings that fit)",
+                estimate.required_gib(),
+                gpu_memory,
+            )
+    return hp
+
+
 def build_trainer(config: TrainConfig, callbacks: list | None = None):
     """Load model, tokenizer and data, and build the SFTTrainer (no training yet).
 
@@ -322,7 +363,8 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
         gradient_accumulation_steps=hp["gradient_accumulation_steps"],
         bf16=hp["precision"] == "bf16",
         fp16=False,
-        activation_checkpointing=config.gradient_checkpointing,  # transformers 5 name
+        # transformers 5's name; "auto" is resolved below, once the model's shape is known
+        activation_checkpointing=config.gradient_checkpointing is True,
         # data: prompt/completion, loss on the completion only, cut from the right
         completion_only_loss=True,
         max_length=config.max_length,  # None below when the rows were cut in encode_separately
@@ -388,6 +430,7 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
     model = load_causal_lm(
         config.base_model, config.base_revision, dtype=hp["model_dtype"], device=None, **model_kwargs
     )
+    hp = _plan_memory(config, hp, args, model)
     dataset = load_records(config.train_file)
     # The authors' handling of over-long samples: cut here, none dropped (TRL would drop a
     # row left without a supervised token). Packing chunks rows itself: TRL's path then.
@@ -500,6 +543,15 @@ def train(config: TrainConfig, callbacks: list | None = None) -> dict:
     return manifest
 
 
+def _peak_gpu_memory_gib() -> float | None:
+    """torch's peak allocated CUDA memory of this process (rank 0's GPU), None on CPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return round(torch.cuda.max_memory_allocated() / 2**30, 3)
+
+
 def _manifest(run: Run, trainer, result, output_format: str, runtime_s: float) -> dict:
     config = run.config
     state = trainer.state
@@ -526,6 +578,8 @@ def _manifest(run: Run, trainer, result, output_format: str, runtime_s: float) -
             "tokens_seen": state.num_input_tokens_seen or None,
             "tokens_seen_note": "non-padding input tokens over all processes, kept across resumes",
             "runtime_s_this_attempt": round(runtime_s, 2),
+            # beside hyperparameters.memory_estimate: the measurement that calibrates it
+            "peak_gpu_memory_allocated_gib": _peak_gpu_memory_gib(),
         },
         "config": dataclasses.asdict(config),
         "versions": library_versions(),
