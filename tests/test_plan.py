@@ -100,7 +100,7 @@ def test_plan_prints_rules_totals_and_training_memory():
     assert re.search(r"^  generate\s+gpt-3.5-turbo-1106\s+80\s+6 min\s+60 min", out, re.M)
     totals = P.totals(load_config("config.yaml"))
     assert f"Totals: {totals['jobs']} jobs; estimated {totals['gpu_hours']:.1f} GPU-hours" in out
-    assert totals["jobs"] == 308 and 40 < totals["gpu_hours"] < 100
+    assert totals["jobs"] == 331 and 40 < totals["gpu_hours"] < 100
     # The GPU-hours are the rows' jobs x estimate x GPUs.
     rows = P.rule_plans(load_config("config.yaml"))
     assert totals["gpu_hours"] == pytest.approx(sum(r.jobs * r.minutes / 60 * r.gpus for r in rows if r.gpus))
