@@ -617,6 +617,102 @@ def test_bf16_only_where_supported(monkeypatch):
     assert T.resolve_precision(True) == "fp32"
 
 
+# ----------------------------------------------------------------- SFTConfig from TrainConfig
+
+
+def test_every_train_config_field_reaches_sft_config_or_says_where_it_goes():
+    """SFTConfig is built from sft_arguments: each argument is copied from a TrainConfig field
+    (SFT_FROM_FIELDS), fixed by the recipe (SFT_FIXED) or resolved on the machine
+    (SFT_RESOLVED), and each field is either copied or listed in FIELDS_NOT_COPIED with
+    where it goes instead: a new field in neither fails here rather than being dropped."""
+    import dataclasses
+
+    from trl import SFTConfig
+
+    from ossinstruct.train import config as C
+
+    fields = {f.name for f in dataclasses.fields(T.TrainConfig)}
+    copied = {source if isinstance(source, str) else source[0] for source in C.SFT_FROM_FIELDS.values()}
+    not_copied = set(C.FIELDS_NOT_COPIED)
+    assert copied <= fields and not_copied <= fields
+    assert not copied & not_copied
+    assert copied | not_copied == fields, f"neither copied nor listed: {sorted(fields - copied - not_copied)}"
+    groups = [set(C.SFT_FROM_FIELDS), set(C.SFT_FIXED), set(C.SFT_RESOLVED)]
+    assert sum(map(len, groups)) == len(set().union(*groups)), "an argument in two groups"
+    assert set().union(*groups) <= {f.name for f in dataclasses.fields(SFTConfig) if f.init}
+    config = T.TrainConfig(base_model="m", train_file="t", output_dir="o")
+    arguments = C.sft_arguments(config, T.resolve_hyperparameters(config, processes=1), cuda=False)
+    assert set(arguments) == set().union(*groups)
+
+
+def test_the_trainer_gets_the_declared_arguments(tmp_path, tiny, monkeypatch):
+    """build_trainer hands SFTConfig sft_arguments and nothing else; afterwards the trainer's
+    arguments differ from them only where build_trainer resolves late: max_length (unset when
+    encode_separately cut the rows), checkpointing ("auto", once the model is loaded) and the
+    accumulation (the world size that joined)."""
+    import trl
+
+    from ossinstruct.train.config import sft_arguments
+
+    real, recorded = trl.SFTConfig, []
+
+    class Recording(real):
+        def __init__(self, **kwargs):
+            recorded.append(kwargs)
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(trl, "SFTConfig", Recording)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    config = _config(tmp_path, tiny, _write(tmp_path / "train.jsonl", _records(4)), max_length=64)
+    trainer, run = T.build_trainer(config)
+    [arguments] = recorded
+    expected = sft_arguments(config, T.resolve_hyperparameters(config), cuda=torch.cuda.is_available())
+    assert arguments == expected
+    built, declared = trainer.args.to_dict(), real(**arguments).to_dict()
+    changed = {key for key in declared if built[key] != declared[key]}
+    late = {"max_length", "activation_checkpointing", "gradient_checkpointing", "gradient_accumulation_steps"}
+    assert "max_length" in changed <= late, changed
+
+
+SFT_ARGUMENTS = Path(__file__).parent / "fixtures" / "train" / "sft_arguments.json"
+
+
+@pytest.mark.parametrize("case", sorted(json.loads(SFT_ARGUMENTS.read_text())))
+def test_sft_config_is_the_one_the_hand_written_recipe_built(case, monkeypatch):
+    """Training unchanged by the declared mapping: config.yaml's four checkpoints and the
+    demo's, parsed from the train rule's command line (--config-json and the path flags),
+    give the TrainConfig and the SFTConfig arguments that the hand-written SFTConfig(...) of
+    commit 951f388 received (fixtures/train/sft_arguments.json, recorded there through a
+    patched trl.SFTConfig: on this CPU, and with a CUDA bf16 device faked), value for value
+    and type for type, and the same SFTConfig.to_dict()."""
+    import dataclasses
+
+    from trl import SFTConfig
+
+    from ossinstruct.train.config import sft_arguments
+
+    frozen = json.loads(SFT_ARGUMENTS.read_text())[case]
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    paths = frozen["paths"]
+    argv = ["--config-json", json.dumps(frozen["config_json"])]
+    for name, value in paths.items():
+        argv += ["--" + name.replace("_", "-"), value]
+    config = T.config_from_args(T.build_parser().parse_args(argv))
+    assert dataclasses.asdict(config) == {**frozen["config_json"], **paths}
+
+    def same(new: dict, old: dict) -> bool:
+        return json.dumps(new, sort_keys=True) == json.dumps(old, sort_keys=True)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    arguments = sft_arguments(config, T.resolve_hyperparameters(config), cuda=False)
+    assert same(arguments, frozen["sft_arguments"])
+    assert same(SFTConfig(**arguments).to_dict(), SFTConfig(**frozen["sft_arguments"]).to_dict())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    arguments = sft_arguments(config, T.resolve_hyperparameters(config), cuda=True)
+    assert same(arguments, frozen["sft_arguments_cuda"])
+
+
 def test_cli_flags_and_config_json(tmp_path):
     base = {
         "base_model": "embedded:gemma-3-270m",
@@ -677,6 +773,66 @@ def test_every_train_config_field_is_a_flag():
     assert config.epochs == 1.5 and config.merge_lora is False and config.max_grad_norm == 1.0
     with pytest.raises(SystemExit):
         parser.parse_args(["--optimizer", "nope"])
+
+
+def test_the_flags_are_those_of_the_hand_written_parser():
+    """HfArgumentParser builds the flags from TrainConfig: the dashed ones are exactly the
+    hand-written parser's (--field-name for every field but lora, --no-x for every boolean
+    and gradient checkpointing, --lora-*, --config-json, --log); the others are only its
+    --field_name spellings of them."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(T.TrainConfig)
+    expected = {"-h", "--help", "--config-json", "--log", "--gradient-checkpointing", "--no-gradient-checkpointing"}
+    expected |= {"--lora-r", "--lora-alpha", "--lora-dropout", "--lora-target-modules"}
+    for f in dataclasses.fields(T.TrainConfig):
+        if f.name not in ("lora", "gradient_checkpointing"):
+            expected.add("--" + f.name.replace("_", "-"))
+            if hints[f.name] is bool:
+                expected.add("--no-" + f.name.replace("_", "-"))
+    options = {option for action in T.build_parser()._actions for option in action.option_strings}
+    assert {option for option in options if "_" not in option} == expected
+    assert {option.replace("_", "-") for option in options} == expected
+
+
+def test_config_json_values_stand_unless_a_flag_overrides_them():
+    """Absent flags leave --config-json's values (booleans, gradient checkpointing, lists,
+    choices, a None) and TrainConfig's defaults; given ones override, in either spelling."""
+    given = {
+        "base_model": "m",
+        "train_file": "t",
+        "output_dir": "o",
+        "packing": True,
+        "bf16": False,
+        "gradient_checkpointing": False,
+        "report_to": ["none"],
+        "max_length": 1024,
+        "optimizer": "adamw",
+        "attn_implementation": None,
+    }
+
+    def parse(*flags, fields=given):
+        return T.config_from_args(T.build_parser().parse_args(["--config-json", json.dumps(fields), *flags]))
+
+    def settings(c):
+        return (c.packing, c.bf16, c.gradient_checkpointing, c.report_to, c.max_length, c.optimizer)
+
+    kept = parse()
+    assert settings(kept) == (True, False, False, ["none"], 1024, "adamw") and kept.attn_implementation is None
+    assert kept.epochs == 2.0 and kept.merge_lora is True  # TrainConfig's defaults
+    flags = ["--no-packing", "--bf16", "--gradient-checkpointing", "--report-to", "tensorboard", "wandb"]
+    flipped = parse(*flags, "--max-length", "512", "--optimizer", "sgd", "--attn-implementation", "eager")
+    assert settings(flipped) == (False, True, True, ["tensorboard", "wandb"], 512, "sgd")
+    assert flipped.attn_implementation == "eager"
+    assert parse("--packing", "false").packing is False and parse("--max_length", "256").max_length == 256
+    assert parse(fields={**given, "gradient_checkpointing": "auto"}).gradient_checkpointing == "auto"
+    alone = T.config_from_args(
+        T.build_parser().parse_args(["--base-model", "m", "--train-file", "t", "--output-dir", "o"])
+    )
+    assert alone == T.TrainConfig(base_model="m", train_file="t", output_dir="o")
+    with pytest.raises(SystemExit, match="^error: missing --base-model, --output-dir$"):
+        parse(fields={"train_file": "t"})
 
 
 # ----------------------------------------------------------------- (g) launcher
