@@ -558,11 +558,12 @@ def _manifest(run: Run, trainer, result, output_format: str, runtime_s: float) -
 # The flags come from TrainConfig's fields through transformers' HfArgumentParser, as in
 # TRL's scripts: --field-name (also --field_name), typed by the field's annotation, with
 # FLAG_HELP and FLAG_CHOICES; booleans as --x [true|false] and --no-x. An absent flag is
-# None, so that --config-json's values stand unless a flag overrides them, and
-# TrainConfig's defaults fill the rest (config_from_args). What
-# HfArgumentParser cannot express is added by hand:
-# - gradient_checkpointing (true, false or "auto"): it makes a `bool | str` field a bool
-#   flag whose "auto" default fails its own type check; here --x/--no-x, absent: auto;
+# None, so that --config-json's values stand unless a flag overrides them, and TrainConfig's
+# defaults fill the rest (config_from_args). Added by hand, what HfArgumentParser cannot
+# express (tests/test_train.py checks the flags against the hand-written parser's):
+# - gradient_checkpointing (true, false or "auto"): it makes the `bool | str` field a bool
+#   flag that refuses "auto" (and fails on its own default, "auto", when absent); here
+#   --x/--no-x, absent: --config-json's value or auto;
 # - lora (a dict): its type=dict flag takes no value; here --lora-r, --lora-alpha, ...;
 # - --no-x for the booleans that default to false (it adds --no-x only to those that
 #   default to true), since --config-json may set them true;
