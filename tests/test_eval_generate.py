@@ -360,3 +360,80 @@ def test_bad_arguments_are_named(tmp_path, tiny_dir):
             out_path=tmp_path / "x.jsonl",
         )
     assert not list(tmp_path.glob("*.jsonl"))
+
+
+# ------------------------------------------------------------------------ one job per model
+
+
+def test_one_generation_job_per_model_then_samples_from_the_cache(tmp_path, tiny_dir, monkeypatch):
+    """Rule eval_generate_model's step: the requests of every benchmark of a model go to one
+    backend (one model load); a task that fails in one benchmark fails the job naming that
+    benchmark, after the others' responses are cached; the rerun sends only that task; rule
+    eval_generate's step then writes each samples file from the cache alone, identical to a
+    direct run, and a response missing from the cache is an error that says what to do."""
+    from ossinstruct.evaluate.generate import generate_for_model, plan_samples
+
+    spy = Spy(monkeypatch)
+    model = _model(tiny_dir, batch_size=4)
+
+    def plans():
+        return {
+            style: plan_samples(
+                PROBLEMS, benchmark="humaneval", style=style, engine="transformers", model=model, decoding=DECODING
+            )
+            for style in ("instruct", "completion")
+        }
+
+    original = TransformersBackend._generate_batch
+
+    def failing(self, batch):
+        if any(request.prompt.startswith("def neg") for request, _ in batch):  # completion style only
+            raise RuntimeError("simulated device error")
+        return original(self, batch)
+
+    monkeypatch.setattr(TransformersBackend, "_generate_batch", failing)
+    options = {"engine": "transformers", "model": model, "cache_dir": tmp_path / "cache", "batch_size": 1}
+    with pytest.raises(EvalGenerationError, match=r"completion: 1 tasks \(HumanEval/1\).*simulated device error"):
+        generate_for_model(plans(), **options)
+    assert spy.built == 1 and len(spy.requests) == 2 * len(PROBLEMS)
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 2 * len(PROBLEMS) - 1
+
+    monkeypatch.setattr(TransformersBackend, "_generate_batch", original)
+    manifest = generate_for_model(plans(), identities={"instruct": {"id": 1}}, **options)
+    assert spy.built == 2 and manifest["requests"] == 2 * len(PROBLEMS) and manifest["requests_sent"] == 1
+    assert manifest["benchmarks"]["completion"]["requests_sent"] == 1
+    assert manifest["benchmarks"]["instruct"] == {
+        **manifest["benchmarks"]["instruct"],
+        "identity": {"id": 1},
+        "cache_hits": len(PROBLEMS),
+        "requests_sent": 0,
+        "engine_versions": {f"transformers {transformers_version()}": len(PROBLEMS)},
+    }
+
+    hint = "rerun the model's generation job"
+    for style in ("instruct", "completion"):
+        out = tmp_path / f"{style}.jsonl"
+        generate_samples(
+            PROBLEMS, benchmark="humaneval", style=style, out_path=out, cached_only=hint, decoding=DECODING, **options
+        )
+        direct = tmp_path / f"direct-{style}.jsonl"
+        generate_samples(PROBLEMS, benchmark="humaneval", style=style, out_path=direct, decoding=DECODING, **options)
+        assert out.read_bytes() == direct.read_bytes()
+    assert spy.built == 2, "writing the samples files loaded no model"
+    with pytest.raises(EvalGenerationError, match=r"4 of 4 responses are not in the cache .*" + hint):
+        generate_samples(
+            PROBLEMS,
+            benchmark="humaneval",
+            style="instruct",
+            out_path=tmp_path / "x.jsonl",
+            cached_only=hint,
+            decoding={**DECODING, "max_new_tokens": MAX_NEW + 1},
+            **options,
+        )
+    assert not (tmp_path / "x.jsonl").exists() and spy.built == 2
+
+
+def transformers_version() -> str:
+    import transformers
+
+    return transformers.__version__

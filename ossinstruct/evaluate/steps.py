@@ -188,10 +188,16 @@ def eval_score_step(
     Benchmarks scored per sample (rules eval_score_sampled, eval_score_multiple) take the
     config's settings block of the benchmark, the execution cache and an exports directory."""
     from ossinstruct.benchmarks import evaluated
+    from ossinstruct.evaluate.generate import engine_versions
     from ossinstruct.evaluate.score import score
 
     with open(info_path, encoding="utf-8") as f:
         info = json.load(f)
+    # The engine and version behind the samples ({"vllm 0.32.0": n}), as each records it;
+    # the result file keeps it beside the generation identity.
+    versions = engine_versions(read_jsonl(samples_path, what="sample"))
+    if set(versions) != {"unknown"}:
+        generation = {**(generation or {}), "engine_versions": versions}
     if evaluated(benchmark).per_sample_scoring:
         from ossinstruct.evaluate.sampled_score import score_sampled
 

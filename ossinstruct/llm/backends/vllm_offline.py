@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -47,6 +48,9 @@ class VLLMBackend(Backend):
 
     def __init__(self, teacher: dict):
         super().__init__(teacher)
+        # vLLM's own logging set-up (logging.config.dictConfig) closes every handler already
+        # installed, the job's log file included: its loggers propagate to ours instead.
+        os.environ.setdefault("VLLM_CONFIGURE_LOGGING", "0")
         try:
             import vllm
         except ImportError as err:
@@ -59,7 +63,9 @@ class VLLMBackend(Backend):
         start = time.monotonic()
         self.llm = vllm.LLM(**self.llm_kwargs)
         self.startup_s = time.monotonic() - start
-        logger.info("vLLM ready in %.1f s", self.startup_s)
+        parallel = getattr(getattr(self.llm.llm_engine, "vllm_config", None), "parallel_config", None)
+        self.tensor_parallel_size = getattr(parallel, "tensor_parallel_size", None)
+        logger.info("vLLM ready in %.1f s (tensor_parallel_size %s)", self.startup_s, self.tensor_parallel_size)
 
     def close(self) -> None:
         llm, self.llm = getattr(self, "llm", None), None
