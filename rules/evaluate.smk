@@ -66,8 +66,9 @@ rule eval_generate:
         "results/benchmarks/eval/{model}/{benchmark}.generate.tsv"
     wildcard_constraints:
         benchmark=EVAL_BENCHMARKS,
+    # The generation job's env: the same tokenizer, hence the same request keys.
     conda:
-        eval_conda_env  # the generation job's: the same tokenizer, the same request keys
+        eval_conda_env
     resources:
         **wf.DEFAULT_RESOURCES["eval_samples"],
     params:

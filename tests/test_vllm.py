@@ -215,7 +215,8 @@ def test_vllm_evaluation_killed_then_resumed(vllm_evaluation):
     assert all(set(b["engine_versions"]) == {version} for b in manifest["benchmarks"].values())
     assert manifest["engine_startup_s"] > 0
     log = (workdir / "second-run.log").read_text()
-    assert log.count("rule eval_generate_model") == 1 and "rule eval_generate " in log
+    assert log.count("rule eval_generate_model (model=gemma): started") == 1
+    assert log.count("rule eval_generate (model=gemma, benchmark=") == 4  # 2 x started, done
 
     humaneval = list(read_jsonl(results / "humaneval" / "samples.jsonl"))
     assert [s["task_id"] for s in humaneval] == [f"HumanEval/{i}" for i in range(HUMANEVAL_LIMIT)]
@@ -265,6 +266,7 @@ def test_vllm_and_transformers_greedy_completions_agree(vllm_evaluation, tmp_pat
         style="completion",
         engine="transformers",
         model={"model": GEMMA, "dtype": "float32", "device": "cpu"},
+        decoding={"temperature": 0.0, "max_new_tokens": HUMANEVAL_TOKENS},
         cache_dir=tmp_path / "cache",
         out_path=tmp_path / "samples.jsonl",
         batch_size=1,  # no padding: the same computation per prompt as vLLM's
@@ -279,7 +281,8 @@ def test_vllm_and_transformers_greedy_completions_agree(vllm_evaluation, tmp_pat
         b = tokenizer(theirs["raw"], add_special_tokens=False)["input_ids"]
         assert a[:16] == b[:16], (ours["task_id"], ours["raw"][:200], theirs["raw"][:200])
         identical += ours["raw"] == theirs["raw"]
-    print(f"vLLM vs transformers, greedy bf16: {identical} of {len(vllm_samples)} completions identical")
+    print(f"vLLM vs transformers, greedy float32: {identical} of {len(vllm_samples)} completions identical")
+    assert identical >= len(vllm_samples) - 1
 
 
 # ------------------------------------------------------ teacher shard, tensor parallel 2
@@ -318,7 +321,7 @@ def test_vllm_teacher_shard_with_tensor_parallel_2(tmp_path):
                 "mode": "completion",
                 "template": "oss-instruct-fewshot-v1",
                 "decoding": {"temperature": 0.0, "max_tokens": 64},
-                "dtype": "bfloat16",
+                "dtype": "float32",
                 "tensor_parallel_size": 2,
                 "max_model_len": 4096,
                 "enforce_eager": True,
@@ -333,8 +336,8 @@ def test_vllm_teacher_shard_with_tensor_parallel_2(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     target = "results/generations/gemma-vllm/src/python/00000.jsonl"
     snakemake(tmp_path, "--cores", "2", target, env={"VLLM_CPU_OMP_THREADS_BIND": "0|1"})
-    (log,) = (tmp_path / "results" / "logs").rglob("00000.log")
-    assert "vLLM ready in" in log.read_text() and "(tensor_parallel_size 2)" in log.read_text()
+    log = (tmp_path / "results" / "logs" / "generations" / "gemma-vllm" / "src" / "python" / "00000.log").read_text()
+    assert "vLLM ready in" in log and "(tensor_parallel_size 2)" in log
     records = list(read_jsonl(tmp_path / target))
     assert len(records) == 2 and {r["backend"] for r in records} == {"vllm"}
     assert all(r["status"] != "request_failed" and r["usage"]["completion_tokens"] > 0 for r in records)
@@ -374,8 +377,10 @@ def vllm_server(tmp_path_factory):
         [
             str(python),
             "-m",
-            "vllm.entrypoints.cli.main",
-            "serve",
+            # `vllm serve`'s server; vllm-cpu 0.32.0's `vllm` command itself fails at start
+            # (it asks importlib.metadata for a distribution named vllm, this one is vllm-cpu).
+            "vllm.entrypoints.openai.api_server",
+            "--model",
             model_dir,
             "--served-model-name",
             "gemma",
@@ -398,7 +403,7 @@ def vllm_server(tmp_path_factory):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    import httpx
+    import httpx2 as httpx
 
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 900
@@ -473,7 +478,7 @@ def test_openai_backend_against_vllm_serve_chat_and_models(vllm_server):
     """Chat mode through the server's chat template, and the models endpoint as a
     preflight sees it: GET /v1/models lists the served name; vLLM has no
     GET /v1/models/{id} (404), so a preflight must fall back to the list."""
-    import httpx
+    import httpx2 as httpx
 
     from ossinstruct.llm.backends.base import Request
 
