@@ -1,14 +1,15 @@
 """Evaluation generation: the vLLM engine against the transformers engine (not a test; prints figures).
 
-    .venv/bin/python bench/eval_generation.py [--tasks 16] [--max-new-tokens 128] [--compile]
+    .venv/bin/python bench/eval_generation.py [--tasks 16] [--max-new-tokens 128] [--dtype float32] [--compile]
 
 The same first --tasks HumanEval+ tasks (completion prompts of the base model), the same
-model (the offline Gemma 3 270M, bf16), the same greedy decoding and max_new_tokens, each
+model (the offline Gemma 3 270M, in --dtype), the same greedy decoding and max_new_tokens, each
 engine from an empty response cache, in the same run: transformers in this process (the
 project's venv, batches of --batch-size), vLLM in a child process under .venv-vllm (`make
 vllm-env`: vLLM's CPU build), one engine for all tasks. Printed: completion tokens, seconds
-of generation (the engine's start-up apart), tokens/s, the ratio vLLM / transformers, and how
-many greedy completions are identical. vLLM starts with enforce_eager (no torch.compile:
+of generation (the engine's start-up apart), tokens/s, the ratio vLLM / transformers, how
+many greedy completions are identical and, for each that is not, the first token where the
+two part (its position and both engines' tokens). vLLM starts with enforce_eager (no torch.compile:
 seconds instead of many minutes on 2 cores) unless --compile.
 """
 
@@ -55,7 +56,7 @@ def run_engine(engine: str, tasks_path: Path, out: Path, args) -> dict:
     from ossinstruct.evaluate.generate import generate_samples
     from ossinstruct.files import read_jsonl
 
-    model = {"model": MODEL, "dtype": "bfloat16", "device": "cpu", "enforce_eager": not args.compile}
+    model = {"model": MODEL, "dtype": args.dtype, "device": "cpu", "enforce_eager": not args.compile}
     start = time.monotonic()
     stats = generate_samples(
         list(read_jsonl(tasks_path)),
@@ -79,11 +80,32 @@ def run_engine(engine: str, tasks_path: Path, out: Path, args) -> dict:
     }
 
 
+def first_differences(vllm_samples: list[dict], hf_samples: list[dict]) -> list[str]:
+    """For each task whose completions differ: where, in the model's tokens, they part."""
+    from ossinstruct.llm.models import load_tokenizer
+
+    tokenizer = load_tokenizer(MODEL)
+    lines = []
+    for ours, theirs in zip(vllm_samples, hf_samples, strict=True):
+        if ours["raw"] == theirs["raw"]:
+            continue
+        a = tokenizer(ours["raw"], add_special_tokens=False)["input_ids"]
+        b = tokenizer(theirs["raw"], add_special_tokens=False)["input_ids"]
+        at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        vllm_token, hf_token = (tokenizer.decode(t[at : at + 1]) for t in (a, b))
+        lines.append(
+            f"  {ours['task_id']}: first difference at token {at} of {len(a)} / {len(b)}: "
+            f"vllm {vllm_token!r}, transformers {hf_token!r} (after {tokenizer.decode(a[max(0, at - 8) : at])!r})"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=8, help="transformers engine")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--compile", action="store_true", help="vLLM with torch.compile (minutes to start)")
     parser.add_argument("--engine", help=argparse.SUPPRESS)  # the child: one engine
     parser.add_argument("--tasks-file", type=Path, help=argparse.SUPPRESS)
@@ -102,6 +124,7 @@ def main() -> None:
         load = os.getloadavg()[0]
         child = [str(VLLM_PYTHON), __file__, "--engine", "vllm", "--tasks-file", str(tasks_path)]
         child += ["--out", str(workdir / "vllm.jsonl"), "--max-new-tokens", str(args.max_new_tokens)]
+        child += ["--dtype", args.dtype]
         child += ["--compile"] if args.compile else []
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
         done = subprocess.run(child, capture_output=True, text=True, env=env)
@@ -112,8 +135,9 @@ def main() -> None:
         a = list(read_jsonl(workdir / "vllm.jsonl"))
         b = list(read_jsonl(workdir / "transformers.jsonl"))
         identical = sum(x["raw"] == y["raw"] for x, y in zip(a, b, strict=True))
+        differing = first_differences(a, b)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, load average {load:.1f} at the start, {os.cpu_count()} CPUs")
-    print(f"# {args.tasks} HumanEval+ tasks, greedy, max_new_tokens {args.max_new_tokens}, {MODEL} bf16")
+    print(f"# {args.tasks} HumanEval+ tasks, greedy, max_new_tokens {args.max_new_tokens}, {MODEL} {args.dtype}")
     for name, r in (("vllm", vllm), ("transformers", hf)):
         print(
             f"{name:13s} {r['engine']:22s} {r['completion_tokens']:6d} tokens in {r['generation_s']:7.1f} s: "
@@ -121,6 +145,8 @@ def main() -> None:
         )
     print(f"ratio vllm / transformers (tok/s): {vllm['tokens_per_s'] / hf['tokens_per_s']:.2f}")
     print(f"identical greedy completions: {identical} of {len(a)}")
+    for line in differing:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ the offline Gemma 3 270M. Engine starts are the cost (a minute or two each on 2 
 each test starts as few as it can:
 
   * one Snakemake evaluation (engine vllm): HumanEval+ greedy and MultiPL-E sampled (50
-    samples with seeds 0..49, max_tokens = max_length - prompt tokens, the row's stop
+    samples of a C++ problem with seeds 0..49, max_tokens = max_length - prompt tokens, the row's stop
     tokens) in one per-model generation job, killed with SIGKILL once some responses are
     cached and run again: two engine starts; the result files record vLLM's version; the
     greedy samples against the transformers engine's on the same prompts (equivalence);
@@ -48,7 +48,7 @@ ENV = {
 }
 HUMANEVAL_LIMIT = 3
 HUMANEVAL_TOKENS = 128
-MULTIPLE_SAMPLES = 50  # MultiPL-E's Table 2 protocol; one JavaScript problem
+MULTIPLE_SAMPLES = 50  # MultiPL-E's Table 2 protocol; one C++ problem
 
 
 def vllm_python() -> Path:
@@ -146,7 +146,9 @@ def write_eval_config(workdir: Path) -> None:
             "decoding": {"max_new_tokens": HUMANEVAL_TOKENS},  # HumanEval+'s 512, cut for time
             "self_check": False,
             "data": {"multipl-e": {"limit": 1}},
-            "multipl_e": {"languages": ["js"]},
+            # C++: a completion stops at the function's closing brace (the row's "\n}"), so
+            # the 50 samples are short; JavaScript's run on to the next function.
+            "multipl_e": {"languages": ["cpp"]},
             "engine": "vllm",
             "enforce_eager": True,  # seconds to start instead of minutes of torch.compile
             # float32: this CPU (AVX2, no AVX512-BF16) runs vLLM's bf16 matmuls 3.5x slower.
@@ -227,7 +229,7 @@ def test_vllm_evaluation_killed_then_resumed(vllm_evaluation):
 
     multiple = list(read_jsonl(results / "multipl-e" / "samples.jsonl"))
     assert [s["sample"] for s in multiple] == list(range(MULTIPLE_SAMPLES))
-    assert len({s["task_id"] for s in multiple}) == 1 and multiple[0]["task_id"].startswith("js/")
+    assert len({s["task_id"] for s in multiple}) == 1 and multiple[0]["task_id"].startswith("cpp/")
     assert len({s["raw"] for s in multiple}) > 10, "seeds 0..49 at temperature 0.2 give different samples"
     from ossinstruct.evaluate.prompts import build_prompt
     from ossinstruct.llm.models import load_tokenizer
