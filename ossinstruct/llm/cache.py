@@ -116,8 +116,9 @@ class CacheWriter:
     """Puts responses into a ResponseCache from background threads while a local engine
     generates the next ones: each entry is fsynced (milliseconds on a cluster's network
     filesystem), and writing tens of thousands of them on the generating thread would leave
-    the GPU idle meanwhile. At most `max_pending` received responses wait to be written;
-    `put` blocks beyond that, so a killed job loses those and the requests in flight, no more.
+    the GPU idle meanwhile. At most `max_pending` received responses wait in the queue (and
+    one per thread is being written); `put` blocks beyond that, so a killed job loses those
+    and the requests in flight, no more.
 
     Used as a context manager: leaving it waits until every queued response is written
     (also when the body raised), then raises the first write error, if any.
