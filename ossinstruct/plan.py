@@ -154,6 +154,7 @@ def study_jobs(config: dict) -> list[Job]:
     jobs += [_job("train", checkpoint=name) for name in wf.checkpoint_names(config)]
     results = [path for path in wf.eval_targets(config) if path.startswith("results/eval/")]
     benchmarks: dict[str, None] = {}
+    generating: dict[str, None] = {}  # models with a generation job (rule eval_generate_model)
     for path in results:
         model, file = path.split("/")[2:4]
         benchmark = file.removesuffix(".json")
@@ -161,6 +162,9 @@ def study_jobs(config: dict) -> list[Job]:
         if model == REFERENCE_MODEL:
             jobs.append(_job("eval_reference", benchmark=benchmark))
         else:
+            if model not in generating:
+                generating[model] = None
+                jobs.append(_job("eval_generate_model", model=model))
             jobs.append(_job("eval_generate", model=model, benchmark=benchmark))
         jobs.append(_job(_scoring_rule(config, benchmark), model=model, benchmark=benchmark))
     jobs += [_job("eval_data", benchmark=b) for b in benchmarks]
@@ -192,8 +196,10 @@ def declared_resources(config: dict, job: Job) -> dict:
         return wf.teacher_resources(config, job.get("teacher"))
     if rule == "train":
         return wf.train_resources(config, job.get("checkpoint"))
+    if rule == "eval_generate_model":
+        return wf.eval_generate_model_resources(config, job.get("model"))
     if rule == "eval_generate":
-        return wf.eval_generate_resources(config, job.get("model"))
+        return wf.job_resources("eval_generate", None)
     if rule in ("eval_score", "eval_score_multiple", "eval_score_sampled"):
         return wf.eval_score_resources(config, job.get("benchmark"))
     if rule == "verify_samples":
@@ -304,17 +310,22 @@ EVAL_WORK = {
 }
 
 
-def _eval_generate_minutes(config: dict, job: Job) -> tuple[float, str]:
-    tasks, n, tokens, _ = EVAL_WORK.get(job.get("benchmark"), (500, 1, 256, "evalplus"))
+def _eval_generate_model_minutes(config: dict, job: Job) -> tuple[float, str]:
+    """One model's generation job: one engine start and model load, then every benchmark's
+    samples (rule eval_generate_model)."""
     if config["evaluation"]["engine"] != "vllm":
         return float("nan"), "transformers engine: CPU runs (the demo), no paper-scale estimate"
-    params = _evaluated_params(config, job.get("model"))
+    model = job.get("model")
+    params = _evaluated_params(config, model)
     kind = "mixtral" if params > 10e9 else "7b"
     load = params * 2 / 1e9 / LOAD_GB_PER_MIN + ENGINE_START_MIN
-    gen = tasks * n * tokens / VLLM_TOKENS_PER_S[kind] / 60
+    work = [EVAL_WORK.get(b, (500, 1, 256, "evalplus")) for b in wf.eval_model_benchmarks(config, model)]
+    samples = sum(tasks * n for tasks, n, _, _ in work)
+    tokens = sum(tasks * n * per for tasks, n, per, _ in work)
+    gen = tokens / VLLM_TOKENS_PER_S[kind] / 60
     return load + gen, (
-        f"load {params * 2 / 1e9:.0f} GB + {ENGINE_START_MIN} min, {tasks} tasks x {n} samples x {tokens} tokens "
-        f"at {VLLM_TOKENS_PER_S[kind]} tokens/s"
+        f"load {params * 2 / 1e9:.0f} GB + {ENGINE_START_MIN} min, {len(work)} benchmarks: {samples:,} samples, "
+        f"{tokens / 1e6:.1f}M tokens at {VLLM_TOKENS_PER_S[kind]} tokens/s"
     )
 
 
@@ -355,6 +366,7 @@ FLAT_MINUTES = {
     "mine_comment_pairs": (3, "parse one shard's ~1,000 documents with tree-sitter"),
     "comment_pairs": (5, "merge ~75K pairs, decontaminate"),
     "eval_data": (10, "evalplus ground truth: every canonical solution on its plus inputs"),
+    "eval_generate": (3, "read the model's cached responses (up to 47,750), write the samples file"),
     "eval_reference": (1, "write the reference solutions as samples"),
     "eval_summary": (1, "read the results, write the summary"),
 }
@@ -373,8 +385,8 @@ def estimated_minutes(config: dict, job: Job) -> tuple[float, str]:
         return _generate_minutes(config, job)
     if rule == "train":
         return _train_minutes(config, job)
-    if rule == "eval_generate":
-        return _eval_generate_minutes(config, job)
+    if rule == "eval_generate_model":
+        return _eval_generate_model_minutes(config, job)
     if rule in ("eval_score", "eval_score_multiple", "eval_score_sampled"):
         return _eval_score_minutes(config, job)
     if rule == "verify_samples":
@@ -430,7 +442,7 @@ class RulePlan:
 
 def _variant(job: Job) -> str:
     """The wildcard that sets a job's resources or estimate, for the row's label."""
-    names = {"generate": "teacher", "train": "checkpoint", "eval_generate": "benchmark"}
+    names = {"generate": "teacher", "train": "checkpoint"}
     names.update(eval_score="benchmark", eval_score_multiple="benchmark", eval_score_sampled="benchmark")
     name = names.get(job.rule)
     label = dict(job.wildcards).get(name, "") if name else ""

@@ -60,6 +60,9 @@ EVAL_EXPECTED = "results/eval/data/{benchmark}.expected.pkl"
 EVAL_SAMPLES = "results/eval/{model}/{benchmark}/samples.jsonl"
 EVAL_TASK_RESULTS = "results/eval/{model}/{benchmark}/tasks.jsonl"
 EVAL_RESULT = "results/eval/{model}/{benchmark}.json"
+# What one generation job per model made (rule eval_generate_model): its benchmarks'
+# identities and counts; the responses themselves are in the cache.
+EVAL_GENERATION = "results/eval/{model}/generation.json"
 # Files for another harness to rescore (MultiPL-E: bigcode-evaluation-harness generations).
 EVAL_EXPORTS = "results/eval/{model}/{benchmark}/exports"
 # The harness self-check's samples: the benchmark's reference solutions (evaluation.self_check).
@@ -91,6 +94,9 @@ DEFAULT_RESOURCES = {
     "eval_vllm": {"runtime": 60, "mem_mb": 32000, "cpus_per_task": 4, "gpu": 1},
     "eval_transformers": {"runtime": 240, "mem_mb": 16000, "cpus_per_task": 4, "gpu": 0},
     "eval_score": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 8, "gpu": 0},
+    # A benchmark's samples file from the cached responses (rule eval_generate): MultiPL-E's
+    # 47,750 responses at n=50 are read and post-processed in a few minutes.
+    "eval_generate": {"runtime": 30, "mem_mb": 4000, "cpus_per_task": 1},
     # The CPU rules of rules/curate.smk and rules/evaluate.smk without a resources key in
     # the config: these are their only values.
     "eval_data": {"runtime": 60, "mem_mb": 8000, "cpus_per_task": 1},
@@ -482,6 +488,18 @@ def eval_tabs_to_spaces(benchmark: str, style: str, model_id: str | None, overri
     return benchmark in EVALPLUS and style == "completion-paper" and paper_era_tabs_to_spaces(model_id, override)
 
 
+def eval_model_benchmarks(config: dict, model: str) -> list[str]:
+    """The benchmarks a model is evaluated on, in config order."""
+    return [b for b in config["evaluation"]["benchmarks"] if evaluates(config, model, b)]
+
+
+def eval_model_generation_identity(config: dict, model: str) -> dict:
+    """{benchmark: its generation identity} of every benchmark of a model: the params of its
+    generation job (rule eval_generate_model), which reruns when any of them changes and
+    then generates only what that change asks for."""
+    return {b: eval_generation_identity(config, model, b) for b in eval_model_benchmarks(config, model)}
+
+
 def eval_prompt_style(config: dict, benchmark: str, model_prompt: str) -> str:
     """The benchmark's prompt style for a model whose `prompt` is `model_prompt`."""
     from ossinstruct.benchmarks import evaluated
@@ -573,6 +591,16 @@ def eval_generate_resources(config: dict, model: str | None = None) -> dict:
     resources = job_resources(f"eval_{ev['engine']}", ev["resources"].get("generate"))
     if ev["engine"] == "vllm":
         resources["gpu"] = max(resources["gpu"], 1, eval_tensor_parallel_size(config, model))
+    return resources
+
+
+def eval_generate_model_resources(config: dict, model: str) -> dict:
+    """Resources of a model's generation job (rule eval_generate_model): those of
+    eval_generate_resources, whose default runtime is one benchmark's, times the model's
+    benchmarks unless evaluation.resources.generate sets a runtime."""
+    resources = eval_generate_resources(config, model)
+    if "runtime" not in (config["evaluation"]["resources"].get("generate") or {}):
+        resources["runtime"] *= max(1, len(eval_model_benchmarks(config, model)))
     return resources
 
 

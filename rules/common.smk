@@ -360,6 +360,31 @@ def eval_generate_inputs(wildcards):
     if "path" in source:
         inputs["model"] = source["path"]
     markers = downloads("eval_generate", "model")(wildcards)
+    if (
+        markers
+    ):  # a hub model evaluated as it is (its tokenizer), fetched by rule prefetch
+        inputs["downloads"] = markers
+    # The model's generation job filled the cache first. Not ancient(): Snakemake 9 then
+    # leaves this job's own reasons (a changed identity) unchecked when that job reruns.
+    inputs["generation"] = wf.EVAL_GENERATION.format(model=wildcards.model)
+    return inputs
+
+
+def eval_model_benchmarks(wildcards):
+    """The benchmarks one model's generation job generates for."""
+    return wf.eval_model_benchmarks(config, wildcards.model)
+
+
+def eval_generate_model_inputs(wildcards):
+    """The tasks of every benchmark of the model (in eval_model_benchmarks order), its
+    checkpoint when it is trained here, and its prefetch markers when it is a hub model.
+    """
+    benchmarks = wf.eval_model_benchmarks(config, wildcards.model)
+    inputs = {"tasks": [wf.EVAL_TASKS.format(benchmark=b) for b in benchmarks]}
+    source = wf.eval_model_source(config, wildcards.model)
+    if "path" in source:
+        inputs["model"] = source["path"]
+    markers = downloads("eval_generate", "model")(wildcards)
     if markers:  # a hub model evaluated as it is, fetched by rule prefetch
         inputs["downloads"] = markers
     return inputs
@@ -372,13 +397,23 @@ def eval_generation_json(wildcards):
     )
 
 
+def eval_model_generation_json(wildcards):
+    """Every benchmark's generation identity: one changed reruns the model's job, which then
+    generates only that benchmark's new requests (the others' are cached)."""
+    return json.dumps(
+        wf.eval_model_generation_identity(config, wildcards.model), sort_keys=True
+    )
+
+
 def eval_conda_env(wildcards):
     name = "vllm.yaml" if config["evaluation"]["engine"] == "vllm" else "inference.yaml"
     return os.path.join(workflow.basedir, "envs", name)
 
 
 def eval_generate_resource(name):
-    return lambda wildcards: wf.eval_generate_resources(config, wildcards.model)[name]
+    return lambda wildcards: wf.eval_generate_model_resources(config, wildcards.model)[
+        name
+    ]
 
 
 def eval_score_resource(name):

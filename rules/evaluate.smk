@@ -30,6 +30,36 @@ rule eval_data:
         "../scripts/eval_data.py"
 
 
+# One generation job per model (GPU): every benchmark's requests go to one engine, one
+# model load, and each response is cached as it arrives; then one small job per benchmark
+# writes its samples file from the cache. A changed benchmark identity reruns the model's
+# job: a model load and only that benchmark's new requests (the others' are cached).
+rule eval_generate_model:
+    input:
+        unpack(eval_generate_model_inputs),
+    output:
+        manifest=wf.EVAL_GENERATION,
+    log:
+        "results/logs/eval/{model}/generate.log",
+    benchmark:
+        "results/benchmarks/eval/{model}/generate.tsv"
+    conda:
+        eval_conda_env
+    threads: eval_generate_resource("cpus_per_task")
+    resources:
+        runtime=eval_generate_resource("runtime"),
+        mem_mb=eval_generate_resource("mem_mb"),
+        cpus_per_task=eval_generate_resource("cpus_per_task"),
+        gpu=eval_generate_resource("gpu"),
+    params:
+        # Per benchmark: model, prompt style, engine, dtype and decoding. Batch size and
+        # memory settings are read from config by the script.
+        generations=eval_model_generation_json,
+        code=code_identity_of("eval_generate_model", eval_model_benchmarks),
+    script:
+        "../scripts/eval_generate_model.py"
+
+
 rule eval_generate:
     input:
         unpack(eval_generate_inputs),
@@ -41,17 +71,12 @@ rule eval_generate:
         "results/benchmarks/eval/{model}/{benchmark}.generate.tsv"
     wildcard_constraints:
         benchmark=EVAL_BENCHMARKS,
+    # The generation job's env: the same tokenizer, hence the same request keys.
     conda:
         eval_conda_env
-    threads: eval_generate_resource("cpus_per_task")
     resources:
-        runtime=eval_generate_resource("runtime"),
-        mem_mb=eval_generate_resource("mem_mb"),
-        cpus_per_task=eval_generate_resource("cpus_per_task"),
-        gpu=eval_generate_resource("gpu"),
+        **wf.DEFAULT_RESOURCES["eval_generate"],
     params:
-        # Model, prompt style, engine, dtype and decoding: a change regenerates. Batch size
-        # and memory settings are read from config by the script.
         generation=eval_generation_json,
         code=code_identity_of("eval_generate"),
     script:

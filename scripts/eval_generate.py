@@ -1,5 +1,5 @@
-"""Snakemake entry point of rule eval_generate: one greedy sample per task of a benchmark
-from one model (vLLM on a GPU, or transformers)."""
+"""Snakemake entry point of rule eval_generate: a benchmark's samples file from the responses
+its model's generation job (rule eval_generate_model) cached."""
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
 
@@ -17,4 +17,8 @@ with rule_job(sm):
         tasks_path=sm.input.tasks,
         out_path=sm.output.samples,
         checkpoint=sm.input.get("model"),
+        cached_only=(
+            f"the model's generation job ({sm.input.generation}) ran with another cache_dir, or the cache "
+            f"lost them since: `snakemake --forcerun {sm.input.generation}` generates what is missing"
+        ),
     )

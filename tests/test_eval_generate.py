@@ -1,8 +1,8 @@
 """Evaluation sample generation: both engines, the response cache, failures, kill/resume.
 
 The transformers engine runs a tiny randomly initialised Llama with a character-level
-tokenizer built here (as in test_transformers_backend.py); the vLLM engine runs against a
-fake `vllm` module that records what it is given and honours stop strings as vLLM does.
+tokenizer built here (as in test_transformers_backend.py). The vLLM engine runs for real,
+under .venv-vllm, in tests/test_vllm.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import os
 import re
 import sys
-import types
+import time
 from pathlib import Path
 
 import pytest
@@ -271,7 +271,8 @@ def test_a_killed_run_leaves_no_samples_file_and_resumes(tmp_path, tiny_dir, mon
     job resumes without regenerating", and a killed job never leaves a truncated file that
     looks finished. A real process is killed with SIGKILL in the middle of generation (its
     second batch); no samples file or temp file remains, the first batch's responses are
-    cached, and the rerun sends only the rest and writes what an uninterrupted run writes."""
+    cached (written in the background while the second batch runs), and the rerun sends
+    only the rest and writes what an uninterrupted run writes."""
     import signal
     import subprocess
 
@@ -292,6 +293,11 @@ def test_a_killed_run_leaves_no_samples_file_and_resumes(tmp_path, tiny_dir, mon
     try:
         line = child.stdout.readline()
         assert line == "second batch\n", (line, child.stderr.read() if child.poll() is not None else "")
+        # The cache writers put the first batch's responses on disk while the engine is on
+        # the second one (CacheWriter): wait for them, then kill mid-batch.
+        deadline = time.monotonic() + 60
+        while len(list((tmp_path / "cache").rglob("*.json"))) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
         child.send_signal(signal.SIGKILL)
         assert child.wait(timeout=30) == -signal.SIGKILL
     finally:
@@ -353,131 +359,78 @@ def test_bad_arguments_are_named(tmp_path, tiny_dir):
     assert not list(tmp_path.glob("*.jsonl"))
 
 
-# ------------------------------------------------------------------------ vLLM (fake)
+# ------------------------------------------------------------------------ one job per model
 
 
-def _fake_vllm(log: list):
-    """Answers each prompt with a canned body + fence + prose, cut at the stop strings."""
-    vllm = types.ModuleType("vllm")
-    answers = {
-        "add(a, b)": "\n    return a + b\n",
-        "neg(x)": "\n    return -x\n",
-        "twice(s)": "\n    return s * 2\n",
-        "first(xs)": "\n    return xs[0]\n",
-    }
+def test_one_generation_job_per_model_then_samples_from_the_cache(tmp_path, tiny_dir, monkeypatch):
+    """Rule eval_generate_model's step: the requests of every benchmark of a model go to one
+    backend (one model load); a task that fails in one benchmark fails the job naming that
+    benchmark, after the others' responses are cached; the rerun sends only that task; rule
+    eval_generate's step then writes each samples file from the cache alone, identical to a
+    direct run, and a response missing from the cache is an error that says what to do."""
+    from ossinstruct.evaluate.generate import generate_for_model, plan_samples
 
-    class SamplingParams:
-        def __init__(self, **kwargs):
-            self.kwargs = kwargs
+    spy = Spy(monkeypatch)
+    model = _model(tiny_dir, batch_size=4)
 
-    class LLM:
-        def __init__(self, **kwargs):
-            log.append(("LLM", kwargs))
-
-        def generate(self, prompts, sampling_params, use_tqdm=True):
-            log.append(("generate", list(prompts), sampling_params.kwargs))
-            outputs = []
-            for prompt in prompts:
-                body = next(a for k, a in answers.items() if k in prompt)
-                text = body + "\nprint(1)\n```\n\nThis is the solution.\n"
-                stops = [p for p in (text.find(s) for s in sampling_params.kwargs["stop"]) if p >= 0]
-                if stops:
-                    text = text[: min(stops)]
-                completion = types.SimpleNamespace(text=text, token_ids=[5] * len(text), finish_reason="stop")
-                outputs.append(types.SimpleNamespace(prompt_token_ids=[1] * len(prompt), outputs=[completion]))
-            return outputs
-
-        def get_tokenizer(self):
-            return types.SimpleNamespace(chat_template=None)
-
-    vllm.LLM, vllm.SamplingParams = LLM, SamplingParams
-    return vllm
-
-
-def test_vllm_engine_samples_and_cache(tmp_path, monkeypatch):
-    log: list = []
-    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log))
-    model = {
-        "model": "org/tiny-coder",
-        "revision": "abc123",
-        "dtype": "bfloat16",
-        "gpu_memory_utilization": 0.5,
-        "max_model_len": 4096,
-    }
-    options = {
-        "benchmark": "humaneval",
-        "style": "instruct",
-        "engine": "vllm",
-        "model": model,
-        "cache_dir": tmp_path / "cache",
-    }
-    stats = generate_samples(PROBLEMS, out_path=tmp_path / "s.jsonl", **options)
-    records = list(read_jsonl(tmp_path / "s.jsonl"))
-
-    assert log[0] == (
-        "LLM",
-        {
-            "model": "org/tiny-coder",
-            "revision": "abc123",
-            "dtype": "bfloat16",
-            "tensor_parallel_size": 1,
-            "gpu_memory_utilization": 0.5,
-            "seed": 0,
-            "max_model_len": 4096,
-        },
-    )
-    ((_, prompts, sampling),) = [entry for entry in log if entry[0] == "generate"]
-    assert prompts == [build_prompt("humaneval", p, "instruct").text for p in PROBLEMS]
-    # The paper's decoding: greedy, 512 new tokens, and the closing fence as stop string.
-    assert sampling == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 512, "stop": ["```"]}
-
-    assert [r["task_id"] for r in records] == [p["task_id"] for p in PROBLEMS]
-    add = records[0]
-    assert add["raw"] == add["completion"] == "\n    return a + b\n\nprint(1)\n"
-    assert add["solution"] == PROBLEMS[0]["prompt"] + add["completion"]
-    assert add["sanitized"] == 'def add(a, b):\n    """Add two numbers."""\n\n    return a + b'
-    assert add["completion_tokens"] == len(add["raw"]) and add["finish_reason"] == "stop"
-    assert stats["requests_sent"] == 4 and stats["decoding"]["max_tokens"] == 512
-
-    log.clear()
-    generate_samples(PROBLEMS, out_path=tmp_path / "again.jsonl", **options)
-    assert log == [], "all cached: vLLM is not even started"
-    assert (tmp_path / "again.jsonl").read_bytes() == (tmp_path / "s.jsonl").read_bytes()
-
-
-def test_vllm_engine_mbpp_completion_style(tmp_path, monkeypatch):
-    """README "Evaluation": base models get the task's prompt and EvalPlus's stop strings
-    (vLLM engine, MBPP): the prompt and stops sent, the cut completion, and the sample record
-    with every documented field."""
-    log: list = []
-    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log))
-    problems = [
-        {
-            "task_id": "Mbpp/1",
-            "entry_point": "neg",
-            "prompt": '"""\nWrite a function neg(x) to negate x.\nassert neg(1) == -1\n"""\n',
+    def plans():
+        return {
+            style: plan_samples(
+                PROBLEMS, benchmark="humaneval", style=style, engine="transformers", model=model, decoding=DECODING
+            )
+            for style in ("instruct", "completion")
         }
-    ]
-    generate_samples(
-        problems,
-        benchmark="mbpp",
-        style="completion",
-        engine="vllm",
-        model={"model": "org/base"},
-        cache_dir=tmp_path / "c",
-        out_path=tmp_path / "s.jsonl",
-    )
-    ((_, prompts, sampling),) = [entry for entry in log if entry[0] == "generate"]
-    expected = build_prompt("mbpp", problems[0], "completion")
-    assert prompts == [expected.text] and sampling["stop"] == expected.stop
-    (record,) = read_jsonl(tmp_path / "s.jsonl")
-    assert record["raw"] == "\n    return -x\n"  # vLLM stopped at "\nprint("
-    assert record["solution"] == expected.text + record["raw"]
-    assert tuple(record) == SAMPLE_FIELDS
-    assert (record["task_id"], record["benchmark"], record["style"], record["error"]) == (
-        "Mbpp/1",
-        "mbpp",
-        "completion",
-        None,
-    )
-    assert record["completion_tokens"] == len(record["raw"]) and record["finish_reason"] == "stop"
+
+    original = TransformersBackend._generate_batch
+
+    def failing(self, batch):
+        if any(request.prompt.startswith("def neg") for request, _ in batch):  # completion style only
+            raise RuntimeError("simulated device error")
+        return original(self, batch)
+
+    monkeypatch.setattr(TransformersBackend, "_generate_batch", failing)
+    options = {"engine": "transformers", "model": model, "cache_dir": tmp_path / "cache", "batch_size": 1}
+    with pytest.raises(EvalGenerationError, match=r"completion: 1 tasks \(HumanEval/1\).*simulated device error"):
+        generate_for_model(plans(), **options)
+    assert spy.built == 1 and len(spy.requests) == 2 * len(PROBLEMS)
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 2 * len(PROBLEMS) - 1
+
+    monkeypatch.setattr(TransformersBackend, "_generate_batch", original)
+    manifest = generate_for_model(plans(), identities={"instruct": {"id": 1}}, **options)
+    assert spy.built == 2 and manifest["requests"] == 2 * len(PROBLEMS) and manifest["requests_sent"] == 1
+    assert manifest["benchmarks"]["completion"]["requests_sent"] == 1
+    assert manifest["benchmarks"]["instruct"] == {
+        **manifest["benchmarks"]["instruct"],
+        "identity": {"id": 1},
+        "cache_hits": len(PROBLEMS),
+        "requests_sent": 0,
+        "engine_versions": {f"transformers {transformers_version()}": len(PROBLEMS)},
+    }
+
+    hint = "rerun the model's generation job"
+    for style in ("instruct", "completion"):
+        out = tmp_path / f"{style}.jsonl"
+        generate_samples(
+            PROBLEMS, benchmark="humaneval", style=style, out_path=out, cached_only=hint, decoding=DECODING, **options
+        )
+        direct = tmp_path / f"direct-{style}.jsonl"
+        generate_samples(PROBLEMS, benchmark="humaneval", style=style, out_path=direct, decoding=DECODING, **options)
+        assert out.read_bytes() == direct.read_bytes()
+    assert spy.built == 2, "writing the samples files loaded no model"
+    with pytest.raises(EvalGenerationError, match=r"4 of 4 responses are not in the cache .*" + hint):
+        generate_samples(
+            PROBLEMS,
+            benchmark="humaneval",
+            style="instruct",
+            out_path=tmp_path / "x.jsonl",
+            cached_only=hint,
+            decoding={**DECODING, "max_new_tokens": MAX_NEW + 1},
+            **options,
+        )
+    assert not (tmp_path / "x.jsonl").exists() and spy.built == 2
+
+
+def transformers_version() -> str:
+    import transformers
+
+    return transformers.__version__

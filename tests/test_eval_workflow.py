@@ -218,4 +218,4 @@ def test_seeds_to_summary_and_what_a_change_reruns(tmp_path):
         # A decoding setting regenerates and rescores; training and data stay.
         write_config(tmp_path, server.base_url, base, max_new_tokens=16, data_dir=moved)
         jobs = planned_jobs(snakemake("-n", cwd=tmp_path, env=env).stdout)
-        assert jobs == {"eval_generate": 2, "eval_score": 2, "eval_summary": 1, "all": 1}
+        assert jobs == {"eval_generate_model": 2, "eval_generate": 2, "eval_score": 2, "eval_summary": 1, "all": 1}

@@ -466,6 +466,7 @@ def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
         "humaneval_similarity",
         "train",
         "eval_data",
+        "eval_generate_model",
         "eval_generate",
         "eval_reference",
         "eval_score",
@@ -478,9 +479,9 @@ def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
     # The GPU rules asked for GPUs (the config's gpu: 1), the others for none.
     assert {j["rule"] for j in jobs if requested(j)["gpu"]} == {
         "train",
-        "eval_generate",
+        "eval_generate_model",
     }
-    assert all(requested(j)["gpu"] == 1 for j in jobs if j["rule"] in ("train", "eval_generate"))
+    assert all(requested(j)["gpu"] == 1 for j in jobs if j["rule"] in ("train", "eval_generate_model"))
 
 
 # ----------------------------------------------------------------------------- node tasks

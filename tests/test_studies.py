@@ -26,20 +26,32 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 
 # The jobs each study adds to a finished main study. Every study reruns the summary (its
 # own table); Tables 6 and 7 add a dataset, so Figure 3 (similarity to HumanEval) is
-# redrawn with it.
+# redrawn with it. Evaluation generation is one job per model (eval_generate_model, its
+# params every benchmark's identity): a main-study model evaluated on another set of
+# benchmarks reruns it, which generates only what is not cached (nothing, for a subset),
+# and its samples files are written again from the cache and rescored.
 NEW_JOBS = {
     # Tables 5 and 6: MultiPL-E greedy (multipl-e-greedy) is new for every model, the main
     # study's included (it evaluates Table 2's sampled protocol); its data once.
     "table5": {
         "train": 2,
         "eval_data": 1,
-        "eval_generate": 2 + 4,  # HumanEval+ for the 2 new models; MultiPL-E for all 4
-        "eval_score": 2,
+        "eval_generate_model": 4,  # the 2 new models; the 2 of the main study get MultiPL-E greedy
+        "eval_generate": 4 + 4,  # HumanEval+ of all 4 (2 new, 2 from the cache); MultiPL-E for all 4
+        "eval_score": 4,
         "eval_score_multiple": 4,
         "eval_summary": 1,
         "all": 1,
     },
-    "table10": {"train": 1, "eval_generate": 1, "eval_score": 1, "eval_summary": 1, "all": 1},
+    # Magicoder-CL-7B is evaluated on HumanEval+ only here: its samples come from the cache.
+    "table10": {
+        "train": 1,
+        "eval_generate_model": 2,
+        "eval_generate": 2,
+        "eval_score": 2,
+        "eval_summary": 1,
+        "all": 1,
+    },
     "table6": {
         "mine_comment_pairs": 80,  # one per seed shard: the seed documents, read again
         "comment_pairs": 1,
@@ -50,8 +62,9 @@ NEW_JOBS = {
         "humaneval_similarity": 1,
         "train": 1,
         "eval_data": 1,
-        "eval_generate": 1 + 3,  # HumanEval+ for the new model; MultiPL-E for all 3
-        "eval_score": 1,
+        "eval_generate_model": 3,
+        "eval_generate": 3 + 3,  # HumanEval+ of all 3 (2 from the cache); MultiPL-E for all 3
+        "eval_score": 3,
         "eval_score_multiple": 3,
         "eval_summary": 1,
         "all": 1,
@@ -66,8 +79,10 @@ NEW_JOBS = {
         "dataset_card": 1,
         "humaneval_similarity": 1,
         "train": 1,
-        "eval_generate": 4,  # the student and the teacher, on HumanEval+ and MBPP+
-        "eval_score": 4,
+        # the student and the teacher, on HumanEval+ and MBPP+; CodeLlama-Python-7B's from the cache
+        "eval_generate_model": 3,
+        "eval_generate": 6,
+        "eval_score": 6,
         "eval_summary": 1,
         "all": 1,
     },
@@ -200,7 +215,7 @@ def test_slurm_profile_dry_run_gives_mixtral_two_gpus(finished_main_study):
             jobs.append((rule, output, line.split(": ", 1)[1]))
     generate = [resources for rule, _, resources in jobs if rule == "generate"]
     assert len(generate) == 20 and all("gpu=2," in resources for resources in generate)
-    evaluations = {output.split("/")[2]: resources for rule, output, resources in jobs if rule == "eval_generate"}
+    evaluations = {output.split("/")[2]: resources for rule, output, resources in jobs if rule == "eval_generate_model"}
     assert evaluations["Mixtral-8x7B-Instruct-v0.1"].endswith("gpu=2")  # tensor parallel over 2
     assert evaluations["Magicoder-CL-Mixtral-7B"].endswith("gpu=1")
 

@@ -1,8 +1,9 @@
 """Local teacher backends and model loading, offline and fast.
 
 The transformers backend runs on a tiny randomly initialised Llama with a character-level
-tokenizer, both built here; the vLLM backend runs against a fake `vllm` module that
-records what it is given (vLLM itself needs a CUDA GPU).
+tokenizer, both built here. The vLLM backend runs for real under .venv-vllm in
+tests/test_vllm.py; here a stand-in `vllm` module injects the faults a real engine rarely
+shows (a refused request, a dead engine, an aborted request, a failing callback).
 """
 
 from __future__ import annotations
@@ -407,7 +408,7 @@ def test_vllm_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
     from ossinstruct.llm.backends.vllm_offline import VLLMBackend
 
-    with pytest.raises(ImportError, match=r"pip install -e '\.\[vllm\]'.*CUDA GPU|CUDA GPU.*pip install"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[vllm\]'.*make vllm-env"):
         VLLMBackend({"backend": "vllm", "model": "org/model"})
 
 
@@ -415,56 +416,65 @@ class _Out(types.SimpleNamespace):
     pass
 
 
-def _fake_vllm(log: list, chat_template: str | None = "{{ x }}", fail_on: str | None = None):
+def _fake_vllm(log: list, chat_template: str | None = "{{ x }}", refuse=None, die_at_step=None, abort_on=None):
+    """A stand-in `vllm` for fault injection only (the real engine runs in tests/test_vllm.py):
+    it refuses prompts containing `refuse` at enqueue, dies at step `die_at_step`, finishes
+    prompts containing `abort_on` with reason "abort", else one request per step."""
     vllm = types.ModuleType("vllm")
+    vllm.__version__ = "0.0-standin"
 
     class SamplingParams:
         def __init__(self, **kwargs):
             self.kwargs = kwargs
-            log.append(("SamplingParams", kwargs))
+
+    class Engine:
+        def __init__(self):
+            self.queue, self.steps = [], 0
+
+        def step(self):
+            self.steps += 1
+            if die_at_step is not None and self.steps >= die_at_step:
+                raise RuntimeError("engine core died")
+            if not self.queue:
+                return []
+            request_id, text, params = self.queue.pop(0)
+            reason = "abort" if abort_on and abort_on in text else "stop"
+            completion = _Out(text=text.upper(), token_ids=[7] * params.kwargs["max_tokens"], finish_reason=reason)
+            return [_Out(request_id=request_id, finished=True, prompt_token_ids=[1] * len(text), outputs=[completion])]
+
+        def abort_request(self, request_ids):
+            log.append(("abort", sorted(request_ids)))
 
     class LLM:
         def __init__(self, **kwargs):
             log.append(("LLM", kwargs))
+            self.llm_engine, self.counter = Engine(), 0
 
         def get_tokenizer(self):
             return types.SimpleNamespace(chat_template=chat_template)
 
-        def _outputs(self, items, params):
-            outs = []
-            for item in items:
-                text = item if isinstance(item, str) else item[-1]["content"]
-                if fail_on and fail_on in text:
-                    raise RuntimeError("engine failure")
-                reason = "length" if text.endswith("!") else "stop"
-                if text.endswith("?"):
-                    reason = "abort"
-                outs.append(
-                    _Out(
-                        prompt_token_ids=list(range(len(text))),
-                        outputs=[
-                            _Out(text=text.upper(), token_ids=[7] * params.kwargs["max_tokens"], finish_reason=reason)
-                        ],
-                    )
-                )
-            return outs
+        def _add(self, text, params):
+            if refuse and refuse in text:
+                raise ValueError("prompt longer than the context")
+            request_id, self.counter = str(self.counter), self.counter + 1
+            self.llm_engine.queue.append((request_id, text, params))
+            log.append(("enqueued", request_id, len(self.llm_engine.queue)))
+            return [f"{request_id}-abcdefgh"]  # the internal id, as vLLM returns it
 
-        def generate(self, prompts, sampling_params, use_tqdm=True):
-            log.append(("generate", list(prompts), sampling_params.kwargs))
-            return self._outputs(prompts, sampling_params)
+        def enqueue(self, prompts, params, use_tqdm=True):
+            (prompt,) = prompts
+            return self._add(prompt, params)
 
-        def chat(self, messages, sampling_params, use_tqdm=True):
-            log.append(("chat", [list(m) for m in messages], sampling_params.kwargs))
-            return self._outputs(messages, sampling_params)
+        def enqueue_chat(self, messages, params, use_tqdm=True):
+            (conversation,) = messages
+            return self._add(conversation[-1]["content"], params)
 
     vllm.LLM, vllm.SamplingParams = LLM, SamplingParams
     return vllm
 
 
-def test_vllm_backend_maps_config_params_and_outputs(monkeypatch, tmp_path):
-    log: list = []
-    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log, fail_on="boom"))
-    from ossinstruct.llm.backends.vllm_offline import VLLMBackend
+def test_vllm_llm_kwargs_of_a_hub_model():
+    from ossinstruct.llm.backends.vllm_offline import llm_kwargs, sampling_kwargs
 
     teacher = {
         "backend": "vllm",
@@ -474,99 +484,82 @@ def test_vllm_backend_maps_config_params_and_outputs(monkeypatch, tmp_path):
         "tensor_parallel_size": 2,
         "gpu_memory_utilization": 0.8,
         "max_model_len": 4096,
+        "enforce_eager": True,
     }
-    backend = get_backend(teacher)
-    assert isinstance(backend, VLLMBackend)
-    assert log[0] == (
-        "LLM",
-        {
-            "model": "org/coder",
-            "revision": "abc123",
-            "dtype": "bfloat16",
-            "tensor_parallel_size": 2,
-            "gpu_memory_utilization": 0.8,
-            "seed": 0,
-            "max_model_len": 4096,
-        },
-    )
-    log.clear()
-
-    backend.chunk_size = 2
-    params = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 5, "stop": ["\n##"]}
-    requests = [Request(f"p{i}", params, prompt=f"prompt {i}") for i in range(5)]
-    requests.append(Request("long", params, prompt="cut me!"))
-    requests.append(Request("odd", params, prompt="aborted?"))
-    requests.append(Request("chat", {**params, "max_tokens": 9}, messages=[{"role": "user", "content": "hello"}]))
-    events = []
-
-    def on_response(request, response):
-        events.append(("response", request.key))
-        got[request.key] = response
-
-    got: dict[str, Response] = {}
-    original_generate = type(backend.llm).generate
-
-    def generate_logged(self, prompts, sampling_params, use_tqdm=True):
-        events.append(("generate", len(prompts)))
-        return original_generate(self, prompts, sampling_params, use_tqdm)
-
-    monkeypatch.setattr(type(backend.llm), "generate", generate_logged)
-    backend.generate(requests, on_response)
-
-    assert Counter(k for e, k in events if e == "response") == Counter(r.key for r in requests)
-    # Progressive: the first chunk's responses arrive before the second chunk is sent.
-    assert events[:4] == [("generate", 2), ("response", "p0"), ("response", "p1"), ("generate", 2)]
-    sampling = [entry[1] for entry in log if entry[0] == "SamplingParams"]
-    assert {"temperature": 0.0, "top_p": 1.0, "max_tokens": 5, "stop": ["\n##"]} in sampling
-    assert {"temperature": 0.0, "top_p": 1.0, "max_tokens": 9, "stop": ["\n##"]} in sampling
-    chat_calls = [entry for entry in log if entry[0] == "chat"]
-    assert chat_calls == [
-        (
-            "chat",
-            [[{"role": "user", "content": "hello"}]],
-            {"temperature": 0.0, "top_p": 1.0, "max_tokens": 9, "stop": ["\n##"]},
-        )
-    ]
-
-    r = got["p3"]
-    assert (r.text, r.finish_reason, r.prompt_tokens, r.completion_tokens, r.model) == (
-        "PROMPT 3",
-        "stop",
-        len("prompt 3"),
-        5,
-        "org/coder",
-    )
-    assert got["long"].finish_reason == "length"
-    assert got["odd"].failed and "abort" in got["odd"].error
-    assert got["chat"].text == "HELLO" and got["chat"].completion_tokens == 9
+    assert llm_kwargs(teacher) == {
+        "model": "org/coder",
+        "revision": "abc123",
+        "dtype": "bfloat16",
+        "tensor_parallel_size": 2,
+        "gpu_memory_utilization": 0.8,
+        "seed": 0,
+        "max_model_len": 4096,
+        "enforce_eager": True,
+    }
+    assert sampling_kwargs({"temperature": 0.2, "max_tokens": 7, "stop": ["", "x"], "seed": 3}) == {
+        "temperature": 0.2,
+        "top_p": 1.0,
+        "max_tokens": 7,
+        "stop": ["x"],
+        "seed": 3,
+    }
 
 
-def test_vllm_backend_gguf_chunk_failure_and_chat_template(monkeypatch, tmp_path):
+def test_vllm_faults_refused_request_dead_engine_abort(monkeypatch):
+    """Fault injection: a request vLLM refuses fails alone; a finish reason other than stop
+    or length is a failure; an engine that dies fails every request left, each reported
+    once; no more than max_in_flight requests are ever queued in the engine."""
     log: list = []
-    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log, chat_template=None, fail_on="boom"))
+    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log, refuse="huge", die_at_step=4, abort_on="odd"))
     from ossinstruct.llm.backends.vllm_offline import VLLMBackend
 
-    gguf = tmp_path / "model.gguf"
-    gguf.write_bytes(b"GGUF")
-    backend = VLLMBackend({"backend": "vllm", "model": str(gguf), "revision": "ignored"})
-    kwargs = log[0][1]
-    assert kwargs["model"] == kwargs["tokenizer"] == str(gguf.resolve())
-    assert "revision" not in kwargs and "max_model_len" not in kwargs
+    backend = get_backend({"backend": "vllm", "model": "org/coder"})
+    assert isinstance(backend, VLLMBackend) and backend.engine_version == "vllm 0.0-standin"
+    backend.max_in_flight = 2
+    params = {"temperature": 0.0, "max_tokens": 5}
+    prompts = ["fine 0", "huge 1", "odd 2", "fine 3", "fine 4", "fine 5"]
+    requests = [Request(f"r{i}", params, prompt=p) for i, p in enumerate(prompts)]
+    got: dict[str, list[Response]] = {}
+    backend.generate(requests, lambda q, r: got.setdefault(q.key, []).append(r))
 
-    backend.chunk_size = 2
-    params = {"temperature": 0.7, "top_p": 0.95, "max_tokens": 3}
-    requests = [
-        Request("a", params, prompt="boom a"),
-        Request("b", params, prompt="fine b"),
-        Request("c", params, prompt="fine c"),
-    ]
-    got = {}
-    backend.generate(requests, lambda q, r: got.setdefault(q.key, r))
-    assert got["a"].error == got["b"].error == "RuntimeError: engine failure"
-    assert got["c"].text == "FINE C" and not got["c"].failed
+    assert sorted(got) == [r.key for r in requests] and all(len(v) == 1 for v in got.values())
+    got = {k: v[0] for k, v in got.items()}
+    assert got["r0"].text == "FINE 0" and got["r0"].finish_reason == "stop" and got["r0"].completion_tokens == 5
+    assert got["r0"].extra == {"engine": "vllm 0.0-standin"}
+    assert got["r1"].error == "ValueError: prompt longer than the context"
+    assert got["r2"].failed and "'abort'" in got["r2"].error
+    assert got["r3"].text == "FINE 3"
+    # Step 4 raised: the request in the engine and the ones still waiting fail with it.
+    assert [got[k].error for k in ("r4", "r5")] == ["RuntimeError: engine core died"] * 2
+    assert max(entry[2] for entry in log if entry[0] == "enqueued") <= 2
 
+
+def test_vllm_a_failing_callback_aborts_what_the_engine_still_runs(monkeypatch):
+    log: list = []
+    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log))
+    from ossinstruct.llm.backends.vllm_offline import VLLMBackend
+
+    backend = VLLMBackend({"backend": "vllm", "model": "org/coder"})
+    requests = [Request(f"r{i}", {"max_tokens": 3}, prompt=f"p{i}") for i in range(4)]
+
+    def broken_cache(request, response):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        backend.generate(requests, broken_cache)
+    # The first request finished; the other three were in the engine and are aborted by
+    # the ids the outputs carry (not the internal ones enqueue returned).
+    assert ("abort", ["1", "2", "3"]) in log
+
+
+def test_vllm_chat_messages_need_a_chat_template(monkeypatch):
+    log: list = []
+    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(log, chat_template=None))
+    from ossinstruct.llm.backends.vllm_offline import VLLMBackend
+
+    backend = VLLMBackend({"backend": "vllm", "model": "org/base"})
     with pytest.raises(ValueError, match="mode: completion"):
-        backend.generate([Request("m", params, messages=[{"role": "user", "content": "x"}])], lambda *_: None)
+        backend.generate([Request("m", {}, messages=[{"role": "user", "content": "x"}])], lambda *_: None)
 
 
 def test_fewshot_template_renders_small_and_parses():

@@ -124,10 +124,17 @@ def test_slurm_profile_dry_run_puts_generation_on_gpus_and_scoring_on_cpus():
     # data job each; the harness self-check's reference solutions scored on the five with
     # reference solutions (MultiPL-E has none).
     assert jobs["eval_data"] == 6 and jobs["eval_generate"] == 44
+    # One generation job per model (one model load for all its benchmarks), on a GPU; the
+    # per-benchmark jobs only write the samples files from the cache.
+    assert jobs["eval_generate_model"] == 8
     assert jobs["eval_score"] == 18 and jobs["eval_score_multiple"] == 8 and jobs["eval_score_sampled"] == 23
     assert jobs["eval_reference"] == 5
     assert jobs["eval_summary"] == 1
-    generate = result.stdout.split("rule eval_generate:")[1:]
+    generate = result.stdout.split("rule eval_generate_model:")[1:]
+    samples = result.stdout.split("rule eval_generate:")[1:]
+    assert samples and all(
+        "gpu=" not in b.split("rule ")[0] and "cpus_per_task=1" in b.split("rule ")[0] for b in samples
+    )
     score = [
         block
         for rule in ("eval_score", "eval_score_multiple", "eval_score_sampled")

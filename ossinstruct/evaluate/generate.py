@@ -25,19 +25,21 @@ cache of its predecessor (a copied checkpoint only costs a regeneration).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ossinstruct.evaluate.prompts import build_prompt, postprocess
 from ossinstruct.files import write_jsonl_atomic
 from ossinstruct.llm.backends import get_backend
 from ossinstruct.llm.backends.base import Request, Response
-from ossinstruct.llm.cache import ResponseCache, request_key
+from ossinstruct.llm.cache import CacheWriter, ResponseCache, request_key
 from ossinstruct.llm.models import EMBEDDED_PREFIX
 from ossinstruct.logs import Progress
 
@@ -66,6 +68,7 @@ SAMPLE_FIELDS = (
     "finish_reason",
     "completion_tokens",
     "error",
+    "engine",  # the engine and its version that generated the sample ("vllm 0.32.0")
 )
 
 
@@ -133,6 +136,7 @@ def model_block(settings: dict, model: str, revision: str | None = None, dtype: 
         "dtype": dtype or settings["dtype"],
         "device": settings["device"],
         "gpu_memory_utilization": settings["gpu_memory_utilization"],
+        "enforce_eager": settings.get("enforce_eager", False),
     }
 
 
@@ -176,7 +180,36 @@ def token_budget(decoding: dict | None, prompt_tokens: int) -> int | None:
     return max(1, int(max_length) - int(prompt_tokens))
 
 
-def generate_samples(
+@dataclass
+class SamplePlan:
+    """One benchmark's samples from one model, before any generation: the prompts, and one
+    request per (task, sample) with its cache key."""
+
+    benchmark: str
+    style: str
+    engine: str
+    model: dict
+    problems: list[dict]
+    prompts: list
+    base_params: list[dict]
+    decoding: dict | None
+    n_samples: int
+    identity: dict
+    slots: list[tuple[int, int, Request]] = field(default_factory=list)  # (problem index, sample, request)
+    # evalplus 1895d2f's tab replacement of completion-paper samples (HumanEval+/MBPP+,
+    # CodeLlama-Python; ossinstruct.evaluate.prompts.postprocess): the samples, not the requests
+    tabs_to_spaces: bool = False
+
+    @property
+    def requests(self) -> list[Request]:
+        return [request for _, _, request in self.slots]
+
+    @property
+    def temperature(self) -> float:
+        return self.base_params[0]["temperature"] if self.base_params else 0.0
+
+
+def plan_samples(
     problems: list[dict],
     *,
     benchmark: str,
@@ -184,46 +217,21 @@ def generate_samples(
     engine: str,
     model: dict,
     decoding: dict | None = None,
-    cache_dir: str | os.PathLike,
-    out_path: str | os.PathLike,
-    batch_size: int | None = None,
-    max_failed_tasks: int = 0,
     tokenizer=None,
     tabs_to_spaces: bool = False,
-) -> dict:
-    """Write `out_path` (one JSON line per problem and sample, in problem order); return the stats.
-
-    `model` is {"model": spec, "revision"?, "dtype"?, "device"?, ...engine options}
-    (a teacher block without "backend"); `batch_size` overrides model["batch_size"] for
-    the transformers engine (vLLM schedules its own batches). `decoding` may carry a
-    sampling protocol (n_samples, max_length: see the module docstring); `tokenizer` (the
-    model's) is loaded here when a max_length or a fill-in-the-middle prompt needs it.
-    `tabs_to_spaces`: evalplus 1895d2f's tab replacement of completion-paper samples
-    (HumanEval+/MBPP+, CodeLlama-Python; ossinstruct.evaluate.prompts.postprocess).
-
-    A task whose request failed for good (out of memory on a single prompt, a prompt
-    longer than the model's context, a vLLM abort) makes this raise EvalGenerationError
-    naming the task ids, writing nothing: the responses received are cached, so the rerun
-    asks only for those tasks. A score therefore never silently counts an infrastructure
-    failure as a wrong answer. Where a failure is known to be permanent (the prompt does
-    not fit a small model's context), `max_failed_tasks` accepts that many: they are
-    written with `error` set and an empty completion, and evalplus scores them as failed.
-    """
+) -> SamplePlan:
+    """The requests of `problems` under the benchmark's protocol (see generate_samples)."""
     from ossinstruct.benchmarks import evaluated
 
     if engine not in ENGINES:
         raise ValueError(f"unknown evaluation engine {engine!r}; known: {', '.join(ENGINES)}")
     if not model.get("model"):
         raise ValueError("the model block needs a `model` spec (checkpoint dir, hub id, or embedded:...)")
-    started = time.monotonic()
     plugin = evaluated(benchmark)
-    sampled = plugin.per_sample_scoring
-    _check_problems(problems, ("task_id",) if sampled else ("task_id", "prompt", "entry_point"))
+    _check_problems(problems, ("task_id",) if plugin.per_sample_scoring else ("task_id", "prompt", "entry_point"))
     n_samples = n_samples_of(decoding)
     if tokenizer is None and (plugin.needs_tokenizer or (decoding or {}).get("max_length")):
-        from ossinstruct.llm.models import load_tokenizer
-
-        tokenizer = load_tokenizer(model["model"], model.get("revision"))
+        tokenizer = model_tokenizer(model["model"], model.get("revision"))
     prompts = [build_prompt(benchmark, problem, style, tokenizer=tokenizer) for problem in problems]
     base_params = [decoding_params(decoding, prompt.stop) for prompt in prompts]
     if (decoding or {}).get("max_length"):
@@ -237,69 +245,119 @@ def generate_samples(
         )
     identity = model_identity(engine, model, temperature)
     identity_text = json.dumps(identity, sort_keys=True)
+    plan = SamplePlan(benchmark, style, engine, model, problems, prompts, base_params, decoding, n_samples, identity)
+    plan.tabs_to_spaces = tabs_to_spaces
     # One request per (task, sample); sample i of a sampled run asks with seed i, so each
     # sample has its own cache key (sample 0 of a greedy run keeps the old key: no seed).
-    slots = []  # (problem index, sample index, request)
     for i, (prompt, p) in enumerate(zip(prompts, base_params)):
         for k in range(n_samples):
             params = {**p, "seed": k} if n_samples > 1 else p
             key = request_key(engine, identity_text, {"prompt": prompt.text}, params)
-            slots.append((i, k, Request(key=key, params=params, prompt=prompt.text)))
-    requests = [request for _, _, request in slots]
+            plan.slots.append((i, k, Request(key=key, params=params, prompt=prompt.text)))
+    return plan
 
+
+@functools.lru_cache(maxsize=4)
+def model_tokenizer(spec: str, revision: str | None = None):
+    """The model's tokenizer (loaded once per process: a job plans several benchmarks)."""
+    from ossinstruct.llm.models import load_tokenizer
+
+    return load_tokenizer(spec, revision)
+
+
+@dataclass
+class ResponseRun:
+    """The responses to a set of requests: from the cache, or generated in this run."""
+
+    responses: dict[str, Response]
+    sent_keys: set[str]  # generated in this run
+    tokens: int = 0
+    generation_s: float = 0.0
+    engine_startup_s: float | None = None
+
+
+def fetch_responses(
+    requests: list[Request],
+    *,
+    engine: str,
+    model: dict,
+    cache_dir: str | os.PathLike,
+    batch_size: int | None = None,
+    label: str,
+    cached_only: str | None = None,
+) -> ResponseRun:
+    """Every request's response: the cached ones read, the others generated by one backend
+    (one model load) and cached as they arrive, by background writers (CacheWriter) so
+    that the engine never waits on the filesystem. With `cached_only` set nothing is
+    generated: a response missing from the cache raises EvalGenerationError whose message
+    ends with that text."""
     cache = ResponseCache(cache_dir)
     responses, misses = cache.lookup(requests)  # two tasks with the same prompt: one request
-    cache_hits = len(responses)
-    log.info(
-        "%s %s (%s, %s): %d tasks x %d samples, %d cached, %d to generate",
-        benchmark,
-        style,
-        engine,
-        model["model"],
-        len(problems),
-        n_samples,
-        cache_hits,
-        len(misses),
-    )
+    run = ResponseRun(responses, sent_keys=set(misses))
+    log.info("%s (%s, %s): %d requests, %d cached", label, engine, model["model"], len(requests), len(responses))
+    if not misses:
+        return run
+    if cached_only is not None:
+        raise EvalGenerationError(
+            f"{label}: {len(misses)} of {len(misses) + len(responses)} responses are not in the cache "
+            f"{cache_dir}; {cached_only}"
+        )
+    progress = Progress(log, f"{label}: generated", total=len(misses))
+    start = time.monotonic()
+    backend = get_backend(backend_config(engine, model, batch_size))
+    try:
+        with CacheWriter(cache) as writer:
 
-    tokens_this_run = 0
-    generation_s = 0.0
-    if misses:
-        progress = Progress(log, f"{benchmark}: generated", total=len(misses))
+            def on_response(request: Request, response: Response) -> None:
+                writer.put(request.key, response)  # first: a killed job keeps it
+                responses[request.key] = response
+                run.tokens += response.completion_tokens
+                progress.step(failed=response.failed)
 
-        def on_response(request: Request, response: Response) -> None:
-            nonlocal tokens_this_run
-            cache.put(request.key, response)  # first: a killed job keeps it
-            responses[request.key] = response
-            tokens_this_run += response.completion_tokens
-            progress.step(failed=response.failed)
-
-        backend = get_backend(backend_config(engine, model, batch_size))
-        generation_start = time.monotonic()
-        try:
             backend.generate(list(misses.values()), on_response)
-        finally:
-            backend.close()
-        generation_s = time.monotonic() - generation_start
-        unanswered = [k for k in misses if k not in responses]
-        if unanswered:
-            raise EvalGenerationError(f"{out_path}: the {engine} backend gave no answer for {len(unanswered)} requests")
+        run.engine_startup_s = getattr(backend, "startup_s", None)  # model load, engine start
+        run.generation_s = time.monotonic() - start - (run.engine_startup_s or 0.0)
+    finally:
+        backend.close()
+    unanswered = [k for k in misses if k not in responses]
+    if unanswered:
+        raise EvalGenerationError(f"{label}: the {engine} backend gave no answer for {len(unanswered)} requests")
+    return run
 
+
+def failed_tasks(plan: SamplePlan, responses: dict[str, Response]) -> dict[str, str]:
+    """task id -> the error of its first failed request."""
     failed: dict[str, str] = {}
-    for i, _, request in slots:
+    for i, _, request in plan.slots:
         if responses[request.key].failed:
-            failed.setdefault(problems[i]["task_id"], responses[request.key].error)
+            failed.setdefault(plan.problems[i]["task_id"], responses[request.key].error)
+    return failed
+
+
+def write_samples(
+    plan: SamplePlan,
+    run: ResponseRun,
+    out_path: str | os.PathLike,
+    *,
+    max_failed_tasks: int = 0,
+    started: float | None = None,
+) -> dict:
+    """Write the samples file of `plan` from `run`'s responses (atomically); the stats."""
+    from ossinstruct.benchmarks import evaluated
+
+    responses = run.responses
+    failed = failed_tasks(plan, responses)
     if len(failed) > max_failed_tasks:
         reasons = Counter(failed.values())
         raise EvalGenerationError(
-            f"{out_path}: {len(failed)} of {len(problems)} tasks got no response "
+            f"{out_path}: {len(failed)} of {len(plan.problems)} tasks got no response "
             f"({', '.join(map(str, failed))}); errors: {dict(reasons)}. Nothing was written; "
             "the responses received are cached, so a rerun asks only for these tasks."
         )
-
+    sampled = evaluated(plan.benchmark).per_sample_scoring
     records = []
-    for i, k, request in slots:
-        problem, prompt = problems[i], prompts[i]
+    for i, k, request in plan.slots:
+        problem, prompt = plan.problems[i], plan.prompts[i]
         response = responses[request.key]
         raw = None if response.failed else (response.text or "")
         head = {"task_id": problem["task_id"]}
@@ -308,55 +366,213 @@ def generate_samples(
         records.append(
             {
                 **head,
-                "benchmark": benchmark,
-                "style": style,
+                "benchmark": plan.benchmark,
+                "style": plan.style,
                 "prompt": prompt.text,
                 "raw": raw,
-                **postprocess(benchmark, problem, style, raw or "", tabs_to_spaces=tabs_to_spaces),
+                **postprocess(plan.benchmark, problem, plan.style, raw or "", tabs_to_spaces=plan.tabs_to_spaces),
                 "finish_reason": response.finish_reason,
                 "completion_tokens": response.completion_tokens,
                 "error": response.error,
+                "engine": (response.extra or {}).get("engine"),
             }
         )
     write_jsonl_atomic(out_path, records)
+    stats = plan_stats(plan, run, records, failed)
+    if started is not None:
+        stats["wall_s"] = round(time.monotonic() - started, 3)
+    log.info(
+        "%s: %d samples (%d cached, %d generated, %d failed), %d completion tokens, finish reasons %s",
+        out_path,
+        len(records),
+        stats["cache_hits"],
+        stats["requests_sent"],
+        len(failed),
+        stats["completion_tokens"],
+        stats["finish_reasons"],
+    )
+    return stats
 
-    first = base_params[0] if base_params else {}
+
+def plan_stats(plan: SamplePlan, run: ResponseRun, records: list[dict], failed: dict[str, str]) -> dict:
+    keys = {request.key for request in plan.requests}
+    sent = keys & run.sent_keys
+    first = plan.base_params[0] if plan.base_params else {}
     stats = {
-        "benchmark": benchmark,
-        "style": style,
-        "engine": engine,
-        "model": identity,
+        "benchmark": plan.benchmark,
+        "style": plan.style,
+        "engine": plan.engine,
+        "engine_versions": engine_versions(records),
+        "model": plan.identity,
         "decoding": {k: v for k, v in first.items() if k != "stop"},
-        "stop": prompts[0].stop if prompts else [],
-        "tabs_to_spaces": tabs_to_spaces,
-        "tasks": len(problems),
-        "samples_per_task": n_samples,
+        "stop": plan.prompts[0].stop if plan.prompts else [],
+        "tabs_to_spaces": plan.tabs_to_spaces,
+        "tasks": len(plan.problems),
+        "samples_per_task": plan.n_samples,
         "samples": len(records),
-        "cache_hits": cache_hits,
-        "requests_sent": len(misses),
+        "cache_hits": len(keys) - len(sent),
+        "requests_sent": len(sent),
         "failed_tasks": sorted(failed),
         "finish_reasons": dict(sorted(Counter(str(r["finish_reason"]) for r in records).items())),
         "completion_tokens": sum(r["completion_tokens"] for r in records),
-        "completion_tokens_this_run": tokens_this_run,
-        "generation_s": round(generation_s, 3),
-        "tokens_per_s_this_run": round(tokens_this_run / generation_s, 1) if generation_s else None,
+        "completion_tokens_this_run": sum(run.responses[key].completion_tokens for key in sent),
+    }
+    if (plan.decoding or {}).get("max_length"):
+        stats["decoding"]["max_tokens"] = "max_length - prompt tokens"
+        stats["decoding"]["max_length"] = int(plan.decoding["max_length"])
+    return stats
+
+
+def engine_versions(records) -> dict[str, int]:
+    """{engine and version: samples} of samples records ("unknown" for responses cached
+    before the engine was recorded); the result files carry it."""
+    return dict(sorted(Counter(r.get("engine") or "unknown" for r in records).items()))
+
+
+def generate_samples(
+    problems: list[dict],
+    *,
+    benchmark: str,
+    style: str,
+    engine: str,
+    model: dict,
+    decoding: dict | None = None,
+    cache_dir: str | os.PathLike,
+    out_path: str | os.PathLike,
+    batch_size: int | None = None,
+    max_failed_tasks: int = 0,
+    tokenizer=None,
+    cached_only: str | None = None,
+    tabs_to_spaces: bool = False,
+) -> dict:
+    """Write `out_path` (one JSON line per problem and sample, in problem order); return the stats.
+
+    `model` is {"model": spec, "revision"?, "dtype"?, "device"?, ...engine options}
+    (a teacher block without "backend"); `batch_size` overrides model["batch_size"] for
+    the transformers engine (vLLM schedules its own batches). `decoding` may carry a
+    sampling protocol (n_samples, max_length: see the module docstring); `tokenizer` (the
+    model's) is loaded here when a max_length or a fill-in-the-middle prompt needs it.
+    `cached_only` (rule eval_generate, after eval_generate_model): see fetch_responses.
+    `tabs_to_spaces`: evalplus 1895d2f's tab replacement of completion-paper samples
+    (HumanEval+/MBPP+, CodeLlama-Python; ossinstruct.evaluate.prompts.postprocess).
+
+    A task whose request failed for good (out of memory on a single prompt, a prompt
+    longer than the model's context, a vLLM abort) makes this raise EvalGenerationError
+    naming the task ids, writing nothing: the responses received are cached, so the rerun
+    asks only for those tasks. A score therefore never silently counts an infrastructure
+    failure as a wrong answer. Where a failure is known to be permanent (the prompt does
+    not fit a small model's context), `max_failed_tasks` accepts that many: they are
+    written with `error` set and an empty completion, and evalplus scores them as failed.
+    """
+    started = time.monotonic()
+    plan = plan_samples(
+        problems,
+        benchmark=benchmark,
+        style=style,
+        engine=engine,
+        model=model,
+        decoding=decoding,
+        tokenizer=tokenizer,
+        tabs_to_spaces=tabs_to_spaces,
+    )
+    label = f"{benchmark} {style}"
+    run = fetch_responses(
+        plan.requests,
+        engine=engine,
+        model=model,
+        cache_dir=cache_dir,
+        batch_size=batch_size,
+        label=label,
+        cached_only=cached_only,
+    )
+    stats = write_samples(plan, run, out_path, max_failed_tasks=max_failed_tasks, started=started)
+    stats.update(run_stats(run))
+    return stats
+
+
+def run_stats(run: ResponseRun) -> dict:
+    return {
+        "generation_s": round(run.generation_s, 3),
+        "tokens_per_s_this_run": round(run.tokens / run.generation_s, 1) if run.generation_s else None,
+        "engine_startup_s": round(run.engine_startup_s, 1) if run.engine_startup_s is not None else None,
+    }
+
+
+def generate_for_model(
+    plans: dict[str, SamplePlan],
+    *,
+    engine: str,
+    model: dict,
+    cache_dir: str | os.PathLike,
+    batch_size: int | None = None,
+    identities: dict[str, dict] | None = None,
+) -> dict:
+    """Rule eval_generate_model: every benchmark's responses of one model, generated with one
+    model load (the requests of all benchmarks go to the engine together) and cached; the
+    samples files are then written per benchmark from the cache (rule eval_generate). A
+    benchmark whose identity changed costs only its new requests and this load; the others'
+    responses are read back. Raises EvalGenerationError naming every benchmark with failed
+    tasks, after generating all of them. Returns the manifest: per benchmark, its
+    identity (`identities`, the workflow's) and its counts; the engine, its start-up and
+    throughput."""
+    started = time.monotonic()
+    requests = [request for plan in plans.values() for request in plan.requests]
+    run = fetch_responses(
+        requests,
+        engine=engine,
+        model=model,
+        cache_dir=cache_dir,
+        batch_size=batch_size,
+        label=f"{len(plans)} benchmarks",
+    )
+    problems = {}
+    benchmarks = {}
+    for name, plan in plans.items():
+        failed = failed_tasks(plan, run.responses)
+        if failed:
+            problems[name] = failed
+        keys = {request.key for request in plan.requests}
+        sent = keys & run.sent_keys
+        engines = Counter((run.responses[k].extra or {}).get("engine") or "unknown" for k in keys)
+        benchmarks[name] = {
+            "identity": (identities or {}).get(name),
+            "style": plan.style,
+            "tasks": len(plan.problems),
+            "samples_per_task": plan.n_samples,
+            "requests": len(keys),
+            "cache_hits": len(keys) - len(sent),
+            "requests_sent": len(sent),
+            "failed_tasks": sorted(failed),
+            "completion_tokens_this_run": sum(run.responses[k].completion_tokens for k in sent),
+            "engine_versions": dict(sorted(engines.items())),
+        }
+    if problems:
+        detail = "; ".join(
+            f"{name}: {len(failed)} tasks ({', '.join(list(failed)[:5])}{', ...' if len(failed) > 5 else ''}), "
+            f"errors {dict(Counter(failed.values()))}"
+            for name, failed in problems.items()
+        )
+        raise EvalGenerationError(
+            f"{model['model']}: tasks without a response: {detail}. The responses received are cached, "
+            "so a rerun asks only for these."
+        )
+    manifest = {
+        "engine": engine,
+        "model": plans[next(iter(plans))].identity if plans else model_identity(engine, model),
+        "benchmarks": benchmarks,
+        "requests": len({r.key for r in requests}),
+        "requests_sent": len(run.sent_keys),
+        "completion_tokens_this_run": run.tokens,
+        **run_stats(run),
         "wall_s": round(time.monotonic() - started, 3),
     }
-    if (decoding or {}).get("max_length"):
-        stats["decoding"]["max_tokens"] = "max_length - prompt tokens"
-        stats["decoding"]["max_length"] = int(decoding["max_length"])
     log.info(
-        "%s: %d samples (%d cached, %d generated, %d failed), %d completion tokens "
-        "(%d this run in %.1f s), finish reasons %s; %.1f s in all",
-        out_path,
-        len(records),
-        cache_hits,
-        len(misses),
-        len(failed),
-        stats["completion_tokens"],
-        tokens_this_run,
-        generation_s,
-        stats["finish_reasons"],
-        stats["wall_s"],
+        "%s: %d benchmarks, %d requests (%d sent), %d tokens in %.1f s",
+        model["model"],
+        len(plans),
+        manifest["requests"],
+        manifest["requests_sent"],
+        run.tokens,
+        run.generation_s,
     )
-    return stats
+    return manifest

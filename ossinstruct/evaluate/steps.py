@@ -74,6 +74,30 @@ def eval_data_step(
     )
 
 
+def generation_model_block(config: dict, generation: dict, checkpoint: str | None = None) -> dict:
+    """The engine's model block of a generation identity (`checkpoint`: the local directory
+    of a model trained here, source {"path": ...})."""
+    from ossinstruct.evaluate.generate import model_block
+    from ossinstruct.workflow import eval_tensor_parallel_size
+
+    source = generation["source"]
+    block = model_block(
+        config["evaluation"],
+        checkpoint if "path" in source else source["model"],
+        source.get("revision"),
+        generation["dtype"],
+    )
+    block["tensor_parallel_size"] = eval_tensor_parallel_size(config, generation["model"])
+    return block
+
+
+def generation_decoding(generation: dict) -> dict:
+    return generation.get("sampling") or {
+        "temperature": generation["temperature"],
+        "max_new_tokens": generation["max_new_tokens"],
+    }
+
+
 def eval_generate_step(
     config: dict,
     generation: dict,
@@ -81,37 +105,70 @@ def eval_generate_step(
     tasks_path,
     out_path,
     checkpoint: str | None = None,
+    cached_only: str | None = None,
 ) -> dict:
-    """Rule eval_generate: one sample per task from the model `generation` names.
-    `checkpoint` is the local directory of a model trained here (source {"path": ...})."""
-    from ossinstruct.evaluate.generate import generate_samples, model_block
-    from ossinstruct.workflow import eval_tensor_parallel_size
+    """Rule eval_generate: a benchmark's samples from the model `generation` names (the
+    command line's eval-generate: generated here; the rule: from the responses its model's
+    generation job cached, `cached_only` saying what to do when some are missing)."""
+    from ossinstruct.evaluate.generate import generate_samples
 
-    settings = config["evaluation"]
-    source = generation["source"]
-    block = model_block(
-        settings,
-        checkpoint if "path" in source else source["model"],
-        source.get("revision"),
-        generation["dtype"],
-    )
-    block["tensor_parallel_size"] = eval_tensor_parallel_size(config, generation["model"])
-    decoding = generation.get("sampling") or {
-        "temperature": generation["temperature"],
-        "max_new_tokens": generation["max_new_tokens"],
-    }
     return generate_samples(
         list(read_jsonl(tasks_path, required=("task_id",), what="task")),
         benchmark=generation["benchmark"],
         style=generation["prompt"],
         engine=generation["engine"],
-        model=block,
-        decoding=decoding,
+        model=generation_model_block(config, generation, checkpoint),
+        decoding=generation_decoding(generation),
         cache_dir=config["cache_dir"],
         out_path=str(out_path),
-        batch_size=settings["batch_size"],
+        batch_size=config["evaluation"]["batch_size"],
+        cached_only=cached_only,
         tabs_to_spaces=bool(generation.get("tabs_to_spaces")),
     )
+
+
+def eval_generate_model_step(
+    config: dict,
+    generations: dict[str, dict],
+    *,
+    tasks_paths: dict[str, str],
+    out_manifest,
+    checkpoint: str | None = None,
+) -> dict:
+    """Rule eval_generate_model: the responses of every benchmark of one model (`generations`:
+    benchmark -> generation identity; `tasks_paths`: benchmark -> its tasks file) into the
+    cache, with one model load; writes the manifest."""
+    from ossinstruct.evaluate.generate import generate_for_model, plan_samples
+    from ossinstruct.files import write_json_atomic
+
+    if not generations:
+        raise ValueError("eval_generate_model: the model has no benchmark to generate")
+    engines = {(g["engine"], json.dumps(g["source"], sort_keys=True), g["dtype"]) for g in generations.values()}
+    if len(engines) != 1:
+        raise ValueError(f"eval_generate_model: one model, one engine and dtype per job; got {sorted(engines)}")
+    first = next(iter(generations.values()))
+    block = generation_model_block(config, first, checkpoint)
+    plans = {
+        benchmark: plan_samples(
+            list(read_jsonl(tasks_paths[benchmark], required=("task_id",), what="task")),
+            benchmark=benchmark,
+            style=generation["prompt"],
+            engine=generation["engine"],
+            model=block,
+            decoding=generation_decoding(generation),
+        )
+        for benchmark, generation in generations.items()
+    }
+    manifest = generate_for_model(
+        plans,
+        engine=first["engine"],
+        model=block,
+        cache_dir=config["cache_dir"],
+        batch_size=config["evaluation"]["batch_size"],
+        identities=generations,
+    )
+    write_json_atomic(out_manifest, manifest)
+    return manifest
 
 
 def eval_score_step(
@@ -135,12 +192,18 @@ def eval_score_step(
     Benchmarks scored per sample (rules eval_score_sampled, eval_score_multiple) take the
     config's settings block of the benchmark, the execution cache and an exports directory."""
     from ossinstruct.benchmarks import evaluated
+    from ossinstruct.evaluate.generate import engine_versions
     from ossinstruct.evaluate.score import score
 
     # Where the job runs (a compute node's PATH, not the login node's), before anything is read.
     evaluated(benchmark).check_environment(settings or {})
     with open(info_path, encoding="utf-8") as f:
         info = json.load(f)
+    # The engine and version behind the samples ({"vllm 0.32.0": n}), as each records it;
+    # the result file keeps it beside the generation identity.
+    versions = engine_versions(read_jsonl(samples_path, what="sample"))
+    if set(versions) != {"unknown"}:
+        generation = {**(generation or {}), "engine_versions": versions}
     if evaluated(benchmark).per_sample_scoring:
         from ossinstruct.evaluate.sampled_score import score_sampled
 

@@ -110,3 +110,70 @@ class ResponseCache(JsonEntryStore):
             else:
                 misses[request.key] = request
         return responses, misses
+
+
+class CacheWriter:
+    """Puts responses into a ResponseCache from background threads while a local engine
+    generates the next ones: each entry is fsynced (milliseconds on a cluster's network
+    filesystem), and writing tens of thousands of them on the generating thread would leave
+    the GPU idle meanwhile. At most `max_pending` received responses wait in the queue (and
+    one per thread is being written); `put` blocks beyond that, so a killed job loses those
+    and the requests in flight, no more.
+
+    Used as a context manager: leaving it waits until every queued response is written
+    (also when the body raised), then raises the first write error, if any.
+    """
+
+    def __init__(self, cache: ResponseCache, threads: int = 4, max_pending: int = 256):
+        import queue
+        import threading
+
+        self.cache = cache
+        self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
+        self._error: BaseException | None = None
+        self._threads = [
+            threading.Thread(target=self._work, name=f"cache-writer-{i}", daemon=True) for i in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                if self._error is None:
+                    self.cache.put(*item)
+            except BaseException as exc:  # noqa: BLE001 - kept for the producer to raise
+                self._error = self._error or exc
+            finally:
+                self._queue.task_done()
+
+    def put(self, key: str, response: Response) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((key, response))
+
+    def close(self) -> None:
+        """Write everything queued, stop the threads, raise the first write error."""
+        if self._threads:
+            for _ in self._threads:
+                self._queue.put(None)
+            for thread in self._threads:
+                thread.join()
+            self._threads = []
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> CacheWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is None:
+            self.close()
+            return
+        try:
+            self.close()  # the responses received before the failure are kept
+        except BaseException:  # noqa: BLE001 - the body's exception is the one to see
+            log.exception("writing cached responses failed too")

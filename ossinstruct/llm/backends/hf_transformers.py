@@ -46,6 +46,10 @@ class TransformersBackend(Backend):
         self.seed = int(teacher.get("seed") or 0)
         self.model = None
         self.tokenizer = None
+        self.startup_s = None
+        import transformers
+
+        self.engine_version = f"transformers {transformers.__version__}"
 
     # ------------------------------------------------------------------ loading
 
@@ -68,9 +72,8 @@ class TransformersBackend(Backend):
             self.pad_id = self.eos_ids[0] if self.eos_ids else 0
         text_config = self.model.config.get_text_config()
         self.max_positions = getattr(text_config, "max_position_embeddings", None)
-        logger.info(
-            "loaded %s on %s (%s) in %.1f s", self.spec, self.device, self.model.dtype, time.monotonic() - start
-        )
+        self.startup_s = time.monotonic() - start
+        logger.info("loaded %s on %s (%s) in %.1f s", self.spec, self.device, self.model.dtype, self.startup_s)
 
     def close(self) -> None:
         if self.model is None:
@@ -252,6 +255,7 @@ class TransformersBackend(Backend):
                     completion_tokens=count,
                     latency_s=seconds,
                     model=self.spec,
+                    extra={"engine": self.engine_version},
                 )
             )
         return responses

@@ -1,13 +1,18 @@
-"""Teacher backend "vllm": offline batched generation on GPU with vLLM's `LLM` class.
+"""Teacher backend "vllm": offline batched generation with vLLM's `LLM` class.
 
-Install with `pip install -e '.[vllm]'` on a machine with a CUDA GPU. vLLM (and torch)
-are imported when the backend is constructed, never when this module is imported.
+On a cluster: `pip install -e '.[vllm]'` (the CUDA build; envs/vllm.yaml). On a machine
+without a GPU, vLLM's CPU build runs the same code (`make vllm-env`: .venv-vllm, the
+project's tests of this backend); there `VLLM_CPU_KVCACHE_SPACE` (GiB) sizes the KV cache.
+vLLM (and torch) are imported when the backend is constructed, never when this module is
+imported. A script that constructs it needs the `if __name__ == "__main__":` guard: vLLM's
+engine core is a spawned process.
 
-Requests go to vLLM in chunks (`chunk_size`, 1024 by default): vLLM schedules each chunk
-with continuous batching, and every response of a finished chunk is reported through
-`on_response` before the next chunk starts, so a killed job loses at most one chunk.
-Requests are grouped by mode (chat or completion) and by decoding parameters, one
-`SamplingParams` per group.
+Requests stream through the engine: up to `max_in_flight` of them are queued in it at
+once (continuous batching schedules them), more are added as others finish, and each
+finished request is reported through `on_response` at once, so a killed job loses only
+the requests still in the engine. Each request has its own `SamplingParams` (max_tokens
+and seed differ between requests; see `sampling_kwargs`). A request vLLM refuses (a
+prompt longer than the context) fails alone; an engine that dies fails the requests left.
 
 Decoding follows the OpenAI API, like the other backends: temperature 0 is greedy, the
 text ends before the first stop string, finish_reason is "stop" or "length".
@@ -16,43 +21,65 @@ text ends before the first stop string, finish_reason is "stop" or "length".
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Sequence
 
-from ossinstruct.llm.backends.base import Backend, OnResponse, Request, Response, batch_key, normalize_decoding
-from ossinstruct.llm.models import resolve_model
+from ossinstruct.llm.backends.base import Backend, OnResponse, Request, Response, normalize_decoding
+from ossinstruct.llm.models import checkpoint_source
 
 logger = logging.getLogger("ossinstruct.llm.backends.vllm")
 
 INSTALL_HINT = (
-    "the vllm teacher backend needs the vllm package and a CUDA GPU: "
-    "pip install -e '.[vllm]' (on the GPU machine), or use backend: transformers"
+    "the vllm teacher backend needs the vllm package: pip install -e '.[vllm]' (on a CUDA GPU "
+    "machine; envs/vllm.yaml), or vLLM's CPU build (`make vllm-env`, then run under .venv-vllm), "
+    "or use backend: transformers"
 )
+LOG_EVERY_S = 30.0
 
 
 class VLLMBackend(Backend):
     name = "vllm"
-    chunk_size = 1024
+    # Requests queued in the engine at once: enough to keep its batches full between the
+    # moments new ones are added; the engine holds only their prompts until it schedules them.
+    max_in_flight = 4096
 
     def __init__(self, teacher: dict):
         super().__init__(teacher)
+        # vLLM's own logging set-up (logging.config.dictConfig) closes every handler already
+        # installed, the job's log file included: its loggers propagate to ours instead.
+        os.environ.setdefault("VLLM_CONFIGURE_LOGGING", "0")
         try:
             import vllm
         except ImportError as err:
             raise ImportError(f"{INSTALL_HINT} ({err})") from err
         self.vllm = vllm
         self.spec = teacher["model"]
+        self.engine_version = f"vllm {vllm.__version__}"
         self.llm_kwargs = llm_kwargs(teacher)
-        logger.info("starting vLLM: %s", self.llm_kwargs)
+        logger.info("starting %s: %s", self.engine_version, self.llm_kwargs)
         start = time.monotonic()
         self.llm = vllm.LLM(**self.llm_kwargs)
-        logger.info("vLLM ready in %.1f s", time.monotonic() - start)
+        self.startup_s = time.monotonic() - start
+        parallel = getattr(getattr(self.llm.llm_engine, "vllm_config", None), "parallel_config", None)
+        self.tensor_parallel_size = getattr(parallel, "tensor_parallel_size", None)
+        logger.info("vLLM ready in %.1f s (tensor_parallel_size %s)", self.startup_s, self.tensor_parallel_size)
 
     def close(self) -> None:
-        self.llm = None
+        llm, self.llm = getattr(self, "llm", None), None
+        if llm is not None:
+            engine = getattr(llm, "llm_engine", None)
+            shutdown = getattr(engine, "shutdown", None) or getattr(
+                getattr(engine, "engine_core", None), "shutdown", None
+            )
+            if callable(shutdown):
+                try:
+                    shutdown()  # stop the engine core process now, not at interpreter exit
+                except Exception:  # noqa: BLE001 - closing is best effort
+                    logger.debug("vLLM shutdown failed", exc_info=True)
+        del llm
         gc.collect()
 
     def sampling_params(self, params: dict):
@@ -70,79 +97,91 @@ class VLLMBackend(Backend):
                 "few-shot prompt such as template oss-instruct-fewshot-v1)"
             )
 
+    def _failure(self, err: BaseException, seconds: float = 0.0) -> Response:
+        return Response(None, None, latency_s=seconds, model=self.spec, error=f"{type(err).__name__}: {err}")
+
+    def _enqueue(self, request: Request) -> str:
+        """Add one request to the engine; its request id as outputs carry it. Raises what vLLM
+        raises for the request."""
+        sampling = self.sampling_params(request.params)
+        if request.messages is not None:
+            ids = self.llm.enqueue_chat([request.messages], sampling, use_tqdm=False)
+        elif request.prompt is not None:
+            ids = self.llm.enqueue([request.prompt], sampling, use_tqdm=False)
+        else:
+            raise ValueError("request has neither prompt nor messages")
+        (request_id,) = ids
+        # LLM numbers its requests; the engine returns its internal id (that number, "-",
+        # and 8 random characters) while the outputs and abort_request use the number.
+        return request_id.split("-", 1)[0]
+
     def generate(self, requests: Sequence[Request], on_response: OnResponse) -> None:
         if not requests:
             return
         if any(r.messages is not None for r in requests):
             self._check_chat_template()
-        groups: dict[tuple, list[Request]] = {}
-        for request in requests:
-            if request.messages is None and request.prompt is None:
-                on_response(
-                    request, Response(None, None, model=self.spec, error="request has neither prompt nor messages")
-                )
-                continue
-            mode = "chat" if request.messages is not None else "completion"
-            groups.setdefault((mode, batch_key(request.params)), []).append(request)
-
-        total = sum(len(g) for g in groups.values())
-        done = tokens = 0
-        for (mode, _), group in groups.items():
-            for i in range(0, len(group), self.chunk_size):
-                chunk = group[i : i + self.chunk_size]
-                # One SamplingParams per request: requests of a group differ at most in
-                # max_tokens (a max_length budget) and seed (a sampled evaluation's sample).
-                distinct = {json.dumps(sampling_kwargs(r.params), sort_keys=True) for r in chunk}
-                if len(distinct) == 1:
-                    sampling = self.sampling_params(chunk[0].params)
-                else:
-                    sampling = [self.sampling_params(r.params) for r in chunk]
-                start = time.monotonic()
+        engine = self.llm.llm_engine
+        waiting = deque(requests)
+        in_flight: dict[str, tuple[Request, float]] = {}
+        total, done, tokens, failed = len(requests), 0, 0, 0
+        start = last_log = time.monotonic()
+        try:
+            while waiting or in_flight:
+                while waiting and len(in_flight) < self.max_in_flight:
+                    request = waiting.popleft()
+                    try:
+                        in_flight[self._enqueue(request)] = (request, time.monotonic())
+                    except Exception as err:  # noqa: BLE001 - this request fails alone
+                        done, failed = done + 1, failed + 1
+                        on_response(request, self._failure(err))
+                if not in_flight:
+                    continue
                 try:
-                    if mode == "chat":
-                        outputs = self.llm.chat([r.messages for r in chunk], sampling, use_tqdm=False)
-                    else:
-                        outputs = self.llm.generate([r.prompt for r in chunk], sampling, use_tqdm=False)
-                    seconds = time.monotonic() - start
-                    if len(outputs) != len(chunk):
-                        raise RuntimeError(f"vLLM returned {len(outputs)} outputs for {len(chunk)} requests")
-                    responses = [to_response(out, seconds, self.spec) for out in outputs]
-                except Exception as err:  # noqa: BLE001 - one chunk's failure is not the run's
-                    logger.exception("a chunk of %d requests failed", len(chunk))
-                    seconds = time.monotonic() - start
-                    responses = [
-                        Response(None, None, latency_s=seconds, model=self.spec, error=f"{type(err).__name__}: {err}")
-                        for _ in chunk
-                    ]
-                for request, response in zip(chunk, responses):
+                    outputs = engine.step()
+                except Exception as err:  # noqa: BLE001 - the engine is gone: the rest fail
+                    logger.exception("the vLLM engine failed with %d requests in flight", len(in_flight))
+                    lost = [request for request, _ in in_flight.values()] + list(waiting)
+                    in_flight.clear()
+                    waiting.clear()
+                    for request in lost:
+                        on_response(request, self._failure(err))
+                    return
+                for output in outputs:
+                    if not output.finished or output.request_id not in in_flight:
+                        continue
+                    request, submitted = in_flight.pop(output.request_id)
+                    response = to_response(output, time.monotonic() - submitted, self.spec, self.engine_version)
+                    done, tokens, failed = done + 1, tokens + response.completion_tokens, failed + response.failed
                     on_response(request, response)
-                done += len(chunk)
-                chunk_tokens = sum(r.completion_tokens for r in responses)
-                tokens += chunk_tokens
-                logger.info(
-                    "%d/%d done; chunk of %d: %d tokens in %.1f s (%.0f tok/s)",
-                    done,
-                    total,
-                    len(chunk),
-                    chunk_tokens,
-                    seconds,
-                    chunk_tokens / seconds if seconds > 0 else 0.0,
-                )
+                now = time.monotonic()
+                if now - last_log >= LOG_EVERY_S or (not waiting and not in_flight):
+                    last_log = now
+                    logger.info(
+                        "%d/%d done (%d failed), %d in the engine; %d tokens in %.1f s (%.1f tok/s)",
+                        done,
+                        total,
+                        failed,
+                        len(in_flight),
+                        tokens,
+                        now - start,
+                        tokens / (now - start) if now > start else 0.0,
+                    )
+        finally:
+            if in_flight:  # on_response raised (a broken cache): stop what the engine still runs
+                try:
+                    engine.abort_request(list(in_flight))
+                except Exception:  # noqa: BLE001 - the original exception is the one to see
+                    logger.debug("aborting %d requests failed", len(in_flight), exc_info=True)
 
 
 def llm_kwargs(teacher: dict) -> dict:
-    """Keyword arguments of vllm.LLM for one teacher config block."""
-    source, gguf = resolve_model(teacher["model"], teacher.get("revision"))
-    kwargs: dict = {}
-    if gguf is not None:
-        # vLLM reads a GGUF file given as the model; the tokenizer is read from the same
-        # file (a hub id of the original model would also do, but is not offline).
-        path = os.path.join(source, gguf)
-        kwargs.update(model=path, tokenizer=path)
-    else:
-        kwargs["model"] = source
-        if teacher.get("revision") and not os.path.isdir(source):
-            kwargs["revision"] = teacher["revision"]
+    """Keyword arguments of vllm.LLM for one teacher config block. A GGUF file or an
+    embedded model is read from its converted checkpoint (`checkpoint_source`): the same
+    weights as the transformers engine, and vLLM's CPU build has no GGUF kernels."""
+    model, revision = checkpoint_source(teacher["model"], teacher.get("revision"))
+    kwargs: dict = {"model": model}
+    if revision:
+        kwargs["revision"] = revision
     kwargs.update(
         dtype=teacher.get("dtype") or "auto",
         tensor_parallel_size=int(teacher.get("tensor_parallel_size") or 1),
@@ -151,6 +190,8 @@ def llm_kwargs(teacher: dict) -> dict:
     )
     if teacher.get("max_model_len"):
         kwargs["max_model_len"] = int(teacher["max_model_len"])
+    if teacher.get("enforce_eager"):
+        kwargs["enforce_eager"] = True
     return kwargs
 
 
@@ -159,8 +200,8 @@ def sampling_kwargs(params: dict) -> dict:
     return normalize_decoding(params)
 
 
-def to_response(output, seconds: float, model: str) -> Response:
-    """One vllm RequestOutput as a Response."""
+def to_response(output, seconds: float, model: str, engine: str | None = None) -> Response:
+    """One finished vllm RequestOutput as a Response."""
     completion = output.outputs[0]
     finish = completion.finish_reason
     error = None
@@ -174,4 +215,5 @@ def to_response(output, seconds: float, model: str) -> Response:
         latency_s=seconds,
         model=model,
         error=error,
+        extra={"engine": engine} if engine else {},
     )
