@@ -158,15 +158,16 @@ def test_prefetch_then_offline_jobs_and_the_not_cached_message(tmp_path, tiny_di
     # them the job needs no model): the job fails at once, naming it.
     shutil.rmtree(cache / "huggingface/hub/models--org--tiny-coder")
     shutil.rmtree(tmp_path / "results/cache/llm")
-    failed = snakemake("--cores", "1", "--forcerun", "eval_generate", samples, cwd=tmp_path, check=False)
+    # The model's generation job (rule eval_generate_model) is the one that loads it.
+    failed = snakemake("--cores", "1", "--forcerun", "eval_generate_model", samples, cwd=tmp_path, check=False)
     assert failed.returncode != 0
-    job_log = (tmp_path / "results/logs/eval/tiny-hub/humaneval.generate.log").read_text()
+    job_log = (tmp_path / "results/logs/eval/tiny-hub/generate.log").read_text()
     assert "model org/tiny-coder (revision main) is not in the download cache" in job_log
     assert "`python -m ossinstruct prefetch --item model/org/tiny-coder@main`" in job_log
     with FakeHub(_hub_repos(tiny_dir)) as hub:
         cli = [sys.executable, "-m", "ossinstruct", "prefetch", "--config", "config.yaml"]
         subprocess.run([*cli, "--item", "model/org/tiny-coder@main"], cwd=tmp_path, env=online_env(hub), check=True)
-    snakemake("--cores", "1", "--forcerun", "eval_generate", samples, cwd=tmp_path)
+    snakemake("--cores", "1", "--forcerun", "eval_generate_model", samples, cwd=tmp_path)
     listing = subprocess.run([*cli, "--list"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert "fetched  model/org/tiny-coder@main  (config key evaluation.models (tiny-hub))" in listing
 
