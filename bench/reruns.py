@@ -15,7 +15,7 @@ checkout's own settings (plain `snakemake --configfile presets/demo.yaml`) and w
                      with their modification times (cp -a), and a third with cp -r (new
                      modification times, in the order cp copies);
   code change        the first clone with MultiPL-E's step time limit set to 1 s
-                     (the JavaScript run limit in STEP_LIMITS_S, ossinstruct/evaluate/multiple_exec.py).
+                     (the JavaScript run limit in STEP_LIMITS_S, ossinstruct/sandbox/toolchains.py).
 
 Prints the planned jobs of each (Snakemake's total: rule all included), by rule. Job counts, not timings: the
 machine's load does not change them.
@@ -120,7 +120,7 @@ def main() -> None:
             subprocess.run(["cp", "-r", str(first / name), str(third / name)], check=True)
         print("another checkout, copied with cp -r (new modification times, in copy order):")
         show("default invocation", planned(third))
-        path = first / "ossinstruct" / "evaluate" / "multiple_exec.py"
+        path = first / "ossinstruct" / "sandbox" / "toolchains.py"
         path.write_text(
             path.read_text().replace('"js": {"compile": 5.0, "run": 5.0}', '"js": {"compile": 5.0, "run": 1.0}')
         )

@@ -14,13 +14,15 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from ossinstruct.errors import ConfigError  # noqa: F401 - raised by this module, and imported from it
+
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
     """The config schema, its benchmark names filled in from the benchmark registry."""
-    from ossinstruct.benchmarks import EVALPLUS, EVALUATED, REGISTRY  # imports this module: not at the top
+    from ossinstruct.benchmarks import EVALUATED, REGISTRY
 
     loaded = yaml.safe_load(SCHEMA_PATH.read_text())
     loaded["$defs"]["benchmark_name"]["enum"] = list(REGISTRY)
@@ -29,7 +31,9 @@ def schema() -> dict:
     properties["decontamination"]["properties"]["benchmarks"]["default"] = [
         name for name, b in REGISTRY.items() if b.decontaminated_by_default
     ]
-    properties["evaluation"]["properties"]["benchmarks"]["default"] = list(EVALPLUS)
+    properties["evaluation"]["properties"]["benchmarks"]["default"] = [
+        name for name, b in REGISTRY.items() if b.evaluated_by_default
+    ]
     return loaded
 
 
@@ -46,10 +50,6 @@ _DefaultFilling = jsonschema.validators.extend(jsonschema.Draft202012Validator, 
 # The pseudo-model of the harness self-check: each benchmark's reference solutions, scored
 # as a model's samples (ossinstruct/evaluate/reference.py).
 REFERENCE_MODEL = "reference-solutions"
-
-
-class ConfigError(ValueError):
-    """A configuration problem; the message names the offending key."""
 
 
 def _key(path) -> str:
@@ -137,8 +137,6 @@ def _check_relations(config: dict) -> None:
             )
         if teacher["api_key_env"] and teacher["backend"] != "openai":
             raise ConfigError(f"config key teachers.{name}.api_key_env: only the openai backend uses a key")
-    from ossinstruct.generate.cost import check_prices
-
     check_prices(config)
     _check_datasets(config)
     _check_models(config)
@@ -167,6 +165,21 @@ def _check_relations(config: dict) -> None:
                 raise ConfigError(
                     f"config key generations.{i}.languages: corpus {entry['corpus']!r} has no language {lang!r}"
                 )
+
+
+def check_prices(config: dict) -> None:
+    """With max_cost_usd set, every openai teacher that generates needs a price: the
+    ceiling could not count its spend otherwise (a local server: price it 0)."""
+    if config.get("max_cost_usd") is None:
+        return
+    for i, entry in enumerate(config["generations"]):
+        teacher = config["teachers"][entry["teacher"]]
+        if teacher["backend"] == "openai" and teacher["model"] not in config["prices"]:
+            raise ConfigError(
+                f"config key prices: max_cost_usd is set but model {teacher['model']!r} of teacher "
+                f"{entry['teacher']!r} (generations.{i}) has no price; add prices.{teacher['model']}: "
+                "{prompt: <USD per million>, completion: <USD per million>} (0 for a server you do not pay)"
+            )
 
 
 def dataset_specs(config: dict) -> dict[str, dict]:
@@ -290,13 +303,13 @@ def _check_evaluation(config: dict) -> None:
                 "evaluation.self_check)"
             )
     if any(m.get("paper_row") for _, m in rows):
-        from ossinstruct.evaluate.summary import find_paper_row, load_paper_results
+        from ossinstruct.evaluate.paper import check_row_ref, load_paper_results
 
         paper = load_paper_results()
         for where, model in rows:
             if model.get("paper_row"):
                 try:
-                    find_paper_row(paper, model["paper_row"], "humaneval")
+                    check_row_ref(paper, model["paper_row"])
                 except ValueError as exc:
                     raise ConfigError(f"config key {where}.paper_row: {exc}") from None
 
@@ -305,26 +318,24 @@ def _check_evaluation_data(config: dict) -> None:
     """evaluation.data.<benchmark>.path names what the benchmark reads, checked before any
     job (as a corpus directory is): a file (HumanEval+, MBPP+, DS-1000, APPS: .jsonl or
     .jsonl.gz), or MultiPL-E's directory of one file per configured language."""
-    from ossinstruct.benchmarks import REGISTRY
+    from ossinstruct.benchmarks import evaluated
 
     for name, spec in config["evaluation"]["data"].items():
         if not (spec or {}).get("path"):
             continue
         key = f"evaluation.data.{name}.path"
         path = Path(spec["path"]).expanduser()
-        if REGISTRY[name].settings_key == "multipl_e":
-            from ossinstruct.benchmarks.multipl_e import data_dir_problem
+        problem = evaluated(name).data_path_problem(path, benchmark_settings(config, name), key)
+        if problem:
+            raise ConfigError(problem)
 
-            problem = data_dir_problem(path, config["evaluation"]["multipl_e"]["languages"], key)
-            if problem:
-                raise ConfigError(problem)
-        elif not path.exists():
-            raise ConfigError(f"config key {key}: file {path} does not exist")
-        elif not path.is_file():
-            raise ConfigError(
-                f"config key {key}: {path} is a directory; {REGISTRY[name].display} reads one file "
-                "(.jsonl or .jsonl.gz in the benchmark's schema)"
-            )
+
+def benchmark_settings(config: dict, benchmark: str) -> dict:
+    """The config's evaluation.<settings_key> block of a benchmark ({} when it has none)."""
+    from ossinstruct.benchmarks import evaluated
+
+    key = evaluated(benchmark).settings_key
+    return dict(config["evaluation"].get(key) or {}) if key else {}
 
 
 def evaluated_models(config: dict) -> dict[str, dict]:

@@ -18,7 +18,7 @@ import yaml
 from conftest import REPO, require_ci_toolchains, require_path, toolchain_languages
 
 from ossinstruct import benchmarks as B
-from ossinstruct.benchmarks.evalplus_tasks import EvalPlusBenchmark
+from ossinstruct.benchmarks.evalplus.plugin import EvalPlusBenchmark
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 PAPER_RESULTS = Path(__file__).parents[1] / "ossinstruct" / "evaluate" / "paper_results.yaml"
@@ -125,7 +125,7 @@ def test_paper_tables_agree_with_paper_results():
 
 @pytest.mark.parametrize("name", EVALUATED)
 def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name, tmp_path):
-    from ossinstruct.evaluate.data import expected_outputs
+    from ossinstruct.benchmarks.evalplus.data import expected_outputs
     from ossinstruct.evaluate.score import check_solutions, pass_at_1
 
     benchmark = B.REGISTRY[name]
@@ -185,6 +185,7 @@ def _apps_reference_passes_and_corrupted_fails(benchmark, tmp_path):
         settings={"problem_ids": str(ids)},
     )
     from ossinstruct.evaluate.sampled_score import load_expected_file
+
     from ossinstruct.files import read_jsonl
 
     problems = list(read_jsonl(tmp_path / "tasks.jsonl"))

@@ -207,7 +207,7 @@ def test_evalplus_release_and_tiktoken_bpe_from_local_servers(tmp_path):
     code = (
         "from ossinstruct.generate.teacher import _tiktoken_count\n"
         "try:\n    _tiktoken_count('x', 'gpt-3.5-turbo-1106')\nexcept Exception as e:\n    print(e)\n"
-        "from ossinstruct.evaluate.data import _download_release\n"
+        "from ossinstruct.benchmarks.evalplus.data import _download_release\n"
         "try:\n    _download_release('humaneval', 'v0.1.9')\nexcept Exception as e:\n    print(e)\n"
     )
     out = _script(code, env).stdout
