@@ -32,7 +32,7 @@ from ossinstruct.benchmarks.ds1000 import execute as dx
 
 log = logging.getLogger("ossinstruct.benchmarks.ds1000.environment")
 
-REPO = Path(__file__).resolve().parent.parent.parent
+REPO = Path(__file__).resolve().parents[3]  # ossinstruct/benchmarks/ds1000/environment.py
 VENV = REPO / ".venv-ds1000"
 PYTHON_VARIABLE = "OSSINSTRUCT_DS1000_PYTHON"
 # DS-1000's pins (environment.yml of xlangai/DS-1000). The first six must match exactly.
