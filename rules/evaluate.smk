@@ -82,7 +82,10 @@ rule eval_reference:
 
 
 # One scoring rule, three names: each benchmark's plug-in says which (its scoring_rule), and
-# all three run the one scorer (ossinstruct/evaluate/score.py). eval_score takes
+# all three run the one scorer (ossinstruct/evaluate/score.py). The two derived names exist
+# because a rule's output files cannot depend on its wildcards (MultiPL-E alone exports a
+# directory) and because the jobs keep the names, params and outputs a finished study's
+# metadata records (renaming would rerun every scoring job). eval_score takes
 # HumanEval+/MBPP+, whose params hold evaluation.scoring (evalplus's settings) and whose
 # self-check pseudo-model it scores too.
 rule eval_score:

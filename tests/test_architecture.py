@@ -152,10 +152,16 @@ def test_the_walker_sees_lazy_imports_relative_imports_and_the_layering(tmp_path
 
 def test_modules_run_in_a_foreign_interpreter_need_only_the_standard_library():
     """DS-1000's sandbox handler and data fetcher run under DS-1000's pinned interpreter
-    (.venv-ds1000, envs/ds1000.yaml), which holds none of the pipeline's dependencies:
-    importing them (the registry of plug-ins with them) needs the standard library only."""
+    (.venv-ds1000, envs/ds1000.yaml), which holds none of the pipeline's dependencies, and
+    `make toolchains` reads the toolchains' versions with the system Python before anything
+    is installed: importing them (the registry of plug-ins with DS-1000's) needs the
+    standard library only."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for module in ("ossinstruct.benchmarks.ds1000.execute", "ossinstruct.benchmarks.ds1000.downloads"):
+    for module in (
+        "ossinstruct.benchmarks.ds1000.execute",
+        "ossinstruct.benchmarks.ds1000.downloads",
+        "ossinstruct.sandbox.toolchains",
+    ):
         done = subprocess.run(
             [sys.executable, "-S", "-c", f"import {module}"], cwd="/", env=env, capture_output=True, text=True
         )

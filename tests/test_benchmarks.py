@@ -127,11 +127,15 @@ def test_the_scoring_handler_names_a_function(name):
 
 
 def test_paper_tables_agree_with_paper_results():
+    """A benchmark the paper reports names its tables, as paper_results.yaml does (one the
+    paper has no numbers for names none, in neither); the paper's five all have tables."""
     paper = yaml.safe_load(PAPER_RESULTS.read_text())
     for name in EVALUATED:
         benchmark = B.REGISTRY[name]
-        assert benchmark.variants and benchmark.paper_tables
-        assert list(benchmark.paper_tables) == paper["benchmark_tables"][name]
+        assert benchmark.variants
+        assert list(benchmark.paper_tables) == paper["benchmark_tables"].get(name, [])
+    assert all(B.REGISTRY[name].paper_tables for name in paper["benchmark_tables"])
+    assert set(paper["benchmark_tables"]) == set(EVALUATED)
 
 
 @pytest.mark.parametrize("name", EVALUATED)

@@ -380,12 +380,13 @@ class Benchmark:
         expected,
         *,
         workers: int,
-        cache_dir: str | None,
+        cache_dir: str | None = None,
         settings: dict,
     ) -> list[dict]:
         """One {status, ...} per sample, in the order of `samples`: each sample's
         `scoring_payload` through `scoring_handler` in the sandbox. A sandbox job that failed
-        (a crash, the backstop timeout) is status "sandbox_error", with its error."""
+        (a crash, the backstop timeout) is status "sandbox_error", with its error. `cache_dir`:
+        the execution cache, where the benchmark keeps one (None: none)."""
         from ossinstruct.sandbox.pool import SandboxPool
 
         by_id = {p["task_id"]: p for p in problems}

@@ -503,7 +503,7 @@ class Apps(Benchmark):
         budget = check_budget_s(n_tests, sample_limit=sample_timeout_s, grader=grader)
         return Limits(timeout_s=budget, memory_mb=memory_mb, network=False)
 
-    def check_samples(self, problems, samples, expected, *, workers, cache_dir, settings) -> list[dict]:
+    def check_samples(self, problems, samples, expected, *, workers, cache_dir=None, settings) -> list[dict]:
         """One {status, n_tests, n_run, ...} per sample, in order: each sample's tests in one
         sandbox job (one process per test, apps_check), the job's time limit sized for the
         most tests of any problem. Results of pass/fail/compile_error/runtime_error are

@@ -545,7 +545,7 @@ class Ds1000(Benchmark):
             max_cpus=MAX_CPUS,
         )
 
-    def check_samples(self, problems, samples, expected, *, workers, cache_dir, settings) -> list[dict]:
+    def check_samples(self, problems, samples, expected, *, workers, cache_dir=None, settings) -> list[dict]:
         """One {status, ...} per sample, in order: DS-1000's test program of each distinct
         (task, solution), once, in the sandbox under DS-1000's pinned interpreter (results
         reused from `cache_dir`, the execution cache, where it has them)."""

@@ -18,8 +18,6 @@ has one line per task: its statuses and the code that was run.
 
 The prompts in detail:
 
-Two prompt styles, each the protocol of the numbers it is compared with:
-
 ``instruct`` — instruction-tuned models, as Magicoder evaluated its own models
 (ise-uiuc/magicoder, experiments/text2code.py). The prompt is the Magicoder template
 (`ossinstruct.curate.trainset.MAGICODER_PROMPT`, the one the model was fine-tuned on) followed by
@@ -295,7 +293,7 @@ class EvalPlusBenchmark(Benchmark):
 
         return Limits(timeout_s=JOB_TIMEOUT_S, memory_mb=settings["memory_mb"], network=False)
 
-    def check_samples(self, problems, samples, expected, *, workers, cache_dir, settings) -> list[dict]:
+    def check_samples(self, problems, samples, expected, *, workers, cache_dir=None, settings) -> list[dict]:
         """Per sample {"status", "base": {status, n_tests, n_run}, "plus": {...}}: evalplus's
         check of the base and the plus tests, status "pass" when both pass (else the first
         that failed). A sandbox job that fails (a timeout past evalplus's own limits, a

@@ -1,1 +1,1 @@
-"""gsm8k."""
+"""GSM8K (decontamination strings only): plugin.py; fixtures/gsm8k.jsonl."""

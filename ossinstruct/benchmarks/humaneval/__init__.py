@@ -1,1 +1,2 @@
-"""humaneval."""
+"""HumanEval and HumanEval+: plugin.py (on EvalPlus's shared code, ../evalplus/);
+fixtures/humaneval.jsonl."""

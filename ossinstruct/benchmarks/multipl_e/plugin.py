@@ -330,7 +330,7 @@ class MultiplE(Benchmark):
             limit_per_variant=True,
         )
 
-    def check_samples(self, problems, samples, expected, *, workers, cache_dir, settings) -> list[dict]:
+    def check_samples(self, problems, samples, expected, *, workers, cache_dir=None, settings) -> list[dict]:
         """Every distinct program compiled and run once in the sandbox, through the execution
         cache (execution.py); toolchains checked before any job."""
         from ossinstruct.benchmarks.multipl_e.execution import score_programs
