@@ -13,8 +13,15 @@ from ossinstruct.config import ConfigError, load_config
 from ossinstruct.files import InputError
 
 
-def _config(args) -> dict:
-    return load_config(*(args.config or ["config.yaml"]))
+def _config(args, check_memory: bool = True) -> dict:
+    """The validated config; with `check_memory`, refused if a training job cannot fit the
+    cluster's GPUs (as Snakemake refuses it: rules/common.smk)."""
+    config = load_config(*(args.config or ["config.yaml"]))
+    if check_memory:
+        from ossinstruct.train.memory import check_training_memory
+
+        check_training_memory(config)
+    return config
 
 
 def cmd_check(args) -> None:
@@ -54,6 +61,17 @@ def cmd_cost(args) -> None:
 
     estimate = estimate_study_cost(_config(args), args.root)
     print(json.dumps(estimate, indent=1) if args.json else format_cost(estimate))
+
+
+def cmd_plan(args) -> None:
+    """The whole plan, also for a config that a training job cannot fit (its section says
+    which and what would fit); then that refusal, as check-config and Snakemake give it."""
+    from ossinstruct.plan import plan_lines
+    from ossinstruct.train.memory import check_training_memory
+
+    config = _config(args, check_memory=False)
+    print("\n".join(plan_lines(config)), flush=True)
+    check_training_memory(config)
 
 
 def cmd_targets(args) -> None:
@@ -308,6 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = stage("cost", cmd_cost, "the study's teacher API cost: estimated, spent, left, against max_cost_usd")
     sub.add_argument("--root", default=".", help="the directory holding results/ (default .)")
     sub.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    stage(
+        "plan",
+        cmd_plan,
+        "the study's jobs per rule with estimated time, memory and GPUs, GPU- and CPU-hours, "
+        "and each training job's GPU memory",
+    )
 
     sub = stage("seeds", cmd_seeds, "sample one seed shard")
     sub.add_argument("--corpus", required=True)

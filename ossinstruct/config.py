@@ -85,7 +85,10 @@ def load_config(*paths: str | os.PathLike) -> dict:
 
 def validate_config(config: dict) -> dict:
     """Check `config` against the schema, fill its defaults in place, then check the
-    relations the schema cannot express. Returns the same dict."""
+    relations the schema cannot express. Returns the same dict. Whether every training job
+    fits the cluster's GPUs is checked by the Snakefile and the command line right after
+    (ossinstruct.train.memory.check_training_memory): it plans the jobs through the
+    workflow, which reads this module, so it cannot be called from here without a cycle."""
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:

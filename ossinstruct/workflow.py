@@ -69,16 +69,26 @@ SUMMARY_MD = "results/summary.md"
 SUMMARY_CSV = "results/summary.csv"
 SUMMARY_FIGURE = "results/summary.png"
 
-# Per-job resources when config gives none. Minutes, MB.
+# Per-job resources when config gives none. Minutes, MB. Time limits are the estimates
+# of `python -m ossinstruct plan` (ossinstruct/plan.py, the README's "Paper scale on a
+# cluster") times a safety margin: 2x or more for GPU jobs, at least 5x (and 30 minutes)
+# for the small CPU jobs, whose estimates are rough. Memory: what the job holds, doubled.
 DEFAULT_RESOURCES = {
     "seeds": {"runtime": 60, "mem_mb": 4000, "cpus_per_task": 1, "gpu": 0},
     # A localrule (it reads the hub): these matter only to the local scheduler.
     "seed_pool": {"runtime": 120, "mem_mb": 2000, "cpus_per_task": 1},
     "prefetch": {"runtime": 240, "mem_mb": 2000, "cpus_per_task": 1},  # a localrule too
-    "openai": {"runtime": 720, "mem_mb": 4000, "cpus_per_task": 2, "gpu": 0},
+    # ~6 min for 1,000 requests under the account's rate limits; retries back off, and a
+    # killed job loses nothing (responses are cached)
+    "openai": {"runtime": 60, "mem_mb": 4000, "cpus_per_task": 2, "gpu": 0},
     "transformers": {"runtime": 240, "mem_mb": 16000, "cpus_per_task": 4, "gpu": 0},
-    "vllm": {"runtime": 240, "mem_mb": 64000, "cpus_per_task": 8, "gpu": 1},
-    "train": {"runtime": 1440, "mem_mb": 128000, "cpus_per_task": 16, "gpu": 2},  # paper: 2 x A100-80GB
+    # ~9 min for Mixtral-8x7B (load 93 GB, 1,000 x 600 tokens); 64 GB of host memory for
+    # the engine's workers (the weights are memory-mapped, not copied)
+    "vllm": {"runtime": 60, "mem_mb": 64000, "cpus_per_task": 8, "gpu": 1},
+    # 6-7 h for a 7B model on 75K-110K samples (2 x A100-80GB, the paper's); a job that
+    # reaches its limit resumes from its last trainer checkpoint. Host memory: each of the
+    # 2 processes loads the bf16 weights (13.5 GB) before moving them to its GPU.
+    "train": {"runtime": 960, "mem_mb": 64000, "cpus_per_task": 16, "gpu": 2, "nodes": 1},
     "eval_vllm": {"runtime": 60, "mem_mb": 32000, "cpus_per_task": 4, "gpu": 1},
     "eval_transformers": {"runtime": 240, "mem_mb": 16000, "cpus_per_task": 4, "gpu": 0},
     "eval_score": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 8, "gpu": 0},
@@ -88,17 +98,17 @@ DEFAULT_RESOURCES = {
     "eval_reference": {"runtime": 10, "mem_mb": 2000, "cpus_per_task": 1},
     "eval_summary": {"runtime": 10, "mem_mb": 2000, "cpus_per_task": 1},
     "benchmark_strings": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
-    "clean_generations": {"runtime": 120, "mem_mb": 16000, "cpus_per_task": 1},
-    "ingest_evol": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 1},
-    "decontamination_match": {"runtime": 60, "mem_mb": 8000, "cpus_per_task": 1},
+    "clean_generations": {"runtime": 30, "mem_mb": 16000, "cpus_per_task": 1},
+    "ingest_evol": {"runtime": 30, "mem_mb": 16000, "cpus_per_task": 1},
+    "decontamination_match": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
     "decontamination_merge": {"runtime": 30, "mem_mb": 16000, "cpus_per_task": 1},
     "subset": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
     "training_set": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
     "dataset_card": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
     "humaneval_similarity": {"runtime": 60, "mem_mb": 16000, "cpus_per_task": 1},
     "push_dataset": {"runtime": 30, "mem_mb": 4000, "cpus_per_task": 1},
-    "mine_comment_pairs": {"runtime": 120, "mem_mb": 8000, "cpus_per_task": 1},
-    "comment_pairs": {"runtime": 60, "mem_mb": 32000, "cpus_per_task": 1},
+    "mine_comment_pairs": {"runtime": 30, "mem_mb": 8000, "cpus_per_task": 1},
+    "comment_pairs": {"runtime": 30, "mem_mb": 32000, "cpus_per_task": 1},
     "verify_samples": {"runtime": 120, "mem_mb": 8000, "cpus_per_task": 2},  # cpus: samples run at once
 }
 
@@ -337,8 +347,20 @@ def accelerate_config_identity(config: dict, checkpoint: str) -> dict | None:
 
 
 def train_resources(config: dict, checkpoint: str) -> dict:
+    """What the train rule declares for a checkpoint's job. `models[].resources.gpu` counts
+    each node's GPUs; the declared `gpu` is the job's total (what SLURM's --gpus and
+    Snakemake's --resources gpu count; the launcher splits it over the nodes). Several
+    nodes add what Snakemake's SLURM plugin needs for one task per node: `mpi` (the job's
+    command, not the plugin, starts the tasks: the launcher's srun), `tasks` (one per
+    node), `tasks_per_gpu` 0 (no --ntasks-per-gpu) and `gres` (each node's GPUs). On one
+    node these are None: Snakemake leaves them out, and the job is an ordinary one."""
     model, _ = parse_checkpoint(config, checkpoint)
-    return job_resources("train", model.get("resources"))
+    resources = job_resources("train", model.get("resources"))
+    nodes, per_node = resources["nodes"], resources["gpu"]
+    declared = {**resources, "gpu": per_node * nodes, "mpi": None, "tasks": None, "tasks_per_gpu": None, "gres": None}
+    if nodes > 1:
+        declared.update(mpi="srun", tasks=nodes, tasks_per_gpu=0, gres=f"gpu:{per_node}" if per_node else None)
+    return declared
 
 
 def checkpoint_names(config: dict) -> list[str]:

@@ -22,10 +22,14 @@ from ossinstruct.config import (
     validate_config,
 )
 from ossinstruct.generate.teacher import teacher_identity
+from ossinstruct.train.memory import check_training_memory
 from ossinstruct import prefetch, study_downloads
 
 try:
     validate_config(config)
+    # Every training job's peak GPU memory against cluster.gpu_memory_gib: refused at
+    # parse time, before any GPU is allocated (ossinstruct/train/memory.py: the arithmetic).
+    check_training_memory(config)
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
 
@@ -211,7 +215,9 @@ def downloads(rule, key):
     def markers(wildcards):
         return [
             ancient(m)
-            for m in study_downloads.markers_for(config, rule, wildcards[key], DOWNLOAD_NEEDS)
+            for m in study_downloads.markers_for(
+                config, rule, wildcards[key], DOWNLOAD_NEEDS
+            )
         ]
 
     return markers

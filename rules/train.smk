@@ -15,11 +15,18 @@ rule train:
     conda:
         "../envs/train.yaml"
     threads: train_resource("cpus_per_task")
+    # gpu: the job's total; nodes > 1 adds mpi, tasks, tasks_per_gpu and gres (None, so
+    # absent, on one node): see ossinstruct.workflow.train_resources.
     resources:
         gpu=train_resource("gpu"),
+        nodes=train_resource("nodes"),
         cpus_per_task=train_resource("cpus_per_task"),
         mem_mb=train_resource("mem_mb"),
         runtime=train_resource("runtime"),
+        mpi=train_resource("mpi"),
+        tasks=train_resource("tasks"),
+        tasks_per_gpu=train_resource("tasks_per_gpu"),
+        gres=train_resource("gres"),
     params:
         # Base, dataset, maximum length and every TrainConfig field in force (the code's
         # defaults included), checkpoint cadence and logging aside: a change retrains.

@@ -459,7 +459,7 @@ def toy(monkeypatch):
 
 def test_a_new_benchmark_is_one_folder_and_one_registry_line(toy, tmp_path):
     """The toy benchmark, known to nothing but the registry, goes through the config, the
-    workflow's targets and scoring rule, its data (rule eval_data's step), the self-check's
+    workflow's targets and scoring rule, the study's plan, its data (rule eval_data's step), the self-check's
     samples (eval_reference's), the scorer in the sandbox (eval_score_sampled's step) and the
     summary; its decontamination strings load through the one loader."""
     from ossinstruct import workflow as wf
@@ -476,6 +476,13 @@ def test_a_new_benchmark_is_one_folder_and_one_registry_line(toy, tmp_path):
     targets = wf.eval_targets(config)
     assert f"results/eval/{model}/toy.json" in targets and f"results/eval/{REFERENCE_MODEL}/toy.json" in targets
     assert "toy" in wf.scoring_rule_benchmarks("eval_score_sampled")
+    # The study's plan (python -m ossinstruct plan) counts and sizes its jobs from the plug-in.
+    from ossinstruct import plan as P
+
+    toy_jobs = [j for j in P.study_jobs(config) if dict(j.wildcards).get("benchmark") == "toy"]
+    assert {j.rule for j in toy_jobs} == {"eval_data", "eval_reference", "eval_generate", "eval_score_sampled"}
+    minutes, how = P.estimated_minutes(config, next(j for j in toy_jobs if j.rule == "eval_score_sampled"))
+    assert minutes > 1 and how.startswith(f"{toy.release_tasks} x 1 samples")
     assert code_identity("eval_score_sampled", config, "toy")["benchmark"] == {"name": "toy", "version": 1}
     assert B.load_benchmark_strings("toy")[1][0]["text"] == TOY_ROWS[0]["question"]
 

@@ -481,3 +481,74 @@ def test_pipeline_through_slurm_with_cancelled_jobs(tmp_path):
         "eval_generate",
     }
     assert all(requested(j)["gpu"] == 1 for j in jobs if j["rule"] in ("train", "eval_generate"))
+
+
+# ----------------------------------------------------------------------------- node tasks
+
+NODE_TASKS_PROBE = """
+import subprocess, sys
+from ossinstruct.train.launch import node_tasks_command
+cmd, env = node_tasks_command(
+    ["--gpus", "2", "--nodes", "1", "--dry-run", "--", "--train-file", "t.jsonl"], 2, 1, 1, python=sys.executable
+)
+flags = cmd[: cmd.index(sys.executable)]
+print("FLAGS", " ".join(flags), flush=True)
+subprocess.run(cmd, env=env, check=True)
+probe = "echo TASK node=$SLURM_NODEID tasks=$SLURM_NTASKS gpus=$CUDA_VISIBLE_DEVICES"
+subprocess.run([*flags, "sh", "-c", probe + " marker=$OSSINSTRUCT_LAUNCH_NODE_TASK"], env=env, check=True)
+"""
+
+
+@needs_test_cluster
+def test_launcher_node_tasks_start_inside_a_jobs_one_task_step(tmp_path):
+    """What a multi-node training job does, on the one node there is: inside the job's
+    one-task step (as Snakemake's jobstep plugin runs a job: `srun -n1 --gpus=2`, the
+    environment stripped to SLURM_JOB_ID), the launcher's `srun --overlap` starts its node
+    task, which gets the node's GPUs, its node id and the launcher's marker, and builds
+    its accelerate command."""
+    out = tmp_path / "out.txt"
+    probe = tmp_path / "probe.py"
+    probe.write_text(NODE_TASKS_PROBE)
+    step = (
+        f"env -i PATH={os.environ['PATH']} HOME={tmp_path} SLURM_JOB_ID=$SLURM_JOB_ID PYTHONPATH={REPO} "
+        f"srun -n1 --cpu-bind=q --cpus-per-task=1 --gpus=2 --nodes=1 {sys.executable} {probe}"
+    )
+    job_id = (
+        subprocess.run(
+            [
+                "sbatch",
+                "--parsable",
+                "--nodes=1",
+                "--gpus=2",
+                "--cpus-per-task=1",
+                "--mem=2000",
+                "-t",
+                "5",
+                "-o",
+                str(out),
+                "--wrap",
+                step,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        .stdout.strip()
+        .split(";")[0]
+    )
+    for _ in range(240):
+        state = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True, timeout=30).stdout
+        if re.search(r"JobState=(COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY)", state):
+            break
+        time.sleep(0.5)
+    text = out.read_text() if out.exists() else ""
+    assert "JobState=COMPLETED" in state, state + text
+    assert (
+        "FLAGS srun --overlap --kill-on-bad-exit=1 --nodes 1 --ntasks 1 --ntasks-per-node 1 --gpus-per-node 2" in text
+    )
+    assert re.search(
+        r"^accelerate launch --num_processes 2 --num_machines 1 --multi_gpu -m ossinstruct train", text, re.M
+    )
+    assert "TASK node=0 tasks=1 gpus=0,1 marker=1" in text, text
+    print(f"node task inside job {job_id}: {text.strip().splitlines()[-1]}")

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -572,6 +573,13 @@ def test_manifest_records_data_model_and_batch_arithmetic(stage1):
     assert hp["world_size"] == 1
     assert hp["gradient_accumulation_steps"] == 1 and hp["effective_batch_size"] == 4
     assert hp["precision"] == "fp32" and hp["model_dtype"] == "float32"  # CPU: no bf16
+    # The memory estimate of this run (ossinstruct.train.memory), logged at its start; its
+    # gradient checkpointing "auto" resolved (off: no GPU), and no GPU peak measured on CPU.
+    assert hp["gradient_checkpointing"] is False and hp["strategy"] == "ddp"
+    estimate = hp["memory_estimate"]
+    assert set(estimate["components_gib"]) >= {"weights", "gradients", "activations"}
+    assert 0 < estimate["peak_gib"] < estimate["required_gib"]
+    assert manifest["training"]["peak_gpu_memory_allocated_gib"] is None
     for lib in ("torch", "transformers", "trl", "peft", "accelerate"):
         assert manifest["versions"][lib]
     assert manifest["git_commit"] is None or len(manifest["git_commit"]) >= 40
@@ -607,6 +615,102 @@ def test_bf16_only_where_supported(monkeypatch):
     assert T.resolve_hyperparameters(config, processes=2)["model_dtype"] == "bfloat16"
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     assert T.resolve_precision(True) == "fp32"
+
+
+# ----------------------------------------------------------------- SFTConfig from TrainConfig
+
+
+def test_every_train_config_field_reaches_sft_config_or_says_where_it_goes():
+    """SFTConfig is built from sft_arguments: each argument is copied from a TrainConfig field
+    (SFT_FROM_FIELDS), fixed by the recipe (SFT_FIXED) or resolved on the machine
+    (SFT_RESOLVED), and each field is either copied or listed in FIELDS_NOT_COPIED with
+    where it goes instead: a new field in neither fails here rather than being dropped."""
+    import dataclasses
+
+    from trl import SFTConfig
+
+    from ossinstruct.train import config as C
+
+    fields = {f.name for f in dataclasses.fields(T.TrainConfig)}
+    copied = {source if isinstance(source, str) else source[0] for source in C.SFT_FROM_FIELDS.values()}
+    not_copied = set(C.FIELDS_NOT_COPIED)
+    assert copied <= fields and not_copied <= fields
+    assert not copied & not_copied
+    assert copied | not_copied == fields, f"neither copied nor listed: {sorted(fields - copied - not_copied)}"
+    groups = [set(C.SFT_FROM_FIELDS), set(C.SFT_FIXED), set(C.SFT_RESOLVED)]
+    assert sum(map(len, groups)) == len(set().union(*groups)), "an argument in two groups"
+    assert set().union(*groups) <= {f.name for f in dataclasses.fields(SFTConfig) if f.init}
+    config = T.TrainConfig(base_model="m", train_file="t", output_dir="o")
+    arguments = C.sft_arguments(config, T.resolve_hyperparameters(config, processes=1), cuda=False)
+    assert set(arguments) == set().union(*groups)
+
+
+def test_the_trainer_gets_the_declared_arguments(tmp_path, tiny, monkeypatch):
+    """build_trainer hands SFTConfig sft_arguments and nothing else; afterwards the trainer's
+    arguments differ from them only where build_trainer resolves late: max_length (unset when
+    encode_separately cut the rows), checkpointing ("auto", once the model is loaded) and the
+    accumulation (the world size that joined)."""
+    import trl
+
+    from ossinstruct.train.config import sft_arguments
+
+    real, recorded = trl.SFTConfig, []
+
+    class Recording(real):
+        def __init__(self, **kwargs):
+            recorded.append(kwargs)
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(trl, "SFTConfig", Recording)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    config = _config(tmp_path, tiny, _write(tmp_path / "train.jsonl", _records(4)), max_length=64)
+    trainer, run = T.build_trainer(config)
+    [arguments] = recorded
+    expected = sft_arguments(config, T.resolve_hyperparameters(config), cuda=torch.cuda.is_available())
+    assert arguments == expected
+    built, declared = trainer.args.to_dict(), real(**arguments).to_dict()
+    changed = {key for key in declared if built[key] != declared[key]}
+    late = {"max_length", "activation_checkpointing", "gradient_checkpointing", "gradient_accumulation_steps"}
+    assert "max_length" in changed <= late, changed
+
+
+SFT_ARGUMENTS = Path(__file__).parent / "fixtures" / "train" / "sft_arguments.json"
+
+
+@pytest.mark.parametrize("case", sorted(json.loads(SFT_ARGUMENTS.read_text())))
+def test_sft_config_is_the_one_the_hand_written_recipe_built(case, monkeypatch):
+    """Training unchanged by the declared mapping: config.yaml's four checkpoints and the
+    demo's, parsed from the train rule's command line (--config-json and the path flags),
+    give the TrainConfig and the SFTConfig arguments that the hand-written SFTConfig(...) of
+    commit 951f388 received (fixtures/train/sft_arguments.json, recorded there through a
+    patched trl.SFTConfig: on this CPU, and with a CUDA bf16 device faked), value for value
+    and type for type, and the same SFTConfig.to_dict()."""
+    import dataclasses
+
+    from trl import SFTConfig
+
+    from ossinstruct.train.config import sft_arguments
+
+    frozen = json.loads(SFT_ARGUMENTS.read_text())[case]
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    paths = frozen["paths"]
+    argv = ["--config-json", json.dumps(frozen["config_json"])]
+    for name, value in paths.items():
+        argv += ["--" + name.replace("_", "-"), value]
+    config = T.config_from_args(T.build_parser().parse_args(argv))
+    assert dataclasses.asdict(config) == {**frozen["config_json"], **paths}
+
+    def same(new: dict, old: dict) -> bool:
+        return json.dumps(new, sort_keys=True) == json.dumps(old, sort_keys=True)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    arguments = sft_arguments(config, T.resolve_hyperparameters(config), cuda=False)
+    assert same(arguments, frozen["sft_arguments"])
+    assert same(SFTConfig(**arguments).to_dict(), SFTConfig(**frozen["sft_arguments"]).to_dict())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    arguments = sft_arguments(config, T.resolve_hyperparameters(config), cuda=True)
+    assert same(arguments, frozen["sft_arguments_cuda"])
 
 
 def test_cli_flags_and_config_json(tmp_path):
@@ -671,6 +775,66 @@ def test_every_train_config_field_is_a_flag():
         parser.parse_args(["--optimizer", "nope"])
 
 
+def test_the_flags_are_those_of_the_hand_written_parser():
+    """HfArgumentParser builds the flags from TrainConfig: the dashed ones are exactly the
+    hand-written parser's (--field-name for every field but lora, --no-x for every boolean
+    and gradient checkpointing, --lora-*, --config-json, --log); the others are only its
+    --field_name spellings of them."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(T.TrainConfig)
+    expected = {"-h", "--help", "--config-json", "--log", "--gradient-checkpointing", "--no-gradient-checkpointing"}
+    expected |= {"--lora-r", "--lora-alpha", "--lora-dropout", "--lora-target-modules"}
+    for f in dataclasses.fields(T.TrainConfig):
+        if f.name not in ("lora", "gradient_checkpointing"):
+            expected.add("--" + f.name.replace("_", "-"))
+            if hints[f.name] is bool:
+                expected.add("--no-" + f.name.replace("_", "-"))
+    options = {option for action in T.build_parser()._actions for option in action.option_strings}
+    assert {option for option in options if "_" not in option} == expected
+    assert {option.replace("_", "-") for option in options} == expected
+
+
+def test_config_json_values_stand_unless_a_flag_overrides_them():
+    """Absent flags leave --config-json's values (booleans, gradient checkpointing, lists,
+    choices, a None) and TrainConfig's defaults; given ones override, in either spelling."""
+    given = {
+        "base_model": "m",
+        "train_file": "t",
+        "output_dir": "o",
+        "packing": True,
+        "bf16": False,
+        "gradient_checkpointing": False,
+        "report_to": ["none"],
+        "max_length": 1024,
+        "optimizer": "adamw",
+        "attn_implementation": None,
+    }
+
+    def parse(*flags, fields=given):
+        return T.config_from_args(T.build_parser().parse_args(["--config-json", json.dumps(fields), *flags]))
+
+    def settings(c):
+        return (c.packing, c.bf16, c.gradient_checkpointing, c.report_to, c.max_length, c.optimizer)
+
+    kept = parse()
+    assert settings(kept) == (True, False, False, ["none"], 1024, "adamw") and kept.attn_implementation is None
+    assert kept.epochs == 2.0 and kept.merge_lora is True  # TrainConfig's defaults
+    flags = ["--no-packing", "--bf16", "--gradient-checkpointing", "--report-to", "tensorboard", "wandb"]
+    flipped = parse(*flags, "--max-length", "512", "--optimizer", "sgd", "--attn-implementation", "eager")
+    assert settings(flipped) == (False, True, True, ["tensorboard", "wandb"], 512, "sgd")
+    assert flipped.attn_implementation == "eager"
+    assert parse("--packing", "false").packing is False and parse("--max_length", "256").max_length == 256
+    assert parse(fields={**given, "gradient_checkpointing": "auto"}).gradient_checkpointing == "auto"
+    alone = T.config_from_args(
+        T.build_parser().parse_args(["--base-model", "m", "--train-file", "t", "--output-dir", "o"])
+    )
+    assert alone == T.TrainConfig(base_model="m", train_file="t", output_dir="o")
+    with pytest.raises(SystemExit, match="^error: missing --base-model, --output-dir$"):
+        parse(fields={"train_file": "t"})
+
+
 # ----------------------------------------------------------------- (g) launcher
 
 
@@ -693,6 +857,7 @@ def test_eight_gpus_use_accelerate_ddp():
 
 def test_two_nodes_take_rank_and_host_from_slurm(monkeypatch):
     monkeypatch.delenv("MASTER_ADDR", raising=False)
+    monkeypatch.delenv("SLURM_STEP_NODELIST", raising=False)
     monkeypatch.setenv("SLURM_NODEID", "1")
     monkeypatch.setenv("SLURM_JOB_NODELIST", "gpu[07-08]")
     monkeypatch.setattr(launch, "_scontrol_hostnames", lambda nodelist: ["gpu07", "gpu08"])
@@ -709,6 +874,144 @@ def test_two_nodes_take_rank_and_host_from_slurm(monkeypatch):
     monkeypatch.setenv("SLURM_JOB_NODELIST", "node[003-004,9],login1")
     assert launch.expand_nodelist("node[003-004,9],login1") == ["node003", "node004", "node9", "login1"]
     assert launch.main_host() == "node003"
+
+
+SLURM_STEP_VARS = {  # what the train job's one-task step (Snakemake's jobstep srun) carries
+    "SLURM_JOB_ID": "77",
+    "SLURM_NNODES": "1",
+    "SLURM_NTASKS": "1",
+    "SLURM_GPUS": "8",
+    "SLURM_STEP_NUM_NODES": "1",
+    "SLURM_STEP_NUM_TASKS": "1",
+    "SLURM_NODEID": "0",
+    "SRUN_CPUS_PER_TASK": "16",
+}
+
+
+def _slurm_env(monkeypatch, **values):
+    for name in list(os.environ):
+        if name.startswith(("SLURM_", "SRUN_", "SBATCH_")) or name in ("MASTER_ADDR", launch.NODE_TASK_ENV):
+            monkeypatch.delenv(name)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_a_multi_node_job_starts_one_launcher_task_per_node(monkeypatch, capsys):
+    """In the job (2 nodes x 8 GPUs: --gpus is the job's 16), the launcher runs srun for one
+    task per node with each node's GPUs and CPUs, without the step's own SLURM_* values."""
+    _slurm_env(monkeypatch, **SLURM_STEP_VARS, SLURM_JOB_NUM_NODES="2", SLURM_CPUS_PER_TASK="16")
+    assert launch.main(["--gpus", "16", "--dry-run", "--", *ARGS]) == 0
+    cmd = capsys.readouterr().out.split()
+    assert cmd[:2] == ["srun", "--overlap"]
+    flags = " ".join(cmd[: cmd.index(sys.executable)])
+    assert "--nodes 2 --ntasks 2 --ntasks-per-node 1 --gpus-per-node 8 --cpus-per-task 16" in flags
+    assert cmd[cmd.index(sys.executable) :] == [
+        sys.executable,
+        *"-m ossinstruct.train.launch --gpus 16 --nodes 2 --strategy ddp --".split(),
+        *ARGS,
+    ]
+    _, env = launch.node_tasks_command(["--"], 16, 2, 16)
+    assert env["SLURM_JOB_ID"] == "77" and env[launch.NODE_TASK_ENV] == "1"
+    assert not {"SLURM_NNODES", "SLURM_NTASKS", "SLURM_GPUS", "SLURM_STEP_NUM_NODES", "SRUN_CPUS_PER_TASK"} & set(env)
+
+
+def test_the_node_count_comes_from_scontrol_when_the_plugin_stripped_it(monkeypatch, capsys):
+    """Snakemake's SLURM plugin keeps only SLURM_JOB_ID in a job's environment."""
+    _slurm_env(monkeypatch, SLURM_JOB_ID="77")
+    asked = []
+    monkeypatch.setattr(launch, "_scontrol_job", lambda job: asked.append(job) or {"NumNodes": "2", "CPUs/Task": "8"})
+    assert launch.main(["--gpus", "4", "--dry-run", "--", *ARGS]) == 0
+    out = capsys.readouterr().out
+    assert asked == ["77"] and "--nodes 2 --ntasks 2" in out and "--gpus-per-node 2 --cpus-per-task 8" in out
+    # Outside SLURM: one node, the module directly.
+    _slurm_env(monkeypatch)
+    assert launch.main(["--gpus", "1", "--dry-run", "--", *ARGS]) == 0
+    assert capsys.readouterr().out.split()[1:4] == ["-m", "ossinstruct", "train"]
+    with pytest.raises(ValueError, match="does not split evenly over 2 nodes"):
+        launch.gpus_per_node(3, 2)
+
+
+def test_each_node_task_launches_its_share_with_its_rank(monkeypatch, capsys):
+    _slurm_env(monkeypatch, SLURM_JOB_ID="77", SLURM_NODEID="1", SLURM_STEP_NODELIST="gpu[07-08]")
+    monkeypatch.setenv(launch.NODE_TASK_ENV, "1")
+    monkeypatch.setattr(launch, "_scontrol_hostnames", lambda nodelist: None)
+    assert launch.main(["--gpus", "16", "--nodes", "2", "--dry-run", "--", *ARGS]) == 0
+    cmd = capsys.readouterr().out.split()
+    assert cmd[:2] == ["accelerate", "launch"]
+    assert cmd[cmd.index("--num_processes") + 1] == "16" and cmd[cmd.index("--num_machines") + 1] == "2"
+    assert cmd[cmd.index("--machine_rank") + 1] == "1" and cmd[cmd.index("--main_process_ip") + 1] == "gpu07"
+    # A user's own `srun --ntasks-per-node=1` is recognised as node tasks too (no second srun).
+    monkeypatch.delenv(launch.NODE_TASK_ENV)
+    monkeypatch.setenv("SLURM_STEP_NUM_NODES", "2")
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "2")
+    assert launch.is_node_task(2) and not launch.is_node_task(4)
+
+
+def test_two_nodes_through_a_fake_srun_reach_accelerate_with_ranks_0_and_1(tmp_path, monkeypatch):
+    """The whole exec chain, no SLURM needed: the launcher execs `srun`, a stand-in that starts
+    the command once per node as srun would (SLURM_NODEID, SLURM_STEP_NODELIST, the
+    environment it was given); each task execs `accelerate`, a stand-in that records its
+    arguments and the environment's SLURM_ values."""
+    import stat
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    srun = bin_dir / "srun"
+    srun.write_text(
+        "#!/bin/sh\n"
+        "# record the flags, then run the command once per node (--nodes N) like srun\n"
+        'echo "$@" > "$RECORD/srun.args"\n'
+        "nodes=1\n"
+        'while [ "$1" != "${1#-}" ]; do\n'
+        '  case "$1" in --nodes) nodes=$2; shift ;;\n'
+        "    --ntasks|--ntasks-per-node|--gpus-per-node|--cpus-per-task) shift ;; esac\n"
+        "  shift\n"
+        "done\n"
+        "i=0\n"
+        "while [ $i -lt $nodes ]; do\n"
+        '  SLURM_NODEID=$i SLURM_STEP_NODELIST="node[1-$nodes]" SLURM_STEP_NUM_NODES=$nodes "$@" || exit 1\n'
+        "  i=$((i + 1))\n"
+        "done\n"
+    )
+    accelerate = bin_dir / "accelerate"
+    accelerate.write_text(
+        '#!/bin/sh\necho "$SLURM_NODEID|$SLURM_NNODES|$SLURM_GPUS|$*" >> "$RECORD/accelerate.calls"\n'
+    )
+    for tool in (srun, accelerate):
+        tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SRUN_"))}
+    env.update(
+        PATH=f"{bin_dir}:{os.environ['PATH']}",
+        RECORD=str(tmp_path),
+        SLURM_JOB_ID="77",
+        SLURM_JOB_NUM_NODES="2",
+        SLURM_CPUS_PER_TASK="4",
+        SLURM_NNODES="1",  # the job step's: must not reach the node tasks
+        SLURM_GPUS="4",
+        PYTHONPATH=str(launch.REPO_ROOT),
+    )
+    env.pop("MASTER_ADDR", None)
+    subprocess.run(
+        [sys.executable, "-m", "ossinstruct.launch", "--gpus", "4", "--", *ARGS],
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    assert (
+        "--nodes 2 --ntasks 2 --ntasks-per-node 1 --gpus-per-node 2 --cpus-per-task 4"
+        in (tmp_path / "srun.args").read_text()
+    )
+    calls = (tmp_path / "accelerate.calls").read_text().splitlines()
+    assert len(calls) == 2
+    for rank, call in enumerate(calls):
+        node_id, nnodes, gpus, args = call.split("|")
+        assert node_id == str(rank) and nnodes == "" and gpus == ""
+        args = args.split()
+        assert args[args.index("--machine_rank") + 1] == str(rank)
+        assert args[args.index("--main_process_ip") + 1] == "node1"
+        assert args[args.index("--num_processes") + 1] == "4" and args[args.index("--num_machines") + 1] == "2"
+        assert args[-len(ARGS) - 3 :] == ["-m", "ossinstruct", "train", *ARGS]
 
 
 def test_multi_node_needs_slurm(monkeypatch):

@@ -165,7 +165,8 @@ def test_slurm_profile_dry_run_shows_training_resources_and_launch():
     blocks = {b.split("wildcards: checkpoint=")[1].split()[0]: b for b in result.stdout.split("rule train:")[1:]}
     assert sorted(blocks) == ["Magicoder-CL-7B", "Magicoder-DS-6.7B", "MagicoderS-CL-7B", "MagicoderS-DS-6.7B"]
     for block in blocks.values():
-        assert "gpu=2" in block and "cpus_per_task=16" in block and "runtime=1440" in block
+        assert "gpu=2" in block and "cpus_per_task=16" in block and "runtime=960" in block
+        assert "nodes=1" in block and "mpi=" not in block and "gres=" not in block  # one node
     # MagicoderS starts from Magicoder's checkpoint, itself a Snakemake output.
     assert (
         "input: results/datasets/evol-instruct/train.jsonl, results/checkpoints/Magicoder-CL-7B"

@@ -217,6 +217,11 @@ class Benchmark:
     # of max_new_tokens or max_length (prompt + completion tokens, the bigcode harness's
     # max_length_generation). Empty: the config's evaluation.decoding (greedy, one sample).
     sampling: ClassVar[dict] = {}
+    # The paper-scale estimates of `python -m ossinstruct plan` (ossinstruct/plan.py): tasks
+    # in the full release, and tokens generated per sample on average (about half the
+    # protocol's maximum).
+    release_tasks: ClassVar[int] = 500
+    mean_generated_tokens: ClassVar[int] = 256
     # build_prompt needs the evaluated model's tokenizer (fill-in-the-middle tokens).
     needs_tokenizer: ClassVar[bool] = False
     # Only models trained for fill-in-the-middle (`infilling: true`) are evaluated on it.

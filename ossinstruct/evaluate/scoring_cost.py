@@ -68,6 +68,19 @@ def job_resources(cost: ScoringCost, work_s: float, cpus: int) -> dict:
     }
 
 
+def scoring_work(plugin, settings: dict, limit: int | None, n_samples: int | None = None) -> tuple[float, int] | None:
+    """(worker-seconds, programs) of one model's scoring job of benchmark `plugin` under its
+    `settings` and evaluation `limit`; `n_samples` per task instead of the benchmark's (the
+    self-check: 1). None for a benchmark without a cost (evalplus's)."""
+    cost = plugin.scoring_cost(settings)
+    if cost is None:
+        return None
+    if n_samples is None:
+        n_samples = int(plugin.sampling.get("n_samples", 1)) if plugin.sampling else 1
+    programs = planned_programs(cost, limit, n_samples)
+    return scoring_work_s(cost, programs), sum(programs.values())
+
+
 def scoring_resources(plugin, settings: dict, limit: int | None, configured: dict | None = None) -> dict | None:
     """{runtime, mem_mb, cpus_per_task} of benchmark `plugin`'s scoring job (one model's
     samples) under its `settings` and evaluation `limit`, `configured`
@@ -76,7 +89,6 @@ def scoring_resources(plugin, settings: dict, limit: int | None, configured: dic
     cost = plugin.scoring_cost(settings)
     if cost is None:
         return None
-    n_samples = int(plugin.sampling.get("n_samples", 1)) if plugin.sampling else 1
-    work = scoring_work_s(cost, planned_programs(cost, limit, n_samples))
+    work, _ = scoring_work(plugin, settings, limit)
     cpus = (configured or {}).get("cpus_per_task") or min(cost.max_cpus, max(MIN_CPUS, math.ceil(work / TARGET_WORK_S)))
     return {**job_resources(cost, work, cpus), **(configured or {})}

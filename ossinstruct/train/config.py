@@ -1,5 +1,6 @@
-"""A fine-tuning run's settings: TrainConfig (the paper's defaults, Appendix B.3) and
-its resolution on the machine at hand (world size, accumulation, precision).
+"""A fine-tuning run's settings: TrainConfig (the paper's defaults, Appendix B.3), its
+resolution on the machine at hand (world size, accumulation, precision), and the TRL
+`SFTConfig` arguments it becomes (`sft_arguments`).
 """
 
 from __future__ import annotations
@@ -8,8 +9,10 @@ import dataclasses
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 OPTIMIZERS = {"adafactor": "adafactor", "adamw": "adamw_torch", "adamw_torch": "adamw_torch", "sgd": "sgd"}
 MODEL_DTYPES = ("auto", "bfloat16", "float32", "float16")
@@ -36,11 +39,13 @@ class TrainConfig:
     warmup_steps: int = 15
     optimizer: str = "adafactor"
     effective_batch_size: int = 512
-    per_device_batch_size: int = 8
+    per_device_batch_size: int = 2  # the authors' README-DEV.md: 2 per device x 128 x 2 GPUs
     max_steps: int | None = None  # overrides epochs when set (the demo: a handful)
     bf16: bool = True  # used only where supported (see resolve_precision)
     packing: bool = False  # padding-free best-fit-decreasing packing
-    gradient_checkpointing: bool = False
+    # True, False, or "auto": on only where the memory estimate (ossinstruct.train.memory)
+    # says the run does not fit the GPU without it; off on CPU. The authors trained without.
+    gradient_checkpointing: bool | str = "auto"
     lora: dict | None = None  # {"r", "alpha", "dropout", "target_modules"}; None: full fine-tuning
     merge_lora: bool = True  # write the merged full checkpoint (evaluation loads it like any model)
     seed: int = 42
@@ -66,6 +71,8 @@ class TrainConfig:
             raise ValueError(f"optimizer {self.optimizer!r}: one of {', '.join(OPTIMIZERS)}")
         if self.tokenization not in TOKENIZATIONS:
             raise ValueError(f"tokenization {self.tokenization!r}: one of {', '.join(TOKENIZATIONS)}")
+        if self.gradient_checkpointing not in (True, False, "auto"):
+            raise ValueError(f"gradient_checkpointing {self.gradient_checkpointing!r}: true, false or auto")
         if self.model_dtype not in MODEL_DTYPES:
             raise ValueError(f"model_dtype {self.model_dtype!r}: one of {', '.join(MODEL_DTYPES)}")
         for name in ("max_length", "effective_batch_size", "per_device_batch_size", "save_steps", "logging_steps"):
@@ -175,3 +182,91 @@ def resolve_hyperparameters(config: TrainConfig, processes: int | None = None) -
         "keep_prompt_only": config.keep_prompt_only,
         "truncation": "right (keep_start): the prompt is kept, the response is cut",
     }
+
+
+# --------------------------------------------------------------------------- TRL's SFTConfig
+
+# The SFTConfig arguments copied from TrainConfig fields: argument -> field, or
+# (field, conversion) where TRL spells the value differently.
+SFT_FROM_FIELDS: dict[str, str | tuple[str, Callable[[Any], Any]]] = {
+    "num_train_epochs": "epochs",
+    "max_steps": ("max_steps", lambda steps: steps or -1),  # -1: the epochs decide
+    "learning_rate": "learning_rate",
+    "lr_scheduler_type": "lr_scheduler",
+    "warmup_steps": "warmup_steps",
+    "optim": ("optimizer", OPTIMIZERS.__getitem__),
+    "weight_decay": "weight_decay",
+    "max_grad_norm": ("max_grad_norm", lambda norm: norm or 0.0),  # transformers clips only above 0
+    "per_device_train_batch_size": "per_device_batch_size",
+    "max_length": "max_length",  # unset by build_trainer when encode_separately cut the rows
+    "packing": "packing",
+    "seed": "seed",
+    "data_seed": "seed",
+    "logging_steps": "logging_steps",
+    "save_steps": "save_steps",
+    "save_total_limit": "save_total_limit",
+    "report_to": ("report_to", list),
+}
+# The recipe's own choices: prompt/completion data, loss on the completion only, cut from
+# the right, best-fit-decreasing packing, checkpoints by steps, tokens counted.
+SFT_FIXED = {
+    "fp16": False,
+    "completion_only_loss": True,
+    "truncation_mode": "keep_start",
+    "packing_strategy": "bfd",
+    "logging_first_step": True,
+    "save_strategy": "steps",
+    "include_num_input_tokens_seen": "non_padding",
+    "ddp_find_unused_parameters": False,
+}
+# The SFTConfig arguments resolved on the machine at hand (sft_arguments).
+SFT_RESOLVED = (
+    "output_dir",
+    "gradient_accumulation_steps",
+    "bf16",
+    "activation_checkpointing",
+    "use_cpu",
+    "dataloader_pin_memory",
+)
+# The TrainConfig fields SFT_FROM_FIELDS does not copy, and where each goes instead (a test
+# fails on a field that is in neither, so that a new field is not silently dropped).
+FIELDS_NOT_COPIED = {
+    "base_model": "the model and tokenizer loaded (ossinstruct.llm.models)",
+    "base_revision": "the model and tokenizer loaded",
+    "train_file": "the records loaded (recipe.load_records)",
+    "output_dir": "the final model (recipe.train); the trainer writes checkpoints to work_dir",
+    "work_dir": "resolved: SFTConfig's output_dir (TrainConfig.resolved_work_dir)",
+    "effective_batch_size": "resolved: gradient_accumulation_steps, from the world size",
+    "bf16": "resolved: SFTConfig's bf16 where the device supports it (resolve_precision)",
+    "gradient_checkpointing": "resolved: activation_checkpointing; auto once the model is loaded (recipe._plan_memory)",
+    "lora": "peft's LoraConfig (recipe.build_trainer)",
+    "merge_lora": "how the model is saved (lora.finish_model)",
+    "logging_dir": "TENSORBOARD_LOGGING_DIR, where transformers 5 reads it (recipe.build_trainer)",
+    "attn_implementation": "the model loaded",
+    "model_dtype": "the weights' dtype when the model is loaded",
+    "tokenization": "recipe.encode_separately, or TRL's own preparation",
+    "keep_prompt_only": "recipe.encode_separately cuts the rows; build_trainer then unsets max_length",
+    "keep_work_dir": "what recipe.train removes after training",
+    "dataset_name": "the manifest",
+}
+
+
+def sft_arguments(config: TrainConfig, hp: dict, cuda: bool) -> dict:
+    """SFTConfig's keyword arguments: the fields (SFT_FROM_FIELDS), the recipe's fixed
+    choices (SFT_FIXED) and the values resolved here (SFT_RESOLVED; `hp` is
+    resolve_hyperparameters', `cuda` whether a CUDA device is available)."""
+    arguments = {}
+    for argument, source in SFT_FROM_FIELDS.items():
+        name, convert = (source, None) if isinstance(source, str) else source
+        value = getattr(config, name)
+        arguments[argument] = convert(value) if convert else value
+    resolved = {
+        "output_dir": str(config.resolved_work_dir),  # checkpoints; the model goes to output_dir
+        "gradient_accumulation_steps": hp["gradient_accumulation_steps"],
+        "bf16": hp["precision"] == "bf16",
+        # transformers 5's name; "auto" is resolved once the model's shape is known
+        "activation_checkpointing": config.gradient_checkpointing is True,
+        "use_cpu": not cuda,  # several CPU processes (torchrun) then run DDP over gloo
+        "dataloader_pin_memory": cuda,
+    }
+    return {**arguments, **SFT_FIXED, **resolved}

@@ -84,7 +84,6 @@ import os
 import shutil
 import sys
 import time
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +105,7 @@ from ossinstruct.train.config import (  # noqa: F401 - part of this module's API
     normalise_lora,
     resolve_hyperparameters,
     resolve_precision,
+    sft_arguments,
     world_size,
 )
 from ossinstruct.train.lora import finish_model
@@ -289,6 +289,47 @@ def _check_base_is_full_model(source: str) -> None:
         )
 
 
+def _strategy(args) -> str:
+    """ddp, fsdp or deepspeed: what the launcher started (accelerate's distributed type)."""
+    kind = str(getattr(args.distributed_state, "distributed_type", "")).upper()
+    return "fsdp" if "FSDP" in kind else "deepspeed" if "DEEPSPEED" in kind else "ddp"
+
+
+def _plan_memory(config: TrainConfig, hp: dict, args, model) -> dict:
+    """Resolve gradient_checkpointing "auto" from the memory estimate for this GPU, set it on
+    the trainer's arguments, and log the estimate (ossinstruct.train.memory) at job start."""
+    from ossinstruct.train import memory
+
+    gpu_memory = memory.device_memory_gib()
+    hp = {**hp, "strategy": _strategy(args)}
+    checkpointing, estimate, why = memory.job_plan(
+        model.config.to_dict(), hp, config.gradient_checkpointing, gpu_memory
+    )
+    args.activation_checkpointing = args.gradient_checkpointing = checkpointing
+    hp["gradient_checkpointing"] = checkpointing
+    if estimate is None:
+        logger.info("no memory estimate: %s", why)
+        return hp
+    hp["memory_estimate"] = estimate.as_dict()
+    if args.distributed_state.is_main_process:
+        where = f"this GPU's {gpu_memory:.1f} GiB" if gpu_memory else "no GPU: a CPU run"
+        logger.info(
+            "estimated peak memory per process (gradient checkpointing %s%s; %s):\n%s",
+            "on" if checkpointing else "off",
+            ", auto" if config.gradient_checkpointing == "auto" else "",
+            where,
+            "\n".join(estimate.lines()),
+        )
+        if gpu_memory and not estimate.fits(gpu_memory):
+            logger.warning(
+                "the estimate (%.1f GiB) exceeds this GPU's %.1f GiB: expect CUDA out of memory "
+                "(python -m ossinstruct plan lists settings that fit)",
+                estimate.required_gib(),
+                gpu_memory,
+            )
+    return hp
+
+
 def build_trainer(config: TrainConfig, callbacks: list | None = None):
     """Load model, tokenizer and data, and build the SFTTrainer (no training yet).
 
@@ -306,43 +347,7 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
 
     hp = resolve_hyperparameters(config)
     work_dir = config.resolved_work_dir
-    args = SFTConfig(
-        output_dir=str(work_dir),
-        # schedule and optimizer (B.3)
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps if config.max_steps else -1,
-        learning_rate=config.learning_rate,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_steps,
-        optim=OPTIMIZERS[config.optimizer],
-        weight_decay=config.weight_decay,
-        # transformers clips only when max_grad_norm > 0
-        max_grad_norm=config.max_grad_norm if config.max_grad_norm else 0.0,
-        per_device_train_batch_size=config.per_device_batch_size,
-        gradient_accumulation_steps=hp["gradient_accumulation_steps"],
-        bf16=hp["precision"] == "bf16",
-        fp16=False,
-        activation_checkpointing=config.gradient_checkpointing,  # transformers 5 name
-        # data: prompt/completion, loss on the completion only, cut from the right
-        completion_only_loss=True,
-        max_length=config.max_length,  # None below when the rows were cut in encode_separately
-        truncation_mode="keep_start",
-        packing=config.packing,
-        packing_strategy="bfd",
-        # bookkeeping
-        seed=config.seed,
-        data_seed=config.seed,
-        logging_steps=config.logging_steps,
-        logging_first_step=True,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        include_num_input_tokens_seen="non_padding",
-        ddp_find_unused_parameters=False,
-        use_cpu=not _cuda(),  # several CPU processes (torchrun) then run DDP over gloo
-        dataloader_pin_memory=_cuda(),
-        report_to=list(config.report_to),
-    )
+    args = SFTConfig(**sft_arguments(config, hp, cuda=_cuda()))
     # Creating the arguments set up the process group: trust its world size over the
     # environment's (they differ only when a launcher's processes did not join one group).
     if args.world_size != hp["world_size"]:
@@ -388,6 +393,7 @@ def build_trainer(config: TrainConfig, callbacks: list | None = None):
     model = load_causal_lm(
         config.base_model, config.base_revision, dtype=hp["model_dtype"], device=None, **model_kwargs
     )
+    hp = _plan_memory(config, hp, args, model)
     dataset = load_records(config.train_file)
     # The authors' handling of over-long samples: cut here, none dropped (TRL would drop a
     # row left without a supervised token). Packing chunks rows itself: TRL's path then.
@@ -500,6 +506,15 @@ def train(config: TrainConfig, callbacks: list | None = None) -> dict:
     return manifest
 
 
+def _peak_gpu_memory_gib() -> float | None:
+    """torch's peak allocated CUDA memory of this process (rank 0's GPU), None on CPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return round(torch.cuda.max_memory_allocated() / 2**30, 3)
+
+
 def _manifest(run: Run, trainer, result, output_format: str, runtime_s: float) -> dict:
     config = run.config
     state = trainer.state
@@ -526,6 +541,8 @@ def _manifest(run: Run, trainer, result, output_format: str, runtime_s: float) -
             "tokens_seen": state.num_input_tokens_seen or None,
             "tokens_seen_note": "non-padding input tokens over all processes, kept across resumes",
             "runtime_s_this_attempt": round(runtime_s, 2),
+            # beside hyperparameters.memory_estimate: the measurement that calibrates it
+            "peak_gpu_memory_allocated_gib": _peak_gpu_memory_gib(),
         },
         "config": dataclasses.asdict(config),
         "versions": library_versions(),
@@ -538,9 +555,20 @@ def _manifest(run: Run, trainer, result, output_format: str, runtime_s: float) -
 # --------------------------------------------------------------------------- CLI
 
 
-# Flags are derived from TrainConfig's fields (as TRL's HfArgumentParser derives them from
-# its dataclasses): --field-name, typed by the field's annotation; booleans as --x/--no-x.
-# Every flag defaults to None (absent), so --config-json's values stand unless overridden.
+# The flags come from TrainConfig's fields through transformers' HfArgumentParser, as in
+# TRL's scripts: --field-name (also --field_name), typed by the field's annotation, with
+# FLAG_HELP and FLAG_CHOICES; booleans as --x [true|false] and --no-x. An absent flag is
+# None, so that --config-json's values stand unless a flag overrides them, and TrainConfig's
+# defaults fill the rest (config_from_args). Added by hand, what HfArgumentParser cannot
+# express (tests/test_train.py checks the flags against the hand-written parser's):
+# - gradient_checkpointing (true, false or "auto"): it makes the `bool | str` field a bool
+#   flag that refuses "auto" (and fails on its own default, "auto", when absent); here
+#   --x/--no-x, absent: --config-json's value or auto;
+# - lora (a dict): its type=dict flag takes no value; here --lora-r, --lora-alpha, ...;
+# - --no-x for the booleans that default to false (it adds --no-x only to those that
+#   default to true), since --config-json may set them true;
+# - base_model, train_file and output_dir: it would make them required flags although
+#   --config-json may give them; config_from_args names the missing ones.
 FLAG_CHOICES = {"optimizer": sorted(OPTIMIZERS), "tokenization": TOKENIZATIONS, "model_dtype": MODEL_DTYPES}
 FLAG_HELP = {
     "work_dir": "trainer checkpoints (default <output-dir>.work)",
@@ -550,55 +578,63 @@ FLAG_HELP = {
     "report_to": "training curves: tensorboard (default), wandb, ..., none",
     "logging_dir": "TensorBoard event files (default <work-dir>/runs)",
 }
-# lora (a dict) is set by its own flags, --lora-r etc. (config_from_args).
 LORA_FLAGS = {
     "r": (int, "LoRA rank; absent: full fine-tuning"),
     "alpha": (float, None),
     "dropout": (float, None),
     "target_modules": (str, "comma-separated module names, or all-linear"),
 }
+BY_HAND = ("gradient_checkpointing", "lora")
+REQUIRED = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if f.default is f.default_factory is dataclasses.MISSING
+)
 
 
-def _flag_type(annotation) -> tuple[type, bool]:
-    """(element type, is a list) of a field annotation such as `int | None` or `list[str]`."""
-    kind = annotation
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        kind = next(a for a in typing.get_args(annotation) if a is not type(None))
-    if typing.get_origin(kind) is list:
-        return typing.get_args(kind)[0], True
-    return kind, False
+def flag_dataclass() -> type:
+    """TrainConfig's fields for HfArgumentParser: all but BY_HAND, with their defaults (None
+    for the REQUIRED), FLAG_HELP and FLAG_CHOICES."""
+    hints = typing.get_type_hints(TrainConfig)
+    fields = []
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in BY_HAND:
+            continue
+        metadata = {"help": FLAG_HELP.get(f.name)}
+        if f.name in FLAG_CHOICES:
+            metadata["choices"] = FLAG_CHOICES[f.name]
+        if f.name in REQUIRED:
+            fields.append((f.name, hints[f.name] | None, field(default=None, metadata=metadata)))
+        else:
+            fields.append(
+                (f.name, hints[f.name], field(default=f.default, default_factory=f.default_factory, metadata=metadata))
+            )
+    return dataclasses.make_dataclass("TrainFlags", fields)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m ossinstruct train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    from transformers import HfArgumentParser
+
+    flags = flag_dataclass()
+    p = HfArgumentParser(
+        flags,
+        prog="python -m ossinstruct train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--config-json", help="TrainConfig fields as a JSON file or a JSON string; the flags below override it"
-    )
-    hints = typing.get_type_hints(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
-        if f.name == "lora":
-            for key, (kind, help_text) in LORA_FLAGS.items():
-                p.add_argument(f"--lora-{key.replace('_', '-')}", dest=f"lora_{key}", type=kind, help=help_text)
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        kind, is_list = _flag_type(hints[f.name])
-        options: dict[str, Any] = {"help": FLAG_HELP.get(f.name), "default": None}
-        if kind is bool:
-            options["action"] = argparse.BooleanOptionalAction
-        else:
-            options["type"] = kind
-            if is_list:
-                options["nargs"] = "+"
-            if f.name in FLAG_CHOICES:
-                options["choices"] = FLAG_CHOICES[f.name]
-        p.add_argument(flag, **options)
+    # Absent flags are None, not TrainConfig's defaults, so that --config-json's values stand.
+    p.set_defaults(**dict.fromkeys(f.name for f in dataclasses.fields(flags)))
+    for f in dataclasses.fields(flags):
+        if f.type is bool and f.default is False:
+            p.add_argument(f"--no_{f.name}", f"--no-{f.name.replace('_', '-')}", dest=f.name, action="store_false")
+    p.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, help="absent: auto")
+    for key, (kind, help_text) in LORA_FLAGS.items():
+        p.add_argument(f"--lora-{key.replace('_', '-')}", dest=f"lora_{key}", type=kind, help=help_text)
+    p.add_argument("--config-json", help="TrainConfig fields as a JSON file or a JSON string; the flags override it")
     p.add_argument("--log", help="also write the log to this file")
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """TrainConfig's defaults, then --config-json's fields, then the flags given."""
     data: dict[str, Any] = {}
     if args.config_json:
         text = args.config_json
@@ -617,17 +653,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         value = getattr(args, f.name, None)
         if value is not None:
             data[f.name] = value
-    lora_flags = {
-        "r": args.lora_r,
-        "alpha": args.lora_alpha,
-        "dropout": args.lora_dropout,
-        "target_modules": args.lora_target_modules,
-    }
+    lora_flags = {key: getattr(args, f"lora_{key}") for key in LORA_FLAGS}
     if any(v is not None for v in lora_flags.values()):
         lora = dict(data.get("lora") or {})
         lora.update({k: v for k, v in lora_flags.items() if v is not None})
         data["lora"] = lora
-    missing = [name for name in ("base_model", "train_file", "output_dir") if not data.get(name)]
+    missing = [name for name in REQUIRED if not data.get(name)]
     if missing:
         raise SystemExit("error: missing " + ", ".join("--" + m.replace("_", "-") for m in missing))
     return TrainConfig.from_dict(data)

@@ -246,6 +246,8 @@ def grader_settings(settings: dict | None) -> tuple[str, float | None]:
 
 class Apps(Benchmark):
     name = "apps"
+    release_tasks = 300  # the paper's subset: 60/180/60
+    mean_generated_tokens = 512
     display = "APPS"
     paper = "Hendrycks et al. 2021, arXiv 2105.09938"
     default_source: ClassVar[dict] = {

@@ -380,6 +380,7 @@ def _sha256(path: Path) -> str:
 
 class Ds1000(Benchmark):
     name = "ds1000"
+    release_tasks = 1000
     display = "DS-1000"
     paper = "Lai et al. 2023, arXiv 2211.11501"
     default_source: ClassVar[dict] = {

@@ -42,6 +42,7 @@ def humaneval_docstring(prompt: str) -> str:
 
 class HumanEval(EvalPlusBenchmark):
     name = "humaneval"
+    release_tasks = 164
     display = "HumanEval"
     paper = "Chen et al. 2021, arXiv 2107.03374; HumanEval+: Liu et al. 2023, arXiv 2305.01210"
     default_source: ClassVar[dict] = {

@@ -68,6 +68,7 @@ def mbpp_instruction_parts(problem: dict) -> tuple[str, str]:
 
 class Mbpp(EvalPlusBenchmark):
     name = "mbpp"
+    release_tasks = 399  # MBPP+ v0.1.0, the paper's release
     display = "MBPP"
     paper = "Austin et al. 2021, arXiv 2108.07732; MBPP+: Liu et al. 2023, arXiv 2305.01210"
     default_source: ClassVar[dict] = {

@@ -173,6 +173,7 @@ def harness_keys(pass_at_1: dict[str, float]) -> dict[str, dict[str, float]]:
 
 class MultiplE(Benchmark):
     name = "multipl-e"
+    release_tasks = 955  # the six languages' problems
     display = "MultiPL-E"
     paper = "Cassano et al. 2023, arXiv 2208.08227"
     default_source: ClassVar[dict] = {
