@@ -51,7 +51,7 @@ wildcard_constraints:
 
 
 EVAL_BENCHMARKS = wf.name_pattern(list(EVALUATED))
-# The benchmarks each scoring rule takes (each plug-in's scoring_rule): evalplus's
+# The benchmarks each scoring rule takes, as each plug-in's scoring_rule says. evalplus's
 # (eval_score), MultiPL-E's (eval_score_multiple) and the others (eval_score_sampled).
 EVALPLUS_BENCHMARKS = wf.name_pattern(wf.scoring_rule_benchmarks("eval_score"))
 MULTIPLE_BENCHMARKS = wf.name_pattern(wf.scoring_rule_benchmarks("eval_score_multiple"))
