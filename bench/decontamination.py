@@ -54,7 +54,7 @@ from ossinstruct.logs import Progress  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "benchmarks"
-FIXTURES = REPO / "tests" / "fixtures" / "benchmarks"
+BENCHMARKS = REPO / "ossinstruct" / "benchmarks"  # each benchmark folder's fixtures/
 LANGUAGES = {
     "python": 40,
     "cpp": 5,
@@ -77,10 +77,10 @@ def offline_strings(with_fixtures: bool, min_length: int = B.DEFAULT_MIN_LENGTH)
     ]
     if with_fixtures:
         sources += [
-            ("mbpp", {"source": "file", "path": str(FIXTURES / "mbpp.jsonl")}),
-            ("apps", {"source": "file", "path": str(FIXTURES / "apps.jsonl")}),
-            ("ds1000", {"source": "file", "path": str(FIXTURES / "ds1000.jsonl")}),
-            ("gsm8k", {"source": "file", "path": str(FIXTURES / "gsm8k.jsonl")}),
+            ("mbpp", {"source": "file", "path": str(BENCHMARKS / "mbpp" / "fixtures" / "mbpp.jsonl")}),
+            ("apps", {"source": "file", "path": str(BENCHMARKS / "apps" / "fixtures" / "apps.jsonl")}),
+            ("ds1000", {"source": "file", "path": str(BENCHMARKS / "ds1000" / "fixtures" / "ds1000.jsonl")}),
+            ("gsm8k", {"source": "file", "path": str(BENCHMARKS / "gsm8k" / "fixtures" / "gsm8k.jsonl")}),
         ]
     by_benchmark: dict[str, list[dict]] = {}
     lines = []

@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ossinstruct.benchmarks import ds1000 as ds  # noqa: E402
-from ossinstruct.evaluate import ds1000_env  # noqa: E402
-from ossinstruct.evaluate import ds1000_exec as dx  # noqa: E402
+from ossinstruct.benchmarks.ds1000 import environment as ds1000_env  # noqa: E402
+from ossinstruct.benchmarks.ds1000 import execute as dx  # noqa: E402
+from ossinstruct.benchmarks.ds1000 import plugin as ds  # noqa: E402
 from ossinstruct.sandbox.pool import Limits, SandboxPool  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "ds1000.jsonl.gz"

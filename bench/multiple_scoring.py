@@ -9,7 +9,7 @@ Samples: for each language, the first --problems rows of ../shared/benchmarks/mu
 compiles whatever the return type (a throw / panic, plus a variant comment), so each
 distinct program pays a real compile and run (and fails: timing only).
 
-Ours: ossinstruct.evaluate.multiple_exec.score_programs (sandboxed, each distinct program
+Ours: ossinstruct.benchmarks.multipl_e.execution.score_programs (sandboxed, each distinct program
 once, a fresh empty execution cache). Naive: one fresh compile and run per sample with
 plain subprocess in a temporary directory, no sandbox, no cache. Same run, same machine.
 Also prints, per language, the cost of one distinct program that sizes the scoring jobs
@@ -32,8 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ossinstruct.benchmarks import multipl_e as me  # noqa: E402
-from ossinstruct.evaluate import multiple_exec as mx  # noqa: E402
+from ossinstruct.benchmarks.multipl_e import execution  # noqa: E402
+from ossinstruct.benchmarks.multipl_e import plugin as me  # noqa: E402
+from ossinstruct.sandbox import toolchains as mx  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "multipl-e"
 BODY = {
@@ -101,7 +102,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         for lang in args.languages:
             c0, t0 = children_cpu(), time.perf_counter()
-            results, stats = mx.score_programs(by_lang[lang], cache_dir=cache, versions=versions, workers=args.workers)
+            results, stats = execution.score_programs(
+                by_lang[lang], cache_dir=cache, versions=versions, workers=args.workers
+            )
             ours_s += time.perf_counter() - t0
             cpu[lang] = (children_cpu() - c0) / stats["ran"]
             ran = {r["key"]: r for r in results if not r.get("cached")}

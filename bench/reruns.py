@@ -1,6 +1,7 @@
 """What reruns on a finished demo study, at a given commit (README "What reruns when").
 
     .venv/bin/python bench/reruns.py [--commit HEAD] [--results DIR]
+    .venv/bin/python bench/reruns.py --since OLD [--commit HEAD]
 
 Clones this repository at --commit into a temporary directory with `git clone` (its files
 get fresh modification times, as in any clone; ../shared beside it), and finishes the demo
@@ -15,7 +16,12 @@ checkout's own settings (plain `snakemake --configfile presets/demo.yaml`) and w
                      with their modification times (cp -a), and a third with cp -r (new
                      modification times, in the order cp copies);
   code change        the first clone with MultiPL-E's step time limit set to 1 s
-                     (the JavaScript run limit in STEP_LIMITS_S, ossinstruct/evaluate/multiple_exec.py).
+                     (the JavaScript run limit in STEP_LIMITS_S, ossinstruct/sandbox/toolchains.py).
+
+With --since OLD, the demo is finished at commit OLD instead (by snakemake --touch) and
+its results/ and .snakemake/ copied (cp -a) into a clone at --commit: what an upgrade from
+OLD to --commit reruns (nothing, after a change that moves or refactors code without
+changing what it computes: issue 25's move of the benchmarks into their folders).
 
 Prints the planned jobs of each (Snakemake's total: rule all included), by rule. Job counts, not timings: the
 machine's load does not change them.
@@ -92,13 +98,34 @@ def show(label: str, jobs: Counter) -> None:
     print(f"  {label:<44} {sum(jobs.values()):>3} jobs{': ' + rules if rules else ''}")
 
 
+def upgrade(since: str, commit: str) -> None:
+    """The demo finished at `since`, then dry-run by a clone at `commit`."""
+    old = subprocess.run(["git", "rev-parse", since], cwd=REPO, capture_output=True, text=True, check=True)
+    old = old.stdout.strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        first = clone(old, Path(tmp) / "old")
+        finish_by_touch(first)
+        print(f"demo finished at {old[:12]} by snakemake --touch")
+        show(f"finished study, same checkout ({old[:12]})", planned(first))
+        second = clone(commit, Path(tmp) / "new")
+        for name in ("results", ".snakemake"):
+            subprocess.run(["cp", "-a", str(first / name), str(second / name)], check=True)
+        print(f"its results/ and .snakemake/ (cp -a) in a clone at {commit[:12]}:")
+        show("default invocation", planned(second))
+        show("--profile slurm", planned(second, "--profile", "slurm"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commit", default="HEAD")
     parser.add_argument("--results", type=Path, help="a checkout where the demo finished: its results/, .snakemake/")
+    parser.add_argument("--since", help="finish the demo at this older commit; dry-run --commit on its results")
     args = parser.parse_args()
     commit = subprocess.run(["git", "rev-parse", args.commit], cwd=REPO, capture_output=True, text=True, check=True)
     commit = commit.stdout.strip()
+    if args.since:
+        upgrade(args.since, commit)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         first = clone(commit, Path(tmp) / "first")
         if args.results:
@@ -120,7 +147,7 @@ def main() -> None:
             subprocess.run(["cp", "-r", str(first / name), str(third / name)], check=True)
         print("another checkout, copied with cp -r (new modification times, in copy order):")
         show("default invocation", planned(third))
-        path = first / "ossinstruct" / "evaluate" / "multiple_exec.py"
+        path = first / "ossinstruct" / "sandbox" / "toolchains.py"
         path.write_text(
             path.read_text().replace('"js": {"compile": 5.0, "run": 5.0}', '"js": {"compile": 5.0, "run": 1.0}')
         )

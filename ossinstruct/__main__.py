@@ -13,8 +13,15 @@ from ossinstruct.config import ConfigError, load_config
 from ossinstruct.files import InputError
 
 
-def _config(args) -> dict:
-    return load_config(*(args.config or ["config.yaml"]))
+def _config(args, check_memory: bool = True) -> dict:
+    """The validated config; with `check_memory`, refused if a training job cannot fit the
+    cluster's GPUs (as Snakemake refuses it: rules/common.smk)."""
+    config = load_config(*(args.config or ["config.yaml"]))
+    if check_memory:
+        from ossinstruct.train.memory import check_training_memory
+
+        check_training_memory(config)
+    return config
 
 
 def cmd_check(args) -> None:
@@ -30,10 +37,10 @@ def cmd_prefetch(args) -> None:
     """Fetch the study's downloads where the network is (what rule prefetch does), or list them."""
     import os
 
-    from ossinstruct import prefetch
+    from ossinstruct import prefetch, study_downloads
 
     config = _config(args)
-    items = prefetch.study_items(config)
+    items = study_downloads.study_items(config)
     names = args.item or sorted(items)
     if args.list:
         for name in names:
@@ -42,7 +49,7 @@ def cmd_prefetch(args) -> None:
         return
     for name in names:
         if args.item or not os.path.exists(prefetch.marker_path(config, name)):
-            prefetch.prefetch_item(config, name)
+            study_downloads.prefetch_item(config, name)
     print(f"{len(names)} download(s) in {prefetch.cache_dir(config)}")
 
 
@@ -62,7 +69,7 @@ def cmd_plan(args) -> None:
     from ossinstruct.plan import plan_lines
     from ossinstruct.train.memory import check_training_memory
 
-    config = load_config(*(args.config or ["config.yaml"]), check_memory=False)
+    config = _config(args, check_memory=False)
     print("\n".join(plan_lines(config)), flush=True)
     check_training_memory(config)
 
@@ -264,7 +271,6 @@ def cmd_eval_score(args) -> None:
     from ossinstruct.workflow import benchmark_settings
 
     result = eval_score_step(
-        config["evaluation"]["scoring"],
         args.benchmark,
         model=args.model,
         samples_path=args.samples,
@@ -285,7 +291,7 @@ def cmd_eval_score(args) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from ossinstruct.benchmarks import BENCHMARKS, EVALUATED
-    from ossinstruct.benchmarks.evalplus_tasks import PROMPT_STYLES
+    from ossinstruct.benchmarks.base import MODEL_PROMPTS
 
     parser = argparse.ArgumentParser(
         prog="python -m ossinstruct", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -388,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--tasks", required=True, help="the tasks in force (eval-data's .jsonl)")
     sub.add_argument("--model", required=True, help="checkpoint dir, hub id or embedded:gemma-3-270m")
     sub.add_argument("--revision")
-    sub.add_argument("--prompt", choices=PROMPT_STYLES, default="instruct")
+    sub.add_argument("--prompt", choices=MODEL_PROMPTS, default="instruct")
     sub.add_argument("--engine", choices=["vllm", "transformers"], help="default: evaluation.engine")
     sub.add_argument("--dtype", choices=["bfloat16", "float16", "float32"], help="default: evaluation.dtype")
     sub.add_argument("-o", "--output", required=True)

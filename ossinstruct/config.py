@@ -14,13 +14,15 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from ossinstruct.errors import ConfigError  # noqa: F401 - raised by this module, and imported from it
+
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
 
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
     """The config schema, its benchmark names filled in from the benchmark registry."""
-    from ossinstruct.benchmarks import EVALPLUS, EVALUATED, REGISTRY  # imports this module: not at the top
+    from ossinstruct.benchmarks import EVALUATED, REGISTRY
 
     loaded = yaml.safe_load(SCHEMA_PATH.read_text())
     loaded["$defs"]["benchmark_name"]["enum"] = list(REGISTRY)
@@ -29,7 +31,9 @@ def schema() -> dict:
     properties["decontamination"]["properties"]["benchmarks"]["default"] = [
         name for name, b in REGISTRY.items() if b.decontaminated_by_default
     ]
-    properties["evaluation"]["properties"]["benchmarks"]["default"] = list(EVALPLUS)
+    properties["evaluation"]["properties"]["benchmarks"]["default"] = [
+        name for name, b in REGISTRY.items() if b.evaluated_by_default
+    ]
     return loaded
 
 
@@ -48,10 +52,6 @@ _DefaultFilling = jsonschema.validators.extend(jsonschema.Draft202012Validator, 
 REFERENCE_MODEL = "reference-solutions"
 
 
-class ConfigError(ValueError):
-    """A configuration problem; the message names the offending key."""
-
-
 def _key(path) -> str:
     return ".".join(str(p) for p in path) or "<top level>"
 
@@ -67,7 +67,7 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def load_config(*paths: str | os.PathLike, check_memory: bool = True) -> dict:
+def load_config(*paths: str | os.PathLike) -> dict:
     """Read config files in order (later ones override), validate, fill defaults."""
     config: dict = {}
     for path in paths:
@@ -80,13 +80,15 @@ def load_config(*paths: str | os.PathLike, check_memory: bool = True) -> dict:
         if not isinstance(data, dict):
             raise ConfigError(f"config file {path} must hold a mapping at the top level")
         config = deep_merge(config, data)
-    return validate_config(config, check_memory=check_memory)
+    return validate_config(config)
 
 
-def validate_config(config: dict, check_memory: bool = True) -> dict:
+def validate_config(config: dict) -> dict:
     """Check `config` against the schema, fill its defaults in place, then check the
-    relations the schema cannot express and (`check_memory`) that every training job fits
-    the cluster's GPUs. Returns the same dict."""
+    relations the schema cannot express. Returns the same dict. Whether every training job
+    fits the cluster's GPUs is checked by the Snakefile and the command line right after
+    (ossinstruct.train.memory.check_training_memory): it plans the jobs through the
+    workflow, which reads this module, so it cannot be called from here without a cycle."""
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
@@ -96,12 +98,6 @@ def validate_config(config: dict, check_memory: bool = True) -> dict:
     # recipe), on the schema with the registry's benchmark names filled in.
     _DefaultFilling(schema()).validate(config)
     _check_relations(config)
-    if check_memory:
-        # Every training job's peak GPU memory against cluster.gpu_memory_gib: refused
-        # here, before any GPU is allocated (ossinstruct/train/memory.py: the arithmetic).
-        from ossinstruct.train.memory import check_training_memory
-
-        check_training_memory(config)
     return config
 
 
@@ -144,8 +140,6 @@ def _check_relations(config: dict) -> None:
             )
         if teacher["api_key_env"] and teacher["backend"] != "openai":
             raise ConfigError(f"config key teachers.{name}.api_key_env: only the openai backend uses a key")
-    from ossinstruct.generate.cost import check_prices
-
     check_prices(config)
     _check_datasets(config)
     _check_models(config)
@@ -174,6 +168,21 @@ def _check_relations(config: dict) -> None:
                 raise ConfigError(
                     f"config key generations.{i}.languages: corpus {entry['corpus']!r} has no language {lang!r}"
                 )
+
+
+def check_prices(config: dict) -> None:
+    """With max_cost_usd set, every openai teacher that generates needs a price: the
+    ceiling could not count its spend otherwise (a local server: price it 0)."""
+    if config.get("max_cost_usd") is None:
+        return
+    for i, entry in enumerate(config["generations"]):
+        teacher = config["teachers"][entry["teacher"]]
+        if teacher["backend"] == "openai" and teacher["model"] not in config["prices"]:
+            raise ConfigError(
+                f"config key prices: max_cost_usd is set but model {teacher['model']!r} of teacher "
+                f"{entry['teacher']!r} (generations.{i}) has no price; add prices.{teacher['model']}: "
+                "{prompt: <USD per million>, completion: <USD per million>} (0 for a server you do not pay)"
+            )
 
 
 def dataset_specs(config: dict) -> dict[str, dict]:
@@ -297,13 +306,13 @@ def _check_evaluation(config: dict) -> None:
                 "evaluation.self_check)"
             )
     if any(m.get("paper_row") for _, m in rows):
-        from ossinstruct.evaluate.summary import find_paper_row, load_paper_results
+        from ossinstruct.evaluate.paper import check_row_ref, load_paper_results
 
         paper = load_paper_results()
         for where, model in rows:
             if model.get("paper_row"):
                 try:
-                    find_paper_row(paper, model["paper_row"], "humaneval")
+                    check_row_ref(paper, model["paper_row"])
                 except ValueError as exc:
                     raise ConfigError(f"config key {where}.paper_row: {exc}") from None
 
@@ -312,26 +321,24 @@ def _check_evaluation_data(config: dict) -> None:
     """evaluation.data.<benchmark>.path names what the benchmark reads, checked before any
     job (as a corpus directory is): a file (HumanEval+, MBPP+, DS-1000, APPS: .jsonl or
     .jsonl.gz), or MultiPL-E's directory of one file per configured language."""
-    from ossinstruct.benchmarks import REGISTRY
+    from ossinstruct.benchmarks import evaluated
 
     for name, spec in config["evaluation"]["data"].items():
         if not (spec or {}).get("path"):
             continue
         key = f"evaluation.data.{name}.path"
         path = Path(spec["path"]).expanduser()
-        if REGISTRY[name].settings_key == "multipl_e":
-            from ossinstruct.benchmarks.multipl_e import data_dir_problem
+        problem = evaluated(name).data_path_problem(path, benchmark_settings(config, name), key)
+        if problem:
+            raise ConfigError(problem)
 
-            problem = data_dir_problem(path, config["evaluation"]["multipl_e"]["languages"], key)
-            if problem:
-                raise ConfigError(problem)
-        elif not path.exists():
-            raise ConfigError(f"config key {key}: file {path} does not exist")
-        elif not path.is_file():
-            raise ConfigError(
-                f"config key {key}: {path} is a directory; {REGISTRY[name].display} reads one file "
-                "(.jsonl or .jsonl.gz in the benchmark's schema)"
-            )
+
+def benchmark_settings(config: dict, benchmark: str) -> dict:
+    """The config's evaluation.<settings_key> block of a benchmark ({} when it has none)."""
+    from ossinstruct.benchmarks import evaluated
+
+    key = evaluated(benchmark).settings_key
+    return dict(config["evaluation"].get(key) or {}) if key else {}
 
 
 def evaluated_models(config: dict) -> dict[str, dict]:

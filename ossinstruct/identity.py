@@ -71,13 +71,13 @@ def _training_set_constants() -> dict:
 
 
 def _evalplus_scoring_constants() -> dict:
-    from ossinstruct.evaluate import score
+    from ossinstruct.benchmarks.evalplus import plugin
 
-    return {"job_timeout_s": score.JOB_TIMEOUT_S}
+    return {"job_timeout_s": plugin.JOB_TIMEOUT_S}
 
 
 def _summary_constants() -> dict:
-    from ossinstruct.evaluate.summary import PAPER_RESULTS_FILE
+    from ossinstruct.evaluate.paper import PAPER_RESULTS_FILE
 
     path = REPO / "ossinstruct" / "evaluate" / PAPER_RESULTS_FILE
     return {"paper_results_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
@@ -200,7 +200,7 @@ def _canonical(node) -> object:
 # inside functions too, relative ones, re-exports) to the definition they name, a class
 # with all its methods. A module's own top-level statements (a registry's checks) come
 # with any of its definitions. Strings naming a module or a function
-# ("ossinstruct.evaluate.multiple_exec:compile_and_run", as sandbox handlers and `-m`
+# ("ossinstruct.sandbox.toolchains:compile_and_run", as sandbox handlers and `-m`
 # entry points do) count as references. Each definition's digest is of its normalised
 # source, and a step's digest is of its definitions' names and digests, not of where they
 # live: moving a function to another module leaves it unchanged.

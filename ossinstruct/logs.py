@@ -24,7 +24,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def _input_errors() -> tuple[type[BaseException], ...]:
     """Mistakes in what the user gave (a config key, an input file): their message says
     what is wrong, so stderr gets that one line and only the log file the traceback."""
-    from ossinstruct.config import ConfigError
+    from ossinstruct.errors import ConfigError
     from ossinstruct.files import InputError
 
     return (ConfigError, InputError)

@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ossinstruct import prefetch
+from ossinstruct import study_downloads
 from ossinstruct import workflow as wf
 from ossinstruct.config import REFERENCE_MODEL, dataset_specs, evaluated_models, generation_languages
 
@@ -58,9 +58,10 @@ SEED_POOL_MIN, SEED_SHARD_MIN = 5, 1
 # Downloads (rule prefetch): a 7B model in safetensors is 13.5 GB, a dataset up to ~1 GB;
 # an assumed 50 MB/s from the hub.
 PREFETCH_MIN = 5
-# An evalplus sample with its plus tests ~1 CPU-s. MultiPL-E, DS-1000 and APPS use the
-# measured per-program costs that size their scoring jobs (ossinstruct/evaluate/scoring_cost.py).
-CPU_SECONDS = {"evalplus": 1.0}
+# A scored sample of a benchmark without a measured cost: an evalplus sample with its plus
+# tests ~1 CPU-s. MultiPL-E, DS-1000 and APPS use the measured per-program costs that size
+# their scoring jobs (their plug-ins' scoring_cost; ossinstruct/evaluate/scoring_cost.py).
+CPU_SECONDS_PER_SAMPLE = 1.0
 # The verify step: 5.3 samples/s on 2 workers, compiling most of the time (bench/verify_throughput.py)
 VERIFY_SAMPLES_PER_CPU_S = 2.65
 
@@ -126,7 +127,7 @@ def study_jobs(config: dict) -> list[Job]:
     ]
     seeds = dict.fromkeys([(c, la, s) for _, c, la, s in generation_shards] + mined)
     pools = dict.fromkeys((c, la) for c, la, _ in seeds if wf.seed_pool_path(config, c, la))
-    jobs += [_job("prefetch", item=name) for name in prefetch.study_items(config)]
+    jobs += [_job("prefetch", item=name) for name in study_downloads.study_items(config)]
     jobs += [_job("seed_pool", corpus=c, lang=la) for c, la in pools]
     jobs += [_job("seeds", corpus=c, lang=la, shard=s) for c, la, s in seeds]
     jobs += [_job("generate", teacher=t, corpus=c, lang=la, shard=s) for t, c, la, s in generation_shards]
@@ -178,10 +179,10 @@ def _decontamination(config: dict) -> list[str]:
 
 
 def _scoring_rule(config: dict, benchmark: str) -> str:
-    for family, rule in (("evalplus", "eval_score"), ("multiple", "eval_score_multiple")):
-        if benchmark in wf.per_sample_benchmarks(config, family):
-            return rule
-    return "eval_score_sampled"
+    """The rule that scores `benchmark` (its plug-in's scoring_rule)."""
+    from ossinstruct.benchmarks import evaluated
+
+    return evaluated(benchmark).scoring_rule
 
 
 # --------------------------------------------------------------------------- resources
@@ -297,17 +298,14 @@ def _generate_minutes(config: dict, job: Job) -> tuple[float, str]:
     return float("nan"), "transformers backend: CPU or small GPU runs (the demo), no paper-scale estimate"
 
 
-# Evaluation work per benchmark: tasks x samples x mean generated tokens (the protocol's
-# n and max_new_tokens; ~half the maximum is generated on average), and the scorer's unit.
-EVAL_WORK = {
-    "humaneval": (164, 1, 256, "evalplus"),
-    "mbpp": (399, 1, 256, "evalplus"),
-    "multipl-e": (955, 50, 256, "multiple"),
-    "multipl-e-greedy": (955, 1, 256, "multiple"),
-    "ds1000": (1000, 40, 256, "ds1000"),
-    "ds1000-insertion": (1000, 40, 256, "ds1000"),
-    "apps": (300, 1, 512, "apps"),
-}
+def _eval_work(benchmark: str) -> tuple[int, int, int]:
+    """Evaluation work of a benchmark, from its plug-in: tasks in the full release x samples
+    per task (its protocol's n) x mean generated tokens (~half the protocol's maximum)."""
+    from ossinstruct.benchmarks import evaluated
+
+    plugin = evaluated(benchmark)
+    n_samples = int(plugin.sampling.get("n_samples", 1)) if plugin.sampling else 1
+    return plugin.release_tasks, n_samples, plugin.mean_generated_tokens
 
 
 def _eval_generate_model_minutes(config: dict, job: Job) -> tuple[float, str]:
@@ -319,9 +317,9 @@ def _eval_generate_model_minutes(config: dict, job: Job) -> tuple[float, str]:
     params = _evaluated_params(config, model)
     kind = "mixtral" if params > 10e9 else "7b"
     load = params * 2 / 1e9 / LOAD_GB_PER_MIN + ENGINE_START_MIN
-    work = [EVAL_WORK.get(b, (500, 1, 256, "evalplus")) for b in wf.eval_model_benchmarks(config, model)]
-    samples = sum(tasks * n for tasks, n, _, _ in work)
-    tokens = sum(tasks * n * per for tasks, n, per, _ in work)
+    work = [_eval_work(b) for b in wf.eval_model_benchmarks(config, model)]
+    samples = sum(tasks * n for tasks, n, _ in work)
+    tokens = sum(tasks * n * per for tasks, n, per in work)
     gen = tokens / VLLM_TOKENS_PER_S[kind] / 60
     return load + gen, (
         f"load {params * 2 / 1e9:.0f} GB + {ENGINE_START_MIN} min, {len(work)} benchmarks: {samples:,} samples, "
@@ -330,23 +328,27 @@ def _eval_generate_model_minutes(config: dict, job: Job) -> tuple[float, str]:
 
 
 def _eval_score_minutes(config: dict, job: Job) -> tuple[float, str]:
-    from ossinstruct.benchmarks import REGISTRY
+    from ossinstruct.benchmarks import evaluated
     from ossinstruct.evaluate import scoring_cost
 
     benchmark = job.get("benchmark")
-    tasks, n, _, unit = EVAL_WORK.get(benchmark, (500, 1, 256, "evalplus"))
+    tasks, n, _ = _eval_work(benchmark)
     if job.get("model") == REFERENCE_MODEL:
         n = 1
     cpus = declared_resources(config, job)["cpus_per_task"]
-    if scoring_cost.family_of(REGISTRY[benchmark]) is not None:
-        # The measured per-program costs that size the job (ossinstruct/evaluate/scoring_cost.py).
-        work, programs = scoring_cost.scoring_work(config, benchmark, n_samples=n)
+    # The measured per-program costs that size the job (ossinstruct/evaluate/scoring_cost.py),
+    # where the benchmark has them.
+    measured = scoring_cost.scoring_work(
+        evaluated(benchmark), wf.benchmark_settings(config, benchmark), wf.eval_limit(config, benchmark), n_samples=n
+    )
+    if measured is not None:
+        work, programs = measured
         return (
             (scoring_cost.START_S + work / cpus) / 60,
             f"{programs:,} programs, {work / 3600:.1f} worker-h measured per program / {cpus} CPUs + start",
         )
-    seconds = tasks * n * CPU_SECONDS[unit] / cpus
-    return seconds / 60 + 1, f"{tasks} x {n} samples x {CPU_SECONDS[unit]} CPU-s / {cpus} CPUs + 1 min"
+    seconds = tasks * n * CPU_SECONDS_PER_SAMPLE / cpus
+    return seconds / 60 + 1, f"{tasks} x {n} samples x {CPU_SECONDS_PER_SAMPLE} CPU-s / {cpus} CPUs + 1 min"
 
 
 # Small CPU jobs at paper scale (75K-110K samples, a few MB to 1 GB of JSON lines): minutes,

@@ -2,7 +2,8 @@
 once where the network is, into a shared cache; then every job runs offline.
 
 Compute nodes often have no internet. What the study's jobs would otherwise fetch at run
-time, on those nodes, are the *items* of this module (:func:`study_items`):
+time, on those nodes, are the *items* of this module (which jobs need which:
+ossinstruct/study_downloads.py):
 
 * ``model/<repo>@<revision>``: a hub model, by snapshot_download into the hub cache: the
   base model of a training stage, a model evaluated as it is (vLLM or transformers), a
@@ -13,7 +14,7 @@ time, on those nodes, are the *items* of this module (:func:`study_items`):
   from the local snapshot (ossinstruct.benchmarks.sources, ossinstruct.curate.evol);
 * ``evalplus/<release>@<version>``: a HumanEval+ or MBPP+ release file from GitHub
   (evalplus's own URL), stored as ``<cache>/evalplus/<release>-<version>.jsonl``, where
-  ossinstruct.evaluate.data reads it;
+  ossinstruct.benchmarks.evalplus.data reads it;
 * ``tiktoken/<encoding>``: the BPE file tiktoken counts a teacher's prompt tokens with
   (the authors' max_tokens budget), under TIKTOKEN_CACHE_DIR.
 
@@ -52,7 +53,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ossinstruct.files import InputError, atomic_path, write_json_atomic
+from ossinstruct.files import InputError, atomic_path
 
 log = logging.getLogger("ossinstruct.prefetch")
 
@@ -153,7 +154,7 @@ def _not_cached(what: str, name: str, where: str, detail: str = "") -> NotCached
 # --------------------------------------------------------------------------- items
 
 
-def _hub_id(spec: str | None) -> bool:
+def hub_id(spec: str | None) -> bool:
     """A hub repo id ("org/name", or a bare "gpt2"), not a path, a .gguf file or an
     embedded model (as ossinstruct.llm.models.resolve_model tells them apart)."""
     if not spec or spec.startswith("embedded:") or spec.lower().endswith(".gguf"):
@@ -174,9 +175,9 @@ def dataset_item(repo: str, revision: str | None, why: str, allow: list[str] | N
     return Item(f"dataset/{repo}@{revision}", "dataset", spec, (why,))
 
 
-def _hub_source_item(spec: dict | None, why: str) -> Item | None:
+def hub_source_item(spec: dict | None, why: str) -> Item | None:
     """The dataset item of a benchmark or Evol-Instruct source spec (None: not the hub)."""
-    if not spec or spec.get("source") != "huggingface" or not _hub_id(spec.get("dataset")):
+    if not spec or spec.get("source") != "huggingface" or not hub_id(spec.get("dataset")):
         return None
     files = spec.get("data_files")
     allow = ([files] if isinstance(files, str) else list(files)) if files else None
@@ -194,92 +195,6 @@ def tiktoken_encoding(model: str) -> str | None:
         return tiktoken.model.encoding_name_for_model(model)
     except KeyError:
         return None
-
-
-def items_by_consumer(config: dict) -> dict[tuple[str, str], list[Item]]:
-    """{(rule, job key): the items its jobs need}: generate (teacher), train (checkpoint),
-    eval_generate (model), eval_data (benchmark), benchmark_strings (benchmark),
-    ingest_evol (dataset)."""
-    from ossinstruct import workflow as wf
-    from ossinstruct.benchmarks import REGISTRY
-    from ossinstruct.config import dataset_specs, evaluated_models
-
-    needs: dict[tuple[str, str], list[Item]] = {}
-
-    def add(rule: str, key: str, item: Item | None) -> None:
-        if item is not None:
-            needs.setdefault((rule, key), []).append(item)
-
-    generating = {e["teacher"] for e in config["generations"]}
-    generating |= {g["teacher"] for d in config["datasets"] for g in d.get("generations", [])}
-    for name in sorted(generating):
-        teacher = config["teachers"][name]
-        where = f"teachers.{name}.model"
-        if teacher["backend"] in ("vllm", "transformers") and _hub_id(teacher["model"]):
-            add("generate", name, model_item(teacher["model"], teacher.get("revision"), where))
-        if teacher["backend"] == "openai" and teacher["decoding"].get("context_tokens"):
-            encoding = tiktoken_encoding(teacher["model"])
-            if encoding:
-                add("generate", name, Item(f"tiktoken/{encoding}", "tiktoken", {"encoding": encoding}, (where,)))
-    for checkpoint in wf.checkpoint_names(config):
-        base = wf.checkpoint_base(config, checkpoint)
-        if "model" in base and _hub_id(base["model"]):
-            add("train", checkpoint, model_item(base["model"], base.get("revision"), f"models ({checkpoint}).base"))
-    for name, spec in evaluated_models(config).items():
-        if not spec["trained"] and _hub_id(spec["model"]):
-            add("eval_generate", name, model_item(spec["model"], spec["revision"], f"evaluation.models ({name})"))
-    for benchmark in config["decontamination"]["benchmarks"]:
-        add(
-            "benchmark_strings",
-            benchmark,
-            _hub_source_item(wf.benchmark_source(config, benchmark), f"decontamination.sources.{benchmark}"),
-        )
-    for benchmark in config["evaluation"]["benchmarks"]:
-        if wf.eval_data_path(config, benchmark):
-            continue
-        plugin = REGISTRY[benchmark]
-        where = f"evaluation.data.{benchmark}"
-        release = getattr(plugin, "release_name", None)
-        if release:  # HumanEval+, MBPP+: evalplus's GitHub release
-            version = (config["evaluation"]["data"].get(benchmark) or {}).get("version") or plugin.paper_release
-            add(
-                "eval_data",
-                benchmark,
-                Item(f"evalplus/{release}@{version}", "evalplus", {"release": release, "version": version}, (where,)),
-            )
-        else:
-            add("eval_data", benchmark, _hub_source_item(dict(plugin.default_source), where))
-    for name, spec in dataset_specs(config).items():
-        if "evol" in spec:
-            add("ingest_evol", name, _hub_source_item({"split": "train", **spec["evol"]}, f"datasets.{name}.evol"))
-    return needs
-
-
-def study_items(config: dict, needs: dict | None = None) -> dict[str, Item]:
-    """Every item the study's jobs need, by name (each once, with every config key needing
-    it); `needs`: items_by_consumer(config), when already computed."""
-    items: dict[str, Item] = {}
-    for found in (needs if needs is not None else items_by_consumer(config)).values():
-        for item in found:
-            known = items.get(item.name)
-            spec = dict(item.spec)
-            if known is not None:
-                # One repository read two ways (e.g. APPS's test file, and all of it):
-                # the union of the files, or the whole repository when one needs it.
-                mine, theirs = spec.get("allow_patterns"), known.spec.get("allow_patterns")
-                spec.pop("allow_patterns", None)
-                if mine and theirs:
-                    spec["allow_patterns"] = sorted(set(mine) | set(theirs))
-            why = tuple(dict.fromkeys((*(known.why if known else ()), *item.why)))
-            items[item.name] = Item(item.name, item.kind, spec, why)
-    return items
-
-
-def markers_for(config: dict, rule: str, key: str, needs: dict | None = None) -> list[str]:
-    """The markers a job of `rule` (for `key`: its teacher, checkpoint, model, benchmark or
-    dataset) needs before it can run offline; `needs` as in study_items."""
-    needs = needs if needs is not None else items_by_consumer(config)
-    return [marker_path(config, item.name) for item in needs.get((rule, key), [])]
 
 
 # --------------------------------------------------------------------------- fetching
@@ -495,23 +410,6 @@ def cached_snapshot(repo: str, revision: str | None, kind: str = "model") -> str
 def local_dataset(repo: str, revision: str | None) -> str | None:
     """Offline: the local snapshot of a hub dataset for the loaders (NotCached when
     missing); online: None (the loaders ask the hub, as before)."""
-    if not offline() or not _hub_id(repo):
+    if not offline() or not hub_id(repo):
         return None
     return cached_snapshot(repo, revision, "dataset")
-
-
-def prefetch_item(config: dict, name: str, marker: str | None = None) -> dict:
-    """Rule prefetch's step (and the CLI's): fetch item `name` of the study, then write
-    its marker; returns the marker's content."""
-    items = study_items(config)
-    if name not in items:
-        raise InputError(
-            f"no download named {name!r} in this study; its downloads: {', '.join(sorted(items)) or 'none'}"
-        )
-    item = items[name]
-    log.info("fetching %s (needed by config key %s)", name, ", ".join(item.why))
-    info = fetch(item, cache_dir(config))
-    info["fetched_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    write_json_atomic(marker or marker_path(config, name), info)
-    log.info("fetched %s: %s", name, {k: v for k, v in info.items() if k in ("commit", "files", "bytes", "tasks")})
-    return info

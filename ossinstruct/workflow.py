@@ -12,6 +12,7 @@ from pathlib import Path
 from ossinstruct.config import (
     DATASET_KINDS,
     REFERENCE_MODEL,
+    benchmark_settings,
     dataset_specs,
     evaluated_models,
     generation_languages,
@@ -480,12 +481,12 @@ def eval_generation_identity(config: dict, model: str, benchmark: str) -> dict:
 
 
 def eval_tabs_to_spaces(benchmark: str, style: str, model_id: str | None, override: bool | None = None) -> bool:
-    """evalplus 1895d2f's tab replacement applies: HumanEval(+)/MBPP(+), completion-paper,
-    a model it ran through vLLM (CodeLlama-Python) unless evaluation.models[].tabs_to_spaces says."""
-    from ossinstruct.benchmarks import EVALPLUS
-    from ossinstruct.benchmarks.evalplus_tasks import paper_era_tabs_to_spaces
+    """The benchmark's post-processing replaces tabs (Benchmark.tabs_to_spaces: evalplus
+    1895d2f's, for HumanEval(+)/MBPP(+), completion-paper, a model it ran through vLLM
+    (CodeLlama-Python) unless evaluation.models[].tabs_to_spaces says)."""
+    from ossinstruct.benchmarks import evaluated
 
-    return benchmark in EVALPLUS and style == "completion-paper" and paper_era_tabs_to_spaces(model_id, override)
+    return evaluated(benchmark).tabs_to_spaces(style, model_id, override)
 
 
 def eval_model_benchmarks(config: dict, model: str) -> list[str]:
@@ -524,14 +525,6 @@ def eval_decoding_identity(config: dict, benchmark: str) -> dict:
     return identity
 
 
-def benchmark_settings(config: dict, benchmark: str) -> dict:
-    """The config's evaluation.<settings_key> block of a benchmark ({} when it has none)."""
-    from ossinstruct.benchmarks import evaluated
-
-    key = evaluated(benchmark).settings_key
-    return dict(config["evaluation"].get(key) or {}) if key else {}
-
-
 def task_settings_identity(config: dict, benchmark: str) -> dict:
     """Rule eval_data's params of a benchmark's settings: its task_settings keys."""
     from ossinstruct.benchmarks import evaluated
@@ -566,18 +559,13 @@ def eval_limit(config: dict, benchmark: str) -> int | None:
     return spec.get("limit") or config["evaluation"]["limit"]
 
 
-def per_sample_benchmarks(config: dict, family: str) -> list[str]:
-    """Evaluated benchmarks by scoring rule: "evalplus" (eval_score), "multiple"
-    (eval_score_multiple: MultiPL-E's toolchains) and "sampled" (eval_score_sampled)."""
+def scoring_rule_benchmarks(rule: str) -> list[str]:
+    """The evaluated benchmarks a scoring rule takes (each plug-in's scoring_rule):
+    eval_score (evalplus's settings), eval_score_multiple (MultiPL-E's container and
+    exports), eval_score_sampled (the others)."""
     from ossinstruct.benchmarks import EVALUATED, REGISTRY
 
-    def family_of(name: str) -> str:
-        plugin = REGISTRY[name]
-        if not plugin.per_sample_scoring:
-            return "evalplus"
-        return "multiple" if plugin.settings_key == "multipl_e" else "sampled"
-
-    return [name for name in EVALUATED if family_of(name) == family]
+    return [name for name in EVALUATED if REGISTRY[name].scoring_rule == rule]
 
 
 def eval_scoring_identity(config: dict) -> dict:
@@ -611,13 +599,17 @@ def eval_tensor_parallel_size(config: dict, model: str | None) -> int:
 
 
 def eval_score_resources(config: dict, benchmark: str | None = None) -> dict:
-    """A scoring job's resources: evaluation.resources.score over, for MultiPL-E, DS-1000
-    and APPS, the sizing from their measured per-program cost
+    """A scoring job's resources: evaluation.resources.score over, for a benchmark that
+    gives its measured per-program cost (MultiPL-E, DS-1000, APPS), the sizing from it
     (ossinstruct/evaluate/scoring_cost.py), else over the eval_score defaults."""
+    from ossinstruct.benchmarks import evaluated
     from ossinstruct.evaluate.scoring_cost import scoring_resources
 
     configured = config["evaluation"]["resources"].get("score")
-    sized = scoring_resources(config, benchmark, configured) if benchmark else None
+    sized = None
+    if benchmark:
+        settings = benchmark_settings(config, benchmark)
+        sized = scoring_resources(evaluated(benchmark), settings, eval_limit(config, benchmark), configured)
     return job_resources("eval_score", sized or configured)
 
 
@@ -650,7 +642,7 @@ def offline_benchmark_dir(config: dict, benchmark: str) -> str | None:
     from ossinstruct.benchmarks import REGISTRY
 
     directory = config.get("benchmark_files")
-    name = getattr(REGISTRY[benchmark], "offline_dir", None)
+    name = REGISTRY[benchmark].offline_dir
     if directory and name and (Path(directory) / name).is_dir():
         return str(Path(directory) / name)
     return None
@@ -685,7 +677,7 @@ def offline_evaluation_file(config: dict, benchmark: str) -> str | None:
     from ossinstruct.benchmarks import REGISTRY
 
     directory = config.get("benchmark_files")
-    name = getattr(REGISTRY[benchmark], "eval_offline_file", None)
+    name = REGISTRY[benchmark].eval_offline_file
     if directory and name and (Path(directory) / name).is_file():
         return str(Path(directory) / name)
     return None

@@ -22,10 +22,14 @@ from ossinstruct.config import (
     validate_config,
 )
 from ossinstruct.generate.teacher import teacher_identity
-from ossinstruct import prefetch
+from ossinstruct.train.memory import check_training_memory
+from ossinstruct import prefetch, study_downloads
 
 try:
     validate_config(config)
+    # Every training job's peak GPU memory against cluster.gpu_memory_gib: refused at
+    # parse time, before any GPU is allocated (ossinstruct/train/memory.py: the arithmetic).
+    check_training_memory(config)
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
 
@@ -33,8 +37,8 @@ except ConfigError as error:
 # cache and, with downloads.offline_jobs, the hub offline (ossinstruct/prefetch.py).
 os.environ.update(prefetch.job_environment(config))
 # The downloads each job needs, and the study's downloads (rule prefetch), computed once.
-DOWNLOAD_NEEDS = prefetch.items_by_consumer(config)
-DOWNLOADS = prefetch.study_items(config, DOWNLOAD_NEEDS)
+DOWNLOAD_NEEDS = study_downloads.items_by_consumer(config)
+DOWNLOADS = study_downloads.study_items(config, DOWNLOAD_NEEDS)
 
 
 wildcard_constraints:
@@ -47,11 +51,11 @@ wildcard_constraints:
 
 
 EVAL_BENCHMARKS = wf.name_pattern(list(EVALUATED))
-# The benchmarks each scoring job family takes: evalplus's (eval_score), MultiPL-E's
-# (eval_score_multiple) and the other per-sample ones (eval_score_sampled).
-EVALPLUS_BENCHMARKS = wf.name_pattern(wf.per_sample_benchmarks(config, "evalplus"))
-MULTIPLE_BENCHMARKS = wf.name_pattern(wf.per_sample_benchmarks(config, "multiple"))
-SAMPLED_BENCHMARKS = wf.name_pattern(wf.per_sample_benchmarks(config, "sampled"))
+# The benchmarks each scoring rule takes, as each plug-in's scoring_rule says. evalplus's
+# (eval_score), MultiPL-E's (eval_score_multiple) and the others (eval_score_sampled).
+EVALPLUS_BENCHMARKS = wf.name_pattern(wf.scoring_rule_benchmarks("eval_score"))
+MULTIPLE_BENCHMARKS = wf.name_pattern(wf.scoring_rule_benchmarks("eval_score_multiple"))
+SAMPLED_BENCHMARKS = wf.name_pattern(wf.scoring_rule_benchmarks("eval_score_sampled"))
 
 
 def all_targets(config):
@@ -168,12 +172,16 @@ def check_toolchains(jobs):
             f"({remote_executor()} executor), not on this machine."
         )
         return
-    from ossinstruct.evaluate.multiple_exec import ToolchainMissing, require_toolchains
+    from ossinstruct.benchmarks import evaluated
+    from ossinstruct.sandbox.toolchains import ToolchainMissing
 
-    try:
-        require_toolchains(config["evaluation"]["multipl_e"]["languages"])
-    except ToolchainMissing as error:
-        raise WorkflowError(str(error)) from None
+    for benchmark in sorted({w["benchmark"] for w in wf.multiple_scoring_jobs(jobs)}):
+        try:
+            evaluated(benchmark).check_environment(
+                wf.benchmark_settings(config, benchmark)
+            )
+        except ToolchainMissing as error:
+            raise WorkflowError(str(error)) from None
 
 
 def code_identity_of(step, benchmarks=None):
@@ -207,7 +215,9 @@ def downloads(rule, key):
     def markers(wildcards):
         return [
             ancient(m)
-            for m in prefetch.markers_for(config, rule, wildcards[key], DOWNLOAD_NEEDS)
+            for m in study_downloads.markers_for(
+                config, rule, wildcards[key], DOWNLOAD_NEEDS
+            )
         ]
 
     return markers

@@ -106,6 +106,13 @@ rule eval_reference:
         "../scripts/eval_reference.py"
 
 
+# One scoring rule, three names: each benchmark's plug-in says which (its scoring_rule), and
+# all three run the one scorer (ossinstruct/evaluate/score.py). The two derived names exist
+# because a rule's output files cannot depend on its wildcards (MultiPL-E alone exports a
+# directory) and because the jobs keep the names, params and outputs a finished study's
+# metadata records (renaming would rerun every scoring job). eval_score takes
+# HumanEval+/MBPP+, whose params hold evaluation.scoring (evalplus's settings) and whose
+# self-check pseudo-model it scores too.
 rule eval_score:
     input:
         samples=wf.EVAL_SAMPLES,
@@ -138,74 +145,36 @@ rule eval_score:
         "../scripts/eval_score.py"
 
 
+# DS-1000, APPS and any benchmark scored per sample: its params hold the scoring settings of
+# its own block (evaluation.<settings_key>).
+use rule eval_score as eval_score_sampled with:
+    wildcard_constraints:
+        benchmark=SAMPLED_BENCHMARKS,
+        model=wf.name_pattern([*evaluated_models(config), wf.REFERENCE_MODEL]),
+    params:
+        scoring=eval_sampled_scoring_json,
+        code=code_identity_of("eval_score_sampled"),
+
+
 # MultiPL-E (Table 2; the greedy variant for Tables 5/6): every distinct program compiled
-# and run once in the sandbox, through the execution cache. On a cluster without the
-# toolchains, run with --software-deployment-method conda apptainer: the conda env inside
-# MultiPL-E's evaluation image (evaluation.multipl_e.container), which has all six.
-rule eval_score_multiple:
-    input:
-        samples=wf.EVAL_SAMPLES,
-        tasks=wf.EVAL_TASKS,
-        info=wf.EVAL_DATA_INFO,
-        expected=wf.EVAL_EXPECTED,
+# and run once in the sandbox, through the execution cache, and bigcode-evaluation-harness
+# generations exported. On a cluster without the toolchains, run with
+# --software-deployment-method conda apptainer: the conda env inside MultiPL-E's evaluation
+# image (evaluation.multipl_e.container), which has all six. No reference solutions: no
+# self-check pseudo-model.
+use rule eval_score as eval_score_multiple with:
     output:
         result=wf.EVAL_RESULT,
         tasks=wf.EVAL_TASK_RESULTS,
         exports=directory(wf.EVAL_EXPORTS),
-    log:
-        "results/logs/eval/{model}/{benchmark}.score.log",
-    benchmark:
-        "results/benchmarks/eval/{model}/{benchmark}.score.tsv"
     wildcard_constraints:
         benchmark=MULTIPLE_BENCHMARKS,
         model=wf.name_pattern(list(evaluated_models(config))),
-    conda:
-        "../envs/eval.yaml"
     container:
         config["evaluation"]["multipl_e"]["container"]
-    threads: eval_score_resource("cpus_per_task")
-    resources:
-        runtime=eval_score_resource("runtime"),
-        mem_mb=eval_score_resource("mem_mb"),
-        cpus_per_task=eval_score_resource("cpus_per_task"),
     params:
         scoring=eval_sampled_scoring_json,
-        generation=eval_generation_json,
         code=code_identity_of("eval_score_multiple"),
-    script:
-        "../scripts/eval_score.py"
-
-
-# DS-1000 and APPS: each sample checked by its benchmark's sandboxed handler.
-rule eval_score_sampled:
-    input:
-        samples=wf.EVAL_SAMPLES,
-        tasks=wf.EVAL_TASKS,
-        info=wf.EVAL_DATA_INFO,
-        expected=wf.EVAL_EXPECTED,
-    output:
-        result=wf.EVAL_RESULT,
-        tasks=wf.EVAL_TASK_RESULTS,
-    log:
-        "results/logs/eval/{model}/{benchmark}.score.log",
-    benchmark:
-        "results/benchmarks/eval/{model}/{benchmark}.score.tsv"
-    wildcard_constraints:
-        benchmark=SAMPLED_BENCHMARKS,
-        model=wf.name_pattern([*evaluated_models(config), wf.REFERENCE_MODEL]),
-    conda:
-        "../envs/eval.yaml"
-    threads: eval_score_resource("cpus_per_task")
-    resources:
-        runtime=eval_score_resource("runtime"),
-        mem_mb=eval_score_resource("mem_mb"),
-        cpus_per_task=eval_score_resource("cpus_per_task"),
-    params:
-        scoring=eval_sampled_scoring_json,
-        generation=eval_generation_json,
-        code=code_identity_of("eval_score_sampled"),
-    script:
-        "../scripts/eval_score.py"
 
 
 rule eval_summary:

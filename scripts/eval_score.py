@@ -1,6 +1,6 @@
-"""Snakemake entry point of rules eval_score (evalplus's checks: pass@1 on the base and plus
-tests), eval_score_multiple and eval_score_sampled (per-sample checks, pass@k): one model's
-samples on one benchmark, each checked in a sandbox."""
+"""Snakemake entry point of rules eval_score (HumanEval+/MBPP+), eval_score_multiple
+(MultiPL-E) and eval_score_sampled (the others), one scorer for all: one model's samples on
+one benchmark, each checked in a sandbox."""
 
 import _checkout  # noqa: F401 - this checkout's ossinstruct first on sys.path
 
@@ -14,7 +14,6 @@ with rule_job(sm):
     from ossinstruct.workflow import benchmark_settings
 
     eval_score_step(
-        json.loads(sm.params.scoring),
         sm.wildcards.benchmark,
         model=sm.wildcards.model,
         samples_path=sm.input.samples,
@@ -25,7 +24,6 @@ with rule_job(sm):
         out_tasks=sm.output.tasks,
         workers=sm.threads,
         generation=json.loads(sm.params.generation),
-        # Per-sample benchmarks (rules eval_score_multiple, eval_score_sampled).
         # The whole settings block (machine-local paths included); the params hold its identity.
         settings=benchmark_settings(sm.config, sm.wildcards.benchmark),
         execution_cache=sm.config["evaluation"]["execution_cache"],

@@ -9,4 +9,6 @@ with rule_job(sm):
     from ossinstruct import prefetch
 
     prefetch.go_online()  # before the hub libraries read their switches
-    prefetch.prefetch_item(sm.config, sm.wildcards.item, marker=sm.output[0])
+    from ossinstruct import study_downloads
+
+    study_downloads.prefetch_item(sm.config, sm.wildcards.item, marker=sm.output[0])

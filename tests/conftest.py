@@ -11,6 +11,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
+
+def benchmark_fixture(file_name: str) -> Path:
+    """A benchmark's fixture, rows in its real schema, by file name: the file beside its
+    plug-in, ossinstruct/benchmarks/<folder>/fixtures/<file_name> ("humaneval.jsonl"; an
+    evaluated benchmark whose evaluation reads another schema also has "<name>.eval.jsonl")."""
+    found = sorted((REPO / "ossinstruct" / "benchmarks").glob(f"*/fixtures/{file_name}"))
+    assert len(found) == 1, f"no benchmark folder holds fixtures/{file_name} (found {found})"
+    return found[0]
+
+
 # CI (.ci/run, with CI=true) installs what these tests need first: `make toolchains` (php,
 # javatuples; node, g++, javac and rustc come with the machine), `make ds1000-env`
 # (.venv-ds1000), `make install` (.venv), and has ../shared beside the checkout. There, a
@@ -44,7 +54,7 @@ def require_shared(*names: str) -> Path:
 
 def toolchain_languages(candidates=CI_LANGUAGES) -> list[str]:
     """The MultiPL-E languages of `candidates` whose toolchain is installed here."""
-    from ossinstruct.evaluate import multiple_exec as mx
+    from ossinstruct.sandbox import toolchains as mx
 
     return [lang for lang in candidates if not mx.missing_toolchains(mx.toolchain_versions([lang]))]
 
@@ -53,7 +63,7 @@ def require_ci_toolchains(available, skip: bool = False) -> None:
     """Every CI_LANGUAGES toolchain must be installed: under CI a failure naming what is
     not; elsewhere the test goes on with the languages it has (a skip where `skip`: the one
     test that checks them all, tests/test_multiple_exec.py)."""
-    from ossinstruct.evaluate import multiple_exec as mx
+    from ossinstruct.sandbox import toolchains as mx
 
     absent = [lang for lang in CI_LANGUAGES if lang not in available]
     if absent and (IN_CI or skip):

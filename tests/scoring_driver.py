@@ -46,7 +46,6 @@ def main() -> int:
     work = request["dir"]
     with logged_job(None, "scoring driver"):  # as a rule's job: SIGTERM unwinds and closes the pool
         eval_score_step(
-            {},
             request["benchmark"],
             model="toy",
             samples_path=os.path.join(work, "samples.jsonl"),

@@ -1,7 +1,7 @@
-"""APPS (ossinstruct/benchmarks/apps.py, ossinstruct/evaluate/apps_check.py): the subset,
+"""APPS (ossinstruct/benchmarks/apps/plugin.py, ossinstruct/benchmarks/apps/check.py): the subset,
 the prompts, and the grader's APPS semantics and containment, in the real sandbox.
 
-Fixture: tests/fixtures/benchmarks/apps.eval.jsonl, six problems in APPS's schema
+Fixture: ossinstruct/benchmarks/apps/fixtures/apps.eval.jsonl, six problems in APPS's schema
 (solutions and input_output as JSON strings; standard input and call-based, one with
 class Solution; all three difficulties), each with a correct reference solution.
 """
@@ -13,14 +13,15 @@ import random
 from pathlib import Path
 
 import pytest
+from conftest import benchmark_fixture
 
 from ossinstruct.benchmarks import REGISTRY
-from ossinstruct.benchmarks import apps as A
-from ossinstruct.evaluate import apps_check as C
-from ossinstruct.evaluate import apps_runner as R
+from ossinstruct.benchmarks.apps import check as C
+from ossinstruct.benchmarks.apps import plugin as A
+from ossinstruct.benchmarks.apps import runner as R
 from ossinstruct.files import InputError
 
-FIXTURE = Path(__file__).parent / "fixtures" / "benchmarks" / "apps.eval.jsonl"
+FIXTURE = benchmark_fixture("apps.eval.jsonl")
 APPS = REGISTRY["apps"]
 
 
@@ -396,7 +397,7 @@ def test_prepare_writes_tasks_tests_and_provenance(tmp_path, rows):
     extras = APPS.result_extras(info, {})
     assert extras["subset_approximation"] is True and "approximation" in extras["subset"]
     assert extras["notes"] == [f"APPS: {info['subset']}."]
-    from ossinstruct.evaluate.summary import result_notes
+    from ossinstruct.evaluate.summary.rows import result_notes
 
     assert result_notes([extras]) == extras["notes"]
     # limit: the first N tasks of the subset.
@@ -504,10 +505,10 @@ def test_the_prelude_imports_numpy_only_for_solutions_that_name_np():
 
 
 def test_the_generic_scorer_gives_pass_at_1_per_difficulty_and_the_subset_flag(tasks, tmp_path):
-    """eval_score's per-sample path (sampled_score) on APPS: the self-check's reference
+    """The scorer (evaluate/score.py) on APPS: the self-check's reference
     samples pass; an interview task's corrupted sample halves interview's pass@1."""
     from ossinstruct.evaluate.reference import reference_samples
-    from ossinstruct.evaluate.sampled_score import score_sampled
+    from ossinstruct.evaluate.score import score
     from ossinstruct.files import read_jsonl, write_jsonl_atomic
 
     ids = tmp_path / "ids.txt"
@@ -529,7 +530,7 @@ def test_the_generic_scorer_gives_pass_at_1_per_difficulty_and_the_subset_flag(t
         if s["task_id"] == "apps/4104":
             s["solution"] = APPS.corrupted_solution(problems["apps/4104"], s["solution"])
     write_jsonl_atomic(tmp_path / "samples.jsonl", samples)
-    result = score_sampled(
+    result = score(
         "apps",
         model="reference-solutions",
         samples_path=tmp_path / "samples.jsonl",

@@ -1,7 +1,9 @@
 """The benchmark plug-in contract (ossinstruct/benchmarks/), checked for every benchmark in
-the registry: a new benchmark module is covered by adding its fixture.
+the registry, and a new benchmark as one folder and one registry line: a throwaway
+benchmark, written into a temporary folder, registered and taken through the config, the
+workflow's targets, its data, the self-check's samples, the scorer and the summary.
 
-Fixtures: tests/fixtures/benchmarks/{name}.jsonl, a few rows in the benchmark's real
+Fixtures: each benchmark folder's fixtures/{name}.jsonl, a few rows in the benchmark's real
 schema (its decontamination source); for an evaluated benchmark, {name}.eval.jsonl when its
 evaluation reads another schema (MBPP+ vs the original MBPP), else the same file.
 ds1000-insertion.jsonl: the non-Matplotlib rows of ds1000.jsonl (insertion has none).
@@ -10,28 +12,39 @@ HumanEval+ and MBPP+ rows are copied from the EvalPlus release files (Apache-2.0
 
 from __future__ import annotations
 
+import importlib
+import json
 import re
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, require_ci_toolchains, require_path, toolchain_languages
+from conftest import REPO, require_ci_toolchains, require_path, toolchain_languages, write_tree
 
 from ossinstruct import benchmarks as B
-from ossinstruct.benchmarks.evalplus_tasks import EvalPlusBenchmark
+from ossinstruct.benchmarks.evalplus.plugin import EvalPlusBenchmark
 
-FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 PAPER_RESULTS = Path(__file__).parents[1] / "ossinstruct" / "evaluate" / "paper_results.yaml"
 NAMES = list(B.REGISTRY)
 EVALUATED = list(B.EVALUATED)
 
 
-def _rows(benchmark, evaluation=False):
-    path = FIXTURES / f"{benchmark.name}.jsonl"
-    if evaluation and (FIXTURES / f"{benchmark.name}.eval.jsonl").is_file():
-        path = FIXTURES / f"{benchmark.name}.eval.jsonl"
+def fixture(benchmark, evaluation=False) -> Path:
+    """The benchmark's fixture: fixtures/{name}.jsonl beside its plug-in (the evaluation's
+    {name}.eval.jsonl where there is one and `evaluation`)."""
+    folder = Path(sys.modules[type(benchmark).__module__].__file__).parent / "fixtures"
+    path = folder / f"{benchmark.name}.jsonl"
+    if evaluation and (folder / f"{benchmark.name}.eval.jsonl").is_file():
+        path = folder / f"{benchmark.name}.eval.jsonl"
     assert path.is_file(), f"benchmark {benchmark.name} has no fixture {path}"
-    return benchmark.load_rows({"source": "file", "path": str(path)})
+    return path
+
+
+def _rows(benchmark, evaluation=False):
+    return benchmark.load_rows({"source": "file", "path": str(fixture(benchmark, evaluation))})
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -69,7 +82,7 @@ def test_the_env_override_switches_the_one_loader_to_a_file(name, tmp_path):
     if not benchmark.env_override:
         assert B.resolve_source(name, environ={}) == benchmark.default_source
         return
-    path = FIXTURES / f"{name}.jsonl"
+    path = fixture(benchmark)
     spec = B.resolve_source(name, environ={benchmark.env_override: str(path)})
     assert spec == {"source": "file", "path": str(path)}
     assert benchmark.load_rows(spec) == _rows(benchmark)
@@ -83,7 +96,7 @@ def test_each_prompt_style_builds_a_prompt(name):
         return
     rows = _rows(benchmark, evaluation=True)
     # A fill-in-the-middle benchmark gets a tokenizer with FIM tokens (DeepSeek-Coder's).
-    tokenizer = [_fim_tokenizer()] if getattr(benchmark, "needs_tokenizer", False) else []
+    tokenizer = [_fim_tokenizer()] if benchmark.needs_tokenizer else []
     for style in benchmark.prompt_styles:
         for row in rows:
             prompt = benchmark.build_prompt(row, style, *tokenizer)
@@ -109,24 +122,26 @@ def _fim_tokenizer():
 
 @pytest.mark.parametrize("name", EVALUATED)
 def test_the_scoring_handler_names_a_function(name):
-    import importlib
-
     module, _, function = B.REGISTRY[name].scoring_handler.partition(":")
     assert callable(getattr(importlib.import_module(module), function))
 
 
 def test_paper_tables_agree_with_paper_results():
+    """A benchmark the paper reports names its tables, as paper_results.yaml does (one the
+    paper has no numbers for names none, in neither); the paper's five all have tables."""
     paper = yaml.safe_load(PAPER_RESULTS.read_text())
     for name in EVALUATED:
         benchmark = B.REGISTRY[name]
-        assert benchmark.variants and benchmark.paper_tables
-        assert list(benchmark.paper_tables) == paper["benchmark_tables"][name]
+        assert benchmark.variants
+        assert list(benchmark.paper_tables) == paper["benchmark_tables"].get(name, [])
+    assert all(B.REGISTRY[name].paper_tables for name in paper["benchmark_tables"])
+    assert set(paper["benchmark_tables"]) == set(EVALUATED)
 
 
 @pytest.mark.parametrize("name", EVALUATED)
 def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name, tmp_path):
-    from ossinstruct.evaluate.data import expected_outputs
-    from ossinstruct.evaluate.score import check_solutions, pass_at_1
+    from ossinstruct.benchmarks.evalplus.data import expected_outputs
+    from ossinstruct.evaluate.metrics import pass_at_k
 
     benchmark = B.REGISTRY[name]
     if name in ("ds1000", "ds1000-insertion"):  # executed under DS-1000's pinned interpreter
@@ -141,16 +156,23 @@ def test_reference_solution_passes_in_the_sandbox_and_a_corrupted_one_fails(name
     if not isinstance(benchmark, EvalPlusBenchmark):
         pytest.fail(f"{name}: add its family's reference and corrupted solutions to this test")
     problems = [benchmark.deserialize(row) for row in _rows(benchmark, evaluation=True)]
-    expected = {p["task_id"]: expected_outputs(name, p) for p in problems}
+    expected = {p["task_id"]: expected_outputs(benchmark, p) for p in problems}
     references = [benchmark.reference_solution(p) for p in problems]
     # The entry point redefined to return None: the benchmark's tests must notice.
     corrupted = [
         f"{ref}\n\ndef {p['entry_point']}(*args, **kwargs):\n    return None\n" for p, ref in zip(problems, references)
     ]
-    checks = check_solutions(name, problems + problems, references + corrupted, expected, workers=1)
+    samples = [
+        {"task_id": p["task_id"], "sample": 0, "solution": solution}
+        for p, solution in zip(problems + problems, references + corrupted)
+    ]
+    scoring = {"solution": "raw", "min_time_limit": 1.0, "gt_time_limit_factor": 4.0, "memory_mb": 4096}
+    checks = benchmark.check_samples(problems, samples, expected, workers=1, cache_dir=None, settings=scoring)
     n = len(problems)
-    assert pass_at_1(checks[:n])["n_passed"] == {"base": n, "plus": n}
-    assert pass_at_1(checks[n:])["n_passed"] == {"base": 0, "plus": 0}
+    passed = benchmark.aggregate(problems, samples[:n], checks[:n], pass_at_k)
+    failed = benchmark.aggregate(problems, samples[n:], checks[n:], pass_at_k)
+    assert passed["n_passed"] == {"base": n, "plus": n} and [c["status"] for c in checks[:n]] == ["pass"] * n
+    assert failed["n_passed"] == {"base": 0, "plus": 0} and all(c["status"] != "pass" for c in checks[n:])
 
 
 def _ds1000_reference_passes_and_corrupted_fails(benchmark):
@@ -176,7 +198,7 @@ def _apps_reference_passes_and_corrupted_fails(benchmark, tmp_path):
     ids = tmp_path / "ids.txt"
     ids.write_text("\n".join(str(row["problem_id"]) for row in _rows(benchmark, evaluation=True)))
     benchmark.prepare(
-        path=str(FIXTURES / "apps.eval.jsonl"),
+        path=str(fixture(benchmark, evaluation=True)),
         version=None,
         limit=None,
         out_tasks=tmp_path / "tasks.jsonl",
@@ -184,11 +206,8 @@ def _apps_reference_passes_and_corrupted_fails(benchmark, tmp_path):
         out_expected=tmp_path / "expected.json",
         settings={"problem_ids": str(ids)},
     )
-    from ossinstruct.evaluate.sampled_score import load_expected_file
-    from ossinstruct.files import read_jsonl
-
-    problems = list(read_jsonl(tmp_path / "tasks.jsonl"))
-    expected = load_expected_file(tmp_path / "expected.json")
+    problems = benchmark.load_tasks(tmp_path / "tasks.jsonl")
+    expected = benchmark.load_expected(tmp_path / "expected.json")
     references = [benchmark.reference_solution(p) for p in problems]
     samples = [{"task_id": p["task_id"], "sample": 0, "solution": ref} for p, ref in zip(problems, references)]
     samples += [
@@ -215,8 +234,6 @@ MULTIPLE_ADD = {
 def _per_sample_reference_check(benchmark, tmp_path):
     """Per-sample benchmarks: the tasks its prepare writes from the fixture; correct samples
     (its reference solutions, or MultiPL-E's hand-written ones) pass, corrupted ones fail."""
-    fixture = FIXTURES / f"{benchmark.name}.eval.jsonl"
-    fixture = fixture if fixture.is_file() else FIXTURES / f"{benchmark.name}.jsonl"
     if not benchmark.has_reference_solutions:
         langs = toolchain_languages(tuple(MULTIPLE_ADD))
         require_ci_toolchains(langs)
@@ -233,12 +250,13 @@ def _per_sample_reference_check(benchmark, tmp_path):
         ]
     else:
         benchmark.prepare(
-            path=str(fixture),
+            path=str(fixture(benchmark, evaluation=True)),
             version=None,
             limit=None,
             out_tasks=tmp_path / "tasks.jsonl",
             out_info=tmp_path / "info.json",
             out_expected=tmp_path / "expected.json",
+            settings={},
         )
         from ossinstruct.files import read_jsonl
 
@@ -264,7 +282,7 @@ def test_a_registered_benchmark_is_known_to_the_config_without_a_schema_edit(
     class Toy(Benchmark):
         name = "toy"
         display = "Toy"
-        default_source = {"source": "file", "path": str(FIXTURES / "gsm8k.jsonl")}
+        default_source = {"source": "file", "path": str(fixture(B.REGISTRY["gsm8k"]))}
         decontaminated_by_default = False
 
         def raw_strings(self, rows):
@@ -294,3 +312,231 @@ def test_a_registered_benchmark_is_known_to_the_config_without_a_schema_edit(
     finally:
         monkeypatch.undo()
         schema.cache_clear()
+
+
+# ---------------------------------------------------------------- a new benchmark: one folder, one line
+
+# The folder of a throwaway benchmark, as a contributor would write it under
+# ossinstruct/benchmarks/: the plug-in, its sandbox handler and its fixture. Nothing else in
+# the package is edited: the registry line is the test's.
+TOY_PLUGIN = '''"""Toy: a throwaway benchmark of three one-function problems (tests/test_benchmarks.py).
+
+Nobody et al., "A Toy Benchmark", arXiv 0000.00000 (2099).
+
+    @misc{toy2099, title={A Toy Benchmark}, author={Nobody}, year={2099}}
+"""
+
+from pathlib import Path
+from typing import ClassVar
+
+from ossinstruct.benchmarks.base import Benchmark, EvalPrompt, require_fields
+from ossinstruct.files import write_json_atomic, write_jsonl_atomic
+
+FIXTURE = Path(__file__).parent / "fixtures" / "toy.jsonl"
+
+
+class Toy(Benchmark):
+    name = "toy"
+    display = "Toy"
+    paper = "Nobody 2099, arXiv 0000.00000"
+    default_source: ClassVar[dict] = {"source": "file", "path": str(FIXTURE)}
+    decontaminated_by_default = False
+    prompt_styles = ("instruct", "completion", "completion-paper")
+    variants = ("easy", "hard")
+    overall_variant = "overall"
+    scoring_handler = "toy_bench.check:check"
+    has_reference_solutions = True
+
+    def raw_strings(self, rows):
+        require_fields(self.name, rows, ("id", "question"))
+        for row in rows:
+            yield row["id"], "question", row["question"]
+
+    def prepare(self, *, path, version, limit, out_tasks, out_info, out_expected, settings):
+        rows = self.load_rows({"source": "file", "path": str(path or FIXTURE)})
+        require_fields(self.name, rows, ("id", "level", "question", "solution", "tests"))
+        rows = rows[:limit] if limit else rows
+        keep = ("level", "question", "solution")
+        tasks = [{"task_id": r["id"], **{k: r[k] for k in keep}} for r in rows]
+        write_jsonl_atomic(out_tasks, tasks)
+        write_json_atomic(out_expected, {r["id"]: r["tests"] for r in rows})
+        info = {"benchmark": self.name, "n_tasks": len(tasks), "limit": limit, "version": version}
+        write_json_atomic(out_info, info)
+        return info
+
+    def build_prompt(self, problem, style, tokenizer=None):
+        self.check_style(style)
+        return EvalPrompt(text=problem["question"] + "\\n", response_prefix="", stop=["\\n\\n\\n"])
+
+    def postprocess(self, problem, style, generated_text, tabs_to_spaces=False):
+        return {"completion": generated_text, "solution": generated_text}
+
+    def variant_of(self, problem):
+        return problem["level"]
+
+    def scoring_payload(self, problem, solution, expected, settings):
+        return {"program": solution + "\\n" + expected[problem["task_id"]]}
+
+    def reference_solution(self, problem):
+        return problem["solution"]
+
+
+BENCHMARK = Toy()
+'''
+
+TOY_CHECK = '''"""Toy's sandbox handler: the solution and its tests run in the sandbox job's process."""
+
+
+def check(context, payload):
+    try:
+        exec(compile(payload["program"], "<sample>", "exec"), {})
+    except BaseException as exc:  # a failed assertion, an error, SystemExit: the sample fails
+        return {"status": "fail", "error": type(exc).__name__}
+    return {"status": "pass"}
+'''
+
+TOY_ROWS = [
+    {
+        "id": "toy/1",
+        "level": "easy",
+        "question": "Write add(a, b), the sum of two numbers.",
+        "solution": "def add(a, b):\n    return a + b\n",
+        "tests": "assert add(1, 2) == 3\n",
+    },
+    {
+        "id": "toy/2",
+        "level": "easy",
+        "question": "Write double(x), twice its argument.",
+        "solution": "def double(x):\n    return 2 * x\n",
+        "tests": "assert double(4) == 8\n",
+    },
+    {
+        "id": "toy/3",
+        "level": "hard",
+        "question": "Write fib(n), the n-th Fibonacci number (fib(0) = 0, fib(1) = 1).",
+        "solution": "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n",
+        "tests": "assert [fib(n) for n in range(7)] == [0, 1, 1, 2, 3, 5, 8]\n",
+    },
+]
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """The toy benchmark's folder, importable (the sandbox jobs too: under the repository,
+    since /tmp is private in the sandbox), and its registry line."""
+    root = Path(tempfile.mkdtemp(prefix="osi-new-benchmark-", dir=REPO))
+    try:
+        write_tree(
+            root,
+            {
+                "toy_bench/__init__.py": '"""Toy: plugin.py, check.py, fixtures/toy.jsonl."""\n',
+                "toy_bench/plugin.py": TOY_PLUGIN,
+                "toy_bench/check.py": TOY_CHECK,
+                "toy_bench/fixtures/toy.jsonl": "".join(json.dumps(row) + "\n" for row in TOY_ROWS),
+            },
+        )
+        for path in [root, *root.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)  # sandbox jobs run as nobody
+        monkeypatch.syspath_prepend(str(root))
+        monkeypatch.setenv("PYTHONPATH", str(root))  # the sandbox's zygote imports the handler
+        plugin = importlib.import_module("toy_bench.plugin").BENCHMARK
+        from ossinstruct.config import schema
+
+        # The registry line, and what ossinstruct/benchmarks/__init__.py derives from the
+        # registry when it is imported.
+        monkeypatch.setitem(B.REGISTRY, "toy", plugin)
+        monkeypatch.setattr(B, "BENCHMARKS", tuple(B.REGISTRY))
+        monkeypatch.setattr(B, "EVALUATED", tuple(n for n, b in B.REGISTRY.items() if b.evaluated))
+        schema.cache_clear()
+        yield plugin
+    finally:
+        monkeypatch.undo()
+        schema.cache_clear()
+        for name in [m for m in sys.modules if m == "toy_bench" or m.startswith("toy_bench.")]:
+            del sys.modules[name]
+        shutil.rmtree(root)
+
+
+def test_a_new_benchmark_is_one_folder_and_one_registry_line(toy, tmp_path):
+    """The toy benchmark, known to nothing but the registry, goes through the config, the
+    workflow's targets and scoring rule, the study's plan, its data (rule eval_data's step), the self-check's
+    samples (eval_reference's), the scorer in the sandbox (eval_score_sampled's step) and the
+    summary; its decontamination strings load through the one loader."""
+    from ossinstruct import workflow as wf
+    from ossinstruct.config import REFERENCE_MODEL, load_config, validate_config
+    from ossinstruct.evaluate.reference import reference_samples
+    from ossinstruct.evaluate.steps import eval_data_step, eval_score_step
+    from ossinstruct.evaluate.summary import write_summary
+    from ossinstruct.files import read_jsonl, write_jsonl_atomic
+    from ossinstruct.identity import code_identity
+
+    base = load_config(str(REPO / "config.yaml"), str(REPO / "presets" / "demo.yaml"))
+    config = validate_config({**base, "evaluation": {**base["evaluation"], "benchmarks": ["toy"]}})
+    model = next(iter(wf.evaluated_models(config)))
+    targets = wf.eval_targets(config)
+    assert f"results/eval/{model}/toy.json" in targets and f"results/eval/{REFERENCE_MODEL}/toy.json" in targets
+    assert "toy" in wf.scoring_rule_benchmarks("eval_score_sampled")
+    # The study's plan (python -m ossinstruct plan) counts and sizes its jobs from the plug-in.
+    from ossinstruct import plan as P
+
+    toy_jobs = [j for j in P.study_jobs(config) if dict(j.wildcards).get("benchmark") == "toy"]
+    assert {j.rule for j in toy_jobs} == {"eval_data", "eval_reference", "eval_generate", "eval_score_sampled"}
+    minutes, how = P.estimated_minutes(config, next(j for j in toy_jobs if j.rule == "eval_score_sampled"))
+    assert minutes > 1 and how.startswith(f"{toy.release_tasks} x 1 samples")
+    assert code_identity("eval_score_sampled", config, "toy")["benchmark"] == {"name": "toy", "version": 1}
+    assert B.load_benchmark_strings("toy")[1][0]["text"] == TOY_ROWS[0]["question"]
+
+    data = tmp_path / "data"
+    info = eval_data_step(
+        config,
+        "toy",
+        path=None,
+        version=None,
+        limit=None,
+        out_tasks=data / "toy.jsonl",
+        out_info=data / "toy.json",
+        out_expected=data / "toy.expected.pkl",
+    )
+    assert info["n_tasks"] == 3
+    files = {
+        "tasks_path": data / "toy.jsonl",
+        "info_path": data / "toy.json",
+        "expected_path": data / "toy.expected.pkl",
+    }
+    results = []
+    for name, corrupt in ((REFERENCE_MODEL, ()), ("toy-model", ("toy/3",))):
+        samples = tmp_path / name / "samples.jsonl"
+        assert reference_samples("toy", data / "toy.jsonl", samples) == 3
+        if corrupt:  # a model whose hard answer is wrong
+            rows = [
+                {**s, "solution": toy.corrupted_solution(s, s["solution"])} if s["task_id"] in corrupt else s
+                for s in read_jsonl(samples)
+            ]
+            write_jsonl_atomic(samples, rows)
+        result = eval_score_step(
+            "toy",
+            model=name,
+            samples_path=samples,
+            **files,
+            out_result=tmp_path / name / "toy.result.json",
+            out_tasks=tmp_path / name / "tasks.jsonl",
+            workers=1,
+            generation={"model": name},
+            settings=wf.benchmark_settings(config, "toy"),
+        )
+        results.append(tmp_path / name / "toy.result.json")
+        expected = {"easy": 1.0, "hard": 1.0, "overall": 1.0} if not corrupt else {"easy": 1.0, "hard": 0.0}
+        assert {k: result["pass@1"][k] for k in expected} == expected
+    assert result["pass@1"]["overall"] == pytest.approx(2 / 3) and result["n_passed"] == {"easy": 2, "hard": 0}
+    statuses = [t["status"] for t in read_jsonl(tmp_path / "toy-model" / "tasks.jsonl")]
+    assert statuses == ["pass", "pass", "fail"]
+
+    rows = write_summary(results, tmp_path / "summary.md", tmp_path / "summary.csv", tmp_path / "summary.png")
+    assert {(r["model"], r["label"], r["ours"]) for r in rows} >= {
+        ("toy-model", "Toy hard", 0.0),
+        ("toy-model", "Toy overall", 66.7),
+        (REFERENCE_MODEL, "Toy easy", 100.0),
+    }
+    markdown = (tmp_path / "summary.md").read_text()
+    assert "## Toy" in markdown and "Toy: no self-check figure measured here" not in markdown
+    assert "Toy (release not recorded): no self-check figure measured here." in markdown

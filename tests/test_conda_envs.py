@@ -37,7 +37,7 @@ import functools
 import importlib.metadata
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -123,8 +123,14 @@ def parse_rules(rules_dir: Path) -> list[Rule]:
     functions = _conda_functions(texts)
     rules = []
     for path, text in texts.items():
-        blocks = re.split(r"^(?=(?:rule|checkpoint) \w+:)", text, flags=re.M)
+        blocks = re.split(r"^(?=(?:rule|checkpoint) \w+:|use rule \w+ as \w+ with:)", text, flags=re.M)
         for block in blocks:
+            derived = re.match(r"use rule (\w+) as (\w+) with:", block)
+            if derived:  # `use rule A as B with:` runs A's script in A's env (its with: changes neither here)
+                assert not re.search(r"^    (conda|script|shell):", block, re.M), derived.group(2)
+                base = next(r for r in rules if r.name == derived.group(1))
+                rules.append(replace(base, name=derived.group(2)))
+                continue
             head = re.match(r"(?:rule|checkpoint) (\w+):", block)
             if head is None:
                 continue

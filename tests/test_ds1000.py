@@ -17,8 +17,9 @@ import pytest
 from conftest import require_path, require_shared
 
 from ossinstruct import benchmarks as B
-from ossinstruct.benchmarks import ds1000 as ds
-from ossinstruct.evaluate import ds1000_env, ds1000_exec
+from ossinstruct.benchmarks.ds1000 import environment as ds1000_env
+from ossinstruct.benchmarks.ds1000 import execute as ds1000_exec
+from ossinstruct.benchmarks.ds1000 import plugin as ds
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "benchmarks" / "ds1000.jsonl.gz"
@@ -296,7 +297,7 @@ def test_results_and_the_summary_flag_the_2024_reformat():
     """The paper (and the authors' ds_1000.py) used DS-1000's original 2022 release; this
     data is xlangai's 2024 reformat: said in the result file and, beside a paper number,
     in the summary."""
-    from ossinstruct.evaluate.summary import protocol_notes
+    from ossinstruct.evaluate.summary.rows import protocol_notes
 
     extras = ds.BENCHMARK.result_extras({"selection": "all problems"}, {"python": str(VENV_PYTHON)})
     assert extras["release"] == "2024 reformat (xlangai/DS-1000)"
@@ -515,7 +516,7 @@ def test_datasets_are_read_from_the_data_home_without_network(shared_dir):
 def test_the_generic_sampled_scorer_writes_pass_at_1_per_library_and_the_env(tmp_path):
     # eval_data (prepare: one problem per library) then eval_score_sampled's step on two
     # samples per task: the reference and a sample that does nothing.
-    from ossinstruct.evaluate.sampled_score import score_sampled
+    from ossinstruct.evaluate.score import score
 
     paths = {k: tmp_path / k for k in ("tasks.jsonl", "info.json", "expected.json")}
     info = ds.BENCHMARK.prepare(
@@ -536,7 +537,7 @@ def test_the_generic_sampled_scorer_writes_pass_at_1_per_library_and_the_env(tmp
             for k, solution in enumerate([t["reference_code"], "pass\n"])
         )
     )
-    score_sampled(
+    score(
         "ds1000",
         model="references-and-nothing",
         samples_path=samples,

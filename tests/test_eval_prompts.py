@@ -15,12 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import require_shared
 
-from ossinstruct.evaluate.prompts import (
-    PROMPT_STYLES,
-    EvalPrompt,
-    build_prompt,
-    postprocess,
-)
+from ossinstruct.benchmarks.evalplus.plugin import PROMPT_STYLES
+from ossinstruct.evaluate.prompts import EvalPrompt, build_prompt, postprocess
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks"
 REPO = Path(__file__).resolve().parent.parent
@@ -224,7 +220,7 @@ def test_sanitizing_leaves_evalplus_data_unimported():
     # other tests may have imported evalplus.data already).
     code = (
         "import os, sys\n"
-        "from ossinstruct.evaluate.prompts import sanitize_solution\n"
+        "from ossinstruct.benchmarks.evalplus.plugin import sanitize_solution\n"
         "assert sanitize_solution('def f():\\n    return 1\\nprint(f())\\n', 'f') == "
         "'def f():\\n    return 1'\n"
         "assert not [m for m in sys.modules if m.startswith('evalplus.data')], sys.modules\n"

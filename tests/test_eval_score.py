@@ -25,7 +25,9 @@ import pytest
 from conftest import REPO, SHARED
 from test_sandbox import pids_with_cmdline
 
-from ossinstruct.evaluate.score import ScoringError, pass_at_1, score
+from ossinstruct.benchmarks import evaluated
+from ossinstruct.evaluate.metrics import pass_at_k
+from ossinstruct.evaluate.score import ScoringError, score
 from ossinstruct.files import read_jsonl, write_jsonl_atomic
 
 BENCH = SHARED / "benchmarks"
@@ -61,7 +63,11 @@ def tasks(data: Path, benchmark: str) -> list[dict]:
     return list(read_jsonl(data / f"{benchmark}.jsonl"))
 
 
-def run_score(tmp: Path, data: Path, benchmark: str, solutions: dict[str, str], **kwargs) -> tuple[dict, list]:
+# evaluation.scoring as the config's schema fills it in, but the raw solution scored.
+SCORING = {"solution": "raw", "min_time_limit": 1.0, "gt_time_limit_factor": 4.0, "memory_mb": 4096}
+
+
+def run_score(tmp: Path, data: Path, benchmark: str, solutions: dict[str, str], **scoring) -> tuple[dict, list]:
     samples = tmp / "samples.jsonl"
     write_jsonl_atomic(samples, [{"task_id": t, "solution": s, "sanitized": s} for t, s in solutions.items()])
     info = json.loads((data / f"{benchmark}.json").read_text())
@@ -74,9 +80,8 @@ def run_score(tmp: Path, data: Path, benchmark: str, solutions: dict[str, str], 
         expected_path=data / f"{benchmark}.expected.pkl",
         out_result=tmp / "result.json",
         out_tasks=tmp / "tasks.jsonl",
-        solution_field="raw",
+        settings={**SCORING, **scoring},
         workers=2,
-        **kwargs,
     )
     assert json.loads((tmp / "result.json").read_text()) == result
     return result, list(read_jsonl(tmp / "tasks.jsonl"))
@@ -346,10 +351,11 @@ def test_the_default_scores_sanitized_and_raw_scores_the_solution(humaneval_12, 
         expected_path=humaneval_12 / "humaneval.expected.pkl",
         workers=2,
     )
-    default = score("humaneval", out_result=tmp_path / "d.json", out_tasks=tmp_path / "d.jsonl", **common)
-    raw = score(
-        "humaneval", out_result=tmp_path / "r.json", out_tasks=tmp_path / "r.jsonl", solution_field="raw", **common
+    sanitized = {**SCORING, "solution": "sanitized"}
+    default = score(
+        "humaneval", out_result=tmp_path / "d.json", out_tasks=tmp_path / "d.jsonl", settings=sanitized, **common
     )
+    raw = score("humaneval", out_result=tmp_path / "r.json", out_tasks=tmp_path / "r.jsonl", settings=SCORING, **common)
     assert default["scoring"]["solution"] == "sanitized" and raw["scoring"]["solution"] == "raw"
     assert {t["task_id"] for t in read_jsonl(tmp_path / "d.jsonl") if t["passed_base"]} == even
     assert {t["task_id"] for t in read_jsonl(tmp_path / "r.jsonl") if t["passed_base"]} == set(good) - even
@@ -387,15 +393,26 @@ def test_missing_or_extra_samples_are_named(humaneval_12, tmp_path):
 
 
 def test_plus_pass_needs_the_base_tests_too():
+    """The HumanEval+/MBPP+ plug-in's aggregate hook: a plus pass needs the base tests too."""
     checks = [
         {"base": {"status": "pass"}, "plus": {"status": "pass"}},
         {"base": {"status": "pass"}, "plus": {"status": "fail"}},
         {"base": {"status": "fail"}, "plus": {"status": "pass"}},
         {"base": {"status": "timeout"}, "plus": {"status": "skipped"}},
     ]
-    numbers = pass_at_1(checks)
+    samples = [{"task_id": f"HumanEval/{i}", "sample": 0, "solution": ""} for i in range(4)]
+    problems = [{"task_id": s["task_id"]} for s in samples]
+    numbers = evaluated("humaneval").aggregate(problems, samples, checks, pass_at_k)
     assert numbers["n_passed"] == {"base": 2, "plus": 1}
     assert numbers["pass@1"] == {"base": 0.5, "plus": 0.25}
+    assert numbers["statuses"] == {
+        "base:fail": 1,
+        "base:pass": 2,
+        "base:timeout": 1,
+        "plus:fail": 1,
+        "plus:pass": 2,
+        "plus:skipped": 1,
+    }
 
 
 def test_bad_data_files_are_named(tmp_path):

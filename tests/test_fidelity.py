@@ -328,7 +328,7 @@ def _summary_row(**changes):
 
 
 def test_summary_flags_versions_and_protocols_other_than_the_papers():
-    from ossinstruct.evaluate.summary import protocol_notes
+    from ossinstruct.evaluate.summary.rows import protocol_notes
 
     assert protocol_notes(_summary_row()) == []
     assert protocol_notes(_summary_row(benchmark="humaneval", data_version="v0.1.9")) == []
@@ -379,7 +379,8 @@ def test_default_data_is_the_papers_release(monkeypatch, tmp_path):
 
     import evalplus.data.utils as eu
 
-    from ossinstruct.evaluate import data
+    from ossinstruct.benchmarks import REGISTRY
+    from ossinstruct.benchmarks.evalplus import data
 
     shared = require_shared("HumanEvalPlus.jsonl.gz") / "HumanEvalPlus.jsonl.gz"
     asked = []
@@ -399,10 +400,10 @@ def test_default_data_is_the_papers_release(monkeypatch, tmp_path):
             str(tmp_path / f"{name}-{version}.jsonl"),
         ),
     )
-    rows, file, release = data._evalplus_data("humaneval", None)
+    rows, file, release = data._evalplus_data(REGISTRY["humaneval"], None)
     assert release == "v0.1.9" and asked[0][0] == "https://x/v0.1.9/HumanEvalPlus.jsonl.gz"
     assert file.endswith("HumanEvalPlus-v0.1.9.jsonl") and len(rows) == 164
-    _, _, release = data._evalplus_data("mbpp", None, "v0.2.0")
+    _, _, release = data._evalplus_data(REGISTRY["mbpp"], None, "v0.2.0")
     assert release == "v0.2.0"
 
     def offline(url, path):
@@ -410,7 +411,7 @@ def test_default_data_is_the_papers_release(monkeypatch, tmp_path):
 
     monkeypatch.setattr(eu, "make_cache", offline)
     with pytest.raises(data.BenchmarkDataError, match=r"evaluation\.data\.mbpp.*v0\.1\.0.*path"):
-        data._evalplus_data("mbpp", None)
+        data._evalplus_data(REGISTRY["mbpp"], None)
 
 
 def test_a_version_label_that_contradicts_the_file_is_an_error(tmp_path):
@@ -420,9 +421,10 @@ def test_a_version_label_that_contradicts_the_file_is_an_error(tmp_path):
     shared = require_shared("MbppPlus.jsonl.gz") / "MbppPlus.jsonl.gz"
     # A fresh process: evalplus reads its override variable when first imported.
     code = (
-        "from ossinstruct.evaluate.data import prepare_benchmark, BenchmarkDataError\n"
+        "from ossinstruct.benchmarks import REGISTRY\n"
+        "from ossinstruct.benchmarks.evalplus.data import prepare_benchmark, BenchmarkDataError\n"
         "try:\n"
-        f"    prepare_benchmark('mbpp', path={str(shared)!r}, version='v0.1.0', limit=1,\n"
+        f"    prepare_benchmark(REGISTRY['mbpp'], path={str(shared)!r}, version='v0.1.0', limit=1,\n"
         f"        out_tasks={str(tmp_path / 't.jsonl')!r}, out_info={str(tmp_path / 'i.json')!r},\n"
         f"        out_expected={str(tmp_path / 'e.pkl')!r})\n"
         "except BenchmarkDataError as exc:\n"

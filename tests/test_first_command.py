@@ -242,7 +242,7 @@ def test_the_jobs_own_messages_name_the_file(tmp_path):
     """The data rule's messages, for a path given on the command line (eval-data --path):
     MultiPL-E calls a file a file and points at its README section; DS-1000 names the file
     (one line, exit status 2, no traceback)."""
-    from ossinstruct.benchmarks.multipl_e import BENCHMARK as MULTIPLE
+    from ossinstruct.benchmarks.multipl_e.plugin import BENCHMARK as MULTIPLE
     from ossinstruct.files import InputError
 
     with pytest.raises(InputError, match=r"ds1000.jsonl.gz is a file, not a directory.*README.md, section MultiPL-E"):

@@ -11,7 +11,7 @@ import json
 import datasets
 import pandas as pd
 import pytest
-from conftest import REPO  # noqa: E402
+from conftest import benchmark_fixture  # noqa: E402
 from test_curate import MAGICODER_ROWS  # noqa: E402
 from test_seeds import TOKEN, hf_config, python_module  # noqa: E402
 
@@ -20,8 +20,6 @@ from ossinstruct.curate import evol  # noqa: E402
 from ossinstruct.curate.steps import push_to_hub  # noqa: E402
 from ossinstruct.seeds import sampling as seeds  # noqa: E402
 from ossinstruct.seeds.sampling import HubAccessError, SeedsError  # noqa: E402
-
-FIXTURES = REPO / "tests" / "fixtures" / "benchmarks"
 
 
 @pytest.fixture
@@ -112,10 +110,10 @@ def test_benchmark_loader_reads_a_hub_copy_both_ways(tmp_path):
     ossinstruct/benchmarks.py": the load_dataset branch (a repository with a split) and the
     data_files branch (APPS: test.jsonl read with the json builder; a parquet file with
     the parquet builder), on local copies of the repositories."""
-    apps_rows = [json.loads(line) for line in (FIXTURES / "apps.jsonl").read_text().splitlines()]
+    apps_rows = [json.loads(line) for line in benchmark_fixture("apps.jsonl").read_text().splitlines()]
     apps_repo = tmp_path / "codeparrot-apps"
     apps_repo.mkdir()
-    (apps_repo / "test.jsonl").write_text((FIXTURES / "apps.jsonl").read_text())
+    (apps_repo / "test.jsonl").write_text(benchmark_fixture("apps.jsonl").read_text())
     (apps_repo / "apps.py").write_text("raise RuntimeError('a loading script must not run')\n")
     spec = {**B.DEFAULT_SOURCES["apps"], "dataset": str(apps_repo)}
     assert spec["data_files"] == "test.jsonl"
@@ -125,7 +123,7 @@ def test_benchmark_loader_reads_a_hub_copy_both_ways(tmp_path):
 
     parquet_repo = tmp_path / "gsm8k-copy"
     (parquet_repo / "main").mkdir(parents=True)
-    gsm_rows = [json.loads(line) for line in (FIXTURES / "gsm8k.jsonl").read_text().splitlines()]
+    gsm_rows = [json.loads(line) for line in benchmark_fixture("gsm8k.jsonl").read_text().splitlines()]
     pd.DataFrame(gsm_rows).to_parquet(parquet_repo / "main" / "test-00000-of-00001.parquet")
     spec = {
         "source": "huggingface",

@@ -47,25 +47,28 @@ def test_the_lock_matches_the_code(code):
 def test_every_rule_opts_in_with_its_step():
     """Each rule's params hold `code=code_identity_of("<its name>")`, and STEPS has one entry
     per rule, whose script is the rule's own."""
-    rules = {}
+    rules, base = {}, {}
     for smk in sorted((REPO / "rules").glob("*.smk")):
-        for block in re.split(r"(?m)^(?=rule \w+:)", smk.read_text())[1:]:
-            name = re.match(r"rule (\w+):", block).group(1)
+        for block in re.split(r"(?m)^(?=rule \w+:|use rule \w+ as \w+ with:)", smk.read_text())[1:]:
+            derived = re.match(r"use rule (\w+) as (\w+) with:", block)
+            name = derived.group(2) if derived else re.match(r"rule (\w+):", block).group(1)
             rules[name] = block
+            if derived:  # a rule derived from another (`use rule`) runs that rule's script
+                base[name] = derived.group(1)
     assert set(rules) == set(identity.STEPS)
     for name, block in rules.items():
         # A job over several benchmarks names them: code_identity_of("<name>", <benchmarks of the job>).
         assert re.search(rf'code=code_identity_of\("{name}"(, \w+)?\)', block), (
             f"rule {name}: add code=code_identity_of({name!r})"
         )
-        script = re.search(r'script:\s+"\.\./(scripts/\w+\.py)"', block).group(1)
+        script = re.search(r'script:\s+"\.\./(scripts/\w+\.py)"', rules[base.get(name, name)]).group(1)
         assert identity.STEPS[name].script == script, name
 
 
 def test_code_identity_holds_versions_and_constants_in_force(monkeypatch):
     from ossinstruct.benchmarks import REGISTRY
     from ossinstruct.config import load_config
-    from ossinstruct.evaluate import multiple_exec as mx
+    from ossinstruct.sandbox import toolchains as mx
 
     config = load_config(REPO / "config.yaml", REPO / "presets" / "demo.yaml")
     score = identity.code_identity("eval_score_multiple", config, "multipl-e-greedy")
@@ -110,12 +113,12 @@ def test_a_steps_code_is_what_it_reaches(code):
     assert "ossinstruct/train/recipe.py:main" in train and "ossinstruct/train/config.py:TrainConfig" in train
     multiple = set(code["benchmarks"]["multipl-e"])
     # The sandbox handler, named in a string, and the constants the class reads lazily.
-    assert "ossinstruct/evaluate/multiple_exec.py:compile_and_run" in multiple
-    assert "ossinstruct/evaluate/multiple_exec.py:STEP_LIMITS_S" in multiple
+    assert "ossinstruct/sandbox/toolchains.py:compile_and_run" in multiple
+    assert "ossinstruct/sandbox/toolchains.py:STEP_LIMITS_S" in multiple
     assert not any("apps" in k for k in multiple)
     score = set(code["steps"]["eval_score_multiple"])
-    assert "ossinstruct/evaluate/sampled_score.py:score_sampled" in score
-    assert not any(k.startswith("ossinstruct/benchmarks/apps.py") for k in score)
+    assert "ossinstruct/evaluate/score.py:score" in score
+    assert not any(k.startswith("ossinstruct/benchmarks/apps/") for k in score)
 
 
 def _digest(tmp_path, name: str, source: str) -> str:
@@ -146,7 +149,7 @@ def test_a_definitions_digest_ignores_formatting_comments_and_docstrings(tmp_pat
 
 def test_the_lock_names_what_changed_and_a_bump(code):
     lock = identity.current_lock(code)
-    key = "ossinstruct/evaluate/multiple_exec.py:STEP_LIMITS_S"
+    key = "ossinstruct/sandbox/toolchains.py:STEP_LIMITS_S"
     edited = json.loads(json.dumps(code))
     for kind in edited.values():
         for entry in kind.values():
@@ -375,14 +378,14 @@ RESULT_SHAPING = [
     ),
     (
         "scoring: MultiPL-E's time limit",
-        "ossinstruct/evaluate/multiple_exec.py",
+        "ossinstruct/sandbox/toolchains.py",
         '"js": {"compile": 5.0, "run": 5.0}',
         '"js": {"compile": 5.0, "run": 1.0}',
         "eval_score_multiple",
     ),
     (
         "scoring: evalplus's job limit",
-        "ossinstruct/evaluate/score.py",
+        "ossinstruct/benchmarks/evalplus/plugin.py",
         "JOB_TIMEOUT_S = 2 * 62 + 16",
         "JOB_TIMEOUT_S = 2 * 62 + 30",
         "eval_score",
@@ -411,7 +414,7 @@ def test_a_result_shaping_change_plans_its_stage_and_its_dependents(finished_dem
 
 def test_changes_says_which_constant_changed(finished_demo):
     checkout = finished_demo[0]
-    path = checkout / "ossinstruct" / "evaluate" / "multiple_exec.py"
+    path = checkout / "ossinstruct" / "sandbox" / "toolchains.py"
     text = _edit(path, '"js": {"compile": 5.0, "run": 5.0}', '"js": {"compile": 5.0, "run": 1.0}')
     try:
         result = subprocess.run(
@@ -435,13 +438,14 @@ def test_changes_says_which_constant_changed(finished_demo):
 
 
 def _move_function(checkout: Path) -> None:
-    """cut_at_stop_tokens from the MultiPL-E module to the benchmarks' base module."""
-    multiple, base = (checkout / "ossinstruct" / "benchmarks" / n for n in ("multipl_e.py", "base.py"))
+    """cut_at_stop_tokens from the MultiPL-E plug-in to the benchmarks' base module."""
+    benchmarks = checkout / "ossinstruct" / "benchmarks"
+    multiple, base = benchmarks / "multipl_e" / "plugin.py", benchmarks / "base.py"
     text = multiple.read_text()
     function = re.search(r"\ndef cut_at_stop_tokens\(.*?\n(?=\n\n)", text, re.S).group(0)
     text = text.replace(function, "").replace(
-        "from ossinstruct.benchmarks.base import Benchmark, EvalPrompt, require_fields",
-        "from ossinstruct.benchmarks.base import Benchmark, EvalPrompt, cut_at_stop_tokens, require_fields",
+        "from ossinstruct.benchmarks.base import Benchmark, EvalPrompt, ScoringCost,",
+        "from ossinstruct.benchmarks.base import Benchmark, EvalPrompt, ScoringCost, cut_at_stop_tokens,",
     )
     multiple.write_text(text)
     base.write_text(base.read_text() + "\n" + function + "\n")
@@ -460,28 +464,29 @@ def _reformat(checkout: Path) -> None:
 
 def _docstrings(checkout: Path) -> None:
     """The module's and a function's docstrings reworded."""
-    path = checkout / "ossinstruct" / "evaluate" / "multiple_exec.py"
+    path = checkout / "ossinstruct" / "sandbox" / "toolchains.py"
     text = path.read_text()
-    text = text.replace('"""MultiPL-E execution: compile', '"""MultiPL-E, executed: compile', 1)
+    text = text.replace('"""Programs in six languages, compiled', '"""Programs in six languages, built', 1)
     text = text.replace('"""{language: {tool: first line', '"""Per language, {language: {tool: first line', 1)
     path.write_text(text)
 
 
 def test_moving_a_whole_module_plans_nothing(finished_demo):
-    """As issue 25 moves benchmark modules: MultiPL-E's executor into the benchmarks package,
-    every import and every string naming it (sandbox handlers) rewritten. The lock then names
-    the definitions whose text changed (the handler strings): refreshed, no bump."""
+    """As issue 25 moved the benchmark modules: the toolchains module (MultiPL-E's and the
+    verify step's executor) to another package, every import and every string naming it
+    (sandbox handlers) rewritten. The lock then names the definitions whose text changed (the
+    handler strings): refreshed, no bump."""
     checkout = finished_demo[0]
     package = checkout / "ossinstruct"
     saved = {p: p.read_text() for p in [*package.rglob("*.py"), *(checkout / "scripts").glob("*.py")]}
-    old, new = package / "evaluate" / "multiple_exec.py", package / "benchmarks" / "multiple_exec.py"
+    old, new = package / "sandbox" / "toolchains.py", package / "curate" / "toolchains.py"
     try:
         old.rename(new)
         for path, text in [*saved.items(), (new, saved[old])]:
             if path.exists():
-                moved = text.replace("ossinstruct.evaluate.multiple_exec", "ossinstruct.benchmarks.multiple_exec")
+                moved = text.replace("ossinstruct.sandbox.toolchains", "ossinstruct.curate.toolchains")
                 moved = moved.replace(
-                    "from ossinstruct.evaluate import multiple_exec", "from ossinstruct.benchmarks import multiple_exec"
+                    "from ossinstruct.sandbox import toolchains", "from ossinstruct.curate import toolchains"
                 )
                 path.write_text(moved)
         assert planned(checkout) == set()

@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import benchmark_fixture
 from test_sandbox import pids_with_environment, wait_for
 
 from ossinstruct.files import write_json_atomic, write_jsonl_atomic
 
 REPO = Path(__file__).resolve().parent.parent
 DRIVER = Path(__file__).parent / "scoring_driver.py"
-FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 DS1000_DATA = REPO.parent / "shared" / "benchmarks" / "ds1000.jsonl.gz"
 DS1000_PYTHON = REPO / ".venv-ds1000" / "bin" / "python"
 MARKER = "OSSINSTRUCT_TEST_SCORING_JOB"
@@ -129,11 +129,11 @@ def test_the_pool_reports_each_job_as_it_ends(workers):
 def multiple_files(work: Path, n: int) -> None:
     """One JavaScript task (HumanEval_53_add), n distinct samples that busy-wait 0.3 s;
     even samples pass, odd ones fail."""
-    from ossinstruct.benchmarks.multipl_e import BENCHMARK
+    from ossinstruct.benchmarks.multipl_e.plugin import BENCHMARK
 
     row = next(
         json.loads(line)
-        for line in (FIXTURES / "multipl-e.jsonl").read_text().splitlines()
+        for line in benchmark_fixture("multipl-e.jsonl").read_text().splitlines()
         if json.loads(line)["language"] == "js" and json.loads(line)["name"].startswith("HumanEval_53_")
     )
     task = {**row, "task_id": f"js/{row['name']}"}
@@ -152,7 +152,7 @@ def multiple_files(work: Path, n: int) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_multiple_scoring_killed_midway_keeps_its_results(tmp_path, sig):
-    from ossinstruct.evaluate import multiple_exec as mx
+    from ossinstruct.sandbox import toolchains as mx
 
     if mx.missing_toolchains(mx.toolchain_versions(["js"])):
         if os.environ.get("CI"):
@@ -175,11 +175,11 @@ def test_multiple_scoring_killed_midway_keeps_its_results(tmp_path, sig):
 
 
 def test_apps_scoring_killed_midway_keeps_its_results(tmp_path):
-    from ossinstruct.benchmarks.apps import BENCHMARK as APPS
+    from ossinstruct.benchmarks.apps.plugin import BENCHMARK as APPS
 
     ids = tmp_path / "ids.txt"
     ids.write_text("4100\n")
-    fixture = FIXTURES / "apps.eval.jsonl"
+    fixture = benchmark_fixture("apps.eval.jsonl")
     APPS.prepare(
         path=str(fixture),
         version=None,
@@ -212,7 +212,7 @@ def test_ds1000_scoring_killed_midway_keeps_its_results(tmp_path):
         if os.environ.get("CI"):
             pytest.fail(why + " (.ci/run builds it)")
         pytest.skip(why)
-    from ossinstruct.benchmarks.ds1000 import BENCHMARK as DS1000
+    from ossinstruct.benchmarks.ds1000.plugin import BENCHMARK as DS1000
 
     with gzip.open(DS1000_DATA, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]

@@ -1,5 +1,6 @@
 # ruff: noqa: E501  (the hostile programs are one-liners in their own languages)
-"""MultiPL-E execution through the real toolchains in the sandbox (ossinstruct.evaluate.multiple_exec).
+"""MultiPL-E execution through the real toolchains in the sandbox (ossinstruct/sandbox/toolchains.py,
+ossinstruct/benchmarks/multipl_e/execution.py).
 
 One scoring run (module fixture) holds every program: hand-written correct, wrong and
 non-compiling completions of real rows from the shared data (HumanEval_53_add in every
@@ -18,11 +19,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import SHARED, require_ci_toolchains, require_path, toolchain_languages
+from conftest import SHARED, benchmark_fixture, require_ci_toolchains, require_path, toolchain_languages
 from test_sandbox import pids_with_cmdline
 
-from ossinstruct.evaluate import multiple_exec as mx
+from ossinstruct.benchmarks.multipl_e import execution as ex
+from ossinstruct.evaluate.metrics import pass_at_k
 from ossinstruct.identity import code_identity
+from ossinstruct.sandbox import toolchains as mx
 
 DATA = Path(os.environ.get("OSSINSTRUCT_MULTIPLE_DATA", SHARED / "benchmarks" / "multipl-e"))
 
@@ -143,7 +146,7 @@ def scored(tmp_path_factory):
             expected.append((f"{lang} hostile {kind}", "timeout" if kind == "loop" else "fail"))
     cache = tmp_path_factory.mktemp("exec-cache")
     versions = mx.require_toolchains(AVAILABLE)
-    results, stats = mx.score_programs(
+    results, stats = ex.score_programs(
         jobs,
         cache_dir=cache,
         versions=versions,
@@ -187,7 +190,7 @@ def test_rerun_is_all_cache_hits(scored):
         (job, r) for job, r in zip(scored["jobs"], scored["results"]) if r["status"] not in ("timeout", "sandbox_error")
     ]
     jobs = [job for job, _ in stored] * 2  # repeats within a run are one entry too
-    results, stats = mx.score_programs(
+    results, stats = ex.score_programs(
         jobs,
         cache_dir=scored["cache"],
         versions=scored["versions"],
@@ -201,10 +204,10 @@ def test_rerun_is_all_cache_hits(scored):
 
 
 def test_cache_key_depends_on_toolchain_version():
-    a = mx.execution_key("cpp", {"g++": "12"}, "int main(){}")
-    assert a == mx.execution_key("cpp", {"g++": "12"}, "int main(){}")
-    assert a != mx.execution_key("cpp", {"g++": "13"}, "int main(){}")
-    assert a != mx.execution_key("rs", {"g++": "12"}, "int main(){}")
+    a = ex.execution_key("cpp", {"g++": "12"}, "int main(){}")
+    assert a == ex.execution_key("cpp", {"g++": "12"}, "int main(){}")
+    assert a != ex.execution_key("cpp", {"g++": "13"}, "int main(){}")
+    assert a != ex.execution_key("rs", {"g++": "12"}, "int main(){}")
 
 
 @pytest.fixture
@@ -232,17 +235,17 @@ def test_missing_swift_fails_naming_the_toolchain_and_config_key(no_swiftc):
     ],
 )
 def test_pass_at_k_known_values(n, c, k, value):
-    assert mx.pass_at_k(n, c, k) == pytest.approx(value)
+    assert pass_at_k(n, c, k) == pytest.approx(value)
 
 
 def test_pass_at_k_rejects_bad_input():
     with pytest.raises(ValueError):
-        mx.pass_at_k(3, 4, 1)
+        pass_at_k(3, 4, 1)
 
 
 # ---------------------------------------------------------------- the benchmark module
 
-FIXTURE = Path(__file__).parent / "fixtures" / "benchmarks" / "multipl-e.jsonl"
+FIXTURE = benchmark_fixture("multipl-e.jsonl")
 
 
 def fixture_rows():
@@ -252,7 +255,7 @@ def fixture_rows():
 
 
 def test_stop_token_truncation_on_real_rows():
-    from ossinstruct.benchmarks.multipl_e import BENCHMARK
+    from ossinstruct.benchmarks.multipl_e.plugin import BENCHMARK
 
     rows = {(r["language"], r["name"][:13]): r for r in fixture_rows()}
     java = rows[("java", "HumanEval_53_")]
@@ -277,7 +280,7 @@ def test_stop_token_truncation_on_real_rows():
 
 
 def test_weighted_average_and_harness_export():
-    from ossinstruct.benchmarks import multipl_e as me
+    from ossinstruct.benchmarks.multipl_e import plugin as me
 
     assert me.weighted_average(dict.fromkeys(me.LANGUAGES, 0.5)) == pytest.approx(0.5)
     scores = {"java": 1.0, "js": 0.0, "cpp": 0.0, "php": 0.0, "rs": 0.0, "swift": 0.0}
@@ -300,7 +303,7 @@ def test_weighted_average_and_harness_export():
 def _write_eval_files(tmp_path, rows, completions_per_task):
     """tasks.jsonl, info, expected and samples.jsonl as rules eval_data and eval_generate
     write them, for MultiPL-E rows and {task_id: [completion, ...]}."""
-    from ossinstruct.benchmarks.multipl_e import BENCHMARK
+    from ossinstruct.benchmarks.multipl_e.plugin import BENCHMARK
     from ossinstruct.files import write_json_atomic, write_jsonl_atomic
 
     tasks = [{**r, "task_id": f"{r['language']}/{r['name']}"} for r in rows]
@@ -316,9 +319,9 @@ def _write_eval_files(tmp_path, rows, completions_per_task):
 
 
 def _score(tmp_path, name, **kwargs):
-    from ossinstruct.evaluate.sampled_score import score_sampled
+    from ossinstruct.evaluate.score import score
 
-    return score_sampled(
+    return score(
         "multipl-e",
         model="toy",
         samples_path=tmp_path / "samples.jsonl",
@@ -327,13 +330,14 @@ def _score(tmp_path, name, **kwargs):
         expected_path=tmp_path / "expected.json",
         out_result=tmp_path / f"{name}.json",
         out_tasks=tmp_path / f"{name}.tasks.jsonl",
+        settings={},
         cache_dir=tmp_path / "cache",
         **kwargs,
     )
 
 
 def test_multiple_scoring_writes_pass_at_1_per_language_and_the_harness_files(tmp_path):
-    """The rule's step (sampled_score + MultiplE.check_samples): pass@1 per language by the
+    """The rule's step (the scorer + MultiplE.check_samples): pass@1 per language by the
     unbiased estimator, the harness keys and --load_generations_path files, the execution
     cache (4 samples, 2 distinct programs per language; none run again on rerun)."""
     require_ci_toolchains(AVAILABLE)
@@ -388,7 +392,7 @@ def test_multiple_scoring_with_swift_fails_before_any_job(tmp_path, monkeypatch,
     def no_jobs(*args, **kwargs):
         raise AssertionError("a job ran")
 
-    monkeypatch.setattr(mx, "score_programs", no_jobs)
+    monkeypatch.setattr(ex, "score_programs", no_jobs)
     swift = [r for r in fixture_rows() if r["language"] == "swift"]
     _write_eval_files(tmp_path, swift, {f"swift/{r['name']}": ["    return x + y"] for r in swift})
     with pytest.raises(mx.ToolchainMissing, match=r"swiftc.*evaluation\.multipl_e\.languages"):
@@ -433,7 +437,7 @@ def test_each_language_gets_the_harness_s_limits_and_the_result_records_them():
         assert (job["compile_timeout_s"], job["timeout_s"]) == (limits["compile"], limits["run"])
     # An explicit limit (verify's) still overrides.
     assert mx.build_job("js", "x", 10, 30)["timeout_s"] == 10
-    from ossinstruct.benchmarks.multipl_e import BENCHMARK
+    from ossinstruct.benchmarks.multipl_e.plugin import BENCHMARK
 
     assert BENCHMARK.scoring_protocol({"languages": ["js", "swift"]})["step_limits_s"] == {
         "js": {"compile": 5.0, "run": 5.0},
@@ -451,7 +455,7 @@ def test_a_program_running_past_its_language_s_limit_times_out(tmp_path):
     jobs = [(lang, text) for lang, text in programs.items() if lang in AVAILABLE]
     if not jobs:
         pytest.skip("no node or rustc here (`make toolchains`)")
-    results, _ = mx.score_programs(jobs, versions=mx.require_toolchains([lang for lang, _ in jobs]), workers=2)
+    results, _ = ex.score_programs(jobs, versions=mx.require_toolchains([lang for lang, _ in jobs]), workers=2)
     assert [r["status"] for r in results] == ["timeout"] * len(jobs), results
     assert all(r["run_s"] < 6.5 for r in results if "run_s" in r)
 
@@ -467,15 +471,17 @@ chmod +x "$3"
 
 
 def test_the_scorer_writes_the_weighted_average_and_the_java_pair_note(tmp_path, monkeypatch):
-    """multipl-e-greedy through the scorer (sampled_score, the sandbox, the execution cache)
+    """multipl-e-greedy through the scorer (evaluate/score.py, the sandbox, the execution cache)
     on samples of all six languages: the result file it writes has the Tables 5/6 average
     weighted by problem count, computed from its own pass@1, and the note on the paper's
     Java column; the Java problem using Pair passes (javatuples on both classpaths). Swift
     runs through a stand-in swiftc (no Swift toolchain exists for Debian); the other five
     languages through their real toolchains."""
-    from ossinstruct.benchmarks import multipl_e as me
-    from ossinstruct.evaluate.sampled_score import score_sampled
-    from ossinstruct.evaluate.summary import load_paper_results, summary_markdown, summary_rows
+    from ossinstruct.benchmarks.multipl_e import plugin as me
+    from ossinstruct.evaluate.paper import load_paper_results
+    from ossinstruct.evaluate.score import score
+    from ossinstruct.evaluate.summary.markdown import summary_markdown
+    from ossinstruct.evaluate.summary.rows import summary_rows
 
     require_ci_toolchains(AVAILABLE, skip=True)
     bin_dir = Path(tempfile.mkdtemp(prefix="osi-swiftc-", dir=Path(__file__).resolve().parents[1]))
@@ -496,7 +502,7 @@ def test_the_scorer_writes_the_weighted_average_and_the_java_pair_note(tmp_path,
             else:
                 completions[f"{lang}/{r['name']}"] = [ADD.get(lang, ("    return x + y",))[0]]
         _write_eval_files(tmp_path, rows, completions)
-        result = score_sampled(
+        result = score(
             "multipl-e-greedy",
             model="toy",
             samples_path=tmp_path / "samples.jsonl",
@@ -505,6 +511,7 @@ def test_the_scorer_writes_the_weighted_average_and_the_java_pair_note(tmp_path,
             expected_path=tmp_path / "expected.json",
             out_result=tmp_path / "multipl-e-greedy.json",
             out_tasks=tmp_path / "multipl-e-greedy.tasks.jsonl",
+            settings={},
             cache_dir=tmp_path / "cache",
         )
     finally:

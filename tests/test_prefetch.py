@@ -20,7 +20,7 @@ from fakehub import FakeHub
 from test_eval_generate import tiny_dir  # noqa: F401 - the fixture
 from test_workflow import snakemake
 
-from ossinstruct import prefetch
+from ossinstruct import prefetch, study_downloads
 from ossinstruct.config import load_config, validate_config
 
 HUMANEVAL = SHARED / "benchmarks" / "HumanEvalPlus.jsonl.gz"
@@ -35,7 +35,7 @@ def online_env(hub, **extra) -> dict:
 
 def test_the_studys_downloads_and_who_needs_them():
     config = load_config(REPO / "config.yaml")
-    items = prefetch.study_items(config)
+    items = study_downloads.study_items(config)
     assert sorted(items) == [
         "dataset/codeparrot/apps@main",
         "dataset/google-research-datasets/mbpp@main",
@@ -59,16 +59,16 @@ def test_the_studys_downloads_and_who_needs_them():
     )
     assert items["dataset/codeparrot/apps@main"].spec["allow_patterns"] == ["test.jsonl"]
     # Which jobs wait for which: the first stage's base, not the second stage (a checkpoint).
-    assert prefetch.markers_for(config, "train", "Magicoder-CL-7B") == [
+    assert study_downloads.markers_for(config, "train", "Magicoder-CL-7B") == [
         "results/cache/downloads/ready/model/codellama/CodeLlama-7b-Python-hf@main.json"
     ]
-    assert prefetch.markers_for(config, "train", "MagicoderS-CL-7B") == []
-    assert prefetch.markers_for(config, "generate", "gpt-3.5-turbo-1106") == [
+    assert study_downloads.markers_for(config, "train", "MagicoderS-CL-7B") == []
+    assert study_downloads.markers_for(config, "generate", "gpt-3.5-turbo-1106") == [
         "results/cache/downloads/ready/tiktoken/cl100k_base.json"
     ]
     # Offline files in benchmark_files (the demo) need no download.
     demo = load_config(REPO / "config.yaml", REPO / "presets" / "demo.yaml")
-    assert prefetch.study_items(demo) == {}
+    assert study_downloads.study_items(demo) == {}
 
 
 def test_safetensors_repositories_skip_their_duplicate_weights():
@@ -208,8 +208,9 @@ def test_evalplus_release_and_tiktoken_bpe_from_local_servers(tmp_path):
     code = (
         "from ossinstruct.generate.teacher import _tiktoken_count\n"
         "try:\n    _tiktoken_count('x', 'gpt-3.5-turbo-1106')\nexcept Exception as e:\n    print(e)\n"
-        "from ossinstruct.evaluate.data import _download_release\n"
-        "try:\n    _download_release('humaneval', 'v0.1.9')\nexcept Exception as e:\n    print(e)\n"
+        "from ossinstruct.benchmarks import REGISTRY\n"
+        "from ossinstruct.benchmarks.evalplus.data import _download_release\n"
+        "try:\n    _download_release(REGISTRY['humaneval'], 'v0.1.9')\nexcept Exception as e:\n    print(e)\n"
     )
     out = _script(code, env).stdout
     assert "tiktoken's cl100k_base BPE file is not in the download cache" in out

@@ -9,13 +9,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import benchmark_fixture
 from test_eval_generate import Spy, tiny_dir  # noqa: F401 - the module fixture
 
 from ossinstruct.benchmarks import REGISTRY
 from ossinstruct.evaluate.generate import generate_samples, n_samples_of, token_budget
 from ossinstruct.files import read_jsonl
 
-FIXTURE = Path(__file__).parent / "fixtures" / "benchmarks" / "multipl-e.jsonl"
+FIXTURE = benchmark_fixture("multipl-e.jsonl")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -89,7 +90,7 @@ def test_aggregate_pass_at_k_per_variant_and_overall():
     """pass@1 = mean over tasks of c/n; pass@10 only where every task has 10 samples; the
     overall variant is the mean over every task (not over variants)."""
     from ossinstruct.benchmarks.base import Benchmark
-    from ossinstruct.evaluate.sampled_score import aggregate
+    from ossinstruct.evaluate.metrics import pass_at_k
 
     class Toy(Benchmark):
         name = "toy"
@@ -105,12 +106,15 @@ def test_aggregate_pass_at_k_per_variant_and_overall():
         "2": ["fail"] * 10,
         "3": ["pass"] * 10,
     }
-    out = aggregate(Toy(), problems, statuses)
+    samples = [{"task_id": t, "sample": k} for t, got in statuses.items() for k in range(len(got))]
+    checks = [{"status": status} for got in statuses.values() for status in got]
+    out = Toy().aggregate(problems, samples, checks, pass_at_k)
     assert out["pass@1"] == {"a": pytest.approx(0.25), "b": 1.0, "overall": pytest.approx(0.5)}
     assert out["pass@10"] == {"a": pytest.approx(0.5), "b": 1.0, "overall": pytest.approx(2 / 3)}
     assert "pass@100" not in out
     assert out["n_tasks_per_variant"] == {"a": 2, "b": 1, "overall": 3}
     assert out["n_passed"] == {"a": 0, "b": 1}
+    assert out["statuses"] == {"a": {"fail": 15, "pass": 5}, "b": {"pass": 10}}
 
 
 def test_multiple_prepare_writes_the_configured_languages_first_problems(tmp_path):
@@ -177,7 +181,7 @@ def test_generation_identity_records_the_sampling_protocol_and_style():
     targets = wf.eval_targets(config)
     assert "results/eval/reference-solutions/humaneval.json" in targets
     assert not any(t.startswith("results/eval/reference-solutions/multipl-e") for t in targets)
-    assert wf.per_sample_benchmarks(config, "multiple") == ["multipl-e", "multipl-e-greedy"]
+    assert wf.scoring_rule_benchmarks("eval_score_multiple") == ["multipl-e", "multipl-e-greedy"]
     assert wf.eval_limit(config, "multipl-e-greedy") == 5 and wf.eval_limit(config, "humaneval") == 10
 
 
@@ -241,8 +245,10 @@ def test_summary_table2_and_the_tables_5_6_average_next_to_the_paper():
     """Table 2's columns come from the paper under its names (javascript, rust for js, rs);
     the greedy run's weighted average is compared with Table 5's row; the Java Pair note of
     the result file reaches the summary once."""
-    from ossinstruct.benchmarks.multipl_e import JAVA_PAIR_NOTE
-    from ossinstruct.evaluate.summary import load_paper_results, summary_markdown, summary_rows
+    from ossinstruct.benchmarks.multipl_e.plugin import JAVA_PAIR_NOTE
+    from ossinstruct.evaluate.paper import load_paper_results
+    from ossinstruct.evaluate.summary.markdown import summary_markdown
+    from ossinstruct.evaluate.summary.rows import summary_rows
 
     six = {"java": 0.40, "js": 0.50, "cpp": 0.41, "php": 0.42, "rs": 0.33, "swift": 0.30}
     results = [
@@ -273,7 +279,8 @@ def test_summary_table2_and_the_tables_5_6_average_next_to_the_paper():
 def test_summary_finds_tables_3_8_and_9_for_the_per_sample_benchmarks():
     """DS-1000's libraries, DS-1000 insertion's and APPS's difficulties are the paper's
     column keys, in the paper's order, with the overall column last."""
-    from ossinstruct.evaluate.summary import load_paper_results, summary_rows
+    from ossinstruct.evaluate.paper import load_paper_results
+    from ossinstruct.evaluate.summary.rows import summary_rows
 
     libraries = ("matplotlib", "numpy", "pandas", "pytorch", "scipy", "sklearn", "tensorflow")
     results = [
@@ -330,15 +337,18 @@ def test_an_infilling_benchmark_runs_on_the_models_marked_infilling_only():
 
 
 def test_samples_file_errors_name_the_file_and_the_tasks(tmp_path):
-    from ossinstruct.evaluate.sampled_score import SampledScoringError, samples_by_task
+    from ossinstruct.benchmarks.base import ScoringError
     from ossinstruct.files import write_jsonl_atomic
+
+    def samples_by_task(path, task_ids):
+        return REGISTRY["multipl-e"].load_samples(path, task_ids, {})
 
     path = tmp_path / "samples.jsonl"
     write_jsonl_atomic(path, [{"task_id": "js/a", "sample": 0, "solution": "x"}])
-    with pytest.raises(SampledScoringError, match=r"samples.jsonl: no sample for 1 task\(s\) in force: js/b"):
+    with pytest.raises(ScoringError, match=r"samples.jsonl: no sample for 1 task\(s\) in force: js/b"):
         samples_by_task(path, ["js/a", "js/b"])
-    with pytest.raises(SampledScoringError, match="samples for tasks not in force: js/a"):
+    with pytest.raises(ScoringError, match="samples for tasks not in force: js/a"):
         samples_by_task(path, [])
     write_jsonl_atomic(path, [{"task_id": "js/a", "sample": 0, "solution": "x"}] * 2)
-    with pytest.raises(SampledScoringError, match="js/a has sample 0 twice"):
+    with pytest.raises(ScoringError, match="js/a has sample 0 twice"):
         samples_by_task(path, ["js/a"])

@@ -26,11 +26,15 @@ def study():
 def test_multiple_at_n50_is_the_readme_arithmetic(study):
     """config.yaml's MultiPL-E (Table 2: 955 problems x 50 samples, six languages)."""
     from ossinstruct.benchmarks import REGISTRY
+    from ossinstruct.benchmarks.multipl_e import plugin as multipl_e
 
-    programs = sc.planned_programs(REGISTRY["multipl-e"], sc.RELEASE_TASKS["multipl_e"], None, 50)
+    plugin = REGISTRY["multipl-e"]
+    cost = plugin.scoring_cost(wf.benchmark_settings(study, "multipl-e"))
+    assert cost.release_tasks == multipl_e.PROBLEM_COUNTS and cost.time_limit_s == 15.0  # C++, Java, PHP: 15 s
+    programs = sc.planned_programs(cost, None, 50)
     assert sum(programs.values()) == 47_750 and programs["swift"] == 7_900
-    work = sc.scoring_work_s("multipl_e", programs, 15.0)
-    compile_and_run = sum(n * sc.COST_S["multipl_e"][lang] for lang, n in programs.items())
+    work = sc.scoring_work_s(cost, programs)
+    compile_and_run = sum(n * multipl_e.PROGRAM_COST_S[lang] for lang, n in programs.items())
     assert work == pytest.approx(compile_and_run + 47_750 * 0.01 * 15.0)
     cpus = min(32, max(2, math.ceil(work / 1800)))
     expected = {
@@ -38,7 +42,7 @@ def test_multiple_at_n50_is_the_readme_arithmetic(study):
         "mem_mb": 2000 + cpus * 500,
         "cpus_per_task": cpus,
     }
-    assert sc.scoring_resources(study, "multipl-e") == expected
+    assert sc.scoring_resources(plugin, wf.benchmark_settings(study, "multipl-e"), None) == expected
     assert wf.eval_score_resources(study, "multipl-e") == {**expected, "gpu": 0}
 
 
@@ -48,8 +52,10 @@ def test_the_sizes_follow_the_work(study):
     assert big["cpus_per_task"] > greedy["cpus_per_task"] == sc.MIN_CPUS
     assert greedy["mem_mb"] < big["mem_mb"] and greedy["runtime"] < big["runtime"]
     # DS-1000's 40 samples a problem: workers up to its cap, memory for the preloaded libraries.
+    from ossinstruct.benchmarks.ds1000 import plugin as ds1000
+
     ds = wf.eval_score_resources(study, "ds1000")
-    assert ds["cpus_per_task"] == sc.MAX_CPUS["ds1000"] and ds["mem_mb"] == sc.BASE_MB + 16 * sc.WORKER_MB["ds1000"]
+    assert ds["cpus_per_task"] == ds1000.MAX_CPUS and ds["mem_mb"] == sc.BASE_MB + 16 * ds1000.WORKER_MB
     # Fewer languages, fewer programs; a limit, fewer still.
     fewer = {**study, "evaluation": {**study["evaluation"], "multipl_e": {"languages": ["js", "php"]}}}
     assert wf.eval_score_resources(fewer, "multipl-e")["cpus_per_task"] < big["cpus_per_task"]

@@ -13,11 +13,9 @@ import yaml
 from conftest import REPO, SHARED
 
 from ossinstruct.config import ConfigError, load_config
-from ossinstruct.evaluate.summary import (
-    load_paper_results,
-    summary_markdown,
-    summary_rows,
-)
+from ossinstruct.evaluate.paper import load_paper_results
+from ossinstruct.evaluate.summary.markdown import summary_markdown
+from ossinstruct.evaluate.summary.rows import summary_rows
 from ossinstruct.files import read_jsonl
 from ossinstruct.workflow import eval_targets
 

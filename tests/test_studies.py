@@ -18,7 +18,9 @@ from test_workflow import OFFLINE_ENV, planned_jobs
 
 from ossinstruct.benchmarks import EVALUATED, REGISTRY
 from ossinstruct.config import evaluated_models, load_config
-from ossinstruct.evaluate.summary import find_paper_row, load_paper_results, summary_markdown, summary_rows
+from ossinstruct.evaluate.paper import find_paper_row, load_paper_results
+from ossinstruct.evaluate.summary.markdown import summary_markdown
+from ossinstruct.evaluate.summary.rows import summary_rows
 from ossinstruct.workflow import all_targets
 
 STUDIES = ["table5", "table6", "table7", "table10"]

@@ -8,15 +8,10 @@ import pytest
 import yaml
 from conftest import REPO, SHARED, coloured_pixels, require_path
 
-from ossinstruct.evaluate.summary import (
-    CSV_COLUMNS,
-    find_paper_row,
-    load_paper_results,
-    summary_markdown,
-    summary_rows,
-    variant_label,
-    write_summary,
-)
+from ossinstruct.evaluate.paper import find_paper_row, load_paper_results
+from ossinstruct.evaluate.summary import write_summary
+from ossinstruct.evaluate.summary.markdown import CSV_COLUMNS, summary_markdown
+from ossinstruct.evaluate.summary.rows import summary_rows, variant_label
 
 PAPER_TEXT = SHARED / "seeds" / "001_8865529d70f6c432.txt"
 

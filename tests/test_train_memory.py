@@ -88,7 +88,10 @@ def _config(tmp_path, *presets: dict):
         path = tmp_path / f"preset{i}.yaml"
         path.write_text(yaml.safe_dump(preset))
         files.append(str(path))
-    return load_config(*files)
+    # As the Snakefile and the command line load a config.
+    config = load_config(*files)
+    M.check_training_memory(config)
+    return config
 
 
 def test_a_configuration_that_cannot_fit_is_refused_at_config_time(tmp_path):

@@ -500,7 +500,7 @@ def test_verify_end_to_end_through_snakemake(tmp_path):
 
 
 def test_the_summary_section_compares_the_study_models_with_the_baseline():
-    from ossinstruct.evaluate.summary import verification_study_markdown
+    from ossinstruct.evaluate.summary.markdown import verification_study_markdown
 
     def row(model, benchmark, variant, ours):
         return {"model": model, "benchmark": benchmark, "variant": variant, "ours": ours}

@@ -1,45 +1,97 @@
-"""Benchmarks as plug-ins: one module per benchmark, and the registry.
+"""Benchmarks as plug-ins: one folder per benchmark, and the registry.
 
-Each module (``humaneval.py``, ``mbpp.py``, ``apps.py``, ``ds1000.py``, ``gsm8k.py``)
-defines one :class:`~ossinstruct.benchmarks.base.Benchmark` subclass, with the paper and
-its citation in the module docstring. A benchmark owns its data source (hub id and
-revision, the environment variable that switches it to a local file, the file looked for
-in ``benchmark_files``), its decontamination strings, and, where it is evaluated, its
-prompt styles, post-processing, sandbox scoring handler, variants and paper tables.
+Each benchmark is a folder ``ossinstruct/benchmarks/<name>/`` holding its plug-in and
+everything only it uses; ``REGISTRY`` below holds one line per registered benchmark. The
+base class (``base.py``) declares every attribute and method the rest of the package reads
+from a plug-in, with its meaning and default; ``sources.py`` is the one loader of benchmark
+rows (decontamination and evaluation alike); ``evalplus/`` is what HumanEval+ and MBPP+
+share. Nothing under ``ossinstruct/benchmarks/`` imports ``ossinstruct.evaluate``: the
+evaluation calls the plug-ins (tests/test_architecture.py). Code several stages use stays
+outside the folders: compiling and running programs in six languages
+(``ossinstruct/sandbox/toolchains.py``: MultiPL-E's scoring and the verify step of the
+curated data) and the execution cache (``ossinstruct/sandbox/cache.py``).
 
-Everything else derives from :data:`REGISTRY`: the config schema's benchmark names
-(``ossinstruct.config.schema``), the Snakemake wildcard constraint (rules/common.smk), the
-CLI's choices, the summary's display names and the offline file names of the workflow.
+Adding a benchmark
+------------------
+A new benchmark is one folder and one registry line (tests/test_benchmarks.py proves it
+with a throwaway benchmark written into a temporary folder):
 
-To add a benchmark: write its module (a subclass and ``BENCHMARK = ...``), add one line
-below, a fixture in its real schema under tests/fixtures/benchmarks/ (the contract test,
-tests/test_benchmarks.py, runs over the registry), and its rows in
-ossinstruct/evaluate/paper_results.yaml. An evaluated benchmark implements, besides its
-prompts and post-processing, :meth:`Benchmark.prepare` (rule eval_data) and
-:meth:`Benchmark.scoring_payload` with its ``scoring_handler`` (rule eval_score).
+``<name>/__init__.py``
+    A docstring naming the folder's files (import nothing here: a handler module of the
+    folder may be imported by an interpreter that has only the standard library).
+``<name>/plugin.py``
+    One :class:`~ossinstruct.benchmarks.base.Benchmark` subclass and ``BENCHMARK = ...``
+    (a second instance for a second protocol, as MultiPL-E's greedy variant). Its module
+    docstring names the paper, with its arXiv id, and a BibTeX citation.
+``<name>/fixtures/<name>.jsonl``
+    A few rows in the benchmark's real schema (its decontamination source), and
+    ``<name>.eval.jsonl`` when the evaluation reads another schema (MBPP+ vs MBPP).
+Whatever only this benchmark uses
+    Its sandbox handler (``check.py``: ``check(context, payload) -> {"status": "pass" |
+    ..., ...}``), an executor, a grader, a pinned environment, data helpers.
+One line in ``REGISTRY`` below
+    Then the config schema's benchmark names and defaults, the Snakemake wildcard
+    constraints and the scoring rule that takes it, the CLI's choices, the downloads rule
+    prefetch fetches, the offline file names and the summary's names and order all follow.
+
+For decontamination only, the plug-in sets ``name``, ``display``, ``paper`` and
+``default_source`` (a commit sha as its revision where one is known; ``env_override``,
+``offline_file``, ``extra_sources`` as needed) and implements ``raw_strings``;
+``decontaminated_by_default = False`` unless the paper decontaminated against it.
+
+An evaluated benchmark also sets ``prompt_styles``, ``variants`` (and ``overall_variant``
+for a mean over every task) and implements ``prepare`` (rule eval_data: the tasks in force,
+their provenance, what scoring compares with), ``build_prompt``, ``postprocess`` and
+``variant_of``, and either ``scoring_handler`` with ``scoring_payload`` (the default
+``check_samples`` runs each sample's payload through the handler in the sandbox) or its own
+``check_samples`` (an executor with a cache, a pinned interpreter). The one scorer
+(ossinstruct/evaluate/score.py) does the rest; by default its numbers are pass@k per variant
+(``aggregate``), one tasks.jsonl line per sample (``task_records``), and the benchmark's rule
+is eval_score_sampled (``scoring_rule``). Where it differs, the plug-in overrides the hook
+the base class documents: its decoding protocol (``sampling``), its settings block
+(``settings_key`` with ``task_settings`` and ``scoring_settings``: a new block
+``evaluation.<key>`` is also an entry in ossinstruct/schemas/config.schema.yaml, the one
+edit outside the folder), the self-check (``has_reference_solutions``,
+``reference_solution``, ``self_check_figures``), the machine it needs
+(``check_environment``), the constants that shape its scores (``scoring_protocol``: in the
+scoring rule's params), sandbox limits, the measured cost that sizes its scoring job
+(``scoring_cost``), provenance in the result (``result_extras``), files for another
+harness (``export_generations``), and the summary's labels and notes (``variant_label``,
+``protocol_notes``, ``grader_note``). If the paper reports it, ``paper_tables`` names the
+tables of ossinstruct/evaluate/paper_results.yaml holding its rows (``benchmark_tables``
+there says the same).
+
+tests/test_benchmarks.py runs the contract over every registered benchmark (its fixture
+loads and gives strings; every prompt style builds; its handler imports; its reference
+solutions pass and corrupted ones fail in the sandbox). Then refresh the code identity lock
+(a new benchmark's versions start at 1): ``python -m ossinstruct identity --update-lock``.
 """
 
 from __future__ import annotations
 
-from ossinstruct.benchmarks import apps, ds1000, gsm8k, humaneval, mbpp, multipl_e
+from collections.abc import Mapping, Sequence
+
+from ossinstruct.benchmarks import sources
+from ossinstruct.benchmarks.apps import plugin as apps
 from ossinstruct.benchmarks.base import Benchmark, EvalPrompt, triple_quoted_blocks
-from ossinstruct.benchmarks.ds1000 import ds1000_problem
-from ossinstruct.benchmarks.humaneval import humaneval_docstring
-from ossinstruct.benchmarks.mbpp import mbpp_plus_text
+from ossinstruct.benchmarks.ds1000 import plugin as ds1000
+from ossinstruct.benchmarks.ds1000.plugin import ds1000_problem
+from ossinstruct.benchmarks.gsm8k import plugin as gsm8k
+from ossinstruct.benchmarks.humaneval import plugin as humaneval
+from ossinstruct.benchmarks.humaneval.plugin import humaneval_docstring
+from ossinstruct.benchmarks.mbpp import plugin as mbpp
+from ossinstruct.benchmarks.mbpp.plugin import mbpp_plus_text
+from ossinstruct.benchmarks.multipl_e import plugin as multipl_e
 from ossinstruct.benchmarks.sources import (
     AUTHORS_EXEMPT,
     DEFAULT_MIN_LENGTH,
     SPEC_KEYS,
     BenchmarkUnavailable,
-    benchmark_strings,
     describe_source,
-    load_benchmark_strings,
-    load_rows,
     normalize_newlines,
     read_jsonl_any,
-    resolve_source,
-    validate_source,
 )
+from ossinstruct.errors import ConfigError
 
 # name -> benchmark, in the order the config's defaults and the summary list them.
 REGISTRY: dict[str, Benchmark] = {
@@ -55,9 +107,6 @@ REGISTRY: dict[str, Benchmark] = {
 
 BENCHMARKS = tuple(REGISTRY)
 EVALUATED = tuple(name for name, b in REGISTRY.items() if b.evaluated)
-# The evaluated benchmarks evalplus scores (base and plus tests; ossinstruct.evaluate.score);
-# the others are scored per sample (ossinstruct.evaluate.sampled_score).
-EVALPLUS = tuple(name for name in EVALUATED if not REGISTRY[name].per_sample_scoring)
 DEFAULT_SOURCES = {name: b.default_source for name, b in REGISTRY.items()}
 ENV_OVERRIDES = {name: b.env_override for name, b in REGISTRY.items() if b.env_override}
 
@@ -76,6 +125,48 @@ def evaluated(name: str) -> Benchmark:
     return REGISTRY[name]
 
 
+# --------------------------------------------------------------------------- sources, by name
+# ossinstruct/benchmarks/sources.py, for a benchmark named in the config (ConfigError naming
+# the key for an unknown one).
+
+
+def _configured(name: str) -> Benchmark:
+    if name not in REGISTRY:
+        raise ConfigError(
+            f"config key decontamination.sources.{name}: unknown benchmark {name!r}; known: {', '.join(REGISTRY)}"
+        )
+    return REGISTRY[name]
+
+
+def validate_source(name: str, spec: Mapping) -> dict:
+    """sources.validate_source of benchmark `name`."""
+    return sources.validate_source(_configured(name), spec)
+
+
+def resolve_source(name: str, configured: Mapping | None = None, environ: Mapping | None = None) -> dict:
+    """sources.resolve_source of benchmark `name`: the source spec in force."""
+    return sources.resolve_source(_configured(name), configured, environ)
+
+
+def load_rows(name: str, spec: Mapping) -> list[dict]:
+    """sources.load_rows of benchmark `name`: the rows of exactly the source `spec` names."""
+    return sources.load_rows(_configured(name), spec)
+
+
+def benchmark_strings(
+    name: str, rows: list[dict], min_length: int = DEFAULT_MIN_LENGTH, exempt: Sequence[str] = ()
+) -> list[dict]:
+    """sources.benchmark_strings of benchmark `name`: the texts a training sample must not contain."""
+    return sources.benchmark_strings(_configured(name), rows, min_length, exempt)
+
+
+def load_benchmark_strings(
+    name: str, configured: Mapping | None = None, min_length: int = DEFAULT_MIN_LENGTH
+) -> tuple[dict, list[dict]]:
+    """sources.load_benchmark_strings of benchmark `name`: (the spec used, the strings)."""
+    return sources.load_benchmark_strings(_configured(name), configured, min_length)
+
+
 for _name, _benchmark in REGISTRY.items():
     assert _benchmark.name == _name, f"REGISTRY key {_name} is benchmark {_benchmark.name}"
 
@@ -85,7 +176,6 @@ __all__ = [
     "DEFAULT_MIN_LENGTH",
     "DEFAULT_SOURCES",
     "ENV_OVERRIDES",
-    "EVALPLUS",
     "EVALUATED",
     "REGISTRY",
     "SPEC_KEYS",

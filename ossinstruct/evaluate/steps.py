@@ -61,16 +61,14 @@ def eval_data_step(
     from ossinstruct.benchmarks import evaluated
     from ossinstruct.workflow import benchmark_settings
 
-    plugin = evaluated(benchmark)
-    extra = {"settings": benchmark_settings(config, benchmark)} if plugin.settings_key else {}
-    return plugin.prepare(
+    return evaluated(benchmark).prepare(
         path=path,
         version=version,
         limit=limit,
         out_tasks=str(out_tasks),
         out_info=str(out_info),
         out_expected=str(out_expected),
-        **extra,
+        settings=benchmark_settings(config, benchmark),
     )
 
 
@@ -172,7 +170,6 @@ def eval_generate_model_step(
 
 
 def eval_score_step(
-    scoring: dict,
     benchmark: str,
     *,
     model: str,
@@ -184,19 +181,20 @@ def eval_score_step(
     out_tasks,
     workers: int,
     generation: dict,
-    settings: dict | None = None,
+    settings: dict,
     execution_cache: str | None = None,
     out_exports=None,
 ) -> dict:
-    """Rule eval_score: the model's samples checked in the sandbox; the result file.
-    Benchmarks scored per sample (rules eval_score_sampled, eval_score_multiple) take the
-    config's settings block of the benchmark, the execution cache and an exports directory."""
+    """Rules eval_score, eval_score_multiple and eval_score_sampled: the model's samples
+    checked in the sandbox by the one scorer; the result file. `settings`: the config's
+    settings block of the benchmark (workflow.benchmark_settings: evaluation.scoring for
+    HumanEval+/MBPP+); `out_exports`: rule eval_score_multiple's exports directory."""
     from ossinstruct.benchmarks import evaluated
     from ossinstruct.evaluate.generate import engine_versions
     from ossinstruct.evaluate.score import score
 
     # Where the job runs (a compute node's PATH, not the login node's), before anything is read.
-    evaluated(benchmark).check_environment(settings or {})
+    evaluated(benchmark).check_environment(settings)
     with open(info_path, encoding="utf-8") as f:
         info = json.load(f)
     # The engine and version behind the samples ({"vllm 0.32.0": n}), as each records it;
@@ -204,24 +202,6 @@ def eval_score_step(
     versions = engine_versions(read_jsonl(samples_path, what="sample"))
     if set(versions) != {"unknown"}:
         generation = {**(generation or {}), "engine_versions": versions}
-    if evaluated(benchmark).per_sample_scoring:
-        from ossinstruct.evaluate.sampled_score import score_sampled
-
-        return score_sampled(
-            benchmark,
-            model=model,
-            samples_path=samples_path,
-            tasks_path=tasks_path,
-            info=info,
-            expected_path=expected_path,
-            out_result=out_result,
-            out_tasks=out_tasks,
-            out_exports=out_exports,
-            settings=settings,
-            cache_dir=execution_cache,
-            workers=workers,
-            generation=generation,
-        )
     return score(
         benchmark,
         model=model,
@@ -231,10 +211,9 @@ def eval_score_step(
         expected_path=expected_path,
         out_result=out_result,
         out_tasks=out_tasks,
-        solution_field=scoring["solution"],
-        min_time_limit=scoring["min_time_limit"],
-        gt_time_limit_factor=scoring["gt_time_limit_factor"],
-        memory_mb=scoring["memory_mb"],
+        out_exports=out_exports,
+        settings=settings,
+        cache_dir=execution_cache,
         workers=workers,
         generation=generation,
     )

@@ -87,23 +87,6 @@ def price_of(config: dict, teacher_name: str) -> dict | None:
     return config["prices"].get(teacher["model"])
 
 
-def check_prices(config: dict) -> None:
-    """With max_cost_usd set, every openai teacher that generates needs a price: the
-    ceiling could not count its spend otherwise (a local server: price it 0)."""
-    if config.get("max_cost_usd") is None:
-        return
-    for i, entry in enumerate(config["generations"]):
-        teacher = config["teachers"][entry["teacher"]]
-        if teacher["backend"] == "openai" and teacher["model"] not in config["prices"]:
-            from ossinstruct.config import ConfigError
-
-            raise ConfigError(
-                f"config key prices: max_cost_usd is set but model {teacher['model']!r} of teacher "
-                f"{entry['teacher']!r} (generations.{i}) has no price; add prices.{teacher['model']}: "
-                "{prompt: <USD per million>, completion: <USD per million>} (0 for a server you do not pay)"
-            )
-
-
 def usd(price: dict, prompt_tokens: float, completion_tokens: float) -> float:
     return (prompt_tokens * price["prompt"] + completion_tokens * price["completion"]) / 1e6
 

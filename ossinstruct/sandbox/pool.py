@@ -2,7 +2,7 @@
 
 Usage::
 
-    with SandboxPool("ossinstruct.evaluate.evalplus_check:check", context,
+    with SandboxPool("ossinstruct.benchmarks.evalplus.check:check", context,
                      workers=2, limits=Limits(timeout_s=60, memory_mb=4096)) as pool:
         results = pool.run(payloads)  # [JobResult(status, value, error, elapsed_s)], in order
 

@@ -55,8 +55,8 @@ The FIM tokens are found in the tokenizer's vocabulary: DeepSeek-Coder's
 (the authors' llm_wrapper forms). The answer is cut at the first fence, as the authors'
 script cuts insertion answers too.
 
-Execution (both): DS-1000's test program (ossinstruct.evaluate.ds1000_exec), in the
-sandbox, under DS-1000's pinned environment (ossinstruct.evaluate.ds1000_env), 120 s a
+Execution (both): DS-1000's test program (ossinstruct.benchmarks.ds1000.execute), in the
+sandbox, under DS-1000's pinned environment (ossinstruct.benchmarks.ds1000.environment), 120 s a
 program. Statuses: pass, fail, timeout, crashed (the sample killed its own process), and
 sandbox_error (the sandbox itself failed).
 
@@ -76,7 +76,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
-from ossinstruct.benchmarks.base import Benchmark, EvalPrompt, require_fields, row_task_id
+from ossinstruct.benchmarks.base import (
+    Benchmark,
+    EvalPrompt,
+    ScoringCost,
+    magicoder_prompt,
+    require_fields,
+    row_task_id,
+)
 
 log = logging.getLogger("ossinstruct.benchmarks.ds1000")
 
@@ -106,6 +113,31 @@ REVISION = "4416080ac5cb80bdf7576aefb8f9a0b4d5426a44"
 # ds_1000.py imports the original release (`from ds1000 import DS1000Dataset`, HKUNLP/DS-1000,
 # 2022) with its own harness, Completion/Insertion prompt files and library versions;
 # xlangai/DS-1000 (2024) reformatted it (one code_context harness per problem, some problems fixed).
+# One sample's job in a warm worker, per library (bench/ds1000_scoring.py; README, "Sizing
+# the scoring jobs"); the share of samples assumed to run into the time limit; a worker's
+# memory (a zygote holding DS-1000's libraries plus its sample); the most workers per job;
+# the 1000 problems by library (ossinstruct/evaluate/scoring_cost.py).
+PROGRAM_COST_S = {
+    "matplotlib": 3.09,
+    "numpy": 0.13,
+    "pandas": 0.23,
+    "pytorch": 3.34,
+    "scipy": 0.15,
+    "sklearn": 0.25,
+    "tensorflow": 0.35,
+}
+RELEASE_TASKS = {
+    "matplotlib": 155,
+    "numpy": 220,
+    "pandas": 291,
+    "pytorch": 68,
+    "scipy": 106,
+    "sklearn": 115,
+    "tensorflow": 45,
+}
+TIMEOUT_FRACTION = 0.005
+WORKER_MB = 1500
+MAX_CPUS = 16
 RELEASE = "2024 reformat (xlangai/DS-1000)"
 PAPER_RELEASE = "2022 original (HKUNLP/DS-1000)"
 RELEASE_NOTE = (
@@ -348,6 +380,7 @@ def _sha256(path: Path) -> str:
 
 class Ds1000(Benchmark):
     name = "ds1000"
+    release_tasks = 1000
     display = "DS-1000"
     paper = "Lai et al. 2023, arXiv 2211.11501"
     default_source: ClassVar[dict] = {
@@ -366,12 +399,16 @@ class Ds1000(Benchmark):
     paper_tables = ("table3",)
     sampling: ClassVar[dict] = SAMPLING
     needs_tokenizer: ClassVar[bool] = False
-    per_sample_scoring: ClassVar[bool] = True
     settings_key: ClassVar[str | None] = "ds1000"  # evaluation.ds1000: python, data_home, timeout_s, ...
     task_settings: ClassVar[tuple[str, ...]] = ()
     scoring_settings: ClassVar[tuple[str, ...]] = ("timeout_s", "memory_mb", "network", "allow_unpinned")
     has_reference_solutions: ClassVar[bool] = True
-    scoring_handler = "ossinstruct.evaluate.ds1000_exec:run_sample"
+    # What the harness self-check gave here (bench/ds1000_references.py), per release.
+    self_check_figures: ClassVar[dict[str, str]] = {
+        "4416080ac5cb80bdf7576aefb8f9a0b4d5426a44": "985/1000 without the data 15 problems download "
+        "(those 15 fail offline); every other problem passes",
+    }
+    scoring_handler = "ossinstruct.benchmarks.ds1000.execute:run_sample"
     mode: ClassVar[str] = "completion"
 
     # ------------------------------------------------------------ decontamination
@@ -416,7 +453,7 @@ class Ds1000(Benchmark):
     def reference_solution(self, problem: dict) -> str:
         return problem["reference_code"]
 
-    def prepare(self, *, path, version, limit, out_tasks, out_info, out_expected, settings=None) -> dict:
+    def prepare(self, *, path, version, limit, out_tasks, out_info, out_expected, settings) -> dict:
         """The tasks in force (file order; `limit` spread over the libraries), their
         provenance, and an empty expected file (DS-1000's tests carry their answers)."""
         from ossinstruct.benchmarks.sources import describe_source
@@ -468,13 +505,11 @@ class Ds1000(Benchmark):
     def build_prompt(self, problem: dict, style: str, tokenizer=None) -> EvalPrompt:
         self.check_style(style)
         if style == "instruct":
-            from ossinstruct.benchmarks.evalplus_tasks import magicoder_prompt
-
             instruction, response = instruct_parts(problem["prompt"], problem.get("task_id", "?"))
             return EvalPrompt(text=magicoder_prompt(instruction, response), response_prefix=response, stop=[CODE_FENCE])
         return EvalPrompt(text=problem["prompt"], response_prefix="", stop=list(DS1000_STOP))
 
-    def postprocess(self, problem: dict, style: str, generated_text: str) -> dict:
+    def postprocess(self, problem: dict, style: str, generated_text: str, tabs_to_spaces: bool = False) -> dict:
         """{completion, solution}: instruct answers cut at the first fence (the authors'
         postprocess), base-model answers cut at DS-1000's stop strings and cleaned by its
         postprocess. The solution is what replaces [insert] in DS-1000's exec context."""
@@ -489,7 +524,8 @@ class Ds1000(Benchmark):
 
     # ------------------------------------------------------------ scoring
     def scoring_protocol(self, settings: dict) -> dict:
-        from ossinstruct.evaluate import ds1000_env, ds1000_exec
+        from ossinstruct.benchmarks.ds1000 import environment as ds1000_env
+        from ossinstruct.benchmarks.ds1000 import execute as ds1000_exec
 
         settings = settings or {}
         return {
@@ -498,11 +534,23 @@ class Ds1000(Benchmark):
             "processes": int(settings.get("processes", ds1000_env.PROCESSES)),
         }
 
-    def check_samples(self, problems, samples, expected, *, workers, cache_dir=None, settings=None) -> list[dict]:
+    def scoring_cost(self, settings: dict) -> ScoringCost:
+        from ossinstruct.benchmarks.ds1000 import execute
+
+        return ScoringCost(
+            program_s={v: PROGRAM_COST_S[v] for v in RELEASE_TASKS if v in self.variants},
+            release_tasks={v: n for v, n in RELEASE_TASKS.items() if v in self.variants},
+            timeout_fraction=TIMEOUT_FRACTION,
+            time_limit_s=float(settings.get("timeout_s", execute.TIMEOUT_S)),
+            worker_mb=WORKER_MB,
+            max_cpus=MAX_CPUS,
+        )
+
+    def check_samples(self, problems, samples, expected, *, workers, cache_dir=None, settings) -> list[dict]:
         """One {status, ...} per sample, in order: DS-1000's test program of each distinct
         (task, solution), once, in the sandbox under DS-1000's pinned interpreter (results
         reused from `cache_dir`, the execution cache, where it has them)."""
-        from ossinstruct.evaluate.ds1000_env import check_solutions
+        from ossinstruct.benchmarks.ds1000.environment import check_solutions
 
         by_id = problems if isinstance(problems, Mapping) else {p["task_id"]: p for p in problems}
         pairs = [(s["task_id"], s["solution"]) for s in samples]
@@ -510,14 +558,14 @@ class Ds1000(Benchmark):
 
     def check_environment(self, settings: dict) -> None:
         """DS-1000's pinned interpreter, on this (the scoring job's) machine."""
-        from ossinstruct.evaluate.ds1000_env import environment_report
+        from ossinstruct.benchmarks.ds1000.environment import environment_report
 
         environment_report(settings or {})
 
-    def result_extras(self, info: dict, settings: dict | None = None, pass_at_1: dict | None = None) -> dict:
+    def result_extras(self, info: dict, settings: dict, pass_at_1: dict) -> dict:
         """The execution environment actually used (interpreter, library versions, the
         pins and where they differ), the time limit and the prompt format."""
-        from ossinstruct.evaluate.ds1000_env import environment_report
+        from ossinstruct.benchmarks.ds1000.environment import environment_report
 
         extras = {
             "execution_environment": environment_report(settings or {}),
@@ -529,8 +577,9 @@ class Ds1000(Benchmark):
         }
         return extras
 
-    def release_note(self, model: str, data_version: str | None) -> str | None:
-        return RELEASE_NOTE.format(model=model, name=self.display)
+    def protocol_notes(self, model: str, data_version: str | None, prompt: str | None) -> list[str]:
+        """Scored on the 2024 reformat, where the paper used the 2022 original."""
+        return [RELEASE_NOTE.format(model=model, name=self.display)]
 
     def prompt_format_note(self) -> str:
         return (
@@ -544,6 +593,7 @@ class Ds1000Insertion(Ds1000):
     name = "ds1000-insertion"
     display = "DS-1000 (insertion)"
     decontaminated_by_default = False  # the same texts as ds1000
+    self_check_figures: ClassVar[dict[str, str]] = {}  # none measured in insertion mode
     variants: ClassVar[tuple[str, ...]] = tuple(v for v in LIBRARIES.values() if v != "matplotlib")
     paper_tables = ("table9",)
     needs_tokenizer: ClassVar[bool] = True
@@ -570,7 +620,7 @@ class Ds1000Insertion(Ds1000):
             text=fim_prompt(family, prefix, suffix), response_prefix="", stop=[CODE_FENCE, *FIM_FORMATS[family][2]]
         )
 
-    def postprocess(self, problem: dict, style: str, generated_text: str) -> dict:
+    def postprocess(self, problem: dict, style: str, generated_text: str, tabs_to_spaces: bool = False) -> dict:
         """The middle, cut at the first fence (the authors' postprocess of insertion answers)
         and at the format's end-of-middle markers."""
         self.check_style(style)

@@ -19,7 +19,7 @@ APPS's own grader is the reference:
   rounded to 3 decimals;
 * call-based problems (``fn_name``): the function (a method of ``Solution()`` when the
   solution defines ``class Solution``) is called on the test's arguments and compared
-  with APPS's rules (ossinstruct/evaluate/apps_runner.py: tuples as lists, the expected
+  with APPS's rules (ossinstruct/benchmarks/apps/runner.py: tuples as lists, the expected
   value or its first element, dict keys back to ints); an exception while the module runs,
   or no such function, is ``compile_error`` (APPS's -2);
 * a per-test time limit of 4 s (APPS's ``timeout``); a sample passes only if every test
@@ -59,8 +59,8 @@ import signal
 import sys
 import time
 
-from ossinstruct.evaluate import apps_runner
-from ossinstruct.evaluate.apps_runner import output_cap, stdout_matches
+from ossinstruct.benchmarks.apps import runner as apps_runner
+from ossinstruct.benchmarks.apps.runner import output_cap, stdout_matches
 from ossinstruct.sandbox.handlers import run_program
 
 STATUSES = ("pass", "fail", "timeout", "runtime_error", "compile_error", "sandbox_error")

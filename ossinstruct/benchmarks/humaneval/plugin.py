@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ossinstruct.benchmarks.base import require_fields, require_task_ids, triple_quoted_blocks
-from ossinstruct.benchmarks.evalplus_tasks import EvalPlusBenchmark
+from ossinstruct.benchmarks.evalplus.plugin import EvalPlusBenchmark
 
 INSTRUCTION = "Write a solution to the following problem:\n```python\n{prompt}\n```"
 
@@ -42,6 +42,7 @@ def humaneval_docstring(prompt: str) -> str:
 
 class HumanEval(EvalPlusBenchmark):
     name = "humaneval"
+    release_tasks = 164
     display = "HumanEval"
     paper = "Chen et al. 2021, arXiv 2107.03374; HumanEval+: Liu et al. 2023, arXiv 2305.01210"
     default_source: ClassVar[dict] = {
@@ -65,6 +66,14 @@ class HumanEval(EvalPlusBenchmark):
     }
     extra_eos = ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert ")
 
+    # What the harness self-check gave here (tests/test_eval_score.py, on the release files
+    # in ../shared/benchmarks). The paper's v0.1.9, which only evalplus's download gives,
+    # has no figure: the summary says so rather than quote another release's.
+    self_check_figures: ClassVar[dict[str, str]] = {
+        "v0.1.10": "163/164 base and plus (HumanEval/32's canonical solution fails its own check, "
+        "as with evalplus.evaluate itself)",
+    }
+
     def raw_strings(self, rows):
         require_fields(self.name, rows, ("task_id", "prompt", "canonical_solution"))
         require_task_ids(self.name, rows, "HumanEval/")
@@ -75,6 +84,11 @@ class HumanEval(EvalPlusBenchmark):
     def instruction(self, problem):
         stripped = problem["prompt"].strip()
         return INSTRUCTION.format(prompt=stripped), "```python\n" + stripped
+
+    def evalplus_override_file(self) -> str:
+        from evalplus.data import humaneval
+
+        return humaneval._ready_human_eval_plus_path()
 
 
 BENCHMARK = HumanEval()

@@ -28,11 +28,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from ossinstruct.evaluate import ds1000_exec as dx
+from ossinstruct.benchmarks.ds1000 import execute as dx
 
-log = logging.getLogger("ossinstruct.evaluate.ds1000_env")
+log = logging.getLogger("ossinstruct.benchmarks.ds1000.environment")
 
-REPO = Path(__file__).resolve().parent.parent.parent
+REPO = Path(__file__).resolve().parents[3]  # ossinstruct/benchmarks/ds1000/environment.py
 VENV = REPO / ".venv-ds1000"
 PYTHON_VARIABLE = "OSSINSTRUCT_DS1000_PYTHON"
 # DS-1000's pins (environment.yml of xlangai/DS-1000). The first six must match exactly.
@@ -88,12 +88,12 @@ def find_interpreter(settings: dict) -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=8)
 def interpreter_versions(python: str) -> dict:
-    """The versions `python -m ossinstruct.evaluate.ds1000_exec --versions` reports."""
+    """The versions `python -m ossinstruct.benchmarks.ds1000.execute --versions` reports."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     try:
         done = subprocess.run(
-            [python, "-m", "ossinstruct.evaluate.ds1000_exec", "--versions"],
+            [python, "-m", "ossinstruct.benchmarks.ds1000.execute", "--versions"],
             capture_output=True,
             text=True,
             timeout=120,
@@ -204,7 +204,7 @@ def check_solutions(
     `cache_dir` (evaluation.execution_cache), pass and fail results are stored one JSON
     file per execution_key as each program ends (a killed job keeps them) and reused
     (timeouts, crashes and sandbox errors are rerun)."""
-    from ossinstruct.evaluate.multiple_exec import ExecutionCache
+    from ossinstruct.sandbox.cache import ExecutionCache
     from ossinstruct.sandbox.pool import Limits, SandboxPool
 
     unknown = sorted({tid for tid, _ in pairs if tid not in problems})

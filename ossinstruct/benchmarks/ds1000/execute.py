@@ -17,7 +17,7 @@ stderr swallowed (DS-1000's swallow_io) and stdin closed. A problem passes when 
 raises nothing. DS-1000's time limit is 120 s a program (check_correctness(timeout=120));
 the sandbox enforces it (status "timeout").
 
-``python -m ossinstruct.evaluate.ds1000_exec --versions`` prints the interpreter's and the
+``python -m ossinstruct.benchmarks.ds1000.execute --versions`` prints the interpreter's and the
 libraries' versions as JSON (recorded in the result file).
 """
 
@@ -33,7 +33,7 @@ import platform
 import sys
 import traceback
 
-HANDLER = "ossinstruct.evaluate.ds1000_exec:run_sample"
+HANDLER = "ossinstruct.benchmarks.ds1000.execute:run_sample"
 TIMEOUT_S = 120.0  # DS-1000's test_ds1000.py: execution.check_correctness(..., timeout=120)
 # What DS-1000's test script sets before anything is imported (no GPU, quiet TensorFlow);
 # Agg: no display in the sandbox.
@@ -103,7 +103,7 @@ DISTRIBUTIONS = (
 # Data a few problems download at run time (seaborn's example datasets from GitHub, 14
 # Matplotlib problems; scikit-learn's California housing from figshare, one problem).
 # The sandbox has no network: they are read from a data directory fetched once
-# (`make ds1000-data`: ossinstruct.evaluate.ds1000_data), through the variables the two
+# (`make ds1000-data`: ossinstruct.benchmarks.ds1000.downloads), through the variables the two
 # libraries read.
 SEABORN_DATASETS = ("penguins", "tips", "exercise", "planets")
 SKLEARN_DATASETS = ("california_housing",)
@@ -189,5 +189,5 @@ def data_present(directory: str) -> dict:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--versions"]:
-        sys.exit("usage: python -m ossinstruct.evaluate.ds1000_exec --versions")
+        sys.exit("usage: python -m ossinstruct.benchmarks.ds1000.execute --versions")
     print(json.dumps(versions()))

@@ -1,6 +1,6 @@
 """Runs one APPS sample's tests: the program of the grader's child process.
 
-Started by ossinstruct.evaluate.apps_check (itself a sandbox job), in the job's work dir.
+Started by ossinstruct.benchmarks.apps.check (itself a sandbox job), in the job's work dir.
 Standard library only: it starts in ~20 ms (plus the prelude). Two modes, one per grader
 (``evaluation.apps.grader``):
 

@@ -35,7 +35,7 @@ there is one) + "\\nUse Standard Input format" or "\\nUse Call-Based format" +
 paper's numbers). ``instruct`` puts the problem in the Magicoder template (the authors'
 HumanEval instruction, "Write a solution to the following problem:", with the starter
 code in a fence and APPS's format line) and takes the code of the fenced block.
-The grader is ossinstruct/evaluate/apps_check.py: by default APPS's testing_util.py
+The grader is ossinstruct/benchmarks/apps/check.py: by default APPS's testing_util.py
 semantics emulated in a sandboxed child process (``evaluation.apps.grader``,
 ``sample_timeout_s``). The harness self-check (evaluation.self_check) scores each task's
 first APPS solution.
@@ -50,7 +50,14 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
-from ossinstruct.benchmarks.base import Benchmark, EvalPrompt, require_fields, row_task_id
+from ossinstruct.benchmarks.base import (
+    Benchmark,
+    EvalPrompt,
+    ScoringCost,
+    magicoder_prompt,
+    require_fields,
+    row_task_id,
+)
 from ossinstruct.files import InputError
 
 log = logging.getLogger("ossinstruct.benchmarks.apps")
@@ -63,6 +70,15 @@ ROW_FIELDS = ("problem_id", "question", "input_output", "difficulty", "starter_c
 SAMPLING = {"temperature": 0.0, "top_p": 1.0, "n_samples": 1, "max_new_tokens": 1024}
 PROMPT_STYLES = ("instruct", "completion", "completion-paper")
 CONFIG_KEY = "evaluation.apps"
+# The cost of one sample's check: APPS_TESTS_PER_SAMPLE test processes of APPS_S_PER_TEST
+# each (bench/apps_scoring.py; README, "Sizing the scoring jobs"); the share of samples
+# assumed to run into the time limit; a worker's memory (a Python test process); the most
+# workers per job (ossinstruct/evaluate/scoring_cost.py).
+APPS_S_PER_TEST = 0.30
+APPS_TESTS_PER_SAMPLE = 21  # the APPS paper (Table 1): 21.2 test cases per test-split problem
+TIMEOUT_FRACTION = 0.02
+WORKER_MB = 500
+MAX_CPUS = 8
 
 STDIN_FORMAT = "Use Standard Input format"
 CALL_FORMAT = "Use Call-Based format"
@@ -218,7 +234,7 @@ GRADER_NOTES = {
 
 def grader_settings(settings: dict | None) -> tuple[str, float | None]:
     """(grader, sample time limit) of evaluation.apps: testing_util and 11 s by default."""
-    from ossinstruct.evaluate import apps_check
+    from ossinstruct.benchmarks.apps import check as apps_check
 
     settings = settings or {}
     grader = settings.get("grader") or apps_check.DEFAULT_GRADER
@@ -230,6 +246,8 @@ def grader_settings(settings: dict | None) -> tuple[str, float | None]:
 
 class Apps(Benchmark):
     name = "apps"
+    release_tasks = 300  # the paper's subset: 60/180/60
+    mean_generated_tokens = 512
     display = "APPS"
     paper = "Hendrycks et al. 2021, arXiv 2105.09938"
     default_source: ClassVar[dict] = {
@@ -244,8 +262,7 @@ class Apps(Benchmark):
     variants = DIFFICULTIES
     overall_variant: ClassVar[str | None] = "overall"
     paper_tables = ("table8",)
-    scoring_handler = "ossinstruct.evaluate.apps_check:check"
-    per_sample_scoring: ClassVar[bool] = True
+    scoring_handler = "ossinstruct.benchmarks.apps.check:check"
     settings_key: ClassVar[str | None] = "apps"
     task_settings: ClassVar[tuple[str, ...]] = ("problem_ids", "subset_seed")
     scoring_settings: ClassVar[tuple[str, ...]] = ("memory_mb", "grader", "sample_timeout_s")
@@ -323,7 +340,7 @@ class Apps(Benchmark):
             )
         return parsed
 
-    def prepare(self, *, path, version, limit, out_tasks, out_info, out_expected, settings=None) -> dict:
+    def prepare(self, *, path, version, limit, out_tasks, out_info, out_expected, settings) -> dict:
         """The subset in force (then its first `limit` tasks), one task per problem
         ("apps/{problem_id}": question, starter_code, difficulty, fn_name, url), and their
         tests as out_expected ({task_id: {inputs, outputs, fn_name}}). `path`: a local
@@ -403,8 +420,6 @@ class Apps(Benchmark):
                 text += "\n" + problem["starter_code"]
             text += "\n" + self.format_line(problem) + "\nANSWER:\n"
             return EvalPrompt(text=text, response_prefix="", stop=list(COMPLETION_STOP))
-        from ossinstruct.benchmarks.evalplus_tasks import magicoder_prompt
-
         instruction = INSTRUCTION.format(question=problem["question"].strip())
         if starter:
             instruction += STARTER.format(starter=starter.rstrip())
@@ -413,7 +428,7 @@ class Apps(Benchmark):
             text=magicoder_prompt(instruction, INSTRUCT_PREFIX), response_prefix=INSTRUCT_PREFIX, stop=[CODE_FENCE]
         )
 
-    def postprocess(self, problem: dict, style: str, generated_text: str) -> dict:
+    def postprocess(self, problem: dict, style: str, generated_text: str, tabs_to_spaces: bool = False) -> dict:
         """{completion, solution}: the solution is the code itself (the prompt holds no code
         the model continues), cut at the closing fence (instruct) or the next QUESTION."""
         self.check_style(style)
@@ -447,7 +462,7 @@ class Apps(Benchmark):
         return problem["difficulty"]
 
     # ------------------------------------------------------------------ scoring
-    def scoring_payload(self, problem: dict, solution: str, expected: dict, settings: dict | None = None) -> dict:
+    def scoring_payload(self, problem: dict, solution: str, expected: dict, settings: dict) -> dict:
         grader, sample_timeout_s = grader_settings(settings)
         tests = expected[problem["task_id"]]
         return {
@@ -460,7 +475,7 @@ class Apps(Benchmark):
         }
 
     def scoring_protocol(self, settings: dict) -> dict:
-        from ossinstruct.evaluate import apps_check
+        from ossinstruct.benchmarks.apps import check as apps_check
 
         return {
             "grader_version": apps_check.GRADER_VERSION,
@@ -469,8 +484,20 @@ class Apps(Benchmark):
             "memory_mb": self.scoring_limits(settings).memory_mb,
         }
 
+    def scoring_cost(self, settings: dict) -> ScoringCost:
+        from ossinstruct.benchmarks.apps import check as apps_check
+
+        return ScoringCost(
+            program_s=dict.fromkeys(PAPER_SUBSET, APPS_S_PER_TEST * APPS_TESTS_PER_SAMPLE),
+            release_tasks=dict(PAPER_SUBSET),
+            timeout_fraction=TIMEOUT_FRACTION,
+            time_limit_s=apps_check.TIME_LIMIT_S,
+            worker_mb=WORKER_MB,
+            max_cpus=MAX_CPUS,
+        )
+
     def scoring_limits(self, settings: dict, n_tests: int = 1):
-        from ossinstruct.evaluate.apps_check import check_budget_s
+        from ossinstruct.benchmarks.apps.check import check_budget_s
         from ossinstruct.sandbox.pool import Limits
 
         grader, sample_timeout_s = grader_settings(settings)
@@ -478,14 +505,14 @@ class Apps(Benchmark):
         budget = check_budget_s(n_tests, sample_limit=sample_timeout_s, grader=grader)
         return Limits(timeout_s=budget, memory_mb=memory_mb, network=False)
 
-    def check_samples(self, problems, samples, expected, *, workers, cache_dir, settings) -> list[dict]:
+    def check_samples(self, problems, samples, expected, *, workers, cache_dir=None, settings) -> list[dict]:
         """One {status, n_tests, n_run, ...} per sample, in order: each sample's tests in one
         sandbox job (one process per test, apps_check), the job's time limit sized for the
         most tests of any problem. Results of pass/fail/compile_error/runtime_error are
         cached per (grader version, solution, tests) under `cache_dir` as each sample ends (a
         killed job keeps them); timeouts and sandbox errors are not (they may depend on the
         machine's load)."""
-        from ossinstruct.evaluate import apps_check
+        from ossinstruct.benchmarks.apps import check as apps_check
         from ossinstruct.llm.cache import JsonEntryStore, content_key
         from ossinstruct.sandbox.pool import SandboxPool
 
@@ -520,8 +547,8 @@ class Apps(Benchmark):
                 pool.run([p for _, p in todo], on_result=keep)
         return checks
 
-    def result_extras(self, info: dict, settings: dict, pass_at_1: dict | None = None) -> dict:
-        from ossinstruct.evaluate import apps_check
+    def result_extras(self, info: dict, settings: dict, pass_at_1: dict) -> dict:
+        from ossinstruct.benchmarks.apps import check as apps_check
 
         grader, sample_timeout_s = grader_settings(settings)
         keys = ("subset", "subset_approximation", "subset_seed", "n_problems_per_difficulty", "source", "revision")

@@ -16,7 +16,9 @@ language, prompt, doctests, original, prompt_terminology, tests, stop_tokens.
 
 Protocol (bigcode-evaluation-harness be2a44c, the paper authors' pin): the prompt is the
 row's prompt stripped; the completion is cut at the row's stop_tokens; the program is
-prompt + completion + "\\n" + tests, compiled and run by ossinstruct.evaluate.multiple_exec.
+prompt + completion + "\\n" + tests, compiled and run by execution.py beside this module
+(through ossinstruct/sandbox/toolchains.py, which the verify step of the curated data
+shares).
 Table 2 samples at temperature 0.2, top_p 0.95, 50 samples per problem, and
 ``max_length_generation = 512`` bounds prompt plus completion tokens; Tables 5 and 6 use
 greedy decoding and the average over the six languages weighted by problem count
@@ -43,7 +45,7 @@ import logging
 from pathlib import Path
 from typing import ClassVar
 
-from ossinstruct.benchmarks.base import Benchmark, EvalPrompt, require_fields
+from ossinstruct.benchmarks.base import Benchmark, EvalPrompt, ScoringCost, magicoder_prompt, require_fields
 
 log = logging.getLogger("ossinstruct.benchmarks.multipl_e")
 
@@ -51,6 +53,15 @@ LANGUAGES = ("java", "js", "cpp", "php", "rs", "swift")
 DISPLAY = {"java": "Java", "js": "JavaScript", "cpp": "C++", "php": "PHP", "rs": "Rust", "swift": "Swift"}
 # The problem counts the authors' experiments/avg_multipl_e.py weights by.
 PROBLEM_COUNTS = {"java": 158, "js": 161, "cpp": 161, "php": 161, "rs": 156, "swift": 158}
+# CPU seconds of compile + run of one distinct program, per language (bench/multiple_scoring.py;
+# README, "Sizing the scoring jobs"); Swift, which could not be measured here, assumed to
+# cost C++'s (the slowest measured). The share of programs assumed to run into their limit,
+# a worker's memory (a compiler or JVM) and the most workers per job
+# (ossinstruct/evaluate/scoring_cost.py).
+PROGRAM_COST_S = {"java": 1.02, "js": 0.22, "cpp": 2.14, "php": 0.06, "rs": 0.22, "swift": 2.14}
+TIMEOUT_FRACTION = 0.01
+WORKER_MB = 500
+MAX_CPUS = 32
 REVISION = "d23b094346c5dbda1080a74bb2a24c18adbf7409"
 OFFLINE_DIR = "multipl-e"
 MULTIPLE_PROMPT_STYLES = ("completion", "instruct")
@@ -162,6 +173,7 @@ def harness_keys(pass_at_1: dict[str, float]) -> dict[str, dict[str, float]]:
 
 class MultiplE(Benchmark):
     name = "multipl-e"
+    release_tasks = 955  # the six languages' problems
     display = "MultiPL-E"
     paper = "Cassano et al. 2023, arXiv 2208.08227"
     default_source: ClassVar[dict] = {
@@ -176,18 +188,21 @@ class MultiplE(Benchmark):
     decontaminated_by_default = False
     prompt_styles = MULTIPLE_PROMPT_STYLES
     variants = LANGUAGES
+    # The languages' average weighted by problem count (result_extras: all six only).
+    derived_variants: ClassVar[tuple[str, ...]] = ("average",)
     paper_tables = ("table2",)
     paper_variants: ClassVar[dict] = PAPER_VARIANTS
-    per_sample_scoring = True
     # The handler every program runs through (check_samples adds the execution cache).
-    scoring_handler = "ossinstruct.evaluate.multiple_exec:compile_and_run"
+    scoring_handler = "ossinstruct.sandbox.toolchains:compile_and_run"
+    # In MultiPL-E's evaluation image (evaluation.multipl_e.container) on a cluster without
+    # the toolchains; writes bigcode-evaluation-harness generations (exports).
+    scoring_rule = "eval_score_multiple"
     has_reference_solutions = False  # the rows carry prompts and tests, no solutions
     settings_key = "multipl_e"
     task_settings: ClassVar[tuple[str, ...]] = ("languages",)
     scoring_settings: ClassVar[tuple[str, ...]] = ("languages",)
     sampling_name: ClassVar[str] = "table2"
     sampling: ClassVar[dict] = SAMPLING["table2"]
-    overall_variant = None  # the weighted average is added by result_extras (all six only)
 
     def raw_strings(self, rows):
         require_fields(self.name, rows, ROW_FIELDS)
@@ -210,13 +225,17 @@ class MultiplE(Benchmark):
         require_fields(self.name, rows, ROW_FIELDS)
         return rows
 
-    def prepare(self, *, path, version, limit, out_tasks, out_info, out_expected, settings=None) -> dict:
+    def data_path_problem(self, path: Path, settings: dict, key: str) -> str | None:
+        """A directory holding humaneval-{lang}-reworded.json for each configured language."""
+        return data_dir_problem(path, settings["languages"], key)
+
+    def prepare(self, *, path, version, limit, out_tasks, out_info, out_expected, settings) -> dict:
         """The tasks in force: for each configured language, its first `limit` rows (all
         when None), each with task_id "{lang}/{name}" and its language; no expected outputs
         (the tests are in the program)."""
         from ossinstruct.files import write_json_atomic, write_jsonl_atomic
 
-        languages = list((settings or {}).get("languages") or LANGUAGES)
+        languages = list(settings.get("languages") or LANGUAGES)
         tasks, counts = [], {}
         for lang in languages:
             rows = self.language_rows(path, lang)
@@ -256,7 +275,7 @@ class MultiplE(Benchmark):
     def build_prompt(self, problem: dict, style: str, tokenizer=None) -> EvalPrompt:
         return self.build_multiple_prompt(problem, style)
 
-    def postprocess(self, problem: dict, style: str, generated_text: str) -> dict:
+    def postprocess(self, problem: dict, style: str, generated_text: str, tabs_to_spaces: bool = False) -> dict:
         out = self.multiple_postprocess(problem, generated_text, style)
         return {"completion": out["completion"], "solution": out["program"], "language": problem["language"]}
 
@@ -273,8 +292,6 @@ class MultiplE(Benchmark):
         prompt = row["prompt"].strip()
         if style == "completion":
             return EvalPrompt(text=prompt, response_prefix="", stop=list(row["stop_tokens"]))
-        from ossinstruct.benchmarks.evalplus_tasks import magicoder_prompt
-
         lang = row["language"]
         instruction = INSTRUCTION.format(language=DISPLAY.get(lang, lang), fence=FENCE.get(lang, lang), prompt=prompt)
         prefix = f"```{FENCE.get(lang, lang)}\n{prompt}"
@@ -291,24 +308,41 @@ class MultiplE(Benchmark):
 
     # ------------------------------------------------------------------ scoring
     def scoring_protocol(self, settings: dict) -> dict:
-        from ossinstruct.evaluate import multiple_exec as mx
+        from ossinstruct.sandbox import toolchains as mx
 
         # The limits check_samples runs under: bigcode-evaluation-harness be2a44c's, per
         # configured language.
         languages = (settings or {}).get("languages") or LANGUAGES
         return {"step_limits_s": {lang: dict(mx.STEP_LIMITS_S[lang]) for lang in languages}, "memory_mb": mx.MEMORY_MB}
 
-    def check_samples(self, problems, samples, expected, *, workers, cache_dir, settings) -> list[dict]:
+    def scoring_cost(self, settings: dict) -> ScoringCost:
+        """The configured languages' measured cost; a program that runs into its limit
+        mostly does so when run (its compile ended)."""
+        from ossinstruct.sandbox import toolchains as mx
+
+        languages = [lang for lang in LANGUAGES if lang in (settings.get("languages") or LANGUAGES)]
+        return ScoringCost(
+            program_s={lang: PROGRAM_COST_S[lang] for lang in languages},
+            release_tasks={lang: PROBLEM_COUNTS[lang] for lang in languages},
+            timeout_fraction=TIMEOUT_FRACTION,
+            time_limit_s=max(mx.STEP_LIMITS_S[lang]["run"] for lang in languages),
+            worker_mb=WORKER_MB,
+            max_cpus=MAX_CPUS,
+            limit_per_variant=True,
+        )
+
+    def check_samples(self, problems, samples, expected, *, workers, cache_dir=None, settings) -> list[dict]:
         """Every distinct program compiled and run once in the sandbox, through the execution
-        cache (ossinstruct.evaluate.multiple_exec); toolchains checked before any job."""
-        from ossinstruct.evaluate import multiple_exec as mx
+        cache (execution.py); toolchains checked before any job."""
+        from ossinstruct.benchmarks.multipl_e.execution import score_programs
+        from ossinstruct.sandbox import toolchains as mx
 
         by_id = {p["task_id"]: p for p in problems}
         languages = sorted({by_id[s["task_id"]]["language"] for s in samples})
         versions = mx.require_toolchains(languages, "evaluation.multipl_e.languages")
         jobs = [(by_id[s["task_id"]]["language"], s["solution"]) for s in samples]
         # Each language's compile and run limits are the harness's (mx.STEP_LIMITS_S).
-        results, stats = mx.score_programs(jobs, cache_dir=cache_dir, versions=versions, workers=workers)
+        results, stats = score_programs(jobs, cache_dir=cache_dir, versions=versions, workers=workers)
         log.info("multipl-e: %s", stats)
         return [
             {
@@ -322,12 +356,12 @@ class MultiplE(Benchmark):
 
     def check_environment(self, settings: dict) -> None:
         """The configured languages' toolchains, on this (the scoring job's) machine."""
-        from ossinstruct.evaluate import multiple_exec as mx
+        from ossinstruct.sandbox import toolchains as mx
 
         mx.require_toolchains((settings or {}).get("languages") or LANGUAGES, "evaluation.multipl_e.languages")
 
-    def result_extras(self, info: dict, settings: dict, pass_at_1: dict | None = None) -> dict:
-        from ossinstruct.evaluate import multiple_exec as mx
+    def result_extras(self, info: dict, settings: dict, pass_at_1: dict) -> dict:
+        from ossinstruct.sandbox import toolchains as mx
 
         languages = info.get("languages") or list(LANGUAGES)
         extras = {
@@ -342,13 +376,12 @@ class MultiplE(Benchmark):
             },
             "notes": [JAVA_PAIR_NOTE] if "java" in (info.get("languages") or []) else [],
         }
-        if pass_at_1 is not None:
-            languages = [v for v in pass_at_1 if v in LANGUAGES]
-            extras["bigcode_harness"] = harness_keys({lang: pass_at_1[lang] for lang in languages})
-            if set(LANGUAGES) <= set(languages):
-                # The Tables 5/6 column: a variant of pass@1 (merged into the scorer's).
-                extras["average_weighted"] = weighted_average(pass_at_1)
-                extras["pass@1"] = {"average": extras["average_weighted"]}
+        languages = [v for v in pass_at_1 if v in LANGUAGES]
+        extras["bigcode_harness"] = harness_keys({lang: pass_at_1[lang] for lang in languages})
+        if set(LANGUAGES) <= set(languages):
+            # The Tables 5/6 column: a variant of pass@1 (merged into the scorer's).
+            extras["average_weighted"] = weighted_average(pass_at_1)
+            extras["pass@1"] = {"average": extras["average_weighted"]}
         return extras
 
     def export_generations(self, problems: list[dict], samples: list[dict], out_dir: str | Path) -> list[str]:

@@ -3,10 +3,10 @@ the sandbox reads them from (it has no network): seaborn's example datasets peng
 tips, exercise and planets (GitHub, 14 Matplotlib problems) and scikit-learn's California
 housing (figshare, one problem).
 
-    python -m ossinstruct.evaluate.ds1000_data DIRECTORY    # in DS-1000's interpreter
+    python -m ossinstruct.benchmarks.ds1000.downloads DIRECTORY    # in DS-1000's interpreter
 
 (`make ds1000-data` runs it with .venv-ds1000 into .ds1000-data.) Scoring then sets
-SEABORN_DATA and SCIKIT_LEARN_DATA to that directory (ossinstruct.evaluate.ds1000_env).
+SEABORN_DATA and SCIKIT_LEARN_DATA to that directory (ossinstruct.benchmarks.ds1000.environment).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from ossinstruct.evaluate.ds1000_exec import SEABORN_DATASETS
+from ossinstruct.benchmarks.ds1000.execute import SEABORN_DATASETS
 
 
 def fetch_data(directory: str) -> dict:
@@ -35,5 +35,5 @@ def fetch_data(directory: str) -> dict:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m ossinstruct.evaluate.ds1000_data DIRECTORY")
+        sys.exit("usage: python -m ossinstruct.benchmarks.ds1000.downloads DIRECTORY")
     print(json.dumps(fetch_data(sys.argv[1])))

@@ -1,4 +1,8 @@
-"""MultiPL-E execution: compile and run one program per sample, inside the sandbox.
+"""Programs in six languages, compiled and run inside the sandbox, and their toolchains.
+
+Shared by MultiPL-E's scoring (ossinstruct/benchmarks/multipl_e/execution.py) and the
+verify step of the curated data (ossinstruct/curate/verify.py), which runs the teacher's
+tests in the same languages: one way to compile and run a program, whoever asks.
 
 The protocol follows the evaluators of bigcode-evaluation-harness at be2a44c, the paper
 authors' pin (bigcode_eval/tasks/custom_metrics/multiple_metrics/eval_*.py, MultiPL-E's
@@ -11,7 +15,7 @@ JavaScript and PHP get a syntax check first (``node --check``, ``php -l``; the h
 none) so that a program that does not parse is a compile_error rather than a fail;
 pass/fail are unchanged.
 
-Statuses per sample: pass, fail, compile_error, timeout, sandbox_error.
+Statuses per program: pass, fail, compile_error, timeout, sandbox_error.
 
 Every compile and every run happens inside the existing sandbox (ossinstruct.sandbox:
 no network, private tmp, read-only filesystem, rlimits, process-group kill) through
@@ -19,11 +23,6 @@ no network, private tmp, read-only filesystem, rlimits, process-group kill) thro
 V8 reserve large address ranges, so the JVM gets explicit heap, metaspace and code-cache
 bounds that fit the sandbox's RLIMIT_AS (tests/test_multiple_exec.py checks that a memory
 bomb still dies in every language).
-
-Results are cached per distinct (language, toolchain versions, program): one JSON file
-per entry, written by atomic rename (the design of ossinstruct/llm/cache.py) as each
-program ends, so that a scoring job killed midway (a time limit, a preemption) keeps every
-result it finished and its retry runs only the rest.
 """
 
 from __future__ import annotations
@@ -37,12 +36,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ossinstruct.llm.cache import JsonEntryStore, content_key
-
-log = logging.getLogger("ossinstruct.evaluate.multiple_exec")
+log = logging.getLogger("ossinstruct.sandbox.toolchains")
 
 LANGUAGES = ("java", "js", "cpp", "php", "rs", "swift")
-HANDLER = "ossinstruct.evaluate.multiple_exec:compile_and_run"
+HANDLER = "ossinstruct.sandbox.toolchains:compile_and_run"
 STATUSES = ("pass", "fail", "compile_error", "timeout", "sandbox_error")
 # Seconds per step and language, as bigcode-evaluation-harness be2a44c's eval_<lang>.py
 # gives them (the limits in force, recorded in every MultiPL-E result). "compile" of js and
@@ -295,106 +292,3 @@ def compile_and_run(context: Any, payload: dict) -> dict:
         "compile_s": compile_s,
         "run_s": run_s,
     }
-
-
-# ---------------------------------------------------------------- execution cache
-
-
-def execution_key(language: str, versions: dict, program: str, timeout_s: float | None = None) -> str:
-    """Content hash of what determines a result: language, toolchain versions, program, run
-    time limit (the language's, :data:`STEP_LIMITS_S`, unless given)."""
-    timeout_s = step_limits(language, timeout_s)[0]
-    return content_key({"language": language, "toolchain": versions, "program": program, "timeout_s": timeout_s})
-
-
-class ExecutionCache(JsonEntryStore):
-    """One JSON file per (language, toolchain versions, program), the response cache's
-    store (atomic rename; NFS-safe: no shared file, racing writers write equivalent
-    content). sandbox_error and timeout results are not stored (they may depend on the
-    machine's load)."""
-
-    field = "result"
-
-    def get(self, key: str) -> dict | None:
-        return self.read(key)
-
-    def put(self, key: str, result: dict) -> None:
-        if result.get("status") in ("sandbox_error", "timeout"):
-            return
-        self.write(key, result)
-
-
-def score_programs(
-    jobs: Sequence[tuple[str, str]],
-    *,
-    cache_dir: str | os.PathLike | None = None,
-    versions: dict | None = None,
-    workers: int = 1,
-    timeout_s: float | None = None,
-    compile_timeout_s: float | None = None,
-    memory_mb: int = MEMORY_MB,
-) -> tuple[list[dict], dict]:
-    """Score (language, program) pairs, each step under its language's limit
-    (:data:`STEP_LIMITS_S`; `timeout_s` / `compile_timeout_s` override it for every
-    language). Each distinct program is run once (and not at all when the cache has it).
-    Returns (results in order, each with its execution `key`, and stats {"distinct",
-    "cached", "ran"})."""
-    from ossinstruct.sandbox.pool import Limits, SandboxPool
-
-    languages = sorted({lang for lang, _ in jobs})
-    if versions is None:
-        versions = require_toolchains(languages)
-    cache = ExecutionCache(cache_dir) if cache_dir is not None else None
-    keys = [execution_key(lang, versions[lang], program, timeout_s) for lang, program in jobs]
-    results_by_key: dict[str, dict] = {}
-    todo: dict[str, tuple[str, str]] = {}
-    cached = 0
-    for key, (lang, program) in zip(keys, jobs):
-        if key in results_by_key or key in todo:
-            continue
-        hit = cache.get(key) if cache else None
-        if hit is not None:
-            results_by_key[key] = {**hit, "cached": True}
-            cached += 1
-        else:
-            todo[key] = (lang, program)
-    if todo:
-        # The sandbox's backstop: the slowest language's compile and run, and a margin.
-        longest = max(sum(step_limits(lang, timeout_s, compile_timeout_s)) for lang, _ in todo.values())
-        limits = Limits(timeout_s=longest + 10, memory_mb=memory_mb)
-        todo_keys = list(todo)
-        payloads = [build_job(lang, program, timeout_s, compile_timeout_s) for lang, program in todo.values()]
-        exposed = sorted(
-            {d for lang in {lang for lang, _ in todo.values()} for t in TOOLCHAINS[lang] if (d := resolve_tool(t)[1])}
-        )
-
-        def store(index: int, job) -> None:  # as each program ends: a killed run keeps what it finished
-            if job.status == "ok" and isinstance(job.value, dict):
-                result = job.value
-            elif job.status == "timeout":
-                result = {"status": "timeout", "error": job.error}
-            else:
-                result = {"status": "sandbox_error", "error": job.error}
-            if cache:
-                cache.put(todo_keys[index], result)
-            results_by_key[todo_keys[index]] = {**result, "cached": False}
-
-        with exposed_to_sandbox(exposed), SandboxPool(HANDLER, None, workers=workers, limits=limits) as pool:
-            pool.run(payloads, on_result=store)
-    stats = {"samples": len(jobs), "distinct": len(results_by_key), "cached": cached, "ran": len(todo)}
-    return [{**results_by_key[k], "key": k} for k in keys], stats
-
-
-# ---------------------------------------------------------------- pass@k
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """The unbiased estimator of Chen et al. 2021: 1 - C(n-c, k) / C(n, k)."""
-    if not 0 <= c <= n or k < 1 or k > n:
-        raise ValueError(f"pass_at_k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
-    if n - c < k:
-        return 1.0
-    prod = 1.0
-    for i in range(n - c + 1, n + 1):
-        prod *= 1.0 - k / i
-    return 1.0 - prod

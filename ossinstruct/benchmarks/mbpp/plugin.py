@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ossinstruct.benchmarks.base import require_fields, require_task_ids, triple_quoted_blocks
-from ossinstruct.benchmarks.evalplus_tasks import EvalPlusBenchmark
+from ossinstruct.benchmarks.evalplus.plugin import EvalPlusBenchmark
 
 INSTRUCTION = "{description} Your code should satisfy the following assertion:\n```python\n{assertion}\n```"
 
@@ -68,6 +68,7 @@ def mbpp_instruction_parts(problem: dict) -> tuple[str, str]:
 
 class Mbpp(EvalPlusBenchmark):
     name = "mbpp"
+    release_tasks = 399  # MBPP+ v0.1.0, the paper's release
     display = "MBPP"
     paper = "Austin et al. 2021, arXiv 2108.07732; MBPP+: Liu et al. 2023, arXiv 2305.01210"
     default_source: ClassVar[dict] = {
@@ -89,6 +90,12 @@ class Mbpp(EvalPlusBenchmark):
         "af43697e8791c4c149bdfd6b489d8b5412507551ac20e28a439f650b8225db63": "v0.2.0"
     }
     extra_eos = ('\n"""', "\nassert")
+    # What the harness self-check gave here (tests/test_eval_score.py, on the release file in
+    # ../shared/benchmarks); the paper's v0.1.0 has no figure (only evalplus's download gives it).
+    self_check_figures: ClassVar[dict[str, str]] = {
+        "v0.2.0": "378/378 base; plus within one or two tasks of 378 (Mbpp/255 and Mbpp/392 sit at "
+        "evalplus's time limit)",
+    }
 
     def raw_strings(self, rows):
         plus = bool(rows) and "text" not in rows[0] and "prompt" in rows[0]
@@ -111,6 +118,11 @@ class Mbpp(EvalPlusBenchmark):
     def instruction(self, problem):
         description, assertion = mbpp_instruction_parts(problem)
         return INSTRUCTION.format(description=description, assertion=assertion), "```python"
+
+    def evalplus_override_file(self) -> str:
+        from evalplus.data import mbpp
+
+        return mbpp._ready_mbpp_plus_path()
 
     def deserialize(self, row):
         """MBPP+ inputs become tuples, sets... as evalplus's loader returns them."""
