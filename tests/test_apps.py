@@ -394,7 +394,7 @@ def test_prepare_writes_tasks_tests_and_provenance(tmp_path, rows):
     assert {APPS.variant_of(t) for t in tasks} == set(A.DIFFICULTIES)
     call = next(t for t in tasks if t["problem_id"] % 1000 == 104)
     assert call["fn_name"] == "twoSum" and expected[call["task_id"]]["outputs"][0] == [0, 1]
-    extras = APPS.result_extras(info, {})
+    extras = APPS.result_extras(info, {}, {})
     assert extras["subset_approximation"] is True and "approximation" in extras["subset"]
     assert extras["notes"] == [f"APPS: {info['subset']}."]
     from ossinstruct.evaluate.summary.rows import result_notes

@@ -90,7 +90,7 @@ def test_cli_eval_steps_pass_what_the_rules_pass(tmp_path, monkeypatch):
         steps, "eval_generate_step", lambda config, generation, **kw: calls.setdefault("gen", generation)
     )
 
-    def fake_score(scoring, benchmark, **kw):
+    def fake_score(benchmark, **kw):
         calls["score"] = kw
         return {"pass@1": {"base": 0.0, "plus": 0.0}, "n_tasks": 0}
 
@@ -141,6 +141,7 @@ def test_cli_eval_steps_pass_what_the_rules_pass(tmp_path, monkeypatch):
     )
     assert code == 0
     assert calls["score"]["generation"] == calls["gen"]
+    assert calls["score"]["settings"] == wf.benchmark_settings(config, "mbpp")
 
 
 def test_cli_clean_shuffles_as_the_rule_does(monkeypatch, tmp_path):

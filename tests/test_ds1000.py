@@ -111,6 +111,7 @@ def test_prepare_writes_tasks_info_and_expected(tmp_path):
         out_tasks=out["jsonl"],
         out_info=out["json"],
         out_expected=out["expected.json"],
+        settings={},
     )
     written = [json.loads(line) for line in out["jsonl"].read_text().splitlines()]
     assert len(written) == 12 and info["n_tasks"] == 12 and info["n_in_mode"] == 845 and info["n_rows"] == 1000
@@ -279,6 +280,7 @@ def test_insertion_prompt_is_the_authors_form_of_the_2022_file_where_the_row_all
         out_tasks=out["jsonl"],
         out_info=out["json"],
         out_expected=out["expected.json"],
+        settings={},
     )
     written = {t["task_id"]: t for t in map(json.loads, out["jsonl"].read_text().splitlines())}
     forms = Counter(t["fim_format"] for t in written.values())
@@ -299,7 +301,7 @@ def test_results_and_the_summary_flag_the_2024_reformat():
     in the summary."""
     from ossinstruct.evaluate.summary.rows import protocol_notes
 
-    extras = ds.BENCHMARK.result_extras({"selection": "all problems"}, {"python": str(VENV_PYTHON)})
+    extras = ds.BENCHMARK.result_extras({"selection": "all problems"}, {"python": str(VENV_PYTHON)}, {})
     assert extras["release"] == "2024 reformat (xlangai/DS-1000)"
     assert extras["paper_release"] == "2022 original (HKUNLP/DS-1000)"
     row = {"model": "ours", "benchmark": "ds1000-insertion", "paper_row": "Magicoder-DS-6.7B", "data_version": "x"}
@@ -337,7 +339,7 @@ def test_pins_agree_across_the_conda_env_the_venv_requirements_and_the_checker()
     assert {k: v for k, v in pins.items() if k != "python"} == venv
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^ds1000-env: \$\(DS1000_VENV\)/\.installed$", makefile, re.M)
-    assert "envs/ds1000-venv.txt" in makefile and ".venv-ds1000/" in (REPO / ".gitignore").read_text()
+    assert "envs/ds1000-venv.txt" in makefile and ".venv-ds1000" in (REPO / ".gitignore").read_text().splitlines()
 
 
 def test_a_missing_interpreter_is_a_clear_error(tmp_path, monkeypatch):
@@ -357,7 +359,7 @@ def test_an_interpreter_without_the_pins_is_refused():
 
 @needs_venv
 def test_the_pinned_envs_versions_are_recorded():
-    report = ds.BENCHMARK.result_extras({"selection": "all problems"}, {})["execution_environment"]
+    report = ds.BENCHMARK.result_extras({"selection": "all problems"}, {}, {})["execution_environment"]
     versions = report["versions"]
     assert report["interpreter"] == str(VENV_PYTHON.absolute())
     for dist in ds1000_env.STRICT:
