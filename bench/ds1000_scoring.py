@@ -6,7 +6,7 @@ same run, on the same mix of libraries. Target: at least 5x.
 
     .venv/bin/python bench/ds1000_scoring.py [--per-library 4] [--workers 2] [--no-fresh]
 
-Also prints the cost of one sample per library, which sizes the scoring jobs (README,
+Also prints the cost of one sample per library, which sizes the scoring jobs (docs/benchmarks/multipl-e.md,
 "Sizing the scoring jobs"): worker seconds (the sample's job inside its warm worker) and
 the largest resident set of a worker (ru_maxrss of the waited-for children: the zygotes,
 which hold the preloaded libraries). --no-fresh skips the fresh-interpreter baseline.

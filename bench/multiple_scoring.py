@@ -13,7 +13,7 @@ Ours: ossinstruct.benchmarks.multipl_e.execution.score_programs (sandboxed, each
 once, a fresh empty execution cache). Naive: one fresh compile and run per sample with
 plain subprocess in a temporary directory, no sandbox, no cache. Same run, same machine.
 Also prints, per language, the cost of one distinct program that sizes the scoring jobs
-(README, "Sizing the scoring jobs"): CPU seconds (the children's user+sys), worker seconds
+(docs/benchmarks/multipl-e.md, "Sizing the scoring jobs"): CPU seconds (the children's user+sys), worker seconds
 (the job's compile + run time inside its sandbox job) and the largest resident set of any
 process so far (ru_maxrss of the waited-for children: run one language per invocation for
 a per-language figure). --no-naive skips the naive loop (the cost figures only).

@@ -1,4 +1,4 @@
-"""What reruns on a finished demo study, at a given commit (README "What reruns when").
+"""What reruns on a finished demo study, at a given commit (docs/reruns.md).
 
     .venv/bin/python bench/reruns.py [--commit HEAD] [--results DIR]
     .venv/bin/python bench/reruns.py --since OLD [--commit HEAD]

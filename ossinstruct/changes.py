@@ -7,7 +7,7 @@ identity that changed, ``path: before -> now``: the code's step version
 (``code.version``), a constant in force (``code.benchmark.protocol.step_limits_s.js.run``), a
 config value (``generation.max_new_tokens``). Snakemake records a rule's params without
 their names, so a path starts at the changed value; a rule's code identity is the one that
-starts with ``code``. README "What reruns when".
+starts with ``code``. docs/reruns.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """The code identity of each rule: the part of its params that stands for the code behind its
-outputs, so that a change to that code reruns them and nothing else does (README "What
-reruns when").
+outputs, so that a change to that code reruns them and nothing else does (docs/reruns.md).
 
 A rule's identity (its `code` param, :func:`code_identity`) holds:
 

@@ -14,7 +14,7 @@ samples per task, tokens) by a per-unit cost. The costs are the constants below,
 with where it comes from: the paper's data (Figure 7, Appendix A.3), the models' sizes,
 this project's benchmarks (bench/, measured on 2 shared CPU cores), or a stated
 assumption of GPU throughput, which nothing here could measure (no GPU). The declared time
-limits are these estimates times a safety margin (README "Paper scale on a cluster").
+limits are these estimates times a safety margin (docs/paper-scale.md).
 """
 
 from __future__ import annotations

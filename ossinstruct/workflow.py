@@ -73,8 +73,8 @@ SUMMARY_CSV = "results/summary.csv"
 SUMMARY_FIGURE = "results/summary.png"
 
 # Per-job resources when config gives none. Minutes, MB. Time limits are the estimates
-# of `python -m ossinstruct plan` (ossinstruct/plan.py, the README's "Paper scale on a
-# cluster") times a safety margin: 2x or more for GPU jobs, at least 5x (and 30 minutes)
+# of `python -m ossinstruct plan` (ossinstruct/plan.py, docs/paper-scale.md)
+# times a safety margin: 2x or more for GPU jobs, at least 5x (and 30 minutes)
 # for the small CPU jobs, whose estimates are rough. Memory: what the job holds, doubled.
 DEFAULT_RESOURCES = {
     "seeds": {"runtime": 60, "mem_mb": 4000, "cpus_per_task": 1, "gpu": 0},

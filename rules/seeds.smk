@@ -1,5 +1,5 @@
 # The seed pools (selection magicoder) are read from the hub: they run where snakemake
-# runs, which has the network (compute nodes may not; see README "Before the first run").
+# runs, which has the network (compute nodes may not; see docs/study.md, "Before the first run").
 localrules:
     seed_pool,
 

@@ -1,4 +1,4 @@
-"""The teacher API cost (README "Cost"): the pre-run estimate, the spend ledger and the
+"""The teacher API cost (docs/generations.md, "Cost"): the pre-run estimate, the spend ledger and the
 max_cost_usd ceiling, which stops the generation jobs, concurrent ones included, before the
 study's spend passes it."""
 

@@ -362,7 +362,7 @@ def test_the_default_scores_sanitized_and_raw_scores_the_solution(humaneval_12, 
 
 
 def test_the_result_file_says_no_isolation_was_in_force(humaneval_12, tmp_path, monkeypatch):
-    """README "The sandbox": "Without namespaces (`method: none`, e.g. user namespaces
+    """docs/sandbox.md: "Without namespaces (`method: none`, e.g. user namespaces
     disabled on a cluster), there is no network, filesystem or tmp isolation; the job runs
     as the pipeline's user; the result file says so." Scoring still works and the result
     file's scoring.isolation names the method and every layer that was missing."""

@@ -167,7 +167,7 @@ def test_seeds_to_summary_and_what_a_change_reruns(tmp_path):
         assert f"first {LIMIT} of 164" in summary
         assert coloured_pixels(results / "summary.png") > 100  # the paper's bars at least
         assert "Nothing to be done" in snakemake("-n", cwd=tmp_path, env=env).stdout
-        # README "What reruns when": the same study in another checkout of the code at another
+        # docs/reruns.md: the same study in another checkout of the code at another
         # path (a clone, new modification times), the study directory copied there as
         # `cp -a` does: nothing to do with the project's default invocation.
         other = clone(tmp_path / "second-checkout")

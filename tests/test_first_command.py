@@ -245,7 +245,7 @@ def test_the_jobs_own_messages_name_the_file(tmp_path):
     from ossinstruct.benchmarks.multipl_e.plugin import BENCHMARK as MULTIPLE
     from ossinstruct.files import InputError
 
-    with pytest.raises(InputError, match=r"ds1000.jsonl.gz is a file, not a directory.*README.md, section MultiPL-E"):
+    with pytest.raises(InputError, match=r"ds1000.jsonl.gz is a file, not a directory.*docs/benchmarks/multipl-e.md"):
         MULTIPLE.language_rows(str(SHARED / "ds1000.jsonl.gz"), "js")
     done = subprocess.run(
         [sys.executable, "-m", "ossinstruct", "eval-data", "--benchmark", "ds1000"]

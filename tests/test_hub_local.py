@@ -47,7 +47,7 @@ def _hf_spec(root, quota=12, random_seed=None):
 
 
 def test_hf_corpus_streams_and_shuffles_a_local_hub_layout(starcoder_like, monkeypatch):
-    """README "Seeds": a `huggingface` corpus "streams a hub dataset per language
+    """docs/seeds.md: a `huggingface` corpus "streams a hub dataset per language
     (`dataset`, `data_dir`, pinned `revision`), shuffled with `random_seed`": the real
     streaming load_dataset + shuffle over a hub-like directory, its data_dir only."""
     monkeypatch.setenv("HF_TOKEN", TOKEN)
@@ -106,7 +106,7 @@ def test_hf_stream_errors_by_exception_type(starcoder_like, monkeypatch):
 
 
 def test_benchmark_loader_reads_a_hub_copy_both_ways(tmp_path):
-    """README "Benchmark strings": benchmarks come "from the hub at the revisions in
+    """docs/curation.md, "Benchmark strings": benchmarks come "from the hub at the revisions in
     ossinstruct/benchmarks.py": the load_dataset branch (a repository with a split) and the
     data_files branch (APPS: test.jsonl read with the json builder; a parquet file with
     the parquet builder), on local copies of the repositories."""
@@ -149,7 +149,7 @@ def test_benchmark_loader_reads_a_hub_copy_both_ways(tmp_path):
 
 
 def test_evol_ingestion_from_a_hub_copy(tmp_path):
-    """README "Curated sets": `evol` from a hub dataset (ise-uiuc/Magicoder-Evol-Instruct-110K
+    """docs/curation.md: `evol` from a hub dataset (ise-uiuc/Magicoder-Evol-Instruct-110K
     schema) through the real load_dataset, here a local copy in the hub's layout."""
     repo = tmp_path / "Magicoder-Evol-Instruct-110K"
     repo.mkdir()
@@ -169,7 +169,7 @@ def test_evol_ingestion_from_a_hub_copy(tmp_path):
 
 
 def test_push_to_hub_without_a_token_names_it_and_writes_nothing(tmp_path, monkeypatch):
-    """README "Curated sets": `push_to_hub: <repo id>` uploads the dataset with its card;
+    """docs/curation.md: `push_to_hub: <repo id>` uploads the dataset with its card;
     without HF_TOKEN it fails naming the variable and the repository, before any hub call,
     and writes no marker."""
     import huggingface_hub

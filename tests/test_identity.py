@@ -1,4 +1,4 @@
-"""README "What reruns when": a rule's identity covers the code behind its outputs and
+"""docs/reruns.md: a rule's identity covers the code behind its outputs and
 nothing else. The lock (ossinstruct/identity.lock.json) matches the code; the digest of a
 step's code ignores formatting, docstrings and where a function lives; and, on a finished
 demo study (every output made and stamped by `snakemake --touch`, which records each job's

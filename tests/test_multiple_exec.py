@@ -373,7 +373,7 @@ def test_multiple_scoring_writes_pass_at_1_per_language_and_the_harness_files(tm
 
 
 def test_the_result_records_the_step_limits_in_force(tmp_path, monkeypatch):
-    """README "What reruns when": the result file's scoring_protocol is read from the
+    """docs/reruns.md: the result file's scoring_protocol is read from the
     constants when scoring runs, not written as a literal: with another JavaScript run limit,
     the result and the rule's params both say so."""
     limits = {lang: dict(v) for lang, v in mx.STEP_LIMITS_S.items()}

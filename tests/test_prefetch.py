@@ -1,4 +1,4 @@
-"""Compute nodes without internet (README "Before the first run: prefetch"): the downloads
+"""Compute nodes without internet (docs/study.md, "Before the first run: prefetch"): the downloads
 the study's jobs need, fetched first by the localrule prefetch into a shared cache, then
 every job offline, failing at once, naming what is missing and the command, when something
 is not cached. The hub is tests/fakehub.py on 127.0.0.1 (huggingface_hub's real client,

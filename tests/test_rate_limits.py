@@ -1,4 +1,4 @@
-"""Rate limits are the account's (README "Teacher backends"): the generation jobs that may
+"""Rate limits are the account's (docs/generations.md, "Teacher backends"): the generation jobs that may
 call the API at once (teacher_api_jobs, the llm_api resource's cap) share them, and a
 request reserves its expected tokens, settled with the answer's usage, instead of
 max_tokens."""

@@ -126,7 +126,7 @@ def _kill_all(marker: str) -> None:
     [("self", "auto"), ("self", "none"), ("nobody", "auto"), ("nobody", "none")],
 )
 def test_hostile_actions_do_damage_outside_and_none_inside(user, method):
-    """README "The sandbox": hostile samples (a process spawned to outlive the sample,
+    """docs/sandbox.md: hostile samples (a process spawned to outlive the sample,
     writes outside the work dir, a connection to a server on 127.0.0.1) are contained and
     leave nothing behind, with root's method (unshare) and a normal user's (userns); with
     `method: none` "there is no network, filesystem or tmp isolation ... the result file

@@ -1,4 +1,4 @@
-"""Seed pools (README "Seeds"): with selection magicoder, each language's pool is read from
+"""Seed pools (docs/seeds.md): with selection magicoder, each language's pool is read from
 the hub once (rule seed_pool) and every shard of the language reads that file, giving the
 same seeds, byte for byte, as streaming the hub in each shard job did."""
 

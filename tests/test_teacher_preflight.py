@@ -1,4 +1,4 @@
-"""The teacher may no longer exist (README "If the teacher model is retired"): the preflight
+"""The teacher may no longer exist (docs/generations.md, "If the teacher model is retired"): the preflight
 GET /v1/models/{id} before any job, and a 404 during a run that stops the shard at once,
 against the scripted OpenAI-compatible server answering as OpenAI does for a retired model."""
 
@@ -51,7 +51,7 @@ def test_a_retired_model_is_one_error_naming_the_model_and_the_config_key():
     assert err.value.status == 404
     assert f"has no model '{RETIRED}' (404)" in message and "config key teachers.main-teacher.model" in message
     assert "it serves: gpt-3.5-turbo-0125, gpt-4o-mini" in message  # what to choose from
-    assert "README: If the teacher model is retired" in message
+    assert "docs/generations.md, 'If the teacher model is retired'" in message
 
 
 def test_a_server_without_the_model_route_is_checked_by_its_list():

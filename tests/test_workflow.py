@@ -415,7 +415,7 @@ def test_make_demo_and_the_readme_command_see_the_same_data(monkeypatch):
 
 
 def test_data_files_are_identified_by_content(tmp_path):
-    """README "What reruns when": a data file's identity in rule params is its sha256, not
+    """docs/reruns.md: a data file's identity in rule params is its sha256, not
     the spelling of its path: the same content reached through another path (a copy, a
     symlink) has the same identity; other content another; a missing file keeps its path
     so that the job fails naming it."""

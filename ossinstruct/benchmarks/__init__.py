@@ -11,60 +11,8 @@ outside the folders: compiling and running programs in six languages
 (``ossinstruct/sandbox/toolchains.py``: MultiPL-E's scoring and the verify step of the
 curated data) and the execution cache (``ossinstruct/sandbox/cache.py``).
 
-Adding a benchmark
-------------------
-A new benchmark is one folder and one registry line (tests/test_benchmarks.py proves it
-with a throwaway benchmark written into a temporary folder):
-
-``<name>/__init__.py``
-    A docstring naming the folder's files (import nothing here: a handler module of the
-    folder may be imported by an interpreter that has only the standard library).
-``<name>/plugin.py``
-    One :class:`~ossinstruct.benchmarks.base.Benchmark` subclass and ``BENCHMARK = ...``
-    (a second instance for a second protocol, as MultiPL-E's greedy variant). Its module
-    docstring names the paper, with its arXiv id, and a BibTeX citation.
-``<name>/fixtures/<name>.jsonl``
-    A few rows in the benchmark's real schema (its decontamination source), and
-    ``<name>.eval.jsonl`` when the evaluation reads another schema (MBPP+ vs MBPP).
-Whatever only this benchmark uses
-    Its sandbox handler (``check.py``: ``check(context, payload) -> {"status": "pass" |
-    ..., ...}``), an executor, a grader, a pinned environment, data helpers.
-One line in ``REGISTRY`` below
-    Then the config schema's benchmark names and defaults, the Snakemake wildcard
-    constraints and the scoring rule that takes it, the CLI's choices, the downloads rule
-    prefetch fetches, the offline file names and the summary's names and order all follow.
-
-For decontamination only, the plug-in sets ``name``, ``display``, ``paper`` and
-``default_source`` (a commit sha as its revision where one is known; ``env_override``,
-``offline_file``, ``extra_sources`` as needed) and implements ``raw_strings``;
-``decontaminated_by_default = False`` unless the paper decontaminated against it.
-
-An evaluated benchmark also sets ``prompt_styles``, ``variants`` (and ``overall_variant``
-for a mean over every task) and implements ``prepare`` (rule eval_data: the tasks in force,
-their provenance, what scoring compares with), ``build_prompt``, ``postprocess`` and
-``variant_of``, and either ``scoring_handler`` with ``scoring_payload`` (the default
-``check_samples`` runs each sample's payload through the handler in the sandbox) or its own
-``check_samples`` (an executor with a cache, a pinned interpreter). The one scorer
-(ossinstruct/evaluate/score.py) does the rest; by default its numbers are pass@k per variant
-(``aggregate``), one tasks.jsonl line per sample (``task_records``), and the benchmark's rule
-is eval_score_sampled (``scoring_rule``). Where it differs, the plug-in overrides the hook
-the base class documents: its decoding protocol (``sampling``), its settings block
-(``settings_key`` with ``task_settings`` and ``scoring_settings``: a new block
-``evaluation.<key>`` is also an entry in ossinstruct/schemas/config.schema.yaml, the one
-edit outside the folder), the self-check (``has_reference_solutions``,
-``reference_solution``, ``self_check_figures``), the machine it needs
-(``check_environment``), the constants that shape its scores (``scoring_protocol``: in the
-scoring rule's params), sandbox limits, the measured cost that sizes its scoring job
-(``scoring_cost``), provenance in the result (``result_extras``), files for another
-harness (``export_generations``), and the summary's labels and notes (``variant_label``,
-``protocol_notes``, ``grader_note``). If the paper reports it, ``paper_tables`` names the
-tables of ossinstruct/evaluate/paper_results.yaml holding its rows (``benchmark_tables``
-there says the same).
-
-tests/test_benchmarks.py runs the contract over every registered benchmark (its fixture
-loads and gives strings; every prompt style builds; its handler imports; its reference
-solutions pass and corrupted ones fail in the sandbox). Then refresh the code identity lock
-(a new benchmark's versions start at 1): ``python -m ossinstruct identity --update-lock``.
+Adding a benchmark (one folder and one registry line; what a plug-in declares, and the
+contract test that proves it): docs/adding-a-benchmark.md.
 """
 
 from __future__ import annotations

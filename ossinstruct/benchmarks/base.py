@@ -238,8 +238,8 @@ class Benchmark:
     # force: {release version: figure}).
     has_reference_solutions: ClassVar[bool] = False
     self_check_figures: ClassVar[dict[str, str]] = {}
-    # Behaviour versions of this benchmark's code, one per part the workflow runs (README
-    # "What reruns when"): bump one when a change can alter that part's outputs: its
+    # Behaviour versions of this benchmark's code, one per part the workflow runs (docs/reruns.md):
+    # bump one when a change can alter that part's outputs: its
     # decontamination strings, its tasks, its prompts and post-processing (the samples), its
     # scores. tests/test_identity.py says when this benchmark's code changed.
     strings_version: ClassVar[int] = 1

@@ -12,7 +12,7 @@ A per-sample benchmark's scoring job (rules eval_score_multiple, eval_score_samp
 The per-benchmark figures are the plug-in's (``Benchmark.scoring_cost``: MultiPL-E,
 DS-1000 and APPS give theirs; a benchmark that gives none gets the eval_score resource
 defaults). program_s is the measured cost of one distinct program (bench/multiple_scoring.py,
-bench/ds1000_scoring.py, bench/apps_scoring.py; README, "Sizing the scoring jobs", says
+bench/ds1000_scoring.py, bench/apps_scoring.py; docs/benchmarks/multipl-e.md, "Sizing the scoring jobs", says
 when and how); timeout_fraction is an assumption (a program that hits the time limit holds
 a worker for the whole limit), as is Swift's cost (no Swift toolchain for Debian). An
 underestimate costs one retry of the programs not yet done (results are stored as each
@@ -31,7 +31,7 @@ START_S = 120.0  # reading the samples, starting the workers (DS-1000's import t
 MIN_RUNTIME_MIN = 15
 BASE_MB = 2000  # the job's own process: samples, tasks and results in memory
 # Workers per job: as many as bring the job's work under TARGET_WORK_S of wall time, at
-# least MIN_CPUS, at most the benchmark's max_cpus (a share of one node: README, one job per
+# least MIN_CPUS, at most the benchmark's max_cpus (a share of one node: docs/benchmarks/multipl-e.md, one job per
 # model and benchmark with more CPUs rather than one job per language).
 TARGET_WORK_S = 1800.0
 MIN_CPUS = 2

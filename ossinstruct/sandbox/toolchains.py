@@ -55,7 +55,7 @@ STEP_LIMITS_S: dict[str, dict[str, float]] = {
 # RLIMIT_AS of each process of a job (compile and run); the JVM flags below keep Java within
 # it. swiftc (not runnable here) is reasoned to fit: the limit is per process (driver,
 # frontend, linker), a one-file frontend maps hundreds of MB, and glibc falls back to its
-# main arena when a per-thread arena's 64 MB reservation fails (README, MultiPL-E).
+# main arena when a per-thread arena's 64 MB reservation fails (docs/benchmarks/multipl-e.md).
 MEMORY_MB = 4096
 JAVATUPLES_CANDIDATES = ("/usr/share/java/javatuples-1.2.jar", "/usr/share/java/javatuples.jar")
 # The JVM reserves its heap, class space and code cache up front: bound each so that

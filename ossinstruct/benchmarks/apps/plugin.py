@@ -9,7 +9,7 @@ Datasets and Benchmarks, arXiv 2105.09938.
       Song, Dawn and Steinhardt, Jacob}, journal={NeurIPS}, year={2021}}
 
 Data: codeparrot/apps's test.jsonl, read directly (the repository still carries a loading
-script, apps.py, which datasets >= 4 refuses to run). Unpinned: see the README's
+script, apps.py, which datasets >= 4 refuses to run). Unpinned: see docs/curation.md,
 "Benchmark strings" (main's full commit sha was not reachable from here). Rows:
 problem_id, question, solutions (a JSON string), input_output (a JSON string with inputs,
 outputs and, for call-based problems, fn_name), difficulty, url, starter_code.
@@ -71,7 +71,7 @@ SAMPLING = {"temperature": 0.0, "top_p": 1.0, "n_samples": 1, "max_new_tokens": 
 PROMPT_STYLES = ("instruct", "completion", "completion-paper")
 CONFIG_KEY = "evaluation.apps"
 # The cost of one sample's check: APPS_TESTS_PER_SAMPLE test processes of APPS_S_PER_TEST
-# each (bench/apps_scoring.py; README, "Sizing the scoring jobs"); the share of samples
+# each (bench/apps_scoring.py; docs/benchmarks/multipl-e.md, "Sizing the scoring jobs"); the share of samples
 # assumed to run into the time limit; a worker's memory (a Python test process); the most
 # workers per job (ossinstruct/evaluate/scoring_cost.py).
 APPS_S_PER_TEST = 0.30
@@ -253,7 +253,7 @@ class Apps(Benchmark):
     default_source: ClassVar[dict] = {
         "source": "huggingface",
         "dataset": "codeparrot/apps",
-        "revision": "main",  # unpinned: see the README's "Benchmark strings"
+        "revision": "main",  # unpinned: see docs/curation.md, "Benchmark strings"
         "split": "test",
         "data_files": "test.jsonl",
     }

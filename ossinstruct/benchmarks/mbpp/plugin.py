@@ -12,7 +12,7 @@ both in Tables 1 and 4-10.
       booktitle={NeurIPS}, year={2023}}
 
 Data: decontamination reads the full original MBPP (google-research-datasets/mbpp, config
-"full", all four splits: 974 tasks; unpinned, see the README) or an MBPP / MBPP+ file;
+"full", all four splits: 974 tasks; unpinned, see docs/curation.md) or an MBPP / MBPP+ file;
 evaluation reads the MBPP+ release (v0.1.0 by default, or a local file). MBPP_OVERRIDE_PATH
 (the variable evalplus reads) switches both to a file.
 """
@@ -76,7 +76,7 @@ class Mbpp(EvalPlusBenchmark):
         "source": "huggingface",
         "dataset": "google-research-datasets/mbpp",
         "config_name": "full",
-        "revision": "main",  # unpinned: see the README's "Benchmark strings"
+        "revision": "main",  # unpinned: see docs/curation.md, "Benchmark strings"
         "split": "train+validation+test+prompt",
     }
     env_override = "MBPP_OVERRIDE_PATH"

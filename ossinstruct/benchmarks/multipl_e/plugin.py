@@ -54,7 +54,7 @@ DISPLAY = {"java": "Java", "js": "JavaScript", "cpp": "C++", "php": "PHP", "rs":
 # The problem counts the authors' experiments/avg_multipl_e.py weights by.
 PROBLEM_COUNTS = {"java": 158, "js": 161, "cpp": 161, "php": 161, "rs": 156, "swift": 158}
 # CPU seconds of compile + run of one distinct program, per language (bench/multiple_scoring.py;
-# README, "Sizing the scoring jobs"); Swift, which could not be measured here, assumed to
+# docs/benchmarks/multipl-e.md, "Sizing the scoring jobs"); Swift, which could not be measured here, assumed to
 # cost C++'s (the slowest measured). The share of programs assumed to run into their limit,
 # a worker's memory (a compiler or JVM) and the most workers per job
 # (ossinstruct/evaluate/scoring_cost.py).
@@ -112,8 +112,8 @@ def language_file(directory: str | Path, language: str) -> Path:
     return Path(directory) / f"humaneval-{language}-reworded.json"
 
 
-# Where the README says what MultiPL-E's offline data is (a wrong path's message points here).
-DATA_DOC = "README.md, section MultiPL-E, item Data"
+# Where the docs say what MultiPL-E's offline data is (a wrong path's message points here).
+DATA_DOC = "docs/benchmarks/multipl-e.md, item Data"
 
 
 def data_dir_problem(path: str | Path, languages, key: str = "evaluation.data.multipl-e.path") -> str | None:

@@ -82,7 +82,7 @@ class TeacherUnavailable(InputError, RuntimeError):
             what = (
                 f"{url} has no model {model!r} (404){detail}: it does not exist there, was retired, or "
                 f"{key} has no access to it. Set config key {block}.model to a model the endpoint serves "
-                "(README: If the teacher model is retired)"
+                "(docs/generations.md, 'If the teacher model is retired')"
             )
         elif self.status == 401:
             what = f"{url} rejected {key} (401){detail}; export a valid key"
