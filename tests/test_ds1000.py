@@ -604,4 +604,17 @@ def test_all_1000_references_pass_but_exactly_the_problems_that_download(tasks, 
         tasks, [(tid, t["reference_code"]) for tid, t in tasks.items()], {"data_home": str(empty)}, workers=2
     )
     failed = {tid: r for tid, r in zip(tasks, results) if r["status"] != "pass"}
+    # A reference that failed besides those (once, 837 in a CI run on the shared 2 cores; it
+    # passes in 10 s alone) is checked again on its own: it must pass then.
+    others = sorted(set(failed) - DOWNLOADING)
+    if others:
+        again = ds1000_env.check_solutions(
+            {tid: tasks[tid] for tid in others},
+            [(tid, tasks[tid]["reference_code"]) for tid in others],
+            {"data_home": str(empty)},
+            workers=1,
+        )
+        for tid, r in zip(others, again):
+            if r["status"] == "pass":
+                failed.pop(tid)
     assert set(failed) == DOWNLOADING, {tid: (r["status"], (r.get("error") or "")[-200:]) for tid, r in failed.items()}
