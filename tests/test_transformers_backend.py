@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -503,6 +504,32 @@ def test_vllm_llm_kwargs_of_a_hub_model():
         "stop": ["x"],
         "seed": 3,
     }
+
+
+def test_vllm_engine_starts_without_the_jobs_thread_variables(monkeypatch):
+    """Snakemake sets OMP_NUM_THREADS, MKL_NUM_THREADS, ... to the rule's threads in every
+    job; vLLM's engine processes, spawned while LLM() is constructed, must not inherit them
+    (vLLM binds its own threads; MKL_NUM_THREADS=2 made its CPU worker 5.2x slower here:
+    bench/vllm_threads.py). The job's own environment has them back afterwards."""
+    from ossinstruct.llm.backends.vllm_offline import JOB_THREAD_VARIABLES
+
+    log: list = []
+    vllm = _fake_vllm(log)
+    seen = {}
+
+    class LLM(vllm.LLM):
+        def __init__(self, **kwargs):
+            seen.update({name: os.environ.get(name) for name in JOB_THREAD_VARIABLES})
+            super().__init__(**kwargs)
+
+    vllm.LLM = LLM
+    monkeypatch.setitem(sys.modules, "vllm", vllm)
+    for name in JOB_THREAD_VARIABLES:
+        monkeypatch.setenv(name, "2")
+    assert {"OMP_NUM_THREADS", "MKL_NUM_THREADS"} <= set(JOB_THREAD_VARIABLES)
+    get_backend({"backend": "vllm", "model": "org/coder"})
+    assert seen == dict.fromkeys(JOB_THREAD_VARIABLES)
+    assert all(os.environ[name] == "2" for name in JOB_THREAD_VARIABLES)
 
 
 def test_vllm_faults_refused_request_dead_engine_abort(monkeypatch):

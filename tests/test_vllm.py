@@ -2,8 +2,7 @@
 the offline Gemma 3 270M. Engine starts are the cost (a minute or two each on 2 cores), so
 each test starts as few as it can:
 
-  * with OSSINSTRUCT_FULL_VLLM=1 (too slow for CI on 2 cores: see FULL_VLLM below), one
-    Snakemake evaluation (engine vllm): HumanEval+ greedy and MultiPL-E's Table 2 protocol
+  * one Snakemake evaluation (engine vllm): HumanEval+ greedy and MultiPL-E's Table 2 protocol
     (50 samples of a C++ problem with seeds 0..49, max_tokens = max_length - prompt tokens,
     the row's stop tokens) in one per-model generation job, killed with SIGKILL once some responses are
     cached and run again: two engine starts; the result files record vLLM's version; the
@@ -50,15 +49,6 @@ ENV = {
 }
 HUMANEVAL_LIMIT = 3
 HUMANEVAL_TOKENS = 128
-# The evaluation through Snakemake (HumanEval+ greedy, MultiPL-E's Table 2 protocol: 50
-# samples of one C++ problem, seeds 0-49) is opt-in, OSSINSTRUCT_FULL_VLLM=1: inside a
-# Snakemake job on this machine's 2 cores vLLM's CPU build generated 1-4 tokens/s
-# (2026-12-06, the fresh-clone CI run: 27 of 48 resumed MultiPL-E requests in 570 s, then
-# none in the next 6 minutes; greedy alone, 156 tokens in 123 s), against 35 tokens/s in a
-# plain process (bench/eval_generation.py), past any CI time limit. CI runs vLLM for real in
-# the tensor-parallel teacher shard through Snakemake and the `vllm serve` tests below.
-FULL_VLLM = os.environ.get("OSSINSTRUCT_FULL_VLLM") == "1"
-needs_full_vllm = pytest.mark.skipif(not FULL_VLLM, reason="20-60 minutes on 2 cores; set OSSINSTRUCT_FULL_VLLM=1")
 MULTIPLE_BENCHMARK = "multipl-e"
 MULTIPLE_PROBLEMS = 1
 MULTIPLE_SAMPLES = 50  # per problem
@@ -276,7 +266,6 @@ def vllm_evaluation(tmp_path_factory):
     return workdir, killed_at
 
 
-@needs_full_vllm
 @pytest.mark.slow
 @pytest.mark.timeout(EVALUATION_TIMEOUT_S)
 def test_vllm_evaluation_killed_then_resumed(vllm_evaluation):
@@ -334,7 +323,6 @@ def test_vllm_evaluation_killed_then_resumed(vllm_evaluation):
         assert result["decoding"]["engine_versions"] == {version: n}
 
 
-@needs_full_vllm
 @pytest.mark.slow
 @pytest.mark.timeout(EVALUATION_TIMEOUT_S)
 def test_vllm_and_transformers_greedy_completions_agree(vllm_evaluation, tmp_path):

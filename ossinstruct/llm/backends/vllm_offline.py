@@ -26,6 +26,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 from ossinstruct.llm.backends.base import Backend, OnResponse, Request, Response, normalize_decoding
 from ossinstruct.llm.models import checkpoint_source
@@ -61,7 +62,8 @@ class VLLMBackend(Backend):
         self.llm_kwargs = llm_kwargs(teacher)
         logger.info("starting %s: %s", self.engine_version, self.llm_kwargs)
         start = time.monotonic()
-        self.llm = vllm.LLM(**self.llm_kwargs)
+        with engine_thread_environment():
+            self.llm = vllm.LLM(**self.llm_kwargs)
         self.startup_s = time.monotonic() - start
         parallel = getattr(getattr(self.llm.llm_engine, "vllm_config", None), "parallel_config", None)
         self.tensor_parallel_size = getattr(parallel, "tensor_parallel_size", None)
@@ -172,6 +174,34 @@ class VLLMBackend(Backend):
                     engine.abort_request(list(in_flight))
                 except Exception:  # noqa: BLE001 - the original exception is the one to see
                     logger.debug("aborting %d requests failed", len(in_flight), exc_info=True)
+
+
+# The thread counts Snakemake puts in every job's environment (the rule's threads), for
+# NumPy/BLAS-style libraries. vLLM sizes and binds its own processes' threads (on CPU,
+# VLLM_CPU_OMP_THREADS_BIND: one core per worker, one kept for the engine core), and these
+# must not reach them: with MKL_NUM_THREADS=2 the CPU worker's matmuls ran two MKL threads
+# on its one bound core, at 6.1 tokens/s instead of 31.5 (bench/vllm_threads.py, 2026-12-06).
+JOB_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+@contextmanager
+def engine_thread_environment():
+    """The environment vLLM's engine processes are spawned with: without the job's thread
+    counts (JOB_THREAD_VARIABLES), which are restored afterwards for the job itself."""
+    removed = {name: os.environ.pop(name) for name in JOB_THREAD_VARIABLES if name in os.environ}
+    if removed:
+        logger.info("vLLM sizes its own threads: started without %s", ", ".join(f"{k}={v}" for k, v in removed.items()))
+    try:
+        yield
+    finally:
+        os.environ.update(removed)
 
 
 def llm_kwargs(teacher: dict) -> dict:
