@@ -182,7 +182,7 @@ def test_generation_identity_records_the_sampling_protocol_and_style():
     assert "results/eval/reference-solutions/humaneval.json" in targets
     assert not any(t.startswith("results/eval/reference-solutions/multipl-e") for t in targets)
     assert wf.scoring_rule_benchmarks("eval_score_multiple") == ["multipl-e", "multipl-e-greedy"]
-    assert wf.eval_limit(config, "multipl-e-greedy") == 5 and wf.eval_limit(config, "humaneval") == 10
+    assert wf.eval_limit(config, "multipl-e-greedy") == 2 and wf.eval_limit(config, "humaneval") == 10
 
 
 def _snakemake(args, cwd, env_extra=None):
