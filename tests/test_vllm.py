@@ -301,8 +301,7 @@ def test_vllm_evaluation_killed_then_resumed(vllm_evaluation):
     assert [s["sample"] for s in multiple] == list(range(MULTIPLE_SAMPLES)) * MULTIPLE_PROBLEMS
     assert len({s["task_id"] for s in multiple}) == MULTIPLE_PROBLEMS
     assert all(s["task_id"].startswith("cpp/") for s in multiple)
-    if MULTIPLE_SAMPLES > 1:
-        assert len({s["raw"] for s in multiple}) > 10, "seeds 0..49 at temperature 0.2 give different samples"
+    assert len({s["raw"] for s in multiple}) > 10, "seeds 0..49 at temperature 0.2 give different samples"
     from ossinstruct.evaluate.prompts import build_prompt
     from ossinstruct.llm.models import load_tokenizer
 
